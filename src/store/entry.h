@@ -1,0 +1,63 @@
+// Entry: one piece of knowledge, as Rekall stores it in its `entries` table.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/status.h"
+
+namespace rekall::store {
+
+inline constexpr const char* kEntryTypes[] = {"bug", "pattern", "decision", "pitfall", "config", "reference"};
+inline constexpr const char* kStatuses[] = {"active", "obsolete"};
+
+// Limits on what a user may store. Rekall has none; ours keep one entry from
+// making every search slow (a 60 KB note is large; 1 MiB is a document).
+inline constexpr size_t kMaxTitleBytes = 1000;
+inline constexpr size_t kMaxContentBytes = 1 << 20;
+inline constexpr size_t kMaxTagBytes = 100;
+inline constexpr size_t kMaxTags = 50;
+
+struct Entry {
+  std::string id;  // ULID; empty before Add()
+  std::string title;
+  std::string content;
+  std::string type;
+  std::optional<std::string> project;
+  int confidence = 2;
+  std::string status = "active";
+  std::optional<std::string> superseded_by;
+  std::string created_at;
+  std::string updated_at;
+  std::vector<std::string> tags;  // sorted, unique
+  // Rekall's other columns of `entries` (memory_type, access_count, ...), kept
+  // so that export/import round-trips a Rekall database exactly. BLOB values
+  // are held as {"base64": "..."}.
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+bool IsEntryType(const std::string& t);
+bool IsStatus(const std::string& s);
+
+// Checks every field a user can set; the message names the field.
+Status ValidateEntry(const Entry& e);
+
+// Sorts and de-duplicates tags, trims surrounding whitespace.
+void NormalizeTags(std::vector<std::string>* tags);
+
+// The text Rekall embeds as an entry's 'summary': title, content and tags
+// joined by single spaces, cut at 8000 characters (code points).
+std::string SummaryText(const Entry& e);
+
+// JSON form used by export/import and --json output.
+nlohmann::json EntryToJson(const Entry& e);
+// Reads a JSON object into an entry. Unknown keys are errors, so a typo does
+// not silently lose a field. `require_all` asks for every stored field (import
+// of an export); otherwise missing fields keep their defaults.
+Status EntryFromJson(const nlohmann::json& j, Entry* e);
+
+}  // namespace rekall::store

@@ -1,0 +1,760 @@
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "store/schema.h"
+#include "util/ulid.h"
+#include "util/utf8.h"
+
+namespace rekall::store {
+
+namespace {
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  Status status(const std::string& what) const {
+    return rc_ == SQLITE_OK ? Status::OK() : SqliteError(db_, rc_, what);
+  }
+  sqlite3_stmt* get() { return st_; }
+  void Bind(int i, const std::string& s) { sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
+  void Bind(int i, const std::optional<std::string>& s) {
+    if (s) Bind(i, *s);
+    else sqlite3_bind_null(st_, i);
+  }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
+  void BindBlob(int i, const void* p, size_t n) { sqlite3_bind_blob(st_, i, p, static_cast<int>(n), SQLITE_TRANSIENT); }
+  int Step() { return sqlite3_step(st_); }
+  std::string Text(int col) {
+    const unsigned char* t = sqlite3_column_text(st_, col);
+    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(st_, col)) : std::string();
+  }
+  std::optional<std::string> OptText(int col) {
+    if (sqlite3_column_type(st_, col) == SQLITE_NULL) return std::nullopt;
+    return Text(col);
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(st_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+  int rc_;
+};
+
+Status Exec(sqlite3* db, const char* sql, const std::string& what) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc == SQLITE_OK) return Status::OK();
+  std::string msg = err ? err : sqlite3_errstr(rc);
+  sqlite3_free(err);
+  return SqliteError(db, rc, what + ": " + msg);
+}
+
+// Columns of `entries` that Entry holds as fields; the rest go to `extra`.
+const std::set<std::string>& CoreColumns() {
+  static const std::set<std::string> cols = {"id", "title", "content", "type", "project", "confidence",
+                                             "status", "superseded_by", "created_at", "updated_at"};
+  return cols;
+}
+
+const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string Base64Encode(const unsigned char* p, size_t n) {
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = p[i] << 16;
+    if (i + 1 < n) v |= p[i + 1] << 8;
+    if (i + 2 < n) v |= p[i + 2];
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += i + 1 < n ? kB64[(v >> 6) & 63] : '=';
+    out += i + 2 < n ? kB64[v & 63] : '=';
+  }
+  return out;
+}
+
+bool Base64Decode(const std::string& s, std::string* out) {
+  out->clear();
+  uint32_t v = 0;
+  int bits = 0;
+  for (char c : s) {
+    if (c == '=') break;
+    const char* p = std::strchr(kB64, c);
+    if (!p || c == '\0') return false;
+    v = (v << 6) | static_cast<uint32_t>(p - kB64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((v >> bits) & 0xFF));
+    }
+  }
+  return true;
+}
+
+// Reads one row of `SELECT * FROM entries` into an entry.
+void ReadEntryRow(sqlite3_stmt* st, Entry* e) {
+  int n = sqlite3_column_count(st);
+  e->extra = nlohmann::json::object();
+  for (int i = 0; i < n; ++i) {
+    std::string col = sqlite3_column_name(st, i);
+    int t = sqlite3_column_type(st, i);
+    auto text = [&]() {
+      const unsigned char* p = sqlite3_column_text(st, i);
+      return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st, i)) : std::string();
+    };
+    if (col == "id") e->id = text();
+    else if (col == "title") e->title = text();
+    else if (col == "content") e->content = text();
+    else if (col == "type") e->type = text();
+    else if (col == "project") e->project = t == SQLITE_NULL ? std::nullopt : std::optional<std::string>(text());
+    else if (col == "confidence") e->confidence = sqlite3_column_int(st, i);
+    else if (col == "status") e->status = t == SQLITE_NULL ? "active" : text();
+    else if (col == "superseded_by")
+      e->superseded_by = t == SQLITE_NULL ? std::nullopt : std::optional<std::string>(text());
+    else if (col == "created_at") e->created_at = text();
+    else if (col == "updated_at") e->updated_at = text();
+    else {
+      switch (t) {
+        case SQLITE_NULL: e->extra[col] = nullptr; break;
+        case SQLITE_INTEGER: e->extra[col] = sqlite3_column_int64(st, i); break;
+        case SQLITE_FLOAT: e->extra[col] = sqlite3_column_double(st, i); break;
+        case SQLITE_BLOB: {
+          auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(st, i));
+          e->extra[col] = {{"base64", Base64Encode(p, sqlite3_column_bytes(st, i))}};
+          break;
+        }
+        default: e->extra[col] = text();
+      }
+    }
+  }
+}
+
+bool FileExists(const std::string& p) {
+  struct stat sb;
+  return ::stat(p.c_str(), &sb) == 0;
+}
+
+}  // namespace
+
+bool IsOurModelName(const std::string& name) {
+  return name == kModelName || name == "all-MiniLM-L6-v2";
+}
+
+Status SqliteError(sqlite3* db, int rc, const std::string& what) {
+  int base = rc & 0xFF;
+  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  std::string msg = what + " (" + detail + ")";
+  switch (base) {
+    case SQLITE_NOTADB: return Status::Corruption(what + ": the file is not a SQLite database");
+    case SQLITE_CORRUPT: return Status::Corruption(what + ": the database file is corrupt (" + detail + ")");
+    case SQLITE_READONLY: return Status::IOError(what + ": the database is read-only (" + detail + ")");
+    case SQLITE_FULL: return Status::IOError(what + ": the disk is full (" + detail + ")");
+    case SQLITE_CANTOPEN: return Status::IOError(what + ": cannot open the database file (" + detail + ")");
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Status::Busy(what + ": the database is locked by another process (" + detail + ")");
+    case SQLITE_IOERR: return Status::IOError(msg);
+    case SQLITE_CONSTRAINT: return Status::InvalidArgument(msg);
+    default: return Status::Internal(msg);
+  }
+}
+
+Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique_ptr<Store>* out) {
+  if (path.empty()) return Status::InvalidArgument("empty database path");
+  bool exists = FileExists(path);
+  if (!exists) {
+    if (!opts.create_if_missing || opts.read_only)
+      return Status::NotFound("database " + path + " does not exist");
+    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+    if (dir.empty()) dir = "/";
+    struct stat sb;
+    if (::stat(dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode))
+      return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
+    // Knowledge is private: create the file 0600 ourselves, whatever the
+    // umask; SQLite gives its -wal and -shm files the same mode.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return Status::IOError("cannot create database " + path + ": " + std::strerror(errno));
+    ::close(fd);
+  } else {
+    struct stat sb;
+    if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode))
+      return Status::InvalidArgument("database path " + path + " is a directory");
+  }
+  bool read_only = opts.read_only || ::access(path.c_str(), W_OK) != 0;
+  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status s = SqliteError(db, rc, "cannot open database " + path);
+    sqlite3_close(db);
+    return s;
+  }
+  std::unique_ptr<Store> store(new Store(db, path));
+  store->schema_.created = !exists;
+  store->schema_.read_only = read_only;
+  Status s = store->Init(opts);
+  if (!s.ok()) {
+    store.reset();
+    // A file we created and could not initialise is removed, so a retry
+    // starts clean; an existing file is never touched.
+    if (!exists) ::unlink(path.c_str());
+    return s;
+  }
+  *out = std::move(store);
+  return Status::OK();
+}
+
+Store::~Store() {
+  if (db_) sqlite3_close_v2(db_);
+}
+
+Status Store::Init(const OpenOptions& opts) {
+  sqlite3_busy_timeout(db_, opts.busy_timeout_ms);
+  sqlite3_extended_result_codes(db_, 1);
+  const std::string where = "database " + path_;
+  // Reading the schema is the first real read: a file that is not a
+  // database, or a corrupt one, fails here before anything is written.
+  bool has_entries = false, has_embeddings = false, has_any = false, has_engine = false;
+  {
+    Stmt st(db_, "SELECT name FROM sqlite_master WHERE type IN ('table','view')");
+    Status s = st.status(where);
+    if (!s.ok()) return s;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      std::string n = st.Text(0);
+      has_any = true;
+      if (n == "entries") has_entries = true;
+      if (n == "embeddings") has_embeddings = true;
+      if (n == "rekall_engine_meta") has_engine = true;
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_, rc, where);
+  }
+  if (has_any && !has_entries)
+    return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
+
+  Status s = Exec(db_, "PRAGMA foreign_keys = ON", where);
+  if (!s.ok()) return s;
+  if (!schema_.read_only) {
+    // WAL lets readers (an agent's server) run beside a writer (the CLI).
+    s = Exec(db_, "PRAGMA journal_mode = WAL", where);
+    if (!s.ok()) return s;
+    Exec(db_, "PRAGMA synchronous = NORMAL", where);
+  }
+
+  if (!has_any) {
+    if (schema_.read_only) return Status::IOError(where + " is empty and read-only");
+    s = WithTransaction([&]() -> Status {
+      Status t = Exec(db_, RekallSchemaV12(), "creating Rekall schema");
+      if (!t.ok()) return t;
+      t = Exec(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)).c_str(), "setting user_version");
+      if (!t.ok()) return t;
+      return Exec(db_, EngineSchema(), "creating engine tables");
+    });
+    if (!s.ok()) return s;
+    has_embeddings = true;
+    has_engine = true;
+  }
+
+  {
+    Stmt st(db_, "PRAGMA user_version");
+    if (st.Step() == SQLITE_ROW) schema_.user_version = static_cast<int>(st.Int(0));
+  }
+  if (schema_.user_version > kRekallUserVersion)
+    return Status::InvalidArgument(where + " has Rekall schema version " + std::to_string(schema_.user_version) +
+                                   ", newer than the latest this tool knows (" +
+                                   std::to_string(kRekallUserVersion) + "); it was not modified");
+  schema_.has_embeddings_table = has_embeddings;
+
+  if (!has_engine && !schema_.read_only && schema_.user_version == kRekallUserVersion) {
+    s = WithTransaction([&]() { return Exec(db_, EngineSchema(), "creating engine tables"); });
+    if (!s.ok()) return s;
+    has_engine = true;
+  }
+  if (has_engine) {
+    Stmt st(db_, "SELECT value FROM rekall_engine_meta WHERE key = 'schema_version'");
+    if (st.status(where).ok() && st.Step() == SQLITE_ROW) schema_.engine_version = std::stoi(st.Text(0));
+    if (schema_.engine_version == 0 && !schema_.read_only) {
+      s = WithTransaction([&]() {
+        Stmt up(db_, "INSERT OR REPLACE INTO rekall_engine_meta(key, value) VALUES('schema_version', ?)");
+        up.Bind(1, std::to_string(kEngineSchemaVersion));
+        int rc = up.Step();
+        return rc == SQLITE_DONE ? Status::OK() : SqliteError(db_, rc, "recording engine schema version");
+      });
+      if (!s.ok()) return s;
+      schema_.engine_version = kEngineSchemaVersion;
+    }
+  }
+
+  Stmt cols(db_, "PRAGMA table_info(entries)");
+  while (cols.Step() == SQLITE_ROW) entry_columns_.push_back(cols.Text(1));
+  return Status::OK();
+}
+
+Status Store::WithTransaction(const std::function<Status()>& fn) {
+  if (txn_depth_ > 0) {
+    ++txn_depth_;
+    Status s = fn();
+    --txn_depth_;
+    return s;
+  }
+  if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was changed");
+  Status s = Exec(db_, "BEGIN IMMEDIATE", "starting a transaction");
+  if (!s.ok()) return s;
+  txn_depth_ = 1;
+  s = fn();
+  txn_depth_ = 0;
+  if (s.ok()) {
+    s = Exec(db_, "COMMIT", "committing");
+    if (s.ok()) return s;
+  }
+  Exec(db_, "ROLLBACK", "rolling back");
+  return s;
+}
+
+Status Store::WriteEntryRow(const Entry& e, bool insert) {
+  // Core columns always; Rekall's other columns only when the entry carries
+  // them (an import of an export), so their defaults apply otherwise.
+  std::vector<std::string> cols = {"id", "title", "content", "type", "project", "confidence",
+                                   "status", "superseded_by", "created_at", "updated_at"};
+  std::vector<std::string> extra_cols;
+  for (auto it = e.extra.begin(); it != e.extra.end(); ++it) {
+    if (CoreColumns().count(it.key())) continue;
+    if (std::find(entry_columns_.begin(), entry_columns_.end(), it.key()) == entry_columns_.end())
+      return Status::InvalidArgument("entry " + e.id + " has a field '" + it.key() +
+                                     "' that this database has no column for");
+    extra_cols.push_back(it.key());
+  }
+  std::string sql;
+  if (insert) {
+    sql = "INSERT INTO entries(";
+    std::string qs;
+    for (size_t i = 0; i < cols.size() + extra_cols.size(); ++i) {
+      sql += (i ? "," : "") + (i < cols.size() ? cols[i] : extra_cols[i - cols.size()]);
+      qs += i ? ",?" : "?";
+    }
+    sql += ") VALUES(" + qs + ")";
+  } else {
+    sql = "UPDATE entries SET ";
+    for (size_t i = 1; i < cols.size() + extra_cols.size(); ++i)
+      sql += (i > 1 ? "," : "") + (i < cols.size() ? cols[i] : extra_cols[i - cols.size()]) + "=?" +
+             std::to_string(i + 1);
+    sql += " WHERE id=?1";
+  }
+  Stmt st(db_, sql);
+  Status s = st.status("preparing entry write");
+  if (!s.ok()) return s;
+  st.Bind(1, e.id);
+  st.Bind(2, e.title);
+  st.Bind(3, e.content);
+  st.Bind(4, e.type);
+  st.Bind(5, e.project);
+  st.Bind(6, static_cast<int64_t>(e.confidence));
+  st.Bind(7, e.status);
+  st.Bind(8, e.superseded_by);
+  st.Bind(9, e.created_at);
+  st.Bind(10, e.updated_at);
+  int idx = 11;
+  for (const auto& c : extra_cols) {
+    const auto& v = e.extra[c];
+    if (v.is_null()) sqlite3_bind_null(st.get(), idx);
+    else if (v.is_boolean()) st.Bind(idx, static_cast<int64_t>(v.get<bool>()));
+    else if (v.is_number_integer()) st.Bind(idx, v.get<int64_t>());
+    else if (v.is_number()) sqlite3_bind_double(st.get(), idx, v.get<double>());
+    else if (v.is_string()) st.Bind(idx, v.get<std::string>());
+    else if (v.is_object() && v.contains("base64") && v["base64"].is_string()) {
+      std::string raw;
+      if (!Base64Decode(v["base64"].get<std::string>(), &raw))
+        return Status::InvalidArgument("field '" + c + "' holds invalid base64");
+      st.BindBlob(idx, raw.data(), raw.size());
+    } else {
+      return Status::InvalidArgument("field '" + c + "' has an unsupported value");
+    }
+    ++idx;
+  }
+  int rc = st.Step();
+  if (rc != SQLITE_DONE) {
+    if ((rc & 0xFF) == SQLITE_CONSTRAINT && insert && (rc == SQLITE_CONSTRAINT_PRIMARYKEY))
+      return Status::InvalidArgument("an entry with id " + e.id + " already exists");
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+      return Status::InvalidArgument("superseded_by names no existing entry");
+    return SqliteError(db_, rc, "writing entry " + e.id);
+  }
+  if (!insert && sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + e.id);
+  return Status::OK();
+}
+
+Status Store::WriteTags(const Entry& e) {
+  {
+    Stmt del(db_, "DELETE FROM tags WHERE entry_id = ?");
+    del.Bind(1, e.id);
+    int rc = del.Step();
+    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing tags");
+  }
+  for (const auto& t : e.tags) {
+    Stmt ins(db_, "INSERT OR IGNORE INTO tags(entry_id, tag) VALUES(?, ?)");
+    ins.Bind(1, e.id);
+    ins.Bind(2, t);
+    int rc = ins.Step();
+    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing tags");
+  }
+  // Rekall's triggers index the entry before its tags exist; bring the FTS
+  // row's tags column up to date so keyword search finds tags.
+  Stmt fts(db_, "UPDATE entries_fts SET tags = (SELECT GROUP_CONCAT(tag, ' ') FROM tags WHERE entry_id = ?1) WHERE id = ?1");
+  fts.Bind(1, e.id);
+  int rc = fts.Step();
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "indexing tags");
+  return Status::OK();
+}
+
+Status Store::NotifySummary(const Entry& e, const std::vector<float>* summary) {
+  if (!observer_) return Status::OK();
+  if (summary) return observer_->OnSummaryVector(e, summary->data(), static_cast<int>(summary->size()));
+  // Filterable fields may have changed: hand the index the stored vector.
+  if (!schema_.has_embeddings_table) return Status::OK();
+  StoredEmbedding se;
+  Status s = GetEmbedding(e.id, "summary", &se);
+  if (s.IsNotFound()) return Status::OK();
+  if (!s.ok()) return s;
+  if (!IsOurModelName(se.model_name) || se.dimensions != kDim) return Status::OK();
+  return observer_->OnSummaryVector(e, se.vector.data(), se.dimensions);
+}
+
+Status Store::Add(Entry* e, const std::vector<float>* summary) {
+  if (e->id.empty()) e->id = NewUlid();
+  std::string now = NowIsoLocal();
+  if (e->created_at.empty()) e->created_at = now;
+  if (e->updated_at.empty()) e->updated_at = e->created_at;
+  NormalizeTags(&e->tags);
+  Status s = ValidateEntry(*e);
+  if (!s.ok()) return s;
+  return WithTransaction([&]() -> Status {
+    Status t = WriteEntryRow(*e, true);
+    if (!t.ok()) return t;
+    if (!(t = WriteTags(*e)).ok()) return t;
+    if (summary && !(t = PutEmbedding(e->id, "summary", *summary)).ok()) return t;
+    return NotifySummary(*e, summary);
+  });
+}
+
+Status Store::InsertRaw(const Entry& e) {
+  if (e.id.empty()) return Status::InvalidArgument("entry has no id");
+  if (e.created_at.empty() || e.updated_at.empty())
+    return Status::InvalidArgument("entry " + e.id + " has no created_at/updated_at");
+  Status s = ValidateEntry(e);
+  if (!s.ok()) return s;
+  return WithTransaction([&]() -> Status {
+    Status t = WriteEntryRow(e, true);
+    if (!t.ok()) return t;
+    return WriteTags(e);
+  });
+}
+
+Status Store::Update(Entry* e, const std::vector<float>* summary) {
+  NormalizeTags(&e->tags);
+  e->updated_at = NowIsoLocal();
+  Status s = ValidateEntry(*e);
+  if (!s.ok()) return s;
+  return WithTransaction([&]() -> Status {
+    Status t = WriteEntryRow(*e, false);
+    if (!t.ok()) return t;
+    if (!(t = WriteTags(*e)).ok()) return t;
+    if (summary && !(t = PutEmbedding(e->id, "summary", *summary)).ok()) return t;
+    return NotifySummary(*e, summary);
+  });
+}
+
+Status Store::Delete(const std::string& id) {
+  return WithTransaction([&]() -> Status {
+    // Entries that point at this one through superseded_by would block the
+    // delete (foreign key); they lose the pointer, not their content.
+    Stmt un(db_, "UPDATE entries SET superseded_by = NULL WHERE superseded_by = ?");
+    un.Bind(1, id);
+    int rc = un.Step();
+    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    // Rekall's older schemas lack ON DELETE CASCADE on some tables: delete
+    // dependants explicitly.
+    if (schema_.has_embeddings_table) {
+      Stmt de(db_, "DELETE FROM embeddings WHERE entry_id = ?");
+      de.Bind(1, id);
+      if ((rc = de.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    }
+    Stmt dt(db_, "DELETE FROM tags WHERE entry_id = ?");
+    dt.Bind(1, id);
+    if ((rc = dt.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    Stmt st(db_, "DELETE FROM entries WHERE id = ?");
+    st.Bind(1, id);
+    if ((rc = st.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    if (sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + id);
+    if (observer_) return observer_->OnEntryRemoved(id);
+    return Status::OK();
+  });
+}
+
+Status Store::Get(const std::string& id, Entry* e) {
+  Stmt st(db_, "SELECT * FROM entries WHERE id = ?");
+  Status s = st.status("reading entry");
+  if (!s.ok()) return s;
+  st.Bind(1, id);
+  int rc = st.Step();
+  if (rc == SQLITE_DONE) return Status::NotFound("no entry with id " + id);
+  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading entry " + id);
+  ReadEntryRow(st.get(), e);
+  Stmt tg(db_, "SELECT tag FROM tags WHERE entry_id = ? ORDER BY tag");
+  tg.Bind(1, id);
+  e->tags.clear();
+  while ((rc = tg.Step()) == SQLITE_ROW) e->tags.push_back(tg.Text(0));
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "reading tags of " + id);
+  return Status::OK();
+}
+
+Status Store::Exists(const std::string& id, bool* exists) {
+  Stmt st(db_, "SELECT 1 FROM entries WHERE id = ?");
+  st.Bind(1, id);
+  int rc = st.Step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(db_, rc, "reading entry " + id);
+  *exists = rc == SQLITE_ROW;
+  return Status::OK();
+}
+
+namespace {
+
+// WHERE clause of a filter over entries aliased `e`; binds in order.
+std::string FilterSql(const ListFilter& f, std::vector<std::string>* binds) {
+  std::string w;
+  auto add = [&](const std::string& cond, const std::string& v) {
+    w += (w.empty() ? " WHERE " : " AND ") + cond;
+    binds->push_back(v);
+  };
+  if (f.type) add("e.type = ?", *f.type);
+  if (f.project) add("e.project = ?", *f.project);
+  if (f.status) add("e.status = ?", *f.status);
+  for (const auto& t : f.tags) add("EXISTS (SELECT 1 FROM tags t WHERE t.entry_id = e.id AND t.tag = ?)", t);
+  return w;
+}
+
+}  // namespace
+
+Status Store::List(const ListFilter& f, std::vector<Entry>* out) {
+  std::vector<std::string> binds;
+  std::string sql = "SELECT e.id FROM entries e" + FilterSql(f, &binds) + " ORDER BY e.created_at DESC, e.id DESC";
+  if (f.limit > 0) sql += " LIMIT " + std::to_string(f.limit);
+  Stmt st(db_, sql);
+  Status s = st.status("listing entries");
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < binds.size(); ++i) st.Bind(static_cast<int>(i + 1), binds[i]);
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) ids.push_back(st.Text(0));
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "listing entries");
+  out->clear();
+  for (const auto& id : ids) {
+    Entry e;
+    if (!(s = Get(id, &e)).ok()) return s;
+    out->push_back(std::move(e));
+  }
+  return Status::OK();
+}
+
+Status Store::Count(size_t* n) {
+  Stmt st(db_, "SELECT COUNT(*) FROM entries");
+  int rc = st.Step();
+  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting entries");
+  *n = static_cast<size_t>(st.Int(0));
+  return Status::OK();
+}
+
+std::string BuildFtsQuery(const std::string& q, bool any_term) {
+  // Split on whitespace; keep a term only if it holds something the
+  // unicode61 tokenizer indexes (a letter, digit or non-ASCII character), so
+  // `*` or `(` alone do not become an empty phrase. Each term is a quoted
+  // FTS5 string: operators (AND, NEAR, *, ^, :) inside lose their meaning.
+  std::string out;
+  size_t i = 0;
+  while (i < q.size()) {
+    while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
+    size_t j = i;
+    while (j < q.size() && !std::isspace(static_cast<unsigned char>(q[j]))) ++j;
+    if (j > i) {
+      std::string term = q.substr(i, j - i);
+      bool searchable = false;
+      for (unsigned char c : term) searchable |= (std::isalnum(c) || c >= 0x80);
+      if (searchable) {
+        std::string quoted = "\"";
+        for (char c : term) {
+          if (c == '"') quoted += "\"\"";
+          else quoted += c;
+        }
+        quoted += "\"";
+        if (!out.empty()) out += any_term ? " OR " : " ";
+        out += quoted;
+      }
+    }
+    i = j;
+  }
+  return out;
+}
+
+Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int limit, std::vector<KeywordHit>* out) {
+  out->clear();
+  if (query.find('\0') != std::string::npos) return Status::InvalidArgument("query contains a NUL byte");
+  if (!IsValidUtf8(query)) return Status::InvalidArgument("query is not valid UTF-8");
+  if (limit <= 0) return Status::OK();
+  // All words first; when no entry has them all, any word (ranked by bm25,
+  // so entries with more of the words still come first).
+  for (bool any : {false, true}) {
+    std::string match = BuildFtsQuery(query, any);
+    if (match.empty()) return Status::OK();
+    std::vector<std::string> binds;
+    std::string filter = FilterSql(f, &binds);
+    // Title and tags weigh more than the body: they are what a user chose to
+    // name the knowledge by.
+    std::string sql =
+        "SELECT e.id, bm25(entries_fts, 0.0, 3.0, 1.0, 2.0) AS score FROM entries_fts "
+        "JOIN entries e ON e.id = entries_fts.id" +
+        (filter.empty() ? std::string(" WHERE ") : filter + " AND ") +
+        "entries_fts MATCH ? ORDER BY score, e.id LIMIT " + std::to_string(limit);
+    Stmt st(db_, sql);
+    Status s = st.status("keyword search");
+    if (!s.ok()) return s;
+    int i = 1;
+    for (const auto& b : binds) st.Bind(i++, b);
+    st.Bind(i, match);
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      KeywordHit h;
+      h.id = st.Text(0);
+      h.bm25 = sqlite3_column_double(st.get(), 1);
+      h.rank = static_cast<int>(out->size()) + 1;
+      out->push_back(std::move(h));
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "keyword search");
+    if (!out->empty()) break;
+  }
+  return Status::OK();
+}
+
+Status Store::PutEmbedding(const std::string& entry_id, const std::string& type, const std::vector<float>& vec,
+                           const std::string& model_name) {
+  if (!schema_.has_embeddings_table)
+    return Status::Unavailable("database " + path_ + " has no embeddings table; run `rekall migrate`");
+  if (vec.size() != static_cast<size_t>(kDim))
+    return Status::InvalidArgument("embedding has " + std::to_string(vec.size()) + " dimensions; expected " +
+                                   std::to_string(kDim));
+  Stmt st(db_,
+          "INSERT INTO embeddings(id, entry_id, embedding_type, vector, dimensions, model_name, created_at) "
+          "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id, embedding_type) DO UPDATE SET "
+          "vector = excluded.vector, dimensions = excluded.dimensions, model_name = excluded.model_name, "
+          "created_at = excluded.created_at");
+  Status s = st.status("writing embedding");
+  if (!s.ok()) return s;
+  st.Bind(1, NewUlid());
+  st.Bind(2, entry_id);
+  st.Bind(3, type);
+  // float32 little-endian, as Rekall writes numpy's tobytes() on x86/ARM.
+  st.BindBlob(4, vec.data(), vec.size() * sizeof(float));
+  st.Bind(5, static_cast<int64_t>(vec.size()));
+  st.Bind(6, model_name);
+  st.Bind(7, NowIsoLocal());
+  int rc = st.Step();
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing embedding of " + entry_id);
+  return Status::OK();
+}
+
+namespace {
+
+Status ReadEmbeddingRow(sqlite3_stmt* st, StoredEmbedding* out) {
+  out->entry_id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  out->type = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+  out->dimensions = sqlite3_column_int(st, 3);
+  const unsigned char* m = sqlite3_column_text(st, 4);
+  out->model_name = m ? reinterpret_cast<const char*>(m) : "";
+  int bytes = sqlite3_column_bytes(st, 2);
+  if (bytes != out->dimensions * 4)
+    return Status::Corruption("embedding of " + out->entry_id + " holds " + std::to_string(bytes) +
+                              " bytes for " + std::to_string(out->dimensions) + " dimensions");
+  out->vector.resize(static_cast<size_t>(out->dimensions));
+  if (bytes) std::memcpy(out->vector.data(), sqlite3_column_blob(st, 2), static_cast<size_t>(bytes));
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Store::GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out) {
+  if (!schema_.has_embeddings_table) return Status::NotFound("no embeddings table");
+  Stmt st(db_,
+          "SELECT entry_id, embedding_type, vector, dimensions, model_name FROM embeddings "
+          "WHERE entry_id = ? AND embedding_type = ?");
+  st.Bind(1, entry_id);
+  st.Bind(2, type);
+  int rc = st.Step();
+  if (rc == SQLITE_DONE) return Status::NotFound("entry " + entry_id + " has no " + type + " embedding");
+  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading embedding");
+  return ReadEmbeddingRow(st.get(), out);
+}
+
+Status Store::ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out) {
+  out->clear();
+  if (!schema_.has_embeddings_table) return Status::OK();
+  Stmt st(db_,
+          "SELECT entry_id, embedding_type, vector, dimensions, model_name FROM embeddings "
+          "WHERE embedding_type = ? ORDER BY entry_id");
+  st.Bind(1, type);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    StoredEmbedding e;
+    Status s = ReadEmbeddingRow(st.get(), &e);
+    if (!s.ok()) return s;
+    out->push_back(std::move(e));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "reading embeddings");
+  return Status::OK();
+}
+
+Status Store::EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids) {
+  ids->clear();
+  std::string sql = schema_.has_embeddings_table
+                        ? "SELECT e.id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM embeddings m WHERE "
+                          "m.entry_id = e.id AND m.embedding_type = ?1 AND m.dimensions = 384 AND m.model_name IN "
+                          "('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')) ORDER BY e.id"
+                        : "SELECT e.id FROM entries e WHERE ?1 IS NOT NULL ORDER BY e.id";
+  Stmt st(db_, sql);
+  st.Bind(1, type);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "listing entries without embeddings");
+  return Status::OK();
+}
+
+Status Store::CountEmbeddings(size_t* n) {
+  *n = 0;
+  if (!schema_.has_embeddings_table) return Status::OK();
+  Stmt st(db_, "SELECT COUNT(*) FROM embeddings WHERE embedding_type = 'summary'");
+  int rc = st.Step();
+  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting embeddings");
+  *n = static_cast<size_t>(st.Int(0));
+  return Status::OK();
+}
+
+Status Store::DataVersion(int64_t* v) {
+  Stmt st(db_, "PRAGMA data_version");
+  int rc = st.Step();
+  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading data_version");
+  *v = st.Int(0);
+  return Status::OK();
+}
+
+}  // namespace rekall::store

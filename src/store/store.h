@@ -1,0 +1,156 @@
+// Store: the knowledge base in one SQLite file, in Rekall's schema.
+//
+// Rekall owns the schema and `PRAGMA user_version`; our own bookkeeping lives
+// in tables named rekall_engine_*, added beside Rekall's, never changing its
+// tables, so Rekall itself can still open a database we have used.
+//
+// Every write runs in one transaction (BEGIN IMMEDIATE, so two writers queue
+// on the busy timeout instead of failing on a lock upgrade): an entry, its
+// tags, its FTS row, its embeddings and its vector-index row commit together
+// or not at all.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/entry.h"
+#include "util/status.h"
+
+namespace rekall::store {
+
+inline constexpr int kRekallUserVersion = 12;  // the latest Rekall schema we know
+inline constexpr int kEngineSchemaVersion = 1;  // ours, in rekall_engine_meta
+inline constexpr const char* kModelName = "sentence-transformers/all-MiniLM-L6-v2";
+inline constexpr int kDim = 384;
+
+// True for the names Rekall and we use for all-MiniLM-L6-v2.
+bool IsOurModelName(const std::string& name);
+
+struct ListFilter {
+  std::optional<std::string> type;
+  std::optional<std::string> project;
+  std::optional<std::string> status;
+  std::vector<std::string> tags;  // every tag must be present
+  int limit = 0;                  // 0: no limit
+};
+
+struct KeywordHit {
+  std::string id;
+  double bm25 = 0;  // FTS5's bm25(): lower is better (it is negative)
+  int rank = 0;     // 1-based
+};
+
+struct StoredEmbedding {
+  std::string entry_id;
+  std::string type;  // 'summary' | 'context'
+  std::vector<float> vector;
+  int dimensions = 0;
+  std::string model_name;
+};
+
+// Told of every change to an entry's summary vector inside the write
+// transaction, so a vector index in the same file commits with it. A failing
+// observer rolls the write back.
+class WriteObserver {
+ public:
+  virtual ~WriteObserver() = default;
+  // The entry's summary vector or its filterable fields changed.
+  virtual Status OnSummaryVector(const Entry& e, const float* vec, int dim) = 0;
+  // The entry (and so its vectors) is gone.
+  virtual Status OnEntryRemoved(const std::string& entry_id) = 0;
+};
+
+struct OpenOptions {
+  bool create_if_missing = true;
+  bool read_only = false;
+  int busy_timeout_ms = 5000;
+};
+
+// What Open() found in the file.
+struct SchemaInfo {
+  int user_version = 0;          // Rekall's
+  int engine_version = 0;        // ours; 0 when we never wrote to it
+  bool created = false;          // the file was new
+  bool has_embeddings_table = false;
+  bool read_only = false;
+};
+
+class Store {
+ public:
+  // Opens (or creates, mode 0600) the database at `path`. A file that is not
+  // a Rekall database is never modified.
+  static Status Open(const std::string& path, const OpenOptions& opts, std::unique_ptr<Store>* out);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  sqlite3* db() const { return db_; }
+  const std::string& path() const { return path_; }
+  const SchemaInfo& schema() const { return schema_; }
+  void set_observer(WriteObserver* o) { observer_ = o; }
+
+  // Runs fn inside one write transaction; commits if it returns ok, rolls
+  // back otherwise. Nested calls join the outer transaction.
+  Status WithTransaction(const std::function<Status()>& fn);
+
+  // Adds an entry (id, timestamps filled in when empty) and, when given, its
+  // summary embedding, atomically.
+  Status Add(Entry* e, const std::vector<float>* summary = nullptr);
+  // Replaces an entry's fields and tags; `summary` replaces its summary
+  // embedding when given.
+  Status Update(Entry* e, const std::vector<float>* summary = nullptr);
+  Status Delete(const std::string& id);
+  Status Get(const std::string& id, Entry* e);
+  Status Exists(const std::string& id, bool* exists);
+  Status List(const ListFilter& f, std::vector<Entry>* out);
+  Status Count(size_t* entries);
+
+  // Inserts a fully-formed entry (import): keeps its id and timestamps.
+  Status InsertRaw(const Entry& e);
+
+  // FTS5 keyword search over title, content and tags. `query` is the user's
+  // words: every term is matched literally, never as FTS5 syntax.
+  Status KeywordSearch(const std::string& query, const ListFilter& f, int limit, std::vector<KeywordHit>* out);
+
+  Status PutEmbedding(const std::string& entry_id, const std::string& type, const std::vector<float>& vec,
+                      const std::string& model_name = kModelName);
+  Status GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out);
+  // Every embedding of the given type ('summary' or 'context').
+  Status ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out);
+  // Ids of entries that have no embedding of our model for `type`.
+  Status EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids);
+  Status CountEmbeddings(size_t* n);
+
+  // Changes whenever another connection commits (PRAGMA data_version), so a
+  // long-running process notices writes by other processes.
+  Status DataVersion(int64_t* v);
+
+ private:
+  Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status Init(const OpenOptions& opts);
+  Status WriteEntryRow(const Entry& e, bool insert);
+  Status WriteTags(const Entry& e);
+  Status NotifySummary(const Entry& e, const std::vector<float>* summary);
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  SchemaInfo schema_;
+  WriteObserver* observer_ = nullptr;
+  int txn_depth_ = 0;
+  std::vector<std::string> entry_columns_;  // columns of `entries` in this file
+};
+
+// Builds the FTS5 MATCH expression for a user's query: each word quoted so
+// that it matches literally; joined with AND (or OR). Empty when the query has
+// nothing searchable.
+std::string BuildFtsQuery(const std::string& user_query, bool any_term);
+
+// Returns the path of a SQLite error in the form users understand.
+Status SqliteError(sqlite3* db, int rc, const std::string& what);
+
+}  // namespace rekall::store

@@ -1,0 +1,430 @@
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace rekall::store {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/rekall_store_test_XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, ec);
+    fs::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string FixturePath(const std::string& name) {
+  return std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/" + name;
+}
+
+std::string ReadFile(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+Entry MakeEntry(const std::string& title, const std::string& type = "bug") {
+  Entry e;
+  e.title = title;
+  e.content = "content of " + title;
+  e.type = type;
+  e.project = "proj";
+  e.confidence = 3;
+  e.tags = {"nginx", "timeout"};
+  return e;
+}
+
+std::vector<float> UnitVector(float seed) {
+  std::vector<float> v(kDim);
+  double n = 0;
+  for (int i = 0; i < kDim; ++i) {
+    v[i] = static_cast<float>(std::sin(seed * (i + 1)));
+    n += v[i] * v[i];
+  }
+  for (auto& x : v) x = static_cast<float>(x / std::sqrt(n));
+  return v;
+}
+
+TEST(StoreOpen, CreatesRekallSchemaWithMode0600) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  EXPECT_TRUE(s->schema().created);
+  EXPECT_EQ(s->schema().user_version, kRekallUserVersion);
+  EXPECT_EQ(s->schema().engine_version, kEngineSchemaVersion);
+  struct stat sb;
+  ASSERT_EQ(stat(d.file("k.db").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+  // WAL mode is on.
+  sqlite3_stmt* st;
+  sqlite3_prepare_v2(s->db(), "PRAGMA journal_mode", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+}
+
+TEST(StoreOpen, MissingDirectoryIsAClearError) {
+  std::unique_ptr<Store> s;
+  Status st = Store::Open("/nonexistent_dir_xyz/k.db", {}, &s);
+  EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+  EXPECT_NE(st.message().find("does not exist"), std::string::npos);
+}
+
+TEST(StoreOpen, NotADatabaseIsRejectedAndUntouched) {
+  TempDir d;
+  std::string p = d.file("text.db");
+  std::ofstream(p) << std::string(5000, 'x');
+  std::string before = ReadFile(p);
+  std::unique_ptr<Store> s;
+  Status st = Store::Open(p, {}, &s);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("not a SQLite database"), std::string::npos) << st.ToString();
+  EXPECT_EQ(ReadFile(p), before);
+}
+
+TEST(StoreOpen, OtherSqliteDatabaseIsNotModified) {
+  TempDir d;
+  std::string p = d.file("other.db");
+  sqlite3* db;
+  sqlite3_open(p.c_str(), &db);
+  sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(1);", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  std::string before = ReadFile(p);
+  std::unique_ptr<Store> s;
+  Status st = Store::Open(p, {}, &s);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("not a Rekall knowledge base"), std::string::npos) << st.ToString();
+  EXPECT_EQ(ReadFile(p), before);
+}
+
+TEST(StoreOpen, CorruptDatabaseIsAClearError) {
+  TempDir d;
+  std::string p = d.file("k.db");
+  {
+    std::unique_ptr<Store> s;
+    ASSERT_TRUE(Store::Open(p, {}, &s).ok());
+    for (int i = 0; i < 50; ++i) {
+      Entry e = MakeEntry("entry " + std::to_string(i));
+      ASSERT_TRUE(s->Add(&e).ok());
+    }
+  }
+  // Scribble over the pages after the header.
+  {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    std::string junk(8000, '\xAB');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  std::unique_ptr<Store> s;
+  Status st = Store::Open(p, {}, &s);
+  if (st.ok()) {
+    std::vector<Entry> all;
+    st = s->List({}, &all);
+  }
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
+}
+
+TEST(StoreOpen, ReadOnlyFileReadsButRefusesWrites) {
+  TempDir d;
+  std::string p = d.file("k.db");
+  std::string id;
+  {
+    std::unique_ptr<Store> s;
+    ASSERT_TRUE(Store::Open(p, {}, &s).ok());
+    Entry e = MakeEntry("kept");
+    ASSERT_TRUE(s->Add(&e).ok());
+    id = e.id;
+  }
+  OpenOptions o;
+  o.read_only = true;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(p, o, &s).ok());
+  Entry got;
+  ASSERT_TRUE(s->Get(id, &got).ok());
+  Entry e = MakeEntry("new");
+  Status st = s->Add(&e);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("read-only"), std::string::npos) << st.ToString();
+  EXPECT_TRUE(s->Delete(id).ToString().find("read-only") != std::string::npos);
+}
+
+TEST(StoreCrud, AddGetUpdateDelete) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  Entry e = MakeEntry("Nginx 504 behind proxy");
+  e.tags = {"timeout", "nginx", "nginx", " proxy "};
+  auto v = UnitVector(1.0f);
+  ASSERT_TRUE(s->Add(&e, &v).ok());
+  EXPECT_EQ(e.id.size(), 26u);
+  Entry got;
+  ASSERT_TRUE(s->Get(e.id, &got).ok());
+  EXPECT_EQ(got.title, e.title);
+  EXPECT_EQ(got.content, e.content);
+  EXPECT_EQ(got.type, "bug");
+  EXPECT_EQ(got.project.value(), "proj");
+  EXPECT_EQ(got.tags, (std::vector<std::string>{"nginx", "proxy", "timeout"}));
+  EXPECT_EQ(got.created_at, got.updated_at);
+  // Rekall's defaults for its other columns were applied.
+  EXPECT_EQ(got.extra["memory_type"], "episodic");
+
+  StoredEmbedding emb;
+  ASSERT_TRUE(s->GetEmbedding(e.id, "summary", &emb).ok());
+  EXPECT_EQ(emb.vector, v);
+  EXPECT_EQ(emb.model_name, kModelName);
+
+  got.title = "Nginx 504 after 60s";
+  got.tags = {"nginx"};
+  auto v2 = UnitVector(2.0f);
+  ASSERT_TRUE(s->Update(&got, &v2).ok());
+  Entry again;
+  ASSERT_TRUE(s->Get(e.id, &again).ok());
+  EXPECT_EQ(again.title, "Nginx 504 after 60s");
+  EXPECT_EQ(again.tags, std::vector<std::string>{"nginx"});
+  ASSERT_TRUE(s->GetEmbedding(e.id, "summary", &emb).ok());
+  EXPECT_EQ(emb.vector, v2);
+  size_t n = 0;
+  ASSERT_TRUE(s->CountEmbeddings(&n).ok());
+  EXPECT_EQ(n, 1u);  // replaced, not duplicated
+
+  ASSERT_TRUE(s->Delete(e.id).ok());
+  EXPECT_TRUE(s->Get(e.id, &again).IsNotFound());
+  ASSERT_TRUE(s->CountEmbeddings(&n).ok());
+  EXPECT_EQ(n, 0u);
+  EXPECT_TRUE(s->Delete(e.id).IsNotFound());
+}
+
+TEST(StoreCrud, BadInputIsRejectedAndNothingStored) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  struct Case {
+    std::function<void(Entry*)> mutate;
+    std::string expect;
+  } cases[] = {
+      {[](Entry* e) { e->type = "feature"; }, "invalid type"},
+      {[](Entry* e) { e->confidence = 6; }, "invalid confidence"},
+      {[](Entry* e) { e->confidence = -1; }, "invalid confidence"},
+      {[](Entry* e) { e->status = "gone"; }, "invalid status"},
+      {[](Entry* e) { e->title = ""; }, "title is empty"},
+      {[](Entry* e) { e->title = "bad \xFF utf8"; }, "not valid UTF-8"},
+      {[](Entry* e) { e->content = std::string("nul\0byte", 8); }, "NUL byte"},
+      {[](Entry* e) { e->content = std::string(10 << 20, 'a'); }, "limit is"},
+      {[](Entry* e) { e->tags = {"ok", ""}; }, "empty tag"},
+  };
+  for (auto& c : cases) {
+    Entry e = MakeEntry("x");
+    c.mutate(&e);
+    Status st = s->Add(&e);
+    EXPECT_TRUE(st.IsInvalidArgument()) << c.expect << " -> " << st.ToString();
+    EXPECT_NE(st.message().find(c.expect), std::string::npos) << st.ToString();
+  }
+  size_t n = 99;
+  ASSERT_TRUE(s->Count(&n).ok());
+  EXPECT_EQ(n, 0u);
+  // Wrong-dimension embedding: the entry is rolled back with it.
+  Entry e = MakeEntry("dims");
+  std::vector<float> small(10, 0.1f);
+  EXPECT_FALSE(s->Add(&e, &small).ok());
+  ASSERT_TRUE(s->Count(&n).ok());
+  EXPECT_EQ(n, 0u);
+}
+
+class FailingObserver : public WriteObserver {
+ public:
+  Status OnSummaryVector(const Entry&, const float*, int) override { return Status::Internal("index write failed"); }
+  Status OnEntryRemoved(const std::string&) override { return Status::Internal("index delete failed"); }
+};
+
+TEST(StoreCrud, ObserverFailureRollsBackTheWholeWrite) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  Entry keep = MakeEntry("keep");
+  auto v = UnitVector(3.0f);
+  ASSERT_TRUE(s->Add(&keep, &v).ok());
+  FailingObserver obs;
+  s->set_observer(&obs);
+  Entry e = MakeEntry("lost");
+  EXPECT_FALSE(s->Add(&e, &v).ok());
+  EXPECT_FALSE(s->Delete(keep.id).ok());
+  s->set_observer(nullptr);
+  size_t n = 0;
+  ASSERT_TRUE(s->Count(&n).ok());
+  EXPECT_EQ(n, 1u);
+  Entry got;
+  EXPECT_TRUE(s->Get(keep.id, &got).ok());
+  StoredEmbedding emb;
+  EXPECT_TRUE(s->GetEmbedding(keep.id, "summary", &emb).ok());
+}
+
+TEST(StoreSearch, KeywordSearchTreatsQueryLiterally) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  Entry a = MakeEntry("Ingress proxy-read-timeout annotation");
+  a.content = "Set nginx.ingress.kubernetes.io/proxy-read-timeout to 300";
+  a.tags = {"kubernetes"};
+  Entry b = MakeEntry("C++ iterator invalidation", "pitfall");
+  b.content = "push_back on a std::vector invalidates iterators; AND NEAR( are words here *";
+  b.tags = {"cpp"};
+  Entry c = MakeEntry("Postgres pool exhaustion", "bug");
+  c.content = "Too many connections";
+  c.tags = {"postgres", "database"};
+  ASSERT_TRUE(s->Add(&a).ok());
+  ASSERT_TRUE(s->Add(&b).ok());
+  ASSERT_TRUE(s->Add(&c).ok());
+  std::vector<KeywordHit> hits;
+  for (const char* q : {"proxy-read-timeout", "C++", "\"quoted", "AND", "NEAR(", "*", "a\"b", "OR NOT",
+                        "title:foo", "^start", "(unbalanced"}) {
+    Status st = s->KeywordSearch(q, {}, 10, &hits);
+    EXPECT_TRUE(st.ok()) << q << ": " << st.ToString();
+  }
+  ASSERT_TRUE(s->KeywordSearch("proxy-read-timeout", {}, 10, &hits).ok());
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].id, a.id);
+  ASSERT_TRUE(s->KeywordSearch("C++ iterator", {}, 10, &hits).ok());
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].id, b.id);
+  ASSERT_TRUE(s->KeywordSearch("NEAR(", {}, 10, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, b.id);
+  ASSERT_TRUE(s->KeywordSearch("*", {}, 10, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+  // Tags are searchable, even though Rekall's trigger indexes before tags exist.
+  ASSERT_TRUE(s->KeywordSearch("database", {}, 10, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, c.id);
+  // No entry holds both words: falls back to any word.
+  ASSERT_TRUE(s->KeywordSearch("postgres kubernetes", {}, 10, &hits).ok());
+  EXPECT_EQ(hits.size(), 2u);
+  // Filters apply.
+  ListFilter f;
+  f.type = "pitfall";
+  ASSERT_TRUE(s->KeywordSearch("postgres iterator", f, 10, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, b.id);
+  // After an update, the old words are gone from the index.
+  c.content = "replaced body";
+  c.tags = {"pg"};
+  ASSERT_TRUE(s->Update(&c).ok());
+  ASSERT_TRUE(s->KeywordSearch("database", {}, 10, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+  ASSERT_TRUE(s->KeywordSearch("pg", {}, 10, &hits).ok());
+  EXPECT_EQ(hits.size(), 1u);
+}
+
+TEST(StoreSearch, ListFilters) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  for (int i = 0; i < 10; ++i) {
+    Entry e = MakeEntry("e" + std::to_string(i), i % 2 ? "bug" : "decision");
+    e.project = i < 5 ? "a" : "b";
+    e.tags = {i % 3 == 0 ? "three" : "other"};
+    if (i == 9) e.status = "obsolete";
+    ASSERT_TRUE(s->Add(&e).ok());
+  }
+  std::vector<Entry> out;
+  ListFilter f;
+  f.type = "bug";
+  ASSERT_TRUE(s->List(f, &out).ok());
+  EXPECT_EQ(out.size(), 5u);
+  f.project = "b";
+  ASSERT_TRUE(s->List(f, &out).ok());
+  EXPECT_EQ(out.size(), 3u);
+  ListFilter g;
+  g.tags = {"three"};
+  ASSERT_TRUE(s->List(g, &out).ok());
+  EXPECT_EQ(out.size(), 4u);
+  g.status = "obsolete";
+  ASSERT_TRUE(s->List(g, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].title, "e9");
+  ListFilter lim;
+  lim.limit = 3;
+  ASSERT_TRUE(s->List(lim, &out).ok());
+  EXPECT_EQ(out.size(), 3u);
+}
+
+TEST(RekallFixture, V12OpensAndEveryEntryAndEmbeddingReads) {
+  std::string src = FixturePath("rekall-v12.db");
+  if (!fs::exists(src)) GTEST_SKIP() << "fixture absent: " << src;
+  TempDir d;
+  std::string p = d.file("v12.db");
+  fs::copy_file(src, p);
+  auto manifest = nlohmann::json::parse(ReadFile(FixturePath("manifest.json")));
+  std::unique_ptr<Store> s;
+  Status st = Store::Open(p, {}, &s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(s->schema().user_version, 12);
+  auto ids = manifest["v12"]["entry_ids"].get<std::vector<std::string>>();
+  ASSERT_EQ(ids.size(), 120u);
+  for (const auto& id : ids) {
+    Entry e;
+    ASSERT_TRUE(s->Get(id, &e).ok()) << id;
+    EXPECT_FALSE(e.title.empty());
+  }
+  Entry big;
+  ASSERT_TRUE(s->Get(ids[5], &big).ok());
+  EXPECT_GT(big.content.size(), 50000u);
+  std::vector<StoredEmbedding> sum, ctx;
+  ASSERT_TRUE(s->ListEmbeddings("summary", &sum).ok());
+  ASSERT_TRUE(s->ListEmbeddings("context", &ctx).ok());
+  EXPECT_EQ(sum.size(), 96u);
+  EXPECT_EQ(ctx.size(), 14u);
+  // Bytes equal what Rekall wrote, read straight from SQLite.
+  sqlite3* raw;
+  ASSERT_EQ(sqlite3_open_v2(src.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  for (const auto& e : sum) {
+    sqlite3_stmt* q;
+    sqlite3_prepare_v2(raw, "SELECT vector FROM embeddings WHERE entry_id=? AND embedding_type='summary'", -1, &q,
+                       nullptr);
+    sqlite3_bind_text(q, 1, e.entry_id.c_str(), -1, SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_bytes(q, 0), 1536);
+    EXPECT_EQ(std::memcmp(sqlite3_column_blob(q, 0), e.vector.data(), 1536), 0);
+    sqlite3_finalize(q);
+    EXPECT_TRUE(IsOurModelName(e.model_name));
+  }
+  sqlite3_close(raw);
+  // Every fifth entry has no embedding.
+  std::vector<std::string> missing;
+  ASSERT_TRUE(s->EntriesWithoutEmbedding("summary", &missing).ok());
+  EXPECT_EQ(missing.size(), 24u);
+  // Our bookkeeping was added beside Rekall's; user_version unchanged.
+  sqlite3_stmt* q;
+  sqlite3_prepare_v2(s->db(), "PRAGMA user_version", -1, &q, nullptr);
+  sqlite3_step(q);
+  EXPECT_EQ(sqlite3_column_int(q, 0), 12);
+  sqlite3_finalize(q);
+}
+
+TEST(BuildFts, QuotesEveryTerm) {
+  EXPECT_EQ(BuildFtsQuery("a AND b", false), "\"a\" \"AND\" \"b\"");
+  EXPECT_EQ(BuildFtsQuery("say \"hi\"", true), "\"say\" OR \"\"\"hi\"\"\"");
+  EXPECT_EQ(BuildFtsQuery("* ( )", false), "");
+  EXPECT_EQ(BuildFtsQuery("", false), "");
+}
+
+}  // namespace
+}  // namespace rekall::store
