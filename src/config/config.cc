@@ -1,0 +1,172 @@
+#include "config/config.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <set>
+
+#include <toml++/toml.h>
+
+namespace rekall::config {
+
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+std::string Home() {
+  std::string h = Env("HOME");
+  return h.empty() ? "/" : h;
+}
+
+bool IsDir(const std::string& p) {
+  struct stat sb;
+  return ::stat(p.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+bool IsFile(const std::string& p) {
+  struct stat sb;
+  return ::stat(p.c_str(), &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+Status ParseLong(const std::string& what, const std::string& v, long* out) {
+  char* end = nullptr;
+  errno = 0;
+  long x = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno != 0)
+    return Status::InvalidArgument(what + ": '" + v + "' is not an integer");
+  *out = x;
+  return Status::OK();
+}
+
+template <typename T>
+Status GetInt(const toml::table& t, const std::string& key, const std::string& where, T* out) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::OK();
+  if (!n->is_integer()) return Status::InvalidArgument(where + ": " + key + " must be an integer");
+  *out = static_cast<T>(n->as_integer()->get());
+  return Status::OK();
+}
+
+Status GetString(const toml::table& t, const std::string& key, const std::string& where, std::string* out) {
+  const toml::node* n = t.get(key);
+  if (!n) return Status::OK();
+  if (!n->is_string()) return Status::InvalidArgument(where + ": " + key + " must be a string");
+  *out = n->as_string()->get();
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string ExpandHome(const std::string& p) {
+  if (p == "~") return Home();
+  if (p.rfind("~/", 0) == 0) return Home() + p.substr(1);
+  return p;
+}
+
+std::string DefaultConfigPath() {
+  std::string p = Env("REKALL_CONFIG");
+  if (!p.empty()) return ExpandHome(p);
+  std::string home = Env("REKALL_HOME");
+  if (!home.empty()) return ExpandHome(home) + "/config.toml";
+  std::string xdg = Env("XDG_CONFIG_HOME");
+  return (xdg.empty() ? Home() + "/.config" : xdg) + "/rekall/config.toml";
+}
+
+Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings) {
+  if (!path.empty() && IsFile(path)) {
+    toml::table root;
+    try {
+      root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      const auto& src = e.source();
+      return Status::InvalidArgument("config file " + path + " line " + std::to_string(src.begin.line) + ": " +
+                                     std::string(e.description()));
+    }
+    c->loaded_from = path;
+    Status s;
+    if (!(s = GetString(root, "data_dir", path, &c->data_dir)).ok()) return s;
+    if (const toml::table* perf = root["performance"].as_table()) {
+      std::string where = path + " [performance]";
+      if (!(s = GetInt(*perf, "cache_max_size", where, &c->cache_max_size)).ok()) return s;
+      if (!(s = GetInt(*perf, "cache_ttl_seconds", where, &c->cache_ttl_seconds)).ok()) return s;
+      if (!(s = GetInt(*perf, "model_idle_timeout_minutes", where, &c->model_idle_timeout_minutes)).ok()) return s;
+      if (!(s = GetString(*perf, "vector_backend", where, &c->vector_backend)).ok()) return s;
+      static const std::set<std::string> known = {"cache_max_size", "cache_ttl_seconds",
+                                                  "model_idle_timeout_minutes", "vector_backend"};
+      for (const auto& [k, v] : *perf)
+        if (!known.count(std::string(k.str())))
+          warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
+    }
+    if (const toml::table* eng = root["engine"].as_table()) {
+      std::string where = path + " [engine]";
+      if (!(s = GetString(*eng, "model_path", where, &c->model_path)).ok()) return s;
+      if (!(s = GetString(*eng, "sqlite_vec_path", where, &c->sqlite_vec_path)).ok()) return s;
+      if (!(s = GetInt(*eng, "threads", where, &c->threads)).ok()) return s;
+      if (const toml::node* n = eng->get("model_load_wait_seconds")) {
+        if (!n->is_number()) return Status::InvalidArgument(where + ": model_load_wait_seconds must be a number");
+        c->model_load_wait_seconds = n->value<double>().value_or(5.0);
+      }
+      if (const toml::node* n = eng->get("warm_model")) {
+        if (!n->is_boolean()) return Status::InvalidArgument(where + ": warm_model must be true or false");
+        c->warm_model = n->as_boolean()->get();
+      }
+      static const std::set<std::string> known = {"model_path", "sqlite_vec_path", "threads",
+                                                  "model_load_wait_seconds", "warm_model"};
+      for (const auto& [k, v] : *eng)
+        if (!known.count(std::string(k.str())))
+          warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
+    }
+    Status v = Validate(*c);
+    if (!v.ok()) return Status::InvalidArgument("config file " + path + ": " + v.message());
+  }
+  Status s;
+  std::string v;
+  if (!(v = Env("REKALL_CACHE_MAX_SIZE")).empty() && !(s = ParseLong("REKALL_CACHE_MAX_SIZE", v, &c->cache_max_size)).ok()) return s;
+  if (!(v = Env("REKALL_CACHE_TTL_SECONDS")).empty() && !(s = ParseLong("REKALL_CACHE_TTL_SECONDS", v, &c->cache_ttl_seconds)).ok()) return s;
+  if (!(v = Env("REKALL_MODEL_IDLE_TIMEOUT_MINUTES")).empty() &&
+      !(s = ParseLong("REKALL_MODEL_IDLE_TIMEOUT_MINUTES", v, &c->model_idle_timeout_minutes)).ok())
+    return s;
+  if (!(v = Env("REKALL_THREADS")).empty() && !(s = ParseLong("REKALL_THREADS", v, &c->threads)).ok()) return s;
+  if (!(v = Env("REKALL_VECTOR_BACKEND")).empty()) c->vector_backend = v;
+  if (!(v = Env("REKALL_MODEL_PATH")).empty()) c->model_path = v;
+  if (!(v = Env("REKALL_SQLITE_VEC_PATH")).empty()) c->sqlite_vec_path = v;
+  s = Validate(*c);
+  if (!s.ok()) return Status::InvalidArgument("environment: " + s.message());
+  c->model_path = ExpandHome(c->model_path);
+  c->sqlite_vec_path = ExpandHome(c->sqlite_vec_path);
+  return Status::OK();
+}
+
+Status Validate(const Config& c) {
+  if (c.cache_max_size < 0 || c.cache_max_size > 10'000'000)
+    return Status::InvalidArgument("cache_max_size must be between 0 and 10000000, not " + std::to_string(c.cache_max_size));
+  if (c.cache_ttl_seconds < 0)
+    return Status::InvalidArgument("cache_ttl_seconds must be >= 0, not " + std::to_string(c.cache_ttl_seconds));
+  if (c.model_idle_timeout_minutes < 0)
+    return Status::InvalidArgument("model_idle_timeout_minutes must be >= 0, not " +
+                                   std::to_string(c.model_idle_timeout_minutes));
+  if (c.vector_backend != "auto" && c.vector_backend != "sqlite-vec" && c.vector_backend != "brute")
+    return Status::InvalidArgument("vector_backend must be auto, sqlite-vec or brute, not '" + c.vector_backend + "'");
+  if (c.threads < 0 || c.threads > 256)
+    return Status::InvalidArgument("threads must be between 0 (all cores) and 256, not " + std::to_string(c.threads));
+  if (c.model_load_wait_seconds < 0 || c.model_load_wait_seconds > 600)
+    return Status::InvalidArgument("model_load_wait_seconds must be between 0 and 600");
+  return Status::OK();
+}
+
+DbLocation ResolveDbPath(const std::string& cli_db, const Config& c) {
+  if (!cli_db.empty()) return {ExpandHome(cli_db), "--db", false};
+  std::string v;
+  if (!(v = Env("REKALL_HOME")).empty()) return {ExpandHome(v) + "/knowledge.db", "REKALL_HOME", false};
+  if (!(v = Env("REKALL_DB_PATH")).empty()) return {ExpandHome(v), "REKALL_DB_PATH", false};
+  if (IsDir(".rekall")) return {".rekall/knowledge.db", "./.rekall", false};
+  if (!c.data_dir.empty()) return {ExpandHome(c.data_dir) + "/knowledge.db", "config data_dir", false};
+  std::string xdg = Env("XDG_DATA_HOME");
+  return {(xdg.empty() ? Home() + "/.local/share" : xdg) + "/rekall/knowledge.db",
+          xdg.empty() ? "default" : "XDG_DATA_HOME", true};
+}
+
+}  // namespace rekall::config
