@@ -1,0 +1,156 @@
+#include "embed/embedder.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <thread>
+
+#include "embed/bert.h"
+
+namespace rekall::embed {
+namespace {
+
+// Reads an optional JSON file: absent is fine (null), unreadable JSON is not.
+Status ReadOptionalJson(const std::string& path, nlohmann::json* out) {
+  std::ifstream in(path);
+  if (!in) {
+    *out = nullptr;
+    return Status::OK();
+  }
+  *out = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (out->is_discarded() || (!out->is_object() && !out->is_array())) return Status::Corruption(path + ": bad JSON");
+  return Status::OK();
+}
+
+// openblas_set_num_threads is process-wide and not free to call; only call
+// it when the wanted count changes.
+void SetBlasThreads(int n) {
+  static std::atomic<int> current{-1};
+  if (current.exchange(n) != n) openblas_set_num_threads(n);
+}
+
+}  // namespace
+
+Embedder::~Embedder() = default;
+
+int Embedder::dim() const { return model_->dim(); }
+
+Status Embedder::Load(const std::string& dir, const EmbedderOptions& options, std::unique_ptr<Embedder>* out) {
+  std::unique_ptr<Embedder> e(new Embedder());
+  e->options_ = options;
+  if (e->options_.num_threads <= 0) e->options_.num_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (e->options_.max_batch_tokens == 0) e->options_.max_batch_tokens = 2048;
+
+  nlohmann::json st, pooling, modules;
+  Status s = ReadOptionalJson(dir + "/sentence_bert_config.json", &st);
+  if (s.ok()) s = ReadOptionalJson(dir + "/1_Pooling/config.json", &pooling);
+  if (s.ok()) s = ReadOptionalJson(dir + "/modules.json", &modules);
+  if (!s.ok()) return s;
+  if (pooling.is_object() && !pooling.value("pooling_mode_mean_tokens", false)) {
+    return Status::InvalidArgument(dir + "/1_Pooling/config.json: only mean pooling is supported");
+  }
+  if (modules.is_array()) {
+    e->normalize_ = false;
+    for (const auto& m : modules) {
+      if (m.is_object() && m.value("type", "") == "sentence_transformers.models.Normalize") e->normalize_ = true;
+    }
+  }
+  s = BertModel::Load(dir, &e->model_);
+  if (!s.ok()) return s;
+  s = Tokenizer::Load(dir + "/vocab.txt", &e->tokenizer_);
+  if (!s.ok()) return s;
+  if (e->tokenizer_->vocab_size() != static_cast<size_t>(e->model_->config().vocab)) {
+    return Status::Corruption(dir + "/vocab.txt: " + std::to_string(e->tokenizer_->vocab_size()) +
+                              " tokens but the model has " + std::to_string(e->model_->config().vocab));
+  }
+  size_t msl = options.max_seq_length;
+  if (msl == 0) msl = st.is_object() ? st.value("max_seq_length", size_t{256}) : 256;
+  e->max_seq_length_ = std::clamp<size_t>(msl, 2, static_cast<size_t>(e->model_->config().max_positions));
+  *out = std::move(e);
+  return Status::OK();
+}
+
+Status Embedder::Embed(const std::vector<std::string>& texts, std::vector<float>* out) const {
+  std::vector<std::vector<int32_t>> ids(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) ids[i] = tokenizer_->Encode(texts[i], max_seq_length_);
+  return EmbedIds(ids, out);
+}
+
+Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vector<float>* out) const {
+  const size_t d = static_cast<size_t>(dim());
+  const size_t vocab = static_cast<size_t>(model_->config().vocab);
+  const size_t max_pos = static_cast<size_t>(model_->config().max_positions);
+  for (const auto& seq : ids) {
+    if (seq.empty() || seq.size() > max_pos) return Status::InvalidArgument("token sequence length out of range");
+    for (int32_t t : seq) {
+      if (t < 0 || static_cast<size_t>(t) >= vocab) return Status::InvalidArgument("token id out of range");
+    }
+  }
+  out->assign(ids.size() * d, 0.0f);
+  if (ids.empty()) return Status::OK();
+
+  // Length bucketing: longest first, so each batch holds similar lengths
+  // (attention cost is per sequence) and the big ones start early.
+  std::vector<size_t> order(ids.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() > ids[b].size(); });
+  std::vector<std::vector<size_t>> batches;
+  size_t tokens = 0;
+  for (size_t i : order) {
+    if (batches.empty() || tokens + ids[i].size() > options_.max_batch_tokens) {
+      batches.emplace_back();
+      tokens = 0;
+    }
+    batches.back().push_back(i);
+    tokens += ids[i].size();
+  }
+
+  auto run_batch = [&](const std::vector<size_t>& batch, std::vector<float>* pooled) {
+    std::vector<const std::vector<int32_t>*> seqs;
+    for (size_t i : batch) seqs.push_back(&ids[i]);
+    pooled->resize(batch.size() * d);
+    model_->MeanPooled(seqs, pooled->data());
+    for (size_t j = 0; j < batch.size(); ++j) {
+      const float* src = pooled->data() + j * d;
+      float* dst = out->data() + batch[j] * d;
+      float norm = 1.0f;
+      if (normalize_) {
+        double ss = 0;
+        for (size_t c = 0; c < d; ++c) ss += static_cast<double>(src[c]) * src[c];
+        // torch.nn.functional.normalize: x / max(||x||, 1e-12)
+        norm = static_cast<float>(std::max(std::sqrt(ss), 1e-12));
+      }
+      for (size_t c = 0; c < d; ++c) dst[c] = src[c] / norm;
+    }
+  };
+
+  const int threads = std::min<int>(options_.num_threads, static_cast<int>(batches.size()));
+  if (threads <= 1) {
+    // One batch (e.g. a query): let BLAS split the matrix products.
+    SetBlasThreads(options_.num_threads);
+    std::vector<float> pooled;
+    for (const auto& b : batches) run_batch(b, &pooled);
+    return Status::OK();
+  }
+  // Several batches: one per thread of ours, BLAS single-threaded, which
+  // also parallelises attention and the element-wise kernels.
+  SetBlasThreads(1);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    std::vector<float> pooled;
+    for (size_t b; (b = next.fetch_add(1)) < batches.size();) run_batch(batches[b], &pooled);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  return Status::OK();
+}
+
+}  // namespace rekall::embed

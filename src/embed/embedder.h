@@ -1,0 +1,55 @@
+// In-process sentence embedder equal to sentence-transformers'
+// all-MiniLM-L6-v2: WordPiece tokenizer, 6-layer BERT, mean pooling, L2
+// normalisation. Embed() is thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "embed/tokenizer.h"
+#include "util/status.h"
+
+namespace rekall::embed {
+
+class BertModel;
+
+struct EmbedderOptions {
+  // Threads used by one Embed() call: several batches run on our own threads
+  // (single-threaded BLAS each); a single batch uses BLAS threads. 0 = all cores.
+  int num_threads = 1;
+  // Tokens per text including [CLS] and [SEP]; 0 = sentence_bert_config.json's
+  // max_seq_length (256 for all-MiniLM-L6-v2).
+  size_t max_seq_length = 0;
+  // Texts are sorted by length and packed into batches of at most this many
+  // tokens (bounds the activation memory: ~10 KB per token).
+  size_t max_batch_tokens = 2048;
+};
+
+class Embedder {
+ public:
+  // Loads a sentence-transformers folder: config.json, model.safetensors,
+  // vocab.txt, and the optional sentence_bert_config.json, 1_Pooling/,
+  // modules.json (which say the pooling is mean and whether to normalise).
+  static Status Load(const std::string& model_dir, const EmbedderOptions& options, std::unique_ptr<Embedder>* out);
+  ~Embedder();
+
+  // out receives texts.size() * dim() floats, row-major, in input order.
+  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) const;
+  // Same from token ids (each starting with [CLS] and ending with [SEP]).
+  Status EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vector<float>* out) const;
+
+  int dim() const;
+  size_t max_seq_length() const { return max_seq_length_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+ private:
+  Embedder() = default;
+  EmbedderOptions options_;
+  size_t max_seq_length_ = 256;
+  bool normalize_ = true;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<BertModel> model_;
+};
+
+}  // namespace rekall::embed

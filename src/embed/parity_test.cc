@@ -1,0 +1,116 @@
+// Parity with sentence-transformers: token ids and embeddings of the fixture
+// written by tests/embed_parity/make_reference.py from the same model folder.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "embed/embedder.h"
+
+namespace rekall::embed {
+namespace {
+
+const std::string kModelDir = REKALL_TEST_MODEL_DIR;
+const std::string kFixture = std::string(REKALL_SOURCE_DIR) + "/tests/embed_parity/reference.json";
+
+struct Item {
+  std::string text;
+  std::vector<int32_t> ids;
+  std::vector<float> embedding;
+};
+
+std::vector<Item> LoadFixture() {
+  std::ifstream in(kFixture);
+  EXPECT_TRUE(in.good()) << "missing fixture " << kFixture;
+  nlohmann::json j = nlohmann::json::parse(in);
+  std::vector<Item> items;
+  for (const auto& it : j["items"]) {
+    items.push_back({it["text"].get<std::string>(), it["ids"].get<std::vector<int32_t>>(),
+                     it["embedding"].get<std::vector<float>>()});
+  }
+  return items;
+}
+
+bool ModelPresent() { return std::filesystem::exists(kModelDir + "/model.safetensors"); }
+
+TEST(Parity, FixtureIsVaried) {
+  auto items = LoadFixture();
+  ASSERT_GE(items.size(), 200u);
+  size_t truncated = 0, empty = 0;
+  for (const auto& it : items) {
+    truncated += it.ids.size() == 256;
+    empty += it.ids.size() == 2;
+  }
+  EXPECT_GE(truncated, 3u);
+  EXPECT_GE(empty, 3u);
+}
+
+TEST(Parity, TokenIdsEqualHuggingFace) {
+  if (!ModelPresent()) GTEST_SKIP() << "model folder " << kModelDir << " absent: run scripts/setup.sh";
+  std::unique_ptr<Tokenizer> tok;
+  Status s = Tokenizer::Load(kModelDir + "/vocab.txt", &tok);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  for (const auto& it : LoadFixture()) {
+    EXPECT_EQ(tok->Encode(it.text, 256), it.ids) << "text: " << it.text;
+  }
+}
+
+double Cosine(const float* a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    ab += static_cast<double>(a[i]) * b[i];
+    aa += static_cast<double>(a[i]) * a[i];
+    bb += static_cast<double>(b[i]) * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+void CheckEmbeddings(int threads) {
+  std::unique_ptr<Embedder> e;
+  EmbedderOptions opt;
+  opt.num_threads = threads;
+  opt.max_batch_tokens = 1024;  // several batches: exercises the thread pool
+  Status s = Embedder::Load(kModelDir, opt, &e);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(e->dim(), 384);
+  auto items = LoadFixture();
+#if defined(__SANITIZE_ADDRESS__)
+  // Sanitized builds are ~20x slower: keep every 4th text (still all kinds).
+  std::vector<Item> kept;
+  for (size_t i = 0; i < items.size(); i += 4) kept.push_back(items[i]);
+  items.swap(kept);
+#endif
+  std::vector<std::string> texts;
+  for (const auto& it : items) texts.push_back(it.text);
+  std::vector<float> out;
+  s = e->Embed(texts, &out);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(out.size(), items.size() * 384);
+  double worst = 1;
+  for (size_t i = 0; i < items.size(); ++i) {
+    double c = Cosine(out.data() + i * 384, items[i].embedding);
+    worst = std::min(worst, c);
+    EXPECT_GE(c, 0.9999) << "text #" << i << ": " << items[i].text;
+    double norm = 0;
+    for (int k = 0; k < 384; ++k) norm += out[i * 384 + k] * out[i * 384 + k];
+    EXPECT_NEAR(norm, 1.0, 1e-4);
+  }
+  std::cout << std::setprecision(9) << "worst cosine over " << items.size() << " texts: 1 - " << (1 - worst) << "\n";
+}
+
+TEST(Parity, EmbeddingsEqualSentenceTransformers) {
+  if (!ModelPresent()) GTEST_SKIP() << "model folder " << kModelDir << " absent: run scripts/setup.sh";
+  CheckEmbeddings(1);
+}
+
+TEST(Parity, EmbeddingsEqualWithTwoThreads) {
+  if (!ModelPresent()) GTEST_SKIP() << "model folder " << kModelDir << " absent: run scripts/setup.sh";
+  CheckEmbeddings(2);
+}
+
+}  // namespace
+}  // namespace rekall::embed
