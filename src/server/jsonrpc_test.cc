@@ -1,0 +1,136 @@
+#include "server/jsonrpc.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace rekall::server::jsonrpc {
+namespace {
+
+using nlohmann::json;
+
+struct Collected {
+  std::vector<std::string> lines;
+  int oversized = 0;
+};
+
+void FeedAll(LineFramer& f, Collected& c, std::string_view data) {
+  f.Feed(
+      data, [&](std::string_view l) { c.lines.emplace_back(l); }, [&] { ++c.oversized; });
+}
+
+TEST(LineFramer, SplitsLinesAcrossChunks) {
+  LineFramer f(100);
+  Collected c;
+  FeedAll(f, c, "{\"a\":1}\n{\"b\"");
+  FeedAll(f, c, ":2}\r\n\n{\"c\":3}");
+  EXPECT_EQ(c.lines, (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}", "", }));
+  f.Finish([&](std::string_view l) { c.lines.emplace_back(l); });
+  ASSERT_EQ(c.lines.size(), 4u);
+  EXPECT_EQ(c.lines[3], "{\"c\":3}");
+  EXPECT_EQ(c.oversized, 0);
+}
+
+TEST(LineFramer, LineAtTheLimitPasses) {
+  LineFramer f(5);
+  Collected c;
+  FeedAll(f, c, "12345\n");
+  EXPECT_EQ(c.lines, std::vector<std::string>{"12345"});
+  EXPECT_EQ(c.oversized, 0);
+}
+
+TEST(LineFramer, OversizedLineReportedOnceAndSkippedAcrossChunks) {
+  LineFramer f(8);
+  Collected c;
+  FeedAll(f, c, "ok\n0123456");
+  FeedAll(f, c, "789abcdef");  // limit passed here, before the line ends
+  EXPECT_EQ(c.oversized, 1);
+  FeedAll(f, c, std::string(1000, 'x'));
+  FeedAll(f, c, "yyy\nnext\n");
+  EXPECT_EQ(c.oversized, 1);
+  EXPECT_EQ(c.lines, (std::vector<std::string>{"ok", "next"}));
+  // The skipped tail of an oversized line is not delivered at EOF either.
+  FeedAll(f, c, std::string(50, 'z'));
+  f.Finish([&](std::string_view l) { c.lines.emplace_back(l); });
+  EXPECT_EQ(c.oversized, 2);
+  EXPECT_EQ(c.lines.size(), 2u);
+}
+
+TEST(ParseLine, Request) {
+  ParseOutcome p = ParseLine(R"({"jsonrpc":"2.0","id":7,"method":"ping","params":{"x":1}})");
+  ASSERT_TRUE(p.message);
+  EXPECT_FALSE(p.error);
+  EXPECT_EQ(p.message->kind, Message::Kind::kRequest);
+  EXPECT_EQ(p.message->id, 7);
+  EXPECT_EQ(p.message->method, "ping");
+  EXPECT_EQ(p.message->params, (json{{"x", 1}}));
+}
+
+TEST(ParseLine, NotificationAndResponse) {
+  ParseOutcome n = ParseLine(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  ASSERT_TRUE(n.message);
+  EXPECT_EQ(n.message->kind, Message::Kind::kNotification);
+  EXPECT_TRUE(n.message->params.is_null());
+  ParseOutcome r = ParseLine(R"({"jsonrpc":"2.0","id":"a","result":{}})");
+  ASSERT_TRUE(r.message);
+  EXPECT_EQ(r.message->kind, Message::Kind::kResponse);
+}
+
+int ErrorCodeOf(const ParseOutcome& p) {
+  if (!p.error) return 0;
+  return (*p.error)["error"]["code"].get<int>();
+}
+
+TEST(ParseLine, ParseErrors) {
+  for (const char* line : {"{", "not json", "{\"jsonrpc\":\"2.0\",}", "\xff\xfe"}) {
+    ParseOutcome p = ParseLine(line);
+    EXPECT_FALSE(p.message) << line;
+    EXPECT_EQ(ErrorCodeOf(p), kParseError) << line;
+    EXPECT_TRUE((*p.error)["id"].is_null());
+  }
+  // Invalid UTF-8 inside a string is a parse error too.
+  EXPECT_EQ(ErrorCodeOf(ParseLine("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\xc3\x28\"}")), kParseError);
+}
+
+TEST(ParseLine, InvalidRequests) {
+  for (const char* line : {R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])", "42", R"("ping")",
+                           R"({"id":1,"method":"ping"})", R"({"jsonrpc":"1.0","id":1,"method":"ping"})",
+                           R"({"jsonrpc":"2.0","id":1,"method":5})", R"({"jsonrpc":"2.0","id":1})",
+                           R"({"jsonrpc":"2.0","id":null,"method":"ping"})",
+                           R"({"jsonrpc":"2.0","id":1.5,"method":"ping"})",
+                           R"({"jsonrpc":"2.0","id":1,"method":"ping","params":3})"}) {
+    ParseOutcome p = ParseLine(line);
+    EXPECT_FALSE(p.message) << line;
+    EXPECT_EQ(ErrorCodeOf(p), kInvalidRequest) << line;
+  }
+  // The error names the request when its id is usable.
+  ParseOutcome p = ParseLine(R"({"jsonrpc":"1.0","id":"x","method":"ping"})");
+  EXPECT_EQ((*p.error)["id"], "x");
+}
+
+TEST(ParseLine, InvalidNotificationIsNeverAnswered) {
+  ParseOutcome p = ParseLine(R"({"jsonrpc":"1.0","method":"notifications/whatever"})");
+  EXPECT_FALSE(p.message);
+  EXPECT_FALSE(p.error);
+}
+
+TEST(Serialize, OneLineAndInvalidUtf8Replaced) {
+  std::string s = Serialize(MakeResult(1, json{{"text", std::string("a\nb\xff")}}));
+  ASSERT_FALSE(s.empty());
+  EXPECT_EQ(s.back(), '\n');
+  EXPECT_EQ(s.find('\n'), s.size() - 1);
+  json back = json::parse(s);
+  EXPECT_EQ(back["result"]["text"], "a\nb\xEF\xBF\xBD");
+}
+
+TEST(MakeError, Shape) {
+  json e = MakeError(3, kMethodNotFound, "Method not found: x", json{{"k", 1}});
+  EXPECT_EQ(e, (json{{"jsonrpc", "2.0"},
+                     {"id", 3},
+                     {"error", {{"code", -32601}, {"message", "Method not found: x"}, {"data", {{"k", 1}}}}}}));
+  EXPECT_FALSE(MakeError(nullptr, kParseError, "m")["error"].contains("data"));
+}
+
+}  // namespace
+}  // namespace rekall::server::jsonrpc

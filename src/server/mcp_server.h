@@ -1,0 +1,159 @@
+// McpServer: the Model Context Protocol over stdio, independent of the
+// knowledge store. The engine plugs in through ToolHandler.
+//
+// Wire format: one JSON-RPC 2.0 message per line (UTF-8, '\n'-terminated),
+// no batches. The server speaks the handshake-era protocol revisions
+// 2024-11-05, 2025-03-26, 2025-06-18 and 2025-11-25 (latest). `initialize`
+// answers with the client's version when it is one of those, else with the
+// latest; the stateless 2026-07-28 era (`server/discover`) is not spoken, so
+// a probing client gets -32601 and falls back to `initialize`.
+//
+// Threads: one reader thread (the caller of Run) parses every line and answers
+// initialize, ping, tools/list and every protocol error itself, so none of them
+// waits behind a tool call. tools/call runs on a small worker pool.
+//
+// Cancellation:
+//  - notifications/cancelled {requestId}: the call's CancelToken flips and, as
+//    the spec asks, the call gets no response at all (the client has stopped
+//    waiting for it; MCP SDK servers do the same).
+//  - Supersede: a tools/call whose tool has a non-empty SupersedeGroup cancels
+//    every running or queued call of that group (one stdio connection = one
+//    client). The client is still waiting for the superseded call, so it IS
+//    answered: a tool result with isError=true, text "cancelled: superseded by
+//    ..." and structuredContent {"cancelled": true, "reason": "superseded",
+//    "supersededBy": <id>}. The newer call returns normally.
+//  - EOF on the input: no new calls; running calls get `eof_grace` to finish
+//    and are then cancelled (answered as cancelled, reason "shutdown"); Run
+//    returns 0 once every worker is done.
+//
+// Argument errors: tools/call arguments are checked against the tool's input
+// schema (required, type, enum, minimum/maximum, items, nested properties).
+// For clients that negotiated 2025-11-25 or later the failure is a tool
+// execution error (isError=true), as SEP-1303 asks, so the model can read it
+// and retry; for older revisions it is JSON-RPC -32602. An unknown tool, a
+// missing name or non-object arguments are -32602 in every revision.
+//
+// Tools agents expect from Rekall (the Python tool; names and arguments are
+// kept so agents configured for it keep working; rekall_tools.h has the full
+// schemas):
+//   rekall_search  query (string, required), context (string), type (string),
+//                  project (string), limit (integer, default 10);
+//                  ours adds mode (hybrid|semantic|keyword) and tags (string[])
+//   rekall_show    id (string, required; full id or prefix)
+//   rekall_add     type (bug|pattern|decision|pitfall|config|reference,
+//                  required), title (string, required), content (string),
+//                  context (object {situation, solution, trigger_keywords[],
+//                  what_failed, conversation_excerpt, files_modified[],
+//                  error_messages[]}; Rekall also takes a plain string),
+//                  tags (string[]), project (string),
+//                  confidence (integer 0-5, default 2)
+//   rekall_similar entry_id (string, required), limit (integer, default 5)
+//   rekall_info    no arguments; ours returns our own statistics
+//   rekall_delete  id (string, required)          -- ours, Rekall has none
+//   rekall_update  id (string, required) + any rekall_add field -- ours
+// Rekall also has rekall_help, rekall_link, rekall_unlink, rekall_suggest,
+// rekall_get_context, rekall_related, rekall_sources_suggest, rekall_stale,
+// rekall_generalize and rekall_sources_verify, which we do not offer (yet).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/status.h"
+
+namespace rekall::server {
+
+// A cancellation flag shared by the server and one tool call. Copies share the
+// flag. cancelled() is one relaxed atomic load: poll it in long loops.
+class CancelToken {
+ public:
+  CancelToken();
+  bool cancelled() const;
+  // Flips the flag (idempotent) and wakes WaitFor.
+  void Cancel() const;
+  // Sleeps until cancelled or `timeout` passed; returns cancelled(). For
+  // handlers that wait on something else and want to stay cancellable.
+  bool WaitFor(std::chrono::milliseconds timeout) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  nlohmann::json input_schema;  // JSON Schema, {"type": "object", ...}
+};
+
+struct ToolResult {
+  bool is_error = false;
+  std::string text;           // shown to the model; if empty, structured.dump()
+  nlohmann::json structured;  // sent as structuredContent when not null
+                              // (a non-object is wrapped as {"result": ...})
+
+  static ToolResult Error(std::string message);
+  // An error result carrying the status text ("not found: ...").
+  static ToolResult FromStatus(const Status& status);
+};
+
+// Implemented by the engine. Tools() and SupersedeGroup() are called once per
+// Run (the list is cached: we announce listChanged=false). Call() may run on
+// several worker threads at once (ServerOptions::worker_threads).
+class ToolHandler {
+ public:
+  virtual ~ToolHandler();
+  virtual std::vector<ToolSpec> Tools() = 0;
+  // `args` has passed the schema check, null optional arguments are removed
+  // and top-level schema defaults are filled in. Return quickly once
+  // cancel.cancelled(): whatever is returned then is discarded. Exceptions are
+  // caught and reported as an isError result.
+  virtual ToolResult Call(const std::string& name, const nlohmann::json& args,
+                          const CancelToken& cancel) = 0;
+  // Calls of the same non-empty group supersede each other
+  // (e.g. "rekall_search" -> "search"); "" never supersedes.
+  virtual std::string SupersedeGroup(const std::string& tool);
+};
+
+struct ServerOptions {
+  // Longest accepted line (without its '\n'); longer ones get -32600 and are
+  // skipped without being buffered.
+  size_t max_message_bytes = 4 << 20;
+  std::string name = "rekall";
+  std::string version = "0.1.0";
+  std::string instructions;  // optional initialize "instructions"
+  // Threads running tools/call. 1 serialises every call on the handler.
+  int worker_threads = 2;
+  // After EOF, how long running calls may go on before they are cancelled.
+  std::chrono::milliseconds eof_grace{5000};
+};
+
+// Protocol revisions we answer initialize with, oldest first.
+const std::vector<std::string>& SupportedProtocolVersions();
+inline constexpr const char* kLatestProtocolVersion = "2025-11-25";
+
+class McpServer {
+ public:
+  McpServer(ToolHandler* handler, ServerOptions options = {});
+  ~McpServer();
+  McpServer(const McpServer&) = delete;
+  McpServer& operator=(const McpServer&) = delete;
+
+  // Serves one connection: reads from in_fd until EOF, writes to out_fd (one
+  // message per line, flushed each). Never writes to stdout by itself; logs go
+  // to stderr. Ignores SIGPIPE process-wide if it is at its default, since a
+  // vanished client must not kill the process. Returns 0 after EOF, 1 if
+  // reading failed. One Run at a time per McpServer.
+  int Run(int in_fd, int out_fd);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rekall::server

@@ -1,0 +1,124 @@
+#include "server/rekall_tools.h"
+
+namespace rekall::server {
+
+using nlohmann::json;
+
+const std::vector<std::string>& RekallEntryTypes() {
+  static const std::vector<std::string> kTypes = {"bug",     "pattern", "decision",
+                                                  "pitfall", "config",  "reference"};
+  return kTypes;
+}
+
+namespace {
+
+json Str(const char* description) { return json{{"type", "string"}, {"description", description}}; }
+
+json StrList(const char* description) {
+  return json{{"type", "array"}, {"items", {{"type", "string"}}}, {"description", description}};
+}
+
+// No maximum: Rekall takes any limit, and so do we (the engine may clamp).
+json Limit(const char* description, int def) {
+  return json{{"type", "integer"}, {"description", description}, {"default", def}, {"minimum", 1}};
+}
+
+// Rekall's structured context of an entry. Rekall also accepts a plain
+// string here (its older form), so both are allowed.
+json EntryContext() {
+  return json{
+      {"type", json::array({"object", "string"})},
+      {"description",
+       "Structured context for disambiguation: {situation, solution, trigger_keywords, ...} "
+       "(a plain string is accepted too)"},
+      {"properties",
+       {{"situation", Str("What was the initial problem or context?")},
+        {"solution", Str("How was it resolved?")},
+        {"trigger_keywords", StrList("Keywords to find this entry later (3-5 recommended)")},
+        {"what_failed", Str("What was tried but did not work?")},
+        {"conversation_excerpt", Str("Relevant excerpt from the conversation")},
+        {"files_modified", StrList("Files that were modified")},
+        {"error_messages", StrList("Error messages encountered")}}}};
+}
+
+// The fields of an entry, shared by rekall_add and rekall_update.
+json EntryProperties() {
+  return json{
+      {"type", {{"type", "string"}, {"description", "Entry type"}, {"enum", RekallEntryTypes()}}},
+      {"title", Str("Entry title: concise, searchable")},
+      {"content", Str("Entry content (markdown): detailed explanation")},
+      {"context", EntryContext()},
+      {"tags", StrList("Tags for the entry")},
+      {"project", Str("Project name")},
+      {"confidence", {{"type", "integer"},
+                      {"description", "Confidence level (0-5)"},
+                      {"minimum", 0},
+                      {"maximum", 5}}}};
+}
+
+}  // namespace
+
+std::vector<ToolSpec> RekallToolSpecs() {
+  std::vector<ToolSpec> tools;
+
+  json search_props{
+      {"query", Str("Search query")},
+      {"context", Str("Conversation context for better semantic matching")},
+      {"type", Str("Filter by type: bug, pattern, decision, pitfall, config, reference")},
+      {"project", Str("Filter by project name")},
+      {"limit", Limit("Max results (default: 10)", 10)},
+      {"mode", {{"type", "string"},
+                {"description", "Ranking: hybrid (meaning + keywords, default), semantic or keyword "
+                                "(rekall C++ addition)"},
+                {"enum", {"hybrid", "semantic", "keyword"}},
+                {"default", "hybrid"}}},
+      {"tags", StrList("Only entries carrying all these tags (rekall C++ addition)")}};
+  tools.push_back({"rekall_search",
+                   "Search the knowledge base by meaning. Returns compact results - use rekall_show "
+                   "for full content.",
+                   {{"type", "object"}, {"properties", search_props}, {"required", {"query"}}}});
+
+  tools.push_back({"rekall_show", "Get full details of an entry by ID. Use after search to get complete content.",
+                   {{"type", "object"},
+                    {"properties", {{"id", Str("Entry ID (full or prefix)")}}},
+                    {"required", {"id"}}}});
+
+  json add_props = EntryProperties();
+  add_props["confidence"]["default"] = 2;
+  // Rekall also requires `context`; we store entries without one.
+  tools.push_back({"rekall_add",
+                   "Add a new knowledge entry: after resolving a bug (type=bug), discovering a reusable "
+                   "pattern, making a decision, avoiding a pitfall or configuring something tricky.",
+                   {{"type", "object"}, {"properties", add_props}, {"required", {"type", "title"}}}});
+
+  tools.push_back({"rekall_similar", "Find entries similar in meaning to a given entry.",
+                   {{"type", "object"},
+                    {"properties",
+                     {{"entry_id", Str("Reference entry ID to find similar entries for")},
+                      {"limit", Limit("Maximum number of similar entries (default: 5)", 5)}}},
+                    {"required", {"entry_id"}}}});
+
+  tools.push_back({"rekall_info", "Get statistics about the knowledge base: entry counts, types, projects.",
+                   {{"type", "object"}, {"properties", json::object()}}});
+
+  json update_props = EntryProperties();
+  update_props["id"] = Str("ID of the entry to change (full or prefix)");
+  tools.push_back({"rekall_update",
+                   "Change fields of an existing entry; fields not given stay as they are (rekall C++ "
+                   "addition).",
+                   {{"type", "object"}, {"properties", update_props}, {"required", {"id"}}}});
+
+  tools.push_back({"rekall_delete", "Delete an entry by ID (rekall C++ addition).",
+                   {{"type", "object"},
+                    {"properties", {{"id", Str("ID of the entry to delete (full id)")}}},
+                    {"required", {"id"}}}});
+  return tools;
+}
+
+std::string RekallSupersedeGroup(const std::string& tool) {
+  if (tool == "rekall_search") return "search";
+  if (tool == "rekall_similar") return "similar";
+  return "";
+}
+
+}  // namespace rekall::server

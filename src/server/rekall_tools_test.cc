@@ -1,0 +1,80 @@
+#include "server/rekall_tools.h"
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "server/schema_check.h"
+
+namespace rekall::server {
+namespace {
+
+using nlohmann::json;
+
+const std::map<std::string, ToolSpec>& ByName() {
+  static const std::map<std::string, ToolSpec> m = [] {
+    std::map<std::string, ToolSpec> m;
+    for (auto& t : RekallToolSpecs()) m[t.name] = t;
+    return m;
+  }();
+  return m;
+}
+
+TEST(RekallTools, NamesAndRequiredArguments) {
+  auto tools = ByName();  // a copy: operator[] below
+  std::map<std::string, json> required = {
+      {"rekall_search", {"query"}},  {"rekall_show", {"id"}},      {"rekall_add", {"type", "title"}},
+      {"rekall_similar", {"entry_id"}}, {"rekall_update", {"id"}}, {"rekall_delete", {"id"}},
+  };
+  ASSERT_EQ(tools.size(), 7u);
+  for (const auto& [name, req] : required) {
+    ASSERT_TRUE(tools.count(name)) << name;
+    EXPECT_EQ(tools[name].input_schema["required"], req) << name;
+    EXPECT_EQ(tools[name].input_schema["type"], "object") << name;
+    EXPECT_FALSE(tools[name].description.empty()) << name;
+  }
+  ASSERT_TRUE(tools.count("rekall_info"));
+  EXPECT_TRUE(tools["rekall_info"].input_schema["properties"].empty());
+}
+
+TEST(RekallTools, SearchArgumentsAndDefaults) {
+  const json& s = ByName().at("rekall_search").input_schema;
+  for (const char* p : {"query", "context", "type", "project", "limit", "mode", "tags"}) {
+    EXPECT_TRUE(s["properties"].contains(p)) << p;
+  }
+  json args = NormalizeArguments(s, {{"query", "cors"}, {"project", nullptr}});
+  EXPECT_EQ(args, (json{{"query", "cors"}, {"limit", 10}, {"mode", "hybrid"}}));
+  EXPECT_TRUE(CheckArguments(s, {{"query", "q"}, {"tags", {"a"}}, {"limit", 200}}).empty());
+  EXPECT_FALSE(CheckArguments(s, {{"query", "q"}, {"limit", 0}}).empty());
+  EXPECT_FALSE(CheckArguments(s, {{"query", "q"}, {"mode", "fuzzy"}}).empty());
+}
+
+TEST(RekallTools, AddAcceptsRekallShapedCalls) {
+  const json& s = ByName().at("rekall_add").input_schema;
+  // A call as Rekall's own help text shows it.
+  json call = json::parse(R"({"type": "bug", "title": "Fix 504 nginx", "content": "## Problem",
+      "context": {"situation": "timeouts", "solution": "proxy_read_timeout",
+                  "trigger_keywords": ["504", "nginx"]},
+      "tags": ["nginx"], "project": "api", "confidence": 4})");
+  EXPECT_TRUE(CheckArguments(s, call).empty());
+  EXPECT_TRUE(CheckArguments(s, {{"type", "pattern"}, {"title", "t"}, {"context", "legacy string"}}).empty());
+  EXPECT_EQ(NormalizeArguments(s, {{"type", "bug"}, {"title", "t"}})["confidence"], 2);
+  EXPECT_FALSE(CheckArguments(s, {{"type", "bugs"}, {"title", "t"}}).empty());
+  EXPECT_FALSE(CheckArguments(s, {{"type", "bug"}, {"title", "t"}, {"confidence", 6}}).empty());
+  EXPECT_FALSE(CheckArguments(s, {{"type", "bug"}, {"title", "t"}, {"tags", "a,b"}}).empty());
+}
+
+TEST(RekallTools, UpdateHasNoDefaultsThatWouldOverwrite) {
+  const json& s = ByName().at("rekall_update").input_schema;
+  EXPECT_EQ(NormalizeArguments(s, {{"id", "01H"}}), (json{{"id", "01H"}}));
+  EXPECT_EQ(NormalizeArguments(ByName().at("rekall_similar").input_schema, {{"entry_id", "x"}})["limit"], 5);
+}
+
+TEST(RekallTools, SupersedeGroups) {
+  EXPECT_EQ(RekallSupersedeGroup("rekall_search"), "search");
+  EXPECT_EQ(RekallSupersedeGroup("rekall_similar"), "similar");
+  EXPECT_EQ(RekallSupersedeGroup("rekall_add"), "");
+}
+
+}  // namespace
+}  // namespace rekall::server
