@@ -1,0 +1,166 @@
+// Test helpers for src/index: a temporary database with the subset of
+// Rekall's schema the index reads, random unit vectors, and an exact
+// double-precision reference search.
+#pragma once
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "index/vector_index.h"
+
+namespace rekall::testing {
+
+inline const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS entries(id TEXT PRIMARY KEY, title TEXT, content TEXT,"
+    " type TEXT, project TEXT, confidence INT, status TEXT DEFAULT 'active',"
+    " superseded_by TEXT, created_at TEXT, updated_at TEXT);"
+    "CREATE TABLE IF NOT EXISTS tags(entry_id TEXT, tag TEXT, PRIMARY KEY(entry_id, tag));"
+    "CREATE TABLE IF NOT EXISTS embeddings(id TEXT PRIMARY KEY, entry_id TEXT NOT NULL,"
+    " embedding_type TEXT, vector BLOB, dimensions INTEGER, model_name TEXT, created_at TEXT,"
+    " UNIQUE(entry_id, embedding_type));";
+
+// A database file in a fresh temporary directory, removed at destruction.
+class TempDb {
+ public:
+  TempDb() {
+    char tmpl[] = "/tmp/rekall_index_test_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    path_ = dir_ + "/rekall.db";
+    db_ = Open();
+  }
+  ~TempDb() {
+    sqlite3_close_v2(db_);
+    std::filesystem::remove_all(dir_);
+  }
+  sqlite3* Open() const {
+    sqlite3* db = nullptr;
+    sqlite3_open(path_.c_str(), &db);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr);
+    return db;
+  }
+  sqlite3* db() const { return db_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_, path_;
+  sqlite3* db_ = nullptr;
+};
+
+inline void ExecOrDie(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::fprintf(stderr, "SQL failed: %s: %s\n", sql.c_str(), err ? err : "?");
+    std::abort();
+  }
+}
+
+// Writes an entry, its tags and its summary embedding as the Store would.
+inline void WriteEntryRows(sqlite3* db, const std::string& id, const std::vector<float>& v,
+                           const EntryMeta& m, const std::string& updated_at = "2026-01-01") {
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT OR REPLACE INTO entries(id, title, content, type, project, status, updated_at)"
+                     " VALUES (?1, ?1, '', ?2, nullif(?3, ''), ?4, ?5)",
+                     -1, &s, nullptr);
+  sqlite3_bind_text(s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 2, m.type.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 3, m.project.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 4, m.status.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s, 5, updated_at.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_step(s);
+  sqlite3_finalize(s);
+  sqlite3_prepare_v2(db, "DELETE FROM tags WHERE entry_id = ?1", -1, &s, nullptr);
+  sqlite3_bind_text(s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_step(s);
+  sqlite3_finalize(s);
+  for (const std::string& t : m.tags) {
+    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO tags(entry_id, tag) VALUES (?1, ?2)", -1, &s, nullptr);
+    sqlite3_bind_text(s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, t.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_step(s);
+    sqlite3_finalize(s);
+  }
+  sqlite3_prepare_v2(db,
+                     "INSERT OR REPLACE INTO embeddings(id, entry_id, embedding_type, vector, dimensions,"
+                     " model_name, created_at) VALUES (?1 || ':summary', ?1, 'summary', ?2, ?3, 'test', '')",
+                     -1, &s, nullptr);
+  sqlite3_bind_text(s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(s, 2, v.data(), int(v.size() * sizeof(float)), SQLITE_TRANSIENT);
+  sqlite3_bind_int(s, 3, int(v.size()));
+  sqlite3_step(s);
+  sqlite3_finalize(s);
+}
+
+inline void DeleteEntryRows(sqlite3* db, const std::string& id) {
+  for (const char* sql : {"DELETE FROM embeddings WHERE entry_id = ?1", "DELETE FROM tags WHERE entry_id = ?1",
+                          "DELETE FROM entries WHERE id = ?1"}) {
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, sql, -1, &s, nullptr);
+    sqlite3_bind_text(s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_step(s);
+    sqlite3_finalize(s);
+  }
+}
+
+inline std::vector<float> RandomUnit(std::mt19937_64& rng, int dim) {
+  std::normal_distribution<float> nd;
+  std::vector<float> v(dim);
+  double ss = 0;
+  for (float& x : v) {
+    x = nd(rng);
+    ss += double(x) * x;
+  }
+  for (float& x : v) x = float(x / std::sqrt(ss));
+  return v;
+}
+
+// Exact reference: cosine in double precision over every matching entry.
+struct RefEntry {
+  std::vector<float> vec;
+  EntryMeta meta;
+};
+
+inline bool RefMatches(const EntryMeta& m, const Filter& f) {
+  if (f.type && m.type != *f.type) return false;
+  if (f.project && m.project != *f.project) return false;
+  if (f.status && m.status != *f.status) return false;
+  for (const std::string& t : f.tags) {
+    if (std::find(m.tags.begin(), m.tags.end(), t) == m.tags.end()) return false;
+  }
+  return true;
+}
+
+inline std::vector<std::pair<std::string, double>> ReferenceSearch(const std::map<std::string, RefEntry>& base,
+                                                                    const std::vector<float>& q, int k,
+                                                                    const Filter& f = {}) {
+  std::vector<std::pair<std::string, double>> all;
+  double qn = 0;
+  for (float x : q) qn += double(x) * x;
+  for (const auto& [id, e] : base) {
+    if (!RefMatches(e.meta, f)) continue;
+    double dot = 0, en = 0;
+    for (size_t j = 0; j < q.size(); ++j) {
+      dot += double(q[j]) * e.vec[j];
+      en += double(e.vec[j]) * e.vec[j];
+    }
+    all.emplace_back(id, dot / std::sqrt(qn * en));
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.second > b.second || (a.second == b.second && a.first < b.first);
+  });
+  if (k < 0) k = 0;
+  if (all.size() > size_t(k)) all.resize(k);
+  return all;
+}
+
+}  // namespace rekall::testing

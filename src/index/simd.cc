@@ -1,0 +1,350 @@
+#include "index/simd.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define REKALL_X86 1
+#endif
+
+namespace rekall::simd {
+namespace {
+
+// ---- portable reference ------------------------------------------------
+
+void DotRowsScalar(const float* q, const float* mat, size_t stride, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* r = mat + i * stride;
+    float s = 0;
+    for (size_t j = 0; j < stride; ++j) s += q[j] * r[j];
+    out[i] = s;
+  }
+}
+
+void DotRowsI8Scalar(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const int8_t* r = mat + i * stride;
+    int32_t s = 0;
+    for (size_t j = 0; j < stride; ++j) s += int32_t(q[j]) * r[j];
+    out[i] = s;
+  }
+}
+
+uint64_t ReadRowsScalar(const float* mat, size_t stride, size_t n) {
+  uint64_t acc = 0;
+  const size_t words = stride * n * sizeof(float) / sizeof(uint64_t);
+  for (size_t i = 0; i < words; ++i) {
+    uint64_t w;
+    std::memcpy(&w, reinterpret_cast<const char*>(mat) + i * 8, 8);
+    acc ^= w;
+  }
+  return acc;
+}
+
+#ifdef REKALL_X86
+
+// ---- SSE2 (every x86-64 CPU) ------------------------------------------
+
+float HsumSse(__m128 v) {
+  __m128 sh = _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1));
+  __m128 s = _mm_add_ps(v, sh);
+  sh = _mm_movehl_ps(sh, s);
+  return _mm_cvtss_f32(_mm_add_ss(s, sh));
+}
+
+void DotRowsSse2(const float* q, const float* mat, size_t stride, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const float* r = mat + i * stride;
+    __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps(), a2 = _mm_setzero_ps(), a3 = _mm_setzero_ps();
+    for (size_t j = 0; j < stride; j += 16) {
+      a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(r + j), _mm_loadu_ps(q + j)));
+      a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(r + j + 4), _mm_loadu_ps(q + j + 4)));
+      a2 = _mm_add_ps(a2, _mm_mul_ps(_mm_loadu_ps(r + j + 8), _mm_loadu_ps(q + j + 8)));
+      a3 = _mm_add_ps(a3, _mm_mul_ps(_mm_loadu_ps(r + j + 12), _mm_loadu_ps(q + j + 12)));
+    }
+    out[i] = HsumSse(_mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)));
+  }
+}
+
+// Sign-extends 8 int8 to int16 without SSE4.1's pmovsxbw.
+inline __m128i Widen8Sse2(__m128i x) { return _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8); }
+
+void DotRowsI8Sse2(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const int8_t* r = mat + i * stride;
+    __m128i acc = _mm_setzero_si128();
+    for (size_t j = 0; j < stride; j += 16) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j));
+      __m128i lo = Widen8Sse2(x);
+      __m128i hi = Widen8Sse2(_mm_srli_si128(x, 8));
+      acc = _mm_add_epi32(acc, _mm_madd_epi16(lo, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j))));
+      acc = _mm_add_epi32(acc, _mm_madd_epi16(hi, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j + 8))));
+    }
+    alignas(16) int32_t t[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(t), acc);
+    out[i] = t[0] + t[1] + t[2] + t[3];
+  }
+}
+
+uint64_t ReadRowsSse2(const float* mat, size_t stride, size_t n) {
+  const __m128i* p = reinterpret_cast<const __m128i*>(mat);
+  const size_t vecs = stride * n / 4;
+  __m128i a = _mm_setzero_si128(), b = _mm_setzero_si128();
+  size_t i = 0;
+  for (; i + 2 <= vecs; i += 2) {
+    a = _mm_xor_si128(a, _mm_loadu_si128(p + i));
+    b = _mm_xor_si128(b, _mm_loadu_si128(p + i + 1));
+  }
+  alignas(16) uint64_t t[2];
+  _mm_store_si128(reinterpret_cast<__m128i*>(t), _mm_xor_si128(a, b));
+  return t[0] ^ t[1];
+}
+
+// ---- AVX2 + FMA -----------------------------------------------------------
+
+__attribute__((target("avx2,fma"))) float HsumAvx(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  __m128 sh = _mm_movehdup_ps(s);
+  s = _mm_add_ps(s, sh);
+  sh = _mm_movehl_ps(sh, s);
+  return _mm_cvtss_f32(_mm_add_ss(s, sh));
+}
+
+// Four rows per pass so each query load feeds four FMAs.
+__attribute__((target("avx2,fma")))
+void DotRowsAvx2(const float* q, const float* mat, size_t stride, size_t n, float* out) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float* r0 = mat + i * stride;
+    const float* r1 = r0 + stride;
+    const float* r2 = r1 + stride;
+    const float* r3 = r2 + stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    for (size_t j = 0; j < stride; j += 16) {
+      __m256 qa = _mm256_loadu_ps(q + j), qb = _mm256_loadu_ps(q + j + 8);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j), qa, a0);
+      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(r0 + j + 8), qb, b0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j), qa, a1);
+      b1 = _mm256_fmadd_ps(_mm256_loadu_ps(r1 + j + 8), qb, b1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j), qa, a2);
+      b2 = _mm256_fmadd_ps(_mm256_loadu_ps(r2 + j + 8), qb, b2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j), qa, a3);
+      b3 = _mm256_fmadd_ps(_mm256_loadu_ps(r3 + j + 8), qb, b3);
+    }
+    out[i] = HsumAvx(_mm256_add_ps(a0, b0));
+    out[i + 1] = HsumAvx(_mm256_add_ps(a1, b1));
+    out[i + 2] = HsumAvx(_mm256_add_ps(a2, b2));
+    out[i + 3] = HsumAvx(_mm256_add_ps(a3, b3));
+  }
+  for (; i < n; ++i) {
+    const float* r = mat + i * stride;
+    __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+    for (size_t j = 0; j < stride; j += 16) {
+      a = _mm256_fmadd_ps(_mm256_loadu_ps(r + j), _mm256_loadu_ps(q + j), a);
+      b = _mm256_fmadd_ps(_mm256_loadu_ps(r + j + 8), _mm256_loadu_ps(q + j + 8), b);
+    }
+    out[i] = HsumAvx(_mm256_add_ps(a, b));
+  }
+}
+
+__attribute__((target("avx2,fma")))
+void DotRowsI8Avx2(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const int8_t* r = mat + i * stride;
+    __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
+    for (size_t j = 0; j < stride; j += 32) {
+      __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j)));
+      __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j + 16)));
+      a = _mm256_add_epi32(a, _mm256_madd_epi16(x0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + j))));
+      b = _mm256_add_epi32(b, _mm256_madd_epi16(x1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + j + 16))));
+    }
+    __m256i s = _mm256_add_epi32(a, b);
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+    out[i] = _mm_cvtsi128_si32(t);
+  }
+}
+
+__attribute__((target("avx2")))
+uint64_t ReadRowsAvx2(const float* mat, size_t stride, size_t n) {
+  const __m256i* p = reinterpret_cast<const __m256i*>(mat);
+  const size_t vecs = stride * n / 8;
+  __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 2 <= vecs; i += 2) {
+    a = _mm256_xor_si256(a, _mm256_loadu_si256(p + i));
+    b = _mm256_xor_si256(b, _mm256_loadu_si256(p + i + 1));
+  }
+  a = _mm256_xor_si256(a, b);
+  alignas(32) uint64_t t[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t), a);
+  return t[0] ^ t[1] ^ t[2] ^ t[3];
+}
+
+// ---- AVX-512 (F + BW) ---------------------------------------------------
+
+// Horizontal sums through memory: GCC 12's 512-bit reduce/extract/shuffle
+// intrinsics pass _mm*_undefined_* and trip -Wmaybe-uninitialized.
+__attribute__((target("avx512f,avx512bw"))) float Reduce512(__m512 v) {
+  alignas(64) float t[16];
+  _mm512_store_ps(t, v);
+  return HsumAvx(_mm256_add_ps(_mm256_load_ps(t), _mm256_load_ps(t + 8)));
+}
+
+__attribute__((target("avx512f,avx512bw"))) int32_t Reduce512i(__m512i v) {
+  alignas(64) int32_t t[16];
+  _mm512_store_si512(t, v);
+  __m256i s = _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(t)),
+                               _mm256_load_si256(reinterpret_cast<const __m256i*>(t + 8)));
+  __m128i r = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(1, 0, 3, 2)));
+  r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(r);
+}
+
+__attribute__((target("avx512f,avx512bw")))
+void DotRowsAvx512(const float* q, const float* mat, size_t stride, size_t n, float* out) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float* r0 = mat + i * stride;
+    const float* r1 = r0 + stride;
+    const float* r2 = r1 + stride;
+    const float* r3 = r2 + stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    for (size_t j = 0; j < stride; j += 16) {
+      __m512 qv = _mm512_loadu_ps(q + j);
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(r0 + j), qv, a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(r1 + j), qv, a1);
+      a2 = _mm512_fmadd_ps(_mm512_loadu_ps(r2 + j), qv, a2);
+      a3 = _mm512_fmadd_ps(_mm512_loadu_ps(r3 + j), qv, a3);
+    }
+    out[i] = Reduce512(a0);
+    out[i + 1] = Reduce512(a1);
+    out[i + 2] = Reduce512(a2);
+    out[i + 3] = Reduce512(a3);
+  }
+  for (; i < n; ++i) {
+    const float* r = mat + i * stride;
+    __m512 a = _mm512_setzero_ps();
+    for (size_t j = 0; j < stride; j += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(r + j), _mm512_loadu_ps(q + j), a);
+    out[i] = Reduce512(a);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw")))
+void DotRowsI8Avx512(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out) {
+  size_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const int8_t* r0 = mat + i * stride;
+    const int8_t* r1 = r0 + stride;
+    __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+    for (size_t j = 0; j < stride; j += 32) {
+      __m512i qv = _mm512_loadu_si512(q + j);
+      __m512i x0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + j)));
+      __m512i x1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + j)));
+      a0 = _mm512_add_epi32(a0, _mm512_madd_epi16(x0, qv));
+      a1 = _mm512_add_epi32(a1, _mm512_madd_epi16(x1, qv));
+    }
+    out[i] = Reduce512i(a0);
+    out[i + 1] = Reduce512i(a1);
+  }
+  for (; i < n; ++i) {
+    const int8_t* r = mat + i * stride;
+    __m512i a = _mm512_setzero_si512();
+    for (size_t j = 0; j < stride; j += 32) {
+      __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + j)));
+      a = _mm512_add_epi32(a, _mm512_madd_epi16(x, _mm512_loadu_si512(q + j)));
+    }
+    out[i] = Reduce512i(a);
+  }
+}
+
+__attribute__((target("avx512f")))
+uint64_t ReadRowsAvx512(const float* mat, size_t stride, size_t n) {
+  const float* p = mat;
+  const size_t vecs = stride * n / 16;
+  __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
+  size_t i = 0;
+  for (; i + 2 <= vecs; i += 2) {
+    a = _mm512_xor_si512(a, _mm512_loadu_si512(p + i * 16));
+    b = _mm512_xor_si512(b, _mm512_loadu_si512(p + i * 16 + 16));
+  }
+  a = _mm512_xor_si512(a, b);
+  alignas(64) uint64_t t[8];
+  _mm512_store_si512(t, a);
+  uint64_t r = 0;
+  for (uint64_t v : t) r ^= v;
+  return r;
+}
+
+#endif  // REKALL_X86
+
+Level Detect() {
+#ifdef REKALL_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return Level::kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Level::kAvx2;
+  return Level::kSse2;
+#else
+  return Level::kScalar;
+#endif
+}
+
+// REKALL_SIMD_LEVEL=scalar|sse2|avx2 caps the level, to exercise the
+// fallbacks on a machine that has more.
+Level Capped() {
+  Level l = Detect();
+  if (const char* e = std::getenv("REKALL_SIMD_LEVEL")) {
+    Level cap = l;
+    if (std::strcmp(e, "scalar") == 0) cap = Level::kScalar;
+    if (std::strcmp(e, "sse2") == 0) cap = Level::kSse2;
+    if (std::strcmp(e, "avx2") == 0) cap = Level::kAvx2;
+    if (int(cap) < int(l)) l = cap;
+  }
+  return l;
+}
+
+}  // namespace
+
+Level DetectedLevel() {
+  static const Level level = Capped();
+  return level;
+}
+
+const char* LevelName(Level l) {
+  switch (l) {
+    case Level::kScalar: return "scalar";
+    case Level::kSse2: return "sse2";
+    case Level::kAvx2: return "avx2+fma";
+    case Level::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+const Kernels& KernelsFor(Level l) {
+  static const Kernels scalar{DotRowsScalar, DotRowsI8Scalar, ReadRowsScalar};
+#ifdef REKALL_X86
+  static const Kernels sse2{DotRowsSse2, DotRowsI8Sse2, ReadRowsSse2};
+  static const Kernels avx2{DotRowsAvx2, DotRowsI8Avx2, ReadRowsAvx2};
+  static const Kernels avx512{DotRowsAvx512, DotRowsI8Avx512, ReadRowsAvx512};
+  switch (l) {
+    case Level::kScalar: return scalar;
+    case Level::kSse2: return sse2;
+    case Level::kAvx2: return avx2;
+    case Level::kAvx512: return avx512;
+  }
+#else
+  (void)l;
+#endif
+  return scalar;
+}
+
+const Kernels& Best() {
+  static const Kernels& k = KernelsFor(DetectedLevel());
+  return k;
+}
+
+}  // namespace rekall::simd

@@ -1,0 +1,38 @@
+// Dot-product kernels for the brute-force index, picked at run time from the
+// CPU's features so that one binary uses AVX-512 where present and still runs
+// on CPUs that only have SSE2 (the x86-64 baseline).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rekall::simd {
+
+enum class Level { kScalar, kSse2, kAvx2, kAvx512 };
+
+// The best level this CPU supports (computed once).
+Level DetectedLevel();
+const char* LevelName(Level l);
+
+// Rows are `stride` elements apart; stride and the query are padded with
+// zeros to kFloatLanes (floats) / kInt8Lanes (int8) so kernels have no tails.
+inline constexpr size_t kFloatLanes = 16;
+inline constexpr size_t kInt8Lanes = 32;
+
+struct Kernels {
+  // out[i] = dot(q, mat + i*stride) for i in [0, n).
+  void (*dot_rows)(const float* q, const float* mat, size_t stride, size_t n, float* out);
+  // out[i] = sum_j q[j] * mat[i*stride + j], int8 rows against an int16 query;
+  // the caller keeps |q| small enough for int32 accumulation not to overflow.
+  void (*dot_rows_i8)(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out);
+  // Sums the bytes of n rows (a plain read of the matrix): the memory-bandwidth
+  // bound of a scan, for benchmarks.
+  uint64_t (*read_rows)(const float* mat, size_t stride, size_t n);
+};
+
+// Kernels for `l`, which must not exceed DetectedLevel().
+const Kernels& KernelsFor(Level l);
+// Kernels for DetectedLevel().
+const Kernels& Best();
+
+}  // namespace rekall::simd

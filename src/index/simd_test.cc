@@ -1,0 +1,43 @@
+#include "index/simd.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace rekall::simd {
+namespace {
+
+// Every kernel level this CPU can run agrees with the scalar one.
+TEST(Simd, EveryLevelMatchesScalar) {
+  std::mt19937_64 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::uniform_int_distribution<int> i8(-127, 127), i16(-32767, 32767);
+  const size_t stride = 384, n = 37;  // n not a multiple of the row unrolling
+  std::vector<float> q(stride), mat(stride * n), want(n), got(n);
+  for (float& x : q) x = u(rng);
+  for (float& x : mat) x = u(rng);
+  std::vector<int16_t> qi(stride);
+  std::vector<int8_t> mi(stride * n);
+  for (auto& x : qi) x = int16_t(i16(rng));
+  for (auto& x : mi) x = int8_t(i8(rng));
+  std::vector<int32_t> iwant(n), igot(n);
+  const Kernels& ref = KernelsFor(Level::kScalar);
+  ref.dot_rows(q.data(), mat.data(), stride, n, want.data());
+  ref.dot_rows_i8(qi.data(), mi.data(), stride, n, iwant.data());
+  const uint64_t xr = ref.read_rows(mat.data(), stride, n);
+  for (Level l : {Level::kSse2, Level::kAvx2, Level::kAvx512}) {
+    if (int(l) > int(DetectedLevel())) continue;
+    SCOPED_TRACE(LevelName(l));
+    const Kernels& k = KernelsFor(l);
+    k.dot_rows(q.data(), mat.data(), stride, n, got.data());
+    for (size_t i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], 1e-4);
+    k.dot_rows_i8(qi.data(), mi.data(), stride, n, igot.data());
+    EXPECT_EQ(igot, iwant);
+    EXPECT_EQ(k.read_rows(mat.data(), stride, n), xr);
+  }
+  std::printf("detected level: %s\n", LevelName(DetectedLevel()));
+}
+
+}  // namespace
+}  // namespace rekall::simd

@@ -1,0 +1,36 @@
+#include "index/vector_index.h"
+
+#include "index/brute_force_index.h"
+
+namespace rekall {
+
+VectorIndex::~VectorIndex() = default;
+
+Status ParseIndexBackend(const std::string& s, IndexBackend* out) {
+  if (s == "auto") {
+    *out = IndexBackend::kAuto;
+  } else if (s == "sqlite-vec") {
+    *out = IndexBackend::kSqliteVec;
+  } else if (s == "brute") {
+    *out = IndexBackend::kBrute;
+  } else {
+    return Status::InvalidArgument("unknown vector index backend '" + s + "' (auto, sqlite-vec, brute)");
+  }
+  return Status::OK();
+}
+
+Status OpenVectorIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<VectorIndex>* out,
+                       std::string* notice) {
+  if (notice) notice->clear();
+  if (db == nullptr) return Status::InvalidArgument("no database connection");
+  if (opts.dim <= 0 || opts.dim > 65536) {
+    return Status::InvalidArgument("invalid vector dimension " + std::to_string(opts.dim));
+  }
+  std::unique_ptr<VectorIndex> idx = NewBruteForceIndex(db, opts);
+  Status s = idx->Rebuild(nullptr, nullptr);
+  if (!s.ok()) return s;
+  *out = std::move(idx);
+  return Status::OK();
+}
+
+}  // namespace rekall

@@ -1,0 +1,109 @@
+// VectorIndex: k-nearest-neighbour search over the 'summary' embeddings of
+// entries, by cosine similarity. One interface, two backends giving the same
+// results:
+//   "sqlite-vec"  a vec0 virtual table `embeddings_vec` inside the database
+//                 file (persistent, shared with other processes);
+//   "brute"       an in-memory float32 matrix scanned with SIMD, rebuilt from
+//                 the `embeddings` table when opened.
+// The `embeddings` table stays the source of truth: either backend can be
+// rebuilt from it at any time.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+struct sqlite3;
+
+namespace rekall {
+
+// Every field set is required; `tags` must all be present on the entry.
+// An entry without a project has project "" (vec0 metadata cannot hold NULL).
+struct Filter {
+  std::optional<std::string> type, project, status;
+  std::vector<std::string> tags;
+  bool empty() const { return !type && !project && !status && tags.empty(); }
+};
+
+struct Hit {
+  std::string entry_id;
+  float score;  // cosine similarity in [-1, 1]
+};
+
+struct EntryMeta {
+  std::string type, project, status;
+  std::vector<std::string> tags;
+};
+
+enum class IndexBackend { kAuto, kSqliteVec, kBrute };
+// "auto" | "sqlite-vec" | "brute"
+Status ParseIndexBackend(const std::string& s, IndexBackend* out);
+
+enum class Quantization {
+  kAuto,  // int8 pre-scan once the base holds >= quantize_threshold vectors
+  kNone,  // always exact float32
+  kInt8,  // always int8 pre-scan + float32 rescoring
+};
+
+struct IndexOptions {
+  IndexBackend backend = IndexBackend::kAuto;
+  std::string extension_path;  // sqlite-vec loadable library (vec0.so)
+  int dim = 384;
+  int threads = 0;                     // brute: 0 = all hardware threads
+  size_t parallel_threshold = 50000;   // brute: rows before the scan is split
+  Quantization quantization = Quantization::kAuto;
+  size_t quantize_threshold = 100000;  // brute: see Quantization::kAuto
+  int rescore_factor = 20;             // brute int8: rescore factor*k candidates
+  // Before each Search, check PRAGMA data_version and resynchronise if another
+  // connection changed the embeddings/entries/tags tables.
+  bool auto_refresh = true;
+};
+
+// All methods are safe to call from several threads, but they use the
+// sqlite3* given at open time, so that connection must be opened in
+// serialized mode (SQLite's default) or used under the caller's lock.
+class VectorIndex {
+ public:
+  virtual ~VectorIndex();
+  virtual const char* name() const = 0;  // "sqlite-vec" | "brute"
+  virtual int dim() const = 0;
+
+  // Writes run on the caller's connection and inside its open transaction,
+  // if any: the Store wraps entry + embedding + index row in one transaction.
+  // Vectors are normalised before they are stored; meta.project "" = none.
+  // Upsert also serves to change only the metadata of an entry.
+  virtual Status Upsert(const std::string& entry_id, const float* vec, int dim,
+                        const EntryMeta& meta) = 0;
+  // Removing an absent id is not an error.
+  virtual Status Remove(const std::string& entry_id) = 0;
+
+  // Top-k by cosine similarity, sorted by score desc then entry_id asc.
+  // k <= 0 or an empty base gives no hits; k > matches gives all matches.
+  virtual Status Search(const float* query, int dim, int k, const Filter& f,
+                        std::vector<Hit>* out) = 0;
+  virtual Status Count(size_t* n) = 0;
+
+  // Reloads the whole index from embeddings(embedding_type='summary') joined
+  // with entries (type/project/status) and tags. Rows whose vector is not
+  // dim float32 values are skipped and counted in *skipped.
+  virtual Status Rebuild(size_t* loaded, size_t* skipped) = 0;
+  // Checks PRAGMA data_version; if another connection committed and the
+  // source tables' fingerprint moved, resynchronises. *changed tells.
+  virtual Status Refresh(bool* changed) = 0;
+  // The caller's transaction that carried Upsert/Remove calls rolled back:
+  // in-memory state must be reloaded before the next search.
+  virtual void MarkStale() = 0;
+};
+
+// Opens the index for `db`. backend=kAuto tries sqlite-vec and falls back to
+// brute force with a one-line *notice (never an error) when the extension is
+// absent or not loadable; backend=kSqliteVec failing is an error. The index
+// is built (or caught up) from the embeddings table before returning.
+Status OpenVectorIndex(sqlite3* db, const IndexOptions& opts,
+                       std::unique_ptr<VectorIndex>* out, std::string* notice);
+
+}  // namespace rekall

@@ -1,0 +1,393 @@
+// Behaviour both backends must share, run against each through
+// OpenVectorIndex, checked against an exact double-precision reference.
+#include "index/vector_index.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "index/index_test_util.h"
+
+namespace rekall {
+namespace {
+
+using testing::ExecOrDie;
+using testing::RandomUnit;
+using testing::RefEntry;
+using testing::ReferenceSearch;
+using testing::TempDb;
+
+class VectorIndexTest : public ::testing::TestWithParam<IndexBackend> {
+ protected:
+  static constexpr int kDim = 384;
+
+  void SetUp() override { Open(); }
+
+  IndexOptions Options() const {
+    IndexOptions o;
+    o.backend = GetParam();
+    o.extension_path = REKALL_TEST_SQLITE_VEC;
+    o.dim = kDim;
+    return o;
+  }
+
+  void Open() {
+    idx_.reset();
+    std::string notice;
+    Status s = OpenVectorIndex(db_.db(), Options(), &idx_, &notice);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(notice, "");
+    ASSERT_STREQ(idx_->name(), GetParam() == IndexBackend::kBrute ? "brute" : "sqlite-vec");
+  }
+
+  // As the Store does: rows and index entry in one transaction.
+  void Put(const std::string& id, const std::vector<float>& v, const EntryMeta& m) {
+    ExecOrDie(db_.db(), "BEGIN");
+    testing::WriteEntryRows(db_.db(), id, v, m);
+    Status s = idx_->Upsert(id, v.data(), int(v.size()), m);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ExecOrDie(db_.db(), "COMMIT");
+    ref_[id] = RefEntry{v, m};
+  }
+
+  void Del(const std::string& id) {
+    ExecOrDie(db_.db(), "BEGIN");
+    testing::DeleteEntryRows(db_.db(), id);
+    Status s = idx_->Remove(id);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ExecOrDie(db_.db(), "COMMIT");
+    ref_.erase(id);
+  }
+
+  static EntryMeta Meta(int i) {
+    static const char* kTypes[] = {"bug", "pattern", "decision", "pitfall", "config", "reference"};
+    EntryMeta m;
+    m.type = kTypes[i % 6];
+    m.project = i % 5 == 0 ? "" : "proj" + std::to_string(i % 4);
+    m.status = i % 7 == 0 ? "obsolete" : "active";
+    if (i % 3 == 0) m.tags.push_back("alpha");
+    if (i % 11 == 0) m.tags.push_back("beta");
+    if (i % 2 == 0) m.tags.push_back("t" + std::to_string(i % 10));
+    return m;
+  }
+
+  static std::string Id(int i) {
+    char b[32];
+    std::snprintf(b, sizeof b, "01J%06d", i);
+    return b;
+  }
+
+  void Fill(int n, uint64_t seed = 1) {
+    std::mt19937_64 rng(seed);
+    ExecOrDie(db_.db(), "BEGIN");
+    for (int i = 0; i < n; ++i) {
+      auto v = RandomUnit(rng, kDim);
+      EntryMeta m = Meta(i);
+      testing::WriteEntryRows(db_.db(), Id(i), v, m);
+      ASSERT_TRUE(idx_->Upsert(Id(i), v.data(), kDim, m).ok());
+      ref_[Id(i)] = RefEntry{v, m};
+    }
+    ExecOrDie(db_.db(), "COMMIT");
+  }
+
+  void ExpectMatchesReference(const std::vector<float>& q, int k, const Filter& f = {}) {
+    std::vector<Hit> hits;
+    Status s = idx_->Search(q.data(), kDim, k, f, &hits);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    auto want = ReferenceSearch(ref_, q, k, f);
+    ASSERT_EQ(hits.size(), want.size());
+    for (size_t i = 0; i < hits.size(); ++i) {
+      EXPECT_EQ(hits[i].entry_id, want[i].first) << "rank " << i;
+      EXPECT_NEAR(hits[i].score, want[i].second, 1e-5) << "rank " << i;
+    }
+  }
+
+  TempDb db_;
+  std::unique_ptr<VectorIndex> idx_;
+  std::map<std::string, RefEntry> ref_;
+};
+
+TEST_P(VectorIndexTest, MatchesExactReference) {
+  Fill(1500);
+  size_t n = 0;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 1500u);
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 10; ++i) {
+    auto q = RandomUnit(rng, kDim);
+    ExpectMatchesReference(q, 10);
+    ExpectMatchesReference(q, 57);
+  }
+  // A stored vector as the query finds itself first with score 1.
+  std::vector<Hit> hits;
+  ASSERT_TRUE(idx_->Search(ref_[Id(42)].vec.data(), kDim, 1, {}, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].entry_id, Id(42));
+  EXPECT_NEAR(hits[0].score, 1.0, 1e-5);
+}
+
+TEST_P(VectorIndexTest, UnnormalisedQueryGivesCosine) {
+  Fill(200);
+  std::mt19937_64 rng(5);
+  auto q = RandomUnit(rng, kDim);
+  for (float& x : q) x *= 3.5f;
+  ExpectMatchesReference(q, 10);
+}
+
+TEST_P(VectorIndexTest, KLargerThanBaseReturnsAll) {
+  Fill(30);
+  std::mt19937_64 rng(7);
+  auto q = RandomUnit(rng, kDim);
+  std::vector<Hit> hits;
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, 1000, {}, &hits).ok());
+  EXPECT_EQ(hits.size(), 30u);
+  ExpectMatchesReference(q, 1000);
+  ExpectMatchesReference(q, 5000);  // beyond vec0's k cap of 4096
+}
+
+TEST_P(VectorIndexTest, EmptyBaseAndNonPositiveK) {
+  std::mt19937_64 rng(7);
+  auto q = RandomUnit(rng, kDim);
+  std::vector<Hit> hits{{"x", 1}};
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, 10, {}, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+  size_t n = 1;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 0u);
+  Fill(10);
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, 0, {}, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, -3, {}, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+}
+
+TEST_P(VectorIndexTest, TiesOrderedByEntryId) {
+  std::mt19937_64 rng(3);
+  auto v = RandomUnit(rng, kDim);
+  // 40 identical vectors inserted in scrambled order, plus noise.
+  std::vector<int> order(40);
+  for (int i = 0; i < 40; ++i) order[i] = (i * 17) % 40;
+  for (int i : order) Put("tie" + std::to_string(100 + i), v, Meta(i));
+  for (int i = 0; i < 50; ++i) Put("other" + std::to_string(i), RandomUnit(rng, kDim), Meta(i));
+  for (int k : {1, 5, 13, 40}) {
+    std::vector<Hit> hits;
+    ASSERT_TRUE(idx_->Search(v.data(), kDim, k, {}, &hits).ok());
+    ASSERT_EQ(hits.size(), size_t(k));
+    for (int i = 0; i < k; ++i) EXPECT_EQ(hits[i].entry_id, "tie" + std::to_string(100 + i)) << "k=" << k;
+  }
+  ExpectMatchesReference(v, 45);
+}
+
+TEST_P(VectorIndexTest, FiltersReturnKWhenKMatch) {
+  Fill(1200);
+  std::mt19937_64 rng(11);
+  std::vector<Filter> filters;
+  Filter f;
+  f.type = "config";
+  filters.push_back(f);
+  f = {};
+  f.project = "proj3";
+  filters.push_back(f);
+  f = {};
+  f.project = "";  // entries without a project
+  filters.push_back(f);
+  f = {};
+  f.status = "obsolete";
+  filters.push_back(f);
+  f = {};
+  f.tags = {"beta"};
+  filters.push_back(f);
+  f = {};
+  f.tags = {"alpha", "beta"};  // i % 33 == 0: ~37 entries
+  filters.push_back(f);
+  f = {};
+  f.type = "bug";
+  f.status = "active";
+  f.tags = {"alpha"};
+  filters.push_back(f);
+  f = {};
+  f.type = "pitfall";
+  f.project = "proj1";
+  f.status = "active";
+  f.tags = {"alpha"};
+  filters.push_back(f);
+  for (const Filter& flt : filters) {
+    size_t matching = 0;
+    for (const auto& [id, e] : ref_) matching += testing::RefMatches(e.meta, flt);
+    ASSERT_GE(matching, 10u);
+    for (int i = 0; i < 3; ++i) {
+      auto q = RandomUnit(rng, kDim);
+      std::vector<Hit> hits;
+      ASSERT_TRUE(idx_->Search(q.data(), kDim, 10, flt, &hits).ok());
+      EXPECT_EQ(hits.size(), 10u);
+      ExpectMatchesReference(q, 10, flt);
+      ExpectMatchesReference(q, int(matching) + 5, flt);
+    }
+  }
+  // A value nobody has yields nothing, not an error.
+  f = {};
+  f.type = "nope";
+  auto q = RandomUnit(rng, kDim);
+  std::vector<Hit> hits;
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, 10, f, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+  f = {};
+  f.tags = {"alpha", "nope"};
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, 10, f, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+}
+
+TEST_P(VectorIndexTest, UpsertTwiceReplaces) {
+  Fill(100);
+  std::mt19937_64 rng(13);
+  auto q = RandomUnit(rng, kDim);
+  // Move entry 7 onto the query and change its metadata.
+  EntryMeta m = Meta(7);
+  m.type = "decision";
+  m.tags = {"moved"};
+  Put(Id(7), q, m);
+  Put(Id(7), q, m);  // idempotent
+  size_t n = 0;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 100u);
+  std::vector<Hit> hits;
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, 3, {}, &hits).ok());
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].entry_id, Id(7));
+  EXPECT_NEAR(hits[0].score, 1.0, 1e-5);
+  Filter f;
+  f.tags = {"moved"};
+  f.type = "decision";
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, 10, f, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].entry_id, Id(7));
+  // The old vector is gone: querying it does not find entry 7 at score 1.
+  auto old = RandomUnit(rng, kDim);
+  Put(Id(8), old, Meta(8));
+  Put(Id(8), RandomUnit(rng, kDim), Meta(8));
+  ASSERT_TRUE(idx_->Search(old.data(), kDim, 1, {}, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_LT(hits[0].score, 0.9f);
+  ExpectMatchesReference(q, 20);
+}
+
+TEST_P(VectorIndexTest, RemoveDeletes) {
+  Fill(100);
+  std::mt19937_64 rng(17);
+  auto q = ref_[Id(5)].vec;
+  Del(Id(5));
+  Del(Id(99));  // the last row: swap-remove edge
+  Del(Id(0));
+  ASSERT_TRUE(idx_->Remove("never-existed").ok());
+  size_t n = 0;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 97u);
+  std::vector<Hit> hits;
+  ASSERT_TRUE(idx_->Search(q.data(), kDim, 200, {}, &hits).ok());
+  EXPECT_EQ(hits.size(), 97u);
+  for (const Hit& h : hits) {
+    EXPECT_NE(h.entry_id, Id(5));
+    EXPECT_NE(h.entry_id, Id(99));
+    EXPECT_NE(h.entry_id, Id(0));
+  }
+  ExpectMatchesReference(q, 10);
+  ExpectMatchesReference(RandomUnit(rng, kDim), 10);
+}
+
+TEST_P(VectorIndexTest, WrongDimensionRejected) {
+  Fill(10);
+  std::vector<float> v(kDim - 1, 0.1f);
+  Status s = idx_->Upsert("bad", v.data(), kDim - 1, Meta(1));
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("383"), std::string::npos) << s.message();
+  std::vector<Hit> hits;
+  s = idx_->Search(v.data(), kDim - 1, 5, {}, &hits);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  std::vector<float> nan(kDim, 0.0f);
+  nan[3] = std::nanf("");
+  EXPECT_TRUE(idx_->Upsert("nan", nan.data(), kDim, Meta(1)).IsInvalidArgument());
+  size_t n = 0;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 10u);
+}
+
+TEST_P(VectorIndexTest, RebuildFromEmbeddingsTable) {
+  std::mt19937_64 rng(19);
+  ExecOrDie(db_.db(), "BEGIN");
+  for (int i = 0; i < 300; ++i) {
+    auto v = RandomUnit(rng, kDim);
+    testing::WriteEntryRows(db_.db(), Id(i), v, Meta(i));
+    ref_[Id(i)] = RefEntry{v, Meta(i)};
+  }
+  // A row of another model's dimension is skipped, not fatal.
+  testing::WriteEntryRows(db_.db(), "odd", std::vector<float>(128, 0.1f), Meta(1));
+  ExecOrDie(db_.db(), "COMMIT");
+  size_t loaded = 0, skipped = 0;
+  ASSERT_TRUE(idx_->Rebuild(&loaded, &skipped).ok());
+  EXPECT_EQ(loaded, 300u);
+  EXPECT_EQ(skipped, 1u);
+  Filter f;
+  f.tags = {"alpha"};
+  ExpectMatchesReference(RandomUnit(rng, kDim), 10);
+  ExpectMatchesReference(RandomUnit(rng, kDim), 10, f);
+  // Reopening finds the same content.
+  Open();
+  size_t n = 0;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 300u);
+  ExpectMatchesReference(RandomUnit(rng, kDim), 10, f);
+}
+
+TEST_P(VectorIndexTest, SeesCommitsOfAnotherConnection) {
+  Fill(50);
+  std::mt19937_64 rng(23);
+  auto v = RandomUnit(rng, kDim);
+  sqlite3* other = db_.Open();
+  // Another process adds an entry, changes one's status and deletes one.
+  EntryMeta m = Meta(1000);
+  testing::WriteEntryRows(other, "ext", v, m, "2026-02-02");
+  EntryMeta m3 = Meta(3);
+  m3.status = "obsolete";
+  testing::WriteEntryRows(other, Id(3), ref_[Id(3)].vec, m3, "2026-02-03");
+  testing::DeleteEntryRows(other, Id(4));
+  sqlite3_close(other);
+  ref_["ext"] = RefEntry{v, m};
+  ref_[Id(3)].meta = m3;
+  ref_.erase(Id(4));
+  std::vector<Hit> hits;
+  ASSERT_TRUE(idx_->Search(v.data(), kDim, 1, {}, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].entry_id, "ext");
+  Filter f;
+  f.status = "obsolete";
+  ExpectMatchesReference(ref_[Id(3)].vec, 5, f);
+  ExpectMatchesReference(RandomUnit(rng, kDim), 60);
+  bool changed = true;
+  ASSERT_TRUE(idx_->Refresh(&changed).ok());
+  EXPECT_FALSE(changed);
+}
+
+TEST_P(VectorIndexTest, RollbackThenMarkStale) {
+  Fill(20);
+  std::mt19937_64 rng(29);
+  auto v = RandomUnit(rng, kDim);
+  ExecOrDie(db_.db(), "BEGIN");
+  testing::WriteEntryRows(db_.db(), "rolled", v, Meta(1));
+  ASSERT_TRUE(idx_->Upsert("rolled", v.data(), kDim, Meta(1)).ok());
+  testing::DeleteEntryRows(db_.db(), Id(2));
+  ASSERT_TRUE(idx_->Remove(Id(2)).ok());
+  ExecOrDie(db_.db(), "ROLLBACK");
+  idx_->MarkStale();
+  size_t n = 0;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 20u);
+  ExpectMatchesReference(v, 20);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, VectorIndexTest, ::testing::Values(IndexBackend::kBrute),
+                         [](const auto& info) {
+                           return std::string(info.param == IndexBackend::kBrute ? "Brute" : "SqliteVec");
+                         });
+
+}  // namespace
+}  // namespace rekall
