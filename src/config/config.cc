@@ -160,10 +160,10 @@ Status Validate(const Config& c) {
 DbLocation ResolveDbPath(const std::string& cli_db, const Config& c) {
   if (!cli_db.empty()) return {ExpandHome(cli_db), "--db", false};
   std::string v;
-  if (!(v = Env("REKALL_HOME")).empty()) return {ExpandHome(v) + "/knowledge.db", "REKALL_HOME", false};
+  if (!(v = Env("REKALL_HOME")).empty()) return {ExpandHome(v) + "/knowledge.db", "REKALL_HOME", true};
   if (!(v = Env("REKALL_DB_PATH")).empty()) return {ExpandHome(v), "REKALL_DB_PATH", false};
   if (IsDir(".rekall")) return {".rekall/knowledge.db", "./.rekall", false};
-  if (!c.data_dir.empty()) return {ExpandHome(c.data_dir) + "/knowledge.db", "config data_dir", false};
+  if (!c.data_dir.empty()) return {ExpandHome(c.data_dir) + "/knowledge.db", "config data_dir", true};
   std::string xdg = Env("XDG_DATA_HOME");
   return {(xdg.empty() ? Home() + "/.local/share" : xdg) + "/rekall/knowledge.db",
           xdg.empty() ? "default" : "XDG_DATA_HOME", true};

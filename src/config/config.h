@@ -51,7 +51,8 @@ Status Validate(const Config& c);
 // then $REKALL_DB_PATH, then ./.rekall/knowledge.db when ./.rekall exists,
 // then data_dir from the config, then $XDG_DATA_HOME/rekall/knowledge.db
 // (~/.local/share/rekall/knowledge.db). `source` names the rule that won;
-// `default_location` is true for the last two, whose folder we may create.
+// `default_location` is true when the folder is Rekall's to create (all but
+// --db and REKALL_DB_PATH, which name a file whose folder must exist).
 struct DbLocation {
   std::string path;
   std::string source;

@@ -463,6 +463,14 @@ Status Store::InsertRaw(const Entry& e) {
   });
 }
 
+Status Store::PutSummary(const Entry& e, const std::vector<float>& vec) {
+  return WithTransaction([&]() -> Status {
+    Status t = PutEmbedding(e.id, "summary", vec);
+    if (!t.ok()) return t;
+    return NotifySummary(e, &vec);
+  });
+}
+
 Status Store::Update(Entry* e, const std::vector<float>* summary) {
   NormalizeTags(&e->tags);
   e->updated_at = NowIsoLocal();

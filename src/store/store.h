@@ -117,6 +117,10 @@ class Store {
   // words: every term is matched literally, never as FTS5 syntax.
   Status KeywordSearch(const std::string& query, const ListFilter& f, int limit, std::vector<KeywordHit>* out);
 
+  // Writes an entry's summary embedding and tells the observer, in one
+  // transaction (index rebuild, import).
+  Status PutSummary(const Entry& e, const std::vector<float>& vec);
+
   Status PutEmbedding(const std::string& entry_id, const std::string& type, const std::vector<float>& vec,
                       const std::string& model_name = kModelName);
   Status GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out);

@@ -1,0 +1,629 @@
+#include "engine/engine.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cmath>
+#include <fstream>
+#include <istream>
+#include <map>
+#include <ostream>
+#include <set>
+#include <unordered_map>
+
+#include "util/ulid.h"
+
+namespace rekall {
+
+namespace {
+
+constexpr int kRrfK = 60;           // reciprocal rank fusion constant (Cormack et al.)
+constexpr size_t kEmbedBatch = 32;  // texts per forward pass in rebuild/import
+
+bool Cancelled(const std::atomic<bool>* c) { return c && c->load(std::memory_order_relaxed); }
+
+long ReadProcStatusKb(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  size_t n = std::strlen(key);
+  while (std::getline(f, line))
+    if (line.compare(0, n, key) == 0) return std::atol(line.c_str() + n + 1);
+  return 0;
+}
+
+}  // namespace
+
+long CurrentRssKb() { return ReadProcStatusKb("VmRSS"); }
+long PeakRssKb() { return ReadProcStatusKb("VmHWM"); }
+
+Status ParseSearchMode(const std::string& s, SearchMode* out) {
+  if (s == "keyword") *out = SearchMode::kKeyword;
+  else if (s == "semantic") *out = SearchMode::kSemantic;
+  else if (s == "hybrid") *out = SearchMode::kHybrid;
+  else return Status::InvalidArgument("invalid search mode '" + s + "' (expected keyword, semantic or hybrid)");
+  return Status::OK();
+}
+
+const char* SearchModeName(SearchMode m) {
+  switch (m) {
+    case SearchMode::kKeyword: return "keyword";
+    case SearchMode::kSemantic: return "semantic";
+    case SearchMode::kHybrid: return "hybrid";
+  }
+  return "?";
+}
+
+Filter ToIndexFilter(const store::ListFilter& f) {
+  Filter out;
+  out.type = f.type;
+  out.project = f.project;
+  out.status = f.status;
+  out.tags = f.tags;
+  return out;
+}
+
+Status Engine::Open(EngineOptions opts, std::unique_ptr<Engine>* out) {
+  std::unique_ptr<Engine> e(new Engine());
+  e->cfg_ = opts.cfg;
+  if (opts.create_parent_dirs) {
+    std::string dir = opts.db_path.substr(0, opts.db_path.rfind('/'));
+    std::string cur;
+    for (size_t i = 0; i <= dir.size(); ++i) {
+      if (i == dir.size() || (dir[i] == '/' && i > 0)) {
+        cur = dir.substr(0, i);
+        ::mkdir(cur.c_str(), 0700);
+      }
+    }
+  }
+  store::OpenOptions so;
+  so.read_only = opts.read_only;
+  Status s = store::Store::Open(opts.db_path, so, &e->store_);
+  if (!s.ok()) return s;
+  e->store_->set_observer(e.get());
+  e->provider_ = opts.provider ? std::move(opts.provider) : NewModelProvider(e->cfg_);
+  EmbeddingCache::Options co;
+  co.capacity = static_cast<size_t>(e->cfg_.cache_max_size);
+  co.ttl = std::chrono::seconds(e->cfg_.cache_ttl_seconds);
+  e->entry_cache_ = std::make_unique<EmbeddingCache>(co);
+  e->query_cache_ = std::make_unique<EmbeddingCache>(co);
+  e->store_->DataVersion(&e->data_version_);
+  *out = std::move(e);
+  return Status::OK();
+}
+
+Engine::~Engine() {
+  if (store_) store_->set_observer(nullptr);
+}
+
+Status Engine::EnsureIndex() {
+  if (index_) return Status::OK();
+  if (!store_->schema().has_embeddings_table)
+    return Status::Unavailable("database " + store_->path() + " has no embeddings table (Rekall schema " +
+                               std::to_string(store_->schema().user_version) + "); run `rekall migrate`");
+  IndexOptions io;
+  Status s = ParseIndexBackend(cfg_.vector_backend, &io.backend);
+  if (!s.ok()) return s;
+  io.extension_path = cfg_.sqlite_vec_path;
+  io.threads = static_cast<int>(cfg_.threads);
+  io.dim = store::kDim;
+  return OpenVectorIndex(store_->db(), io, &index_, &index_notice_);
+}
+
+Status Engine::SyncWithOtherWriters() {
+  int64_t v = 0;
+  Status s = store_->DataVersion(&v);
+  if (!s.ok()) return s;
+  if (v != data_version_) {
+    // Another connection committed: any cached entry vector may be stale.
+    data_version_ = v;
+    entry_cache_->Clear();
+    if (index_) {
+      bool changed = false;
+      s = index_->Refresh(&changed);
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::OK();
+}
+
+Status Engine::OnSummaryVector(const store::Entry& e, const float* vec, int dim) {
+  entry_cache_->Invalidate(e.id);
+  if (!index_) return Status::OK();  // built from the embeddings table when opened
+  EntryMeta m;
+  m.type = e.type;
+  m.project = e.project.value_or("");
+  m.status = e.status;
+  m.tags = e.tags;
+  return index_->Upsert(e.id, vec, dim, m);
+}
+
+Status Engine::OnEntryRemoved(const std::string& id) {
+  entry_cache_->Invalidate(id);
+  if (!index_) return Status::OK();
+  return index_->Remove(id);
+}
+
+Status Engine::AfterWrite(const std::string& id, Status s) {
+  entry_cache_->Invalidate(id);
+  if (!s.ok() && index_) index_->MarkStale();
+  // Our own commit moved data_version; don't mistake it for another writer's.
+  if (s.ok()) store_->DataVersion(&data_version_);
+  return s;
+}
+
+Status Engine::Embed(const std::vector<std::string>& texts, std::vector<float>* out) {
+  Status s = provider_->CheckAvailable();
+  if (!s.ok()) return s;
+  return provider_->Embed(texts, out, std::chrono::hours(1));
+}
+
+Status Engine::Add(store::Entry* e, std::string* notice) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Status s = SyncWithOtherWriters();
+  if (!s.ok()) return s;
+  // Validate before paying for an embedding.
+  store::NormalizeTags(&e->tags);
+  if (!(s = store::ValidateEntry(*e)).ok()) return s;
+  std::vector<float> vec;
+  bool have_vec = false;
+  if (store_->schema().has_embeddings_table && provider_->CheckAvailable().ok()) {
+    if (!(s = provider_->Embed({store::SummaryText(*e)}, &vec, std::chrono::hours(1))).ok()) return s;
+    have_vec = true;
+    if (!(s = EnsureIndex()).ok()) return s;
+  } else if (notice) {
+    *notice = "stored without an embedding (" +
+              (store_->schema().has_embeddings_table ? provider_->CheckAvailable().message()
+                                                     : std::string("no embeddings table; run `rekall migrate`")) +
+              "); run `rekall index rebuild` once the model is installed";
+  }
+  return AfterWrite(e->id, store_->Add(e, have_vec ? &vec : nullptr));
+}
+
+Status Engine::Update(store::Entry* e, std::string* notice) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Status s = SyncWithOtherWriters();
+  if (!s.ok()) return s;
+  store::NormalizeTags(&e->tags);
+  if (!(s = store::ValidateEntry(*e)).ok()) return s;
+  bool exists = false;
+  if (!(s = store_->Exists(e->id, &exists)).ok()) return s;
+  if (!exists) return Status::NotFound("no entry with id " + e->id);
+  std::vector<float> vec;
+  bool have_vec = false;
+  if (store_->schema().has_embeddings_table && provider_->CheckAvailable().ok()) {
+    if (!(s = provider_->Embed({store::SummaryText(*e)}, &vec, std::chrono::hours(1))).ok()) return s;
+    have_vec = true;
+  } else if (notice) {
+    *notice = "the entry's embedding was not updated (" + provider_->CheckAvailable().message() + ")";
+  }
+  if (store_->schema().has_embeddings_table && !(s = EnsureIndex()).ok()) return s;
+  if (!have_vec && store_->schema().has_embeddings_table) {
+    // Its old vector no longer describes it: drop it so search never scores
+    // the entry by stale text; `index rebuild` embeds it again.
+    s = store_->WithTransaction([&]() -> Status {
+      Status t = store_->Update(e, nullptr);
+      if (!t.ok()) return t;
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(store_->db(), "DELETE FROM embeddings WHERE entry_id = ? AND embedding_type = 'summary'", -1,
+                         &st, nullptr);
+      sqlite3_bind_text(st, 1, e->id.c_str(), -1, SQLITE_TRANSIENT);
+      int rc = sqlite3_step(st);
+      sqlite3_finalize(st);
+      if (rc != SQLITE_DONE) return store::SqliteError(store_->db(), rc, "dropping stale embedding");
+      return index_ ? index_->Remove(e->id) : Status::OK();
+    });
+    return AfterWrite(e->id, s);
+  }
+  return AfterWrite(e->id, store_->Update(e, have_vec ? &vec : nullptr));
+}
+
+Status Engine::Delete(const std::string& id) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Status s = SyncWithOtherWriters();
+  if (!s.ok()) return s;
+  if (store_->schema().has_embeddings_table && !(s = EnsureIndex()).ok()) return s;
+  return AfterWrite(id, store_->Delete(id));
+}
+
+Status Engine::Get(const std::string& id, store::Entry* e) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  return store_->Get(id, e);
+}
+
+Status Engine::EmbedQuery(const std::string& q, std::chrono::milliseconds wait, std::vector<float>* v) {
+  if (auto hit = query_cache_->Get(q)) {
+    *v = *hit;
+    return Status::OK();
+  }
+  Status s = provider_->Embed({q}, v, wait);
+  if (s.ok()) query_cache_->Put(q, *v);
+  return s;
+}
+
+Status Engine::FetchResults(std::vector<SearchResult>* rs) {
+  for (auto& r : *rs) {
+    Status s = store_->Get(r.entry.id, &r.entry);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status Engine::KeywordOnly(const SearchRequest& req, SearchResponse* resp) {
+  std::vector<store::KeywordHit> hits;
+  Status s = store_->KeywordSearch(req.query, req.filter, req.limit, &hits);
+  if (!s.ok()) return s;
+  for (const auto& h : hits) {
+    SearchResult r;
+    r.entry.id = h.id;
+    r.score = -h.bm25;
+    r.bm25 = h.bm25;
+    r.keyword_rank = h.rank;
+    if (req.min_score && r.score < *req.min_score) continue;
+    resp->results.push_back(std::move(r));
+  }
+  return FetchResults(&resp->results);
+}
+
+Status Engine::Search(const SearchRequest& req, SearchResponse* resp) {
+  resp->results.clear();
+  resp->mode_used = req.mode;
+  if (req.query.find('\0') != std::string::npos) return Status::InvalidArgument("query contains a NUL byte");
+  if (req.limit < 0) return Status::InvalidArgument("limit must be >= 0");
+  if (req.mode == SearchMode::kKeyword) {
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    return KeywordOnly(req, resp);
+  }
+  Status s = provider_->CheckAvailable();
+  if (!s.ok())
+    return Status::Unavailable("semantic search needs the model: " + s.message() +
+                               " (keyword search works without it: --mode keyword)");
+  // The query is embedded outside the lock: a search waiting for the model
+  // must not hold up other requests.
+  std::vector<float> q;
+  s = EmbedQuery(req.query, req.model_wait, &q);
+  if (s.IsUnavailable()) {
+    // The model is still loading: answer now with keyword results, say so.
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    resp->mode_used = SearchMode::kKeyword;
+    resp->model_loading = true;
+    resp->notice = "model loading: these are keyword results; semantic search is ready in a moment";
+    return KeywordOnly(req, resp);
+  }
+  if (!s.ok()) return s;
+  if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
+
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  if (!(s = SyncWithOtherWriters()).ok()) return s;
+  if (!(s = EnsureIndex()).ok()) return s;
+  resp->notice = index_notice_;
+  Filter f = ToIndexFilter(req.filter);
+  if (req.mode == SearchMode::kSemantic) {
+    std::vector<Hit> hits;
+    if (!(s = index_->Search(q.data(), static_cast<int>(q.size()), req.limit, f, &hits)).ok()) return s;
+    int rank = 0;
+    for (const auto& h : hits) {
+      ++rank;
+      if (req.min_score && h.score < *req.min_score) continue;
+      SearchResult r;
+      r.entry.id = h.entry_id;
+      r.score = h.score;
+      r.cosine = h.score;
+      r.vector_rank = rank;
+      resp->results.push_back(std::move(r));
+    }
+    if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
+    return FetchResults(&resp->results);
+  }
+
+  // Hybrid: reciprocal rank fusion of the bm25 ranking and the vector
+  // ranking over a deeper candidate list than the page asked for. Ranks, not
+  // raw scores, are fused: bm25 and cosine live on different scales.
+  int depth = std::max(req.limit * 4, 50);
+  std::vector<store::KeywordHit> kw;
+  if (!(s = store_->KeywordSearch(req.query, req.filter, depth, &kw)).ok()) return s;
+  std::vector<Hit> vh;
+  if (!(s = index_->Search(q.data(), static_cast<int>(q.size()), depth, f, &vh)).ok()) return s;
+  if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
+  std::unordered_map<std::string, SearchResult> fused;
+  for (const auto& h : kw) {
+    auto& r = fused[h.id];
+    r.entry.id = h.id;
+    r.keyword_rank = h.rank;
+    r.bm25 = h.bm25;
+    r.score += 1.0 / (kRrfK + h.rank);
+  }
+  int rank = 0;
+  for (const auto& h : vh) {
+    ++rank;
+    auto& r = fused[h.entry_id];
+    r.entry.id = h.entry_id;
+    r.vector_rank = rank;
+    r.cosine = h.score;
+    r.score += 1.0 / (kRrfK + rank);
+  }
+  std::vector<SearchResult> all;
+  for (auto& [id, r] : fused)
+    if (!req.min_score || r.score >= *req.min_score) all.push_back(std::move(r));
+  std::sort(all.begin(), all.end(), [](const SearchResult& a, const SearchResult& b) {
+    return a.score != b.score ? a.score > b.score : a.entry.id < b.entry.id;
+  });
+  if (all.size() > static_cast<size_t>(req.limit)) all.resize(static_cast<size_t>(req.limit));
+  resp->results = std::move(all);
+  return FetchResults(&resp->results);
+}
+
+Status Engine::Similar(const std::string& id, int limit, const store::ListFilter& filter,
+                       std::vector<SearchResult>* out, std::string* notice) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  out->clear();
+  Status s = SyncWithOtherWriters();
+  if (!s.ok()) return s;
+  bool exists = false;
+  if (!(s = store_->Exists(id, &exists)).ok()) return s;
+  if (!exists) return Status::NotFound("no entry with id " + id);
+  std::vector<float> vec;
+  if (auto hit = entry_cache_->Get(id)) {
+    vec = *hit;
+  } else {
+    uint64_t token = entry_cache_->LoadToken();
+    store::StoredEmbedding emb;
+    s = store_->GetEmbedding(id, "summary", &emb);
+    if (s.IsNotFound() || (s.ok() && (!store::IsOurModelName(emb.model_name) || emb.dimensions != store::kDim)))
+      return Status::Unavailable("entry " + id + " has no embedding of " + store::kModelName +
+                                 "; run `rekall index rebuild`");
+    if (!s.ok()) return s;
+    vec = emb.vector;
+    entry_cache_->Put(id, vec, token);
+  }
+  if (!(s = EnsureIndex()).ok()) return s;
+  if (notice) *notice = index_notice_;
+  std::vector<Hit> hits;
+  if (!(s = index_->Search(vec.data(), static_cast<int>(vec.size()), limit + 1, ToIndexFilter(filter), &hits)).ok())
+    return s;
+  int rank = 0;
+  for (const auto& h : hits) {
+    if (h.entry_id == id) continue;
+    if (static_cast<int>(out->size()) == limit) break;
+    SearchResult r;
+    r.entry.id = h.entry_id;
+    r.score = h.score;
+    r.cosine = h.score;
+    r.vector_rank = ++rank;
+    out->push_back(std::move(r));
+  }
+  return FetchResults(out);
+}
+
+Status Engine::RebuildIndex(bool all, const std::function<void(size_t, size_t)>& progress, size_t* embedded) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  *embedded = 0;
+  Status s = provider_->CheckAvailable();
+  if (!s.ok()) return Status::Unavailable("cannot embed entries: " + s.message());
+  if (!(s = SyncWithOtherWriters()).ok()) return s;
+  if (!(s = EnsureIndex()).ok()) return s;
+  std::vector<std::string> ids;
+  if (all) {
+    std::vector<store::Entry> es;
+    if (!(s = store_->List({}, &es)).ok()) return s;
+    for (auto& e : es) ids.push_back(e.id);
+  } else if (!(s = store_->EntriesWithoutEmbedding("summary", &ids)).ok()) {
+    return s;
+  }
+  size_t total = ids.size();
+  if (progress) progress(0, total);
+  for (size_t i = 0; i < total; i += kEmbedBatch) {
+    size_t n = std::min(kEmbedBatch, total - i);
+    std::vector<store::Entry> batch(n);
+    std::vector<std::string> texts;
+    for (size_t j = 0; j < n; ++j) {
+      if (!(s = store_->Get(ids[i + j], &batch[j])).ok()) return s;
+      texts.push_back(store::SummaryText(batch[j]));
+    }
+    std::vector<float> vecs;
+    if (!(s = provider_->Embed(texts, &vecs, std::chrono::hours(1))).ok()) return s;
+    const size_t d = static_cast<size_t>(provider_->dim());
+    s = store_->WithTransaction([&]() -> Status {
+      for (size_t j = 0; j < n; ++j) {
+        std::vector<float> v(vecs.begin() + static_cast<long>(j * d), vecs.begin() + static_cast<long>((j + 1) * d));
+        Status t = store_->PutSummary(batch[j], v);
+        if (!t.ok()) return t;
+      }
+      return Status::OK();
+    });
+    if (!s.ok()) {
+      if (index_) index_->MarkStale();
+      return s;
+    }
+    *embedded += n;
+    if (progress) progress(*embedded, total);
+  }
+  store_->DataVersion(&data_version_);
+  return Status::OK();
+}
+
+Status Engine::GetIndexStatus(IndexStatus* st) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Status s = store_->Count(&st->entries);
+  if (!s.ok()) return s;
+  std::vector<std::string> missing;
+  if (!(s = store_->EntriesWithoutEmbedding("summary", &missing)).ok()) return s;
+  st->missing = missing.size();
+  st->embedded = st->entries - st->missing;
+  std::vector<store::StoredEmbedding> all;
+  if (!(s = store_->ListEmbeddings("summary", &all)).ok() && s.code() != Code::kCorruption) return s;
+  st->mismatched = 0;
+  for (const auto& e : all)
+    if (!store::IsOurModelName(e.model_name) || e.dimensions != store::kDim) ++st->mismatched;
+  if (!store_->schema().has_embeddings_table) {
+    st->backend = "none";
+    st->notice = "no embeddings table; run `rekall migrate`";
+    return Status::OK();
+  }
+  if (!(s = SyncWithOtherWriters()).ok()) return s;
+  if (!(s = EnsureIndex()).ok()) return s;
+  st->backend = index_->name();
+  st->notice = index_notice_;
+  return index_->Count(&st->indexed);
+}
+
+Status Engine::Import(std::istream& in, const std::string& on_conflict, bool embed, size_t* imported, size_t* skipped,
+                      std::string* notice) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  *imported = *skipped = 0;
+  if (on_conflict != "error" && on_conflict != "skip" && on_conflict != "replace")
+    return Status::InvalidArgument("--on-conflict must be error, skip or replace");
+  // Parse and validate every line before writing anything.
+  std::vector<store::Entry> entries;
+  std::vector<size_t> lines;
+  std::string line;
+  size_t lineno = 0;
+  std::set<std::string> seen;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      return Status::InvalidArgument("line " + std::to_string(lineno) + ": malformed JSON (" + e.what() +
+                                     "); nothing was imported");
+    }
+    store::Entry e;
+    Status s = store::EntryFromJson(j, &e);
+    if (s.ok()) {
+      store::NormalizeTags(&e.tags);
+      s = store::ValidateEntry(e);
+    }
+    if (s.ok() && !e.id.empty() && !seen.insert(e.id).second) s = Status::InvalidArgument("duplicate id " + e.id);
+    if (!s.ok()) return Status::InvalidArgument("line " + std::to_string(lineno) + ": " + s.message() +
+                                                "; nothing was imported");
+    entries.push_back(std::move(e));
+    lines.push_back(lineno);
+  }
+  if (in.bad()) return Status::IOError("reading the import failed");
+
+  bool can_embed = embed && store_->schema().has_embeddings_table && provider_->CheckAvailable().ok();
+  std::vector<float> vecs;
+  if (can_embed && !entries.empty()) {
+    for (size_t i = 0; i < entries.size(); i += kEmbedBatch) {
+      std::vector<std::string> texts;
+      for (size_t j = i; j < std::min(entries.size(), i + kEmbedBatch); ++j)
+        texts.push_back(store::SummaryText(entries[j]));
+      std::vector<float> part;
+      Status s = provider_->Embed(texts, &part, std::chrono::hours(1));
+      if (!s.ok()) return s;
+      vecs.insert(vecs.end(), part.begin(), part.end());
+    }
+    Status s = EnsureIndex();
+    if (!s.ok()) return s;
+  } else if (notice && !entries.empty() && embed) {
+    *notice = "imported without embeddings (" + provider_->CheckAvailable().message() +
+              "); run `rekall index rebuild` once the model is installed";
+  }
+  Status s = SyncWithOtherWriters();
+  if (!s.ok()) return s;
+  const size_t d = store::kDim;
+  s = store_->WithTransaction([&]() -> Status {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      store::Entry& e = entries[i];
+      auto where = [&](const Status& t) {
+        return Status(t.code() == Code::kInvalidArgument
+                          ? Status::InvalidArgument("line " + std::to_string(lines[i]) + ": " + t.message() +
+                                                    "; nothing was imported")
+                          : t);
+      };
+      Status t;
+      if (!e.id.empty()) {
+        bool exists = false;
+        if (!(t = store_->Exists(e.id, &exists)).ok()) return t;
+        if (exists) {
+          if (on_conflict == "skip") {
+            ++*skipped;
+            continue;
+          }
+          if (on_conflict == "error")
+            return Status::InvalidArgument("line " + std::to_string(lines[i]) + ": an entry with id " + e.id +
+                                           " already exists (use --on-conflict skip or replace); nothing was imported");
+          if (!(t = store_->Delete(e.id)).ok()) return t;
+        }
+        if (e.created_at.empty()) e.created_at = NowIsoLocal();
+        if (e.updated_at.empty()) e.updated_at = e.created_at;
+        if (!(t = store_->InsertRaw(e)).ok()) return where(t);
+      } else {
+        if (!(t = store_->Add(&e, nullptr)).ok()) return where(t);
+      }
+      if (can_embed) {
+        std::vector<float> v(vecs.begin() + static_cast<long>(i * d), vecs.begin() + static_cast<long>((i + 1) * d));
+        if (!(t = store_->PutSummary(e, v)).ok()) return t;
+      }
+      ++*imported;
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) {
+    *imported = *skipped = 0;
+    if (index_) index_->MarkStale();
+    entry_cache_->Clear();
+    return s;
+  }
+  entry_cache_->Clear();
+  store_->DataVersion(&data_version_);
+  return Status::OK();
+}
+
+Status Engine::Export(std::ostream& out, size_t* exported) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  std::vector<store::Entry> all;
+  Status s = store_->List({}, &all);
+  if (!s.ok()) return s;
+  // Oldest first, so an import replays the history in order.
+  std::sort(all.begin(), all.end(), [](const store::Entry& a, const store::Entry& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+  });
+  for (const auto& e : all) out << store::EntryToJson(e).dump() << '\n';
+  out.flush();
+  if (!out) return Status::IOError("writing the export failed");
+  *exported = all.size();
+  return Status::OK();
+}
+
+Status Engine::Stats(nlohmann::json* out) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  size_t entries = 0, embeddings = 0;
+  Status s = store_->Count(&entries);
+  if (!s.ok()) return s;
+  if (!(s = store_->CountEmbeddings(&embeddings)).ok()) return s;
+  nlohmann::json j;
+  j["database"] = store_->path();
+  j["rekall_schema_version"] = store_->schema().user_version;
+  j["engine_schema_version"] = store_->schema().engine_version;
+  j["entries"] = entries;
+  j["summary_embeddings"] = embeddings;
+  j["backend"] = index_ ? index_->name() : "not loaded";
+  if (index_) {
+    size_t n = 0;
+    index_->Count(&n);
+    j["indexed_vectors"] = n;
+  }
+  if (!index_notice_.empty()) j["backend_notice"] = index_notice_;
+  auto cache_json = [](const EmbeddingCache::Stats& c) {
+    return nlohmann::json{{"size", c.size},       {"hits", c.hits},
+                          {"misses", c.misses},   {"evictions", c.evictions},
+                          {"expirations", c.expirations}, {"invalidations", c.invalidations}};
+  };
+  j["entry_cache"] = cache_json(entry_cache_->stats());
+  j["query_cache"] = cache_json(query_cache_->stats());
+  j["cache_max_size"] = cfg_.cache_max_size;
+  j["cache_ttl_seconds"] = cfg_.cache_ttl_seconds;
+  j["model_state"] = provider_->state();
+  j["model_loads"] = provider_->load_count();
+  j["model_idle_timeout_minutes"] = cfg_.model_idle_timeout_minutes;
+  j["rss_kb"] = CurrentRssKb();
+  j["peak_rss_kb"] = PeakRssKb();
+  *out = std::move(j);
+  return Status::OK();
+}
+
+}  // namespace rekall

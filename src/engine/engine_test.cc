@@ -1,0 +1,282 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace rekall {
+namespace {
+
+// Embeds a text as a normalised bag of hashed words: texts sharing words are
+// near, so ranking logic can be tested without the real model.
+class FakeProvider : public EmbeddingProvider {
+ public:
+  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out, std::chrono::milliseconds) override {
+    if (loading) return Status::Unavailable("model loading");
+    ++calls;
+    out->assign(texts.size() * 384, 0.0f);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::istringstream ss(texts[i]);
+      std::string w;
+      float* v = out->data() + i * 384;
+      while (ss >> w) {
+        for (auto& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        v[std::hash<std::string>()(w) % 384] += 1.0f;
+      }
+      v[383] += 0.01f;  // never a zero vector
+      double n = 0;
+      for (int k = 0; k < 384; ++k) n += v[k] * v[k];
+      for (int k = 0; k < 384; ++k) v[k] = static_cast<float>(v[k] / std::sqrt(n));
+    }
+    return Status::OK();
+  }
+  int dim() const override { return 384; }
+  std::string state() const override { return "loaded"; }
+  Status CheckAvailable() const override {
+    return missing ? Status::Unavailable("model files not found in /nowhere") : Status::OK();
+  }
+  bool loading = false;
+  bool missing = false;
+  int calls = 0;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/rekall_engine_test_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::unique_ptr<Engine> Open(const std::string& backend = "brute", FakeProvider** fp = nullptr) {
+    EngineOptions o;
+    o.db_path = dir_ + "/k.db";
+    o.cfg.vector_backend = backend;
+    o.cfg.sqlite_vec_path = REKALL_TEST_SQLITE_VEC;
+    auto p = std::make_unique<FakeProvider>();
+    if (fp) *fp = p.get();
+    o.provider = std::move(p);
+    std::unique_ptr<Engine> e;
+    Status s = Engine::Open(std::move(o), &e);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return e;
+  }
+  store::Entry Make(const std::string& title, const std::string& content, const std::string& type = "bug") {
+    store::Entry e;
+    e.title = title;
+    e.content = content;
+    e.type = type;
+    return e;
+  }
+  std::string dir_;
+};
+
+TEST_F(EngineTest, SemanticSearchFindsByMeaningAndUpdatesAreSeen) {
+  for (const std::string backend : {"brute", "sqlite-vec"}) {
+    SCOPED_TRACE(backend);
+    fs::remove(dir_ + "/k.db");
+    auto eng = Open(backend);
+    auto a = Make("nginx gateway timeout", "proxy read timeout upstream");
+    auto b = Make("postgres pool exhausted", "too many connections database");
+    auto c = Make("react effect cleanup", "useEffect unsubscribe leak", "pattern");
+    std::string notice;
+    ASSERT_TRUE(eng->Add(&a, &notice).ok());
+    ASSERT_TRUE(eng->Add(&b, &notice).ok());
+    ASSERT_TRUE(eng->Add(&c, &notice).ok());
+    SearchRequest req;
+    req.query = "upstream timeout";
+    SearchResponse resp;
+    ASSERT_TRUE(eng->Search(req, &resp).ok());
+    ASSERT_EQ(resp.results.size(), 3u);
+    EXPECT_EQ(resp.results[0].entry.id, a.id);
+    EXPECT_EQ(resp.results[0].entry.title, a.title);  // fetched
+    EXPECT_EQ(resp.results[0].vector_rank, 1);
+
+    // Update: the new text is what is scored.
+    b.content = "upstream timeout upstream timeout";
+    ASSERT_TRUE(eng->Update(&b, &notice).ok());
+    ASSERT_TRUE(eng->Search(req, &resp).ok());
+    EXPECT_EQ(resp.results[0].entry.id, b.id);
+
+    // Delete: never returned again.
+    ASSERT_TRUE(eng->Delete(b.id).ok());
+    ASSERT_TRUE(eng->Search(req, &resp).ok());
+    ASSERT_EQ(resp.results.size(), 2u);
+    for (auto& r : resp.results) EXPECT_NE(r.entry.id, b.id);
+
+    // Filters apply inside the KNN: k results of the type asked.
+    req.filter.type = "pattern";
+    req.limit = 1;
+    ASSERT_TRUE(eng->Search(req, &resp).ok());
+    ASSERT_EQ(resp.results.size(), 1u);
+    EXPECT_EQ(resp.results[0].entry.id, c.id);
+  }
+}
+
+TEST_F(EngineTest, HybridFusesRanksAndSaysWhy) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("kubernetes ingress", "annotation proxy-read-timeout for nginx ingress");
+  auto c = Make("unrelated", "something else entirely");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  ASSERT_TRUE(eng->Add(&c, &n).ok());
+  SearchRequest req;
+  req.query = "nginx timeout";
+  req.mode = SearchMode::kHybrid;
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_FALSE(resp.results.empty());
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
+  EXPECT_GT(resp.results[0].keyword_rank, 0);
+  EXPECT_GT(resp.results[0].vector_rank, 0);
+  // RRF score: sum of 1/(60+rank) over the lists the entry is in.
+  double expect = 1.0 / (60 + resp.results[0].keyword_rank) + 1.0 / (60 + resp.results[0].vector_rank);
+  EXPECT_NEAR(resp.results[0].score, expect, 1e-12);
+}
+
+TEST_F(EngineTest, ModelLoadingFallsBackToKeywordResults) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open("brute", &fp);
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  fp->loading = true;
+  SearchRequest req;
+  req.query = "gateway";
+  req.model_wait = std::chrono::milliseconds(1);
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_TRUE(resp.model_loading);
+  EXPECT_EQ(resp.mode_used, SearchMode::kKeyword);
+  EXPECT_NE(resp.notice.find("model loading"), std::string::npos);
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
+}
+
+TEST_F(EngineTest, WithoutModelKeywordWorksAndSemanticSaysWhatIsMissing) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open("brute", &fp);
+  fp->missing = true;
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string notice;
+  ASSERT_TRUE(eng->Add(&a, &notice).ok());
+  EXPECT_NE(notice.find("index rebuild"), std::string::npos);
+  SearchRequest req;
+  req.query = "gateway";
+  SearchResponse resp;
+  Status s = eng->Search(req, &resp);
+  EXPECT_TRUE(s.IsUnavailable());
+  EXPECT_NE(s.message().find("model files not found"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("--mode keyword"), std::string::npos);
+  req.mode = SearchMode::kKeyword;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_EQ(resp.results.size(), 1u);
+  // Once the model is there, rebuild embeds what is missing.
+  fp->missing = false;
+  size_t embedded = 0;
+  ASSERT_TRUE(eng->RebuildIndex(false, nullptr, &embedded).ok());
+  EXPECT_EQ(embedded, 1u);
+  IndexStatus st;
+  ASSERT_TRUE(eng->GetIndexStatus(&st).ok());
+  EXPECT_EQ(st.missing, 0u);
+  EXPECT_EQ(st.indexed, 1u);
+}
+
+TEST_F(EngineTest, SimilarExcludesItself) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("nginx upstream timeout", "proxy timeout");
+  auto c = Make("react hooks", "effect cleanup");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  ASSERT_TRUE(eng->Add(&c, &n).ok());
+  std::vector<SearchResult> out;
+  ASSERT_TRUE(eng->Similar(a.id, 5, {}, &out, &n).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].entry.id, b.id);
+  EXPECT_TRUE(eng->Similar("01NOPE0000000000000000000Z", 5, {}, &out, &n).IsNotFound());
+}
+
+TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
+  auto eng = Open();
+  std::istringstream bad(
+      "{\"title\":\"one\",\"type\":\"bug\"}\n"
+      "{\"title\":\"two\",\"type\":\"bug\"}\n"
+      "{\"title\":\"three\",\"type\":\"bug\"\n");
+  size_t n = 0, skipped = 0;
+  std::string notice;
+  Status s = eng->Import(bad, "error", true, &n, &skipped, &notice);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("line 3"), std::string::npos) << s.ToString();
+  size_t count = 9;
+  ASSERT_TRUE(eng->store()->Count(&count).ok());
+  EXPECT_EQ(count, 0u);
+
+  std::istringstream badtype("{\"title\":\"one\",\"type\":\"bug\"}\n{\"title\":\"x\",\"type\":\"nope\"}\n");
+  s = eng->Import(badtype, "error", true, &n, &skipped, &notice);
+  EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.ToString();
+  ASSERT_TRUE(eng->store()->Count(&count).ok());
+  EXPECT_EQ(count, 0u);
+
+  std::istringstream good(
+      "{\"title\":\"one\",\"type\":\"bug\",\"tags\":[\"b\",\"a\"],\"project\":\"p\"}\n"
+      "\n"
+      "{\"title\":\"d\\u00e9ploiement \\u65e5\\u672c\",\"type\":\"decision\",\"content\":\"x\"}\n");
+  ASSERT_TRUE(eng->Import(good, "error", true, &n, &skipped, &notice).ok());
+  EXPECT_EQ(n, 2u);
+  std::ostringstream out1;
+  ASSERT_TRUE(eng->Export(out1, &n).ok());
+  EXPECT_EQ(n, 2u);
+
+  // Into a fresh database: the same bytes come back out.
+  EngineOptions o;
+  o.db_path = dir_ + "/other.db";
+  o.cfg.vector_backend = "brute";
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> other;
+  ASSERT_TRUE(Engine::Open(std::move(o), &other).ok());
+  std::istringstream in(out1.str());
+  ASSERT_TRUE(other->Import(in, "error", true, &n, &skipped, &notice).ok());
+  std::ostringstream out2;
+  ASSERT_TRUE(other->Export(out2, &n).ok());
+  EXPECT_EQ(out1.str(), out2.str());
+
+  // Same ids again: error by default, skip on request.
+  std::istringstream again(out1.str());
+  s = other->Import(again, "error", true, &n, &skipped, &notice);
+  EXPECT_NE(s.message().find("already exists"), std::string::npos);
+  std::istringstream again2(out1.str());
+  ASSERT_TRUE(other->Import(again2, "skip", true, &n, &skipped, &notice).ok());
+  EXPECT_EQ(skipped, 2u);
+}
+
+TEST_F(EngineTest, WritesByAnotherProcessAreSeen) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  SearchRequest req;
+  req.query = "gateway timeout";
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  // A second engine on the same file stands for another process.
+  auto other = Open();
+  auto b = Make("gateway timeout again", "gateway timeout");
+  ASSERT_TRUE(other->Add(&b, &n).ok());
+  ASSERT_TRUE(other->Delete(a.id).ok());
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, b.id);
+}
+
+}  // namespace
+}  // namespace rekall
