@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
     }
   }
   rekall::server::FakeToolHandler handler(rekall_tools);
+  int out = rekall::server::ReserveStdoutForProtocol();
+  if (out < 0) {
+    std::perror("rekall_mcp_fake_server: cannot reserve stdout");
+    return 1;
+  }
   rekall::server::McpServer server(&handler, options);
-  return server.Run(STDIN_FILENO, STDOUT_FILENO);
+  return server.Run(STDIN_FILENO, out);
 }

@@ -1,6 +1,8 @@
 #include "server/fake_tool_handler.h"
 
 #include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <stdexcept>
 
 #include "server/rekall_tools.h"
@@ -34,6 +36,10 @@ std::vector<ToolSpec> FakeToolHandler::Tools() {
           {"tags", {{"type", "array"}, {"items", {{"type", "string"}}}}}}},
         {"required", {"n"}}}},
       {"stats", "Counters of the slow tool.", {{"type", "object"}}},
+      {"print", "Writes to stdout.",
+       {{"type", "object"},
+        {"properties", {{"text", {{"type", "string"}}}}},
+        {"required", {"text"}}}},
   };
   if (rekall_tools_) {
     for (auto& t : RekallToolSpecs()) tools.push_back(std::move(t));
@@ -72,6 +78,12 @@ ToolResult FakeToolHandler::Call(const std::string& name, const json& args,
     r.structured = json{{"started", slow_started.load()},
                         {"cancelled", slow_cancelled.load()},
                         {"completed", slow_completed.load()}};
+  } else if (name == "print") {
+    std::string text = args.at("text").get<std::string>();
+    std::printf("%s (printf)\n", text.c_str());
+    std::fflush(stdout);
+    std::cout << text << " (cout)" << std::endl;
+    r.text = "printed";
   } else {
     r.structured = json{{"tool", name}, {"args", args}};
   }

@@ -24,6 +24,8 @@ class FakeToolHandler : public ToolHandler {
   // fail {message}: an isError result.   boom: throws.
   // typed {n: integer, ratio: number, flag: boolean, kind: a|b, tags: string[]}.
   // stats: the counters below.
+  // print {text}: writes text to stdout with printf and std::cout, as a
+  //   careless library would; returns "printed".
   std::vector<ToolSpec> Tools() override;
   ToolResult Call(const std::string& name, const nlohmann::json& args,
                   const CancelToken& cancel) override;

@@ -1,6 +1,7 @@
 #include "server/mcp_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -449,6 +450,19 @@ void McpServer::Impl::Shutdown() {
 }
 
 // ----------------------------------------------------------------- McpServer
+
+int ReserveStdoutForProtocol() {
+  std::fflush(stdout);
+  int fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return -1;
+  if (::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
 
 McpServer::McpServer(ToolHandler* handler, ServerOptions options)
     : impl_(std::make_unique<Impl>(handler, std::move(options))) {}

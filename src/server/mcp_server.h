@@ -133,6 +133,13 @@ struct ServerOptions {
   std::chrono::milliseconds eof_grace{5000};
 };
 
+// Moves the protocol off file descriptor 1: returns a new descriptor (close
+// on exec) for the original stdout and points fd 1 at stderr, so a stray
+// printf or std::cout anywhere in the process lands in the log instead of
+// corrupting the JSON-RPC stream. Call it once, before any thread starts, and
+// pass the result to Run as out_fd. -1 on failure (errno set).
+int ReserveStdoutForProtocol();
+
 // Protocol revisions we answer initialize with, oldest first.
 const std::vector<std::string>& SupportedProtocolVersions();
 inline constexpr const char* kLatestProtocolVersion = "2025-11-25";

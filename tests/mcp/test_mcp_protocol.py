@@ -337,6 +337,19 @@ def test_raw_malformed_lines_get_errors_and_serving_goes_on(raw) -> None:
     assert all(json.loads(line)["jsonrpc"] == "2.0" for line in s.lines)
 
 
+def test_raw_stray_stdout_writes_do_not_corrupt_the_stream(raw) -> None:
+    # The server moves fd 1 to stderr before serving (ReserveStdoutForProtocol).
+    s = raw()
+    s.initialize()
+    s.call(1, "print", {"text": "stray line"})
+    assert s.read()["result"]["content"][0]["text"] == "printed"
+    code, rest, stderr = s.close()
+    assert code == 0
+    assert rest == []
+    assert "stray line (printf)" in stderr
+    assert "stray line (cout)" in stderr
+
+
 def test_raw_invalid_params_before_2025_11_25(raw) -> None:
     s = raw()
     assert s.initialize("2025-06-18")["result"]["protocolVersion"] == "2025-06-18"
