@@ -74,4 +74,19 @@ if [ ! -f "$MODEL_DIR/model.safetensors" ]; then
 else
   log "model present"
 fi
+# --test: the Python tools the test suite drives the binary with (the
+# official MCP SDK client), in a venv of the project's own.
+if [ "${1:-}" = "--test" ] && [ -f "$ROOT/tests/mcp/requirements.txt" ]; then
+  VENV="$ROOT/.venv-test"
+  stamp="$VENV/.requirements.sha"
+  want="$(sha256sum "$ROOT/tests/mcp/requirements.txt" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "creating test venv $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q -r "$ROOT/tests/mcp/requirements.txt"
+    echo "$want" > "$stamp"
+  else
+    log "test venv present"
+  fi
+fi
 log "done"

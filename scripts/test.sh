@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: the release build's full suite, then
+# the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer.
+#   scripts/test.sh              everything (what CI runs)
+#   scripts/test.sh --fast       release build only, no sanitizer pass
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+FAST=0
+[ "${1:-}" = "--fast" ] && FAST=1
+JOBS="${JOBS:-$(nproc)}"
+
+bash scripts/setup.sh --test
+
+echo "== release build"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build -j"$JOBS"
+echo "== tests (release)"
+ctest --test-dir build --output-on-failure -j"$JOBS"
+
+if [ "$FAST" = 0 ]; then
+  echo "== ASan+UBSan build"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DREKALL_SANITIZE=ON -DREKALL_BUILD_BENCH=OFF >/dev/null
+  ninja -C build-asan -j"$JOBS"
+  echo "== tests (ASan+UBSan)"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    REKALL_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j"$JOBS"
+fi

@@ -1,0 +1,252 @@
+// Drives the `rekall` binary as a user would: arguments, stdin, stdout,
+// stderr and the exit code.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') q += "'\\''";
+    else q += c;
+  }
+  return q + "'";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/rekall_cli_test_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    db_ = dir_ + "/k.db";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  // Runs rekall with args (each quoted), stdin from `input`.
+  Result Run(const std::vector<std::string>& args, const std::string& input = "", bool with_db = true) {
+    std::ofstream(dir_ + "/stdin", std::ios::binary) << input;
+    std::string cmd = std::string("cd ") + Quote(dir_) + " && env -u REKALL_HOME -u REKALL_DB_PATH XDG_CONFIG_HOME=" +
+                      Quote(dir_ + "/cfg") + " " + Quote(REKALL_BIN);
+    if (with_db) cmd += " --db " + Quote(db_);
+    for (const auto& a : args) cmd += " " + Quote(a);
+    cmd += " <" + Quote(dir_ + "/stdin") + " >" + Quote(dir_ + "/stdout") + " 2>" + Quote(dir_ + "/stderr");
+    int st = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = Slurp(dir_ + "/stdout");
+    r.err = Slurp(dir_ + "/stderr");
+    return r;
+  }
+  std::string AddEntry(const std::string& title, const std::string& type = "bug") {
+    Result r = Run({"--json", "--quiet", "add", "--title", title, "--type", type, "--content", "body of " + title,
+                    "--tag", "t1,t2", "--project", "p"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return json::parse(r.out)["id"].get<std::string>();
+  }
+  std::string dir_, db_;
+};
+
+TEST_F(CliTest, HelpEverywhere) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"add", "--help"}, {"search", "--help"}, {"index", "--help"}, {"import", "--help"}}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 0) << args[0];
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
+  }
+  Result r = Run({"frobnicate"});
+  EXPECT_NE(r.code, 0);
+}
+
+TEST_F(CliTest, AddShowEditDeleteRoundTrip) {
+  std::string id = AddEntry("Nginx 504 behind the proxy");
+  Result r = Run({"--json", "show", id});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["title"], "Nginx 504 behind the proxy");
+  EXPECT_EQ(j["tags"], json({"t1", "t2"}));
+  EXPECT_EQ(j["project"], "p");
+
+  r = Run({"--json", "--quiet", "edit", id, "--title", "Nginx 504 after 60 s", "--confidence", "5", "--add-tag",
+           "nginx", "--remove-tag", "t1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Run({"--json", "show", id});
+  j = json::parse(r.out);
+  EXPECT_EQ(j["title"], "Nginx 504 after 60 s");
+  EXPECT_EQ(j["confidence"], 5);
+  EXPECT_EQ(j["tags"], json({"nginx", "t2"}));
+
+  r = Run({"show", id});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("Nginx 504 after 60 s"), std::string::npos);
+
+  r = Run({"delete", id});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Run({"show", id});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("no entry with id"), std::string::npos);
+}
+
+TEST_F(CliTest, AddFromJsonOnStdin) {
+  Result r = Run({"--json", "--quiet", "add"},
+                 R"({"title":"D\u00e9ploiement bloqu\u00e9","type":"decision","content":"x","tags":["ops"]})");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string id = json::parse(r.out)["id"];
+  r = Run({"--json", "show", id});
+  EXPECT_EQ(json::parse(r.out)["title"], "D\xC3\xA9ploiement bloqu\xC3\xA9");
+}
+
+TEST_F(CliTest, BadInputGetsClearErrorsAndChangesNothing) {
+  std::string id = AddEntry("keep me");
+  std::string before = Run({"export"}).out;
+  struct Case {
+    std::vector<std::string> args;
+    std::string input;
+    std::string expect;
+    int code;
+  } cases[] = {
+      {{"add", "--title", "x", "--type", "feature"}, "", "invalid type", 2},
+      {{"add", "--title", "x", "--type", "bug", "--confidence", "9"}, "", "invalid confidence", 2},
+      {{"add", "--title", "bad \xFF", "--type", "bug"}, "", "not valid UTF-8", 2},
+      {{"add", "--stdin"}, "{\"title\":\"a\\u0000b\",\"type\":\"bug\"}", "NUL byte", 2},
+      {{"add", "--stdin"}, "{\"title\": ", "malformed JSON", 2},
+      {{"add", "--stdin"}, "{\"title\":\"x\",\"type\":\"bug\",\"colour\":1}", "unknown field", 2},
+      {{"show", "01NOPE00000000000000000000"}, "", "no entry with id", 3},
+      {{"edit", "01NOPE00000000000000000000", "--title", "y"}, "", "no entry with id", 3},
+      {{"edit", id, "--type", "nope"}, "", "invalid type", 2},
+      {{"delete", id, "01NOPE00000000000000000000"}, "", "nothing deleted", 3},
+      {{"search", "--mode", "fuzzy", "x"}, "", "fuzzy", 2},
+      {{"list", "--type", "nope"}, "", "invalid type", 2},
+  };
+  for (const auto& c : cases) {
+    Result r = Run(c.args, c.input);
+    EXPECT_EQ(r.code, c.code) << c.args[0] << " " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << "stderr: " << r.err;
+  }
+  // A 10 MB content.
+  std::string big(10 << 20, 'a');
+  Result r = Run({"add", "--stdin"}, "{\"title\":\"big\",\"type\":\"bug\",\"content\":\"" + big + "\"}");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("limit"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
+}
+
+TEST_F(CliTest, BadDatabasePathsAreClearErrors) {
+  Result r = Run({"--db", dir_ + "/missing/dir/k.db", "list"}, "", false);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+
+  std::ofstream(dir_ + "/notes.txt") << "these are my notes, not a database\n";
+  std::string before = Slurp(dir_ + "/notes.txt");
+  r = Run({"--db", dir_ + "/notes.txt", "list"}, "", false);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not a SQLite database"), std::string::npos) << r.err;
+  EXPECT_EQ(Slurp(dir_ + "/notes.txt"), before);
+
+  r = Run({"--db", dir_, "list"}, "", false);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, NewDatabaseIsPrivate) {
+  AddEntry("x");
+  struct stat sb;
+  ASSERT_EQ(stat(db_.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+}
+
+TEST_F(CliTest, KeywordSearchTakesWordsLiterally) {
+  Result r = Run({"--json", "--quiet", "add", "--title", "Ingress proxy-read-timeout", "--type", "config",
+                  "--content", "nginx.ingress.kubernetes.io/proxy-read-timeout: 300"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  AddEntry("C++ iterator invalidation");
+  for (const char* q : {"proxy-read-timeout", "C++", "\"unbalanced", "AND", "NEAR(", "*", "OR", "a:b"}) {
+    r = Run({"--json", "search", "--mode", "keyword", q});
+    EXPECT_EQ(r.code, 0) << q << ": " << r.err;
+    EXPECT_NO_THROW(json::parse(r.out)) << r.out;
+  }
+  r = Run({"--json", "search", "--mode", "keyword", "proxy-read-timeout"});
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["title"], "Ingress proxy-read-timeout");
+  EXPECT_EQ(j["results"][0]["why"]["keyword_rank"], 1);
+}
+
+TEST_F(CliTest, ImportRollsBackWholeAndNamesTheLine) {
+  AddEntry("existing");
+  std::string before = Run({"export"}).out;
+  std::string lines = "{\"title\":\"a\",\"type\":\"bug\"}\n{\"title\":\"b\",\"type\":\"bug\"}\n{not json}\n";
+  std::ofstream(dir_ + "/bad.jsonl") << lines;
+  Result r = Run({"import", dir_ + "/bad.jsonl"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("line 3"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
+  r = Run({"import", dir_ + "/absent.jsonl"});
+  EXPECT_EQ(r.code, 3);
+}
+
+TEST_F(CliTest, ExportImportRoundTripIsExact) {
+  std::string sample = std::string(REKALL_SOURCE_DIR) + "/data/sample.jsonl";
+  Result r = Run({"--quiet", "import", "--no-embed", sample});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Run({"export", dir_ + "/out1.jsonl"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string first = Slurp(dir_ + "/out1.jsonl");
+  EXPECT_EQ(std::count(first.begin(), first.end(), '\n'), 50);
+  Result r2 = Run({"--db", dir_ + "/second.db", "--quiet", "import", "--no-embed", dir_ + "/out1.jsonl"}, "", false);
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  r2 = Run({"--db", dir_ + "/second.db", "export"}, "", false);
+  EXPECT_EQ(r2.out, first);
+}
+
+TEST_F(CliTest, RekallFixtureRoundTripsThroughExport) {
+  std::string fixture = std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/rekall-v12.db";
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture absent";
+  fs::copy_file(fixture, db_);
+  Result r = Run({"export"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 120);
+  std::ofstream(dir_ + "/v12.jsonl") << r.out;
+  Result r2 = Run({"--db", dir_ + "/copy.db", "--quiet", "import", "--no-embed", dir_ + "/v12.jsonl"}, "", false);
+  ASSERT_EQ(r2.code, 0) << r2.err;
+  r2 = Run({"--db", dir_ + "/copy.db", "export"}, "", false);
+  EXPECT_EQ(r2.out, r.out);
+}
+
+TEST_F(CliTest, ConfigErrorsAndWarnings) {
+  fs::create_directories(dir_ + "/cfg/rekall");
+  std::ofstream(dir_ + "/cfg/rekall/config.toml") << "[performance]\nvector_backend = \"faiss\"\n";
+  Result r = Run({"list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("vector_backend"), std::string::npos) << r.err;
+  std::ofstream(dir_ + "/cfg/rekall/config.toml") << "[performance]\ncache_size = 3\n[ui]\ntheme = \"dark\"\n";
+  r = Run({"list"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("unknown key 'cache_size'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("theme"), std::string::npos) << r.err;
+}
+
+}  // namespace
