@@ -24,6 +24,10 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
   ~Stmt() { sqlite3_finalize(s_); }
   Status Prepare(sqlite3* db, const std::string& sql);
+  void Finalize() {
+    sqlite3_finalize(s_);
+    s_ = nullptr;
+  }
   bool prepared() const { return s_ != nullptr; }
   sqlite3_stmt* get() const { return s_; }
   // Resets and clears bindings, ready for a new execution.

@@ -1,6 +1,7 @@
 #include "index/vector_index.h"
 
 #include "index/brute_force_index.h"
+#include "index/sqlite_vec_index.h"
 
 namespace rekall {
 
@@ -25,6 +26,14 @@ Status OpenVectorIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<Ve
   if (db == nullptr) return Status::InvalidArgument("no database connection");
   if (opts.dim <= 0 || opts.dim > 65536) {
     return Status::InvalidArgument("invalid vector dimension " + std::to_string(opts.dim));
+  }
+  if (opts.backend != IndexBackend::kBrute) {
+    std::string version;
+    Status s = LoadSqliteVec(db, opts.extension_path, &version);
+    if (s.ok()) s = NewSqliteVecIndex(db, opts, out);
+    if (s.ok() || opts.backend == IndexBackend::kSqliteVec) return s;
+    // auto: sqlite-vec is an accelerator, never a requirement.
+    if (notice) *notice = "sqlite-vec unavailable (" + s.message() + "); using brute-force vector search";
   }
   std::unique_ptr<VectorIndex> idx = NewBruteForceIndex(db, opts);
   Status s = idx->Rebuild(nullptr, nullptr);

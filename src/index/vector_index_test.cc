@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "index/index_test_util.h"
+#include "index/sqlite_vec_index.h"
 
 namespace rekall {
 namespace {
@@ -384,10 +385,166 @@ TEST_P(VectorIndexTest, RollbackThenMarkStale) {
   ExpectMatchesReference(v, 20);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, VectorIndexTest, ::testing::Values(IndexBackend::kBrute),
+INSTANTIATE_TEST_SUITE_P(Backends, VectorIndexTest, ::testing::Values(IndexBackend::kBrute, IndexBackend::kSqliteVec),
                          [](const auto& info) {
                            return std::string(info.param == IndexBackend::kBrute ? "Brute" : "SqliteVec");
                          });
+
+// ---- factory and sqlite-vec specifics -------------------------------------
+
+IndexOptions VecOptions(IndexBackend b, const std::string& ext = REKALL_TEST_SQLITE_VEC) {
+  IndexOptions o;
+  o.backend = b;
+  o.extension_path = ext;
+  return o;
+}
+
+TEST(OpenVectorIndex, AutoFallsBackWhenExtensionAbsent) {
+  TempDb db;
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice;
+  Status s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kAuto, db.dir() + "/nope/vec0.so"), &idx, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_STREQ(idx->name(), "brute");
+  EXPECT_NE(notice.find("not found"), std::string::npos) << notice;
+  EXPECT_EQ(notice.find('\n'), std::string::npos);
+  s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kAuto, ""), &idx, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_STREQ(idx->name(), "brute");
+  EXPECT_FALSE(notice.empty());
+}
+
+TEST(OpenVectorIndex, AutoFallsBackWhenExtensionIsNotALibrary) {
+  TempDb db;
+  const std::string bad = db.dir() + "/vec0.so";
+  std::ofstream(bad) << "this is not an ELF file\n";
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice;
+  Status s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kAuto, bad), &idx, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_STREQ(idx->name(), "brute");
+  EXPECT_NE(notice.find("cannot load"), std::string::npos) << notice;
+  // Forced, the same failure is an error naming the file.
+  s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec, bad), &idx, &notice);
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  EXPECT_NE(s.message().find(bad), std::string::npos) << s.message();
+  s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec, db.dir() + "/absent.so"), &idx, &notice);
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+}
+
+TEST(OpenVectorIndex, AutoPrefersSqliteVec) {
+  TempDb db;
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice = "x";
+  ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kAuto), &idx, &notice).ok());
+  EXPECT_STREQ(idx->name(), "sqlite-vec");
+  EXPECT_EQ(notice, "");
+  IndexBackend b;
+  EXPECT_TRUE(ParseIndexBackend("sqlite-vec", &b).ok());
+  EXPECT_EQ(b, IndexBackend::kSqliteVec);
+  EXPECT_TRUE(ParseIndexBackend("faiss", &b).IsInvalidArgument());
+}
+
+// Both backends on the same data give the same ids and the same float scores.
+TEST(OpenVectorIndex, BackendsAgreeExactly) {
+  TempDb db;
+  std::mt19937_64 rng(31);
+  ExecOrDie(db.db(), "BEGIN");
+  for (int i = 0; i < 800; ++i) {
+    EntryMeta m;
+    m.type = i % 2 ? "bug" : "pattern";
+    m.status = "active";
+    m.tags = {i % 3 ? "x" : "y"};
+    testing::WriteEntryRows(db.db(), "e" + std::to_string(i), RandomUnit(rng, 384), m);
+  }
+  ExecOrDie(db.db(), "COMMIT");
+  std::unique_ptr<VectorIndex> brute, vec;
+  std::string notice;
+  ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kBrute), &brute, &notice).ok());
+  ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &vec, &notice).ok());
+  for (int t = 0; t < 20; ++t) {
+    auto q = RandomUnit(rng, 384);
+    Filter f;
+    if (t % 3 == 1) f.type = "bug";
+    if (t % 3 == 2) f.tags = {"y"};
+    std::vector<Hit> a, b;
+    ASSERT_TRUE(brute->Search(q.data(), 384, 15, f, &a).ok());
+    ASSERT_TRUE(vec->Search(q.data(), 384, 15, f, &b).ok());
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].entry_id, b[i].entry_id);
+      EXPECT_EQ(a[i].score, b[i].score);
+    }
+  }
+}
+
+// Rekall's own embeddings_vec (no metadata columns) is replaced by ours and
+// filled from the embeddings table.
+TEST(SqliteVecIndex, ReplacesOlderTableShape) {
+  TempDb db;
+  std::string version;
+  ASSERT_TRUE(LoadSqliteVec(db.db(), REKALL_TEST_SQLITE_VEC, &version).ok());
+  EXPECT_EQ(version.rfind("v0.", 0), 0u) << version;
+  ExecOrDie(db.db(), "CREATE VIRTUAL TABLE embeddings_vec USING vec0(entry_id TEXT PRIMARY KEY, embedding float[384])");
+  std::mt19937_64 rng(37);
+  std::map<std::string, RefEntry> ref;
+  for (int i = 0; i < 50; ++i) {
+    EntryMeta m{"bug", "p", "active", {}};
+    auto v = RandomUnit(rng, 384);
+    testing::WriteEntryRows(db.db(), "e" + std::to_string(i), v, m);
+    ref["e" + std::to_string(i)] = RefEntry{v, m};
+  }
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice;
+  Status st = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  size_t n = 0;
+  ASSERT_TRUE(idx->Count(&n).ok());
+  EXPECT_EQ(n, 50u);
+  auto q = RandomUnit(rng, 384);
+  Filter f;
+  f.project = "p";
+  std::vector<Hit> hits;
+  ASSERT_TRUE(idx->Search(q.data(), 384, 5, f, &hits).ok());
+  auto want = ReferenceSearch(ref, q, 5, f);
+  ASSERT_EQ(hits.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(hits[i].entry_id, want[i].first);
+}
+
+// Another process rewrites a vector (same row count) while no index is open:
+// the next open notices through the persisted fingerprint.
+TEST(SqliteVecIndex, CatchesUpWithChangesMadeWhileClosed) {
+  TempDb db;
+  std::mt19937_64 rng(41);
+  for (int i = 0; i < 20; ++i) {
+    testing::WriteEntryRows(db.db(), "e" + std::to_string(i), RandomUnit(rng, 384), EntryMeta{"bug", "", "active", {}});
+  }
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice;
+  ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice).ok());
+  // Our own write through the index, then close.
+  auto mine = RandomUnit(rng, 384);
+  ExecOrDie(db.db(), "BEGIN");
+  testing::WriteEntryRows(db.db(), "mine", mine, EntryMeta{"bug", "", "active", {}}, "2026-03-01");
+  ASSERT_TRUE(idx->Upsert("mine", mine.data(), 384, EntryMeta{"bug", "", "active", {}}).ok());
+  ExecOrDie(db.db(), "COMMIT");
+  idx.reset();
+  auto moved = RandomUnit(rng, 384);
+  sqlite3* other = db.Open();
+  testing::WriteEntryRows(other, "e3", moved, EntryMeta{"bug", "", "obsolete", {}}, "2026-04-01");
+  sqlite3_close(other);
+  ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice).ok());
+  std::vector<Hit> hits;
+  Filter f;
+  f.status = "obsolete";
+  ASSERT_TRUE(idx->Search(moved.data(), 384, 3, f, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].entry_id, "e3");
+  EXPECT_NEAR(hits[0].score, 1.0, 1e-5);
+  ASSERT_TRUE(idx->Search(mine.data(), 384, 1, {}, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].entry_id, "mine");
+}
 
 }  // namespace
 }  // namespace rekall

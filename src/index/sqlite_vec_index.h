@@ -1,0 +1,26 @@
+// The sqlite-vec backend of VectorIndex: a vec0 virtual table
+//   embeddings_vec(entry_id TEXT PRIMARY KEY, embedding float[dim],
+//                  type text, project text, status text)
+// in the same database file, so writes share the caller's transaction.
+// Unit vectors are ranked by vec0's L2 distance (it has SIMD for L2, not for
+// cosine on x86) and the returned candidates rescored exactly.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "index/vector_index.h"
+
+namespace rekall {
+
+// Makes vec0 available on `db`: a no-op when it already is, else loads
+// `path` (entry point sqlite3_vec_init). Unavailable when the file is absent,
+// not a loadable library, or a sqlite-vec older than 0.1.6 (no metadata
+// columns). *version gets e.g. "v0.1.9".
+Status LoadSqliteVec(sqlite3* db, const std::string& path, std::string* version);
+
+// Creates embeddings_vec if needed (re-creating one of another shape) and
+// catches it up with the embeddings table. The extension must be loaded.
+Status NewSqliteVecIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<VectorIndex>* out);
+
+}  // namespace rekall
