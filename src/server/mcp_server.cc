@@ -46,6 +46,8 @@ void CancelToken::Cancel() const {
   state_->cv.notify_all();
 }
 
+const std::atomic<bool>* CancelToken::flag() const { return &state_->flag; }
+
 bool CancelToken::WaitFor(std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(state_->mu);
   state_->cv.wait_for(lock, timeout, [&] { return state_->flag.load(std::memory_order_relaxed); });

@@ -38,7 +38,8 @@
 // schemas):
 //   rekall_search  query (string, required), context (string), type (string),
 //                  project (string), limit (integer, default 10);
-//                  ours adds mode (hybrid|semantic|keyword) and tags (string[])
+//                  ours adds mode (semantic|keyword|hybrid, default semantic)
+//                  and tags (string[], all must match)
 //   rekall_show    id (string, required; full id or prefix)
 //   rekall_add     type (bug|pattern|decision|pitfall|config|reference,
 //                  required), title (string, required), content (string),
@@ -56,6 +57,7 @@
 // rekall_generalize and rekall_sources_verify, which we do not offer (yet).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -79,6 +81,10 @@ class CancelToken {
   // Sleeps until cancelled or `timeout` passed; returns cancelled(). For
   // handlers that wait on something else and want to stay cancellable.
   bool WaitFor(std::chrono::milliseconds timeout) const;
+  // The flag itself, for code that polls a `const std::atomic<bool>*` (the
+  // engine's SearchRequest::cancelled). Valid while any copy of the token
+  // lives, so for the whole of ToolHandler::Call.
+  const std::atomic<bool>* flag() const;
 
  private:
   struct State;

@@ -127,10 +127,13 @@ TEST(CancelToken, CopiesShareTheFlagAndCancelWakesWaiters) {
   CancelToken a;
   CancelToken b = a;
   EXPECT_FALSE(b.cancelled());
+  EXPECT_EQ(a.flag(), b.flag());
+  EXPECT_FALSE(b.flag()->load());
   std::thread t([&] { EXPECT_TRUE(b.WaitFor(std::chrono::minutes(5))); });
   a.Cancel();
   t.join();
   EXPECT_TRUE(b.cancelled());
+  EXPECT_TRUE(b.flag()->load());
   EXPECT_FALSE(CancelToken().WaitFor(std::chrono::milliseconds(1)));
 }
 

@@ -67,11 +67,12 @@ std::vector<ToolSpec> RekallToolSpecs() {
       {"type", Str("Filter by type: bug, pattern, decision, pitfall, config, reference")},
       {"project", Str("Filter by project name")},
       {"limit", Limit("Max results (default: 10)", 10)},
+      // The default is the CLI's (`rekall search --mode`).
       {"mode", {{"type", "string"},
-                {"description", "Ranking: hybrid (meaning + keywords, default), semantic or keyword "
-                                "(rekall C++ addition)"},
-                {"enum", {"hybrid", "semantic", "keyword"}},
-                {"default", "hybrid"}}},
+                {"description", "Ranking: semantic (by meaning, default), keyword (full-text) or hybrid "
+                                "(both, fused) (rekall C++ addition)"},
+                {"enum", {"semantic", "keyword", "hybrid"}},
+                {"default", "semantic"}}},
       {"tags", StrList("Only entries carrying all these tags (rekall C++ addition)")}};
   tools.push_back({"rekall_search",
                    "Search the knowledge base by meaning. Returns compact results - use rekall_show "

@@ -43,7 +43,7 @@ TEST(RekallTools, SearchArgumentsAndDefaults) {
     EXPECT_TRUE(s["properties"].contains(p)) << p;
   }
   json args = NormalizeArguments(s, {{"query", "cors"}, {"project", nullptr}});
-  EXPECT_EQ(args, (json{{"query", "cors"}, {"limit", 10}, {"mode", "hybrid"}}));
+  EXPECT_EQ(args, (json{{"query", "cors"}, {"limit", 10}, {"mode", "semantic"}}));
   EXPECT_TRUE(CheckArguments(s, {{"query", "q"}, {"tags", {"a"}}, {"limit", 200}}).empty());
   EXPECT_FALSE(CheckArguments(s, {{"query", "q"}, {"limit", 0}}).empty());
   EXPECT_FALSE(CheckArguments(s, {{"query", "q"}, {"mode", "fuzzy"}}).empty());
