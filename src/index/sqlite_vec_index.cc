@@ -401,22 +401,45 @@ class SqliteVecIndex final : public VectorIndex {
     return Status::OK();
   }
 
-  // Exact scores with the same kernel and padding as the brute backend, so
-  // both backends return bit-identical scores.
-  float Score(const std::vector<float>& q, const void* blob, int bytes) {
-    if (blob == nullptr || bytes != int(sizeof(float) * dim_)) return -2.0f;
+  // Exact score of a source vector (embeddings.vector), normalised and
+  // scored with the same kernel and padding as the brute backend, so both
+  // backends return bit-identical scores. False if the blob is unusable.
+  bool Score(const std::vector<float>& q, const void* blob, int bytes, float* s) {
+    if (blob == nullptr || bytes != int(sizeof(float) * dim_)) return false;
     row_.assign(stride_, 0.0f);
     std::memcpy(row_.data(), blob, bytes);
-    float s;
-    simd::Best().dot_rows(q.data(), row_.data(), stride_, 1, &s);
-    return s;
+    for (int j = 0; j < dim_; ++j) {
+      if (!std::isfinite(row_[j])) return false;
+    }
+    Normalize(row_.data(), dim_);
+    simd::Best().dot_rows(q.data(), row_.data(), stride_, 1, s);
+    return true;
+  }
+
+  // vec0 hands back vectors slowly (~0.25 ms a row in KNN results on this
+  // machine), so candidates are rescored from the embeddings table, looked
+  // up through its UNIQUE(entry_id, embedding_type) index.
+  float SourceScore(const std::vector<float>& q, const std::string& id, float distance) {
+    if (!src_.prepared() &&
+        !src_.Prepare(db_, "SELECT vector FROM embeddings WHERE entry_id = ?1 AND embedding_type = 'summary'").ok()) {
+      return 1.0f - distance * distance / 2;
+    }
+    src_.Reset();
+    sqlite3_bind_text(src_.get(), 1, id.c_str(), int(id.size()), SQLITE_STATIC);
+    float sc;
+    if (sqlite3_step(src_.get()) != SQLITE_ROW ||
+        !Score(q, sqlite3_column_blob(src_.get(), 0), sqlite3_column_bytes(src_.get(), 0), &sc)) {
+      sc = 1.0f - distance * distance / 2;  // unit vectors: |a-b|^2 = 2 - 2 cos
+    }
+    src_.Reset();
+    return sc;
   }
 
   Status KnnLocked(const std::vector<float>& q, int k, const Filter& f, std::vector<Scored>* out) {
     const int shape = (f.type ? 1 : 0) | (f.project ? 2 : 0) | (f.status ? 4 : 0);
     std::unique_ptr<Stmt>& st = knn_[shape];
     if (!st) {
-      std::string sql = std::string("SELECT entry_id, embedding FROM ") + kTable +
+      std::string sql = std::string("SELECT entry_id, distance FROM ") + kTable +
                         " WHERE embedding MATCH ?1 AND k = ?2";
       if (f.type) sql += " AND type = ?3";
       if (f.project) sql += " AND project = ?4";
@@ -443,9 +466,10 @@ class SqliteVecIndex final : public VectorIndex {
       float lowest = 2.0f;
       int rc;
       while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
-        float s = Score(q, sqlite3_column_blob(st->get(), 1), sqlite3_column_bytes(st->get(), 1));
+        std::string id = ColText(st->get(), 0);
+        float s = SourceScore(q, id, float(sqlite3_column_double(st->get(), 1)));
         lowest = std::min(lowest, s);
-        out->push_back(Scored{s, ColText(st->get(), 0)});
+        out->push_back(Scored{s, std::move(id)});
       }
       if (rc != SQLITE_DONE) return SqlError(db_, "vec0 KNN query");
       st->Reset();
@@ -460,33 +484,35 @@ class SqliteVecIndex final : public VectorIndex {
     return Status::OK();
   }
 
-  // Scores every row matching the filter; tags through the tags table.
+  // Scores every source row matching the filter, with the metadata rules of
+  // a rebuild (NULL project = "", NULL status = "active"); tags through the
+  // tags table. Reads the embeddings table: vec0 returns vectors slowly.
   Status ExactLocked(const std::vector<float>& q, int k, const Filter& f, std::vector<Scored>* out) {
     std::vector<std::string> tags = f.tags;
     std::sort(tags.begin(), tags.end());
     tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
-    std::string sql = "SELECT v.entry_id, v.embedding FROM ";
+    std::string sql = "SELECT em.entry_id, em.vector FROM ";
+    std::vector<const std::string*> binds;
     if (!tags.empty()) {
       sql += "(SELECT entry_id FROM tags WHERE tag IN (";
-      for (size_t i = 0; i < tags.size(); ++i) sql += i ? ",?" : "?";
-      sql += ") GROUP BY entry_id HAVING count(DISTINCT tag) = " + std::to_string(tags.size()) + ") t JOIN " +
-             kTable + " v ON v.entry_id = t.entry_id";
+      for (size_t i = 0; i < tags.size(); ++i) {
+        sql += i ? ",?" : "?";
+        binds.push_back(&tags[i]);
+      }
+      sql += ") GROUP BY entry_id HAVING count(DISTINCT tag) = " + std::to_string(tags.size()) +
+             ") t JOIN embeddings em ON em.entry_id = t.entry_id";
     } else {
-      sql += std::string(kTable) + " v";
+      sql += "embeddings em";
     }
-    std::vector<const std::string*> binds;
-    for (const std::string& t : tags) binds.push_back(&t);
-    std::string where;
-    auto cond = [&](const std::optional<std::string>& val, const char* col) {
+    sql += " LEFT JOIN entries e ON e.id = em.entry_id WHERE em.embedding_type = 'summary'";
+    auto cond = [&](const std::optional<std::string>& val, const char* expr) {
       if (!val) return;
-      where += where.empty() ? " WHERE " : " AND ";
-      where += std::string("v.") + col + " = ?";
+      sql += std::string(" AND ") + expr + " = ?";
       binds.push_back(&*val);
     };
-    cond(f.type, "type");
-    cond(f.project, "project");
-    cond(f.status, "status");
-    sql += where;
+    cond(f.type, "coalesce(e.type, '')");
+    cond(f.project, "coalesce(e.project, '')");
+    cond(f.status, "coalesce(e.status, 'active')");
     Stmt st;
     Status s = st.Prepare(db_, sql);
     if (!s.ok()) return s;
@@ -496,10 +522,11 @@ class SqliteVecIndex final : public VectorIndex {
     out->clear();
     int rc;
     while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-      float sc = Score(q, sqlite3_column_blob(st.get(), 1), sqlite3_column_bytes(st.get(), 1));
+      float sc;
+      if (!Score(q, sqlite3_column_blob(st.get(), 1), sqlite3_column_bytes(st.get(), 1), &sc)) continue;
       out->push_back(Scored{sc, ColText(st.get(), 0)});
     }
-    if (rc != SQLITE_DONE) return SqlError(db_, "scanning " + std::string(kTable));
+    if (rc != SQLITE_DONE) return SqlError(db_, "scanning embeddings");
     const size_t kk = std::min(out->size(), size_t(k));
     std::partial_sort(out->begin(), out->begin() + kk, out->end(), Better);
     out->resize(kk);
@@ -511,7 +538,7 @@ class SqliteVecIndex final : public VectorIndex {
   const int dim_;
   const size_t stride_;
   std::mutex mu_;
-  Stmt del_, ins_;
+  Stmt del_, ins_, src_;
   std::map<int, std::unique_ptr<Stmt>> knn_;
   std::vector<float> row_;
   int64_t data_version_ = 0;
