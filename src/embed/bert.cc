@@ -9,15 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "embed/kernels.h"
+#include "embed/linear.h"
 
 namespace rekall::embed {
 namespace {
-
-// y[m][n] = x[m][k] . w[n][k]^T : a PyTorch Linear without bias (weights are
-// stored out x in, row-major).
-void Linear(const float* x, const float* w, float* y, int m, int n, int k) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
-}
 
 }  // namespace
 
@@ -143,11 +138,11 @@ void BertModel::MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs,
   // The 1/sqrt(d) attention scale is folded into Q's bias step.
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (const Layer& L : layers_) {
-    Linear(x, L.wq, q, T, H, H);
+    Linear(x, L.wq, nullptr, q, T, H, H);
     kernels::AddBias(q, L.bq, T, H, scale);
-    Linear(x, L.wk, k, T, H, H);
+    Linear(x, L.wk, nullptr, k, T, H, H);
     kernels::AddBias(k, L.bk, T, H, 1.0f);
-    Linear(x, L.wv, v, T, H, H);
+    Linear(x, L.wv, nullptr, v, T, H, H);
     kernels::AddBias(v, L.bv, T, H, 1.0f);
     // Each sequence attends only to itself: with packing there is no padding
     // to mask, which equals HF's masked attention over a padded batch.
@@ -162,11 +157,11 @@ void BertModel::MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs,
                     tmp + c0, H);
       }
     }
-    Linear(tmp, L.wo, q, T, H, H);  // q is free again: reuse it as output
+    Linear(tmp, L.wo, nullptr, q, T, H, H);  // q is free again: reuse it as output
     kernels::AddBiasResidualLayerNorm(x, q, L.bo, L.ln1_g, L.ln1_b, T, H, eps);
-    Linear(x, L.w1, inter, T, I, H);
+    Linear(x, L.w1, nullptr, inter, T, I, H);
     kernels::AddBiasGelu(inter, L.b1, T, I);
-    Linear(inter, L.w2, q, T, H, I);
+    Linear(inter, L.w2, nullptr, q, T, H, I);
     kernels::AddBiasResidualLayerNorm(x, q, L.b2, L.ln2_g, L.ln2_b, T, H, eps);
   }
 

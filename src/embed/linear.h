@@ -1,0 +1,23 @@
+// y = x . w^T (+ bias): the dense layers. Large batches go to OpenBLAS;
+// few rows (a query) use our own kernel, because OpenBLAS repacks the whole
+// weight matrix on every call, which costs more than the product itself when
+// x has a handful of rows.
+#pragma once
+
+#include <cstddef>
+
+namespace rekall::embed {
+
+// x: m x k, w: n x k (PyTorch Linear layout), y: m x n, all row-major and
+// contiguous. bias (n floats) may be null.
+void Linear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k);
+
+// Rows up to which Linear uses the small-batch kernel (0 when the CPU has
+// neither AVX-512 nor AVX2+FMA, then OpenBLAS does everything).
+int SmallLinearMaxRows();
+
+// The small-batch kernel alone (tests compare it to OpenBLAS); false if the
+// CPU or the shape (k % 16, n % 4) does not allow it.
+bool SmallLinear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k);
+
+}  // namespace rekall::embed
