@@ -9,6 +9,7 @@
 #include <cstring>
 #include <set>
 
+#include "store/migrate.h"
 #include "store/schema.h"
 #include "util/ulid.h"
 #include "util/utf8.h"
@@ -262,41 +263,43 @@ Status Store::Init(const OpenOptions& opts) {
       if (!t.ok()) return t;
       t = Exec(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)).c_str(), "setting user_version");
       if (!t.ok()) return t;
-      return Exec(db_, EngineSchema(), "creating engine tables");
+      t = Exec(db_, EngineSchema(), "creating engine tables");
+      if (!t.ok()) return t;
+      return Exec(db_, ("INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
+                        std::to_string(kEngineSchemaVersion) + "')").c_str(), "recording engine schema version");
     });
     if (!s.ok()) return s;
-    has_embeddings = true;
-    has_engine = true;
   }
 
+  // An existing Rekall file may lack what we need: migrate it, transparently,
+  // after a backup (read-only opens just report what is pending).
+  MigrationPlan plan;
+  if (!(s = PlanMigration(db_, path_, &plan)).ok()) return s;
+  schema_.user_version = plan.user_version;
+  if (plan.needed()) {
+    if (schema_.read_only || !opts.auto_migrate) {
+      schema_.pending_migration = true;
+    } else {
+      std::string backup;
+      if (!(s = RunMigration(db_, plan, opts.migrate, &backup)).ok()) return s;
+      schema_.migrated = true;
+      schema_.backup_path = backup;
+      for (const auto& step : plan.steps) schema_.migration_steps.push_back(step.description);
+    }
+  }
   {
-    Stmt st(db_, "PRAGMA user_version");
-    if (st.Step() == SQLITE_ROW) schema_.user_version = static_cast<int>(st.Int(0));
+    Stmt st(db_, "SELECT name FROM sqlite_master WHERE type='table' AND name IN ('embeddings', 'rekall_engine_meta')");
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      std::string n = st.Text(0);
+      if (n == "embeddings") has_embeddings = true;
+      if (n == "rekall_engine_meta") has_engine = true;
+    }
   }
-  if (schema_.user_version > kRekallUserVersion)
-    return Status::InvalidArgument(where + " has Rekall schema version " + std::to_string(schema_.user_version) +
-                                   ", newer than the latest this tool knows (" +
-                                   std::to_string(kRekallUserVersion) + "); it was not modified");
   schema_.has_embeddings_table = has_embeddings;
-
-  if (!has_engine && !schema_.read_only && schema_.user_version == kRekallUserVersion) {
-    s = WithTransaction([&]() { return Exec(db_, EngineSchema(), "creating engine tables"); });
-    if (!s.ok()) return s;
-    has_engine = true;
-  }
   if (has_engine) {
     Stmt st(db_, "SELECT value FROM rekall_engine_meta WHERE key = 'schema_version'");
     if (st.status(where).ok() && st.Step() == SQLITE_ROW) schema_.engine_version = std::stoi(st.Text(0));
-    if (schema_.engine_version == 0 && !schema_.read_only) {
-      s = WithTransaction([&]() {
-        Stmt up(db_, "INSERT OR REPLACE INTO rekall_engine_meta(key, value) VALUES('schema_version', ?)");
-        up.Bind(1, std::to_string(kEngineSchemaVersion));
-        int rc = up.Step();
-        return rc == SQLITE_DONE ? Status::OK() : SqliteError(db_, rc, "recording engine schema version");
-      });
-      if (!s.ok()) return s;
-      schema_.engine_version = kEngineSchemaVersion;
-    }
   }
 
   Stmt cols(db_, "PRAGMA table_info(entries)");

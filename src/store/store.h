@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "store/entry.h"
+#include "store/migrate.h"
 #include "util/status.h"
 
 namespace rekall::store {
@@ -69,6 +70,10 @@ struct OpenOptions {
   bool create_if_missing = true;
   bool read_only = false;
   int busy_timeout_ms = 5000;
+  // Migrate an existing Rekall file that lacks what we need (after a
+  // backup). Off: open it as it is and report schema().pending_migration.
+  bool auto_migrate = true;
+  MigrateOptions migrate;
 };
 
 // What Open() found in the file.
@@ -78,6 +83,10 @@ struct SchemaInfo {
   bool created = false;          // the file was new
   bool has_embeddings_table = false;
   bool read_only = false;
+  bool pending_migration = false;  // changes we need were not applied
+  bool migrated = false;           // Open() migrated the file
+  std::string backup_path;         // the backup made before migrating
+  std::vector<std::string> migration_steps;
 };
 
 class Store {

@@ -43,6 +43,9 @@ class Status {
   // "not found: no entry with id X"
   std::string ToString() const;
 
+  // Same code, message extended (context added by a caller up the stack).
+  Status Append(const std::string& more) const { return Status(code_, message_ + more); }
+
  private:
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}
   Code code_ = Code::kOk;
