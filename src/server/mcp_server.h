@@ -8,6 +8,9 @@
 // latest; the stateless 2026-07-28 era (`server/discover`) is not spoken, so
 // a probing client gets -32601 and falls back to `initialize`.
 //
+// Requests that come before initialize are served anyway (the spec only says
+// clients SHOULD NOT send them), which keeps scripted clients simple.
+//
 // Threads: one reader thread (the caller of Run) parses every line and answers
 // initialize, ping, tools/list and every protocol error itself, so none of them
 // waits behind a tool call. tools/call runs on a small worker pool.
