@@ -50,7 +50,8 @@
 //                  what_failed, conversation_excerpt, files_modified[],
 //                  error_messages[]}; Rekall also takes a plain string),
 //                  tags (string[]), project (string),
-//                  confidence (integer 0-5, default 2)
+//                  confidence (integer 0-5, default 2); Rekall requires
+//                  context too, we do not
 //   rekall_similar entry_id (string, required), limit (integer, default 5)
 //   rekall_info    no arguments; ours returns our own statistics
 //   rekall_delete  id (string, required)          -- ours, Rekall has none
