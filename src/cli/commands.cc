@@ -14,6 +14,8 @@
 #include "config/config.h"
 #include "engine/engine.h"
 #include "store/entry.h"
+#include "store/migrate.h"
+#include "store/store.h"
 
 namespace rekall::cli {
 
@@ -80,7 +82,13 @@ Status OpenEngine(const Globals& g, std::unique_ptr<Engine>* out, bool read_only
   o.db_path = loc.path;
   o.create_parent_dirs = loc.default_location;
   o.read_only = read_only;
-  return Engine::Open(std::move(o), out);
+  s = Engine::Open(std::move(o), out);
+  if (s.ok() && (*out)->store()->schema().migrated && !g.quiet) {
+    const auto& sc = (*out)->store()->schema();
+    std::cerr << "rekall: migrated " << loc.path << " (Rekall schema " << sc.user_version
+              << ", kept as is); backup at " << sc.backup_path << std::endl;
+  }
+  return s;
 }
 
 std::string ReadAll(std::istream& in) {
@@ -568,6 +576,93 @@ int Run(int argc, char** argv) {
         std::cout << it.key() << ": " << (it->is_string() ? it->get<std::string>() : it->dump()) << "\n";
       std::cout.flush();
     }
+  });
+
+  // migrate
+  auto* migrate = app.add_subcommand("migrate", "Bring an existing Rekall database up to what this engine needs");
+  bool dry_run = false;
+  migrate->add_flag("--dry-run", dry_run, "Say what would change and where the backup would go; change nothing");
+  migrate->callback([&]() {
+    config::Config cfg;
+    Status s = LoadConfig(g, &cfg);
+    if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
+    config::DbLocation loc = config::ResolveDbPath(g.db, cfg);
+    store::OpenOptions oo;
+    oo.create_if_missing = false;
+    oo.auto_migrate = false;
+    oo.read_only = true;
+    std::unique_ptr<store::Store> st;
+    if (!(s = store::Store::Open(loc.path, oo, &st)).ok()) throw CLI::RuntimeError(Fail(g, s));
+    store::MigrationPlan plan;
+    if (!(s = store::PlanMigration(st->db(), loc.path, &plan)).ok()) throw CLI::RuntimeError(Fail(g, s));
+    std::vector<std::string> missing;
+    st->EntriesWithoutEmbedding("summary", &missing);
+    size_t entries = 0;
+    st->Count(&entries);
+    json j = {{"database", loc.path}, {"rekall_schema_version", plan.user_version},
+              {"needed", plan.needed()}, {"dry_run", dry_run}, {"entries", entries},
+              {"entries_without_embedding", missing.size()}};
+    json steps = json::array();
+    for (const auto& step : plan.steps) steps.push_back(step.description);
+    j["steps"] = steps;
+    if (plan.needed()) j["backup"] = plan.backup_path;
+    if (!dry_run && plan.needed()) {
+      st.reset();
+      store::OpenOptions rw;
+      rw.create_if_missing = false;
+      if (!(s = store::Store::Open(loc.path, rw, &st)).ok()) throw CLI::RuntimeError(Fail(g, s));
+      j["backup"] = st->schema().backup_path;
+      j["migrated"] = st->schema().migrated;
+    }
+    if (g.json) {
+      std::cout << j.dump() << std::endl;
+      return;
+    }
+    std::cout << "database: " << loc.path << " (Rekall schema " << plan.user_version << ", left as is)\n";
+    if (!plan.needed()) {
+      std::cout << "up to date: nothing to migrate\n";
+    } else {
+      std::cout << (dry_run ? "would apply, in one transaction:\n" : "applied, in one transaction:\n");
+      for (const auto& step : plan.steps) std::cout << "  - " << step.description << "\n";
+      std::cout << (dry_run ? "backup would be written to: " : "backup: ") << j["backup"].get<std::string>() << "\n";
+    }
+    if (!missing.empty())
+      std::cout << missing.size() << " of " << entries
+                << " entries have no embedding of this model: `rekall index rebuild` adds them\n";
+    std::cout.flush();
+  });
+
+  // doctor
+  auto* doctor = app.add_subcommand("doctor", "Check the database: integrity, orphans, index drift, model mismatches");
+  bool doctor_fix = false;
+  doctor->add_flag("--fix", doctor_fix, "Repair what is safe (after a backup) and say what was done");
+  doctor->callback([&]() {
+    std::unique_ptr<Engine> eng;
+    Status s = OpenEngine(g, &eng);
+    std::vector<DoctorFinding> findings;
+    std::string backup;
+    if (s.ok()) s = eng->Doctor(doctor_fix, &findings, &backup);
+    if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
+    bool errors = false, open_problems = false;
+    for (const auto& f : findings) {
+      errors |= f.severity == "error";
+      open_problems |= (f.severity == "warning" || f.severity == "error") && !f.fixed;
+    }
+    if (g.json) {
+      json arr = json::array();
+      for (const auto& f : findings)
+        arr.push_back({{"check", f.check}, {"severity", f.severity}, {"message", f.message}, {"count", f.count},
+                       {"fixed", f.fixed}});
+      json j = {{"findings", arr}, {"healthy", !open_problems}};
+      if (!backup.empty()) j["backup"] = backup;
+      std::cout << j.dump() << std::endl;
+    } else {
+      for (const auto& f : findings)
+        std::cout << (f.fixed ? "fixed" : f.severity) << "\t" << f.check << ": " << f.message << "\n";
+      if (!backup.empty()) std::cout << "backup before repairs: " << backup << "\n";
+      std::cout.flush();
+    }
+    if (errors) throw CLI::RuntimeError(1);
   });
 
   try {

@@ -104,7 +104,7 @@ Status Engine::EnsureIndex() {
   IndexOptions io;
   Status s = ParseIndexBackend(cfg_.vector_backend, &io.backend);
   if (!s.ok()) return s;
-  io.extension_path = cfg_.sqlite_vec_path;
+  io.extension_path = cfg_.sqlite_vec_path.empty() ? REKALL_DEFAULT_SQLITE_VEC : cfg_.sqlite_vec_path;
   io.threads = static_cast<int>(cfg_.threads);
   io.dim = store::kDim;
   return OpenVectorIndex(store_->db(), io, &index_, &index_notice_);
@@ -623,6 +623,190 @@ Status Engine::Stats(nlohmann::json* out) {
   j["rss_kb"] = CurrentRssKb();
   j["peak_rss_kb"] = PeakRssKb();
   *out = std::move(j);
+  return Status::OK();
+}
+
+}  // namespace rekall
+
+namespace rekall {
+
+namespace {
+
+// Runs a query returning one integer.
+Status QueryCount(sqlite3* db, const std::string& sql, size_t* n) {
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+  if (rc != SQLITE_OK) return store::SqliteError(db, rc, "doctor");
+  rc = sqlite3_step(st);
+  *n = rc == SQLITE_ROW ? static_cast<size_t>(sqlite3_column_int64(st, 0)) : 0;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) return store::SqliteError(db, rc, "doctor");
+  return Status::OK();
+}
+
+Status ExecSql(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  if (rc == SQLITE_OK) return Status::OK();
+  std::string m = err ? err : "";
+  sqlite3_free(err);
+  return store::SqliteError(db, rc, "doctor: " + m);
+}
+
+// Entries whose FTS row is missing or whose indexed text differs from the
+// entry (Rekall's trigger indexes tags before they are written).
+const char* kFtsDrift =
+    "SELECT COUNT(*) FROM entries e LEFT JOIN entries_fts f ON f.id = e.id WHERE f.id IS NULL "
+    "OR f.title IS NOT e.title OR f.content IS NOT e.content "
+    "OR COALESCE(f.tags, '') IS NOT COALESCE((SELECT GROUP_CONCAT(tag, ' ') FROM "
+    "(SELECT tag FROM tags t WHERE t.entry_id = e.id ORDER BY tag)), '')";
+
+}  // namespace
+
+Status Engine::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  out->clear();
+  sqlite3* db = store_->db();
+  Status s;
+  auto add = [&](const std::string& check, const std::string& sev, const std::string& msg, size_t n) {
+    out->push_back({check, sev, msg, n, false});
+    return &out->back();
+  };
+
+  // 1. SQLite's own check of the file.
+  {
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr);
+    std::string result;
+    size_t problems = 0;
+    while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      std::string line = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      if (line != "ok") {
+        ++problems;
+        if (result.size() < 500) result += line + "; ";
+      }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) return store::SqliteError(db, rc, "integrity check");
+    if (problems) add("integrity", "error", "PRAGMA integrity_check: " + result + "restore a backup", problems);
+    else add("integrity", "ok", "PRAGMA integrity_check: ok", 0);
+  }
+  bool has_emb = store_->schema().has_embeddings_table;
+  if (store_->schema().pending_migration)
+    add("migration", "warning", "the database needs `rekall migrate` (opened read-only)", 1);
+
+  size_t orphan_emb = 0, orphan_tags = 0, fts_drift = 0, mismatched = 0, missing = 0;
+  if (has_emb &&
+      !(s = QueryCount(db, "SELECT COUNT(*) FROM embeddings WHERE entry_id NOT IN (SELECT id FROM entries)", &orphan_emb))
+           .ok())
+    return s;
+  if (!(s = QueryCount(db, "SELECT COUNT(*) FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)", &orphan_tags)).ok())
+    return s;
+  if (!(s = QueryCount(db, kFtsDrift, &fts_drift)).ok()) return s;
+  if (has_emb && !(s = QueryCount(db,
+                                  "SELECT COUNT(*) FROM embeddings WHERE embedding_type = 'summary' AND (dimensions != 384 "
+                                  "OR model_name NOT IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2') "
+                                  "OR length(vector) != dimensions * 4)",
+                                  &mismatched))
+                        .ok())
+    return s;
+  std::vector<std::string> missing_ids;
+  if (!(s = store_->EntriesWithoutEmbedding("summary", &missing_ids)).ok()) return s;
+  missing = missing_ids.size() - std::min(missing_ids.size(), mismatched);
+
+  auto* f_orphan_emb = add("orphan_embeddings", orphan_emb ? "warning" : "ok",
+                           std::to_string(orphan_emb) + " embeddings belong to no entry", orphan_emb);
+  auto idx_orphan_emb = out->size() - 1;
+  add("orphan_tags", orphan_tags ? "warning" : "ok", std::to_string(orphan_tags) + " tags belong to no entry",
+      orphan_tags);
+  auto idx_orphan_tags = out->size() - 1;
+  add("fts_drift", fts_drift ? "warning" : "ok",
+      std::to_string(fts_drift) + " entries whose keyword index is missing or out of date", fts_drift);
+  auto idx_fts = out->size() - 1;
+  add("model_mismatch", mismatched ? "warning" : "ok",
+      std::to_string(mismatched) + " summary embeddings of another model or dimension (re-embedded by `rekall index "
+                                   "rebuild`; never mixed into search)",
+      mismatched);
+  auto idx_mismatch = out->size() - 1;
+  add("missing_embeddings", missing ? "info" : "ok",
+      std::to_string(missing) + " entries without an embedding (`rekall index rebuild` adds them)", missing);
+  auto idx_missing = out->size() - 1;
+  (void)f_orphan_emb;
+
+  // Vector index drift: what the index holds against the embeddings table.
+  size_t ours = 0, indexed = 0;
+  bool index_ok = false;
+  if (has_emb && !store_->schema().read_only) {
+    if (!(s = QueryCount(db,
+                         "SELECT COUNT(*) FROM embeddings m JOIN entries e ON e.id = m.entry_id WHERE "
+                         "m.embedding_type = 'summary' AND m.dimensions = 384 AND length(m.vector) = 1536 AND "
+                         "m.model_name IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')",
+                         &ours))
+             .ok())
+      return s;
+    s = EnsureIndex();
+    if (s.ok()) s = index_->Count(&indexed);
+    if (!s.ok()) {
+      add("index", "error", "vector index: " + s.message(), 1);
+    } else {
+      index_ok = true;
+      size_t drift = indexed > ours ? indexed - ours : ours - indexed;
+      add("index_drift", drift ? "warning" : "ok",
+          std::string(index_->name()) + " index holds " + std::to_string(indexed) + " vectors for " +
+              std::to_string(ours) + " embeddings",
+          drift);
+    }
+  }
+  auto idx_drift = out->size() - 1;
+
+  bool anything = orphan_emb || orphan_tags || fts_drift || (index_ok && indexed != ours) ||
+                  ((mismatched || missing) && provider_->CheckAvailable().ok());
+  if (!fix || !anything) return Status::OK();
+  if (store_->schema().read_only) return Status::IOError("database is read-only; nothing was repaired");
+
+  // Repairs, after a backup.
+  std::string b = store_->path() + ".backup-doctor-" + NowIsoLocal().substr(0, 19);
+  for (auto& c : b)
+    if (c == ':') c = '-';
+  if (!(s = store::BackupDatabase(db, b)).ok()) return s.Append("; nothing was repaired");
+  if (backup) *backup = b;
+  s = store_->WithTransaction([&]() -> Status {
+    Status t;
+    if (orphan_emb && !(t = ExecSql(db, "DELETE FROM embeddings WHERE entry_id NOT IN (SELECT id FROM entries)")).ok())
+      return t;
+    if (orphan_tags && !(t = ExecSql(db, "DELETE FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)")).ok())
+      return t;
+    if (fts_drift) {
+      // Re-index every entry: delete and insert its FTS row with sorted tags.
+      if (!(t = ExecSql(db, "DELETE FROM entries_fts")).ok()) return t;
+      if (!(t = ExecSql(db,
+                        "INSERT INTO entries_fts(id, title, content, tags) SELECT e.id, e.title, e.content, "
+                        "(SELECT GROUP_CONCAT(tag, ' ') FROM (SELECT tag FROM tags t WHERE t.entry_id = e.id "
+                        "ORDER BY tag)) FROM entries e"))
+               .ok())
+        return t;
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  (*out)[idx_orphan_emb].fixed = orphan_emb > 0;
+  (*out)[idx_orphan_tags].fixed = orphan_tags > 0;
+  (*out)[idx_fts].fixed = fts_drift > 0;
+  if ((mismatched || missing) && provider_->CheckAvailable().ok()) {
+    size_t n = 0;
+    if (!(s = RebuildIndex(false, nullptr, &n)).ok()) return s;
+    (*out)[idx_mismatch].fixed = mismatched > 0;
+    (*out)[idx_missing].fixed = missing > 0;
+  }
+  if (index_ok) {
+    size_t loaded = 0, skipped = 0;
+    if (!(s = index_->Rebuild(&loaded, &skipped)).ok()) return s;
+    size_t now = 0;
+    index_->Count(&now);
+    if (indexed != ours) (*out)[idx_drift].fixed = true;
+  }
+  store_->DataVersion(&data_version_);
+  entry_cache_->Clear();
   return Status::OK();
 }
 

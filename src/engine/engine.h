@@ -20,6 +20,7 @@
 #include "engine/embedding_provider.h"
 #include "index/embedding_cache.h"
 #include "index/vector_index.h"
+#include "store/migrate.h"
 #include "store/store.h"
 #include "util/status.h"
 
@@ -67,6 +68,15 @@ struct IndexStatus {
   std::string notice;
 };
 
+// One check of `rekall doctor`.
+struct DoctorFinding {
+  std::string check;     // integrity, orphan_embeddings, ...
+  std::string severity;  // ok | info | warning | error
+  std::string message;
+  size_t count = 0;
+  bool fixed = false;
+};
+
 struct EngineOptions {
   config::Config cfg;
   std::string db_path;
@@ -109,6 +119,11 @@ class Engine : private store::WriteObserver {
   Status Import(std::istream& in, const std::string& on_conflict, bool embed, size_t* imported, size_t* skipped,
                 std::string* notice);
   Status Export(std::ostream& out, size_t* exported);
+
+  // Integrity check, orphan rows, FTS drift, vector-index drift, model or
+  // dimension mismatches, entries without embeddings. With `fix`, repairs
+  // what is safe (after a backup, path in *backup) and marks it fixed.
+  Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup);
 
   // entries, embeddings, backend, cache counters, model state, RSS.
   Status Stats(nlohmann::json* out);
