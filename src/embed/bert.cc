@@ -114,8 +114,9 @@ void BertModel::MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs,
 
   // One allocation for every activation of this call.
   const size_t th = static_cast<size_t>(T) * H;
-  std::vector<float> buf(5 * th + static_cast<size_t>(T) * I + max_len * max_len);
-  float* x = buf.data();
+  // Not zero-filled: every buffer is written before it is read.
+  std::unique_ptr<float[]> buf(new float[5 * th + static_cast<size_t>(T) * I + max_len * max_len]);
+  float* x = buf.get();
   float* q = x + th;
   float* k = q + th;
   float* v = k + th;
