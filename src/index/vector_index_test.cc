@@ -9,6 +9,13 @@
 #include "index/index_test_util.h"
 #include "index/sqlite_vec_index.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+// sqlite-vec 0.1.9 leaks a few bytes per vec0 INSERT/KNN query (upstream
+// asg017/sqlite-vec#265, fixes in PR #258, unreleased). Its frames are not
+// symbolised, so the leak is reported from libsqlite3's allocator.
+extern "C" const char* __lsan_default_suppressions() { return "leak:libsqlite3.so\n"; }
+#endif
+
 namespace rekall {
 namespace {
 

@@ -1,0 +1,316 @@
+// KNN latency of the vector index backends on synthetic random unit vectors
+// (384-d), next to raw vec0 queries and the memory-bandwidth bound of a full
+// scan. Prints one Markdown table row per (size, method).
+//
+//   index_bench [--sizes 1000,10000,100000,1000000] [--queries 100] [--k 10]
+//               [--vec-max 100000] [--threads 2] [--ext path/to/vec0.so]
+//               [--dir /tmp]
+//
+// vec0 rows are built only up to --vec-max vectors (building 1M takes
+// minutes on two cores); 0 skips vec0 entirely.
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "index/brute_force_index.h"
+#include "index/simd.h"
+#include "index/sqlite_vec_index.h"
+#include "index/vector_index.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using rekall::Hit;
+using rekall::IndexOptions;
+using rekall::Status;
+
+constexpr int kDim = 384;
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+struct Lat {
+  double p50, p95, mean;
+};
+
+Lat Percentiles(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  auto at = [&](double p) { return v[std::min(v.size() - 1, size_t(p * (v.size() - 1) + 0.5))]; };
+  return {at(0.50), at(0.95), sum / v.size()};
+}
+
+void Row(size_t n, const std::string& method, const Lat& l, const std::string& note) {
+  std::printf("| %zu | %s | %.3f | %.3f | %.3f | %s |\n", n, method.c_str(), l.p50, l.p95, l.mean, note.c_str());
+  std::fflush(stdout);
+}
+
+void Die(const Status& s, const char* what) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+  std::exit(1);
+}
+
+// Fills `out` with n random unit vectors, in parallel (deterministic per chunk).
+void RandomUnits(size_t n, uint64_t seed, std::vector<float>* out) {
+  out->resize(n * kDim);
+  const int parts = 2;
+  std::vector<std::thread> ts;
+  for (int p = 0; p < parts; ++p) {
+    ts.emplace_back([&, p] {
+      std::mt19937_64 rng(seed * 1000 + p);
+      std::normal_distribution<float> nd;
+      for (size_t i = n * p / parts; i < n * (p + 1) / parts; ++i) {
+        float* v = &(*out)[i * kDim];
+        double ss = 0;
+        for (int j = 0; j < kDim; ++j) {
+          v[j] = nd(rng);
+          ss += double(v[j]) * v[j];
+        }
+        const float inv = float(1 / std::sqrt(ss));
+        for (int j = 0; j < kDim; ++j) v[j] *= inv;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+}
+
+std::string Id(size_t i) {
+  char b[32];
+  std::snprintf(b, sizeof b, "01JBENCH%010zu", i);
+  return b;
+}
+
+template <class F>
+Lat Time(int queries, const F& f) {
+  f(0);  // warm-up: first-touch, caches, lazy int8 build
+  std::vector<double> t;
+  for (int i = 0; i < queries; ++i) {
+    auto a = Clock::now();
+    f(i);
+    t.push_back(Ms(Clock::now() - a));
+  }
+  return Percentiles(t);
+}
+
+double Recall(const std::vector<std::vector<Hit>>& got, const std::vector<std::vector<Hit>>& want) {
+  size_t hit = 0, total = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    for (const Hit& h : want[i]) {
+      ++total;
+      for (const Hit& g : got[i]) hit += g.entry_id == h.entry_id;
+    }
+  }
+  return total ? double(hit) / total : 1.0;
+}
+
+// A plain parallel read of `bytes` of the matrix: the floor any full scan
+// pays on this machine.
+double ReadBound(const float* mat, size_t n, size_t stride, int threads) {
+  const auto& k = rekall::simd::Best();
+  std::vector<double> t;
+  volatile uint64_t sink = 0;
+  for (int rep = 0; rep < 7; ++rep) {
+    auto a = Clock::now();
+    std::vector<std::thread> ts;
+    std::vector<uint64_t> r(threads);
+    for (int p = 1; p < threads; ++p) {
+      ts.emplace_back([&, p] { r[p] = k.read_rows(mat + n * p / threads * stride, stride, n * (p + 1) / threads - n * p / threads); });
+    }
+    r[0] = k.read_rows(mat, stride, n / threads);
+    for (auto& th : ts) th.join();
+    t.push_back(Ms(Clock::now() - a));
+    for (uint64_t x : r) sink = sink ^ x;
+  }
+  return Percentiles(t).p50;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<size_t> sizes = {1000, 10000, 100000, 1000000};
+  int queries = 100, k = 10, threads = 2;
+  size_t vec_max = 100000;
+  std::string ext = REKALL_DEFAULT_SQLITE_VEC, dir = "/tmp";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i], v = argv[i + 1];
+    if (a == "--sizes") {
+      sizes.clear();
+      size_t p = 0;
+      while (p < v.size()) {
+        size_t e = v.find(',', p);
+        if (e == std::string::npos) e = v.size();
+        sizes.push_back(std::stoull(v.substr(p, e - p)));
+        p = e + 1;
+      }
+    } else if (a == "--queries") {
+      queries = std::stoi(v);
+    } else if (a == "--k") {
+      k = std::stoi(v);
+    } else if (a == "--vec-max") {
+      vec_max = std::stoull(v);
+    } else if (a == "--threads") {
+      threads = std::stoi(v);
+    } else if (a == "--ext") {
+      ext = v;
+    } else if (a == "--dir") {
+      dir = v;
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", a.c_str());
+      return 2;
+    }
+  }
+  std::printf("simd level: %s, threads: %d, k: %d, queries: %d, sqlite %s\n\n",
+              rekall::simd::LevelName(rekall::simd::DetectedLevel()), threads, k, queries, sqlite3_libversion());
+  std::printf("| N | method | p50 ms | p95 ms | mean ms | note |\n|---|---|---|---|---|---|\n");
+
+  std::vector<float> qs;
+  RandomUnits(size_t(queries), 7, &qs);
+  for (size_t n : sizes) {
+    std::vector<float> data;
+    RandomUnits(n, 1, &data);
+
+    // ---- memory-bandwidth bound ---------------------------------------
+    const size_t bytes = n * kDim * sizeof(float);
+    {
+      // Same layout as the index: 384 floats is already a multiple of 16.
+      double t1 = ReadBound(data.data(), n, kDim, 1);
+      double tn = ReadBound(data.data(), n, kDim, threads);
+      char note[160];
+      std::snprintf(note, sizeof note, "%.0f MB read: %.1f GB/s on 1 thread, %.1f GB/s on %d", bytes / 1e6,
+                    bytes / t1 / 1e6, bytes / tn / 1e6, threads);
+      Row(n, "memory read bound (" + std::to_string(threads) + " threads)", {tn, tn, tn}, note);
+      Row(n, "memory read bound (1 thread)", {t1, t1, t1}, "");
+    }
+
+    // ---- brute force: float, 1 thread and `threads` ------------------------
+    std::vector<std::vector<Hit>> exact(queries);
+    for (int th : {1, threads}) {
+      IndexOptions o;
+      o.quantization = rekall::Quantization::kNone;
+      o.threads = th;
+      auto idx = rekall::NewBruteForceIndex(nullptr, o);
+      for (size_t i = 0; i < n; ++i) Die(idx->Upsert(Id(i), &data[i * kDim], kDim, rekall::EntryMeta{"bug", "", "active", {}}), "upsert");
+      Lat l = Time(queries, [&](int i) { Die(idx->Search(&qs[i * kDim], kDim, k, {}, &exact[i]), "search"); });
+      Row(n, "brute float32 (" + std::to_string(th) + " thread" + (th > 1 ? "s" : "") + ")", l,
+          n >= o.parallel_threshold || th == 1 ? "" : "below the split threshold: runs on 1 thread");
+      if (th == threads) {
+        // Filtered: type covers 1/6 of the base.
+        auto fidx = rekall::NewBruteForceIndex(nullptr, o);
+        static const char* kTypes[] = {"bug", "pattern", "decision", "pitfall", "config", "reference"};
+        for (size_t i = 0; i < n; ++i) {
+          Die(fidx->Upsert(Id(i), &data[i * kDim], kDim, rekall::EntryMeta{kTypes[i % 6], "", "active", {}}), "upsert");
+        }
+        rekall::Filter f;
+        f.type = "config";
+        std::vector<Hit> h;
+        l = Time(queries, [&](int i) { Die(fidx->Search(&qs[i * kDim], kDim, k, f, &h), "search"); });
+        Row(n, "brute float32, type filter 1/6", l, "pre-filter then scan of the matching rows");
+      }
+      if (th == 1 && threads == 1) break;
+    }
+
+    // ---- brute force: int8 pre-scan + float rescoring -------------------
+    {
+      IndexOptions o;
+      o.quantization = rekall::Quantization::kInt8;
+      o.threads = threads;
+      auto idx = rekall::NewBruteForceIndex(nullptr, o);
+      for (size_t i = 0; i < n; ++i) Die(idx->Upsert(Id(i), &data[i * kDim], kDim, rekall::EntryMeta{"bug", "", "active", {}}), "upsert");
+      std::vector<std::vector<Hit>> got(queries);
+      Lat l = Time(queries, [&](int i) { Die(idx->Search(&qs[i * kDim], kDim, k, {}, &got[i]), "search"); });
+      char note[96];
+      std::snprintf(note, sizeof note, "recall@%d = %.4f (rescoring %d candidates)", k, Recall(got, exact),
+                    std::max(k * o.rescore_factor, k + 32));
+      Row(n, "brute int8 + rescore (" + std::to_string(threads) + " threads)", l, note);
+    }
+
+    // ---- sqlite-vec: through the wrapper and raw ---------------------------
+    if (n <= vec_max) {
+      std::string path = dir + "/rekall_index_bench_" + std::to_string(getpid()) + ".db";
+      std::filesystem::remove(path);
+      sqlite3* db = nullptr;
+      sqlite3_open(path.c_str(), &db);
+      sqlite3_exec(db,
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"
+                   "CREATE TABLE entries(id TEXT PRIMARY KEY, type TEXT, project TEXT, status TEXT, updated_at TEXT);"
+                   "CREATE TABLE tags(entry_id TEXT, tag TEXT, PRIMARY KEY(entry_id, tag));"
+                   "CREATE TABLE embeddings(id TEXT PRIMARY KEY, entry_id TEXT NOT NULL, embedding_type TEXT,"
+                   " vector BLOB, dimensions INTEGER, model_name TEXT, created_at TEXT, UNIQUE(entry_id, embedding_type));",
+                   nullptr, nullptr, nullptr);
+      sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+      sqlite3_stmt *e = nullptr, *m = nullptr;
+      sqlite3_prepare_v2(db, "INSERT INTO entries VALUES (?1, 'bug', NULL, 'active', '')", -1, &e, nullptr);
+      sqlite3_prepare_v2(db, "INSERT INTO embeddings VALUES (?1 || ':s', ?1, 'summary', ?2, 384, 'bench', '')", -1, &m,
+                         nullptr);
+      for (size_t i = 0; i < n; ++i) {
+        std::string id = Id(i);
+        sqlite3_bind_text(e, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_step(e);
+        sqlite3_reset(e);
+        sqlite3_bind_text(m, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(m, 2, &data[i * kDim], kDim * 4, SQLITE_STATIC);
+        sqlite3_step(m);
+        sqlite3_reset(m);
+      }
+      sqlite3_finalize(e);
+      sqlite3_finalize(m);
+      sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      IndexOptions o;
+      o.backend = rekall::IndexBackend::kSqliteVec;
+      o.extension_path = ext;
+      std::unique_ptr<rekall::VectorIndex> idx;
+      std::string notice;
+      auto a = Clock::now();
+      Die(rekall::OpenVectorIndex(db, o, &idx, &notice), "open sqlite-vec");
+      const double build_s = Ms(Clock::now() - a) / 1000;
+      std::vector<std::vector<Hit>> got(queries);
+      Lat l = Time(queries, [&](int i) { Die(idx->Search(&qs[i * kDim], kDim, k, {}, &got[i]), "search"); });
+      char note[96];
+      std::snprintf(note, sizeof note, "recall@%d vs brute = %.4f; building embeddings_vec took %.1f s", k,
+                    Recall(got, exact), build_s);
+      Row(n, "sqlite-vec via VectorIndex", l, note);
+      sqlite3_stmt* raw = nullptr;
+      sqlite3_prepare_v2(db, "SELECT entry_id, distance FROM embeddings_vec WHERE embedding MATCH ?1 AND k = ?2", -1,
+                         &raw, nullptr);
+      l = Time(queries, [&](int i) {
+        sqlite3_bind_blob(raw, 1, &qs[i * kDim], kDim * 4, SQLITE_STATIC);
+        sqlite3_bind_int(raw, 2, k);
+        while (sqlite3_step(raw) == SQLITE_ROW) {
+        }
+        sqlite3_reset(raw);
+      });
+      Row(n, "raw vec0 query (L2, k = ?)", l, "SELECT entry_id, distance ... MATCH ? AND k = ?");
+      sqlite3_finalize(raw);
+      // vec0 returns vectors slowly: the reason the wrapper reads them from
+      // the embeddings table.
+      sqlite3_prepare_v2(db, "SELECT entry_id, embedding FROM embeddings_vec WHERE embedding MATCH ?1 AND k = ?2", -1,
+                         &raw, nullptr);
+      l = Time(queries, [&](int i) {
+        sqlite3_bind_blob(raw, 1, &qs[i * kDim], kDim * 4, SQLITE_STATIC);
+        sqlite3_bind_int(raw, 2, k + 16);
+        while (sqlite3_step(raw) == SQLITE_ROW) {
+        }
+        sqlite3_reset(raw);
+      });
+      Row(n, "raw vec0 query, k+16 rows with their vectors", l, "why the wrapper rescores from the embeddings table instead");
+      sqlite3_finalize(raw);
+      idx.reset();
+      sqlite3_close(db);
+      for (const char* suf : {"", "-wal", "-shm"}) std::filesystem::remove(path + suf);
+    } else if (vec_max > 0) {
+      Row(n, "sqlite-vec", {NAN, NAN, NAN}, "skipped (--vec-max)");
+    }
+  }
+  return 0;
+}
