@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Crash-safety harness: SIGKILL `rekall` at random points of its writes.
+
+Each point runs one command (add, edit, delete, migrate, index rebuild) as a
+separate process and kills it with SIGKILL after a random delay within the
+command's measured duration. After every kill it checks, with Python's own
+sqlite3 (not our code):
+  - the database opens and PRAGMA integrity_check is ok;
+  - no committed entry is lost or half-written: every entry we know was
+    committed is there with exactly its fields, tags, keyword-index row and
+    embedding; the killed command's entry is either wholly before or wholly
+    after the change;
+  - no orphan rows (tags, embeddings of missing entries);
+and, after the next start (`rekall doctor --json`), that the vector index
+equals the embeddings table and the keyword index matches the entries.
+
+    bench/crash/crash_harness.py --points 200          # the full run
+    bench/crash/crash_harness.py --points 20           # CI's reduced run
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(ROOT, "..", "shared", "fixtures", "rekall")
+
+
+class Failure(Exception):
+    pass
+
+
+def run(binary, db, args, stdin=None, timeout=120):
+    cmd = [binary, "--db", db, "--quiet"] + args
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def run_and_kill(binary, db, args, delay):
+    """Starts the command, SIGKILLs it after `delay` s. True if it was killed
+    before it finished (False: it exited first, with its exit code checked)."""
+    p = subprocess.Popen([binary, "--db", db, "--quiet"] + args, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    if p.poll() is None:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        return True
+    err = p.stderr.read()
+    if p.returncode != 0:
+        raise Failure("command %s failed on its own: %s" % (args, err))
+    return False
+
+
+def connect(db):
+    con = sqlite3.connect(db)
+    vec = os.path.join(ROOT, "deps", "sqlite-vec", "vec0.so")
+    if os.path.exists(vec):
+        try:
+            con.enable_load_extension(True)
+            con.load_extension(vec)
+        except Exception:  # the checks below need no extension
+            pass
+    return con
+
+
+def snapshot(db):
+    """Every entry with its tags, FTS row and summary embedding size."""
+    con = connect(db)
+    try:
+        ic = con.execute("PRAGMA integrity_check").fetchall()
+        if ic != [("ok",)]:
+            raise Failure("integrity_check: %r" % ic[:5])
+        entries = {}
+        for row in con.execute("SELECT id, title, content, type, project, confidence, status FROM entries"):
+            entries[row[0]] = {"title": row[1], "content": row[2], "type": row[3], "project": row[4],
+                               "confidence": row[5], "status": row[6], "tags": [], "fts": None, "emb": None}
+        for eid, tag in con.execute("SELECT entry_id, tag FROM tags ORDER BY tag"):
+            if eid not in entries:
+                raise Failure("orphan tag %r of missing entry %s" % (tag, eid))
+            entries[eid]["tags"].append(tag)
+        for eid, title, content in con.execute("SELECT id, title, content FROM entries_fts"):
+            if eid not in entries:
+                raise Failure("keyword-index row of missing entry %s" % eid)
+            entries[eid]["fts"] = (title, content)
+        has_emb = con.execute("SELECT 1 FROM sqlite_master WHERE name='embeddings'").fetchone()
+        if has_emb:
+            for eid, n in con.execute("SELECT entry_id, length(vector) FROM embeddings WHERE embedding_type='summary'"):
+                if eid not in entries:
+                    raise Failure("orphan embedding of missing entry %s" % eid)
+                if n != 1536:
+                    raise Failure("half-written embedding of %s: %d bytes" % (eid, n))
+                entries[eid]["emb"] = n
+        for eid, e in entries.items():
+            if e["fts"] != (e["title"], e["content"]):
+                raise Failure("keyword index out of step for %s" % eid)
+        return entries
+    finally:
+        con.close()
+
+
+def same(a, b):
+    keys = ("title", "content", "type", "project", "confidence", "status", "tags")
+    return all(a[k] == b[k] for k in keys)
+
+
+def check_doctor(binary, db):
+    r = run(binary, db, ["--json", "doctor"])
+    if r.returncode != 0:
+        raise Failure("doctor failed: %s %s" % (r.stdout, r.stderr))
+    j = json.loads(r.stdout)
+    bad = [f for f in j["findings"]
+           if f["check"] in ("integrity", "orphan_embeddings", "orphan_tags", "fts_drift", "index_drift", "index")
+           and f["severity"] not in ("ok", "info")]
+    if bad:
+        raise Failure("after restart: %s" % bad)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--points", type=int, default=200)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "rekall"))
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = ap.parse_args()
+    rnd = random.Random(args.seed)
+    work = tempfile.mkdtemp(prefix="rekall_crash_")
+    db = os.path.join(work, "knowledge.db")
+    stats = {"add": [0, 0], "edit": [0, 0], "delete": [0, 0], "migrate": [0, 0], "rebuild": [0, 0]}
+    print("crash harness: %d points, seed %d, work %s" % (args.points, args.seed, work), flush=True)
+
+    r = run(args.bin, db, ["import", os.path.join(ROOT, "data", "sample.jsonl")])
+    if r.returncode != 0:
+        raise SystemExit("setup import failed: " + r.stderr)
+    committed = snapshot(db)
+
+    # Measure how long each kind of command takes, to spread kills over it.
+    def timed(argv):
+        t = time.perf_counter()
+        r = run(args.bin, db, argv)
+        if r.returncode != 0:
+            raise SystemExit("calibration failed: %s %s" % (argv, r.stderr))
+        return time.perf_counter() - t, r
+    d_add, r = timed(["--json", "add", "--title", "calibration", "--type", "bug", "--content", "c", "--tag", "x"])
+    cal_id = json.loads(r.stdout)["id"]
+    d_edit, _ = timed(["edit", cal_id, "--content", "c2"])
+    d_del, _ = timed(["delete", cal_id])
+    committed = snapshot(db)
+    versions = [v for v in ("rekall-v2.db", "rekall-v7.db", "rekall-v12.db")
+                if os.path.exists(os.path.join(FIXTURES, v))]
+
+    for point in range(args.points):
+        op = rnd.choice(["add", "add", "edit", "edit", "delete", "migrate", "rebuild"])
+        if op == "migrate" and not versions:
+            op = "add"
+        try:
+            if op == "add":
+                title = "crash entry %d" % point
+                new = {"title": title, "content": "content %d %s" % (point, "x" * rnd.randint(0, 2000)),
+                       "type": rnd.choice(["bug", "pattern", "decision"]), "project": None, "confidence": 2,
+                       "status": "active", "tags": sorted({"t%d" % rnd.randint(0, 5), "crash"})}
+                argv = ["add", "--title", title, "--type", new["type"], "--content", new["content"]]
+                for t in new["tags"]:
+                    argv += ["--tag", t]
+                killed = run_and_kill(args.bin, db, argv, rnd.uniform(0, d_add * 1.2))
+                after = snapshot(db)
+                added = [eid for eid, e in after.items() if eid not in committed]
+                if len(added) > 1:
+                    raise Failure("one add made %d entries" % len(added))
+                if added and not same(after[added[0]], new):
+                    raise Failure("half-written add: %r" % after[added[0]])
+                if not killed and not added:
+                    raise Failure("completed add is missing")
+            elif op == "edit":
+                eid = rnd.choice(sorted(committed))
+                old = committed[eid]
+                new = dict(old, title="edited %d" % point, content="edited content %d" % point,
+                           tags=sorted({"edited", "p%d" % point}))
+                argv = ["edit", eid, "--title", new["title"], "--content", new["content"], "--tags", ",".join(new["tags"])]
+                killed = run_and_kill(args.bin, db, argv, rnd.uniform(0, d_edit * 1.2))
+                after = snapshot(db)
+                if eid not in after:
+                    raise Failure("edited entry vanished")
+                if not (same(after[eid], old) or same(after[eid], new)):
+                    raise Failure("half-written edit: %r" % after[eid])
+                if not killed and not same(after[eid], new):
+                    raise Failure("completed edit not applied")
+            elif op == "delete":
+                eid = rnd.choice(sorted(committed))
+                killed = run_and_kill(args.bin, db, ["delete", eid], rnd.uniform(0, d_del * 1.2))
+                after = snapshot(db)
+                if eid in after and not same(after[eid], committed[eid]):
+                    raise Failure("half-deleted entry %s" % eid)
+                if not killed and eid in after:
+                    raise Failure("completed delete left the entry")
+            elif op == "migrate":
+                src = os.path.join(FIXTURES, rnd.choice(versions))
+                mdb = os.path.join(work, "migrate.db")
+                for f in os.listdir(work):
+                    if f.startswith("migrate.db"):
+                        os.remove(os.path.join(work, f))
+                shutil.copy(src, mdb)
+                before = snapshot(mdb)
+                t = time.perf_counter()
+                killed = run_and_kill(args.bin, mdb, ["migrate"], rnd.uniform(0, 0.08))
+                after = snapshot(mdb)
+                if set(after) != set(before) or any(not same(after[k], before[k]) for k in before):
+                    raise Failure("migration changed entries")
+                r = run(args.bin, mdb, ["migrate"])  # the next start completes it
+                if r.returncode != 0:
+                    raise Failure("migrate after kill failed: " + r.stderr)
+                check_doctor(args.bin, mdb)
+                stats[op][0 if killed else 1] += 1
+                continue
+            else:  # rebuild: entries without embeddings, then a killed `index rebuild`
+                lines = "".join(json.dumps({"title": "rebuild %d %d" % (point, i), "type": "pattern",
+                                            "content": "to embed %d" % i}) + "\n" for i in range(20))
+                r = run(args.bin, db, ["import", "--no-embed", "-"], stdin=lines)
+                if r.returncode != 0:
+                    raise Failure("import failed: " + r.stderr)
+                committed = snapshot(db)
+                killed = run_and_kill(args.bin, db, ["index", "rebuild"], rnd.uniform(0, 0.5))
+                after = snapshot(db)
+                if set(after) != set(committed) or any(not same(after[k], committed[k]) for k in committed):
+                    raise Failure("index rebuild changed entries")
+            stats[op][0 if killed else 1] += 1
+            check_doctor(args.bin, db)
+            committed = snapshot(db)
+        except Failure as f:
+            print("FAIL at point %d (%s): %s\nseed %d, work folder kept: %s" % (point, op, f, args.seed, work))
+            sys.exit(1)
+        if (point + 1) % 20 == 0:
+            print("  %d points checked" % (point + 1), flush=True)
+
+    killed = sum(v[0] for v in stats.values())
+    print("crash harness: %d points, %d killed mid-command, %d completed before the kill; all checks passed"
+          % (args.points, killed, args.points - killed))
+    for op, (k, c) in stats.items():
+        print("  %-8s killed %3d  completed %3d" % (op, k, c))
+    print("%d passed, 0 failed" % args.points)
+    if not args.keep:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
