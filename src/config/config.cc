@@ -105,6 +105,7 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
       if (!(s = GetString(*eng, "model_path", where, &c->model_path)).ok()) return s;
       if (!(s = GetString(*eng, "sqlite_vec_path", where, &c->sqlite_vec_path)).ok()) return s;
       if (!(s = GetInt(*eng, "threads", where, &c->threads)).ok()) return s;
+      if (!(s = GetInt(*eng, "model_idle_timeout_seconds", where, &c->model_idle_timeout_seconds)).ok()) return s;
       if (const toml::node* n = eng->get("model_load_wait_seconds")) {
         if (!n->is_number()) return Status::InvalidArgument(where + ": model_load_wait_seconds must be a number");
         c->model_load_wait_seconds = n->value<double>().value_or(5.0);
@@ -114,7 +115,8 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
         c->warm_model = n->as_boolean()->get();
       }
       static const std::set<std::string> known = {"model_path", "sqlite_vec_path", "threads",
-                                                  "model_load_wait_seconds", "warm_model"};
+                                                  "model_load_wait_seconds", "warm_model",
+                                                  "model_idle_timeout_seconds"};
       for (const auto& [k, v] : *eng)
         if (!known.count(std::string(k.str())))
           warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
@@ -128,6 +130,9 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
   if (!(v = Env("REKALL_CACHE_TTL_SECONDS")).empty() && !(s = ParseLong("REKALL_CACHE_TTL_SECONDS", v, &c->cache_ttl_seconds)).ok()) return s;
   if (!(v = Env("REKALL_MODEL_IDLE_TIMEOUT_MINUTES")).empty() &&
       !(s = ParseLong("REKALL_MODEL_IDLE_TIMEOUT_MINUTES", v, &c->model_idle_timeout_minutes)).ok())
+    return s;
+  if (!(v = Env("REKALL_MODEL_IDLE_TIMEOUT_SECONDS")).empty() &&
+      !(s = ParseLong("REKALL_MODEL_IDLE_TIMEOUT_SECONDS", v, &c->model_idle_timeout_seconds)).ok())
     return s;
   if (!(v = Env("REKALL_THREADS")).empty() && !(s = ParseLong("REKALL_THREADS", v, &c->threads)).ok()) return s;
   if (!(v = Env("REKALL_VECTOR_BACKEND")).empty()) c->vector_backend = v;

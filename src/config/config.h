@@ -26,6 +26,9 @@ struct Config {
   long threads = 0;               // 0: all cores
   double model_load_wait_seconds = 5.0;  // server: wait this long for a loading model
   bool warm_model = false;        // server: load the model in the background at start
+  // Finer idle timeout, for tests and short-lived experiments: when >= 0 it
+  // replaces model_idle_timeout_minutes (REKALL_MODEL_IDLE_TIMEOUT_SECONDS).
+  long model_idle_timeout_seconds = -1;
 
   // Top level, as Rekall reads it: where knowledge.db lives.
   std::string data_dir;

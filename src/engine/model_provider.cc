@@ -1,8 +1,6 @@
 #include <sys/stat.h>
 
-#include <mutex>
-
-#include "embed/embedder.h"
+#include "embed/model_manager.h"
 #include "engine/embedding_provider.h"
 
 namespace rekall {
@@ -13,43 +11,56 @@ std::string ModelDir(const config::Config& cfg) {
   return cfg.model_path.empty() ? std::string(REKALL_DEFAULT_MODEL_DIR) : cfg.model_path;
 }
 
-// TEMPORARY: loads the embedder directly; replaced by the model manager.
-class DirectProvider : public EmbeddingProvider {
+// The model manager behind the EmbeddingProvider interface: lazy load on
+// first use, one shared load, unload after the configured idle time.
+class ManagedProvider : public EmbeddingProvider {
  public:
-  explicit DirectProvider(const config::Config& cfg) : dir_(ModelDir(cfg)), threads_(static_cast<int>(cfg.threads)) {}
-  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out, std::chrono::milliseconds) override {
-    std::lock_guard<std::mutex> l(mu_);
-    if (!emb_) {
-      embed::EmbedderOptions o;
-      o.num_threads = threads_;
-      Status s = embed::Embedder::Load(dir_, o, &emb_);
-      if (!s.ok()) return s;
-      ++loads_;
-    }
-    return emb_->Embed(texts, out);
+  explicit ManagedProvider(const config::Config& cfg) : dir_(ModelDir(cfg)), manager_(Options(cfg, dir_)) {}
+
+  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out,
+               std::chrono::milliseconds max_wait) override {
+    Status s = CheckAvailable();
+    if (!s.ok()) return s;
+    return manager_.Embed(texts, out, max_wait);
   }
   int dim() const override { return 384; }
-  std::string state() const override { return emb_ ? "loaded" : "unloaded"; }
+  std::string state() const override {
+    if (!CheckAvailable().ok()) return "missing";
+    return embed::ModelManager::StateName(manager_.state());
+  }
   Status CheckAvailable() const override {
     struct stat sb;
-    if (::stat((dir_ + "/model.safetensors").c_str(), &sb) != 0)
-      return Status::Unavailable("model files not found in " + dir_ + " (run scripts/setup.sh, or set model_path)");
+    for (const char* f : {"model.safetensors", "vocab.txt", "config.json"}) {
+      if (::stat((dir_ + "/" + f).c_str(), &sb) != 0)
+        return Status::Unavailable("model file " + dir_ + "/" + f +
+                                   " not found (run scripts/setup.sh, or set [engine] model_path / REKALL_MODEL_PATH)");
+    }
     return Status::OK();
   }
-  int load_count() const override { return loads_; }
+  void WarmUp() override {
+    if (CheckAvailable().ok()) manager_.TryStartBackgroundLoad();
+  }
+  void Unload() override { manager_.Unload(); }
+  int load_count() const override { return static_cast<int>(manager_.load_count()); }
 
  private:
+  static embed::ModelManagerOptions Options(const config::Config& cfg, const std::string& dir) {
+    embed::ModelManagerOptions o;
+    o.model_dir = dir;
+    o.embedder.num_threads = static_cast<int>(cfg.threads);
+    o.idle_timeout = cfg.model_idle_timeout_seconds >= 0
+                         ? std::chrono::milliseconds(cfg.model_idle_timeout_seconds * 1000)
+                         : std::chrono::milliseconds(cfg.model_idle_timeout_minutes * 60 * 1000);
+    return o;
+  }
   std::string dir_;
-  int threads_;
-  std::mutex mu_;
-  std::unique_ptr<embed::Embedder> emb_;
-  int loads_ = 0;
+  embed::ModelManager manager_;
 };
 
 }  // namespace
 
 std::unique_ptr<EmbeddingProvider> NewModelProvider(const config::Config& cfg) {
-  return std::make_unique<DirectProvider>(cfg);
+  return std::make_unique<ManagedProvider>(cfg);
 }
 
 }  // namespace rekall
