@@ -16,6 +16,8 @@
 #include "store/entry.h"
 #include "store/migrate.h"
 #include "store/store.h"
+#include "server/mcp_server.h"
+#include "server/rekall_handler.h"
 
 namespace rekall::cli {
 
@@ -576,6 +578,45 @@ int Run(int argc, char** argv) {
         std::cout << it.key() << ": " << (it->is_string() ? it->get<std::string>() : it->dump()) << "\n";
       std::cout.flush();
     }
+  });
+
+  // serve
+  auto* serve = app.add_subcommand("serve", "Serve the knowledge base to AI agents over MCP (stdio)");
+  int serve_workers = 2;
+  bool serve_warm = false;
+  serve->add_option("--workers", serve_workers, "Threads running tool calls")->check(CLI::Range(1, 64));
+  serve->add_flag("--warm", serve_warm, "Load the model in the background at start (also: [engine] warm_model)");
+  serve->callback([&]() {
+    // stdout carries the protocol: everything else goes to stderr, and
+    // nothing may be printed before the protocol descriptor is reserved.
+    std::unique_ptr<Engine> eng;
+    Status s = OpenEngine(g, &eng);
+    if (!s.ok()) {
+      std::cerr << "rekall: " << s.message() << std::endl;
+      throw CLI::RuntimeError(ExitCode(s));
+    }
+    int out = server::ReserveStdoutForProtocol();
+    if (out < 0) {
+      std::perror("rekall serve: cannot reserve stdout for the protocol");
+      throw CLI::RuntimeError(1);
+    }
+    // Opening the engine did not load the model, so initialize and
+    // tools/list are answered at once; a warm-up loads it in the background.
+    if (serve_warm || eng->config().warm_model) eng->provider()->WarmUp();
+    if (!g.quiet)
+      std::cerr << "rekall serve: " << eng->store()->path() << " (model " << eng->provider()->state()
+                << ", waits up to " << eng->config().model_load_wait_seconds
+                << " s for a loading model); MCP over stdio" << std::endl;
+    server::RekallToolHandler handler(eng.get());
+    server::ServerOptions opts;
+    opts.worker_threads = serve_workers;
+    opts.instructions =
+        "Rekall: a knowledge base of developer notes (bugs, patterns, decisions, pitfalls, configs, references). "
+        "Search it by meaning with rekall_search before solving a problem; open a result with rekall_show; "
+        "record what you learned with rekall_add.";
+    int rc = server::McpServer(&handler, opts).Run(STDIN_FILENO, out);
+    ::close(out);
+    if (rc != 0) throw CLI::RuntimeError(rc);
   });
 
   // migrate

@@ -1,0 +1,53 @@
+// RekallToolHandler: the Rekall MCP tools (rekall_tools.h) over an Engine,
+// for `rekall serve`.
+//
+// Search honours the server's latency contract: a semantic or hybrid search
+// waits at most cfg.model_load_wait_seconds for a model that is loading (the
+// wait is cancellable), then answers with keyword results marked as such
+// (structured mode "keyword", model_loading true, and the text says so).
+// Every result carries a readable text for the model and structured content
+// (ids, titles, types, scores and why each result is there).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "server/mcp_server.h"
+
+namespace rekall::server {
+
+class RekallToolHandler : public ToolHandler {
+ public:
+  // `engine` must outlive the handler; it is used from several workers.
+  explicit RekallToolHandler(Engine* engine);
+
+  std::vector<ToolSpec> Tools() override;
+  ToolResult Call(const std::string& name, const nlohmann::json& args, const CancelToken& cancel) override;
+  std::string SupersedeGroup(const std::string& tool) override;
+
+  // The longest page a search or similar returns (larger limits are clamped).
+  static constexpr int kMaxLimit = 200;
+
+ private:
+  ToolResult Search(const nlohmann::json& args, const CancelToken& cancel);
+  ToolResult Show(const nlohmann::json& args);
+  ToolResult Add(const nlohmann::json& args);
+  ToolResult Update(const nlohmann::json& args);
+  ToolResult Delete(const nlohmann::json& args);
+  ToolResult Similar(const nlohmann::json& args, const CancelToken& cancel);
+  ToolResult Info();
+
+  // A full id, or a unique prefix of one (case-insensitive, ULIDs are upper
+  // case), to the full id.
+  Status ResolveId(const std::string& id_or_prefix, std::string* id);
+
+  Engine* engine_;
+};
+
+// What the tools return for one search or similar hit (also used by tests).
+nlohmann::json ResultToJson(const SearchResult& r);
+
+}  // namespace rekall::server

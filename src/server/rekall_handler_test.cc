@@ -1,0 +1,325 @@
+#include "server/rekall_handler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "server/rekall_tools.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rekall::server {
+namespace {
+
+// Embeds a text as a normalised bag of hashed words (texts sharing words are
+// near), so the tools are tested without the 90 MB model. `loading` makes it
+// behave as a model that is still loading: state "loading", Embed waits
+// max_wait, then Unavailable.
+class FakeProvider : public EmbeddingProvider {
+ public:
+  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out,
+               std::chrono::milliseconds max_wait) override {
+    if (loading) {
+      last_wait = max_wait;
+      return Status::Unavailable("model loading");
+    }
+    ++calls;
+    out->assign(texts.size() * 384, 0.0f);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::istringstream ss(texts[i]);
+      std::string w;
+      float* v = out->data() + i * 384;
+      while (ss >> w) {
+        for (auto& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        v[std::hash<std::string>()(w) % 384] += 1.0f;
+      }
+      v[383] += 0.01f;
+      double n = 0;
+      for (int k = 0; k < 384; ++k) n += v[k] * v[k];
+      for (int k = 0; k < 384; ++k) v[k] = static_cast<float>(v[k] / std::sqrt(n));
+    }
+    return Status::OK();
+  }
+  int dim() const override { return 384; }
+  std::string state() const override { return loading ? "loading" : "loaded"; }
+  Status CheckAvailable() const override { return Status::OK(); }
+  std::atomic<bool> loading{false};
+  std::atomic<int> calls{0};
+  std::chrono::milliseconds last_wait{-1};
+};
+
+class RekallHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/rekall_handler_test_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    EngineOptions o;
+    o.db_path = dir_ + "/k.db";
+    o.cfg.vector_backend = "brute";
+    o.cfg.sqlite_vec_path = REKALL_TEST_SQLITE_VEC;
+    o.cfg.model_load_wait_seconds = 0.05;
+    auto p = std::make_unique<FakeProvider>();
+    fake_ = p.get();
+    o.provider = std::move(p);
+    Status s = Engine::Open(std::move(o), &engine_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    handler_ = std::make_unique<RekallToolHandler>(engine_.get());
+  }
+  void TearDown() override {
+    handler_.reset();
+    engine_.reset();
+    fs::remove_all(dir_);
+  }
+  ToolResult Call(const std::string& tool, json args) {
+    return handler_->Call(tool, args, CancelToken());
+  }
+  std::string AddEntry(const std::string& title, const std::string& content, const std::string& type = "bug",
+                       json more = json::object()) {
+    more["title"] = title;
+    more["content"] = content;
+    more["type"] = type;
+    ToolResult r = Call("rekall_add", more);
+    EXPECT_FALSE(r.is_error) << r.text;
+    return r.structured.value("id", std::string());
+  }
+
+  std::string dir_;
+  FakeProvider* fake_ = nullptr;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<RekallToolHandler> handler_;
+};
+
+TEST_F(RekallHandlerTest, ListsTheRekallTools) {
+  std::vector<std::string> names;
+  for (const auto& t : handler_->Tools()) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"rekall_search", "rekall_show", "rekall_add", "rekall_similar",
+                                             "rekall_info", "rekall_update", "rekall_delete"}));
+  EXPECT_EQ(handler_->SupersedeGroup("rekall_search"), "search");
+  EXPECT_EQ(handler_->SupersedeGroup("rekall_add"), "");
+}
+
+TEST_F(RekallHandlerTest, AddShowAndContext) {
+  std::string id = AddEntry("nginx gateway timeout", "raise proxy_read_timeout", "bug",
+                            {{"project", "infra"},
+                             {"tags", {"nginx", "Timeout "}},
+                             {"confidence", 4},
+                             {"context", {{"situation", "502 under load"}, {"trigger_keywords", {"502", "nginx"}}}}});
+  ASSERT_EQ(id.size(), 26u);
+  ToolResult r = Call("rekall_show", {{"id", id}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["title"], "nginx gateway timeout");
+  EXPECT_EQ(r.structured["project"], "infra");
+  EXPECT_EQ(r.structured["confidence"], 4);
+  EXPECT_EQ(r.structured["tags"], json({"Timeout", "nginx"}));  // trimmed, sorted
+  EXPECT_EQ(r.structured["context"]["situation"], "502 under load");
+  EXPECT_FALSE(r.structured.contains("extra"));
+  EXPECT_NE(r.text.find("raise proxy_read_timeout"), std::string::npos);
+  EXPECT_NE(r.text.find("situation: 502 under load"), std::string::npos);
+
+  // A prefix (any case) finds it too.
+  ToolResult p = Call("rekall_show", {{"id", id.substr(0, 20)}});
+  ASSERT_FALSE(p.is_error) << p.text;
+  EXPECT_EQ(p.structured["id"], id);
+  std::string lower = id.substr(0, 22);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(Call("rekall_show", {{"id", lower}}).structured["id"], id);
+
+  // Rekall's older plain-string context.
+  std::string id2 = AddEntry("cors preflight", "allow OPTIONS", "pitfall", {{"context", "browser blocks PUT"}});
+  EXPECT_EQ(Call("rekall_show", {{"id", id2}}).structured["context"]["situation"], "browser blocks PUT");
+}
+
+TEST_F(RekallHandlerTest, UnknownIdIsAToolError) {
+  ToolResult r = Call("rekall_show", {{"id", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("no entry with id"), std::string::npos) << r.text;
+  EXPECT_EQ(r.structured["error"], "not found") << r.structured.dump();
+  EXPECT_TRUE(Call("rekall_show", {{"id", "nope"}}).is_error);
+  EXPECT_TRUE(Call("rekall_delete", {{"id", "nope"}}).is_error);
+  EXPECT_TRUE(Call("rekall_update", {{"id", "nope"}, {"title", "x"}}).is_error);
+  EXPECT_TRUE(Call("rekall_similar", {{"entry_id", "nope"}}).is_error);
+}
+
+TEST_F(RekallHandlerTest, AmbiguousPrefixIsAnError) {
+  AddEntry("one", "a");
+  AddEntry("two", "b");
+  ToolResult r = Call("rekall_show", {{"id", "0"}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("ambiguous"), std::string::npos) << r.text;
+}
+
+TEST_F(RekallHandlerTest, InvalidFieldsAreToolErrors) {
+  ToolResult r = Call("rekall_add", {{"title", ""}, {"type", "bug"}});
+  EXPECT_TRUE(r.is_error);
+  r = Call("rekall_search", {{"query", "x"}, {"type", "nonsense"}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("invalid type"), std::string::npos);
+  r = Call("rekall_search", {{"query", "   "}});
+  EXPECT_TRUE(r.is_error);
+}
+
+TEST_F(RekallHandlerTest, SearchModesCarryScoresAndWhy) {
+  std::string a = AddEntry("nginx gateway timeout", "proxy read timeout upstream", "bug", {{"project", "infra"}});
+  std::string b = AddEntry("postgres pool exhausted", "too many connections database", "bug");
+  std::string c = AddEntry("react effect cleanup", "useEffect unsubscribe leak", "pattern", {{"tags", {"react"}}});
+
+  ToolResult r = Call("rekall_search", {{"query", "upstream timeout"}, {"mode", "semantic"}, {"limit", 10}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["mode"], "semantic");
+  EXPECT_EQ(r.structured["model_loading"], false);
+  ASSERT_EQ(r.structured["results"].size(), 3u);
+  const json& top = r.structured["results"][0];
+  EXPECT_EQ(top["id"], a);
+  EXPECT_EQ(top["title"], "nginx gateway timeout");
+  EXPECT_EQ(top["type"], "bug");
+  EXPECT_EQ(top["project"], "infra");
+  EXPECT_EQ(top["why"]["vector_rank"], 1);
+  EXPECT_TRUE(top["why"].contains("cosine"));
+  EXPECT_NE(r.text.find("nginx gateway timeout"), std::string::npos);
+  EXPECT_NE(r.text.find(a), std::string::npos);
+  EXPECT_NE(r.text.find("why: vector #1"), std::string::npos) << r.text;
+
+  r = Call("rekall_search", {{"query", "timeout"}, {"mode", "keyword"}, {"limit", 10}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["mode"], "keyword");
+  ASSERT_EQ(r.structured["results"].size(), 1u);
+  EXPECT_EQ(r.structured["results"][0]["why"]["keyword_rank"], 1);
+  EXPECT_TRUE(r.structured["results"][0]["why"].contains("bm25"));
+
+  r = Call("rekall_search", {{"query", "nginx timeout"}, {"mode", "hybrid"}, {"limit", 2}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["mode"], "hybrid");
+  ASSERT_EQ(r.structured["results"].size(), 2u);
+  EXPECT_EQ(r.structured["results"][0]["id"], a);
+  EXPECT_TRUE(r.structured["results"][0]["why"].contains("keyword_rank"));
+  EXPECT_TRUE(r.structured["results"][0]["why"].contains("vector_rank"));
+
+  // Filters: type, project, tags.
+  r = Call("rekall_search", {{"query", "leak"}, {"type", "pattern"}, {"limit", 10}});
+  ASSERT_EQ(r.structured["results"].size(), 1u);
+  EXPECT_EQ(r.structured["results"][0]["id"], c);
+  r = Call("rekall_search", {{"query", "anything"}, {"project", "infra"}, {"limit", 10}});
+  ASSERT_EQ(r.structured["results"].size(), 1u);
+  r = Call("rekall_search", {{"query", "anything"}, {"tags", {"react"}}, {"limit", 10}});
+  ASSERT_EQ(r.structured["results"].size(), 1u);
+  EXPECT_EQ(r.structured["results"][0]["id"], c);
+
+  r = Call("rekall_search", {{"query", "zzzqqq"}, {"mode", "keyword"}});
+  ASSERT_FALSE(r.is_error);
+  EXPECT_EQ(r.structured["count"], 0);
+  EXPECT_NE(r.text.find("No entries found"), std::string::npos);
+  (void)b;
+}
+
+TEST_F(RekallHandlerTest, SearchWhileTheModelLoadsGivesMarkedKeywordResults) {
+  std::string a = AddEntry("nginx gateway timeout", "proxy read timeout");
+  fake_->loading = true;
+  ToolResult r = Call("rekall_search", {{"query", "gateway"}, {"mode", "semantic"}, {"limit", 10}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["mode"], "keyword");
+  EXPECT_EQ(r.structured["requested_mode"], "semantic");
+  EXPECT_EQ(r.structured["model_loading"], true);
+  ASSERT_EQ(r.structured["results"].size(), 1u);
+  EXPECT_EQ(r.structured["results"][0]["id"], a);
+  EXPECT_NE(r.text.find("model is loading"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("keyword"), std::string::npos);
+  // The wait budget came from the config (50 ms), partly spent waiting here.
+  EXPECT_LE(fake_->last_wait.count(), 50);
+}
+
+TEST_F(RekallHandlerTest, CancelledWhileWaitingForTheModelReturnsAtOnce) {
+  AddEntry("nginx gateway timeout", "proxy read timeout");
+  fake_->loading = true;
+  CancelToken token;
+  token.Cancel();
+  auto t0 = std::chrono::steady_clock::now();
+  ToolResult r = handler_->Call("rekall_search", {{"query", "gateway"}, {"limit", 10}}, token);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(40));
+  EXPECT_TRUE(r.is_error);  // discarded by the server anyway
+}
+
+TEST_F(RekallHandlerTest, SemanticSearchUsesTheContext) {
+  std::string a = AddEntry("alpha", "kubernetes ingress annotation");
+  std::string b = AddEntry("beta", "react hook dependency");
+  ToolResult r = Call("rekall_search", {{"query", "configuration"}, {"context", "react hook"}, {"limit", 1}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["results"].size(), 1u);
+  EXPECT_EQ(r.structured["results"][0]["id"], b);
+  EXPECT_EQ(r.structured["query"], "configuration");
+  (void)a;
+}
+
+TEST_F(RekallHandlerTest, UpdateDeleteAndSimilar) {
+  std::string a = AddEntry("nginx gateway timeout", "proxy read timeout upstream");
+  std::string b = AddEntry("nginx upstream timeout again", "proxy timeout upstream nginx");
+  std::string c = AddEntry("postgres pool", "too many connections");
+
+  ToolResult r = Call("rekall_similar", {{"entry_id", a}, {"limit", 5}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["entry_id"], a);
+  ASSERT_EQ(r.structured["results"].size(), 2u);
+  EXPECT_EQ(r.structured["results"][0]["id"], b);
+  EXPECT_NE(r.text.find("Entries similar to"), std::string::npos);
+
+  r = Call("rekall_update", {{"id", c}, {"title", "postgres pool exhausted"}, {"confidence", 5}, {"tags", {"db"}}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["updated"], json({"title", "confidence", "tags"}));
+  ToolResult shown = Call("rekall_show", {{"id", c}});
+  EXPECT_EQ(shown.structured["title"], "postgres pool exhausted");
+  EXPECT_EQ(shown.structured["content"], "too many connections");  // untouched
+  EXPECT_EQ(shown.structured["confidence"], 5);
+  EXPECT_EQ(shown.structured["tags"], json({"db"}));
+
+  r = Call("rekall_update", {{"id", c}, {"confidence", 9}});
+  EXPECT_TRUE(r.is_error);
+
+  r = Call("rekall_delete", {{"id", b}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["deleted"], b);
+  EXPECT_TRUE(Call("rekall_show", {{"id", b}}).is_error);
+  r = Call("rekall_search", {{"query", "nginx upstream timeout"}, {"limit", 10}});
+  for (const auto& hit : r.structured["results"]) EXPECT_NE(hit["id"], b);
+}
+
+TEST_F(RekallHandlerTest, InfoReportsEngineStats) {
+  AddEntry("one", "a");
+  ToolResult r = Call("rekall_info", json::object());
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["entries"], 1);
+  EXPECT_EQ(r.structured["model_state"], "loaded");
+  EXPECT_TRUE(r.structured.contains("rss_kb"));
+  EXPECT_TRUE(r.structured.contains("query_cache"));
+  EXPECT_TRUE(r.structured.contains("backend"));
+  EXPECT_NE(r.text.find("entries: 1"), std::string::npos) << r.text;
+}
+
+TEST_F(RekallHandlerTest, ConcurrentCallsFromSeveralWorkers) {
+  for (int i = 0; i < 20; ++i) AddEntry("entry " + std::to_string(i), "word" + std::to_string(i) + " shared");
+  std::atomic<int> errors{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        ToolResult r = t % 2 ? handler_->Call("rekall_search", {{"query", "shared word3"}, {"limit", 5}}, CancelToken())
+                             : handler_->Call("rekall_add",
+                                              {{"title", "added " + std::to_string(t) + "-" + std::to_string(i)},
+                                               {"type", "reference"}},
+                                              CancelToken());
+        if (r.is_error) ++errors;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(Call("rekall_info", json::object()).structured["entries"], 70);
+}
+
+}  // namespace
+}  // namespace rekall::server
