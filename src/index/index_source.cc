@@ -62,8 +62,11 @@ Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const S
   Status s = st.Prepare(db,
       "SELECT em.entry_id, em.vector, e.type, e.project, e.status,"
       " (SELECT group_concat(t.tag, char(31)) FROM tags t WHERE t.entry_id = em.entry_id)"
-      " FROM embeddings em LEFT JOIN entries e ON e.id = em.entry_id"
-      " WHERE em.embedding_type = 'summary'");
+      " FROM embeddings em JOIN entries e ON e.id = em.entry_id"
+      // Only our model's vectors: another model's (or an orphan row of a
+      // deleted entry) must never be mixed into the ranking.
+      " WHERE em.embedding_type = 'summary'"
+      " AND em.model_name IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')");
   if (!s.ok()) return s;
   std::vector<float> buf(dim);
   SourceRow row;

@@ -92,7 +92,7 @@ inline void WriteEntryRows(sqlite3* db, const std::string& id, const std::vector
   }
   sqlite3_prepare_v2(db,
                      "INSERT OR REPLACE INTO embeddings(id, entry_id, embedding_type, vector, dimensions,"
-                     " model_name, created_at) VALUES (?1 || ':summary', ?1, 'summary', ?2, ?3, 'test', '')",
+                     " model_name, created_at) VALUES (?1 || ':summary', ?1, 'summary', ?2, ?3, 'sentence-transformers/all-MiniLM-L6-v2', '')",
                      -1, &s, nullptr);
   sqlite3_bind_text(s, 1, id.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_blob(s, 2, v.data(), int(v.size() * sizeof(float)), SQLITE_TRANSIENT);
