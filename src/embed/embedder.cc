@@ -45,7 +45,7 @@ Status Embedder::Load(const std::string& dir, const EmbedderOptions& options, st
   std::unique_ptr<Embedder> e(new Embedder());
   e->options_ = options;
   if (e->options_.num_threads <= 0) e->options_.num_threads = std::max(1u, std::thread::hardware_concurrency());
-  if (e->options_.max_batch_tokens == 0) e->options_.max_batch_tokens = 2048;
+  if (e->options_.max_batch_tokens == 0) e->options_.max_batch_tokens = 512;
 
   nlohmann::json st, pooling, modules;
   Status s = ReadOptionalJson(dir + "/sentence_bert_config.json", &st);

@@ -34,11 +34,15 @@ __attribute__((target("avx512f"))) inline float HSum512(__m512 v) {
 // accumulators stay in registers. Needs k % 16 == 0.
 template <int MB, int NB>
 __attribute__((target("avx512f"))) inline void BlockAvx512(const float* x, const float* w0, const float* bias,
-                                                          float* y, int n, int k) {
+                                                          float* y, int n, int k, const float* prefetch) {
   __m512 acc[MB][NB];
   for (auto& r : acc)
     for (auto& a : r) a = _mm512_setzero_ps();
   for (int kk = 0; kk < k; kk += 16) {
+    // The query case streams ~40 MB of weights from memory: ask for the
+    // next weight block while this one is being multiplied.
+    if (prefetch)
+      for (int j = 0; j < NB; ++j) _mm_prefetch(reinterpret_cast<const char*>(prefetch + static_cast<size_t>(j) * k + kk), _MM_HINT_T0);
     __m512 wv[NB];
     for (int j = 0; j < NB; ++j) wv[j] = _mm512_loadu_ps(w0 + static_cast<size_t>(j) * k + kk);
     for (int i = 0; i < MB; ++i) {
@@ -56,15 +60,20 @@ __attribute__((target("avx512f"))) void SmallAvx512(const float* x, const float*
   for (int n0 = 0; n0 < n; n0 += NB) {
     const float* w0 = w + static_cast<size_t>(n0) * k;
     const float* b0 = bias ? bias + n0 : nullptr;
+    // Only the first pass over this weight block prefetches the next one.
+    const float* pf = n0 + NB < n ? w0 + static_cast<size_t>(NB) * k : nullptr;
     int m0 = 0;
-    for (; m0 + 5 <= m; m0 += 5) BlockAvx512<5, NB>(x + static_cast<size_t>(m0) * k, w0, b0, y + static_cast<size_t>(m0) * n + n0, n, k);
+    // 6 x 4 accumulators + 4 weight vectors + 1 input fit the 32 registers.
+    for (; m0 + 6 <= m; m0 += 6, pf = nullptr)
+      BlockAvx512<6, NB>(x + static_cast<size_t>(m0) * k, w0, b0, y + static_cast<size_t>(m0) * n + n0, n, k, pf);
     const float* xr = x + static_cast<size_t>(m0) * k;
     float* yr = y + static_cast<size_t>(m0) * n + n0;
     switch (m - m0) {
-      case 4: BlockAvx512<4, NB>(xr, w0, b0, yr, n, k); break;
-      case 3: BlockAvx512<3, NB>(xr, w0, b0, yr, n, k); break;
-      case 2: BlockAvx512<2, NB>(xr, w0, b0, yr, n, k); break;
-      case 1: BlockAvx512<1, NB>(xr, w0, b0, yr, n, k); break;
+      case 5: BlockAvx512<5, NB>(xr, w0, b0, yr, n, k, pf); break;
+      case 4: BlockAvx512<4, NB>(xr, w0, b0, yr, n, k, pf); break;
+      case 3: BlockAvx512<3, NB>(xr, w0, b0, yr, n, k, pf); break;
+      case 2: BlockAvx512<2, NB>(xr, w0, b0, yr, n, k, pf); break;
+      case 1: BlockAvx512<1, NB>(xr, w0, b0, yr, n, k, pf); break;
       default: break;
     }
   }
@@ -89,7 +98,10 @@ __attribute__((target("avx2,fma"))) void SmallAvx2(const float* x, const float* 
       for (auto& r : acc)
         for (auto& a : r) a = _mm256_setzero_ps();
       const float* x0 = x + static_cast<size_t>(m0) * k;
+      const float* pf = m0 == 0 && n0 + NB < n ? w0 + static_cast<size_t>(NB) * k : nullptr;
       for (int kk = 0; kk < k; kk += 8) {
+        if (pf && kk % 16 == 0)  // one prefetch per 64-byte line
+          for (int j = 0; j < NB; ++j) _mm_prefetch(reinterpret_cast<const char*>(pf + static_cast<size_t>(j) * k + kk), _MM_HINT_T0);
         __m256 wv[NB];
         for (int j = 0; j < NB; ++j) wv[j] = _mm256_loadu_ps(w0 + static_cast<size_t>(j) * k + kk);
         for (int i = 0; i < rows; ++i) {
@@ -121,9 +133,10 @@ const Isa kIsa = DetectIsa();
 
 int SmallLinearMaxRows() { return kIsa == Isa::kNone ? 0 : kSmallMaxRows; }
 
-bool SmallLinear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k) {
+bool SmallLinear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k,
+                 bool force_avx2) {
   if (k % 16 != 0 || n % 4 != 0) return false;
-  switch (kIsa) {
+  switch (force_avx2 && kIsa == Isa::kAvx512 ? Isa::kAvx2 : kIsa) {
     case Isa::kAvx512: SmallAvx512(x, w, bias, y, m, n, k); return true;
     case Isa::kAvx2: SmallAvx2(x, w, bias, y, m, n, k); return true;
     case Isa::kNone: return false;

@@ -17,7 +17,9 @@ void Linear(const float* x, const float* w, const float* bias, float* y, int m, 
 int SmallLinearMaxRows();
 
 // The small-batch kernel alone (tests compare it to OpenBLAS); false if the
-// CPU or the shape (k % 16, n % 4) does not allow it.
-bool SmallLinear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k);
+// CPU or the shape (k % 16, n % 4) does not allow it. force_avx2 picks the
+// AVX2 version on an AVX-512 CPU, so tests cover both.
+bool SmallLinear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k,
+                 bool force_avx2 = false);
 
 }  // namespace rekall::embed

@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -31,6 +32,9 @@ TEST(Linear, SmallKernelMatchesBlas) {
       for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-3) << "m=" << m << " n=" << n << " i=" << i;
       ASSERT_TRUE(SmallLinear(x.data(), w.data(), b.data(), y.data(), m, n, k));
       for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i] + b[i % n], 1e-3);
+      std::fill(y.begin(), y.end(), -7.0f);
+      ASSERT_TRUE(SmallLinear(x.data(), w.data(), b.data(), y.data(), m, n, k, /*force_avx2=*/true));
+      for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i] + b[i % n], 1e-3) << "avx2 m=" << m;
     }
   }
   std::vector<float> x(20), w(20), y(4);
