@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "index/brute_force_index.h"
+#include "index/huge_alloc.h"
 #include "index/simd.h"
 #include "index/sqlite_vec_index.h"
 #include "index/vector_index.h"
@@ -62,7 +63,10 @@ void Die(const Status& s, const char* what) {
 }
 
 // Fills `out` with n random unit vectors, in parallel (deterministic per chunk).
-void RandomUnits(size_t n, uint64_t seed, std::vector<float>* out) {
+// Same allocator as the index's matrix, so the read bound is like for like.
+using Matrix = std::vector<float, rekall::index_internal::HugePageAllocator<float>>;
+
+void RandomUnits(size_t n, uint64_t seed, Matrix* out) {
   out->resize(n * kDim);
   const int parts = 2;
   std::vector<std::thread> ts;
@@ -174,10 +178,10 @@ int main(int argc, char** argv) {
               rekall::simd::LevelName(rekall::simd::DetectedLevel()), threads, k, queries, sqlite3_libversion());
   std::printf("| N | method | p50 ms | p95 ms | mean ms | note |\n|---|---|---|---|---|---|\n");
 
-  std::vector<float> qs;
+  Matrix qs;
   RandomUnits(size_t(queries), 7, &qs);
   for (size_t n : sizes) {
-    std::vector<float> data;
+    Matrix data;
     RandomUnits(n, 1, &data);
 
     // ---- memory-bandwidth bound ---------------------------------------

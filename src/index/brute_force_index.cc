@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "index/huge_alloc.h"
 #include "index/index_source.h"
 #include "index/simd.h"
 
@@ -354,7 +355,8 @@ class BruteForceIndex final : public VectorIndex {
   int threads_;
 
   std::mutex mu_;
-  std::vector<float> mat_;  // ids_.size() rows of stride_ floats, zero-padded
+  // ids_.size() rows of stride_ floats, zero-padded.
+  std::vector<float, index_internal::HugePageAllocator<float>> mat_;
   std::vector<std::string> ids_;
   std::vector<uint32_t> type_, project_, status_;  // dictionary ids
   std::vector<std::vector<uint32_t>> tags_;        // sorted dictionary ids
@@ -362,7 +364,7 @@ class BruteForceIndex final : public VectorIndex {
   std::unordered_map<std::string, uint32_t> dict_;
 
   bool q_ready_ = false;
-  std::vector<int8_t> qmat_;   // ids_.size() rows of qstride_ int8
+  std::vector<int8_t, index_internal::HugePageAllocator<int8_t>> qmat_;  // rows of qstride_ int8
   std::vector<float> qscale_;  // per dimension
   size_t q_clamped_ = 0;
 

@@ -10,6 +10,11 @@ namespace rekall::index_internal {
 static_assert(std::endian::native == std::endian::little,
               "embeddings.vector is float32 little-endian; add a byte swap for big-endian hosts");
 
+const char* const kSourceJoin = "embeddings em JOIN entries e ON e.id = em.entry_id";
+const char* const kSourceWhere =
+    "em.embedding_type = 'summary'"
+    " AND em.model_name IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')";
+
 Status Stmt::Prepare(sqlite3* db, const std::string& sql) {
   sqlite3_finalize(s_);
   s_ = nullptr;
@@ -60,13 +65,9 @@ Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const S
   // Tags travel as one string joined by the unit separator, which no tag holds.
   Stmt st;
   Status s = st.Prepare(db,
-      "SELECT em.entry_id, em.vector, e.type, e.project, e.status,"
-      " (SELECT group_concat(t.tag, char(31)) FROM tags t WHERE t.entry_id = em.entry_id)"
-      " FROM embeddings em JOIN entries e ON e.id = em.entry_id"
-      // Only our model's vectors: another model's (or an orphan row of a
-      // deleted entry) must never be mixed into the ranking.
-      " WHERE em.embedding_type = 'summary'"
-      " AND em.model_name IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')");
+      std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status,"
+                  " (SELECT group_concat(t.tag, char(31)) FROM tags t WHERE t.entry_id = em.entry_id)"
+                  " FROM ") + kSourceJoin + " WHERE " + kSourceWhere);
   if (!s.ok()) return s;
   std::vector<float> buf(dim);
   SourceRow row;

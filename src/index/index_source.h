@@ -46,6 +46,12 @@ Status Exec(sqlite3* db, const std::string& sql);
 // Scales v to unit length (a zero vector is left as is).
 void Normalize(float* v, int dim);
 
+// The rows an index is built from, as SQL over `embeddings em JOIN entries e
+// ON e.id = em.entry_id`: summary vectors of our model whose entry exists
+// (another model's vectors, or an orphan of a deleted entry, never rank).
+extern const char* const kSourceJoin;
+extern const char* const kSourceWhere;  // refers to `em` only
+
 // One summary embedding as stored, with its entry's metadata.
 struct SourceRow {
   std::string entry_id;

@@ -421,7 +421,9 @@ class SqliteVecIndex final : public VectorIndex {
   // up through its UNIQUE(entry_id, embedding_type) index.
   float SourceScore(const std::vector<float>& q, const std::string& id, float distance) {
     if (!src_.prepared() &&
-        !src_.Prepare(db_, "SELECT vector FROM embeddings WHERE entry_id = ?1 AND embedding_type = 'summary'").ok()) {
+        !src_.Prepare(db_, std::string("SELECT em.vector FROM embeddings em WHERE em.entry_id = ?1 AND ") +
+                               index_internal::kSourceWhere)
+             .ok()) {
       return 1.0f - distance * distance / 2;
     }
     src_.Reset();
@@ -484,27 +486,26 @@ class SqliteVecIndex final : public VectorIndex {
     return Status::OK();
   }
 
-  // Scores every source row matching the filter, with the metadata rules of
-  // a rebuild (NULL project = "", NULL status = "active"); tags through the
-  // tags table. Reads the embeddings table: vec0 returns vectors slowly.
+  // Scores every source row (the rows a rebuild loads) matching the filter,
+  // with a rebuild's rules (NULL project = "", NULL status = "active");
+  // tags through the tags table. Reads the embeddings table: vec0 returns
+  // vectors slowly.
   Status ExactLocked(const std::vector<float>& q, int k, const Filter& f, std::vector<Scored>* out) {
     std::vector<std::string> tags = f.tags;
     std::sort(tags.begin(), tags.end());
     tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
-    std::string sql = "SELECT em.entry_id, em.vector FROM ";
+    std::string sql = std::string("SELECT em.entry_id, em.vector FROM ") + index_internal::kSourceJoin +
+                      " WHERE " + index_internal::kSourceWhere;
     std::vector<const std::string*> binds;
     if (!tags.empty()) {
-      sql += "(SELECT entry_id FROM tags WHERE tag IN (";
+      // Driven through the (entry_id, embedding_type) index when selective.
+      sql += " AND em.entry_id IN (SELECT entry_id FROM tags WHERE tag IN (";
       for (size_t i = 0; i < tags.size(); ++i) {
         sql += i ? ",?" : "?";
         binds.push_back(&tags[i]);
       }
-      sql += ") GROUP BY entry_id HAVING count(DISTINCT tag) = " + std::to_string(tags.size()) +
-             ") t JOIN embeddings em ON em.entry_id = t.entry_id";
-    } else {
-      sql += "embeddings em";
+      sql += ") GROUP BY entry_id HAVING count(DISTINCT tag) = " + std::to_string(tags.size()) + ")";
     }
-    sql += " LEFT JOIN entries e ON e.id = em.entry_id WHERE em.embedding_type = 'summary'";
     auto cond = [&](const std::optional<std::string>& val, const char* expr) {
       if (!val) return;
       sql += std::string(" AND ") + expr + " = ?";

@@ -346,6 +346,32 @@ TEST_P(VectorIndexTest, RebuildFromEmbeddingsTable) {
   ExpectMatchesReference(RandomUnit(rng, kDim), 10, f);
 }
 
+// Another model's vectors and orphans of deleted entries never rank, on any
+// path (KNN, tag-filtered exact scan, k beyond vec0's cap).
+TEST_P(VectorIndexTest, OnlyOurModelsVectorsOfExistingEntries) {
+  std::mt19937_64 rng(43);
+  auto q = RandomUnit(rng, kDim);
+  ExecOrDie(db_.db(), "BEGIN");
+  for (int i = 0; i < 30; ++i) {
+    auto v = RandomUnit(rng, kDim);
+    testing::WriteEntryRows(db_.db(), Id(i), v, Meta(i));
+    ref_[Id(i)] = RefEntry{v, Meta(i)};
+  }
+  testing::WriteEntryRows(db_.db(), "other-model", q, Meta(0));
+  ExecOrDie(db_.db(), "UPDATE embeddings SET model_name = 'some/other-model' WHERE entry_id = 'other-model'");
+  testing::WriteEntryRows(db_.db(), "orphan", q, Meta(0));
+  ExecOrDie(db_.db(), "DELETE FROM entries WHERE id = 'orphan'");
+  ExecOrDie(db_.db(), "COMMIT");
+  size_t loaded = 0, skipped = 0;
+  ASSERT_TRUE(idx_->Rebuild(&loaded, &skipped).ok());
+  EXPECT_EQ(loaded, 30u);
+  Filter tagged;
+  tagged.tags = {"alpha"};
+  ExpectMatchesReference(q, 5);
+  ExpectMatchesReference(q, 5, tagged);
+  ExpectMatchesReference(q, 5000);
+}
+
 TEST_P(VectorIndexTest, SeesCommitsOfAnotherConnection) {
   Fill(50);
   std::mt19937_64 rng(23);
