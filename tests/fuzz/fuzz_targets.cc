@@ -1,0 +1,150 @@
+#include "tests/fuzz/fuzz_targets.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "embed/tokenizer.h"
+#include "server/jsonrpc.h"
+#include "server/rekall_tools.h"
+#include "server/schema_check.h"
+#include "store/entry.h"
+#include "store/store.h"
+#include "util/utf8.h"
+
+namespace rekall::fuzz {
+
+namespace {
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
+  std::abort();
+}
+
+const embed::Tokenizer& SmallTokenizer() {
+  static std::unique_ptr<embed::Tokenizer> t = [] {
+    std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "##s", "a", "##b",
+                                      "ab",    "c",     "##c",   ",",     ".",      "é",   "e",   "日", "本"};
+    std::unique_ptr<embed::Tokenizer> tok;
+    if (!embed::Tokenizer::FromVocab(vocab, &tok).ok()) Die("tokenizer vocab");
+    return tok;
+  }();
+  return *t;
+}
+
+// One store on a temp file, shared by the keyword-query target.
+store::Store* QueryStore() {
+  static std::unique_ptr<store::Store> s = [] {
+    char tmpl[] = "/tmp/rekall_fuzz_XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    std::unique_ptr<store::Store> st;
+    if (!store::Store::Open(dir + "/k.db", {}, &st).ok()) Die("open store");
+    for (const char* title : {"Nginx proxy-read-timeout", "C++ iterator invalidation", "Déploiement 日本 🚀"}) {
+      store::Entry e;
+      e.title = title;
+      e.content = std::string("content about ") + title + " AND NEAR( * \"quoted\"";
+      e.type = "bug";
+      e.tags = {"fuzz"};
+      if (!st->Add(&e).ok()) Die("seed entry");
+    }
+    return st;
+  }();
+  return s.get();
+}
+
+}  // namespace
+
+void Tokenizer(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  const auto& tok = SmallTokenizer();
+  for (size_t max_len : {size_t{2}, size_t{8}, size_t{256}}) {
+    auto ids = tok.Encode(text, max_len);
+    if (ids.size() < 2 || ids.size() > max_len) Die("token count outside [2, max_len]");
+    if (ids.front() != tok.cls_id() || ids.back() != tok.sep_id()) Die("missing [CLS]/[SEP]");
+    for (int32_t id : ids)
+      if (id < 0 || id >= 18) Die("token id outside the vocabulary");
+  }
+}
+
+void JsonRpc(const uint8_t* data, size_t size) {
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  server::jsonrpc::LineFramer framer(64);
+  size_t lines = 0;
+  framer.Feed(bytes, [&](std::string_view line) {
+    ++lines;
+    auto out = server::jsonrpc::ParseLine(line);
+    if (out.message && out.error) Die("both a message and an error");
+    if (out.error) {
+      // Errors must serialise (the reply must be valid JSON on the wire).
+      std::string wire = server::jsonrpc::Serialize(*out.error);
+      // One message per line: exactly one newline, at the end.
+      if (wire.empty() || wire.back() != '\n' || wire.find('\n') != wire.size() - 1)
+        Die("a serialised message is not exactly one line");
+    }
+  }, [] {});
+  framer.Finish([&](std::string_view line) { server::jsonrpc::ParseLine(line); });
+  // The same bytes as a whole line, and as tool arguments.
+  server::jsonrpc::ParseLine(bytes);
+  auto args = nlohmann::json::parse(bytes, nullptr, false);
+  if (!args.is_discarded()) {
+    for (const auto& spec : server::RekallToolSpecs()) server::CheckArguments(spec.input_schema, args);
+  }
+}
+
+void KeywordQuery(const uint8_t* data, size_t size) {
+  std::string q(reinterpret_cast<const char*>(data), size);
+  std::vector<store::KeywordHit> hits;
+  Status s = QueryStore()->KeywordSearch(q, {}, 10, &hits);
+  bool valid = IsValidUtf8(q) && q.find('\0') == std::string::npos;
+  if (valid && !s.ok()) {
+    std::fprintf(stderr, "query %s: %s\n", nlohmann::json(q).dump().c_str(), s.ToString().c_str());
+    Die("keyword search failed on a valid query");
+  }
+  if (!valid && s.ok()) Die("invalid UTF-8 query accepted");
+}
+
+void ImportLine(const uint8_t* data, size_t size) {
+  auto j = nlohmann::json::parse(std::string_view(reinterpret_cast<const char*>(data), size), nullptr, false);
+  if (j.is_discarded()) return;
+  store::Entry e;
+  if (!store::EntryFromJson(j, &e).ok()) return;
+  store::NormalizeTags(&e.tags);
+  if (store::ValidateEntry(e).ok()) {
+    // A valid entry round-trips through its JSON form.
+    store::Entry back;
+    if (!store::EntryFromJson(store::EntryToJson(e), &back).ok()) Die("valid entry does not round-trip");
+    if (store::EntryToJson(back) != store::EntryToJson(e)) Die("round-trip changed the entry");
+  }
+}
+
+void DatabaseFile(const uint8_t* data, size_t size) {
+  char tmpl[] = "/tmp/rekall_fuzz_db_XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) Die("mkstemp");
+  if (size && write(fd, data, size) != static_cast<ssize_t>(size)) Die("write");
+  close(fd);
+  {
+    std::unique_ptr<store::Store> s;
+    if (store::Store::Open(tmpl, {}, &s).ok()) {
+      std::vector<store::Entry> all;
+      s->List({}, &all);
+      std::vector<store::KeywordHit> hits;
+      s->KeywordSearch("timeout", {}, 5, &hits);
+      std::vector<store::StoredEmbedding> embs;
+      s->ListEmbeddings("summary", &embs);
+    }
+  }
+  std::string base = tmpl;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) unlink((base + suffix).c_str());
+  // Backups made by a migration sit beside the file.
+  std::string dir = "/tmp/";
+  std::string cmd = "rm -f " + base + ".backup-*";
+  if (std::system(cmd.c_str()) != 0) Die("cleanup");
+}
+
+}  // namespace rekall::fuzz

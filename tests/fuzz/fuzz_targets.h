@@ -1,0 +1,24 @@
+// Fuzz targets of the parsers that take outside input. Each must survive
+// any bytes: no crash, no sanitizer report, and its documented invariant.
+// They run two ways: under libFuzzer (scripts/fuzz.sh, clang), and in the
+// test suite as a deterministic mutation run over seed inputs (fuzz_test.cc),
+// which CI also runs under ASan+UBSan.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rekall::fuzz {
+
+// WordPiece tokenizer on arbitrary bytes (invalid UTF-8 included).
+void Tokenizer(const uint8_t* data, size_t size);
+// JSON-RPC line parsing, line framing and tool-argument checking.
+void JsonRpc(const uint8_t* data, size_t size);
+// Keyword search with an arbitrary query: always ok for valid UTF-8.
+void KeywordQuery(const uint8_t* data, size_t size);
+// An import line (entry JSON) parsed and validated.
+void ImportLine(const uint8_t* data, size_t size);
+// A database file of arbitrary bytes opened, migrated and read.
+void DatabaseFile(const uint8_t* data, size_t size);
+
+}  // namespace rekall::fuzz
