@@ -242,10 +242,20 @@ Status Engine::EmbedQuery(const std::string& q, std::chrono::milliseconds wait, 
 }
 
 Status Engine::FetchResults(std::vector<SearchResult>* rs) {
+  std::vector<SearchResult> kept;
+  kept.reserve(rs->size());
   for (auto& r : *rs) {
     Status s = store_->Get(r.entry.id, &r.entry);
+    if (s.IsNotFound()) {
+      // Deleted by another program behind the index's back: never return
+      // it, and resynchronise the index before the next search.
+      if (index_) index_->MarkStale();
+      continue;
+    }
     if (!s.ok()) return s;
+    kept.push_back(std::move(r));
   }
+  *rs = std::move(kept);
   return Status::OK();
 }
 

@@ -118,12 +118,16 @@ std::string SourceFingerprint(sqlite3* db) {
       "SELECT (SELECT count(*) FROM embeddings WHERE embedding_type = 'summary'),"
       " (SELECT coalesce(max(rowid), 0) FROM embeddings),"
       " (SELECT count(*) FROM entries),"
+      // A delete plus an insert by another program (Rekall itself) keeps the
+      // counts: the sum of rowids still moves.
+      " (SELECT total(rowid) FROM entries),"
+      " (SELECT total(rowid) FROM embeddings),"
       " (SELECT coalesce(max(updated_at), '') FROM entries),"
       " (SELECT count(*) FROM tags),"
       " (SELECT coalesce(max(rowid), 0) FROM tags)");
   if (s.ok() && sqlite3_step(st.get()) == SQLITE_ROW) {
     std::string fp;
-    for (int i = 0; i < 6; ++i) fp += ColText(st.get(), i, "") + "|";
+    for (int i = 0; i < 8; ++i) fp += ColText(st.get(), i, "") + "|";
     return fp;
   }
   static std::atomic<uint64_t> unique{0};
