@@ -589,6 +589,7 @@ int Run(int argc, char** argv) {
   serve->callback([&]() {
     // stdout carries the protocol: everything else goes to stderr, and
     // nothing may be printed before the protocol descriptor is reserved.
+    server::TuneMallocForServer();
     std::unique_ptr<Engine> eng;
     Status s = OpenEngine(g, &eng);
     if (!s.ok()) {

@@ -1,5 +1,6 @@
 #include "server/rekall_handler.h"
 
+#include <malloc.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -134,6 +135,12 @@ int ClampLimit(const json& args, const char* key, int def) {
 }
 
 }  // namespace
+
+void TuneMallocForServer() {
+#ifdef M_ARENA_MAX
+  mallopt(M_ARENA_MAX, 1);
+#endif
+}
 
 json ResultToJson(const SearchResult& r) {
   const store::Entry& e = r.entry;
