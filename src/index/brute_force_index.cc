@@ -130,7 +130,7 @@ class BruteForceIndex final : public VectorIndex {
       project_.push_back(0);
       status_.push_back(0);
       tags_.emplace_back();
-      if (q_ready_) qmat_.resize(qmat_.size() + qstride_, 0);
+      if (q_ready_) qmat_.resize(qmat_.size() + qstride_, 128);
     }
     std::memcpy(&mat_[size_t(row) * stride_], unit, sizeof(float) * dim_);
     type_[row] = Intern(m.type);
@@ -275,7 +275,7 @@ class BruteForceIndex final : public VectorIndex {
       for (int j = 0; j < dim_; ++j) mx[j] = std::max(mx[j], std::fabs(r[j]));
     }
     for (int j = 0; j < dim_; ++j) qscale_[j] = mx[j] > 0 ? mx[j] / 127.0f : 1.0f;
-    qmat_.assign(n * qstride_, 0);
+    qmat_.assign(n * qstride_, 128);
     q_clamped_ = 0;
     q_ready_ = true;
     for (size_t i = 0; i < n; ++i) QuantizeRow(uint32_t(i));
@@ -283,7 +283,7 @@ class BruteForceIndex final : public VectorIndex {
 
   void QuantizeRow(uint32_t row) {
     const float* r = &mat_[size_t(row) * stride_];
-    int8_t* d = &qmat_[size_t(row) * qstride_];
+    uint8_t* d = &qmat_[size_t(row) * qstride_];
     bool clamped = false;
     for (int j = 0; j < dim_; ++j) {
       float x = std::nearbyint(r[j] / qscale_[j]);
@@ -291,7 +291,7 @@ class BruteForceIndex final : public VectorIndex {
         clamped = true;
         x = std::clamp(x, -127.0f, 127.0f);
       }
-      d[j] = int8_t(x);
+      d[j] = uint8_t(int(x) + 128);
     }
     if (clamped) ++q_clamped_;
   }
@@ -364,7 +364,8 @@ class BruteForceIndex final : public VectorIndex {
   std::unordered_map<std::string, uint32_t> dict_;
 
   bool q_ready_ = false;
-  std::vector<int8_t, index_internal::HugePageAllocator<int8_t>> qmat_;  // rows of qstride_ int8
+  // Rows of qstride_ bytes: quantised value + 128 (see simd::dot_rows_u8).
+  std::vector<uint8_t, index_internal::HugePageAllocator<uint8_t>> qmat_;
   std::vector<float> qscale_;  // per dimension
   size_t q_clamped_ = 0;
 
@@ -422,14 +423,14 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
   const size_t rescore = std::max<size_t>(kk * size_t(std::max(1, opts_.rescore_factor)), kk + 32);
   if (UseQuantized() && m > rescore) {
     if (!q_ready_) BuildQuantizedLocked();
-    // Query in int16 against int8 rows: w_j = q_j * scale_j, scaled so the
-    // int32 sums cannot overflow.
-    std::vector<int16_t> qi(qstride_, 0);
+    // The query folds in the per-dimension scales, w_j = q_j * scale_j, and
+    // is quantised to int8 over its own range. Only the order of the int32
+    // scores matters: the exact float32 rescoring gives the final scores.
+    std::vector<int8_t> qi(qstride_, 0);
     float wmax = 0;
     for (int j = 0; j < dim_; ++j) wmax = std::max(wmax, std::fabs(q[j] * qscale_[j]));
-    const double lim = std::min(32767.0, 2.0e9 / (127.0 * double(qstride_)));
     if (wmax > 0) {
-      for (int j = 0; j < dim_; ++j) qi[j] = int16_t(std::nearbyint(q[j] * qscale_[j] / wmax * lim));
+      for (int j = 0; j < dim_; ++j) qi[j] = int8_t(std::nearbyint(q[j] * qscale_[j] / wmax * 127.0f));
     }
     auto ibetter = [](const ICand& a, const ICand& b) { return a.s > b.s || (a.s == b.s && a.row < b.row); };
     auto iscan = [&](size_t b, size_t e, std::vector<ICand>* h) {
@@ -439,7 +440,7 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
         size_t cnt = 0;
         if (!cf.any) {
           cnt = std::min<size_t>(256, e - i);
-          kern.dot_rows_i8(qi.data(), &qmat_[i * qstride_], qstride_, cnt, buf);
+          kern.dot_rows_u8(qi.data(), &qmat_[i * qstride_], qstride_, cnt, buf);
           for (size_t t = 0; t < cnt; ++t) {
             ICand c{buf[t], uint32_t(i + t)};
             if (h->size() < rescore) {
@@ -454,7 +455,7 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
           i += cnt;
         } else {
           uint32_t r = rows[i++];
-          kern.dot_rows_i8(qi.data(), &qmat_[size_t(r) * qstride_], qstride_, 1, buf);
+          kern.dot_rows_u8(qi.data(), &qmat_[size_t(r) * qstride_], qstride_, 1, buf);
           ICand c{buf[0], r};
           if (h->size() < rescore) {
             h->push_back(c);

@@ -22,9 +22,9 @@ void DotRowsScalar(const float* q, const float* mat, size_t stride, size_t n, fl
   }
 }
 
-void DotRowsI8Scalar(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out) {
+void DotRowsU8Scalar(const int8_t* q, const uint8_t* mat, size_t stride, size_t n, int32_t* out) {
   for (size_t i = 0; i < n; ++i) {
-    const int8_t* r = mat + i * stride;
+    const uint8_t* r = mat + i * stride;
     int32_t s = 0;
     for (size_t j = 0; j < stride; ++j) s += int32_t(q[j]) * r[j];
     out[i] = s;
@@ -67,19 +67,19 @@ void DotRowsSse2(const float* q, const float* mat, size_t stride, size_t n, floa
   }
 }
 
-// Sign-extends 8 int8 to int16 without SSE4.1's pmovsxbw.
-inline __m128i Widen8Sse2(__m128i x) { return _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8); }
+// Widens 8 bytes to int16 without SSE4.1's pmovsx/zx: sign- or zero-extended.
+inline __m128i SignWiden8Sse2(__m128i x) { return _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8); }
+inline __m128i ZeroWiden8Sse2(__m128i x) { return _mm_unpacklo_epi8(x, _mm_setzero_si128()); }
 
-void DotRowsI8Sse2(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out) {
+void DotRowsU8Sse2(const int8_t* q, const uint8_t* mat, size_t stride, size_t n, int32_t* out) {
   for (size_t i = 0; i < n; ++i) {
-    const int8_t* r = mat + i * stride;
+    const uint8_t* r = mat + i * stride;
     __m128i acc = _mm_setzero_si128();
     for (size_t j = 0; j < stride; j += 16) {
       __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j));
-      __m128i lo = Widen8Sse2(x);
-      __m128i hi = Widen8Sse2(_mm_srli_si128(x, 8));
-      acc = _mm_add_epi32(acc, _mm_madd_epi16(lo, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j))));
-      acc = _mm_add_epi32(acc, _mm_madd_epi16(hi, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j + 8))));
+      __m128i y = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j));
+      acc = _mm_add_epi32(acc, _mm_madd_epi16(ZeroWiden8Sse2(x), SignWiden8Sse2(y)));
+      acc = _mm_add_epi32(acc, _mm_madd_epi16(ZeroWiden8Sse2(_mm_srli_si128(x, 8)), SignWiden8Sse2(_mm_srli_si128(y, 8))));
     }
     alignas(16) int32_t t[4];
     _mm_store_si128(reinterpret_cast<__m128i*>(t), acc);
@@ -150,15 +150,17 @@ void DotRowsAvx2(const float* q, const float* mat, size_t stride, size_t n, floa
 }
 
 __attribute__((target("avx2,fma")))
-void DotRowsI8Avx2(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out) {
+void DotRowsU8Avx2(const int8_t* q, const uint8_t* mat, size_t stride, size_t n, int32_t* out) {
   for (size_t i = 0; i < n; ++i) {
-    const int8_t* r = mat + i * stride;
+    const uint8_t* r = mat + i * stride;
     __m256i a = _mm256_setzero_si256(), b = _mm256_setzero_si256();
     for (size_t j = 0; j < stride; j += 32) {
-      __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j)));
-      __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j + 16)));
-      a = _mm256_add_epi32(a, _mm256_madd_epi16(x0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + j))));
-      b = _mm256_add_epi32(b, _mm256_madd_epi16(x1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + j + 16))));
+      __m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j)));
+      __m256i x1 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r + j + 16)));
+      __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j)));
+      __m256i y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + j + 16)));
+      a = _mm256_add_epi32(a, _mm256_madd_epi16(x0, y0));
+      b = _mm256_add_epi32(b, _mm256_madd_epi16(x1, y1));
     }
     __m256i s = _mm256_add_epi32(a, b);
     __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
@@ -235,29 +237,43 @@ void DotRowsAvx512(const float* q, const float* mat, size_t stride, size_t n, fl
 }
 
 __attribute__((target("avx512f,avx512bw")))
-void DotRowsI8Avx512(const int16_t* q, const int8_t* mat, size_t stride, size_t n, int32_t* out) {
+void DotRowsU8Avx512(const int8_t* q, const uint8_t* mat, size_t stride, size_t n, int32_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* r = mat + i * stride;
+    __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
+    for (size_t j = 0; j < stride; j += 64) {
+      __m512i x0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + j)));
+      __m512i x1 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + j + 32)));
+      __m512i y0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + j)));
+      __m512i y1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + j + 32)));
+      a = _mm512_add_epi32(a, _mm512_madd_epi16(x0, y0));
+      b = _mm512_add_epi32(b, _mm512_madd_epi16(x1, y1));
+    }
+    out[i] = Reduce512i(_mm512_add_epi32(a, b));
+  }
+}
+
+// VNNI: vpdpbusd multiplies 64 uint8 by 64 int8 and accumulates in int32,
+// one instruction per 64 bytes; two rows per pass share the query loads.
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+void DotRowsU8Vnni(const int8_t* q, const uint8_t* mat, size_t stride, size_t n, int32_t* out) {
   size_t i = 0;
   for (; i + 2 <= n; i += 2) {
-    const int8_t* r0 = mat + i * stride;
-    const int8_t* r1 = r0 + stride;
+    const uint8_t* r0 = mat + i * stride;
+    const uint8_t* r1 = r0 + stride;
     __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
-    for (size_t j = 0; j < stride; j += 32) {
-      __m512i qv = _mm512_loadu_si512(q + j);
-      __m512i x0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r0 + j)));
-      __m512i x1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r1 + j)));
-      a0 = _mm512_add_epi32(a0, _mm512_madd_epi16(x0, qv));
-      a1 = _mm512_add_epi32(a1, _mm512_madd_epi16(x1, qv));
+    for (size_t j = 0; j < stride; j += 64) {
+      __m512i y = _mm512_loadu_si512(q + j);
+      a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(r0 + j), y);
+      a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512(r1 + j), y);
     }
     out[i] = Reduce512i(a0);
     out[i + 1] = Reduce512i(a1);
   }
   for (; i < n; ++i) {
-    const int8_t* r = mat + i * stride;
+    const uint8_t* r = mat + i * stride;
     __m512i a = _mm512_setzero_si512();
-    for (size_t j = 0; j < stride; j += 32) {
-      __m512i x = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + j)));
-      a = _mm512_add_epi32(a, _mm512_madd_epi16(x, _mm512_loadu_si512(q + j)));
-    }
+    for (size_t j = 0; j < stride; j += 64) a = _mm512_dpbusd_epi32(a, _mm512_loadu_si512(r + j), _mm512_loadu_si512(q + j));
     out[i] = Reduce512i(a);
   }
 }
@@ -285,7 +301,9 @@ uint64_t ReadRowsAvx512(const float* mat, size_t stride, size_t n) {
 Level Detect() {
 #ifdef REKALL_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) return Level::kAvx512;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+    return __builtin_cpu_supports("avx512vnni") ? Level::kAvx512Vnni : Level::kAvx512;
+  }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Level::kAvx2;
   return Level::kSse2;
 #else
@@ -302,6 +320,7 @@ Level Capped() {
     if (std::strcmp(e, "scalar") == 0) cap = Level::kScalar;
     if (std::strcmp(e, "sse2") == 0) cap = Level::kSse2;
     if (std::strcmp(e, "avx2") == 0) cap = Level::kAvx2;
+    if (std::strcmp(e, "avx512") == 0) cap = Level::kAvx512;
     if (int(cap) < int(l)) l = cap;
   }
   return l;
@@ -320,21 +339,24 @@ const char* LevelName(Level l) {
     case Level::kSse2: return "sse2";
     case Level::kAvx2: return "avx2+fma";
     case Level::kAvx512: return "avx512";
+    case Level::kAvx512Vnni: return "avx512+vnni";
   }
   return "?";
 }
 
 const Kernels& KernelsFor(Level l) {
-  static const Kernels scalar{DotRowsScalar, DotRowsI8Scalar, ReadRowsScalar};
+  static const Kernels scalar{DotRowsScalar, DotRowsU8Scalar, ReadRowsScalar};
 #ifdef REKALL_X86
-  static const Kernels sse2{DotRowsSse2, DotRowsI8Sse2, ReadRowsSse2};
-  static const Kernels avx2{DotRowsAvx2, DotRowsI8Avx2, ReadRowsAvx2};
-  static const Kernels avx512{DotRowsAvx512, DotRowsI8Avx512, ReadRowsAvx512};
+  static const Kernels sse2{DotRowsSse2, DotRowsU8Sse2, ReadRowsSse2};
+  static const Kernels avx2{DotRowsAvx2, DotRowsU8Avx2, ReadRowsAvx2};
+  static const Kernels avx512{DotRowsAvx512, DotRowsU8Avx512, ReadRowsAvx512};
+  static const Kernels vnni{DotRowsAvx512, DotRowsU8Vnni, ReadRowsAvx512};
   switch (l) {
     case Level::kScalar: return scalar;
     case Level::kSse2: return sse2;
     case Level::kAvx2: return avx2;
     case Level::kAvx512: return avx512;
+    case Level::kAvx512Vnni: return vnni;
   }
 #else
   (void)l;

@@ -12,27 +12,28 @@ namespace {
 TEST(Simd, EveryLevelMatchesScalar) {
   std::mt19937_64 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
-  std::uniform_int_distribution<int> i8(-127, 127), i16(-32767, 32767);
-  const size_t stride = 384, n = 37;  // n not a multiple of the row unrolling
+  std::uniform_int_distribution<int> i8(-127, 127);
+  const size_t stride = 384, n = 37;  // 384: a multiple of both lane counts  // n not a multiple of the row unrolling
   std::vector<float> q(stride), mat(stride * n), want(n), got(n);
   for (float& x : q) x = u(rng);
   for (float& x : mat) x = u(rng);
-  std::vector<int16_t> qi(stride);
-  std::vector<int8_t> mi(stride * n);
-  for (auto& x : qi) x = int16_t(i16(rng));
-  for (auto& x : mi) x = int8_t(i8(rng));
+  std::uniform_int_distribution<int> u8(0, 255);
+  std::vector<int8_t> qi(stride);
+  std::vector<uint8_t> mi(stride * n);
+  for (auto& x : qi) x = int8_t(i8(rng));
+  for (auto& x : mi) x = uint8_t(u8(rng));
   std::vector<int32_t> iwant(n), igot(n);
   const Kernels& ref = KernelsFor(Level::kScalar);
   ref.dot_rows(q.data(), mat.data(), stride, n, want.data());
-  ref.dot_rows_i8(qi.data(), mi.data(), stride, n, iwant.data());
+  ref.dot_rows_u8(qi.data(), mi.data(), stride, n, iwant.data());
   const uint64_t xr = ref.read_rows(mat.data(), stride, n);
-  for (Level l : {Level::kSse2, Level::kAvx2, Level::kAvx512}) {
+  for (Level l : {Level::kSse2, Level::kAvx2, Level::kAvx512, Level::kAvx512Vnni}) {
     if (int(l) > int(DetectedLevel())) continue;
     SCOPED_TRACE(LevelName(l));
     const Kernels& k = KernelsFor(l);
     k.dot_rows(q.data(), mat.data(), stride, n, got.data());
     for (size_t i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], 1e-4);
-    k.dot_rows_i8(qi.data(), mi.data(), stride, n, igot.data());
+    k.dot_rows_u8(qi.data(), mi.data(), stride, n, igot.data());
     EXPECT_EQ(igot, iwant);
     EXPECT_EQ(k.read_rows(mat.data(), stride, n), xr);
   }

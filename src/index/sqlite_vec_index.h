@@ -4,6 +4,9 @@
 // in the same database file, so writes share the caller's transaction.
 // Unit vectors are ranked by vec0's L2 distance (it has SIMD for L2, not for
 // cosine on x86) and the returned candidates rescored exactly.
+// It also keeps one row in a table rekall_index_state(name, value): the
+// fingerprint of the source tables embeddings_vec was last synchronised
+// with, so changes made while no index was open are caught at the next open.
 #pragma once
 
 #include <memory>
