@@ -159,16 +159,21 @@ class SqliteVecIndex final : public VectorIndex {
     Status s = CheckVector(query, dim, "query vector");
     if (!s.ok()) return s;
     std::lock_guard<std::mutex> l(mu_);
+    bool behind = false;
     s = FreshLocked(opts_.auto_refresh, nullptr);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      if (!CanAnswerBehind(s)) return s;
+      behind = true;
+    }
     if (k <= 0) return Status::OK();
     std::vector<float> q(stride_, 0.0f);
     std::memcpy(q.data(), query, sizeof(float) * dim_);
     Normalize(q.data(), dim_);
     std::vector<Scored> top;
     // vec0 metadata cannot hold a list of tags: tag filters (and k beyond
-    // vec0's cap) score the matching rows exactly instead.
-    if (!f.tags.empty() || k > kVecMaxK / 2) {
+    // vec0's cap) score the matching rows exactly instead; so does a search
+    // while embeddings_vec could not be caught up.
+    if (behind || !f.tags.empty() || k > kVecMaxK / 2) {
       s = ExactLocked(q, k, f, &top);
     } else {
       s = KnnLocked(q, k, f, &top);
@@ -182,9 +187,11 @@ class SqliteVecIndex final : public VectorIndex {
   Status Count(size_t* n) override {
     std::lock_guard<std::mutex> l(mu_);
     Status s = FreshLocked(opts_.auto_refresh, nullptr);
-    if (!s.ok()) return s;
+    if (!s.ok() && !CanAnswerBehind(s)) return s;
     Stmt st;
-    s = st.Prepare(db_, std::string("SELECT count(*) FROM ") + kTable);
+    s = st.Prepare(db_, s.ok() ? std::string("SELECT count(*) FROM ") + kTable
+                               : std::string("SELECT count(*) FROM ") + index_internal::kSourceJoin + " WHERE " +
+                                     index_internal::kSourceWhere);
     if (!s.ok()) return s;
     if (sqlite3_step(st.get()) != SQLITE_ROW) return SqlError(db_, "counting index rows");
     *n = size_t(sqlite3_column_int64(st.get(), 0));
@@ -219,6 +226,12 @@ class SqliteVecIndex final : public VectorIndex {
     }
     return Status::OK();
   }
+
+  // Catching embeddings_vec up with another connection's commit needs the
+  // write lock: on a read-only connection (or while another process holds
+  // the lock past the busy timeout) answers come from the source tables,
+  // which are always current, and the catch-up is retried next time.
+  static bool CanAnswerBehind(const Status& s) { return s.code() == Code::kIOError || s.code() == Code::kBusy; }
 
   std::string CreateSql() const {
     return std::string("CREATE VIRTUAL TABLE ") + kTable + " USING vec0(entry_id TEXT PRIMARY KEY, embedding float[" +
