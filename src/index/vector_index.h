@@ -87,12 +87,14 @@ class VectorIndex {
                         std::vector<Hit>* out) = 0;
   virtual Status Count(size_t* n) = 0;
 
-  // Reloads the whole index from embeddings(embedding_type='summary') joined
-  // with entries (type/project/status) and tags. Rows whose vector is not
-  // dim float32 values are skipped and counted in *skipped.
+  // Reloads the whole index from embeddings(embedding_type='summary') of our
+  // model joined with entries (type/project/status; an embedding without
+  // its entry is ignored) and tags. Rows whose vector is not dim float32
+  // values are skipped and counted in *skipped. Brute: about 0.5 s per 100K.
   virtual Status Rebuild(size_t* loaded, size_t* skipped) = 0;
   // Checks PRAGMA data_version; if another connection committed and the
-  // source tables' fingerprint moved, resynchronises. *changed tells.
+  // source tables' fingerprint moved, resynchronises (brute: full reload;
+  // sqlite-vec: rewrites only the rows that differ). *changed tells.
   virtual Status Refresh(bool* changed) = 0;
   // The caller's transaction that carried Upsert/Remove calls rolled back:
   // in-memory state must be reloaded before the next search.
