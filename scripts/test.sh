@@ -23,6 +23,7 @@ if [ "$FAST" = 0 ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DREKALL_SANITIZE=ON -DREKALL_BUILD_BENCH=OFF >/dev/null
   ninja -C build-asan -j"$JOBS"
   echo "== tests (ASan+UBSan)"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0" \
     REKALL_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j"$JOBS"
 fi
