@@ -158,6 +158,22 @@ Status Engine::Embed(const std::vector<std::string>& texts, std::vector<float>* 
   return provider_->Embed(texts, out, std::chrono::hours(1));
 }
 
+Status Engine::SummaryVector(const store::Entry& e, std::vector<float>* vec, bool* have, std::string* why) {
+  *have = false;
+  if (!store_->schema().has_embeddings_table) {
+    *why = "no embeddings table; run `rekall migrate`";
+    return Status::OK();
+  }
+  Status avail = provider_->CheckAvailable();
+  if (!avail.ok()) {
+    *why = avail.message();
+    return Status::OK();
+  }
+  Status s = provider_->Embed({store::SummaryText(e)}, vec, std::chrono::hours(1));
+  *have = s.ok();
+  return s;
+}
+
 Status Engine::Add(store::Entry* e, std::string* notice) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   Status s = SyncWithOtherWriters();
@@ -167,16 +183,11 @@ Status Engine::Add(store::Entry* e, std::string* notice) {
   if (!(s = store::ValidateEntry(*e)).ok()) return s;
   std::vector<float> vec;
   bool have_vec = false;
-  if (store_->schema().has_embeddings_table && provider_->CheckAvailable().ok()) {
-    if (!(s = provider_->Embed({store::SummaryText(*e)}, &vec, std::chrono::hours(1))).ok()) return s;
-    have_vec = true;
-    if (!(s = EnsureIndex()).ok()) return s;
-  } else if (notice) {
-    *notice = "stored without an embedding (" +
-              (store_->schema().has_embeddings_table ? provider_->CheckAvailable().message()
-                                                     : std::string("no embeddings table; run `rekall migrate`")) +
-              "); run `rekall index rebuild` once the model is installed";
-  }
+  std::string why;
+  if (!(s = SummaryVector(*e, &vec, &have_vec, &why)).ok()) return s;
+  if (have_vec && !(s = EnsureIndex()).ok()) return s;
+  if (!have_vec && notice)
+    *notice = "stored without an embedding (" + why + "); run `rekall index rebuild` once the model is installed";
   return AfterWrite(e->id, store_->Add(e, have_vec ? &vec : nullptr));
 }
 
@@ -191,12 +202,9 @@ Status Engine::Update(store::Entry* e, std::string* notice) {
   if (!exists) return Status::NotFound("no entry with id " + e->id);
   std::vector<float> vec;
   bool have_vec = false;
-  if (store_->schema().has_embeddings_table && provider_->CheckAvailable().ok()) {
-    if (!(s = provider_->Embed({store::SummaryText(*e)}, &vec, std::chrono::hours(1))).ok()) return s;
-    have_vec = true;
-  } else if (notice) {
-    *notice = "the entry's embedding was not updated (" + provider_->CheckAvailable().message() + ")";
-  }
+  std::string why;
+  if (!(s = SummaryVector(*e, &vec, &have_vec, &why)).ok()) return s;
+  if (!have_vec && notice) *notice = "the entry's embedding was not updated (" + why + ")";
   if (store_->schema().has_embeddings_table && !(s = EnsureIndex()).ok()) return s;
   if (!have_vec && store_->schema().has_embeddings_table) {
     // Its old vector no longer describes it: drop it so search never scores

@@ -133,6 +133,9 @@ class Engine : private store::WriteObserver {
   Status EnsureIndex();
   // Drops cached state when another process committed to the file.
   Status SyncWithOtherWriters();
+  // The entry's summary embedding when the table and the model are there;
+  // otherwise *have is false and *why says what is missing.
+  Status SummaryVector(const store::Entry& e, std::vector<float>* vec, bool* have, std::string* why);
   Status EmbedQuery(const std::string& q, std::chrono::milliseconds wait, std::vector<float>* v);
   Status FetchResults(std::vector<SearchResult>* rs);
   Status KeywordOnly(const SearchRequest& req, SearchResponse* resp);
