@@ -389,22 +389,31 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
   if (!CompileFilter(f, &cf)) return Status::OK();  // a value no entry has
   // Pre-filter: the scan only visits matching rows, so a filtered query still
   // returns k hits whenever k entries match.
+  // A selective filter gathers the matching rows (with prefetch); a broad
+  // one (more than 1/4 of the rows) streams the whole matrix and masks, as
+  // reading most rows scattered costs more than reading all of them in order.
   std::vector<uint32_t> rows;
+  std::vector<uint8_t> keep;
   if (cf.any) {
+    keep.resize(n);
     for (uint32_t r = 0; r < n; ++r) {
-      if (Matches(r, cf)) rows.push_back(r);
+      keep[r] = Matches(r, cf);
+      if (keep[r]) rows.push_back(r);
     }
   }
   const size_t m = cf.any ? rows.size() : n;
   if (m == 0) return Status::OK();
   const size_t kk = std::min(m, size_t(k));
+  const bool sparse = cf.any && m * 4 <= n;
+  if (!sparse) rows.clear();
+  if (!cf.any || sparse) keep.clear();
+  const size_t span = sparse ? m : n;  // positions the scan walks
 
   std::vector<float> q(stride_, 0.0f);
   std::memcpy(q.data(), query, sizeof(float) * dim_);
   Normalize(q.data(), dim_);
 
   const simd::Kernels& kern = simd::Best();
-  auto row_at = [&](size_t i) -> uint32_t { return cf.any ? rows[i] : uint32_t(i); };
   auto better = [&](const Cand& a, const Cand& b) {
     return a.s > b.s || (a.s == b.s && ids_[a.row] < ids_[b.row]);
   };
@@ -438,10 +447,11 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
       h->reserve(rescore + 1);
       for (size_t i = b; i < e;) {
         size_t cnt = 0;
-        if (!cf.any) {
+        if (!sparse) {
           cnt = std::min<size_t>(256, e - i);
           kern.dot_rows_u8(qi.data(), &qmat_[i * qstride_], qstride_, cnt, buf);
           for (size_t t = 0; t < cnt; ++t) {
+            if (!keep.empty() && !keep[i + t]) continue;
             ICand c{buf[t], uint32_t(i + t)};
             if (h->size() < rescore) {
               h->push_back(c);
@@ -454,6 +464,10 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
           }
           i += cnt;
         } else {
+          if (i + 4 < e) {
+            const uint8_t* p = &qmat_[size_t(rows[i + 4]) * qstride_];
+            for (size_t off = 0; off < qstride_; off += 64) __builtin_prefetch(p + off);
+          }
           uint32_t r = rows[i++];
           kern.dot_rows_u8(qi.data(), &qmat_[size_t(r) * qstride_], qstride_, 1, buf);
           ICand c{buf[0], r};
@@ -469,7 +483,7 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
       }
     };
     std::vector<ICand> cands;
-    ParallelTopK<ICand>(m, rescore, iscan, ibetter, &cands);
+    ParallelTopK<ICand>(span, rescore, iscan, ibetter, &cands);
     // Exact float32 rescoring of the candidates decides the final order.
     top.reserve(kk + 1);
     for (const ICand& c : cands) {
@@ -482,19 +496,27 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
       float buf[256];
       h->reserve(kk + 1);
       for (size_t i = b; i < e;) {
-        if (!cf.any) {
+        if (!sparse) {
           const size_t cnt = std::min<size_t>(256, e - i);
           kern.dot_rows(q.data(), &mat_[i * stride_], stride_, cnt, buf);
-          for (size_t t = 0; t < cnt; ++t) push(h, kk, Cand{buf[t], uint32_t(i + t)});
+          for (size_t t = 0; t < cnt; ++t) {
+            if (keep.empty() || keep[i + t]) push(h, kk, Cand{buf[t], uint32_t(i + t)});
+          }
           i += cnt;
         } else {
-          const uint32_t r = row_at(i++);
+          // Scattered rows defeat the hardware prefetcher: ask for the row
+          // two ahead while scoring this one.
+          if (i + 2 < e) {
+            const char* p = reinterpret_cast<const char*>(&mat_[size_t(rows[i + 2]) * stride_]);
+            for (size_t off = 0; off < stride_ * sizeof(float); off += 64) __builtin_prefetch(p + off);
+          }
+          const uint32_t r = rows[i++];
           kern.dot_rows(q.data(), &mat_[size_t(r) * stride_], stride_, 1, buf);
           push(h, kk, Cand{buf[0], r});
         }
       }
     };
-    ParallelTopK<Cand>(m, kk, scan, better, &top);
+    ParallelTopK<Cand>(span, kk, scan, better, &top);
   }
   std::sort(top.begin(), top.end(), better);
   out->reserve(top.size());
