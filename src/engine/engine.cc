@@ -66,6 +66,7 @@ Filter ToIndexFilter(const store::ListFilter& f) {
 Status Engine::Open(EngineOptions opts, std::unique_ptr<Engine>* out) {
   std::unique_ptr<Engine> e(new Engine());
   e->cfg_ = opts.cfg;
+  e->long_running_ = opts.long_running;
   if (opts.create_parent_dirs) {
     std::string dir = opts.db_path.substr(0, opts.db_path.rfind('/'));
     std::string cur;
@@ -104,6 +105,7 @@ Status Engine::EnsureIndex() {
   IndexOptions io;
   Status s = ParseIndexBackend(cfg_.vector_backend, &io.backend);
   if (!s.ok()) return s;
+  if (long_running_ && io.backend == IndexBackend::kAuto) io.backend = IndexBackend::kBrute;
   io.extension_path = cfg_.sqlite_vec_path.empty() ? REKALL_DEFAULT_SQLITE_VEC : cfg_.sqlite_vec_path;
   io.threads = static_cast<int>(cfg_.threads);
   io.dim = store::kDim;

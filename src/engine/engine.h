@@ -82,6 +82,12 @@ struct EngineOptions {
   std::string db_path;
   bool create_parent_dirs = false;  // for the default location only
   bool read_only = false;
+  // A long-running process (the server): with vector_backend = auto, search
+  // an in-memory SIMD matrix instead of sqlite-vec 0.1.9's table scan (about
+  // 18x faster at 10K vectors, bench/index/RESULTS.md); the one-time load
+  // pays off over many searches. The vec0 table is caught up by the next
+  // process that opens it with sqlite-vec.
+  bool long_running = false;
   // Null: the real model provider built from cfg.
   std::unique_ptr<EmbeddingProvider> provider;
 };
@@ -146,6 +152,7 @@ class Engine : private store::WriteObserver {
   Status OnEntryRemoved(const std::string& entry_id) override;
 
   config::Config cfg_;
+  bool long_running_ = false;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<EmbeddingProvider> provider_;
   std::unique_ptr<VectorIndex> index_;
