@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -89,12 +90,62 @@ Status Engine::Open(EngineOptions opts, std::unique_ptr<Engine>* out) {
   e->entry_cache_ = std::make_unique<EmbeddingCache>(co);
   e->query_cache_ = std::make_unique<EmbeddingCache>(co);
   e->store_->DataVersion(&e->data_version_);
+  e->Touch();
+  if (e->long_running_) {
+    long secs = e->cfg_.model_idle_timeout_seconds >= 0 ? e->cfg_.model_idle_timeout_seconds
+                                                        : e->cfg_.model_idle_timeout_minutes * 60;
+    if (secs > 0) {
+      Engine* self = e.get();
+      e->idle_thread_ = std::thread([self, secs] { self->IdleLoop(std::chrono::seconds(secs)); });
+    }
+  }
   *out = std::move(e);
   return Status::OK();
 }
 
 Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> l(idle_mu_);
+    stop_idle_ = true;
+  }
+  idle_cv_.notify_all();
+  if (idle_thread_.joinable()) idle_thread_.join();
+  index_.reset();
   if (store_) store_->set_observer(nullptr);
+}
+
+void Engine::Touch() {
+  last_use_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  released_.store(false, std::memory_order_relaxed);
+}
+
+void Engine::IdleLoop(std::chrono::milliseconds timeout) {
+  // Checks a few times per timeout: the release happens between 1x and
+  // 1.25x the idle time after the last use.
+  auto step = std::max<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(100));
+  std::unique_lock<std::mutex> l(idle_mu_);
+  while (!stop_idle_) {
+    idle_cv_.wait_for(l, step);
+    if (stop_idle_ || released_.load(std::memory_order_relaxed)) continue;
+    auto last = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_use_ns_.load(std::memory_order_relaxed)));
+    if (std::chrono::steady_clock::now() - last < timeout) continue;
+    released_.store(true, std::memory_order_relaxed);
+    l.unlock();
+    ReleaseIdleMemory();
+    l.lock();
+  }
+}
+
+void Engine::ReleaseIdleMemory() {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  // A brute index is only a copy of the embeddings table; sqlite-vec's lives
+  // in the file and costs nothing to keep open.
+  if (index_ && std::string(index_->name()) == "brute") index_.reset();
+  entry_cache_->Clear();
+  query_cache_->Clear();
+  sqlite3_db_release_memory(store_->db());
+  malloc_trim(0);
 }
 
 Status Engine::EnsureIndex() {
@@ -178,6 +229,7 @@ Status Engine::SummaryVector(const store::Entry& e, std::vector<float>* vec, boo
 
 Status Engine::Add(store::Entry* e, std::string* notice) {
   std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
   Status s = SyncWithOtherWriters();
   if (!s.ok()) return s;
   // Validate before paying for an embedding.
@@ -195,6 +247,7 @@ Status Engine::Add(store::Entry* e, std::string* notice) {
 
 Status Engine::Update(store::Entry* e, std::string* notice) {
   std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
   Status s = SyncWithOtherWriters();
   if (!s.ok()) return s;
   store::NormalizeTags(&e->tags);
@@ -230,6 +283,7 @@ Status Engine::Update(store::Entry* e, std::string* notice) {
 
 Status Engine::Delete(const std::string& id) {
   std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
   Status s = SyncWithOtherWriters();
   if (!s.ok()) return s;
   if (store_->schema().has_embeddings_table && !(s = EnsureIndex()).ok()) return s;
@@ -238,6 +292,7 @@ Status Engine::Delete(const std::string& id) {
 
 Status Engine::Get(const std::string& id, store::Entry* e) {
   std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
   return store_->Get(id, e);
 }
 
@@ -287,6 +342,7 @@ Status Engine::KeywordOnly(const SearchRequest& req, SearchResponse* resp) {
 
 Status Engine::Search(const SearchRequest& req, SearchResponse* resp) {
   resp->results.clear();
+  Touch();
   resp->mode_used = req.mode;
   if (req.query.find('\0') != std::string::npos) return Status::InvalidArgument("query contains a NUL byte");
   if (req.limit < 0) return Status::InvalidArgument("limit must be >= 0");
@@ -376,6 +432,7 @@ Status Engine::Search(const SearchRequest& req, SearchResponse* resp) {
 Status Engine::Similar(const std::string& id, int limit, const store::ListFilter& filter,
                        std::vector<SearchResult>* out, std::string* notice) {
   std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
   out->clear();
   Status s = SyncWithOtherWriters();
   if (!s.ok()) return s;

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -134,6 +136,12 @@ class Engine : private store::WriteObserver {
   // entries, embeddings, backend, cache counters, model state, RSS.
   Status Stats(nlohmann::json* out);
 
+  // Gives back what a long-running process holds between bursts of use: the
+  // in-memory vector matrix, the caches, SQLite's page cache, and freed heap
+  // pages. Called after the idle timeout (the model manager unloads the
+  // model on the same timeout); the next search reloads what it needs.
+  void ReleaseIdleMemory();
+
  private:
   Engine() = default;
   Status EnsureIndex();
@@ -148,6 +156,9 @@ class Engine : private store::WriteObserver {
   // Turns a write's failure into stale in-memory index state.
   Status AfterWrite(const std::string& id, Status s);
 
+  void Touch();
+  void IdleLoop(std::chrono::milliseconds timeout);
+
   Status OnSummaryVector(const store::Entry& e, const float* vec, int dim) override;
   Status OnEntryRemoved(const std::string& entry_id) override;
 
@@ -161,6 +172,14 @@ class Engine : private store::WriteObserver {
   std::unique_ptr<EmbeddingCache> query_cache_;  // query text -> vector
   int64_t data_version_ = -1;
   std::recursive_mutex mu_;  // one operation at a time on the connection
+
+  // Idle release (long-running processes only).
+  std::atomic<int64_t> last_use_ns_{0};
+  std::mutex idle_mu_;
+  std::condition_variable idle_cv_;
+  bool stop_idle_ = false;
+  std::atomic<bool> released_{true};  // nothing loaded yet
+  std::thread idle_thread_;
 };
 
 // Filter in the vector index's terms.

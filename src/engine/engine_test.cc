@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -276,6 +277,43 @@ TEST_F(EngineTest, WritesByAnotherProcessAreSeen) {
   ASSERT_TRUE(eng->Search(req, &resp).ok());
   ASSERT_EQ(resp.results.size(), 1u);
   EXPECT_EQ(resp.results[0].entry.id, b.id);
+}
+
+}  // namespace
+}  // namespace rekall
+
+namespace rekall {
+namespace {
+
+TEST_F(EngineTest, LongRunningEngineReleasesItsIndexWhenIdle) {
+  EngineOptions o;
+  o.db_path = dir_ + "/k.db";
+  o.cfg.vector_backend = "auto";
+  o.cfg.model_idle_timeout_seconds = 1;
+  o.long_running = true;
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> eng;
+  ASSERT_TRUE(Engine::Open(std::move(o), &eng).ok());
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  SearchRequest req;
+  req.query = "gateway";
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  nlohmann::json st;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  EXPECT_EQ(st["backend"], "brute");  // long-running + auto: the in-memory matrix
+  // After the idle timeout the matrix is given back...
+  for (int i = 0; i < 50 && st["backend"] != "not loaded"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(eng->Stats(&st).ok());
+  }
+  EXPECT_EQ(st["backend"], "not loaded");
+  // ...and the next search reloads it and still finds the entry.
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
 }
 
 }  // namespace
