@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Crash-safety harness: SIGKILL `rekall` at random points of its writes.
 
-Each point runs one command (add, edit, delete, migrate, index rebuild) as a
-separate process and kills it with SIGKILL after a random delay within the
+Each point runs one command (add, edit, delete, migrate, index rebuild, the
+first open of a database whose sqlite-vec table must be built) as a separate
+process and kills it with SIGKILL after a random delay within the
 command's measured duration. After every kill it checks, with Python's own
 sqlite3 (not our code):
   - the database opens and PRAGMA integrity_check is ok;
@@ -19,11 +20,13 @@ equals the embeddings table and the keyword index matches the entries.
 """
 import argparse
 import json
+import math
 import os
 import random
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -122,6 +125,57 @@ def check_doctor(binary, db):
         raise Failure("after restart: %s" % bad)
 
 
+VEC_ROWS = 6000  # a few build batches (2000 rows each by default)
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def make_vecbuild_source(binary, path, rnd):
+    """A database of VEC_ROWS entries with random unit summary embeddings
+    written by Python, and no embeddings_vec: opening it builds the table."""
+    lines = "".join(json.dumps({"title": "vec %d" % i, "type": rnd.choice(["bug", "pattern"]),
+                                "content": "vector build %d" % i}) + "\n" for i in range(VEC_ROWS))
+    r = run(binary, path, ["import", "--no-embed", "-"], stdin=lines)
+    if r.returncode != 0:
+        raise SystemExit("vecbuild setup import failed: " + r.stderr)
+    con = sqlite3.connect(path)
+    rows = []
+    for (eid,) in con.execute("SELECT id FROM entries"):
+        v = [rnd.gauss(0, 1) for _ in range(384)]
+        n = math.sqrt(sum(x * x for x in v))
+        rows.append((eid + ":summary", eid, "summary", struct.pack("<384f", *[x / n for x in v]), 384, MODEL,
+                     "2026-01-01T00:00:00"))
+    con.executemany("INSERT OR REPLACE INTO embeddings(id, entry_id, embedding_type, vector, dimensions,"
+                    " model_name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    con.commit()
+    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'embeddings_vec'").fetchone():
+        raise SystemExit("vecbuild setup: `import --no-embed` created embeddings_vec")
+    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'rekall_index_state'").fetchone():
+        con.execute("DELETE FROM rekall_index_state WHERE name = 'embeddings_vec'")
+        con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def vec_state(db):
+    """(state value or None, rows, distinct ids, ids outside the sources) of
+    embeddings_vec, read from its rowid shadow table (no extension needed)."""
+    con = sqlite3.connect(db)
+    try:
+        st = None
+        if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'rekall_index_state'").fetchone():
+            r = con.execute("SELECT value FROM rekall_index_state WHERE name = 'embeddings_vec'").fetchone()
+            st = r[0] if r else None
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'embeddings_vec_rowids'").fetchone():
+            return st, 0, 0, 0
+        n, d = con.execute("SELECT count(*), count(DISTINCT id) FROM embeddings_vec_rowids").fetchone()
+        stray = con.execute("SELECT count(*) FROM embeddings_vec_rowids WHERE id NOT IN (SELECT m.entry_id FROM"
+                            " embeddings m JOIN entries e ON e.id = m.entry_id WHERE m.embedding_type = 'summary')"
+                            ).fetchone()[0]
+        return st, n, d, stray
+    finally:
+        con.close()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=200)
@@ -132,7 +186,12 @@ def main():
     rnd = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="rekall_crash_")
     db = os.path.join(work, "knowledge.db")
-    stats = {"add": [0, 0], "edit": [0, 0], "delete": [0, 0], "migrate": [0, 0], "rebuild": [0, 0]}
+    stats = {"add": [0, 0], "edit": [0, 0], "delete": [0, 0], "migrate": [0, 0], "rebuild": [0, 0],
+             "vecbuild": [0, 0]}
+    vec_src = os.path.join(work, "vecsrc.db")
+    vec_db = os.path.join(work, "vecbuild.db")
+    d_vec = None  # measured on first use
+    vec_partial = []  # rows found in embeddings_vec after each kill mid-build
     print("crash harness: %d points, seed %d, work %s" % (args.points, args.seed, work), flush=True)
 
     r = run(args.bin, db, ["import", os.path.join(ROOT, "data", "sample.jsonl")])
@@ -156,7 +215,7 @@ def main():
                 if os.path.exists(os.path.join(FIXTURES, v))]
 
     for point in range(args.points):
-        op = rnd.choice(["add", "add", "edit", "edit", "delete", "migrate", "rebuild"])
+        op = rnd.choice(["add", "add", "edit", "edit", "delete", "migrate", "rebuild", "vecbuild"])
         if op == "migrate" and not versions:
             op = "add"
         try:
@@ -218,6 +277,49 @@ def main():
                 check_doctor(args.bin, mdb)
                 stats[op][0 if killed else 1] += 1
                 continue
+            elif op == "vecbuild":
+                # First open of a database whose embeddings_vec must be built
+                # (VEC_ROWS rows, several committed batches), killed at a random
+                # time, sometimes twice (a resumed build killed again).
+                if d_vec is None:
+                    make_vecbuild_source(args.bin, vec_src, rnd)
+                    shutil.copy(vec_src, vec_db)
+                    t = time.perf_counter()
+                    r = run(args.bin, vec_db, ["index", "status"])
+                    d_vec = time.perf_counter() - t
+                    if r.returncode != 0:
+                        raise SystemExit("vecbuild calibration failed: " + r.stderr)
+                    st, n, d, stray = vec_state(vec_db)
+                    if st is None or st.startswith("building") or n != VEC_ROWS or d != n or stray:
+                        raise SystemExit("vecbuild calibration: state %r, %d rows" % (st, n))
+                    print("  vecbuild: %d rows built in %.2f s" % (VEC_ROWS, d_vec), flush=True)
+                for f in os.listdir(work):
+                    if f.startswith("vecbuild.db"):
+                        os.remove(os.path.join(work, f))
+                shutil.copy(vec_src, vec_db)
+                before = snapshot(vec_db)
+                killed = False
+                for _ in range(rnd.choice([1, 1, 2])):
+                    killed = run_and_kill(args.bin, vec_db, ["index", "status"], rnd.uniform(0, d_vec * 1.1)) or killed
+                    st, n, d, stray = vec_state(vec_db)
+                    if d != n:
+                        raise Failure("embeddings_vec holds %d rows for %d ids" % (n, d))
+                    if stray:
+                        raise Failure("embeddings_vec holds %d ids of no source row" % stray)
+                    if st is not None and not st.startswith("building") and n != VEC_ROWS:
+                        raise Failure("embeddings_vec marked complete with %d of %d rows" % (n, VEC_ROWS))
+                    if st is not None and st.startswith("building"):
+                        vec_partial.append(n)
+                after = snapshot(vec_db)
+                if set(after) != set(before) or any(not same(after[k], before[k]) for k in before):
+                    raise Failure("building the vector index changed entries")
+                check_doctor(args.bin, vec_db)  # the next start resumes and completes the build
+                st, n, d, stray = vec_state(vec_db)
+                if st is None or st.startswith("building") or n != VEC_ROWS or d != n or stray:
+                    raise Failure("after restart: embeddings_vec state %r, %d rows (%d distinct, %d stray) for %d"
+                                  % (st, n, d, stray, VEC_ROWS))
+                stats[op][0 if killed else 1] += 1
+                continue
             else:  # rebuild: entries without embeddings, then a killed `index rebuild`
                 lines = "".join(json.dumps({"title": "rebuild %d %d" % (point, i), "type": "pattern",
                                             "content": "to embed %d" % i}) + "\n" for i in range(20))
@@ -243,6 +345,9 @@ def main():
           % (args.points, killed, args.points - killed))
     for op, (k, c) in stats.items():
         print("  %-8s killed %3d  completed %3d" % (op, k, c))
+    if vec_partial:
+        print("  vecbuild: killed mid-build %d times, partial tables of %s rows resumed"
+              % (len(vec_partial), sorted(set(vec_partial))))
     print("%d passed, 0 failed" % args.points)
     if not args.keep:
         shutil.rmtree(work)

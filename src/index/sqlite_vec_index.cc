@@ -28,6 +28,16 @@ constexpr const char* kTable = "embeddings_vec";
 // with is kept, so a later process can tell whether someone (e.g. Python
 // Rekall) changed the embeddings while no index was open.
 constexpr const char* kStateTable = "rekall_index_state";
+// While embeddings_vec is being built, the same row holds
+//   "building" US <base fingerprint> US [">" <last entry_id committed>]
+// (US = \x1f): rows are inserted in entry_id order, one committed batch at a
+// time, and a resumed build starts after the last committed entry_id. The
+// base fingerprint is the one of the source tables the rows below the cursor
+// agree with; "" = unknown (the sources changed behind the build), so the
+// build ends with a reconcile. A value not starting with "building" is the
+// fingerprint of a complete table (an older rekall reading "building..."
+// sees a mismatch and reconciles, which completes the table too).
+constexpr const char* kBuildingPrefix = "building\x1f";
 // vec0 refuses k above 4096; larger requests take the exact path.
 constexpr int kVecMaxK = 4096;
 // Float error margin of vec0's L2 distance turned into a cosine: candidates
@@ -60,6 +70,62 @@ std::string ColText(sqlite3_stmt* s, int i) {
   return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, i)) : std::string();
 }
 
+bool IsBuilding(const std::string& v) { return v.rfind(kBuildingPrefix, 0) == 0; }
+
+struct BuildState {
+  std::string base;  // "" = unknown
+  bool has_cursor = false;
+  std::string cursor;
+};
+
+BuildState ParseBuilding(const std::string& v) {
+  BuildState b;
+  const std::string rest = v.substr(std::strlen(kBuildingPrefix));
+  const size_t p = rest.find('\x1f');
+  if (p == std::string::npos) return b;  // malformed: from the start, reconcile at the end
+  b.base = rest.substr(0, p);
+  const std::string c = rest.substr(p + 1);
+  if (!c.empty() && c[0] == '>') {
+    b.has_cursor = true;
+    b.cursor = c.substr(1);
+  }
+  return b;
+}
+
+std::string BuildingValue(const BuildState& b) {
+  return std::string(kBuildingPrefix) + b.base + "\x1f" + (b.has_cursor ? ">" + b.cursor : std::string());
+}
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed: one build batch.
+// Only used when the connection is in autocommit mode.
+class Txn {
+ public:
+  explicit Txn(sqlite3* db) : db_(db) {
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      status_ = SqlError(db_, "BEGIN IMMEDIATE");
+    } else {
+      open_ = true;
+    }
+  }
+  ~Txn() {
+    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  const Status& status() const { return status_; }
+  Status Commit() {
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      Status s = SqlError(db_, "COMMIT");
+      return s;  // still open: the destructor rolls back
+    }
+    open_ = false;
+    return Status::OK();
+  }
+
+ private:
+  sqlite3* db_;
+  Status status_;
+  bool open_ = false;
+};
+
 // SAVEPOINT that rolls back unless released: atomic inside or outside the
 // caller's transaction.
 class Savepoint {
@@ -88,6 +154,8 @@ struct Scored {
 };
 bool Better(const Scored& a, const Scored& b) { return a.s > b.s || (a.s == b.s && a.id < b.id); }
 
+enum class Phase { kReady, kBuilding, kAbsent };
+
 class SqliteVecIndex final : public VectorIndex {
  public:
   SqliteVecIndex(sqlite3* db, const IndexOptions& o)
@@ -97,6 +165,7 @@ class SqliteVecIndex final : public VectorIndex {
     // Our own committed writes moved the source tables; if nobody else
     // committed since, record that the vec0 table matches them.
     std::lock_guard<std::mutex> l(mu_);
+    if (phase_ != Phase::kReady) return;  // the state row says how far the build got
     if (!persist_pending_ && !fp_dirty_) return;
     if (!sqlite3_get_autocommit(db_)) return;
     int64_t dv = 0;
@@ -109,19 +178,24 @@ class SqliteVecIndex final : public VectorIndex {
 
   Status Init() {
     std::lock_guard<std::mutex> l(mu_);
-    Stmt st;
-    Status s = st.Prepare(db_, "SELECT sql FROM sqlite_master WHERE name = ?1");
+    std::string stored;
+    Status s = ReadPhase(&phase_, &stored);
     if (!s.ok()) return s;
-    sqlite3_bind_text(st.get(), 1, kTable, -1, SQLITE_STATIC);
-    std::string sql;
-    if (sqlite3_step(st.get()) == SQLITE_ROW) sql = Lower(ColText(st.get(), 0));
-    st.Finalize();  // a running statement would block DROP TABLE
-    if (sql.empty() || !ShapeMatches(sql)) return RebuildLocked(nullptr, nullptr);
     int64_t dv = 0;
     s = index_internal::DataVersion(db_, &dv);
     if (!s.ok()) return s;
+    if (phase_ != Phase::kReady) {
+      // Absent, of another shape, or a build in progress (ours interrupted,
+      // or another process's): build batch by batch. Left incomplete (work
+      // bound, caller's transaction, read-only or busy file), searches use
+      // the exact path and later calls continue.
+      data_version_ = dv;
+      s = ContinueBuildLocked(opts_.build_batches_per_call, nullptr, nullptr);
+      if (!s.ok() && !CanAnswerBehind(s)) return s;
+      return Status::OK();
+    }
     std::string fp = index_internal::SourceFingerprint(db_);
-    if (fp != StoredFingerprint()) {
+    if (fp != stored) {
       s = ReconcileLocked();
       if (!s.ok()) return s;
       PersistFingerprint(fp);
@@ -139,6 +213,8 @@ class SqliteVecIndex final : public VectorIndex {
     Normalize(v.data(), dim);
     std::lock_guard<std::mutex> l(mu_);
     fp_dirty_ = true;
+    // No table of ours yet: the build will read this row from the sources.
+    if (phase_ == Phase::kAbsent) return Status::OK();
     Savepoint sp(db_);
     if (!sp.status().ok()) return sp.status();
     // vec0 ignores OR REPLACE (UNIQUE constraint error), so delete + insert.
@@ -151,6 +227,7 @@ class SqliteVecIndex final : public VectorIndex {
   Status Remove(const std::string& entry_id) override {
     std::lock_guard<std::mutex> l(mu_);
     fp_dirty_ = true;
+    if (phase_ == Phase::kAbsent) return Status::OK();
     return DeleteRow(entry_id);
   }
 
@@ -172,8 +249,8 @@ class SqliteVecIndex final : public VectorIndex {
     std::vector<Scored> top;
     // vec0 metadata cannot hold a list of tags: tag filters (and k beyond
     // vec0's cap) score the matching rows exactly instead; so does a search
-    // while embeddings_vec could not be caught up.
-    if (behind || !f.tags.empty() || k > kVecMaxK / 2) {
+    // while embeddings_vec could not be caught up or is not completely built.
+    if (behind || phase_ != Phase::kReady || !f.tags.empty() || k > kVecMaxK / 2) {
       s = ExactLocked(q, k, f, &top);
     } else {
       s = KnnLocked(q, k, f, &top);
@@ -189,9 +266,10 @@ class SqliteVecIndex final : public VectorIndex {
     Status s = FreshLocked(opts_.auto_refresh, nullptr);
     if (!s.ok() && !CanAnswerBehind(s)) return s;
     Stmt st;
-    s = st.Prepare(db_, s.ok() ? std::string("SELECT count(*) FROM ") + kTable
+    s = st.Prepare(db_, s.ok() && phase_ == Phase::kReady ? std::string("SELECT count(*) FROM ") + kTable
                                : std::string("SELECT count(*) FROM ") + index_internal::kSourceJoin + " WHERE " +
-                                     index_internal::kSourceWhere);
+                                     index_internal::kSourceWhere + " AND length(em.vector) = " +
+                                     std::to_string(sizeof(float) * dim_));
     if (!s.ok()) return s;
     if (sqlite3_step(st.get()) != SQLITE_ROW) return SqlError(db_, "counting index rows");
     *n = size_t(sqlite3_column_int64(st.get(), 0));
@@ -200,7 +278,23 @@ class SqliteVecIndex final : public VectorIndex {
 
   Status Rebuild(size_t* loaded, size_t* skipped) override {
     std::lock_guard<std::mutex> l(mu_);
-    return RebuildLocked(loaded, skipped);
+    // Inside the caller's transaction: one savepoint, atomic with it.
+    if (!sqlite3_get_autocommit(db_)) return RebuildLocked(loaded, skipped);
+    size_t sk = 0;
+    force_new_build_ = true;
+    Status s = ContinueBuildLocked(0, nullptr, &sk);
+    force_new_build_ = false;
+    if (!s.ok()) return s;
+    if (phase_ != Phase::kReady) return Status::Internal("vector index build did not complete");
+    if (skipped) *skipped = sk;
+    if (loaded) {
+      Stmt st;
+      s = st.Prepare(db_, std::string("SELECT count(*) FROM ") + kTable);
+      if (!s.ok()) return s;
+      if (sqlite3_step(st.get()) != SQLITE_ROW) return SqlError(db_, "counting index rows");
+      *loaded = size_t(sqlite3_column_int64(st.get(), 0));
+    }
+    return Status::OK();
   }
 
   Status Refresh(bool* changed) override {
@@ -257,18 +351,236 @@ class SqliteVecIndex final : public VectorIndex {
   }
 
   // Best effort: a read-only database simply reconciles at every open.
+  // Never overwrites the state of a build in progress (e.g. a rebuild
+  // another process started since we last looked).
   void PersistFingerprint(const std::string& fp) {
     persist_pending_ = false;
     if (Exec(db_, std::string("CREATE TABLE IF NOT EXISTS ") + kStateTable +
                       "(name TEXT PRIMARY KEY, value TEXT)").ok()) {
       Stmt st;
-      if (st.Prepare(db_, std::string("INSERT OR REPLACE INTO ") + kStateTable + "(name, value) VALUES (?1, ?2)")
+      if (st.Prepare(db_, std::string("INSERT INTO ") + kStateTable +
+                              "(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value"
+                              " WHERE substr(value, 1, 9) <> 'building' || char(31)")
               .ok()) {
         sqlite3_bind_text(st.get(), 1, kTable, -1, SQLITE_STATIC);
         sqlite3_bind_text(st.get(), 2, fp.c_str(), -1, SQLITE_TRANSIENT);
         sqlite3_step(st.get());
       }
     }
+  }
+
+  Status WriteState(const std::string& v) {
+    Status s = Exec(db_, std::string("CREATE TABLE IF NOT EXISTS ") + kStateTable + "(name TEXT PRIMARY KEY, value TEXT)");
+    if (!s.ok()) return s;
+    Stmt st;
+    s = st.Prepare(db_, std::string("INSERT OR REPLACE INTO ") + kStateTable + "(name, value) VALUES (?1, ?2)");
+    if (!s.ok()) return s;
+    sqlite3_bind_text(st.get(), 1, kTable, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st.get(), 2, v.c_str(), int(v.size()), SQLITE_STATIC);
+    if (sqlite3_step(st.get()) != SQLITE_DONE) return SqlError(db_, "writing " + std::string(kStateTable));
+    return Status::OK();
+  }
+
+  // kAbsent: no embeddings_vec, or one of another shape (not ours to use);
+  // kBuilding: ours, being built; kReady: ours and complete (*stored = the
+  // fingerprint it was last synchronised with, "" if unknown).
+  Status ReadPhase(Phase* ph, std::string* stored) {
+    Stmt st;
+    Status s = st.Prepare(db_, "SELECT sql FROM sqlite_master WHERE name = ?1");
+    if (!s.ok()) return s;
+    sqlite3_bind_text(st.get(), 1, kTable, -1, SQLITE_STATIC);
+    std::string sql;
+    if (sqlite3_step(st.get()) == SQLITE_ROW) sql = Lower(ColText(st.get(), 0));
+    st.Finalize();  // a running statement would block DROP TABLE
+    *stored = StoredFingerprint();
+    if (sql.empty() || !ShapeMatches(sql)) {
+      *ph = Phase::kAbsent;
+    } else {
+      *ph = IsBuilding(*stored) ? Phase::kBuilding : Phase::kReady;
+    }
+    return Status::OK();
+  }
+
+  void MarkReady(const std::string& fp, int64_t dv) {
+    phase_ = Phase::kReady;
+    fingerprint_ = fp;
+    data_version_ = dv;
+    fp_dirty_ = false;
+    persist_pending_ = false;
+    build_dv_known_ = false;
+  }
+
+  // Runs build batches, each its own committed transaction, until the table
+  // is complete or max_batches (0 = no bound) ran; stops quietly inside the
+  // caller's transaction.
+  Status ContinueBuildLocked(size_t max_batches, size_t* loaded, size_t* skipped) {
+    for (size_t n = 0; (phase_ != Phase::kReady || force_new_build_) && (max_batches == 0 || n < max_batches); ++n) {
+      if (!sqlite3_get_autocommit(db_)) return Status::OK();
+      Status s = BuildBatchLocked(loaded, skipped);
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+  bool Present(const std::string& id, Status* err) {
+    if (!has_.prepared()) {
+      *err = has_.Prepare(db_, std::string("SELECT 1 FROM ") + kTable + " WHERE entry_id = ?1");
+      if (!err->ok()) return false;
+    }
+    has_.Reset();
+    sqlite3_bind_text(has_.get(), 1, id.c_str(), int(id.size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(has_.get());
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) *err = SqlError(db_, "looking up " + std::string(kTable));
+    has_.Reset();
+    return rc == SQLITE_ROW;
+  }
+
+  // One committed batch of the build, under the write lock: (re)creates
+  // embeddings_vec when absent, of another shape or force_new_build_; then
+  // inserts the next build_batch_rows source rows after the cursor, skipping
+  // ids already present (written by Upsert since the build began: current),
+  // and moves the cursor; after the last batch, marks the table complete.
+  Status BuildBatchLocked(size_t* loaded, size_t* skipped) {
+    Txn t(db_);
+    if (!t.status().ok()) return t.status();
+    Phase ph;
+    std::string stored;
+    Status s = ReadPhase(&ph, &stored);  // the truth, now that we hold the lock
+    if (!s.ok()) return s;
+    int64_t dv = 0;
+    s = index_internal::DataVersion(db_, &dv);
+    if (!s.ok()) return s;
+    std::string fp_now;
+    BuildState b;
+    bool clear_dirty = false;  // fp_dirty_ is accounted for, once committed
+    if (ph == Phase::kAbsent || force_new_build_) {
+      // Our statements on the old table go before it is dropped.
+      del_.Finalize();
+      ins_.Finalize();
+      has_.Finalize();
+      knn_.clear();
+      s = Exec(db_, std::string("DROP TABLE IF EXISTS ") + kTable);
+      if (s.ok()) s = Exec(db_, CreateSql());
+      if (!s.ok()) return s;
+      fp_now = index_internal::SourceFingerprint(db_);
+      b.base = fp_now;
+      clear_dirty = true;
+    } else if (ph == Phase::kReady) {
+      // Another connection completed it: catch up as an open does.
+      fp_now = index_internal::SourceFingerprint(db_);
+      if (fp_now != stored) {
+        s = ReconcileLocked();
+        if (s.ok()) s = WriteState(fp_now);
+        if (!s.ok()) return s;
+      }
+      s = t.Commit();
+      if (!s.ok()) return s;
+      MarkReady(fp_now, dv);
+      return Status::OK();
+    } else {
+      b = ParseBuilding(stored);
+      if (!build_dv_known_ || dv != build_dv_ || fp_dirty_) {
+        fp_now = index_internal::SourceFingerprint(db_);
+        if (fp_dirty_ && build_dv_known_ && dv == build_dv_) {
+          // Only our own writes since our last batch: they went into the
+          // table (Upsert/Remove), or were rolled back with it.
+          if (!b.base.empty()) b.base = fp_now;
+        } else if (b.base != fp_now) {
+          b.base.clear();  // changed behind the build: reconcile at the end
+        }
+        clear_dirty = true;
+      }
+    }
+
+    // The next rows after the cursor, read before any insert.
+    const size_t limit = std::max<size_t>(1, opts_.build_batch_rows);
+    Stmt& q = b.has_cursor ? batch_next_ : batch_first_;
+    if (!q.prepared()) {
+      // "+em.embedding_type": not through Rekall's idx_embeddings_type,
+      // which would sort every summary row at each batch; walk an entry_id
+      // index from the cursor instead.
+      std::string where = index_internal::kSourceWhere;
+      if (where.rfind("em.embedding_type", 0) == 0) where.insert(0, "+");
+      s = q.Prepare(db_, std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status FROM ") +
+                             index_internal::kSourceJoin + " WHERE " + where +
+                             (b.has_cursor ? " AND em.entry_id > ?2" : "") + " ORDER BY em.entry_id LIMIT ?1");
+      if (!s.ok()) return s;
+    }
+    q.Reset();
+    sqlite3_bind_int64(q.get(), 1, int64_t(limit));
+    if (b.has_cursor) sqlite3_bind_text(q.get(), 2, b.cursor.c_str(), int(b.cursor.size()), SQLITE_STATIC);
+    struct Row {
+      std::string id;
+      std::vector<float> v;  // empty: unusable
+      EntryMeta meta;
+    };
+    std::vector<Row> rows;
+    int rc;
+    while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+      Row r;
+      r.id = ColText(q.get(), 0);
+      const void* blob = sqlite3_column_blob(q.get(), 1);
+      const int bytes = sqlite3_column_bytes(q.get(), 1);
+      if (blob != nullptr && bytes == int(sizeof(float)) * dim_) {
+        r.v.resize(dim_);
+        std::memcpy(r.v.data(), blob, bytes);
+      }
+      r.meta.type = ColText(q.get(), 2);
+      r.meta.project = ColText(q.get(), 3);
+      r.meta.status = sqlite3_column_type(q.get(), 4) == SQLITE_NULL ? "active" : ColText(q.get(), 4);
+      rows.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return SqlError(db_, "reading embeddings");
+    q.Reset();
+    size_t inserted = 0, bad = 0;
+    for (Row& r : rows) {
+      b.has_cursor = true;
+      b.cursor = r.id;
+      if (r.v.empty()) {
+        ++bad;
+        continue;
+      }
+      bool finite = true;
+      for (float x : r.v) finite = finite && std::isfinite(x);
+      if (!finite) continue;
+      if (Present(r.id, &s)) continue;
+      if (!s.ok()) return s;
+      Normalize(r.v.data(), dim_);
+      s = InsertRow(r.id, r.v.data(), r.meta);
+      if (!s.ok()) return s;
+      ++inserted;
+    }
+    const bool last = rows.size() < limit;
+    if (last) {
+      if (b.base.empty()) {
+        // The sources changed behind the build: bring every row in line.
+        s = ReconcileLocked();
+        if (!s.ok()) return s;
+        fp_now = index_internal::SourceFingerprint(db_);
+      } else {
+        fp_now = b.base;  // verified above, or unchanged since (same data_version)
+      }
+      s = WriteState(fp_now);
+    } else {
+      s = WriteState(BuildingValue(b));
+    }
+    if (!s.ok()) return s;
+    if (opts_.build_batch_hook) opts_.build_batch_hook(inserted);
+    s = t.Commit();
+    if (!s.ok()) return s;
+    // Committed: only now does the in-memory state follow.
+    force_new_build_ = false;
+    if (clear_dirty) fp_dirty_ = false;
+    if (loaded) *loaded += inserted;
+    if (skipped) *skipped += bad;
+    if (last) {
+      MarkReady(fp_now, dv);
+    } else {
+      phase_ = Phase::kBuilding;
+      build_dv_ = dv;
+      build_dv_known_ = true;
+    }
+    return Status::OK();
   }
 
   Status DeleteRow(const std::string& id) {
@@ -307,6 +619,7 @@ class SqliteVecIndex final : public VectorIndex {
     // Our statements on the old table go before it is dropped.
     del_.Finalize();
     ins_.Finalize();
+    has_.Finalize();
     knn_.clear();
     {
       Savepoint sp(db_);
@@ -334,10 +647,8 @@ class SqliteVecIndex final : public VectorIndex {
       if (!s.ok()) return s;
       if (loaded) *loaded = n;
     }
-    PersistFingerprint(fp);
-    data_version_ = dv;
-    fingerprint_ = fp;
-    fp_dirty_ = false;
+    WriteState(fp);  // best effort, as PersistFingerprint (read-only file)
+    MarkReady(fp, dv);
     return Status::OK();
   }
 
@@ -394,7 +705,26 @@ class SqliteVecIndex final : public VectorIndex {
     int64_t dv = 0;
     Status s = index_internal::DataVersion(db_, &dv);
     if (!s.ok()) return s;
+    bool recheck = false;
     if (dv != data_version_) {
+      // Another connection committed: it may have started, advanced or
+      // finished a build of embeddings_vec.
+      const Phase was = phase_;
+      std::string stored;
+      s = ReadPhase(&phase_, &stored);
+      if (!s.ok()) return s;
+      if (phase_ == Phase::kReady && was != Phase::kReady) {
+        fingerprint_ = stored;  // completed elsewhere: compared with the sources below
+        recheck = true;
+      }
+    }
+    if (phase_ != Phase::kReady) {
+      data_version_ = dv;
+      s = ContinueBuildLocked(opts_.build_batches_per_call, nullptr, nullptr);
+      if (changed) *changed = phase_ == Phase::kReady;
+      return s;
+    }
+    if (dv != data_version_ || recheck) {
       std::string fp = index_internal::SourceFingerprint(db_);
       if (fp_dirty_ || fp != fingerprint_) {
         if (changed) *changed = true;
@@ -552,13 +882,19 @@ class SqliteVecIndex final : public VectorIndex {
   const int dim_;
   const size_t stride_;
   std::mutex mu_;
-  Stmt del_, ins_, src_;
+  Stmt del_, ins_, src_, has_, batch_first_, batch_next_;
   std::map<int, std::unique_ptr<Stmt>> knn_;
   std::vector<float> row_;
   int64_t data_version_ = 0;
   std::string fingerprint_;
   bool fp_dirty_ = false;
   bool persist_pending_ = false;
+  Phase phase_ = Phase::kReady;
+  bool force_new_build_ = false;  // Rebuild: drop and re-create first
+  // data_version at our last committed build batch: unchanged at the next
+  // one = nobody else committed in between.
+  int64_t build_dv_ = 0;
+  bool build_dv_known_ = false;
 };
 
 }  // namespace

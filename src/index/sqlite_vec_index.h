@@ -6,7 +6,13 @@
 // cosine on x86) and the returned candidates rescored exactly.
 // It also keeps one row in a table rekall_index_state(name, value): the
 // fingerprint of the source tables embeddings_vec was last synchronised
-// with, so changes made while no index was open are caught at the next open.
+// with, so changes made while no index was open are caught at the next open;
+// or, while the table is being built, "building" with the build's cursor.
+// The build (first open, new shape, Rebuild) commits batches of
+// build_batch_rows rows in entry_id order, skipping ids already present, so
+// an interrupted build resumes where it stopped and never duplicates a row;
+// until it is complete, searches and counts score the source tables exactly
+// (in this process and in any other opening the file).
 #pragma once
 
 #include <memory>
@@ -23,7 +29,8 @@ namespace rekall {
 Status LoadSqliteVec(sqlite3* db, const std::string& path, std::string* version);
 
 // Creates embeddings_vec if needed (re-creating one of another shape) and
-// catches it up with the embeddings table. The extension must be loaded.
+// builds it or catches it up with the embeddings table (see
+// IndexOptions::build_batches_per_call). The extension must be loaded.
 Status NewSqliteVecIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<VectorIndex>* out);
 
 }  // namespace rekall

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,6 +62,19 @@ struct IndexOptions {
   // Before each Search, check PRAGMA data_version and resynchronise if another
   // connection changed the embeddings/entries/tags tables.
   bool auto_refresh = true;
+  // sqlite-vec: embeddings_vec is built (on first use, after a change of
+  // shape, or by Rebuild) in committed batches of this many rows, in
+  // entry_id order, so that a build interrupted (even by SIGKILL) resumes
+  // where it stopped. Until the build is complete, Search and Count answer
+  // exactly from the source tables, never from the partial table.
+  size_t build_batch_rows = 2000;
+  // sqlite-vec: most batches built per call (open, Refresh, and Search or
+  // Count with auto_refresh) while the build is incomplete; 0 = finish it
+  // when opened. Batches only run outside the caller's transaction.
+  size_t build_batches_per_call = 0;
+  // Tests: called inside each build batch's transaction, just before its
+  // commit, with the number of rows the batch inserted.
+  std::function<void(size_t)> build_batch_hook;
 };
 
 // All methods are safe to call from several threads, but they use the
@@ -104,7 +118,10 @@ class VectorIndex {
 // Opens the index for `db`. backend=kAuto tries sqlite-vec and falls back to
 // brute force with a one-line *notice (never an error) when the extension is
 // absent or not loadable; backend=kSqliteVec failing is an error. The index
-// is built (or caught up) from the embeddings table before returning.
+// is built (or caught up) from the embeddings table before returning, except
+// for a sqlite-vec build bounded by build_batches_per_call or opened inside
+// the caller's transaction: it then continues on later calls, and searches
+// meanwhile score the source tables exactly.
 Status OpenVectorIndex(sqlite3* db, const IndexOptions& opts,
                        std::unique_ptr<VectorIndex>* out, std::string* notice);
 

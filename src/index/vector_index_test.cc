@@ -3,8 +3,12 @@
 #include "index/vector_index.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 #include "index/index_test_util.h"
 #include "index/sqlite_vec_index.h"
@@ -624,6 +628,292 @@ TEST(SqliteVecIndex, ReadOnlyConnectionStillSeesOtherCommits) {
   ASSERT_TRUE(idx->Search(v.data(), 384, 1, {}, &hits).ok());
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].entry_id, "new");
+}
+
+
+// ---- incremental, resumable build of embeddings_vec ------------------------
+
+class SqliteVecBuild : public ::testing::Test {
+ protected:
+  static constexpr int kN = 1000;
+
+  static std::string Id(int i) {
+    char b[32];
+    std::snprintf(b, sizeof b, "E%05d", i);
+    return b;
+  }
+  static EntryMeta Meta(int i) {
+    EntryMeta m;
+    m.type = i % 3 ? "bug" : "pattern";
+    m.project = i % 4 ? "p" + std::to_string(i % 4) : "";
+    m.status = i % 7 ? "active" : "obsolete";
+    if (i % 5 == 0) m.tags = {"five"};
+    return m;
+  }
+
+  void SetUp() override {
+    std::mt19937_64 rng(101);
+    ExecOrDie(db_.db(), "BEGIN");
+    for (int i = 0; i < kN; ++i) {
+      auto v = RandomUnit(rng, 384);
+      testing::WriteEntryRows(db_.db(), Id(i), v, Meta(i));
+      ref_[Id(i)] = RefEntry{v, Meta(i)};
+    }
+    // Another model's dimension: never indexed, never counted.
+    testing::WriteEntryRows(db_.db(), "E00500x", std::vector<float>(128, 0.1f), Meta(1));
+    ExecOrDie(db_.db(), "COMMIT");
+  }
+
+  static IndexOptions Opts(size_t batch, size_t per_call) {
+    IndexOptions o = VecOptions(IndexBackend::kSqliteVec);
+    o.build_batch_rows = batch;
+    o.build_batches_per_call = per_call;
+    return o;
+  }
+
+  std::unique_ptr<VectorIndex> OpenIdx(sqlite3* db, const IndexOptions& o) {
+    std::unique_ptr<VectorIndex> idx;
+    std::string notice;
+    Status s = OpenVectorIndex(db, o, &idx, &notice);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return idx;
+  }
+
+  // Rows of the vec0 table, read from its rowid shadow table: (all, distinct).
+  std::pair<int64_t, int64_t> VecRows() {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_.db(), "SELECT count(*), count(DISTINCT id) FROM embeddings_vec_rowids", -1, &st, nullptr);
+    std::pair<int64_t, int64_t> r{-1, -1};
+    if (sqlite3_step(st) == SQLITE_ROW) r = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1)};
+    sqlite3_finalize(st);
+    return r;
+  }
+  std::set<std::string> VecIds() {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_.db(), "SELECT id FROM embeddings_vec_rowids", -1, &st, nullptr);
+    std::set<std::string> ids;
+    while (sqlite3_step(st) == SQLITE_ROW) ids.insert(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    return ids;
+  }
+  std::string State() {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_.db(), "SELECT value FROM rekall_index_state WHERE name = 'embeddings_vec'", -1, &st,
+                       nullptr);
+    std::string v;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+      v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return v;
+  }
+  static bool Building(const std::string& state) { return state.rfind("building", 0) == 0; }
+
+  // Top-k of `idx` equals the exact reference (ids and scores).
+  void ExpectExact(VectorIndex* idx, const std::vector<float>& q, int k, const Filter& f = {}) {
+    std::vector<Hit> hits;
+    Status s = idx->Search(q.data(), 384, k, f, &hits);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    auto want = ReferenceSearch(ref_, q, k, f);
+    ASSERT_EQ(hits.size(), want.size());
+    for (size_t i = 0; i < hits.size(); ++i) {
+      EXPECT_EQ(hits[i].entry_id, want[i].first) << "rank " << i;
+      EXPECT_NEAR(hits[i].score, want[i].second, 1e-5) << "rank " << i;
+    }
+  }
+
+  // The finished table: every source row once, state complete, searches
+  // identical (ids and float scores) to the brute backend.
+  void ExpectComplete(VectorIndex* idx) {
+    EXPECT_FALSE(Building(State())) << State();
+    auto [all, distinct] = VecRows();
+    EXPECT_EQ(all, int64_t(ref_.size()));
+    EXPECT_EQ(distinct, all);
+    std::set<std::string> want;
+    for (const auto& [id, e] : ref_) want.insert(id);
+    EXPECT_EQ(VecIds(), want);
+    size_t n = 0;
+    ASSERT_TRUE(idx->Count(&n).ok());
+    EXPECT_EQ(n, ref_.size());
+    std::unique_ptr<VectorIndex> brute = OpenIdx(db_.db(), VecOptions(IndexBackend::kBrute));
+    std::mt19937_64 rng(7);
+    for (int t = 0; t < 12; ++t) {
+      auto q = RandomUnit(rng, 384);
+      Filter f;
+      if (t % 3 == 1) f.type = "bug";
+      if (t % 3 == 2) f.status = "obsolete";
+      std::vector<Hit> a, b;
+      ASSERT_TRUE(brute->Search(q.data(), 384, 20, f, &a).ok());
+      ASSERT_TRUE(idx->Search(q.data(), 384, 20, f, &b).ok());
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(a[i].entry_id, b[i].entry_id);
+        EXPECT_EQ(a[i].score, b[i].score);
+      }
+      ExpectExact(idx, q, 10, f);
+    }
+  }
+
+  void Put(VectorIndex* idx, const std::string& id, const std::vector<float>& v, const EntryMeta& m) {
+    ExecOrDie(db_.db(), "BEGIN");
+    testing::WriteEntryRows(db_.db(), id, v, m, "2026-06-01");
+    ASSERT_TRUE(idx->Upsert(id, v.data(), 384, m).ok());
+    ExecOrDie(db_.db(), "COMMIT");
+    ref_[id] = RefEntry{v, m};
+  }
+  void Del(VectorIndex* idx, const std::string& id) {
+    ExecOrDie(db_.db(), "BEGIN");
+    testing::DeleteEntryRows(db_.db(), id);
+    ASSERT_TRUE(idx->Remove(id).ok());
+    ExecOrDie(db_.db(), "COMMIT");
+    ref_.erase(id);
+  }
+
+  TempDb db_;
+  std::map<std::string, RefEntry> ref_;
+};
+
+// Stopped after 3 batches of 100 (the process ends there), searches and
+// counts are exact and complete; writes meanwhile, below and above the
+// cursor, are neither lost nor duplicated; the next open finishes the build.
+TEST_F(SqliteVecBuild, PartialBuildAnswersExactlyAndResumes) {
+  IndexOptions o = Opts(100, 3);
+  o.auto_refresh = false;  // searches must not advance the build here
+  auto idx = OpenIdx(db_.db(), o);
+  ASSERT_TRUE(idx);
+  EXPECT_TRUE(Building(State())) << State();
+  EXPECT_EQ(VecRows().first, 300);
+  size_t n = 0;
+  ASSERT_TRUE(idx->Count(&n).ok());
+  EXPECT_EQ(n, size_t(kN));
+  std::mt19937_64 rng(5);
+  for (int t = 0; t < 4; ++t) {
+    auto q = RandomUnit(rng, 384);
+    ExpectExact(idx.get(), q, 10);
+    Filter f;
+    f.project = "p2";
+    ExpectExact(idx.get(), q, 15, f);
+    f = {};
+    f.tags = {"five"};
+    ExpectExact(idx.get(), q, 5, f);
+  }
+  // Writes during the build: an update and a delete below the cursor
+  // (E00005, E00010 are built), above it (E00900, E00950), a new entry.
+  Put(idx.get(), Id(5), RandomUnit(rng, 384), Meta(6));
+  Put(idx.get(), Id(900), RandomUnit(rng, 384), Meta(901));
+  Put(idx.get(), "Znew", RandomUnit(rng, 384), Meta(3));
+  Del(idx.get(), Id(10));
+  Del(idx.get(), Id(950));
+  ExpectExact(idx.get(), ref_[Id(900)].vec, 5);
+  ExpectExact(idx.get(), ref_[Id(5)].vec, 5);
+  ASSERT_TRUE(idx->Count(&n).ok());
+  EXPECT_EQ(n, ref_.size());
+  // Two more batches through Refresh, then the process "ends".
+  bool changed = true;
+  ASSERT_TRUE(idx->Refresh(&changed).ok());
+  EXPECT_FALSE(changed);
+  EXPECT_TRUE(Building(State()));
+  EXPECT_EQ(VecRows().second, VecRows().first);
+  idx.reset();
+  EXPECT_TRUE(Building(State())) << "closing must not mark a partial table complete";
+  // Another open with no bound finishes it.
+  idx = OpenIdx(db_.db(), Opts(100, 0));
+  ExpectComplete(idx.get());
+  ExpectExact(idx.get(), ref_[Id(900)].vec, 5);
+  ExpectExact(idx.get(), ref_["Znew"].vec, 5);
+}
+
+// SIGKILLed inside a batch's transaction (after 3 committed batches): the
+// next open resumes from the 3 batches, none duplicated.
+TEST_F(SqliteVecBuild, KilledMidBatchResumes) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    sqlite3* db = db_.Open();  // the child's own connection
+    IndexOptions o = Opts(150, 0);
+    int batches = 0;
+    o.build_batch_hook = [&](size_t) {
+      if (++batches == 4) raise(SIGKILL);
+    };
+    std::unique_ptr<VectorIndex> idx;
+    std::string notice;
+    OpenVectorIndex(db, o, &idx, &notice);
+    _exit(3);  // not reached
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_TRUE(Building(State())) << State();
+  EXPECT_EQ(VecRows().first, 450);
+  EXPECT_EQ(VecRows().second, 450);
+  // Another connection (another process) changes a built row and adds one
+  // before the resume: the resumed build catches both.
+  std::mt19937_64 rng(9);
+  sqlite3* other = db_.Open();
+  auto v = RandomUnit(rng, 384);
+  testing::WriteEntryRows(other, Id(2), v, Meta(2), "2026-07-01");
+  ref_[Id(2)].vec = v;
+  auto w = RandomUnit(rng, 384);
+  testing::WriteEntryRows(other, "A-first", w, Meta(4), "2026-07-02");
+  ref_["A-first"] = RefEntry{w, Meta(4)};
+  sqlite3_close(other);
+  auto idx = OpenIdx(db_.db(), Opts(150, 0));
+  ExpectComplete(idx.get());
+  ExpectExact(idx.get(), v, 3);
+  ExpectExact(idx.get(), w, 3);
+}
+
+// Opened inside the caller's transaction: nothing is built there (no batch
+// can commit), searches are exact, and the first call outside builds it.
+TEST_F(SqliteVecBuild, OpenedInsideTransactionBuildsLater) {
+  ExecOrDie(db_.db(), "BEGIN");
+  auto idx = OpenIdx(db_.db(), Opts(200, 0));
+  std::mt19937_64 rng(11);
+  auto v = RandomUnit(rng, 384);
+  testing::WriteEntryRows(db_.db(), "inside", v, Meta(1));
+  ASSERT_TRUE(idx->Upsert("inside", v.data(), 384, Meta(1)).ok());
+  ref_["inside"] = RefEntry{v, Meta(1)};
+  ExpectExact(idx.get(), v, 10);
+  ExecOrDie(db_.db(), "COMMIT");
+  ExpectExact(idx.get(), RandomUnit(rng, 384), 10);  // builds, then answers
+  ExpectComplete(idx.get());
+}
+
+// Two connections: one stops part-way, the other (bounded to one batch per
+// call) meanwhile answers exactly and finishes the build call by call.
+TEST_F(SqliteVecBuild, AnotherConnectionSeesPartialBuildAndFinishesIt) {
+  auto first = OpenIdx(db_.db(), Opts(100, 2));
+  EXPECT_TRUE(Building(State()));
+  sqlite3* other = db_.Open();
+  std::unique_ptr<VectorIndex> second;
+  std::string notice;
+  ASSERT_TRUE(OpenVectorIndex(other, Opts(100, 1), &second, &notice).ok());
+  std::mt19937_64 rng(13);
+  for (int t = 0; t < 10; ++t) {
+    auto q = RandomUnit(rng, 384);
+    ExpectExact(second.get(), q, 10);
+    ExpectExact(first.get(), q, 10);
+  }
+  second.reset();
+  sqlite3_close(other);
+  ExpectComplete(first.get());
+}
+
+// Rebuild (outside a transaction) is batched too and reports its counts.
+TEST_F(SqliteVecBuild, RebuildIsBatched) {
+  auto idx = OpenIdx(db_.db(), Opts(128, 0));
+  int batches = 0;
+  IndexOptions o = Opts(128, 0);
+  o.build_batch_hook = [&](size_t) { ++batches; };
+  idx = OpenIdx(db_.db(), o);
+  EXPECT_EQ(batches, 0);  // complete: nothing to build
+  size_t loaded = 0, skipped = 0;
+  ASSERT_TRUE(idx->Rebuild(&loaded, &skipped).ok());
+  EXPECT_EQ(loaded, size_t(kN));
+  EXPECT_EQ(skipped, 1u);
+  EXPECT_EQ(batches, (kN + 1 + 127) / 128);
+  ExpectComplete(idx.get());
 }
 
 }  // namespace
