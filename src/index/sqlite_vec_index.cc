@@ -369,8 +369,15 @@ class SqliteVecIndex final : public VectorIndex {
     }
   }
 
+  // Exec with SQLite's error class kept (read-only -> IOError, locked ->
+  // Busy), so that a build which cannot write leaves searches on the exact path.
+  Status Run(const std::string& sql) {
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) return SqlError(db_, sql);
+    return Status::OK();
+  }
+
   Status WriteState(const std::string& v) {
-    Status s = Exec(db_, std::string("CREATE TABLE IF NOT EXISTS ") + kStateTable + "(name TEXT PRIMARY KEY, value TEXT)");
+    Status s = Run(std::string("CREATE TABLE IF NOT EXISTS ") + kStateTable + "(name TEXT PRIMARY KEY, value TEXT)");
     if (!s.ok()) return s;
     Stmt st;
     s = st.Prepare(db_, std::string("INSERT OR REPLACE INTO ") + kStateTable + "(name, value) VALUES (?1, ?2)");
@@ -459,8 +466,8 @@ class SqliteVecIndex final : public VectorIndex {
       ins_.Finalize();
       has_.Finalize();
       knn_.clear();
-      s = Exec(db_, std::string("DROP TABLE IF EXISTS ") + kTable);
-      if (s.ok()) s = Exec(db_, CreateSql());
+      s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
+      if (s.ok()) s = Run(CreateSql());
       if (!s.ok()) return s;
       fp_now = index_internal::SourceFingerprint(db_);
       b.base = fp_now;

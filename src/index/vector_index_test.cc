@@ -900,6 +900,27 @@ TEST_F(SqliteVecBuild, AnotherConnectionSeesPartialBuildAndFinishesIt) {
   ExpectComplete(first.get());
 }
 
+// A connection that cannot write cannot build: it answers exactly from the
+// sources, and builds once it can.
+TEST_F(SqliteVecBuild, ReadOnlyConnectionAnswersWithoutTable) {
+  ExecOrDie(db_.db(), "PRAGMA query_only = ON");
+  auto idx = OpenIdx(db_.db(), Opts(300, 0));
+  ASSERT_TRUE(idx);
+  std::mt19937_64 rng(17);
+  for (int t = 0; t < 2; ++t) {
+    ExpectExact(idx.get(), RandomUnit(rng, 384), 10);
+    size_t n = 0;
+    ASSERT_TRUE(idx->Count(&n).ok());
+    EXPECT_EQ(n, ref_.size());
+  }
+  EXPECT_EQ(VecRows().first, -1);  // no table
+  ExecOrDie(db_.db(), "PRAGMA query_only = OFF");
+  bool changed = false;
+  ASSERT_TRUE(idx->Refresh(&changed).ok());
+  EXPECT_TRUE(changed);
+  ExpectComplete(idx.get());
+}
+
 // Rebuild (outside a transaction) is batched too and reports its counts.
 TEST_F(SqliteVecBuild, RebuildIsBatched) {
   auto idx = OpenIdx(db_.db(), Opts(128, 0));
