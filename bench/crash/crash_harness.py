@@ -14,6 +14,12 @@ sqlite3 (not our code):
   - no orphan rows (tags, embeddings of missing entries);
 and, after the next start (`rekall doctor --json`), that the vector index
 equals the embeddings table and the keyword index matches the entries.
+For the vecbuild points (`rekall index status` on a copy of a database of
+VEC_ROWS embeddings without embeddings_vec, killed once or twice while it
+builds the table), embeddings_vec is read through its rowid shadow table
+(no extension needed): after each kill it holds no duplicate and no stray
+id and is never marked complete while partial; after the next start it
+holds exactly the embeddings and is marked complete.
 
     bench/crash/crash_harness.py --points 200          # the full run
     bench/crash/crash_harness.py --points 20           # CI's reduced run
