@@ -721,14 +721,6 @@ Status QueryCount(sqlite3* db, const std::string& sql, size_t* n) {
   return Status::OK();
 }
 
-Status ExecSql(sqlite3* db, const std::string& sql) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  if (rc == SQLITE_OK) return Status::OK();
-  std::string m = err ? err : "";
-  sqlite3_free(err);
-  return store::SqliteError(db, rc, "doctor: " + m);
-}
 
 // Entries whose FTS row is missing or whose indexed text differs from the
 // entry (Rekall's trigger indexes tags before they are written).
@@ -849,17 +841,19 @@ Status Engine::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* ba
   if (backup) *backup = b;
   s = store_->WithTransaction([&]() -> Status {
     Status t;
-    if (orphan_emb && !(t = ExecSql(db, "DELETE FROM embeddings WHERE entry_id NOT IN (SELECT id FROM entries)")).ok())
+    if (orphan_emb &&
+        !(t = store::ExecSql(db, "DELETE FROM embeddings WHERE entry_id NOT IN (SELECT id FROM entries)", "doctor")).ok())
       return t;
-    if (orphan_tags && !(t = ExecSql(db, "DELETE FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)")).ok())
+    if (orphan_tags && !(t = store::ExecSql(db, "DELETE FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)", "doctor")).ok())
       return t;
     if (fts_drift) {
       // Re-index every entry: delete and insert its FTS row with sorted tags.
-      if (!(t = ExecSql(db, "DELETE FROM entries_fts")).ok()) return t;
-      if (!(t = ExecSql(db,
-                        "INSERT INTO entries_fts(id, title, content, tags) SELECT e.id, e.title, e.content, "
-                        "(SELECT GROUP_CONCAT(tag, ' ') FROM (SELECT tag FROM tags t WHERE t.entry_id = e.id "
-                        "ORDER BY tag)) FROM entries e"))
+      if (!(t = store::ExecSql(db, "DELETE FROM entries_fts", "doctor")).ok()) return t;
+      if (!(t = store::ExecSql(db,
+                               "INSERT INTO entries_fts(id, title, content, tags) SELECT e.id, e.title, e.content, "
+                               "(SELECT GROUP_CONCAT(tag, ' ') FROM (SELECT tag FROM tags t WHERE t.entry_id = e.id "
+                               "ORDER BY tag)) FROM entries e",
+                               "doctor"))
                .ok())
         return t;
     }

@@ -44,14 +44,6 @@ bool Exists(const std::string& p) {
   return ::stat(p.c_str(), &sb) == 0;
 }
 
-Status Exec(sqlite3* db, const std::string& sql, const std::string& what) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  if (rc == SQLITE_OK) return Status::OK();
-  std::string m = err ? err : sqlite3_errstr(rc);
-  sqlite3_free(err);
-  return SqliteError(db, rc, what + ": " + m);
-}
 
 }  // namespace
 
@@ -143,13 +135,13 @@ Status RunMigration(sqlite3* db, const MigrationPlan& plan, const MigrateOptions
     if (!s.ok()) return s.Append("; the database was not modified");
     if (backup_path) *backup_path = plan.backup_path;
   }
-  Status s = Exec(db, "BEGIN IMMEDIATE", "starting the migration");
+  Status s = ExecSql(db, "BEGIN IMMEDIATE", "starting the migration");
   if (!s.ok()) return s;
   for (size_t i = 0; i < plan.steps.size() && s.ok(); ++i) {
     if (opts.before_step) s = opts.before_step(i);
-    if (s.ok()) s = Exec(db, plan.steps[i].sql, "migration step '" + plan.steps[i].description + "'");
+    if (s.ok()) s = ExecSql(db, plan.steps[i].sql, "migration step '" + plan.steps[i].description + "'");
   }
-  if (s.ok()) s = Exec(db, "COMMIT", "committing the migration");
+  if (s.ok()) s = ExecSql(db, "COMMIT", "committing the migration");
   if (!s.ok()) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     return s.Append("; rolled back, the database is as it was" +

@@ -55,14 +55,6 @@ class Stmt {
   int rc_;
 };
 
-Status Exec(sqlite3* db, const char* sql, const std::string& what) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
-  if (rc == SQLITE_OK) return Status::OK();
-  std::string msg = err ? err : sqlite3_errstr(rc);
-  sqlite3_free(err);
-  return SqliteError(db, rc, what + ": " + msg);
-}
 
 // Columns of `entries` that Entry holds as fields; the rest go to `extra`.
 const std::set<std::string>& CoreColumns() {
@@ -153,6 +145,15 @@ bool FileExists(const std::string& p) {
 
 bool IsOurModelName(const std::string& name) {
   return name == kModelName || name == "all-MiniLM-L6-v2";
+}
+
+Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  if (rc == SQLITE_OK) return Status::OK();
+  std::string msg = err ? err : sqlite3_errstr(rc);
+  sqlite3_free(err);
+  return SqliteError(db, rc, what + ": " + msg);
 }
 
 Status SqliteError(sqlite3* db, int rc, const std::string& what) {
@@ -247,26 +248,27 @@ Status Store::Init(const OpenOptions& opts) {
   if (has_any && !has_entries)
     return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
 
-  Status s = Exec(db_, "PRAGMA foreign_keys = ON", where);
+  Status s = ExecSql(db_, "PRAGMA foreign_keys = ON", where);
   if (!s.ok()) return s;
   if (!schema_.read_only) {
     // WAL lets readers (an agent's server) run beside a writer (the CLI).
-    s = Exec(db_, "PRAGMA journal_mode = WAL", where);
+    s = ExecSql(db_, "PRAGMA journal_mode = WAL", where);
     if (!s.ok()) return s;
-    Exec(db_, "PRAGMA synchronous = NORMAL", where);
+    ExecSql(db_, "PRAGMA synchronous = NORMAL", where);
   }
 
   if (!has_any) {
     if (schema_.read_only) return Status::IOError(where + " is empty and read-only");
     s = WithTransaction([&]() -> Status {
-      Status t = Exec(db_, RekallSchemaV12(), "creating Rekall schema");
+      Status t = ExecSql(db_, RekallSchemaV12(), "creating Rekall schema");
       if (!t.ok()) return t;
-      t = Exec(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)).c_str(), "setting user_version");
+      t = ExecSql(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)), "setting user_version");
       if (!t.ok()) return t;
-      t = Exec(db_, EngineSchema(), "creating engine tables");
+      t = ExecSql(db_, EngineSchema(), "creating engine tables");
       if (!t.ok()) return t;
-      return Exec(db_, ("INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
-                        std::to_string(kEngineSchemaVersion) + "')").c_str(), "recording engine schema version");
+      return ExecSql(db_, "INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
+                              std::to_string(kEngineSchemaVersion) + "')",
+                     "recording engine schema version");
     });
     if (!s.ok()) return s;
   }
@@ -315,16 +317,16 @@ Status Store::WithTransaction(const std::function<Status()>& fn) {
     return s;
   }
   if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was changed");
-  Status s = Exec(db_, "BEGIN IMMEDIATE", "starting a transaction");
+  Status s = ExecSql(db_, "BEGIN IMMEDIATE", "starting a transaction");
   if (!s.ok()) return s;
   txn_depth_ = 1;
   s = fn();
   txn_depth_ = 0;
   if (s.ok()) {
-    s = Exec(db_, "COMMIT", "committing");
+    s = ExecSql(db_, "COMMIT", "committing");
     if (s.ok()) return s;
   }
-  Exec(db_, "ROLLBACK", "rolling back");
+  ExecSql(db_, "ROLLBACK", "rolling back");
   return s;
 }
 

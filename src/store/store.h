@@ -163,6 +163,10 @@ class Store {
 // nothing searchable.
 std::string BuildFtsQuery(const std::string& user_query, bool any_term);
 
+// Runs SQL (one or more statements); a failure names `what` and SQLite's
+// own message.
+Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what);
+
 // Returns the path of a SQLite error in the form users understand.
 Status SqliteError(sqlite3* db, int rc, const std::string& what);
 
