@@ -47,6 +47,18 @@ Status Exec(sqlite3* db, const std::string& sql) {
   return Status::OK();
 }
 
+Status CheckVector(const float* v, int dim, int expected, const char* what) {
+  if (v == nullptr) return Status::InvalidArgument(std::string(what) + " is null");
+  if (dim != expected) {
+    return Status::InvalidArgument(std::string(what) + " has " + std::to_string(dim) +
+                                   " dimensions, the index holds " + std::to_string(expected));
+  }
+  for (int i = 0; i < dim; ++i) {
+    if (!std::isfinite(v[i])) return Status::InvalidArgument(std::string(what) + " holds NaN or infinity");
+  }
+  return Status::OK();
+}
+
 void Normalize(float* v, int dim) {
   double ss = 0;
   for (int i = 0; i < dim; ++i) ss += double(v[i]) * v[i];

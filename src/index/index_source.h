@@ -43,6 +43,9 @@ class Stmt {
 Status SqlError(sqlite3* db, const std::string& what);
 Status Exec(sqlite3* db, const std::string& sql);
 
+// A vector handed to an index: not null, `expected` dimensions, finite.
+Status CheckVector(const float* v, int dim, int expected, const char* what);
+
 // Scales v to unit length (a zero vector is left as is).
 void Normalize(float* v, int dim);
 

@@ -310,15 +310,7 @@ class SqliteVecIndex final : public VectorIndex {
 
  private:
   Status CheckVector(const float* v, int dim, const char* what) const {
-    if (v == nullptr) return Status::InvalidArgument(std::string(what) + " is null");
-    if (dim != dim_) {
-      return Status::InvalidArgument(std::string(what) + " has " + std::to_string(dim) +
-                                     " dimensions, the index holds " + std::to_string(dim_));
-    }
-    for (int i = 0; i < dim; ++i) {
-      if (!std::isfinite(v[i])) return Status::InvalidArgument(std::string(what) + " holds NaN or infinity");
-    }
-    return Status::OK();
+    return index_internal::CheckVector(v, dim, dim_, what);
   }
 
   // Catching embeddings_vec up with another connection's commit needs the
