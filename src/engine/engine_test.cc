@@ -9,43 +9,12 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/fake_provider_for_test.h"
+
 namespace fs = std::filesystem;
 
 namespace rekall {
 namespace {
-
-// Embeds a text as a normalised bag of hashed words: texts sharing words are
-// near, so ranking logic can be tested without the real model.
-class FakeProvider : public EmbeddingProvider {
- public:
-  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out, std::chrono::milliseconds) override {
-    if (loading) return Status::Unavailable("model loading");
-    ++calls;
-    out->assign(texts.size() * 384, 0.0f);
-    for (size_t i = 0; i < texts.size(); ++i) {
-      std::istringstream ss(texts[i]);
-      std::string w;
-      float* v = out->data() + i * 384;
-      while (ss >> w) {
-        for (auto& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        v[std::hash<std::string>()(w) % 384] += 1.0f;
-      }
-      v[383] += 0.01f;  // never a zero vector
-      double n = 0;
-      for (int k = 0; k < 384; ++k) n += v[k] * v[k];
-      for (int k = 0; k < 384; ++k) v[k] = static_cast<float>(v[k] / std::sqrt(n));
-    }
-    return Status::OK();
-  }
-  int dim() const override { return 384; }
-  std::string state() const override { return "loaded"; }
-  Status CheckAvailable() const override {
-    return missing ? Status::Unavailable("model files not found in /nowhere") : Status::OK();
-  }
-  bool loading = false;
-  bool missing = false;
-  int calls = 0;
-};
 
 class EngineTest : public ::testing::Test {
  protected:

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/fake_provider_for_test.h"
 #include "server/rekall_tools.h"
 
 namespace fs = std::filesystem;
@@ -17,43 +18,6 @@ using nlohmann::json;
 
 namespace rekall::server {
 namespace {
-
-// Embeds a text as a normalised bag of hashed words (texts sharing words are
-// near), so the tools are tested without the 90 MB model. `loading` makes it
-// behave as a model that is still loading: state "loading", Embed waits
-// max_wait, then Unavailable.
-class FakeProvider : public EmbeddingProvider {
- public:
-  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out,
-               std::chrono::milliseconds max_wait) override {
-    if (loading) {
-      last_wait = max_wait;
-      return Status::Unavailable("model loading");
-    }
-    ++calls;
-    out->assign(texts.size() * 384, 0.0f);
-    for (size_t i = 0; i < texts.size(); ++i) {
-      std::istringstream ss(texts[i]);
-      std::string w;
-      float* v = out->data() + i * 384;
-      while (ss >> w) {
-        for (auto& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        v[std::hash<std::string>()(w) % 384] += 1.0f;
-      }
-      v[383] += 0.01f;
-      double n = 0;
-      for (int k = 0; k < 384; ++k) n += v[k] * v[k];
-      for (int k = 0; k < 384; ++k) v[k] = static_cast<float>(v[k] / std::sqrt(n));
-    }
-    return Status::OK();
-  }
-  int dim() const override { return 384; }
-  std::string state() const override { return loading ? "loading" : "loaded"; }
-  Status CheckAvailable() const override { return Status::OK(); }
-  std::atomic<bool> loading{false};
-  std::atomic<int> calls{0};
-  std::chrono::milliseconds last_wait{-1};
-};
 
 class RekallHandlerTest : public ::testing::Test {
  protected:

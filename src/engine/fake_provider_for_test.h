@@ -1,0 +1,58 @@
+// Test-only EmbeddingProvider: embeds a text as a normalised bag of hashed
+// words (texts sharing words are near), so engine and server logic is tested
+// without the 90 MB model. `loading` makes it behave as a model still loading
+// (state "loading"; Embed records max_wait and returns Unavailable);
+// `missing` as absent model files.
+#pragma once
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/embedding_provider.h"
+
+namespace rekall {
+
+class FakeProvider : public EmbeddingProvider {
+ public:
+  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out,
+               std::chrono::milliseconds max_wait) override {
+    if (loading) {
+      last_wait = max_wait;
+      return Status::Unavailable("model loading");
+    }
+    ++calls;
+    out->assign(texts.size() * 384, 0.0f);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::istringstream ss(texts[i]);
+      std::string w;
+      float* v = out->data() + i * 384;
+      while (ss >> w) {
+        for (auto& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        v[std::hash<std::string>()(w) % 384] += 1.0f;
+      }
+      v[383] += 0.01f;  // never a zero vector
+      double n = 0;
+      for (int k = 0; k < 384; ++k) n += v[k] * v[k];
+      for (int k = 0; k < 384; ++k) v[k] = static_cast<float>(v[k] / std::sqrt(n));
+    }
+    return Status::OK();
+  }
+  int dim() const override { return 384; }
+  std::string state() const override { return missing ? "missing" : loading ? "loading" : "loaded"; }
+  Status CheckAvailable() const override {
+    return missing ? Status::Unavailable("model files not found in /nowhere") : Status::OK();
+  }
+
+  std::atomic<bool> loading{false};
+  std::atomic<bool> missing{false};
+  std::atomic<int> calls{0};
+  std::chrono::milliseconds last_wait{-1};
+};
+
+}  // namespace rekall
