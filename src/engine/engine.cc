@@ -527,11 +527,8 @@ Status Engine::GetIndexStatus(IndexStatus* st) {
   if (!(s = store_->EntriesWithoutEmbedding("summary", &missing)).ok()) return s;
   st->missing = missing.size();
   st->embedded = st->entries - st->missing;
-  std::vector<store::StoredEmbedding> all;
-  if (!(s = store_->ListEmbeddings("summary", &all)).ok() && s.code() != Code::kCorruption) return s;
-  st->mismatched = 0;
-  for (const auto& e : all)
-    if (!store::IsOurModelName(e.model_name) || e.dimensions != store::kDim) ++st->mismatched;
+  // A count, not a read of every vector.
+  if (!(s = store_->CountMismatchedSummaries(&st->mismatched)).ok()) return s;
   if (!store_->schema().has_embeddings_table) {
     st->backend = "none";
     st->notice = "no embeddings table; run `rekall migrate`";
@@ -772,13 +769,7 @@ Status Engine::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* ba
   if (!(s = QueryCount(db, "SELECT COUNT(*) FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)", &orphan_tags)).ok())
     return s;
   if (!(s = QueryCount(db, kFtsDrift, &fts_drift)).ok()) return s;
-  if (has_emb && !(s = QueryCount(db,
-                                  "SELECT COUNT(*) FROM embeddings WHERE embedding_type = 'summary' AND (dimensions != 384 "
-                                  "OR model_name NOT IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2') "
-                                  "OR length(vector) != dimensions * 4)",
-                                  &mismatched))
-                        .ok())
-    return s;
+  if (!(s = store_->CountMismatchedSummaries(&mismatched)).ok()) return s;
   std::vector<std::string> missing_ids;
   if (!(s = store_->EntriesWithoutEmbedding("summary", &missing_ids)).ok()) return s;
   missing = missing_ids.size() - std::min(missing_ids.size(), mismatched);

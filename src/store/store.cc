@@ -762,6 +762,19 @@ Status Store::CountEmbeddings(size_t* n) {
   return Status::OK();
 }
 
+Status Store::CountMismatchedSummaries(size_t* n) {
+  *n = 0;
+  if (!schema_.has_embeddings_table) return Status::OK();
+  Stmt st(db_,
+          "SELECT COUNT(*) FROM embeddings WHERE embedding_type = 'summary' AND (dimensions != 384 "
+          "OR model_name NOT IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2') "
+          "OR length(vector) != dimensions * 4)");
+  int rc = st.Step();
+  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting mismatched embeddings");
+  *n = static_cast<size_t>(st.Int(0));
+  return Status::OK();
+}
+
 Status Store::DataVersion(int64_t* v) {
   Stmt st(db_, "PRAGMA data_version");
   int rc = st.Step();

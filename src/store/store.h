@@ -138,6 +138,10 @@ class Store {
   // Ids of entries that have no embedding of our model for `type`.
   Status EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids);
   Status CountEmbeddings(size_t* n);
+  // Summary embeddings that are not of our model and dimension (or whose
+  // bytes do not match their dimension): never ranked, re-embedded by
+  // `index rebuild`.
+  Status CountMismatchedSummaries(size_t* n);
 
   // Changes whenever another connection commits (PRAGMA data_version), so a
   // long-running process notices writes by other processes.
