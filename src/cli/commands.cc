@@ -68,8 +68,14 @@ Status LoadConfig(const Globals& g, config::Config* c) {
   if (!s.ok()) return s;
   for (const auto& w : warnings) std::cerr << "rekall: warning: " << w << std::endl;
   if (!g.backend.empty()) c->vector_backend = g.backend;
-  if (!g.model_path.empty()) c->model_path = g.model_path;
-  if (!g.sqlite_vec_path.empty()) c->sqlite_vec_path = g.sqlite_vec_path;
+  if (!g.model_path.empty()) {
+    c->model_path = g.model_path;
+    c->model_path_origin = config::Origin::kOption;
+  }
+  if (!g.sqlite_vec_path.empty()) {
+    c->sqlite_vec_path = g.sqlite_vec_path;
+    c->sqlite_vec_path_origin = config::Origin::kOption;
+  }
   if (g.threads >= 0) c->threads = g.threads;
   s = config::Validate(*c);
   if (!s.ok()) return Status::InvalidArgument("command line: " + s.message());

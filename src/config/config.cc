@@ -104,6 +104,8 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
       std::string where = path + " [engine]";
       if (!(s = GetString(*eng, "model_path", where, &c->model_path)).ok()) return s;
       if (!(s = GetString(*eng, "sqlite_vec_path", where, &c->sqlite_vec_path)).ok()) return s;
+      if (!c->model_path.empty()) c->model_path_origin = Origin::kConfigFile;
+      if (!c->sqlite_vec_path.empty()) c->sqlite_vec_path_origin = Origin::kConfigFile;
       if (!(s = GetInt(*eng, "threads", where, &c->threads)).ok()) return s;
       if (!(s = GetInt(*eng, "model_idle_timeout_seconds", where, &c->model_idle_timeout_seconds)).ok()) return s;
       if (const toml::node* n = eng->get("model_load_wait_seconds")) {
@@ -136,8 +138,14 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
     return s;
   if (!(v = Env("REKALL_THREADS")).empty() && !(s = ParseLong("REKALL_THREADS", v, &c->threads)).ok()) return s;
   if (!(v = Env("REKALL_VECTOR_BACKEND")).empty()) c->vector_backend = v;
-  if (!(v = Env("REKALL_MODEL_PATH")).empty()) c->model_path = v;
-  if (!(v = Env("REKALL_SQLITE_VEC_PATH")).empty()) c->sqlite_vec_path = v;
+  if (!(v = Env("REKALL_MODEL_PATH")).empty()) {
+    c->model_path = v;
+    c->model_path_origin = Origin::kEnvironment;
+  }
+  if (!(v = Env("REKALL_SQLITE_VEC_PATH")).empty()) {
+    c->sqlite_vec_path = v;
+    c->sqlite_vec_path_origin = Origin::kEnvironment;
+  }
   s = Validate(*c);
   if (!s.ok()) return Status::InvalidArgument("environment: " + s.message());
   c->model_path = ExpandHome(c->model_path);

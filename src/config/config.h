@@ -13,6 +13,10 @@
 
 namespace rekall::config {
 
+// Which layer set a value: resources.h reports it ("model from the
+// environment") and lets an explicit setting win over every lookup.
+enum class Origin { kDefault, kConfigFile, kEnvironment, kOption };
+
 struct Config {
   // [performance], with Rekall's defaults.
   long cache_max_size = 1000;
@@ -23,6 +27,8 @@ struct Config {
   // [engine]: ours.
   std::string model_path;         // folder with model.safetensors, vocab.txt...
   std::string sqlite_vec_path;    // vec0.so
+  Origin model_path_origin = Origin::kDefault;       // kDefault: empty, looked up (resources.h)
+  Origin sqlite_vec_path_origin = Origin::kDefault;
   long threads = 0;               // 0: all cores
   double model_load_wait_seconds = 5.0;  // server: wait this long for a loading model
   bool warm_model = false;        // server: load the model in the background at start

@@ -13,6 +13,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "config/resources.h"
 #include "util/ulid.h"
 
 namespace rekall {
@@ -157,10 +158,15 @@ Status Engine::EnsureIndex() {
   Status s = ParseIndexBackend(cfg_.vector_backend, &io.backend);
   if (!s.ok()) return s;
   if (long_running_ && io.backend == IndexBackend::kAuto) io.backend = IndexBackend::kBrute;
-  io.extension_path = cfg_.sqlite_vec_path.empty() ? REKALL_DEFAULT_SQLITE_VEC : cfg_.sqlite_vec_path;
+  config::ResourceLocation vec = config::LocateSqliteVec(cfg_);
+  io.extension_path = vec.path;
   io.threads = static_cast<int>(cfg_.threads);
   io.dim = store::kDim;
-  return OpenVectorIndex(store_->db(), io, &index_, &index_notice_);
+  s = OpenVectorIndex(store_->db(), io, &index_, &index_notice_);
+  // Say what is missing and how to get it rather than "no path configured".
+  if (s.ok() && !vec.found() && !index_notice_.empty())
+    index_notice_ = "sqlite-vec unavailable: " + vec.missing + "; using brute-force vector search";
+  return s;
 }
 
 Status Engine::SyncWithOtherWriters() {
@@ -351,9 +357,13 @@ Status Engine::Search(const SearchRequest& req, SearchResponse* resp) {
     return KeywordOnly(req, resp);
   }
   Status s = provider_->CheckAvailable();
-  if (!s.ok())
-    return Status::Unavailable("semantic search needs the model: " + s.message() +
-                               " (keyword search works without it: --mode keyword)");
+  if (!s.ok()) {
+    // No model: keyword results, with what is missing and how to get it.
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    resp->mode_used = SearchMode::kKeyword;
+    resp->notice = "semantic search needs the model: " + s.message() + "; these are keyword results";
+    return KeywordOnly(req, resp);
+  }
   // The query is embedded outside the lock: a search waiting for the model
   // must not hold up other requests.
   std::vector<float> q;
@@ -663,6 +673,33 @@ Status Engine::Export(std::ostream& out, size_t* exported) {
   return Status::OK();
 }
 
+namespace {
+
+// Where the model and sqlite-vec were found, by which rule, or what is missing.
+void AddResourceFields(const config::Config& cfg, nlohmann::json* j) {
+  auto add = [j](const std::string& name, const config::ResourceLocation& loc) {
+    (*j)[name + "_path"] = loc.path;
+    (*j)[name + "_source"] = config::ResourceSourceName(loc.source);
+    if (!loc.found()) (*j)[name + "_missing"] = loc.missing;
+  };
+  add("model", config::LocateModel(cfg));
+  add("sqlite_vec", config::LocateSqliteVec(cfg));
+}
+
+// Doctor's view of the same: which file is used, or what is missing, how to
+// get it and every place looked in. A missing model is a warning (search
+// falls back to keywords); a missing sqlite-vec is information (the
+// brute-force index takes over).
+DoctorFinding ResourceFinding(const std::string& check, const config::ResourceLocation& loc, const char* severity) {
+  if (loc.found())
+    return {check, "ok", loc.path + " (" + config::ResourceSourceName(loc.source) + ")", 0, false};
+  std::string tried;
+  for (const auto& t : loc.tried) tried += (tried.empty() ? "" : ", ") + t;
+  return {check, severity, loc.missing + "; looked in: " + tried, 1, false};
+}
+
+}  // namespace
+
 Status Engine::Stats(nlohmann::json* out) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   size_t entries = 0, embeddings = 0;
@@ -692,6 +729,7 @@ Status Engine::Stats(nlohmann::json* out) {
   j["cache_max_size"] = cfg_.cache_max_size;
   j["cache_ttl_seconds"] = cfg_.cache_ttl_seconds;
   j["model_state"] = provider_->state();
+  AddResourceFields(cfg_, &j);
   j["model_loads"] = provider_->load_count();
   j["model_idle_timeout_minutes"] = cfg_.model_idle_timeout_minutes;
   j["rss_kb"] = CurrentRssKb();
@@ -818,6 +856,8 @@ Status Engine::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* ba
     }
   }
   auto idx_drift = out->size() - 1;
+  out->push_back(ResourceFinding("model", config::LocateModel(cfg_), "warning"));
+  out->push_back(ResourceFinding("sqlite_vec", config::LocateSqliteVec(cfg_), "info"));
 
   bool anything = orphan_emb || orphan_tags || fts_drift || (index_ok && indexed != ours) ||
                   ((mismatched || missing) && provider_->CheckAvailable().ok());

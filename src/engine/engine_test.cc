@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -130,7 +131,7 @@ TEST_F(EngineTest, ModelLoadingFallsBackToKeywordResults) {
   EXPECT_EQ(resp.results[0].entry.id, a.id);
 }
 
-TEST_F(EngineTest, WithoutModelKeywordWorksAndSemanticSaysWhatIsMissing) {
+TEST_F(EngineTest, WithoutModelSemanticFallsBackToKeywordAndSaysWhatIsMissing) {
   FakeProvider* fp = nullptr;
   auto eng = Open("brute", &fp);
   fp->missing = true;
@@ -141,10 +142,18 @@ TEST_F(EngineTest, WithoutModelKeywordWorksAndSemanticSaysWhatIsMissing) {
   SearchRequest req;
   req.query = "gateway";
   SearchResponse resp;
-  Status s = eng->Search(req, &resp);
-  EXPECT_TRUE(s.IsUnavailable());
-  EXPECT_NE(s.message().find("model files not found"), std::string::npos) << s.ToString();
-  EXPECT_NE(s.message().find("--mode keyword"), std::string::npos);
+  // Semantic search answers with keyword results and says what is missing
+  // (issue 12: a missing model is no longer an error).
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_EQ(resp.mode_used, SearchMode::kKeyword);
+  EXPECT_FALSE(resp.model_loading);
+  EXPECT_NE(resp.notice.find("model files not found"), std::string::npos) << resp.notice;
+  EXPECT_NE(resp.notice.find("keyword results"), std::string::npos) << resp.notice;
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
+  req.mode = SearchMode::kHybrid;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_EQ(resp.mode_used, SearchMode::kKeyword);
   req.mode = SearchMode::kKeyword;
   ASSERT_TRUE(eng->Search(req, &resp).ok());
   EXPECT_EQ(resp.results.size(), 1u);
@@ -283,6 +292,39 @@ TEST_F(EngineTest, LongRunningEngineReleasesItsIndexWhenIdle) {
   ASSERT_TRUE(eng->Search(req, &resp).ok());
   ASSERT_EQ(resp.results.size(), 1u);
   EXPECT_EQ(resp.results[0].entry.id, a.id);
+}
+
+TEST_F(EngineTest, StatsAndDoctorSayWhereTheModelAndTheExtensionAreOrWhatIsMissing) {
+  EngineOptions o;
+  o.db_path = dir_ + "/k.db";
+  o.cfg.model_path = dir_ + "/no-model";  // set in code: reported as an option
+  o.cfg.sqlite_vec_path = REKALL_TEST_SQLITE_VEC;
+  o.cfg.sqlite_vec_path_origin = config::Origin::kEnvironment;
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> eng;
+  ASSERT_TRUE(Engine::Open(std::move(o), &eng).ok());
+  nlohmann::json st;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  EXPECT_EQ(st["sqlite_vec_path"], REKALL_TEST_SQLITE_VEC);
+  EXPECT_EQ(st["sqlite_vec_source"], "environment");
+  EXPECT_FALSE(st.contains("sqlite_vec_missing"));
+  EXPECT_EQ(st["model_path"], dir_ + "/no-model");
+  EXPECT_EQ(st["model_source"], "option");
+  EXPECT_NE(st["model_missing"].get<std::string>().find(dir_ + "/no-model/model.safetensors not found"),
+            std::string::npos)
+      << st.dump();
+
+  std::vector<DoctorFinding> findings;
+  std::string backup;
+  ASSERT_TRUE(eng->Doctor(false, &findings, &backup).ok());
+  std::map<std::string, DoctorFinding> by_check;
+  for (const auto& f : findings) by_check[f.check] = f;
+  ASSERT_TRUE(by_check.count("model") && by_check.count("sqlite_vec"));
+  EXPECT_EQ(by_check["model"].severity, "warning");
+  EXPECT_NE(by_check["model"].message.find("get the files with:"), std::string::npos) << by_check["model"].message;
+  EXPECT_NE(by_check["model"].message.find("looked in: " + dir_ + "/no-model"), std::string::npos);
+  EXPECT_EQ(by_check["sqlite_vec"].severity, "ok");
+  EXPECT_EQ(by_check["sqlite_vec"].message, std::string(REKALL_TEST_SQLITE_VEC) + " (environment)");
 }
 
 }  // namespace

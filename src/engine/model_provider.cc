@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include "config/resources.h"
 #include "embed/model_manager.h"
 #include "engine/embedding_provider.h"
 
@@ -7,15 +8,12 @@ namespace rekall {
 
 namespace {
 
-std::string ModelDir(const config::Config& cfg) {
-  return cfg.model_path.empty() ? std::string(REKALL_DEFAULT_MODEL_DIR) : cfg.model_path;
-}
-
 // The model manager behind the EmbeddingProvider interface: lazy load on
 // first use, one shared load, unload after the configured idle time.
 class ManagedProvider : public EmbeddingProvider {
  public:
-  explicit ManagedProvider(const config::Config& cfg) : dir_(ModelDir(cfg)), manager_(Options(cfg, dir_)) {}
+  explicit ManagedProvider(const config::Config& cfg)
+      : location_(config::LocateModel(cfg)), dir_(location_.path), manager_(Options(cfg, dir_)) {}
 
   Status Embed(const std::vector<std::string>& texts, std::vector<float>* out,
                std::chrono::milliseconds max_wait) override {
@@ -29,11 +27,11 @@ class ManagedProvider : public EmbeddingProvider {
     return embed::ModelManager::StateName(manager_.state());
   }
   Status CheckAvailable() const override {
+    if (!location_.found()) return Status::Unavailable(location_.missing);
     struct stat sb;
-    for (const char* f : {"model.safetensors", "vocab.txt", "config.json"}) {
+    for (const char* f : config::kModelFiles) {
       if (::stat((dir_ + "/" + f).c_str(), &sb) != 0)
-        return Status::Unavailable("model file " + dir_ + "/" + f +
-                                   " not found (run scripts/setup.sh, or set [engine] model_path / REKALL_MODEL_PATH)");
+        return Status::Unavailable("model file " + dir_ + "/" + f + " not found (moved or deleted since rekall started)");
     }
     return Status::OK();
   }
@@ -53,6 +51,7 @@ class ManagedProvider : public EmbeddingProvider {
                          : std::chrono::milliseconds(cfg.model_idle_timeout_minutes * 60 * 1000);
     return o;
   }
+  config::ResourceLocation location_;  // resolved once, at start
   std::string dir_;
   embed::ModelManager manager_;
 };

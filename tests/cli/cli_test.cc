@@ -195,6 +195,36 @@ TEST_F(CliTest, KeywordSearchTakesWordsLiterally) {
   EXPECT_EQ(j["results"][0]["why"]["keyword_rank"], 1);
 }
 
+TEST_F(CliTest, WithoutTheModelSearchAnswersByKeywordAndSaysHowToGetIt) {
+  std::string nowhere = dir_ + "/no-model";
+  Result r = Run({"--model-path", nowhere, "--json", "add", "--title", "Nginx gateway timeout", "--type", "bug",
+                  "--content", "proxy_read_timeout"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find(nowhere + "/model.safetensors not found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("get the files with: "), std::string::npos) << r.err;
+  r = Run({"--model-path", nowhere, "--json", "search", "gateway"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("keyword results"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("get the files with: "), std::string::npos) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["mode"], "keyword");
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["title"], "Nginx gateway timeout");
+  r = Run({"--model-path", nowhere, "embed", "x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("get the files with: "), std::string::npos) << r.err;
+  r = Run({"--model-path", nowhere, "--json", "stats"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["model_source"], "option");
+  EXPECT_EQ(j["model_state"], "missing");
+  EXPECT_TRUE(j.contains("model_missing"));
+  r = Run({"--json", "stats"});
+  j = json::parse(r.out);
+  EXPECT_NE(j["model_source"], "not found") << r.out;  // the build tree's, or one installed for this user
+  EXPECT_FALSE(j.contains("model_missing")) << r.out;
+}
+
 TEST_F(CliTest, ImportRollsBackWholeAndNamesTheLine) {
   AddEntry("existing");
   std::string before = Run({"export"}).out;
