@@ -67,13 +67,15 @@ config::Config LoadConfig(const std::optional<std::string>& config_path, const s
   std::vector<std::string> warnings;
   Check(config::Load(path, &c, &warnings));
   for (const auto& w : warnings) Warn("warning: " + w);
+  // Origin kDefault with a path: "set in code", so messages name the keyword
+  // argument (model_path) rather than the CLI's --model-path.
   if (model_path) {
     c.model_path = config::ExpandHome(*model_path);
-    c.model_path_origin = config::Origin::kOption;
+    c.model_path_origin = config::Origin::kDefault;
   }
   if (sqlite_vec_path) {
     c.sqlite_vec_path = config::ExpandHome(*sqlite_vec_path);
-    c.sqlite_vec_path_origin = config::Origin::kOption;
+    c.sqlite_vec_path_origin = config::Origin::kDefault;
   }
   if (backend) c.vector_backend = *backend;
   Status s = config::Validate(c);
