@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/mcp_config.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "store/entry.h"
@@ -639,6 +640,22 @@ int Run(int argc, char** argv) {
     int rc = server::McpServer(&handler, opts).Run(STDIN_FILENO, out);
     ::close(out);
     if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+
+  // mcp-config
+  auto* mcp = app.add_subcommand("mcp-config", "Print the snippet that registers `rekall serve` with an agent client");
+  std::string mcp_client;
+  mcp->add_option("client", mcp_client, "claude-code, claude-desktop, cursor or vscode (default: all four)");
+  mcp->callback([&]() {
+    config::Config cfg;
+    Status s = LoadConfig(g, &cfg);
+    std::string text, where;
+    if (s.ok())
+      s = McpConfigText(mcp_client, MakeServeCommand(config::ResolveDbPath(g.db, cfg).path, g.config_path), &text,
+                        &where);
+    if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
+    std::cout << text << std::flush;
+    Notice(g, where);
   });
 
   // migrate

@@ -225,6 +225,38 @@ TEST_F(CliTest, WithoutTheModelSearchAnswersByKeywordAndSaysHowToGetIt) {
   EXPECT_FALSE(j.contains("model_missing")) << r.out;
 }
 
+TEST_F(CliTest, McpConfigNamesThisBinaryTheDatabaseAndServe) {
+  std::string bin = fs::canonical(REKALL_BIN).string();
+  std::vector<std::string> args = {"--db", db_, "serve"};
+  Result r = Run({"mcp-config", "vscode"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["servers"]["rekall"]["command"], bin);
+  EXPECT_EQ(j["servers"]["rekall"]["args"], json(args));
+  EXPECT_EQ(j["servers"]["rekall"]["type"], "stdio");
+  EXPECT_NE(r.err.find(".vscode/mcp.json"), std::string::npos) << r.err;
+  for (const char* client : {"claude-desktop", "cursor"}) {
+    r = Run({"mcp-config", client});
+    ASSERT_EQ(r.code, 0) << r.err;
+    j = json::parse(r.out);
+    EXPECT_EQ(j["mcpServers"]["rekall"]["command"], bin) << client;
+    EXPECT_EQ(j["mcpServers"]["rekall"]["args"], json(args)) << client;
+  }
+  r = Run({"mcp-config", "claude-code"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "claude mcp add rekall -- " + bin + " --db " + db_ + " serve\n");
+  // A relative --db is made absolute: the client starts the server elsewhere.
+  r = Run({"--db", "k.db", "mcp-config", "claude-code"}, "", false);
+  EXPECT_EQ(r.out, "claude mcp add rekall -- " + bin + " --db " + fs::canonical(dir_).string() + "/k.db serve\n");
+  r = Run({"mcp-config"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* client : {"# claude-code", "# claude-desktop", "# cursor", "# vscode"})
+    EXPECT_NE(r.out.find(client), std::string::npos) << r.out;
+  r = Run({"mcp-config", "emacs"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown client 'emacs'"), std::string::npos) << r.err;
+}
+
 TEST_F(CliTest, ImportRollsBackWholeAndNamesTheLine) {
   AddEntry("existing");
   std::string before = Run({"export"}).out;

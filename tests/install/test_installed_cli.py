@@ -69,11 +69,16 @@ def test_add_then_search_by_meaning(rekall_bin: str, env: dict[str, str], tmp_pa
     assert index["backend"] == "sqlite-vec", index  # the extension loaded, not the fallback
 
 
-def test_serve_through_the_mcp_sdk_client(rekall_bin: str, env: dict[str, str], tmp_path: Path) -> None:
+def test_serve_through_the_mcp_sdk_client_as_mcp_config_says(rekall_bin: str, env: dict[str, str],
+                                                              tmp_path: Path) -> None:
     db = str(tmp_path / "knowledge.db")
     for title, type_, content in ENTRIES:
         run(rekall_bin, env, tmp_path, "--db", db, "add", "--title", title, "--type", type_, "--content", content)
-    params = StdioServerParameters(command=rekall_bin, args=["--db", db, "serve"], env=env, cwd=str(tmp_path))
+    # The server is started exactly as the snippet for an agent client says.
+    snippet = run(rekall_bin, env, tmp_path, "--db", db, "mcp-config", "cursor")["mcpServers"]["rekall"]
+    assert snippet["command"] == os.path.realpath(rekall_bin)
+    assert snippet["args"] == ["--db", db, "serve"]
+    params = StdioServerParameters(command=snippet["command"], args=snippet["args"], env=env, cwd="/")
 
     async def go() -> dict[str, Any]:
         with anyio.fail_after(WAIT_S):
