@@ -11,7 +11,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/help.h"
 #include "cli/mcp_config.h"
+#include "cli/progress.h"
+#include "cli/version.h"
 #include "config/config.h"
 #include "engine/engine.h"
 #include "store/entry.h"
@@ -245,9 +248,14 @@ Status ReadJsonEntry(store::Entry* e) {
 int Run(int argc, char** argv) {
   CLI::App app{"rekall: a local-first semantic memory for developers. Keep what you learned (bugs, patterns, "
                "decisions) and find it again by meaning, offline."};
+  app.name("rekall");
   app.require_subcommand(1);
-  app.set_version_flag("--version", "rekall 0.1.0");
   Globals g;
+  app.set_version_flag("--version", [&g] {
+    config::Config c;
+    if (!LoadConfig(g, &c).ok()) c = config::Config();
+    return VersionText(c);
+  });
   app.add_option("--db", g.db, "Database file (default: as Rekall finds it: REKALL_HOME, REKALL_DB_PATH, "
                                "./.rekall, config data_dir, ~/.local/share/rekall/knowledge.db)");
   app.add_option("--config", g.config_path, "Config file (default: $XDG_CONFIG_HOME/rekall/config.toml)");
@@ -460,7 +468,12 @@ int Run(int argc, char** argv) {
     Status s = OpenEngine(g, &eng);
     size_t n = 0, skipped = 0;
     std::string notice;
-    if (s.ok()) s = eng->Import(*in, on_conflict, !no_embed, &n, &skipped, &notice);
+    if (s.ok()) {
+      // On a terminal only: an import's output in a log stays as it was.
+      Progress bar("embedded", !g.quiet && !g.json && isatty(STDERR_FILENO));
+      s = eng->Import(*in, on_conflict, !no_embed, &n, &skipped, &notice,
+                      [&](size_t done, size_t total) { bar.Update(done, total); });
+    }
     if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
     Notice(g, notice);
     if (g.json) std::cout << json{{"imported", n}, {"skipped", skipped}}.dump() << std::endl;
@@ -546,19 +559,11 @@ int Run(int argc, char** argv) {
     std::unique_ptr<Engine> eng;
     Status s = OpenEngine(g, &eng);
     if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
-    bool tty = isatty(STDERR_FILENO) && !g.quiet && !g.json;
-    auto progress = [&](size_t done, size_t total) {
-      if (g.quiet || g.json) return;
-      int width = 30;
-      int filled = total ? static_cast<int>(width * done / total) : width;
-      std::string bar = "[" + std::string(filled, '#') + std::string(width - filled, ' ') + "] " +
-                        std::to_string(done) + "/" + std::to_string(total);
-      if (tty) std::cerr << "\r" << bar << std::flush;
-      else if (done == total) std::cerr << bar << std::endl;
-    };
     size_t n = 0;
-    s = eng->RebuildIndex(rebuild_all, progress, &n);
-    if (tty) std::cerr << std::endl;
+    {
+      Progress bar("embedded", !g.quiet && !g.json);
+      s = eng->RebuildIndex(rebuild_all, [&](size_t done, size_t total) { bar.Update(done, total); }, &n);
+    }
     if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
     if (g.json) std::cout << json{{"embedded", n}}.dump() << std::endl;
     else std::cout << "embedded " << n << " entries" << std::endl;
@@ -745,11 +750,21 @@ int Run(int argc, char** argv) {
     if (errors) throw CLI::RuntimeError(1);
   });
 
+  AddExamples(&app);
+  if (argc == 1) {  // a bare `rekall` asks what it can do
+    std::cout << app.help() << std::flush;
+    return 0;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
+    std::string unknown = e.get_exit_code() == 0 ? "" : UnknownCommandMessage(&app, argc, argv);
+    if (!unknown.empty()) {
+      std::cerr << "rekall: " << unknown << std::endl;
+      return 2;
+    }
     int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }

@@ -552,7 +552,7 @@ Status Engine::GetIndexStatus(IndexStatus* st) {
 }
 
 Status Engine::Import(std::istream& in, const std::string& on_conflict, bool embed, size_t* imported, size_t* skipped,
-                      std::string* notice) {
+                      std::string* notice, const std::function<void(size_t, size_t)>& progress) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   *imported = *skipped = 0;
   if (on_conflict != "error" && on_conflict != "skip" && on_conflict != "replace")
@@ -599,6 +599,7 @@ Status Engine::Import(std::istream& in, const std::string& on_conflict, bool emb
       Status s = provider_->Embed(texts, &part, std::chrono::hours(1));
       if (!s.ok()) return s;
       vecs.insert(vecs.end(), part.begin(), part.end());
+      if (progress) progress(i + texts.size(), entries.size());
     }
     Status s = EnsureIndex();
     if (!s.ok()) return s;

@@ -123,9 +123,10 @@ class Engine : private store::WriteObserver {
   Status GetIndexStatus(IndexStatus* st);
 
   // Imports JSON Lines: all or nothing. Lines with an id keep it (and their
-  // timestamps); `on_conflict` is "error", "skip" or "replace".
+  // timestamps); `on_conflict` is "error", "skip" or "replace". `progress`
+  // follows the embedding, the long part (entries embedded, of all).
   Status Import(std::istream& in, const std::string& on_conflict, bool embed, size_t* imported, size_t* skipped,
-                std::string* notice);
+                std::string* notice, const std::function<void(size_t done, size_t total)>& progress = nullptr);
   Status Export(std::ostream& out, size_t* exported);
 
   // Integrity check, orphan rows, FTS drift, vector-index drift, model or

@@ -81,6 +81,45 @@ TEST_F(CliTest, HelpEverywhere) {
   EXPECT_NE(r.code, 0);
 }
 
+TEST_F(CliTest, BareRekallPrintsHelpAndAMistypedCommandGetsTheNearestOne) {
+  Result r = Run({}, "", false);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Usage"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("search"), std::string::npos) << r.out;
+  r = Run({"serach", "x"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown command 'serach'; did you mean 'search'?"), std::string::npos) << r.err;
+  r = Run({"--backend", "brute", "imprt", "f"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("did you mean 'import'?"), std::string::npos) << r.err;
+  r = Run({"mcp", "x"});
+  EXPECT_NE(r.err.find("did you mean 'mcp-config'?"), std::string::npos) << r.err;
+  r = Run({"search", "--mode", "fuzzy", "x"});  // a known command's own error is not a typo
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.find("unknown command"), std::string::npos) << r.err;
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"add", "--help"}, {"search", "--help"}, {"index", "rebuild", "--help"}, {"mcp-config", "--help"}}) {
+    r = Run(args);
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.out.find("Examples:\n  rekall " + args[0]), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(CliTest, VersionNamesTheEngineTheModelAndSqliteVec) {
+  Result r = Run({"--version"}, "", false);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("rekall 0.1.0", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("model: sentence-transformers/all-MiniLM-L6-v2, 384-d, at "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sqlite-vec: v0.1.9 at "), std::string::npos) << r.out;
+  // --version is answered before other options are parsed: the config file
+  // and the environment still count.
+  fs::create_directories(dir_ + "/cfg/rekall");
+  std::ofstream(dir_ + "/cfg/rekall/config.toml") << "[engine]\nmodel_path = \"" << dir_ << "/none\"\n";
+  r = Run({"--version"}, "", false);
+  EXPECT_NE(r.out.find("model: sentence-transformers/all-MiniLM-L6-v2, 384-d, not found: "), std::string::npos)
+      << r.out;
+}
+
 TEST_F(CliTest, AddShowEditDeleteRoundTrip) {
   std::string id = AddEntry("Nginx 504 behind the proxy");
   Result r = Run({"--json", "show", id});
