@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=40)
     ap.add_argument("--entries", type=int, default=10000)
     a = ap.parse_args()
+    a.first, a.second = os.path.abspath(a.first), os.path.abspath(a.second)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REKALL_", "XDG_"))}
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "knowledge.db")
