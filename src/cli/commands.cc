@@ -453,7 +453,9 @@ int Run(int argc, char** argv) {
     Status s = OpenEngine(g, &eng);
     size_t n = 0, skipped = 0;
     std::string notice;
-    if (s.ok()) s = eng->Import(*in, on_conflict, !no_embed, &n, &skipped, &notice);
+    OnConflict oc = OnConflict::kError;
+    if (s.ok()) s = ParseOnConflict(on_conflict, &oc);
+    if (s.ok()) s = eng->Import(*in, oc, !no_embed, &n, &skipped, &notice);
     if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
     Notice(g, notice);
     if (g.json) std::cout << json{{"imported", n}, {"skipped", skipped}}.dump() << std::endl;
@@ -568,9 +570,10 @@ int Run(int argc, char** argv) {
       IndexStatus st;
       s = eng->GetIndexStatus(&st);
     }
-    json j;
-    if (s.ok()) s = eng->Stats(&j);
+    EngineStats est;
+    if (s.ok()) s = eng->Stats(&est);
     if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
+    json j = EngineStatsToJson(est);
     if (g.json) {
       std::cout << j.dump() << std::endl;
     } else {
@@ -620,7 +623,7 @@ int Run(int argc, char** argv) {
     // tools/list are answered at once; a warm-up loads it in the background.
     if (serve_warm || eng->config().warm_model) eng->provider()->WarmUp();
     if (!g.quiet)
-      std::cerr << "rekall serve: " << eng->store()->path() << " (model " << eng->provider()->state()
+      std::cerr << "rekall serve: " << eng->store()->path() << " (model " << ModelStateName(eng->model_state())
                 << ", waits up to " << eng->config().model_load_wait_seconds
                 << " s for a loading model); MCP over stdio" << std::endl;
     server::RekallToolHandler handler(eng.get());
@@ -702,20 +705,20 @@ int Run(int argc, char** argv) {
     if (!s.ok()) throw CLI::RuntimeError(Fail(g, s));
     bool errors = false, open_problems = false;
     for (const auto& f : findings) {
-      errors |= f.severity == "error";
-      open_problems |= (f.severity == "warning" || f.severity == "error") && !f.fixed;
+      errors |= f.severity == Severity::kError;
+      open_problems |= (f.severity == Severity::kWarning || f.severity == Severity::kError) && !f.fixed;
     }
     if (g.json) {
       json arr = json::array();
       for (const auto& f : findings)
-        arr.push_back({{"check", f.check}, {"severity", f.severity}, {"message", f.message}, {"count", f.count},
+        arr.push_back({{"check", f.check}, {"severity", SeverityName(f.severity)}, {"message", f.message}, {"count", f.count},
                        {"fixed", f.fixed}});
       json j = {{"findings", arr}, {"healthy", !open_problems}};
       if (!backup.empty()) j["backup"] = backup;
       std::cout << j.dump() << std::endl;
     } else {
       for (const auto& f : findings)
-        std::cout << (f.fixed ? "fixed" : f.severity) << "\t" << f.check << ": " << f.message << "\n";
+        std::cout << (f.fixed ? "fixed" : SeverityName(f.severity)) << "\t" << f.check << ": " << f.message << "\n";
       if (!backup.empty()) std::cout << "backup before repairs: " << backup << "\n";
       std::cout.flush();
     }
