@@ -124,17 +124,7 @@ Status EngineImpl::DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding
   Status s = store_->Backup(b);
   if (!s.ok()) return s.Append("; nothing was repaired");
   if (backup) *backup = b;
-  s = store_->WithTransaction([&]() -> Status {
-    Status t;
-    if (c.orphan_embeddings && !(t = store_->DeleteOrphanEmbeddings()).ok()) return t;
-    if (c.orphan_tags && !(t = store_->DeleteOrphanTags()).ok()) return t;
-    if (c.fts_drift && !(t = store_->RebuildFts()).ok()) return t;
-    return Status::OK();
-  });
-  if (!s.ok()) return s;
-  if (c.orphan_embeddings) MarkFixed(out, "orphan_embeddings");
-  if (c.orphan_tags) MarkFixed(out, "orphan_tags");
-  if (c.fts_drift) MarkFixed(out, "fts_drift");
+  if (!(s = DoctorRepairRows(c, out)).ok()) return s;
   if ((c.mismatched || c.missing) && provider_->CheckAvailable().ok()) {
     size_t n = 0;
     if (!(s = RebuildIndex(false, nullptr, &n)).ok()) return s;
@@ -148,6 +138,21 @@ Status EngineImpl::DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding
   }
   store_->DataVersion(&data_version_);
   entry_cache_->Clear();
+  return Status::OK();
+}
+
+Status EngineImpl::DoctorRepairRows(const DoctorCounts& c, std::vector<DoctorFinding>* out) {
+  Status s = store_->WithTransaction([&]() -> Status {
+    Status t;
+    if (c.orphan_embeddings && !(t = store_->DeleteOrphanEmbeddings()).ok()) return t;
+    if (c.orphan_tags && !(t = store_->DeleteOrphanTags()).ok()) return t;
+    if (c.fts_drift && !(t = store_->RebuildFts()).ok()) return t;
+    return Status::OK();
+  });
+  if (!s.ok()) return s;
+  if (c.orphan_embeddings) MarkFixed(out, "orphan_embeddings");
+  if (c.orphan_tags) MarkFixed(out, "orphan_tags");
+  if (c.fts_drift) MarkFixed(out, "fts_drift");
   return Status::OK();
 }
 

@@ -658,6 +658,12 @@ Status EngineImpl::Similar(const std::string& id, int limit, const store::ListFi
 
 // ---------------------------------------------------------------- the index
 
+std::vector<float> EngineImpl::Row(const std::vector<float>& vecs, size_t i) const {
+  const auto d = static_cast<long>(provider_->dim());
+  auto first = vecs.begin() + static_cast<long>(i) * d;
+  return std::vector<float>(first, first + d);
+}
+
 Status EngineImpl::EmbedEntries(const std::vector<store::Entry>& entries, std::vector<float>* vecs) {
   vecs->clear();
   for (size_t i = 0; i < entries.size(); i += kEmbedBatch) {
@@ -672,43 +678,45 @@ Status EngineImpl::EmbedEntries(const std::vector<store::Entry>& entries, std::v
   return Status::OK();
 }
 
+Status EngineImpl::IdsToEmbed(bool all, std::vector<std::string>* ids) {
+  if (!all) return store_->EntriesWithoutEmbedding("summary", ids);
+  std::vector<store::Entry> es;
+  Status s = store_->List({}, &es);
+  for (const auto& e : es) ids->push_back(e.id);
+  return s;
+}
+
+Status EngineImpl::EmbedAndStore(const std::vector<std::string>& ids) {
+  std::vector<store::Entry> batch(ids.size());
+  Status s;
+  for (size_t j = 0; j < ids.size() && s.ok(); ++j) s = store_->Get(ids[j], &batch[j]);
+  std::vector<float> vecs;
+  if (s.ok()) s = EmbedEntries(batch, &vecs);
+  if (!s.ok()) return s;
+  s = store_->WithTransaction([&]() -> Status {
+    Status t;
+    for (size_t j = 0; j < batch.size() && t.ok(); ++j) t = store_->PutSummary(batch[j], Row(vecs, j));
+    return t;
+  });
+  if (!s.ok() && index_) index_->MarkStale();
+  return s;
+}
+
 Status EngineImpl::RebuildIndex(bool all, const std::function<void(size_t, size_t)>& progress, size_t* embedded) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   *embedded = 0;
   Status s = provider_->CheckAvailable();
   if (!s.ok()) return Status::Unavailable("cannot embed entries: " + s.message());
-  if (!(s = SyncWithOtherWriters()).ok()) return s;
-  if (!(s = EnsureIndex()).ok()) return s;
   std::vector<std::string> ids;
-  if (all) {
-    std::vector<store::Entry> es;
-    if (!(s = store_->List({}, &es)).ok()) return s;
-    for (auto& e : es) ids.push_back(e.id);
-  } else if (!(s = store_->EntriesWithoutEmbedding("summary", &ids)).ok()) {
+  if (!(s = SyncWithOtherWriters()).ok() || !(s = EnsureIndex()).ok() || !(s = IdsToEmbed(all, &ids)).ok())
     return s;
-  }
-  const size_t total = ids.size();
-  const size_t d = static_cast<size_t>(provider_->dim());
-  if (progress) progress(0, total);
-  for (size_t i = 0; i < total; i += kEmbedBatch) {
-    std::vector<store::Entry> batch(std::min(kEmbedBatch, total - i));
-    for (size_t j = 0; j < batch.size(); ++j)
-      if (!(s = store_->Get(ids[i + j], &batch[j])).ok()) return s;
-    std::vector<float> vecs;
-    if (!(s = EmbedEntries(batch, &vecs)).ok()) return s;
-    s = store_->WithTransaction([&]() -> Status {
-      for (size_t j = 0; j < batch.size(); ++j) {
-        Status t = store_->PutSummary(batch[j], std::vector<float>(vecs.begin() + j * d, vecs.begin() + (j + 1) * d));
-        if (!t.ok()) return t;
-      }
-      return Status::OK();
-    });
-    if (!s.ok()) {
-      if (index_) index_->MarkStale();
-      return s;
-    }
+  if (progress) progress(0, ids.size());
+  for (size_t i = 0; i < ids.size(); i += kEmbedBatch) {
+    auto first = ids.begin() + static_cast<long>(i);
+    std::vector<std::string> batch(first, first + static_cast<long>(std::min(kEmbedBatch, ids.size() - i)));
+    if (!(s = EmbedAndStore(batch)).ok()) return s;
     *embedded += batch.size();
-    if (progress) progress(*embedded, total);
+    if (progress) progress(*embedded, ids.size());
   }
   store_->DataVersion(&data_version_);
   return Status::OK();

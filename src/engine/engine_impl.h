@@ -89,6 +89,12 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status EntryVector(const std::string& id, std::vector<float>* vec);
   // Embeds `entries` (in order, row-major into *vecs) in batches.
   Status EmbedEntries(const std::vector<store::Entry>& entries, std::vector<float>* vecs);
+  // Row i of row-major vectors of the model's dimension.
+  std::vector<float> Row(const std::vector<float>& vecs, size_t i) const;
+  // What RebuildIndex embeds: entries without a summary of ours, or all.
+  Status IdsToEmbed(bool all, std::vector<std::string>* ids);
+  // Embeds entries `ids` and stores their summaries in one transaction.
+  Status EmbedAndStore(const std::vector<std::string>& ids);
   // Turns a write's failure into stale in-memory index state.
   Status AfterWrite(const std::string& id, Status s);
 
@@ -106,12 +112,18 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   // Writes one imported entry (in the import's transaction); *skipped when
   // its id exists and on_conflict says skip.
   Status ImportOne(store::Entry* e, size_t line, OnConflict on_conflict, bool* skipped);
+  // Writes every parsed entry, and its row of `vecs` when given, in one
+  // transaction.
+  Status WriteImport(std::vector<store::Entry>* entries, const std::vector<size_t>& lines, OnConflict on_conflict,
+                     const std::vector<float>* vecs, size_t* imported, size_t* skipped);
 
   // --- doctor.cc
   struct DoctorCounts;
   Status DoctorCheck(std::vector<DoctorFinding>* out, DoctorCounts* c);
   Status DoctorIndexDrift(std::vector<DoctorFinding>* out, DoctorCounts* c);
   Status DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding>* out, std::string* backup);
+  // The repairs of rows: orphans deleted, the keyword index rebuilt.
+  Status DoctorRepairRows(const DoctorCounts& c, std::vector<DoctorFinding>* out);
 
   config::Config cfg_;
   bool long_running_ = false;

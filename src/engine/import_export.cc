@@ -77,6 +77,21 @@ Status EngineImpl::ImportOne(store::Entry* e, size_t line, OnConflict on_conflic
   return s.IsInvalidArgument() ? LineError(line, s.message()) : s;
 }
 
+Status EngineImpl::WriteImport(std::vector<store::Entry>* entries, const std::vector<size_t>& lines,
+                               OnConflict on_conflict, const std::vector<float>* vecs, size_t* imported,
+                               size_t* skipped) {
+  return store_->WithTransaction([&]() -> Status {
+    for (size_t i = 0; i < entries->size(); ++i) {
+      bool skip = false;
+      Status t = ImportOne(&(*entries)[i], lines[i], on_conflict, &skip);
+      if (t.ok() && !skip && vecs) t = store_->PutSummary((*entries)[i], Row(*vecs, i));
+      if (!t.ok()) return t;
+      ++*(skip ? skipped : imported);
+    }
+    return Status::OK();
+  });
+}
+
 Status EngineImpl::Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
                           std::string* notice) {
   std::lock_guard<std::recursive_mutex> l(mu_);
@@ -96,25 +111,7 @@ Status EngineImpl::Import(std::istream& in, OnConflict on_conflict, bool embed, 
               "); run `rekall index rebuild` once the model is installed";
   }
   if (!(s = SyncWithOtherWriters()).ok()) return s;
-  const size_t d = static_cast<size_t>(provider_->dim());
-  s = store_->WithTransaction([&]() -> Status {
-    for (size_t i = 0; i < entries.size(); ++i) {
-      bool skip = false;
-      Status t = ImportOne(&entries[i], lines[i], on_conflict, &skip);
-      if (!t.ok()) return t;
-      if (skip) {
-        ++*skipped;
-        continue;
-      }
-      if (can_embed) {
-        auto first = vecs.begin() + static_cast<long>(i * d);
-        if (!(t = store_->PutSummary(entries[i], std::vector<float>(first, first + static_cast<long>(d)))).ok())
-          return t;
-      }
-      ++*imported;
-    }
-    return Status::OK();
-  });
+  s = WriteImport(&entries, lines, on_conflict, can_embed ? &vecs : nullptr, imported, skipped);
   entry_cache_->Clear();
   if (!s.ok()) {
     *imported = *skipped = 0;
