@@ -204,6 +204,9 @@ class Engine {
   // Newest first.
   virtual Status List(const store::ListFilter& f, std::vector<store::Entry>* out) = 0;
   virtual Status Exists(const std::string& id, bool* exists) = 0;
+  // Whether the file can hold that column of Rekall's `entries` (as a key of
+  // Entry::extra); older Rekall schemas lack some.
+  virtual bool HasEntryColumn(const std::string& column) const = 0;
   // An exact id (as given, then upper case), or a unique prefix of one
   // (case-insensitive: ULIDs are upper case), to the full id. NotFound when
   // nothing matches; InvalidArgument when the prefix is ambiguous.

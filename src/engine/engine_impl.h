@@ -45,6 +45,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status Get(const std::string& id, store::Entry* e) override;
   Status List(const store::ListFilter& f, std::vector<store::Entry>* out) override;
   Status Exists(const std::string& id, bool* exists) override;
+  bool HasEntryColumn(const std::string& column) const override { return store_->HasEntryColumn(column); }
   Status ResolveId(const std::string& id_or_prefix, std::string* id) override;
 
   Status Search(const SearchRequest& req, SearchResponse* resp) override;

@@ -269,6 +269,13 @@ TEST_F(EngineTest, ResolveIdTakesExactIdsAndUniquePrefixes) {
   EXPECT_EQ(listed.size(), 2u);
 }
 
+TEST_F(EngineTest, HasEntryColumnAnswersForThisFile) {
+  auto eng = Open();
+  EXPECT_TRUE(eng->HasEntryColumn("context_structured"));  // a new file has Rekall's latest schema
+  EXPECT_TRUE(eng->HasEntryColumn("title"));
+  EXPECT_FALSE(eng->HasEntryColumn("no_such_column"));
+}
+
 TEST_F(EngineTest, WaitForModelEndsWithTheLoadOrTheCancellation) {
   FakeProvider* fp = nullptr;
   auto eng = Open("brute", &fp);
