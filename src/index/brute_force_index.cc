@@ -190,7 +190,7 @@ class BruteForceIndex final : public VectorIndex {
     // Read the change markers first: a commit racing with the load then
     // shows up as a change at the next check (a spare rebuild, never a miss).
     int64_t dv = 0;
-    Status s = index_internal::DataVersion(db_, &dv);
+    Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     std::string fp = index_internal::SourceFingerprint(db_);
     std::vector<float> v(dim_);
@@ -229,7 +229,7 @@ class BruteForceIndex final : public VectorIndex {
     }
     if (!check_others) return Status::OK();
     int64_t dv = 0;
-    Status s = index_internal::DataVersion(db_, &dv);
+    Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     if (dv != data_version_) {
       std::string fp = index_internal::SourceFingerprint(db_);

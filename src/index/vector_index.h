@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "util/our_embeddings.h"
 #include "util/status.h"
 
 struct sqlite3;
@@ -53,7 +54,7 @@ enum class Quantization {
 struct IndexOptions {
   IndexBackend backend = IndexBackend::kAuto;
   std::string extension_path;  // sqlite-vec loadable library (vec0.so)
-  int dim = 384;
+  int dim = kOurDim;
   int threads = 0;                     // brute: 0 = all hardware threads
   size_t parallel_threshold = 50000;   // brute: rows before the scan is split
   Quantization quantization = Quantization::kAuto;

@@ -121,7 +121,7 @@ TEST_P(MigrateTest, MigratesWithBackupAndKeepsEveryByte) {
   ASSERT_TRUE(s->Count(&n).ok());
   EXPECT_EQ(n, 120u);
   std::vector<std::string> missing;
-  ASSERT_TRUE(s->EntriesWithoutEmbedding("summary", &missing).ok());
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing).ok());
   EXPECT_EQ(missing.size(), GetParam() == "rekall-v2.db" ? 120u : 24u);
 }
 

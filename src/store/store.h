@@ -18,19 +18,20 @@
 #include <string>
 #include <vector>
 
+#include "sqlite/sqlite.h"
 #include "store/entry.h"
 #include "store/migrate.h"
+#include "util/our_embeddings.h"
 #include "util/status.h"
 
 namespace rekall::store {
 
 inline constexpr int kRekallUserVersion = 12;  // the latest Rekall schema we know
 inline constexpr int kEngineSchemaVersion = 1;  // ours, in rekall_engine_meta
-inline constexpr const char* kModelName = "sentence-transformers/all-MiniLM-L6-v2";
-inline constexpr int kDim = 384;
-
-// True for the names Rekall and we use for all-MiniLM-L6-v2.
-bool IsOurModelName(const std::string& name);
+// Older spellings of util/our_embeddings.h, kept for callers outside store/.
+inline constexpr const char* kModelName = kOurModelName;
+inline constexpr int kDim = kOurDim;
+using rekall::IsOurModelName;
 
 struct ListFilter {
   std::optional<std::string> type;
@@ -48,7 +49,7 @@ struct KeywordHit {
 
 struct StoredEmbedding {
   std::string entry_id;
-  std::string type;  // 'summary' | 'context'
+  EmbeddingType type = EmbeddingType::kSummary;
   std::vector<float> vector;
   int dimensions = 0;
   std::string model_name;
@@ -135,16 +136,22 @@ class Store {
   // transaction (index rebuild, import).
   Status PutSummary(const Entry& e, const std::vector<float>& vec);
 
-  Status PutEmbedding(const std::string& entry_id, const std::string& type, const std::vector<float>& vec,
-                      const std::string& model_name = kModelName);
+  // NotFound when the entry has no embedding of `type`.
+  Status GetEmbedding(const std::string& entry_id, EmbeddingType type, StoredEmbedding* out);
+  // Every embedding of `type`, of any model.
+  Status ListEmbeddings(EmbeddingType type, std::vector<StoredEmbedding>* out);
+  // Ids of entries that have no embedding of ours (util/our_embeddings.h)
+  // for `type`.
+  Status EntriesWithoutEmbedding(EmbeddingType type, std::vector<std::string>* ids);
+  // The same three with the type spelled as in SQL ("summary", "context"),
+  // kept while callers outside store/ move to EmbeddingType.
   Status GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out);
-  // Every embedding of the given type ('summary' or 'context').
   Status ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out);
-  // Ids of entries that have no embedding of our model for `type`.
   Status EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids);
+  // Summary embeddings of any model.
   Status CountEmbeddings(size_t* n);
-  // Summary embeddings that are not of our model and dimension (or whose
-  // bytes do not match their dimension): never ranked, re-embedded by
+  // Summary embeddings that are not ours (another model or dimension, or
+  // bytes that do not match the dimension): never ranked, re-embedded by
   // `index rebuild`.
   Status CountMismatchedSummaries(size_t* n);
 
@@ -186,6 +193,8 @@ class Store {
   Status WriteEntryRow(const Entry& e, bool insert);
   Status WriteTags(const Entry& e);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
+  Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
+                      const std::string& model_name = kOurModelName);
 
   sqlite3* db_ = nullptr;
   std::string path_;
@@ -200,11 +209,11 @@ class Store {
 // nothing searchable.
 std::string BuildFtsQuery(const std::string& user_query, bool any_term);
 
-// Runs SQL (one or more statements); a failure names `what` and SQLite's
-// own message.
-Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what);
-
-// Returns the path of a SQLite error in the form users understand.
-Status SqliteError(sqlite3* db, int rc, const std::string& what);
+// Older names of sqlite::Exec and sqlite::ToStatus, kept for callers
+// outside store/ until they move to src/sqlite.
+inline Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what) {
+  return sqlite::Exec(db, sql, what);
+}
+inline Status SqliteError(sqlite3* db, int rc, const std::string& what) { return sqlite::ToStatus(db, rc, what); }
 
 }  // namespace rekall::store

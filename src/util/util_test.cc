@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "util/our_embeddings.h"
 #include "util/status.h"
 #include "util/ulid.h"
 #include "util/utf8.h"
@@ -47,6 +48,27 @@ TEST(StatusTest, CarriesCodeAndMessage) {
   EXPECT_TRUE(s.IsNotFound());
   EXPECT_EQ(s.ToString(), "not found: no entry with id X");
   EXPECT_TRUE(Status::OK().ok());
+}
+
+TEST(OurEmbeddings, NamesAndTypes) {
+  EXPECT_TRUE(IsOurModelName(kOurModelName));
+  EXPECT_TRUE(IsOurModelName("all-MiniLM-L6-v2"));
+  EXPECT_FALSE(IsOurModelName("all-MiniLM-L12-v2"));
+  EXPECT_TRUE(IsOurEmbedding("all-MiniLM-L6-v2", 384));
+  EXPECT_FALSE(IsOurEmbedding("all-MiniLM-L6-v2", 768));
+  EXPECT_FALSE(IsOurEmbedding("other", 384));
+  EXPECT_EQ(kOurVectorBytes, 1536);
+  for (EmbeddingType t : {EmbeddingType::kSummary, EmbeddingType::kContext}) {
+    EmbeddingType back = t == EmbeddingType::kSummary ? EmbeddingType::kContext : EmbeddingType::kSummary;
+    ASSERT_TRUE(ParseEmbeddingType(EmbeddingTypeName(t), &back));
+    EXPECT_EQ(back, t);
+  }
+  EXPECT_STREQ(EmbeddingTypeName(EmbeddingType::kSummary), "summary");
+  EmbeddingType t;
+  EXPECT_FALSE(ParseEmbeddingType("Summary", &t));
+  // The vector index relies on the condition starting with the type test
+  // (it disables that column's index by prefixing "+").
+  EXPECT_EQ(OurModelSql("em", EmbeddingType::kSummary).rfind("em.embedding_type = 'summary' AND ", 0), 0u);
 }
 
 }  // namespace rekall
