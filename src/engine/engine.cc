@@ -178,7 +178,7 @@ Status Engine::PlanMigration(const EngineOptions& opts, MigrationReport* out) {
   if (!(s = st->GetMigrationPlan(&out->plan)).ok()) return s;
   out->backup_path = out->plan.backup_path;
   std::vector<std::string> missing;
-  if (!(s = st->EntriesWithoutEmbedding("summary", &missing)).ok()) return s;
+  if (!(s = st->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing)).ok()) return s;
   out->entries_without_embedding = missing.size();
   return st->Count(&out->entries);
 }
@@ -414,7 +414,7 @@ Status EngineImpl::UpdateDroppingVector(store::Entry* e) {
   return store_->WithTransaction([&]() -> Status {
     Status t = store_->Update(e, nullptr);
     if (!t.ok()) return t;
-    if (!(t = store_->DeleteEmbedding(e->id, "summary")).ok()) return t;
+    if (!(t = store_->DeleteEmbedding(e->id, EmbeddingType::kSummary)).ok()) return t;
     return index_ ? index_->Remove(e->id) : Status::OK();
   });
 }
@@ -619,10 +619,9 @@ Status EngineImpl::EntryVector(const std::string& id, std::vector<float>* vec) {
   }
   uint64_t token = entry_cache_->LoadToken();
   store::StoredEmbedding emb;
-  Status s = store_->GetEmbedding(id, "summary", &emb);
-  if (s.IsNotFound() || (s.ok() && !store::IsOurModelName(emb.model_name)) ||
-      (s.ok() && emb.dimensions != provider_->dim()))
-    return Status::Unavailable("entry " + id + " has no embedding of " + store::kModelName +
+  Status s = store_->GetEmbedding(id, EmbeddingType::kSummary, &emb);
+  if (s.IsNotFound() || (s.ok() && !IsOurEmbedding(emb.model_name, emb.dimensions)))
+    return Status::Unavailable("entry " + id + " has no embedding of " + kOurModelName +
                                "; run `rekall index rebuild`");
   if (!s.ok()) return s;
   *vec = emb.vector;
@@ -679,7 +678,7 @@ Status EngineImpl::EmbedEntries(const std::vector<store::Entry>& entries, std::v
 }
 
 Status EngineImpl::IdsToEmbed(bool all, std::vector<std::string>* ids) {
-  if (!all) return store_->EntriesWithoutEmbedding("summary", ids);
+  if (!all) return store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, ids);
   std::vector<store::Entry> es;
   Status s = store_->List({}, &es);
   for (const auto& e : es) ids->push_back(e.id);
@@ -727,7 +726,7 @@ Status EngineImpl::GetIndexStatus(IndexStatus* st) {
   Status s = store_->Count(&st->entries);
   if (!s.ok()) return s;
   std::vector<std::string> missing;
-  if (!(s = store_->EntriesWithoutEmbedding("summary", &missing)).ok()) return s;
+  if (!(s = store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing)).ok()) return s;
   st->missing = missing.size();
   st->embedded = st->entries - st->missing;
   // A count, not a read of every vector.

@@ -373,7 +373,7 @@ TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
     // Another program damages the file: a tag of no entry, a lost FTS row.
     std::unique_ptr<store::Store> raw;
     ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
-    ASSERT_TRUE(store::ExecSql(raw->db(),
+    ASSERT_TRUE(sqlite::Exec(raw->db(),
                                "PRAGMA foreign_keys = OFF; INSERT INTO tags(entry_id, tag) VALUES('ghost', 'x'); "
                                "DELETE FROM entries_fts WHERE id = '" + a.id + "'",
                                "test")

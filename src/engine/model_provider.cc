@@ -4,6 +4,7 @@
 
 #include "embed/model_manager.h"
 #include "engine/embedding_provider.h"
+#include "util/our_embeddings.h"
 
 namespace rekall {
 
@@ -25,7 +26,7 @@ class ManagedProvider : public EmbeddingProvider {
     if (!s.ok()) return s;
     return manager_.Embed(texts, out, max_wait);
   }
-  int dim() const override { return 384; }
+  int dim() const override { return kOurDim; }
   ModelState state() const override {
     if (!CheckAvailable().ok()) return ModelState::kMissing;
     switch (manager_.state()) {

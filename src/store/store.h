@@ -179,7 +179,7 @@ class Store {
   Status RebuildFts();
   // Deletes the entry's embedding of `type` if it has one. The vector index
   // is not told: the caller keeps it in step.
-  Status DeleteEmbedding(const std::string& entry_id, const std::string& type);
+  Status DeleteEmbedding(const std::string& entry_id, EmbeddingType type);
   // Copies the database to `dest` (created 0600) with the online backup API.
   Status Backup(const std::string& dest);
   // What a migration of this file would do (store/migrate.h), changing nothing.
