@@ -28,10 +28,15 @@
 #include "config/config.h"
 #include "engine/embedding_provider.h"
 #include "store/entry.h"
-#include "store/store.h"
+#include "store/migrate.h"
+#include "store/types.h"
 #include "util/status.h"
 
 namespace rekall {
+
+namespace store {
+class Store;
+}
 
 enum class SearchMode { kKeyword, kSemantic, kHybrid };
 Status ParseSearchMode(const std::string& s, SearchMode* out);

@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "engine/fake_provider_for_test.h"
+#include "sqlite/sqlite.h"
+#include "store/store.h"
 
 namespace fs = std::filesystem;
 

@@ -11,6 +11,7 @@
 
 #include "server/rekall_tools.h"
 #include "store/entry.h"
+#include "store/store.h"
 
 namespace rekall::server {
 

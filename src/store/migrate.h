@@ -12,13 +12,13 @@
 // transaction: on any failure it rolls back and the original is as it was.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "util/status.h"
+
+struct sqlite3;
 
 namespace rekall::store {
 

@@ -476,8 +476,7 @@ Status Store::IdsWithPrefix(const std::string& prefix, int limit, std::vector<st
   st.Bind(3, static_cast<int64_t>(limit));
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "resolving an id prefix");
-  return Status::OK();
+  return st.Done(rc, "resolving an id prefix");
 }
 
 namespace {

@@ -21,6 +21,7 @@
 #include "sqlite/sqlite.h"
 #include "store/entry.h"
 #include "store/migrate.h"
+#include "store/types.h"
 #include "util/our_embeddings.h"
 #include "util/status.h"
 
@@ -32,14 +33,6 @@ inline constexpr int kEngineSchemaVersion = 1;  // ours, in rekall_engine_meta
 inline constexpr const char* kModelName = kOurModelName;
 inline constexpr int kDim = kOurDim;
 using rekall::IsOurModelName;
-
-struct ListFilter {
-  std::optional<std::string> type;
-  std::optional<std::string> project;
-  std::optional<std::string> status;
-  std::vector<std::string> tags;  // every tag must be present
-  int limit = 0;                  // 0: no limit
-};
 
 struct KeywordHit {
   std::string id;
@@ -75,19 +68,6 @@ struct OpenOptions {
   // backup). Off: open it as it is and report schema().pending_migration.
   bool auto_migrate = true;
   MigrateOptions migrate;
-};
-
-// What Open() found in the file.
-struct SchemaInfo {
-  int user_version = 0;          // Rekall's
-  int engine_version = 0;        // ours; 0 when we never wrote to it
-  bool created = false;          // the file was new
-  bool has_embeddings_table = false;
-  bool read_only = false;
-  bool pending_migration = false;  // changes we need were not applied
-  bool migrated = false;           // Open() migrated the file
-  std::string backup_path;         // the backup made before migrating
-  std::vector<std::string> migration_steps;
 };
 
 class Store {
