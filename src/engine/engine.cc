@@ -139,9 +139,9 @@ void Engine::IdleLoop(std::chrono::milliseconds timeout) {
 
 void Engine::ReleaseIdleMemory() {
   std::lock_guard<std::recursive_mutex> l(mu_);
-  // A brute index is only a copy of the embeddings table; sqlite-vec's lives
-  // in the file and costs nothing to keep open.
-  if (index_ && std::string(index_->name()) == "brute") index_.reset();
+  // Closed when it held only a copy of the embeddings table (brute); kept
+  // open when that costs nothing (sqlite-vec).
+  if (index_ && index_->ReleaseMemory()) index_.reset();
   entry_cache_->Clear();
   query_cache_->Clear();
   sqlite3_db_release_memory(store_->db());
