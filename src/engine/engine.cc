@@ -13,6 +13,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "util/env.h"
 #include "util/ulid.h"
 
 namespace rekall {
@@ -24,19 +25,10 @@ constexpr size_t kEmbedBatch = 32;  // texts per forward pass in rebuild/import
 
 bool Cancelled(const std::atomic<bool>* c) { return c && c->load(std::memory_order_relaxed); }
 
-long ReadProcStatusKb(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  size_t n = std::strlen(key);
-  while (std::getline(f, line))
-    if (line.compare(0, n, key) == 0) return std::atol(line.c_str() + n + 1);
-  return 0;
-}
-
 }  // namespace
 
-long CurrentRssKb() { return ReadProcStatusKb("VmRSS"); }
-long PeakRssKb() { return ReadProcStatusKb("VmHWM"); }
+long CurrentRssKb() { return static_cast<long>(Env::Default()->CurrentRssBytes() / 1024); }
+long PeakRssKb() { return static_cast<long>(Env::Default()->PeakRssBytes() / 1024); }
 
 Status ParseSearchMode(const std::string& s, SearchMode* out) {
   if (s == "keyword") *out = SearchMode::kKeyword;

@@ -21,6 +21,7 @@
 #include "sqlite/sqlite.h"
 #include "store/entry.h"
 #include "store/migrate.h"
+#include "util/env.h"
 #include "util/our_embeddings.h"
 #include "util/status.h"
 
@@ -68,6 +69,8 @@ class WriteObserver {
 };
 
 struct OpenOptions {
+  // Which files exist, may be written or created; the clock of backups.
+  Env* env = Env::Default();
   bool create_if_missing = true;
   bool read_only = false;
   int busy_timeout_ms = 5000;
