@@ -94,6 +94,25 @@ class BruteForceIndex final : public VectorIndex {
     stale_ = true;
   }
 
+  bool ReleaseMemory() override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (db_ == nullptr) return false;  // the vectors exist nowhere else
+    ClearLocked();
+    // clear() keeps the capacity: swap with empty containers to free it.
+    decltype(mat_)().swap(mat_);
+    decltype(qmat_)().swap(qmat_);
+    decltype(qscale_)().swap(qscale_);
+    decltype(ids_)().swap(ids_);
+    decltype(type_)().swap(type_);
+    decltype(project_)().swap(project_);
+    decltype(status_)().swap(status_);
+    decltype(tags_)().swap(tags_);
+    decltype(row_of_)().swap(row_of_);
+    decltype(dict_)().swap(dict_);
+    stale_ = true;  // reloaded at the next use
+    return true;
+  }
+
  private:
   Status CheckVector(const float* v, int dim, const char* what) const {
     return index_internal::CheckVector(v, dim, dim_, what);

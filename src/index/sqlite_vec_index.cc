@@ -253,6 +253,14 @@ class SqliteVecIndex final : public VectorIndex {
     fp_dirty_ = true;
   }
 
+  // The statements are prepared again when next needed.
+  bool ReleaseMemory() override {
+    std::lock_guard<std::mutex> l(mu_);
+    FinalizeStatementsLocked();
+    std::vector<float>().swap(row_);
+    return false;
+  }
+
  private:
   Status CheckVector(const float* v, int dim, const char* what) const {
     return index_internal::CheckVector(v, dim, dim_, what);
@@ -345,6 +353,12 @@ class SqliteVecIndex final : public VectorIndex {
     return Status::OK();
   }
 
+  // Every statement kept for reuse; each is prepared again when next needed.
+  void FinalizeStatementsLocked() {
+    for (Stmt* st : {&del_, &ins_, &src_, &has_, &batch_first_, &batch_next_}) st->Finalize();
+    knn_.clear();
+  }
+
   void MarkReady(const std::string& fp, int64_t dv) {
     phase_ = Phase::kReady;
     fingerprint_ = fp;
@@ -399,11 +413,7 @@ class SqliteVecIndex final : public VectorIndex {
     BuildState b;
     bool clear_dirty = false;  // fp_dirty_ is accounted for, once committed
     if (ph == Phase::kAbsent || force_new_build_) {
-      // Our statements on the old table go before it is dropped.
-      del_.Finalize();
-      ins_.Finalize();
-      has_.Finalize();
-      knn_.clear();
+      FinalizeStatementsLocked();  // ours on the old table go before it is dropped
       s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
       if (s.ok()) s = Run(CreateSql());
       if (!s.ok()) return s;
@@ -560,11 +570,7 @@ class SqliteVecIndex final : public VectorIndex {
     Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     std::string fp = index_internal::SourceFingerprint(db_);
-    // Our statements on the old table go before it is dropped.
-    del_.Finalize();
-    ins_.Finalize();
-    has_.Finalize();
-    knn_.clear();
+    FinalizeStatementsLocked();  // ours on the old table go before it is dropped
     {
       sqlite::Savepoint sp;
       s = sp.Begin(db_, kSavepoint);

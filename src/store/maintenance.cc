@@ -89,9 +89,9 @@ Status Store::DeleteEmbedding(const std::string& entry_id, EmbeddingType type) {
   return st.Run("dropping stale embedding");
 }
 
-Status Store::Backup(const std::string& dest) { return BackupDatabase(db_, dest); }
+Status Store::Backup(const std::string& dest) { return BackupDatabase(db_, dest, env_); }
 
-Status Store::GetMigrationPlan(MigrationPlan* plan) { return store::PlanMigration(db_, path_, plan); }
+Status Store::GetMigrationPlan(MigrationPlan* plan) { return store::PlanMigration(db_, path_, plan, env_); }
 
 void Store::ReleaseMemory() { sqlite3_db_release_memory(db_); }
 

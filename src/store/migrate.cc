@@ -1,12 +1,6 @@
 #include "store/migrate.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <ctime>
 
 #include "sqlite/sqlite.h"
@@ -27,8 +21,8 @@ bool HasTable(sqlite3* db, const char* name, Status* err) {
   return rc == SQLITE_ROW;
 }
 
-std::string Timestamp() {
-  std::time_t t = std::time(nullptr);
+std::string Timestamp(Env* env) {
+  std::time_t t = std::chrono::system_clock::to_time_t(env->NowSystem());
   std::tm tm{};
   localtime_r(&t, &tm);
   char buf[32];
@@ -36,15 +30,9 @@ std::string Timestamp() {
   return buf;
 }
 
-bool Exists(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0;
-}
-
-
 }  // namespace
 
-Status PlanMigration(sqlite3* db, const std::string& path, MigrationPlan* plan) {
+Status PlanMigration(sqlite3* db, const std::string& path, MigrationPlan* plan, Env* env) {
   *plan = MigrationPlan();
   Status err;
   bool has_entries = HasTable(db, "entries", &err);
@@ -80,17 +68,17 @@ Status PlanMigration(sqlite3* db, const std::string& path, MigrationPlan* plan) 
     plan->steps.push_back({"record the migration (from Rekall schema " + std::to_string(plan->user_version) + ")",
                            "INSERT OR REPLACE INTO rekall_engine_meta(key, value) VALUES('migrated_from_user_version', '" +
                                std::to_string(plan->user_version) + "'), ('migrated_at', datetime('now'))"});
-    std::string base = path + ".backup-" + Timestamp();
+    std::string base = path + ".backup-" + Timestamp(env);
     plan->backup_path = base;
-    for (int i = 1; Exists(plan->backup_path); ++i) plan->backup_path = base + "-" + std::to_string(i);
+    for (int i = 1; env->FileExists(plan->backup_path); ++i) plan->backup_path = base + "-" + std::to_string(i);
   }
   return Status::OK();
 }
 
-Status BackupDatabase(sqlite3* db, const std::string& dest) {
-  int fd = ::open(dest.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot create backup " + dest + ": " + std::strerror(errno));
-  ::close(fd);
+namespace {
+
+// Copies `db` into the empty file `dest` with SQLite's online backup API.
+Status CopyDatabase(sqlite3* db, const std::string& dest) {
   sqlite3* out = nullptr;
   int rc = sqlite3_open_v2(dest.c_str(), &out, SQLITE_OPEN_READWRITE, nullptr);
   Status s;
@@ -107,27 +95,32 @@ Status BackupDatabase(sqlite3* db, const std::string& dest) {
   } else {
     s = sqlite::ToStatus(out, rc, "cannot open backup " + dest);
   }
-  if (s.ok()) {
-    // The backup must be complete on disk before we touch the original.
-    rc = sqlite3_exec(out, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
-  }
+  // The backup must be one complete file, without a journal beside it.
+  if (s.ok()) sqlite3_exec(out, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
   sqlite3_close(out);
+  return s;
+}
+
+}  // namespace
+
+Status BackupDatabase(sqlite3* db, const std::string& dest, Env* env) {
+  Status s = env->CreateNewFile(dest, 0600);
+  if (!s.ok()) return Status::IOError("cannot create backup " + s.message());
+  s = CopyDatabase(db, dest);
   if (!s.ok()) {
-    ::unlink(dest.c_str());
+    env->RemoveFile(dest);
     return s;
   }
-  int dfd = ::open(dest.c_str(), O_RDONLY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // On disk before we touch the original (best effort: the copy is whole).
+  env->SyncFile(dest);
   return Status::OK();
 }
 
-Status RunMigration(sqlite3* db, const MigrationPlan& plan, const MigrateOptions& opts, std::string* backup_path) {
+Status RunMigration(sqlite3* db, const MigrationPlan& plan, const MigrateOptions& opts, std::string* backup_path,
+                    Env* env) {
   if (!plan.needed()) return Status::OK();
   if (opts.backup) {
-    Status s = BackupDatabase(db, plan.backup_path);
+    Status s = BackupDatabase(db, plan.backup_path, env);
     if (!s.ok()) return s.Append("; the database was not modified");
     if (backup_path) *backup_path = plan.backup_path;
   }

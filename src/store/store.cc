@@ -1,11 +1,6 @@
 #include "store/store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <set>
 
@@ -92,36 +87,35 @@ void ReadEntryRow(const Stmt& st, Entry* e) {
   }
 }
 
-bool FileExists(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0;
+// Checks the file at `path` before SQLite opens it, creating it when
+// missing and allowed; *exists tells whether it was there.
+Status PrepareFile(const std::string& path, const OpenOptions& opts, bool* exists) {
+  Env* env = opts.env;
+  *exists = env->FileExists(path);
+  if (*exists) {
+    if (env->IsDirectory(path)) return Status::InvalidArgument("database path " + path + " is a directory");
+    return Status::OK();
+  }
+  if (!opts.create_if_missing || opts.read_only) return Status::NotFound("database " + path + " does not exist");
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
+  if (!env->IsDirectory(dir))
+    return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
+  // Knowledge is private: create the file 0600 ourselves; SQLite gives its
+  // -wal and -shm files the same mode.
+  Status s = env->CreateNewFile(path, 0600);
+  if (!s.ok()) return Status::IOError("cannot create database " + s.message());
+  return Status::OK();
 }
 
 }  // namespace
 
 Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique_ptr<Store>* out) {
   if (path.empty()) return Status::InvalidArgument("empty database path");
-  bool exists = FileExists(path);
-  if (!exists) {
-    if (!opts.create_if_missing || opts.read_only)
-      return Status::NotFound("database " + path + " does not exist");
-    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    if (dir.empty()) dir = "/";
-    struct stat sb;
-    if (::stat(dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode))
-      return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
-    // Knowledge is private: create the file 0600 ourselves, whatever the
-    // umask; SQLite gives its -wal and -shm files the same mode.
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-      return Status::IOError("cannot create database " + path + ": " + std::strerror(errno));
-    ::close(fd);
-  } else {
-    struct stat sb;
-    if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode))
-      return Status::InvalidArgument("database path " + path + " is a directory");
-  }
-  bool read_only = opts.read_only || ::access(path.c_str(), W_OK) != 0;
+  bool exists = false;
+  Status s = PrepareFile(path, opts, &exists);
+  if (!s.ok()) return s;
+  bool read_only = opts.read_only || !opts.env->CanWrite(path);
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -131,14 +125,15 @@ Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique
     return s;
   }
   std::unique_ptr<Store> store(new Store(db, path));
+  store->env_ = opts.env;
   store->schema_.created = !exists;
   store->schema_.read_only = read_only;
-  Status s = store->Init(opts);
+  s = store->Init(opts);
   if (!s.ok()) {
     store.reset();
     // A file we created and could not initialise is removed, so a retry
     // starts clean; an existing file is never touched.
-    if (!exists) ::unlink(path.c_str());
+    if (!exists) opts.env->RemoveFile(path);
     return s;
   }
   *out = std::move(store);
@@ -201,14 +196,14 @@ Status Store::Init(const OpenOptions& opts) {
   // An existing Rekall file may lack what we need: migrate it, transparently,
   // after a backup (read-only opens just report what is pending).
   MigrationPlan plan;
-  if (!(s = PlanMigration(db_, path_, &plan)).ok()) return s;
+  if (!(s = PlanMigration(db_, path_, &plan, opts.env)).ok()) return s;
   schema_.user_version = plan.user_version;
   if (plan.needed()) {
     if (schema_.read_only || !opts.auto_migrate) {
       schema_.pending_migration = true;
     } else {
       std::string backup;
-      if (!(s = RunMigration(db_, plan, opts.migrate, &backup)).ok()) return s;
+      if (!(s = RunMigration(db_, plan, opts.migrate, &backup, opts.env)).ok()) return s;
       schema_.migrated = true;
       schema_.backup_path = backup;
       for (const auto& step : plan.steps) schema_.migration_steps.push_back(step.description);

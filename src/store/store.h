@@ -22,6 +22,7 @@
 #include "store/entry.h"
 #include "store/migrate.h"
 #include "store/types.h"
+#include "util/env.h"
 #include "util/our_embeddings.h"
 #include "util/status.h"
 
@@ -61,6 +62,8 @@ class WriteObserver {
 };
 
 struct OpenOptions {
+  // Which files exist, may be written or created; the clock of backups.
+  Env* env = Env::Default();
   bool create_if_missing = true;
   bool read_only = false;
   int busy_timeout_ms = 5000;
@@ -178,6 +181,7 @@ class Store {
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  Env* env_ = Env::Default();  // OpenOptions::env
   SchemaInfo schema_;
   WriteObserver* observer_ = nullptr;
   int txn_depth_ = 0;

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/fake_env_for_test.h"
+
 namespace fs = std::filesystem;
 
 namespace rekall::store {
@@ -62,6 +64,20 @@ std::vector<float> UnitVector(float seed) {
   }
   for (auto& x : v) x = static_cast<float>(x / std::sqrt(n));
   return v;
+}
+
+// The store asks its Env which files and folders exist.
+TEST(StoreOpen, AsksItsEnvWhatExists) {
+  TempDir d;
+  FakeEnv env;
+  env.SetDirectory(d.path(), false);
+  OpenOptions o;
+  o.env = &env;
+  std::unique_ptr<Store> s;
+  Status st = Store::Open(d.file("k.db"), o, &s);
+  EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+  EXPECT_NE(st.message().find("directory " + d.path() + " does not exist"), std::string::npos) << st.ToString();
+  EXPECT_FALSE(fs::exists(d.file("k.db")));
 }
 
 TEST(StoreOpen, CreatesRekallSchemaWithMode0600) {
