@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "server/mcp_server.h"
 #include "server/rekall_handler.h"
+#include "util/version.h"
 
 namespace rekall::cli {
 
@@ -239,7 +240,7 @@ int Run(int argc, char** argv) {
   CLI::App app{"rekall: a local-first semantic memory for developers. Keep what you learned (bugs, patterns, "
                "decisions) and find it again by meaning, offline."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "rekall 0.1.0");
+  app.set_version_flag("--version", std::string("rekall ") + kVersion);
   Globals g;
   app.add_option("--db", g.db, "Database file (default: as Rekall finds it: REKALL_HOME, REKALL_DB_PATH, "
                                "./.rekall, config data_dir, ~/.local/share/rekall/knowledge.db)");

@@ -71,6 +71,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/status.h"
+#include "util/version.h"
 
 namespace rekall::server {
 
@@ -135,7 +136,7 @@ struct ServerOptions {
   // skipped without being buffered.
   size_t max_message_bytes = 4 << 20;
   std::string name = "rekall";
-  std::string version = "0.1.0";
+  std::string version = kVersion;
   std::string instructions;  // optional initialize "instructions"
   // Threads running tools/call. 1 serialises every call on the handler.
   int worker_threads = 2;
