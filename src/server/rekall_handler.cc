@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "present/present.h"
 #include "server/rekall_tools.h"
 #include "store/entry.h"
 
@@ -19,114 +20,6 @@ using nlohmann::json;
 namespace {
 
 constexpr size_t kUlidLength = 26;
-
-std::string Fixed(double v, int digits = 3) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
-std::string WhyText(const SearchResult& r) {
-  std::string s, sep;
-  if (r.vector_rank) {
-    s += "vector #" + std::to_string(r.vector_rank);
-    if (r.cosine) s += " (cosine " + Fixed(*r.cosine) + ")";
-    sep = ", ";
-  }
-  if (r.keyword_rank) {
-    s += sep + "keyword #" + std::to_string(r.keyword_rank);
-    if (r.bm25) s += " (bm25 " + Fixed(*r.bm25) + ")";
-  }
-  return s;
-}
-
-// One line per hit, then its first words: enough for the model to decide
-// which entries to open with rekall_show.
-std::string ResultsText(const std::vector<SearchResult>& rs) {
-  std::string out;
-  int i = 0;
-  for (const auto& r : rs) {
-    const store::Entry& e = r.entry;
-    out += std::to_string(++i) + ". [" + e.type + "] " + e.title + "\n   id: " + e.id;
-    if (e.project) out += "  project: " + *e.project;
-    out += "  score: " + Fixed(r.score, 4);
-    if (e.status != "active") out += "  status: " + e.status;
-    out += "\n";
-    std::string why = WhyText(r);
-    if (!why.empty()) out += "   why: " + why + "\n";
-    if (!e.content.empty()) {
-      std::string snippet = e.content.substr(0, 160);
-      // Do not cut a UTF-8 sequence in two.
-      while (!snippet.empty() && snippet.size() < e.content.size() &&
-             (static_cast<unsigned char>(e.content[snippet.size()]) & 0xC0) == 0x80)
-        snippet.pop_back();
-      for (auto& c : snippet)
-        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-      out += "   " + snippet + (snippet.size() < e.content.size() ? "..." : "") + "\n";
-    }
-  }
-  return out;
-}
-
-// Rekall's structured context, from the tool argument: an object is kept as
-// given; a plain string (Rekall's older form) becomes its `situation`.
-json ContextObject(const json& ctx) {
-  if (ctx.is_string()) return json{{"situation", ctx.get<std::string>()}};
-  return ctx;
-}
-
-// Applies the rekall_add / rekall_update fields present in `args`.
-void ApplyEntryArgs(const json& args, store::Entry* e) {
-  if (auto it = args.find("title"); it != args.end()) e->title = it->get<std::string>();
-  if (auto it = args.find("content"); it != args.end()) e->content = it->get<std::string>();
-  if (auto it = args.find("type"); it != args.end()) e->type = it->get<std::string>();
-  if (auto it = args.find("project"); it != args.end()) {
-    std::string p = it->get<std::string>();
-    e->project = p.empty() ? std::nullopt : std::optional<std::string>(p);
-  }
-  if (auto it = args.find("confidence"); it != args.end()) e->confidence = it->get<int>();
-  if (auto it = args.find("tags"); it != args.end()) e->tags = it->get<std::vector<std::string>>();
-  if (auto it = args.find("context"); it != args.end()) {
-    // Rekall keeps it in entries.context_structured as JSON text.
-    e->extra["context_structured"] = ContextObject(*it).dump();
-  }
-}
-
-// The entry as the tools show it: Rekall's fields, the structured context
-// parsed, the other bookkeeping columns left out.
-json EntryJson(const store::Entry& e) {
-  json j = store::EntryToJson(e);
-  j.erase("extra");
-  auto ctx = e.extra.find("context_structured");
-  if (ctx != e.extra.end() && ctx->is_string()) {
-    try {
-      j["context"] = json::parse(ctx->get<std::string>());
-    } catch (const json::parse_error&) {
-      j["context"] = ctx->get<std::string>();
-    }
-  }
-  return j;
-}
-
-std::string EntryText(const store::Entry& e, const json& context) {
-  std::string s = e.title + "\n";
-  s += "id: " + e.id + "\ntype: " + e.type + "\nproject: " + e.project.value_or("-") +
-       "\nconfidence: " + std::to_string(e.confidence) + "\nstatus: " + e.status + "\n";
-  if (e.superseded_by) s += "superseded by: " + *e.superseded_by + "\n";
-  s += "tags: ";
-  for (size_t i = 0; i < e.tags.size(); ++i) s += (i ? ", " : "") + e.tags[i];
-  s += "\ncreated: " + e.created_at + "\nupdated: " + e.updated_at + "\n";
-  if (context.is_object()) {
-    for (auto it = context.begin(); it != context.end(); ++it) {
-      if (it->is_null()) continue;
-      s += it.key() + ": " + (it->is_string() ? it->get<std::string>() : it->dump()) + "\n";
-    }
-  } else if (context.is_string()) {
-    s += "context: " + context.get<std::string>() + "\n";
-  }
-  s += "\n" + e.content;
-  return s;
-}
 
 int ClampLimit(const json& args, const char* key, int def) {
   auto it = args.find(key);
@@ -140,25 +33,6 @@ void TuneMallocForServer() {
 #ifdef M_ARENA_MAX
   mallopt(M_ARENA_MAX, 1);
 #endif
-}
-
-json ResultToJson(const SearchResult& r) {
-  const store::Entry& e = r.entry;
-  json j{{"id", e.id},
-         {"title", e.title},
-         {"type", e.type},
-         {"project", e.project ? json(*e.project) : json(nullptr)},
-         {"confidence", e.confidence},
-         {"status", e.status},
-         {"tags", e.tags},
-         {"score", r.score}};
-  json why = json::object();
-  if (r.vector_rank) why["vector_rank"] = r.vector_rank;
-  if (r.keyword_rank) why["keyword_rank"] = r.keyword_rank;
-  if (r.cosine) why["cosine"] = *r.cosine;
-  if (r.bm25) why["bm25"] = *r.bm25;
-  j["why"] = std::move(why);
-  return j;
 }
 
 RekallToolHandler::RekallToolHandler(Engine* engine) : engine_(engine) {}
@@ -226,8 +100,8 @@ ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel
   if (auto it = args.find("type"); it != args.end()) {
     std::string t = it->get<std::string>();
     if (!store::IsEntryType(t))
-      return ToolResult::FromStatus(Status::InvalidArgument(
-          "invalid type '" + t + "' (expected bug, pattern, decision, pitfall, config or reference)"));
+      return ToolResult::FromStatus(
+          Status::InvalidArgument("invalid type '" + t + "' (expected " + present::EntryTypeChoices() + ")"));
     req.filter.type = t;
   }
   if (auto it = args.find("project"); it != args.end()) req.filter.project = it->get<std::string>();
@@ -261,7 +135,7 @@ ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel
 
   ToolResult r;
   json results = json::array();
-  for (const auto& hit : resp.results) results.push_back(ResultToJson(hit));
+  for (const auto& hit : resp.results) results.push_back(present::ResultJson(hit, present::ResultFields::kSummary));
   r.structured = json{{"query", args.at("query")},
                       {"mode", SearchModeName(resp.mode_used)},
                       {"requested_mode", SearchModeName(req.mode)},
@@ -281,7 +155,8 @@ ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel
   } else {
     r.text = head + "Found " + std::to_string(resp.results.size()) + " entr" +
              (resp.results.size() == 1 ? "y" : "ies") + " (" + SearchModeName(resp.mode_used) +
-             " search; rekall_show <id> for the full content):\n" + ResultsText(resp.results);
+             " search; rekall_show <id> for the full content):\n" +
+             present::ResultsText(resp.results, present::Audience::kAgent);
   }
   return r;
 }
@@ -293,21 +168,21 @@ ToolResult RekallToolHandler::Show(const json& args) {
   if (s.ok()) s = engine_->Get(id, &e);
   if (!s.ok()) return ToolResult::FromStatus(s);
   ToolResult r;
-  r.structured = EntryJson(e);
-  r.text = EntryText(e, r.structured.contains("context") ? r.structured["context"] : json());
+  r.structured = present::EntryJson(e);
+  r.text = present::EntryText(e, present::Audience::kAgent);
   return r;
 }
 
 ToolResult RekallToolHandler::Add(const json& args) {
   store::Entry e;
-  ApplyEntryArgs(args, &e);
+  present::EntryPatch::FromToolArgs(args).ApplyTo(&e);
   std::string notice;
   Status s = engine_->Add(&e, &notice);
-  if (!s.ok() && e.extra.contains("context_structured") && s.IsInvalidArgument() &&
-      s.message().find("context_structured") != std::string::npos) {
+  if (!s.ok() && e.extra.contains(present::kContextColumn) && s.IsInvalidArgument() &&
+      s.message().find(present::kContextColumn) != std::string::npos) {
     // A database without Rekall's context column: keep the entry, say the
     // context was not stored.
-    e.extra.erase("context_structured");
+    e.extra.erase(present::kContextColumn);
     e.id.clear();
     s = engine_->Add(&e, &notice);
     if (s.ok()) notice += (notice.empty() ? "" : "; ") + std::string("this database cannot hold the context");
@@ -326,10 +201,9 @@ ToolResult RekallToolHandler::Update(const json& args) {
   store::Entry e;
   if (s.ok()) s = engine_->Get(id, &e);
   if (!s.ok()) return ToolResult::FromStatus(s);
-  json changed = json::array();
-  for (const char* k : {"title", "content", "type", "project", "confidence", "tags", "context"})
-    if (args.contains(k)) changed.push_back(k);
-  ApplyEntryArgs(args, &e);
+  present::EntryPatch patch = present::EntryPatch::FromToolArgs(args);
+  json changed = patch.FieldNames();
+  patch.ApplyTo(&e);
   std::string notice;
   if (!(s = engine_->Update(&e, &notice)).ok()) return ToolResult::FromStatus(s);
   ToolResult r;
@@ -366,11 +240,11 @@ ToolResult RekallToolHandler::Similar(const json& args, const CancelToken& cance
   if (cancel.cancelled()) return ToolResult::Error("cancelled");
   ToolResult r;
   json results = json::array();
-  for (const auto& hit : out) results.push_back(ResultToJson(hit));
+  for (const auto& hit : out) results.push_back(present::ResultJson(hit, present::ResultFields::kSummary));
   r.structured = json{{"entry_id", id}, {"count", out.size()}, {"results", std::move(results)}};
   if (!notice.empty()) r.structured["notice"] = notice;
   r.text = out.empty() ? "No similar entries for " + id + "."
-                       : "Entries similar to " + id + ":\n" + ResultsText(out);
+                       : "Entries similar to " + id + ":\n" + present::ResultsText(out, present::Audience::kAgent);
   return r;
 }
 

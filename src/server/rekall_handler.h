@@ -54,7 +54,4 @@ class RekallToolHandler : public ToolHandler {
 // RSS 18 MB instead of 15 MB in bench/soak) for no measurable latency gain.
 void TuneMallocForServer();
 
-// What the tools return for one search or similar hit (also used by tests).
-nlohmann::json ResultToJson(const SearchResult& r);
-
 }  // namespace rekall::server
