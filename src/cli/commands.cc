@@ -17,7 +17,9 @@
 #include "store/migrate.h"
 #include "store/store.h"
 #include "server/mcp_server.h"
+#include "server/process.h"
 #include "server/rekall_handler.h"
+#include "server/rekall_tools.h"
 #include "util/version.h"
 
 namespace rekall::cli {
@@ -627,10 +629,7 @@ int Run(int argc, char** argv) {
     server::RekallToolHandler handler(eng.get());
     server::ServerOptions opts;
     opts.worker_threads = serve_workers;
-    opts.instructions =
-        "Rekall: a knowledge base of developer notes (bugs, patterns, decisions, pitfalls, configs, references). "
-        "Search it by meaning with rekall_search before solving a problem; open a result with rekall_show; "
-        "record what you learned with rekall_add.";
+    opts.instructions = server::kRekallInstructions;
     int rc = server::McpServer(&handler, opts).Run(STDIN_FILENO, out);
     ::close(out);
     if (rc != 0) throw CLI::RuntimeError(rc);

@@ -1,6 +1,5 @@
 #include "server/rekall_handler.h"
 
-#include <malloc.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -28,12 +27,6 @@ int ClampLimit(const json& args, const char* key, int def) {
 }
 
 }  // namespace
-
-void TuneMallocForServer() {
-#ifdef M_ARENA_MAX
-  mallopt(M_ARENA_MAX, 1);
-#endif
-}
 
 RekallToolHandler::RekallToolHandler(Engine* engine) : engine_(engine) {}
 
