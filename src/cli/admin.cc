@@ -69,7 +69,7 @@ void PrintFindings(const Context& ctx, const std::vector<DoctorFinding>& finding
   if (ctx.json) {
     json arr = json::array();
     for (const auto& f : findings)
-      arr.push_back({{"check", f.check}, {"severity", f.severity}, {"message", f.message}, {"count", f.count},
+      arr.push_back({{"check", f.check}, {"severity", SeverityName(f.severity)}, {"message", f.message}, {"count", f.count},
                      {"fixed", f.fixed}});
     json j = {{"findings", arr}, {"healthy", healthy}};
     if (!backup.empty()) j["backup"] = backup;
@@ -77,7 +77,7 @@ void PrintFindings(const Context& ctx, const std::vector<DoctorFinding>& finding
     return;
   }
   for (const auto& f : findings)
-    std::cout << (f.fixed ? "fixed" : f.severity) << "\t" << f.check << ": " << f.message << "\n";
+    std::cout << (f.fixed ? "fixed" : SeverityName(f.severity)) << "\t" << f.check << ": " << f.message << "\n";
   if (!backup.empty()) std::cout << "backup before repairs: " << backup << "\n";
   std::cout.flush();
 }
@@ -91,8 +91,8 @@ Status Doctor(Context& ctx, bool fix) {
   if (!s.ok()) return s;
   bool errors = false, open_problems = false;
   for (const auto& f : findings) {
-    errors |= f.severity == "error";
-    open_problems |= (f.severity == "warning" || f.severity == "error") && !f.fixed;
+    errors |= f.severity == Severity::kError;
+    open_problems |= (f.severity == Severity::kWarning || f.severity == Severity::kError) && !f.fixed;
   }
   PrintFindings(ctx, findings, backup, !open_problems);
   ctx.failed = errors;  // listed above

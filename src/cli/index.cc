@@ -89,9 +89,10 @@ Status Stats(Context& ctx, bool memory) {
     IndexStatus st;  // loads the index, so that its memory is counted
     s = eng->GetIndexStatus(&st);
   }
-  json j;
-  if (s.ok()) s = eng->Stats(&j);
+  EngineStats st;
+  if (s.ok()) s = eng->Stats(&st);
   if (!s.ok()) return s;
+  json j = EngineStatsToJson(st);
   if (ctx.json) {
     std::cout << j.dump() << std::endl;
     return Status::OK();

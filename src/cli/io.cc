@@ -31,7 +31,9 @@ Status Import(Context& ctx, const ImportOptions& o) {
   Status s = ctx.OpenEngine(&eng);
   size_t n = 0, skipped = 0;
   std::string notice;
-  if (s.ok()) s = eng->Import(*in, o.on_conflict, !o.no_embed, &n, &skipped, &notice);
+  OnConflict oc = OnConflict::kError;
+  if (s.ok()) s = ParseOnConflict(o.on_conflict, &oc);
+  if (s.ok()) s = eng->Import(*in, oc, !o.no_embed, &n, &skipped, &notice);
   if (!s.ok()) return s;
   ctx.Notice(notice);
   if (ctx.json) std::cout << json{{"imported", n}, {"skipped", skipped}}.dump() << std::endl;

@@ -41,7 +41,7 @@ Status Serve(Context& ctx, const ServeOptions& o) {
   // tools/list are answered at once; a warm-up loads it in the background.
   if (o.warm || eng->config().warm_model) eng->provider()->WarmUp();
   if (!ctx.quiet)
-    std::cerr << "rekall serve: " << eng->store()->path() << " (model " << eng->provider()->state()
+    std::cerr << "rekall serve: " << eng->store()->path() << " (model " << ModelStateName(eng->model_state())
               << ", waits up to " << eng->config().model_load_wait_seconds
               << " s for a loading model); MCP over stdio" << std::endl;
   server::RekallToolHandler handler(eng.get());

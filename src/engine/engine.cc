@@ -55,6 +55,33 @@ const char* SearchModeName(SearchMode m) {
   return "?";
 }
 
+Status ParseOnConflict(const std::string& s, OnConflict* out) {
+  if (s == "error") *out = OnConflict::kError;
+  else if (s == "skip") *out = OnConflict::kSkip;
+  else if (s == "replace") *out = OnConflict::kReplace;
+  else return Status::InvalidArgument("--on-conflict must be error, skip or replace");
+  return Status::OK();
+}
+
+const char* OnConflictName(OnConflict c) {
+  switch (c) {
+    case OnConflict::kError: return "error";
+    case OnConflict::kSkip: return "skip";
+    case OnConflict::kReplace: return "replace";
+  }
+  return "?";
+}
+
+const char* SeverityName(Severity s) {
+  switch (s) {
+    case Severity::kOk: return "ok";
+    case Severity::kInfo: return "info";
+    case Severity::kWarning: return "warning";
+    case Severity::kError: return "error";
+  }
+  return "?";
+}
+
 Filter ToIndexFilter(const store::ListFilter& f) {
   Filter out;
   out.type = f.type;
@@ -294,6 +321,108 @@ Status Engine::Get(const std::string& id, store::Entry* e) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
   return store_->Get(id, e);
+}
+
+const std::string& Engine::path() const { return store_->path(); }
+
+const store::SchemaInfo& Engine::schema() const { return store_->schema(); }
+
+ModelState Engine::model_state() const { return provider_->state(); }
+
+void Engine::WarmModel() { provider_->WarmUp(); }
+
+bool Engine::WaitForModel(std::chrono::milliseconds max_wait, const std::atomic<bool>* cancelled) {
+  // Waits in short slices so a cancellation is seen within one of them.
+  constexpr std::chrono::milliseconds kSlice(10);
+  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  for (;;) {
+    if (Cancelled(cancelled)) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (provider_->WaitForLoad(std::clamp(left, std::chrono::milliseconds(0), kSlice))) return true;
+    if (left <= std::chrono::milliseconds(0)) return false;
+  }
+}
+
+Status Engine::List(const store::ListFilter& f, std::vector<store::Entry>* out) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  return store_->List(f, out);
+}
+
+Status Engine::Exists(const std::string& id, bool* exists) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  return store_->Exists(id, exists);
+}
+
+Status Engine::ResolveId(const std::string& id_or_prefix, std::string* id) {
+  constexpr size_t kUlidLength = 26;
+  std::string want = id_or_prefix;
+  for (auto& c : want) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (want.empty()) return Status::InvalidArgument("the id is empty");
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  // Exact ids first, as given (imported entries may carry non-ULID ids).
+  for (const std::string& candidate : {id_or_prefix, want}) {
+    bool exists = false;
+    Status s = store_->Exists(candidate, &exists);
+    if (!s.ok()) return s;
+    if (exists) {
+      *id = candidate;
+      return Status::OK();
+    }
+  }
+  if (want.size() >= kUlidLength) return Status::NotFound("no entry with id " + id_or_prefix);
+  std::vector<std::string> found;
+  Status s = store_->IdsWithPrefix(want, 3, &found);
+  if (!s.ok()) return s;
+  if (found.empty()) return Status::NotFound("no entry with id " + id_or_prefix);
+  if (found.size() > 1)
+    return Status::InvalidArgument("id prefix " + id_or_prefix + " is ambiguous (" + found[0] + ", " + found[1] +
+                                   (found.size() > 2 ? ", ..." : "") + "); give more characters");
+  *id = found[0];
+  return Status::OK();
+}
+
+Status Engine::EmbedTexts(const config::Config& cfg, const std::vector<std::string>& texts, std::vector<float>* out,
+                          int* dim) {
+  std::unique_ptr<EmbeddingProvider> p = NewModelProvider(cfg);
+  Status s = p->CheckAvailable();
+  if (!s.ok()) return s;
+  *dim = p->dim();
+  return p->Embed(texts, out, std::chrono::hours(1));
+}
+
+Status Engine::PlanMigration(const EngineOptions& opts, MigrationReport* out) {
+  *out = MigrationReport();
+  out->database = opts.db_path;
+  store::OpenOptions oo;
+  oo.create_if_missing = false;
+  oo.auto_migrate = false;
+  oo.read_only = true;
+  std::unique_ptr<store::Store> st;
+  Status s = store::Store::Open(opts.db_path, oo, &st);
+  if (!s.ok()) return s;
+  if (!(s = store::PlanMigration(st->db(), opts.db_path, &out->plan)).ok()) return s;
+  out->backup_path = out->plan.backup_path;
+  std::vector<std::string> missing;
+  if (!(s = st->EntriesWithoutEmbedding("summary", &missing)).ok()) return s;
+  out->entries_without_embedding = missing.size();
+  return st->Count(&out->entries);
+}
+
+Status Engine::Migrate(const EngineOptions& opts, MigrationReport* out) {
+  Status s = PlanMigration(opts, out);
+  if (!s.ok() || !out->plan.needed()) return s;
+  // Opening read-write migrates (after a backup), as every command does.
+  store::OpenOptions rw;
+  rw.create_if_missing = false;
+  std::unique_ptr<store::Store> st;
+  if (!(s = store::Store::Open(opts.db_path, rw, &st)).ok()) return s;
+  out->applied = true;
+  out->migrated = st->schema().migrated;
+  out->backup_path = st->schema().backup_path;
+  return Status::OK();
 }
 
 Status Engine::EmbedQuery(const std::string& q, std::chrono::milliseconds wait, std::vector<float>* v) {
@@ -541,12 +670,10 @@ Status Engine::GetIndexStatus(IndexStatus* st) {
   return index_->Count(&st->indexed);
 }
 
-Status Engine::Import(std::istream& in, const std::string& on_conflict, bool embed, size_t* imported, size_t* skipped,
+Status Engine::Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
                       std::string* notice) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   *imported = *skipped = 0;
-  if (on_conflict != "error" && on_conflict != "skip" && on_conflict != "replace")
-    return Status::InvalidArgument("--on-conflict must be error, skip or replace");
   // Parse and validate every line before writing anything.
   std::vector<store::Entry> entries;
   std::vector<size_t> lines;
@@ -613,11 +740,11 @@ Status Engine::Import(std::istream& in, const std::string& on_conflict, bool emb
         bool exists = false;
         if (!(t = store_->Exists(e.id, &exists)).ok()) return t;
         if (exists) {
-          if (on_conflict == "skip") {
+          if (on_conflict == OnConflict::kSkip) {
             ++*skipped;
             continue;
           }
-          if (on_conflict == "error")
+          if (on_conflict == OnConflict::kError)
             return Status::InvalidArgument("line " + std::to_string(lines[i]) + ": an entry with id " + e.id +
                                            " already exists (use --on-conflict skip or replace); nothing was imported");
           if (!(t = store_->Delete(e.id)).ok()) return t;
@@ -663,41 +790,60 @@ Status Engine::Export(std::ostream& out, size_t* exported) {
   return Status::OK();
 }
 
-Status Engine::Stats(nlohmann::json* out) {
+Status Engine::Stats(EngineStats* out) {
   std::lock_guard<std::recursive_mutex> l(mu_);
-  size_t entries = 0, embeddings = 0;
-  Status s = store_->Count(&entries);
+  EngineStats st;
+  Status s = store_->Count(&st.entries);
   if (!s.ok()) return s;
-  if (!(s = store_->CountEmbeddings(&embeddings)).ok()) return s;
-  nlohmann::json j;
-  j["database"] = store_->path();
-  j["rekall_schema_version"] = store_->schema().user_version;
-  j["engine_schema_version"] = store_->schema().engine_version;
-  j["entries"] = entries;
-  j["summary_embeddings"] = embeddings;
-  j["backend"] = index_ ? index_->name() : "not loaded";
+  if (!(s = store_->CountEmbeddings(&st.summary_embeddings)).ok()) return s;
+  st.database = store_->path();
+  st.rekall_schema_version = store_->schema().user_version;
+  st.engine_schema_version = store_->schema().engine_version;
+  st.backend = index_ ? index_->name() : "not loaded";
   if (index_) {
     size_t n = 0;
     index_->Count(&n);
-    j["indexed_vectors"] = n;
+    st.indexed_vectors = n;
   }
-  if (!index_notice_.empty()) j["backend_notice"] = index_notice_;
+  st.backend_notice = index_notice_;
+  st.entry_cache = entry_cache_->stats();
+  st.query_cache = query_cache_->stats();
+  st.cache_max_size = cfg_.cache_max_size;
+  st.cache_ttl_seconds = cfg_.cache_ttl_seconds;
+  st.model_state = provider_->state();
+  st.model_loads = provider_->load_count();
+  st.model_idle_timeout_minutes = cfg_.model_idle_timeout_minutes;
+  st.rss_kb = CurrentRssKb();
+  st.peak_rss_kb = PeakRssKb();
+  *out = std::move(st);
+  return Status::OK();
+}
+
+nlohmann::json EngineStatsToJson(const EngineStats& st) {
   auto cache_json = [](const EmbeddingCache::Stats& c) {
     return nlohmann::json{{"size", c.size},       {"hits", c.hits},
                           {"misses", c.misses},   {"evictions", c.evictions},
                           {"expirations", c.expirations}, {"invalidations", c.invalidations}};
   };
-  j["entry_cache"] = cache_json(entry_cache_->stats());
-  j["query_cache"] = cache_json(query_cache_->stats());
-  j["cache_max_size"] = cfg_.cache_max_size;
-  j["cache_ttl_seconds"] = cfg_.cache_ttl_seconds;
-  j["model_state"] = provider_->state();
-  j["model_loads"] = provider_->load_count();
-  j["model_idle_timeout_minutes"] = cfg_.model_idle_timeout_minutes;
-  j["rss_kb"] = CurrentRssKb();
-  j["peak_rss_kb"] = PeakRssKb();
-  *out = std::move(j);
-  return Status::OK();
+  nlohmann::json j;
+  j["database"] = st.database;
+  j["rekall_schema_version"] = st.rekall_schema_version;
+  j["engine_schema_version"] = st.engine_schema_version;
+  j["entries"] = st.entries;
+  j["summary_embeddings"] = st.summary_embeddings;
+  j["backend"] = st.backend;
+  if (st.indexed_vectors) j["indexed_vectors"] = *st.indexed_vectors;
+  if (!st.backend_notice.empty()) j["backend_notice"] = st.backend_notice;
+  j["entry_cache"] = cache_json(st.entry_cache);
+  j["query_cache"] = cache_json(st.query_cache);
+  j["cache_max_size"] = st.cache_max_size;
+  j["cache_ttl_seconds"] = st.cache_ttl_seconds;
+  j["model_state"] = ModelStateName(st.model_state);
+  j["model_loads"] = st.model_loads;
+  j["model_idle_timeout_minutes"] = st.model_idle_timeout_minutes;
+  j["rss_kb"] = st.rss_kb;
+  j["peak_rss_kb"] = st.peak_rss_kb;
+  return j;
 }
 
 }  // namespace rekall
@@ -734,7 +880,7 @@ Status Engine::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* ba
   out->clear();
   sqlite3* db = store_->db();
   Status s;
-  auto add = [&](const std::string& check, const std::string& sev, const std::string& msg, size_t n) {
+  auto add = [&](const std::string& check, Severity sev, const std::string& msg, size_t n) {
     out->push_back({check, sev, msg, n, false});
     return &out->back();
   };
@@ -754,12 +900,12 @@ Status Engine::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* ba
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK) return store::SqliteError(db, rc, "integrity check");
-    if (problems) add("integrity", "error", "PRAGMA integrity_check: " + result + "restore a backup", problems);
-    else add("integrity", "ok", "PRAGMA integrity_check: ok", 0);
+    if (problems) add("integrity", Severity::kError, "PRAGMA integrity_check: " + result + "restore a backup", problems);
+    else add("integrity", Severity::kOk, "PRAGMA integrity_check: ok", 0);
   }
   bool has_emb = store_->schema().has_embeddings_table;
   if (store_->schema().pending_migration)
-    add("migration", "warning", "the database needs `rekall migrate` (opened read-only)", 1);
+    add("migration", Severity::kWarning, "the database needs `rekall migrate` (opened read-only)", 1);
 
   size_t orphan_emb = 0, orphan_tags = 0, fts_drift = 0, mismatched = 0, missing = 0;
   if (has_emb &&
@@ -774,21 +920,21 @@ Status Engine::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* ba
   if (!(s = store_->EntriesWithoutEmbedding("summary", &missing_ids)).ok()) return s;
   missing = missing_ids.size() - std::min(missing_ids.size(), mismatched);
 
-  auto* f_orphan_emb = add("orphan_embeddings", orphan_emb ? "warning" : "ok",
+  auto* f_orphan_emb = add("orphan_embeddings", orphan_emb ? Severity::kWarning : Severity::kOk,
                            std::to_string(orphan_emb) + " embeddings belong to no entry", orphan_emb);
   auto idx_orphan_emb = out->size() - 1;
-  add("orphan_tags", orphan_tags ? "warning" : "ok", std::to_string(orphan_tags) + " tags belong to no entry",
+  add("orphan_tags", orphan_tags ? Severity::kWarning : Severity::kOk, std::to_string(orphan_tags) + " tags belong to no entry",
       orphan_tags);
   auto idx_orphan_tags = out->size() - 1;
-  add("fts_drift", fts_drift ? "warning" : "ok",
+  add("fts_drift", fts_drift ? Severity::kWarning : Severity::kOk,
       std::to_string(fts_drift) + " entries whose keyword index is missing or out of date", fts_drift);
   auto idx_fts = out->size() - 1;
-  add("model_mismatch", mismatched ? "warning" : "ok",
+  add("model_mismatch", mismatched ? Severity::kWarning : Severity::kOk,
       std::to_string(mismatched) + " summary embeddings of another model or dimension (re-embedded by `rekall index "
                                    "rebuild`; never mixed into search)",
       mismatched);
   auto idx_mismatch = out->size() - 1;
-  add("missing_embeddings", missing ? "info" : "ok",
+  add("missing_embeddings", missing ? Severity::kInfo : Severity::kOk,
       std::to_string(missing) + " entries without an embedding (`rekall index rebuild` adds them)", missing);
   auto idx_missing = out->size() - 1;
   (void)f_orphan_emb;
@@ -807,11 +953,11 @@ Status Engine::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* ba
     s = EnsureIndex();
     if (s.ok()) s = index_->Count(&indexed);
     if (!s.ok()) {
-      add("index", "error", "vector index: " + s.message(), 1);
+      add("index", Severity::kError, "vector index: " + s.message(), 1);
     } else {
       index_ok = true;
       size_t drift = indexed > ours ? indexed - ours : ours - indexed;
-      add("index_drift", drift ? "warning" : "ok",
+      add("index_drift", drift ? Severity::kWarning : Severity::kOk,
           std::string(index_->name()) + " index holds " + std::to_string(indexed) + " vectors for " +
               std::to_string(ours) + " embeddings",
           drift);

@@ -70,13 +70,57 @@ struct IndexStatus {
   std::string notice;
 };
 
+// What to do with an imported line whose id is already stored.
+enum class OnConflict { kError, kSkip, kReplace };
+Status ParseOnConflict(const std::string& s, OnConflict* out);  // "error" | "skip" | "replace"
+const char* OnConflictName(OnConflict c);
+
+enum class Severity { kOk, kInfo, kWarning, kError };
+const char* SeverityName(Severity s);  // "ok" | "info" | "warning" | "error"
+
 // One check of `rekall doctor`.
 struct DoctorFinding {
-  std::string check;     // integrity, orphan_embeddings, ...
-  std::string severity;  // ok | info | warning | error
+  std::string check;  // integrity, orphan_embeddings, ...
+  Severity severity = Severity::kOk;
   std::string message;
   size_t count = 0;
   bool fixed = false;
+};
+
+// What `rekall stats` and the server's rekall_info report.
+struct EngineStats {
+  std::string database;  // the file's path
+  int rekall_schema_version = 0;
+  int engine_schema_version = 0;
+  size_t entries = 0;
+  size_t summary_embeddings = 0;  // of any model
+  std::string backend;            // "not loaded" until a search or write opens the index
+  std::optional<size_t> indexed_vectors;  // when the index is open
+  std::string backend_notice;             // why the backend is not the one asked for; or empty
+  EmbeddingCache::Stats entry_cache;
+  EmbeddingCache::Stats query_cache;
+  long cache_max_size = 0;
+  long cache_ttl_seconds = 0;
+  ModelState model_state = ModelState::kUnloaded;
+  int model_loads = 0;
+  long model_idle_timeout_minutes = 0;
+  long rss_kb = 0;       // resident memory now
+  long peak_rss_kb = 0;  // and at its highest
+};
+
+// The JSON object of `rekall stats --json` (keys as above; the index and
+// notice keys only when present).
+nlohmann::json EngineStatsToJson(const EngineStats& st);
+
+// `rekall migrate`: what a database needs, and what was done.
+struct MigrationReport {
+  std::string database;
+  store::MigrationPlan plan;  // empty steps: up to date
+  size_t entries = 0;
+  size_t entries_without_embedding = 0;  // of our model
+  bool applied = false;      // Migrate() ran (plan.needed() was true)
+  bool migrated = false;     // ...and the file was migrated
+  std::string backup_path;   // applied: the backup written; otherwise where it would go
 };
 
 struct EngineOptions {
@@ -99,9 +143,42 @@ class Engine : private store::WriteObserver {
   static Status Open(EngineOptions opts, std::unique_ptr<Engine>* out);
   ~Engine() override;
 
+  // Inspects the database at opts.db_path without changing it (opened
+  // read-only, never created, never migrated).
+  static Status PlanMigration(const EngineOptions& opts, MigrationReport* out);
+  // PlanMigration, then applies the plan when one is needed (after a backup).
+  static Status Migrate(const EngineOptions& opts, MigrationReport* out);
+
+  // The model behind the configuration, without a database (`rekall embed`):
+  // row-major texts.size() x *dim unit vectors.
+  static Status EmbedTexts(const config::Config& cfg, const std::vector<std::string>& texts,
+                           std::vector<float>* out, int* dim);
+
+  // Kept until the CLI and the server use the calls below only.
   store::Store* store() { return store_.get(); }
   EmbeddingProvider* provider() { return provider_.get(); }
+
   const config::Config& config() const { return cfg_; }
+  const std::string& path() const;
+  // What Open() found in the file, and whether it migrated it (and where the
+  // backup went).
+  const store::SchemaInfo& schema() const;
+
+  ModelState model_state() const;
+  // Starts loading the model in the background (server warm-up); no-op if
+  // loaded or missing.
+  void WarmModel();
+  // Waits while the model is loading, at most `max_wait`, and returns early
+  // when *cancelled becomes true. True when no load is in progress any more
+  // (loaded, failed or missing); false when the wait ran out or was cancelled.
+  bool WaitForModel(std::chrono::milliseconds max_wait, const std::atomic<bool>* cancelled = nullptr);
+
+  Status List(const store::ListFilter& f, std::vector<store::Entry>* out);
+  Status Exists(const std::string& id, bool* exists);
+  // An exact id (as given, then upper case), or a unique prefix of one
+  // (case-insensitive: ULIDs are upper case) to the full id. NotFound when
+  // nothing matches; InvalidArgument when the prefix is ambiguous.
+  Status ResolveId(const std::string& id_or_prefix, std::string* id);
 
   // Adds an entry with its summary embedding. Without the model the entry is
   // stored without one and *notice says how to add it later.
@@ -123,8 +200,8 @@ class Engine : private store::WriteObserver {
   Status GetIndexStatus(IndexStatus* st);
 
   // Imports JSON Lines: all or nothing. Lines with an id keep it (and their
-  // timestamps); `on_conflict` is "error", "skip" or "replace".
-  Status Import(std::istream& in, const std::string& on_conflict, bool embed, size_t* imported, size_t* skipped,
+  // timestamps); `on_conflict` says what to do when that id exists.
+  Status Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
                 std::string* notice);
   Status Export(std::ostream& out, size_t* exported);
 
@@ -134,7 +211,7 @@ class Engine : private store::WriteObserver {
   Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup);
 
   // entries, embeddings, backend, cache counters, model state, RSS.
-  Status Stats(nlohmann::json* out);
+  Status Stats(EngineStats* out);
 
   // Gives back what a long-running process holds between bursts of use: the
   // in-memory vector matrix, the caches, SQLite's page cache, and freed heap

@@ -183,7 +183,7 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
       "{\"title\":\"three\",\"type\":\"bug\"\n");
   size_t n = 0, skipped = 0;
   std::string notice;
-  Status s = eng->Import(bad, "error", true, &n, &skipped, &notice);
+  Status s = eng->Import(bad, OnConflict::kError, true, &n, &skipped, &notice);
   EXPECT_TRUE(s.IsInvalidArgument());
   EXPECT_NE(s.message().find("line 3"), std::string::npos) << s.ToString();
   size_t count = 9;
@@ -191,7 +191,7 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
   EXPECT_EQ(count, 0u);
 
   std::istringstream badtype("{\"title\":\"one\",\"type\":\"bug\"}\n{\"title\":\"x\",\"type\":\"nope\"}\n");
-  s = eng->Import(badtype, "error", true, &n, &skipped, &notice);
+  s = eng->Import(badtype, OnConflict::kError, true, &n, &skipped, &notice);
   EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.ToString();
   ASSERT_TRUE(eng->store()->Count(&count).ok());
   EXPECT_EQ(count, 0u);
@@ -200,7 +200,7 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
       "{\"title\":\"one\",\"type\":\"bug\",\"tags\":[\"b\",\"a\"],\"project\":\"p\"}\n"
       "\n"
       "{\"title\":\"d\\u00e9ploiement \\u65e5\\u672c\",\"type\":\"decision\",\"content\":\"x\"}\n");
-  ASSERT_TRUE(eng->Import(good, "error", true, &n, &skipped, &notice).ok());
+  ASSERT_TRUE(eng->Import(good, OnConflict::kError, true, &n, &skipped, &notice).ok());
   EXPECT_EQ(n, 2u);
   std::ostringstream out1;
   ASSERT_TRUE(eng->Export(out1, &n).ok());
@@ -214,18 +214,133 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
   std::unique_ptr<Engine> other;
   ASSERT_TRUE(Engine::Open(std::move(o), &other).ok());
   std::istringstream in(out1.str());
-  ASSERT_TRUE(other->Import(in, "error", true, &n, &skipped, &notice).ok());
+  ASSERT_TRUE(other->Import(in, OnConflict::kError, true, &n, &skipped, &notice).ok());
   std::ostringstream out2;
   ASSERT_TRUE(other->Export(out2, &n).ok());
   EXPECT_EQ(out1.str(), out2.str());
 
   // Same ids again: error by default, skip on request.
   std::istringstream again(out1.str());
-  s = other->Import(again, "error", true, &n, &skipped, &notice);
+  s = other->Import(again, OnConflict::kError, true, &n, &skipped, &notice);
   EXPECT_NE(s.message().find("already exists"), std::string::npos);
   std::istringstream again2(out1.str());
-  ASSERT_TRUE(other->Import(again2, "skip", true, &n, &skipped, &notice).ok());
+  ASSERT_TRUE(other->Import(again2, OnConflict::kSkip, true, &n, &skipped, &notice).ok());
   EXPECT_EQ(skipped, 2u);
+}
+
+TEST_F(EngineTest, ResolveIdTakesExactIdsAndUniquePrefixes) {
+  auto eng = Open();
+  auto a = Make("one", "x");
+  auto b = Make("two", "y");
+  a.id = "01AAAAAAAAAAAAAAAAAAAAAAAA";
+  b.id = "01AAAAAAAAAAAAAAAAAAAAAAAB";
+  auto c = Make("three", "z");
+  c.id = "imported-id";
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  ASSERT_TRUE(eng->Add(&c, &n).ok());
+  std::string id;
+  ASSERT_TRUE(eng->ResolveId(a.id, &id).ok());
+  EXPECT_EQ(id, a.id);
+  ASSERT_TRUE(eng->ResolveId("imported-id", &id).ok());  // as given, not upper-cased
+  EXPECT_EQ(id, "imported-id");
+  ASSERT_TRUE(eng->ResolveId("01aaaaaaaaaaaaaaaaaaaaaaab", &id).ok());
+  EXPECT_EQ(id, b.id);
+  ASSERT_TRUE(eng->ResolveId("01aaaaaaaaaaaaaaaaaaaaaaaa", &id).ok());  // exact beats prefix
+  EXPECT_EQ(id, a.id);
+  Status s = eng->ResolveId("01aaa", &id);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("ambiguous (" + a.id + ", " + b.id + ")"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(eng->ResolveId("01B", &id).IsNotFound());
+  EXPECT_TRUE(eng->ResolveId("01AAAAAAAAAAAAAAAAAAAAAAAC", &id).IsNotFound());
+  EXPECT_TRUE(eng->ResolveId("", &id).IsInvalidArgument());
+  bool exists = false;
+  ASSERT_TRUE(eng->Exists(b.id, &exists).ok());
+  EXPECT_TRUE(exists);
+  ASSERT_TRUE(eng->Exists("01aaaaaaaaaaaaaaaaaaaaaaab", &exists).ok());
+  EXPECT_FALSE(exists);  // Exists is exact
+  std::vector<store::Entry> listed;
+  store::ListFilter f;
+  f.limit = 2;
+  ASSERT_TRUE(eng->List(f, &listed).ok());
+  EXPECT_EQ(listed.size(), 2u);
+}
+
+TEST_F(EngineTest, WaitForModelEndsWithTheLoadOrTheCancellation) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open("brute", &fp);
+  EXPECT_EQ(eng->model_state(), ModelState::kLoaded);
+  EXPECT_TRUE(eng->WaitForModel(std::chrono::milliseconds(0)));
+  fp->loading = true;
+  EXPECT_EQ(eng->model_state(), ModelState::kLoading);
+  EXPECT_FALSE(eng->WaitForModel(std::chrono::milliseconds(20)));
+  std::atomic<bool> cancelled{true};
+  EXPECT_FALSE(eng->WaitForModel(std::chrono::hours(1), &cancelled));
+  std::thread loader([fp] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    fp->loading = false;
+  });
+  EXPECT_TRUE(eng->WaitForModel(std::chrono::hours(1)));
+  loader.join();
+  fp->missing = true;
+  EXPECT_EQ(eng->model_state(), ModelState::kMissing);
+  EXPECT_TRUE(eng->WaitForModel(std::chrono::hours(1)));
+}
+
+TEST_F(EngineTest, OnConflictAndSeverityNamesRoundTrip) {
+  for (OnConflict c : {OnConflict::kError, OnConflict::kSkip, OnConflict::kReplace}) {
+    OnConflict back = OnConflict::kError;
+    ASSERT_TRUE(ParseOnConflict(OnConflictName(c), &back).ok());
+    EXPECT_EQ(back, c);
+  }
+  OnConflict c;
+  Status s = ParseOnConflict("merge", &c);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_EQ(s.message(), "--on-conflict must be error, skip or replace");
+  EXPECT_STREQ(SeverityName(Severity::kWarning), "warning");
+  EXPECT_STREQ(ModelStateName(ModelState::kMissing), "missing");
+}
+
+TEST_F(EngineTest, StatsJsonKeepsItsKeys) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  EngineStats st;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  nlohmann::json j = EngineStatsToJson(st);
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"backend", "cache_max_size", "cache_ttl_seconds", "database",
+                                            "engine_schema_version", "entries", "entry_cache", "indexed_vectors",
+                                            "model_idle_timeout_minutes", "model_loads", "model_state", "peak_rss_kb",
+                                            "query_cache", "rekall_schema_version", "rss_kb", "summary_embeddings"}));
+  EXPECT_EQ(j["entries"], 1);
+  EXPECT_EQ(j["summary_embeddings"], 1);
+  EXPECT_EQ(j["indexed_vectors"], 1);
+  EXPECT_EQ(j["model_state"], "loaded");
+  EXPECT_EQ(j["database"], dir_ + "/k.db");
+}
+
+TEST_F(EngineTest, MigrationPlanOfAnUpToDateFileIsEmpty) {
+  auto eng = Open();
+  auto a = Make("one", "x");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  eng.reset();
+  EngineOptions o;
+  o.db_path = dir_ + "/k.db";
+  MigrationReport r;
+  ASSERT_TRUE(Engine::PlanMigration(o, &r).ok());
+  EXPECT_FALSE(r.plan.needed());
+  EXPECT_EQ(r.entries, 1u);
+  EXPECT_EQ(r.entries_without_embedding, 0u);
+  ASSERT_TRUE(Engine::Migrate(o, &r).ok());
+  EXPECT_FALSE(r.applied);
+  o.db_path = dir_ + "/absent.db";
+  EXPECT_FALSE(Engine::PlanMigration(o, &r).ok());
+  EXPECT_FALSE(fs::exists(o.db_path));  // never created
 }
 
 TEST_F(EngineTest, WritesByAnotherProcessAreSeen) {
@@ -270,15 +385,15 @@ TEST_F(EngineTest, LongRunningEngineReleasesItsIndexWhenIdle) {
   req.query = "gateway";
   SearchResponse resp;
   ASSERT_TRUE(eng->Search(req, &resp).ok());
-  nlohmann::json st;
+  EngineStats st;
   ASSERT_TRUE(eng->Stats(&st).ok());
-  EXPECT_EQ(st["backend"], "brute");  // long-running + auto: the in-memory matrix
+  EXPECT_EQ(st.backend, "brute");  // long-running + auto: the in-memory matrix
   // After the idle timeout the matrix is given back...
-  for (int i = 0; i < 50 && st["backend"] != "not loaded"; ++i) {
+  for (int i = 0; i < 50 && st.backend != "not loaded"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ASSERT_TRUE(eng->Stats(&st).ok());
   }
-  EXPECT_EQ(st["backend"], "not loaded");
+  EXPECT_EQ(st.backend, "not loaded");
   // ...and the next search reloads it and still finds the entry.
   ASSERT_TRUE(eng->Search(req, &resp).ok());
   ASSERT_EQ(resp.results.size(), 1u);

@@ -1,7 +1,7 @@
 // Test-only EmbeddingProvider: embeds a text as a normalised bag of hashed
 // words (texts sharing words are near), so engine and server logic is tested
 // without the 90 MB model. `loading` makes it behave as a model still loading
-// (state "loading"; Embed records max_wait and returns Unavailable);
+// (state kLoading; Embed records max_wait and returns Unavailable);
 // `missing` as absent model files.
 #pragma once
 
@@ -44,7 +44,9 @@ class FakeProvider : public EmbeddingProvider {
     return Status::OK();
   }
   int dim() const override { return 384; }
-  std::string state() const override { return missing ? "missing" : loading ? "loading" : "loaded"; }
+  ModelState state() const override {
+    return missing ? ModelState::kMissing : loading ? ModelState::kLoading : ModelState::kLoaded;
+  }
   Status CheckAvailable() const override {
     return missing ? Status::Unavailable("model files not found in /nowhere") : Status::OK();
   }

@@ -112,11 +112,10 @@ ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel
   // gets what is left of the budget for its own (uncancellable) wait.
   double budget_s = engine_->config().model_load_wait_seconds;
   auto budget = milliseconds(static_cast<long>(budget_s * 1000.0));
-  if (req.mode != SearchMode::kKeyword && engine_->provider()->state() == "loading") {
+  if (req.mode != SearchMode::kKeyword && engine_->model_state() == ModelState::kLoading) {
     auto deadline = Clock::now() + budget;
-    while (engine_->provider()->state() == "loading" && Clock::now() < deadline) {
-      if (cancel.WaitFor(milliseconds(10))) return ToolResult::Error("cancelled");
-    }
+    engine_->WaitForModel(budget, cancel.flag());
+    if (cancel.cancelled()) return ToolResult::Error("cancelled");
     budget = std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   }
   req.model_wait = budget;
@@ -242,9 +241,10 @@ ToolResult RekallToolHandler::Similar(const json& args, const CancelToken& cance
 }
 
 ToolResult RekallToolHandler::Info() {
-  json j;
-  Status s = engine_->Stats(&j);
+  EngineStats st;
+  Status s = engine_->Stats(&st);
   if (!s.ok()) return ToolResult::FromStatus(s);
+  json j = EngineStatsToJson(st);
   ToolResult r;
   std::ostringstream t;
   t << "Knowledge base: " << j.value("database", std::string("?")) << "\n"

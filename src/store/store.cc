@@ -543,6 +543,21 @@ Status Store::Exists(const std::string& id, bool* exists) {
   return Status::OK();
 }
 
+Status Store::IdsWithPrefix(const std::string& prefix, int limit, std::vector<std::string>* ids) {
+  ids->clear();
+  // The ids in [prefix, prefix + 0xFF): an index range, not a LIKE scan.
+  Stmt st(db_, "SELECT id FROM entries WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3");
+  Status s = st.status("resolving an id prefix");
+  if (!s.ok()) return s;
+  st.Bind(1, prefix);
+  st.Bind(2, prefix + "\xff");
+  st.Bind(3, static_cast<int64_t>(limit));
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
+  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "resolving an id prefix");
+  return Status::OK();
+}
+
 namespace {
 
 // WHERE clause of a filter over entries aliased `e`; binds in order.

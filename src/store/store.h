@@ -116,6 +116,8 @@ class Store {
   Status Delete(const std::string& id);
   Status Get(const std::string& id, Entry* e);
   Status Exists(const std::string& id, bool* exists);
+  // The first `limit` ids (in order) that start with `prefix`.
+  Status IdsWithPrefix(const std::string& prefix, int limit, std::vector<std::string>* ids);
   Status List(const ListFilter& f, std::vector<Entry>* out);
   Status Count(size_t* entries);
 
