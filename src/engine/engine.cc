@@ -327,6 +327,8 @@ const std::string& Engine::path() const { return store_->path(); }
 
 const store::SchemaInfo& Engine::schema() const { return store_->schema(); }
 
+bool Engine::HasEntryColumn(const std::string& column) const { return store_->HasEntryColumn(column); }
+
 ModelState Engine::model_state() const { return provider_->state(); }
 
 void Engine::WarmModel() { provider_->WarmUp(); }

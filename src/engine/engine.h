@@ -175,6 +175,9 @@ class Engine : private store::WriteObserver {
 
   Status List(const store::ListFilter& f, std::vector<store::Entry>* out);
   Status Exists(const std::string& id, bool* exists);
+  // Whether the file can hold that column of Rekall's `entries` (as a key of
+  // Entry::extra); older Rekall schemas lack some.
+  bool HasEntryColumn(const std::string& column) const;
   // An exact id (as given, then upper case), or a unique prefix of one
   // (case-insensitive: ULIDs are upper case) to the full id. NotFound when
   // nothing matches; InvalidArgument when the prefix is ambiguous.

@@ -597,6 +597,10 @@ Status Store::List(const ListFilter& f, std::vector<Entry>* out) {
   return Status::OK();
 }
 
+bool Store::HasEntryColumn(const std::string& column) const {
+  return std::find(entry_columns_.begin(), entry_columns_.end(), column) != entry_columns_.end();
+}
+
 Status Store::Count(size_t* n) {
   Stmt st(db_, "SELECT COUNT(*) FROM entries");
   int rc = st.Step();

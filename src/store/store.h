@@ -120,6 +120,9 @@ class Store {
   Status IdsWithPrefix(const std::string& prefix, int limit, std::vector<std::string>* ids);
   Status List(const ListFilter& f, std::vector<Entry>* out);
   Status Count(size_t* entries);
+  // Whether this file's `entries` table has the column (Rekall added some,
+  // e.g. context_structured, in later schema versions).
+  bool HasEntryColumn(const std::string& column) const;
 
   // Inserts a fully-formed entry (import): keeps its id and timestamps.
   Status InsertRaw(const Entry& e);
