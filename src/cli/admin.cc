@@ -4,8 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "store/migrate.h"
-#include "store/store.h"
 
 namespace rekall::cli {
 
@@ -13,54 +11,41 @@ namespace {
 
 using nlohmann::json;
 
-Status Migrate(Context& ctx, bool dry_run) {
-  config::Config cfg;
-  Status s = ctx.LoadConfig(&cfg);
-  if (!s.ok()) return s;
-  config::DbLocation loc = config::ResolveDbPath(ctx.db, cfg);
-  store::OpenOptions oo;
-  oo.create_if_missing = false;
-  oo.auto_migrate = false;
-  oo.read_only = true;
-  std::unique_ptr<store::Store> st;
-  if (!(s = store::Store::Open(loc.path, oo, &st)).ok()) return s;
-  store::MigrationPlan plan;
-  if (!(s = store::PlanMigration(st->db(), loc.path, &plan)).ok()) return s;
-  std::vector<std::string> missing;
-  if (!(s = st->EntriesWithoutEmbedding("summary", &missing)).ok()) return s;
-  size_t entries = 0;
-  if (!(s = st->Count(&entries)).ok()) return s;
-  json j = {{"database", loc.path}, {"rekall_schema_version", plan.user_version},
-            {"needed", plan.needed()}, {"dry_run", dry_run}, {"entries", entries},
-            {"entries_without_embedding", missing.size()}};
+void PrintMigration(const Context& ctx, const MigrationReport& r, bool dry_run) {
+  const store::MigrationPlan& plan = r.plan;
+  json j = {{"database", r.database}, {"rekall_schema_version", plan.user_version},
+            {"needed", plan.needed()}, {"dry_run", dry_run}, {"entries", r.entries},
+            {"entries_without_embedding", r.entries_without_embedding}};
   json steps = json::array();
   for (const auto& step : plan.steps) steps.push_back(step.description);
   j["steps"] = steps;
-  if (plan.needed()) j["backup"] = plan.backup_path;
-  if (!dry_run && plan.needed()) {
-    st.reset();
-    store::OpenOptions rw;
-    rw.create_if_missing = false;
-    if (!(s = store::Store::Open(loc.path, rw, &st)).ok()) return s;
-    j["backup"] = st->schema().backup_path;
-    j["migrated"] = st->schema().migrated;
-  }
+  if (plan.needed()) j["backup"] = r.backup_path;
+  if (r.applied) j["migrated"] = r.migrated;
   if (ctx.json) {
     std::cout << j.dump() << std::endl;
-    return Status::OK();
+    return;
   }
-  std::cout << "database: " << loc.path << " (Rekall schema " << plan.user_version << ", left as is)\n";
+  std::cout << "database: " << r.database << " (Rekall schema " << plan.user_version << ", left as is)\n";
   if (!plan.needed()) {
     std::cout << "up to date: nothing to migrate\n";
   } else {
     std::cout << (dry_run ? "would apply, in one transaction:\n" : "applied, in one transaction:\n");
     for (const auto& step : plan.steps) std::cout << "  - " << step.description << "\n";
-    std::cout << (dry_run ? "backup would be written to: " : "backup: ") << j["backup"].get<std::string>() << "\n";
+    std::cout << (dry_run ? "backup would be written to: " : "backup: ") << r.backup_path << "\n";
   }
-  if (!missing.empty())
-    std::cout << missing.size() << " of " << entries
+  if (r.entries_without_embedding > 0)
+    std::cout << r.entries_without_embedding << " of " << r.entries
               << " entries have no embedding of this model: `rekall index rebuild` adds them\n";
   std::cout.flush();
+}
+
+Status Migrate(Context& ctx, bool dry_run) {
+  EngineOptions o;
+  Status s = ctx.MakeEngineOptions(Lifetime::kOneShot, &o);
+  MigrationReport report;
+  if (s.ok()) s = dry_run ? Engine::PlanMigration(o, &report) : Engine::Migrate(o, &report);
+  if (!s.ok()) return s;
+  PrintMigration(ctx, report, dry_run);
   return Status::OK();
 }
 

@@ -67,20 +67,26 @@ Status Context::LoadConfig(config::Config* c) const {
   return Status::OK();
 }
 
+Status Context::MakeEngineOptions(Lifetime lifetime, EngineOptions* o) const {
+  Status s = LoadConfig(&o->cfg);
+  if (!s.ok()) return s;
+  config::DbLocation loc = config::ResolveDbPath(db, o->cfg);
+  o->db_path = loc.path;
+  o->create_parent_dirs = loc.default_location;
+  o->long_running = lifetime == Lifetime::kLongRunning;
+  return Status::OK();
+}
+
 Status Context::OpenEngine(std::unique_ptr<Engine>* out, Lifetime lifetime) const {
   EngineOptions o;
-  Status s = LoadConfig(&o.cfg);
+  Status s = MakeEngineOptions(lifetime, &o);
   if (!s.ok()) return s;
-  config::DbLocation loc = config::ResolveDbPath(db, o.cfg);
-  o.db_path = loc.path;
-  o.create_parent_dirs = loc.default_location;
-  o.long_running = lifetime == Lifetime::kLongRunning;
-  s = Engine::Open(std::move(o), out);
-  if (s.ok() && (*out)->store()->schema().migrated && !quiet) {
-    const auto& sc = (*out)->store()->schema();
-    std::cerr << "rekall: migrated " << loc.path << " (Rekall schema " << sc.user_version
-              << ", kept as is); backup at " << sc.backup_path << std::endl;
-  }
+  std::string path = o.db_path;
+  if (!(s = Engine::Open(std::move(o), out)).ok()) return s;
+  const store::SchemaInfo& sc = (*out)->schema();
+  if (sc.migrated && !quiet)
+    std::cerr << "rekall: migrated " << path << " (Rekall schema " << sc.user_version << ", kept as is); backup at "
+              << sc.backup_path << std::endl;
   return s;
 }
 

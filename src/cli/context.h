@@ -57,6 +57,10 @@ struct Context {
   // above. Warnings go to stderr.
   Status LoadConfig(config::Config* c) const;
 
+  // The config (as LoadConfig) and the database path found as Rekall finds
+  // it, for a process of that lifetime.
+  Status MakeEngineOptions(Lifetime lifetime, EngineOptions* o) const;
+
   // Opens the database found as Rekall finds it, and says on stderr (unless
   // --quiet) when opening it migrated the file.
   Status OpenEngine(std::unique_ptr<Engine>* out, Lifetime lifetime = Lifetime::kOneShot) const;

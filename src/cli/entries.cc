@@ -122,7 +122,7 @@ Status List(Context& ctx, const ListOptions& o) {
   std::unique_ptr<Engine> eng;
   Status s = ctx.OpenEngine(&eng);
   std::vector<store::Entry> out;
-  if (s.ok()) s = eng->store()->List(f, &out);
+  if (s.ok()) s = eng->List(f, &out);
   if (!s.ok()) return s;
   if (ctx.json) {
     json j = json::array();
@@ -174,7 +174,7 @@ Status Delete(Context& ctx, const std::vector<std::string>& ids) {
   // two deleted.
   for (const auto& id : ids) {
     bool exists = false;
-    if (!(s = eng->store()->Exists(id, &exists)).ok()) return s;
+    if (!(s = eng->Exists(id, &exists)).ok()) return s;
     if (!exists) return Status::NotFound("no entry with id " + id + "; nothing deleted");
   }
   for (const auto& id : ids)

@@ -13,19 +13,16 @@ namespace {
 
 using nlohmann::json;
 
+// The model alone: no database is opened (or created).
 Status Embed(Context& ctx, const std::vector<std::string>& texts) {
   config::Config cfg;
   Status s = ctx.LoadConfig(&cfg);
-  std::unique_ptr<EmbeddingProvider> p;
   std::vector<float> out;
-  if (s.ok()) {
-    p = NewModelProvider(cfg);
-    s = p->CheckAvailable();
-  }
-  if (s.ok()) s = p->Embed(texts, &out, std::chrono::hours(1));
+  int dim = 0;
+  if (s.ok()) s = Engine::EmbedTexts(cfg, texts, &out, &dim);
   if (!s.ok()) return s;
   json j = json::array();
-  size_t d = static_cast<size_t>(p->dim());
+  size_t d = static_cast<size_t>(dim);
   for (size_t i = 0; i < texts.size(); ++i)
     j.push_back({{"text", texts[i]}, {"dimensions", d},
                  {"embedding", std::vector<float>(out.begin() + static_cast<long>(i * d),

@@ -39,9 +39,9 @@ Status Serve(Context& ctx, const ServeOptions& o) {
   }
   // Opening the engine did not load the model, so initialize and
   // tools/list are answered at once; a warm-up loads it in the background.
-  if (o.warm || eng->config().warm_model) eng->provider()->WarmUp();
+  if (o.warm || eng->config().warm_model) eng->WarmModel();
   if (!ctx.quiet)
-    std::cerr << "rekall serve: " << eng->store()->path() << " (model " << ModelStateName(eng->model_state())
+    std::cerr << "rekall serve: " << eng->path() << " (model " << ModelStateName(eng->model_state())
               << ", waits up to " << eng->config().model_load_wait_seconds
               << " s for a loading model); MCP over stdio" << std::endl;
   server::RekallToolHandler handler(eng.get());

@@ -1,11 +1,7 @@
 #include "server/rekall_handler.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <cstdio>
 #include <sstream>
 
 #include "present/present.h"
@@ -17,8 +13,6 @@ namespace rekall::server {
 using nlohmann::json;
 
 namespace {
-
-constexpr size_t kUlidLength = 26;
 
 int ClampLimit(const json& args, const char* key, int def) {
   auto it = args.find(key);
@@ -43,43 +37,6 @@ ToolResult RekallToolHandler::Call(const std::string& name, const json& args, co
   if (name == "rekall_similar") return Similar(args, cancel);
   if (name == "rekall_info") return Info();
   return ToolResult::Error("unknown tool " + name);
-}
-
-Status RekallToolHandler::ResolveId(const std::string& id_or_prefix, std::string* id) {
-  std::string want = id_or_prefix;
-  for (auto& c : want) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (want.empty()) return Status::InvalidArgument("the id is empty");
-  bool exists = false;
-  // Exact ids first, as given (imported entries may carry non-ULID ids).
-  for (const std::string& candidate : {id_or_prefix, want}) {
-    Status s = engine_->store()->Exists(candidate, &exists);
-    if (!s.ok()) return s;
-    if (exists) {
-      *id = candidate;
-      return Status::OK();
-    }
-  }
-  if (want.size() >= kUlidLength) return Status::NotFound("no entry with id " + id_or_prefix);
-  // A prefix: the ids in [want, want + 0xFF). The connection is opened with
-  // SQLITE_OPEN_FULLMUTEX, so this read is safe beside the engine's calls.
-  sqlite3* db = engine_->store()->db();
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, "SELECT id FROM entries WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 3", -1, &st,
-                              nullptr);
-  if (rc != SQLITE_OK) return Status::Internal(std::string("resolving an id prefix: ") + sqlite3_errmsg(db));
-  std::string upper = want + "\xff";
-  sqlite3_bind_text(st, 1, want.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, upper.c_str(), -1, SQLITE_TRANSIENT);
-  std::vector<std::string> found;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) found.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return Status::Internal("resolving an id prefix failed");
-  if (found.empty()) return Status::NotFound("no entry with id " + id_or_prefix);
-  if (found.size() > 1)
-    return Status::InvalidArgument("id prefix " + id_or_prefix + " is ambiguous (" + found[0] + ", " + found[1] +
-                                   (found.size() > 2 ? ", ..." : "") + "); give more characters");
-  *id = found[0];
-  return Status::OK();
 }
 
 ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel) {
@@ -155,7 +112,7 @@ ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel
 
 ToolResult RekallToolHandler::Show(const json& args) {
   std::string id;
-  Status s = ResolveId(args.at("id").get<std::string>(), &id);
+  Status s = engine_->ResolveId(args.at("id").get<std::string>(), &id);
   store::Entry e;
   if (s.ok()) s = engine_->Get(id, &e);
   if (!s.ok()) return ToolResult::FromStatus(s);
@@ -166,20 +123,20 @@ ToolResult RekallToolHandler::Show(const json& args) {
 }
 
 ToolResult RekallToolHandler::Add(const json& args) {
+  present::EntryPatch patch = present::EntryPatch::FromToolArgs(args);
+  std::string cannot_hold;
+  if (patch.context && !engine_->HasEntryColumn(present::kContextColumn)) {
+    // A database of an older Rekall schema: keep the entry, say the context
+    // was not stored.
+    patch.context.reset();
+    cannot_hold = "this database cannot hold the context";
+  }
   store::Entry e;
-  present::EntryPatch::FromToolArgs(args).ApplyTo(&e);
+  patch.ApplyTo(&e);
   std::string notice;
   Status s = engine_->Add(&e, &notice);
-  if (!s.ok() && e.extra.contains(present::kContextColumn) && s.IsInvalidArgument() &&
-      s.message().find(present::kContextColumn) != std::string::npos) {
-    // A database without Rekall's context column: keep the entry, say the
-    // context was not stored.
-    e.extra.erase(present::kContextColumn);
-    e.id.clear();
-    s = engine_->Add(&e, &notice);
-    if (s.ok()) notice += (notice.empty() ? "" : "; ") + std::string("this database cannot hold the context");
-  }
   if (!s.ok()) return ToolResult::FromStatus(s);
+  if (!cannot_hold.empty()) notice += (notice.empty() ? "" : "; ") + cannot_hold;
   ToolResult r;
   r.structured = json{{"id", e.id}, {"title", e.title}, {"type", e.type}, {"created_at", e.created_at}};
   if (!notice.empty()) r.structured["notice"] = notice;
@@ -189,7 +146,7 @@ ToolResult RekallToolHandler::Add(const json& args) {
 
 ToolResult RekallToolHandler::Update(const json& args) {
   std::string id;
-  Status s = ResolveId(args.at("id").get<std::string>(), &id);
+  Status s = engine_->ResolveId(args.at("id").get<std::string>(), &id);
   store::Entry e;
   if (s.ok()) s = engine_->Get(id, &e);
   if (!s.ok()) return ToolResult::FromStatus(s);
@@ -211,7 +168,7 @@ ToolResult RekallToolHandler::Update(const json& args) {
 ToolResult RekallToolHandler::Delete(const json& args) {
   std::string id = args.at("id").get<std::string>();
   bool exists = false;
-  Status s = engine_->store()->Exists(id, &exists);
+  Status s = engine_->Exists(id, &exists);
   if (s.ok() && !exists) s = Status::NotFound("no entry with id " + id + " (rekall_delete takes the full id)");
   if (s.ok()) s = engine_->Delete(id);
   if (!s.ok()) return ToolResult::FromStatus(s);
@@ -223,7 +180,7 @@ ToolResult RekallToolHandler::Delete(const json& args) {
 
 ToolResult RekallToolHandler::Similar(const json& args, const CancelToken& cancel) {
   std::string id;
-  Status s = ResolveId(args.at("entry_id").get<std::string>(), &id);
+  Status s = engine_->ResolveId(args.at("entry_id").get<std::string>(), &id);
   std::vector<SearchResult> out;
   std::string notice;
   int limit = ClampLimit(args, "limit", 5);
@@ -244,23 +201,18 @@ ToolResult RekallToolHandler::Info() {
   EngineStats st;
   Status s = engine_->Stats(&st);
   if (!s.ok()) return ToolResult::FromStatus(s);
-  json j = EngineStatsToJson(st);
   ToolResult r;
   std::ostringstream t;
-  t << "Knowledge base: " << j.value("database", std::string("?")) << "\n"
-    << "entries: " << j.value("entries", 0) << " (" << j.value("summary_embeddings", 0) << " with embeddings)\n"
-    << "vector backend: " << j.value("backend", std::string("?")) << "\n"
-    << "model: " << j.value("model_state", std::string("?")) << " (loads: " << j.value("model_loads", 0)
-    << ", unloaded after " << j.value("model_idle_timeout_minutes", 0) << " idle minutes)\n"
-    << "memory: " << j.value("rss_kb", 0L) / 1024 << " MB resident, peak " << j.value("peak_rss_kb", 0L) / 1024
-    << " MB\n";
-  if (j.contains("query_cache")) {
-    const json& q = j["query_cache"];
-    t << "query cache: " << q.value("size", 0) << " entries, " << q.value("hits", 0) << " hits, "
-      << q.value("misses", 0) << " misses\n";
-  }
+  t << "Knowledge base: " << st.database << "\n"
+    << "entries: " << st.entries << " (" << st.summary_embeddings << " with embeddings)\n"
+    << "vector backend: " << st.backend << "\n"
+    << "model: " << ModelStateName(st.model_state) << " (loads: " << st.model_loads << ", unloaded after "
+    << st.model_idle_timeout_minutes << " idle minutes)\n"
+    << "memory: " << st.rss_kb / 1024 << " MB resident, peak " << st.peak_rss_kb / 1024 << " MB\n"
+    << "query cache: " << st.query_cache.size << " entries, " << st.query_cache.hits << " hits, "
+    << st.query_cache.misses << " misses\n";
   r.text = t.str();
-  r.structured = std::move(j);
+  r.structured = EngineStatsToJson(st);
   return r;
 }
 

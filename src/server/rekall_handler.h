@@ -40,10 +40,6 @@ class RekallToolHandler : public ToolHandler {
   ToolResult Similar(const nlohmann::json& args, const CancelToken& cancel);
   ToolResult Info();
 
-  // A full id, or a unique prefix of one (case-insensitive, ULIDs are upper
-  // case), to the full id.
-  Status ResolveId(const std::string& id_or_prefix, std::string* id);
-
   Engine* engine_;
 };
 
