@@ -15,7 +15,7 @@ using nlohmann::json;
 
 struct ImportOptions {
   std::string file;
-  std::string on_conflict = "error";
+  std::string on_conflict = OnConflictName(OnConflict::kError);
   bool no_embed = false;
 };
 
@@ -75,7 +75,9 @@ void RegisterIoCommands(CLI::App* app, Context* ctx) {
                            [imp](Context& x) { return Import(x, *imp); });
   c->add_option("file", imp->file, "JSON Lines file, or - for stdin")->required();
   c->add_option("--on-conflict", imp->on_conflict, "When an id exists: error, skip or replace")
-      ->check(CLI::IsMember({"error", "skip", "replace"}));
+      ->check(CLI::IsMember(std::vector<std::string>{OnConflictName(OnConflict::kError),
+                                                     OnConflictName(OnConflict::kSkip),
+                                                     OnConflictName(OnConflict::kReplace)}));
   c->add_flag("--no-embed", imp->no_embed, "Do not compute embeddings (run `rekall index rebuild` later)");
 
   auto file = std::make_shared<std::string>();

@@ -90,7 +90,9 @@ void RegisterSearchCommands(CLI::App* app, Context* ctx) {
   q->cmd = c;
   c->add_option("query", q->words, "What you are looking for, in your words")->required();
   c->add_option("--mode,-m", q->mode, "semantic, keyword or hybrid")
-      ->check(CLI::IsMember({"semantic", "keyword", "hybrid"}));
+      ->check(CLI::IsMember(std::vector<std::string>{SearchModeName(SearchMode::kSemantic),
+                                                     SearchModeName(SearchMode::kKeyword),
+                                                     SearchModeName(SearchMode::kHybrid)}));
   c->add_option("--limit,-n", q->limit, "Number of results")->check(CLI::Range(1, 4096));
   c->add_option("--min-score", q->min_score, "Drop results scoring below this");
   c->add_option("--type", q->type, "Only this type");
