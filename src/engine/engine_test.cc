@@ -186,15 +186,17 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
   Status s = eng->Import(bad, OnConflict::kError, true, &n, &skipped, &notice);
   EXPECT_TRUE(s.IsInvalidArgument());
   EXPECT_NE(s.message().find("line 3"), std::string::npos) << s.ToString();
-  size_t count = 9;
-  ASSERT_TRUE(eng->store()->Count(&count).ok());
-  EXPECT_EQ(count, 0u);
+  EngineStats st;
+  st.entries = 9;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  EXPECT_EQ(st.entries, 0u);
 
   std::istringstream badtype("{\"title\":\"one\",\"type\":\"bug\"}\n{\"title\":\"x\",\"type\":\"nope\"}\n");
   s = eng->Import(badtype, OnConflict::kError, true, &n, &skipped, &notice);
   EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.ToString();
-  ASSERT_TRUE(eng->store()->Count(&count).ok());
-  EXPECT_EQ(count, 0u);
+  st.entries = 9;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  EXPECT_EQ(st.entries, 0u);
 
   std::istringstream good(
       "{\"title\":\"one\",\"type\":\"bug\",\"tags\":[\"b\",\"a\"],\"project\":\"p\"}\n"
@@ -265,6 +267,13 @@ TEST_F(EngineTest, ResolveIdTakesExactIdsAndUniquePrefixes) {
   f.limit = 2;
   ASSERT_TRUE(eng->List(f, &listed).ok());
   EXPECT_EQ(listed.size(), 2u);
+}
+
+TEST_F(EngineTest, HasEntryColumnAnswersForThisFile) {
+  auto eng = Open();
+  EXPECT_TRUE(eng->HasEntryColumn("context_structured"));  // a new file has Rekall's latest schema
+  EXPECT_TRUE(eng->HasEntryColumn("title"));
+  EXPECT_FALSE(eng->HasEntryColumn("no_such_column"));
 }
 
 TEST_F(EngineTest, WaitForModelEndsWithTheLoadOrTheCancellation) {
@@ -341,6 +350,89 @@ TEST_F(EngineTest, MigrationPlanOfAnUpToDateFileIsEmpty) {
   o.db_path = dir_ + "/absent.db";
   EXPECT_FALSE(Engine::PlanMigration(o, &r).ok());
   EXPECT_FALSE(fs::exists(o.db_path));  // never created
+}
+
+TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("postgres pool exhausted", "too many connections");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  std::vector<DoctorFinding> found;
+  std::string backup;
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  std::vector<std::string> checks;
+  for (const auto& f : found) {
+    checks.push_back(f.check);
+    EXPECT_EQ(f.severity, Severity::kOk) << f.check << ": " << f.message;
+  }
+  EXPECT_EQ(checks, (std::vector<std::string>{"integrity", "orphan_embeddings", "orphan_tags", "fts_drift",
+                                              "model_mismatch", "missing_embeddings", "index_drift"}));
+  {
+    // Another program damages the file: a tag of no entry, a lost FTS row.
+    std::unique_ptr<store::Store> raw;
+    ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
+    ASSERT_TRUE(store::ExecSql(raw->db(),
+                               "PRAGMA foreign_keys = OFF; INSERT INTO tags(entry_id, tag) VALUES('ghost', 'x'); "
+                               "DELETE FROM entries_fts WHERE id = '" + a.id + "'",
+                               "test")
+                    .ok());
+  }
+  auto finding = [&](const std::string& check) {
+    for (const auto& f : found)
+      if (f.check == check) return f;
+    ADD_FAILURE() << "no finding " << check;
+    return DoctorFinding();
+  };
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  EXPECT_EQ(finding("orphan_tags").severity, Severity::kWarning);
+  EXPECT_EQ(finding("orphan_tags").count, 1u);
+  EXPECT_EQ(finding("fts_drift").severity, Severity::kWarning);
+  EXPECT_EQ(finding("fts_drift").count, 1u);
+  EXPECT_FALSE(finding("fts_drift").fixed);
+  EXPECT_TRUE(backup.empty());
+
+  ASSERT_TRUE(eng->Doctor(true, &found, &backup).ok());
+  EXPECT_TRUE(finding("orphan_tags").fixed);
+  EXPECT_TRUE(finding("fts_drift").fixed);
+  EXPECT_FALSE(finding("model_mismatch").fixed);
+  ASSERT_FALSE(backup.empty());
+  EXPECT_TRUE(fs::exists(backup));
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  for (const auto& f : found) EXPECT_EQ(f.severity, Severity::kOk) << f.check << ": " << f.message;
+  SearchRequest req;
+  req.query = "gateway";
+  req.mode = SearchMode::kKeyword;
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
+}
+
+TEST_F(EngineTest, UpdateWithoutTheModelDropsTheStaleVector) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open("brute", &fp);
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("nginx upstream timeout", "proxy timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  fp->missing = true;
+  a.content = "something else entirely";
+  std::string notice;
+  ASSERT_TRUE(eng->Update(&a, &notice).ok());
+  EXPECT_NE(notice.find("embedding was not updated"), std::string::npos) << notice;
+  IndexStatus st;
+  ASSERT_TRUE(eng->GetIndexStatus(&st).ok());
+  EXPECT_EQ(st.missing, 1u);
+  EXPECT_EQ(st.indexed, 1u);
+  std::vector<SearchResult> out;
+  EXPECT_TRUE(eng->Similar(a.id, 5, {}, &out, &n).IsUnavailable());
+  // An invalid entry is refused before anything else, even when it does not exist.
+  auto bad = Make("x", "y", "nope");
+  bad.id = "01NOPE0000000000000000000Z";
+  EXPECT_TRUE(eng->Update(&bad, &notice).IsInvalidArgument());
 }
 
 TEST_F(EngineTest, WritesByAnotherProcessAreSeen) {

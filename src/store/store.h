@@ -152,6 +152,34 @@ class Store {
   // long-running process notices writes by other processes.
   Status DataVersion(int64_t* v);
 
+  // ---- Maintenance (maintenance.cc): the checks and repairs of `rekall
+  // doctor`, backups, and the rest the engine needs beside reads and writes.
+
+  // PRAGMA integrity_check: the lines that are not "ok" (none: healthy).
+  Status IntegrityCheck(std::vector<std::string>* problems);
+  // Embeddings (0 without an embeddings table) and tags of no entry.
+  Status CountOrphanEmbeddings(size_t* n);
+  Status CountOrphanTags(size_t* n);
+  // Entries whose keyword-index row is missing or differs from the entry
+  // (Rekall's triggers index tags before they are written).
+  Status CountFtsDrift(size_t* n);
+  // Summary embeddings of ours whose entry exists: what the vector index
+  // should hold.
+  Status CountOurSummaries(size_t* n);
+  Status DeleteOrphanEmbeddings();
+  Status DeleteOrphanTags();
+  // Rebuilds the keyword index from the entries and their sorted tags.
+  Status RebuildFts();
+  // Deletes the entry's embedding of `type` if it has one. The vector index
+  // is not told: the caller keeps it in step.
+  Status DeleteEmbedding(const std::string& entry_id, const std::string& type);
+  // Copies the database to `dest` (created 0600) with the online backup API.
+  Status Backup(const std::string& dest);
+  // What a migration of this file would do (store/migrate.h), changing nothing.
+  Status GetMigrationPlan(MigrationPlan* plan);
+  // Gives SQLite's page cache back (an idle long-running process).
+  void ReleaseMemory();
+
  private:
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Init(const OpenOptions& opts);

@@ -1,0 +1,141 @@
+// Import and export as JSON Lines, one entry per line in its export form
+// (store::EntryToJson). An import is all or nothing: every line is read and
+// checked before anything is written, then every entry (and its embedding)
+// is written in one transaction.
+#include <algorithm>
+#include <istream>
+#include <ostream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine_impl.h"
+#include "util/ulid.h"
+
+namespace rekall {
+
+namespace {
+
+// The message of a failing line, which also says the import did nothing.
+Status LineError(size_t line, const std::string& what) {
+  return Status::InvalidArgument("line " + std::to_string(line) + ": " + what + "; nothing was imported");
+}
+
+}  // namespace
+
+Status EngineImpl::ParseImport(std::istream& in, std::vector<store::Entry>* entries, std::vector<size_t>* lines) {
+  std::string line;
+  size_t lineno = 0;
+  std::set<std::string> seen;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      return LineError(lineno, std::string("malformed JSON (") + e.what() + ")");
+    }
+    store::Entry e;
+    Status s = store::EntryFromJson(j, &e);
+    if (s.ok()) {
+      store::NormalizeTags(&e.tags);
+      s = store::ValidateEntry(e);
+    }
+    if (s.ok() && !e.id.empty() && !seen.insert(e.id).second) s = Status::InvalidArgument("duplicate id " + e.id);
+    if (!s.ok()) return LineError(lineno, s.message());
+    entries->push_back(std::move(e));
+    lines->push_back(lineno);
+  }
+  if (in.bad()) return Status::IOError("reading the import failed");
+  return Status::OK();
+}
+
+Status EngineImpl::ImportOne(store::Entry* e, size_t line, OnConflict on_conflict, bool* skipped) {
+  *skipped = false;
+  Status s;
+  if (e->id.empty()) {
+    s = store_->Add(e, nullptr);
+    return s.IsInvalidArgument() ? LineError(line, s.message()) : s;
+  }
+  bool exists = false;
+  if (!(s = store_->Exists(e->id, &exists)).ok()) return s;
+  if (exists) {
+    if (on_conflict == OnConflict::kSkip) {
+      *skipped = true;
+      return Status::OK();
+    }
+    if (on_conflict == OnConflict::kError)
+      return LineError(line, "an entry with id " + e->id + " already exists (use --on-conflict skip or replace)");
+    if (!(s = store_->Delete(e->id)).ok()) return s;
+  }
+  // Lines with an id keep their timestamps; an export always has both.
+  if (e->created_at.empty()) e->created_at = NowIsoLocal();
+  if (e->updated_at.empty()) e->updated_at = e->created_at;
+  s = store_->InsertRaw(*e);
+  return s.IsInvalidArgument() ? LineError(line, s.message()) : s;
+}
+
+Status EngineImpl::WriteImport(std::vector<store::Entry>* entries, const std::vector<size_t>& lines,
+                               OnConflict on_conflict, const std::vector<float>* vecs, size_t* imported,
+                               size_t* skipped) {
+  return store_->WithTransaction([&]() -> Status {
+    for (size_t i = 0; i < entries->size(); ++i) {
+      bool skip = false;
+      Status t = ImportOne(&(*entries)[i], lines[i], on_conflict, &skip);
+      if (t.ok() && !skip && vecs) t = store_->PutSummary((*entries)[i], Row(*vecs, i));
+      if (!t.ok()) return t;
+      ++*(skip ? skipped : imported);
+    }
+    return Status::OK();
+  });
+}
+
+Status EngineImpl::Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
+                          std::string* notice) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  *imported = *skipped = 0;
+  std::vector<store::Entry> entries;
+  std::vector<size_t> lines;
+  Status s = ParseImport(in, &entries, &lines);
+  if (!s.ok()) return s;
+
+  bool can_embed = embed && store_->schema().has_embeddings_table && provider_->CheckAvailable().ok();
+  std::vector<float> vecs;
+  if (can_embed && !entries.empty()) {
+    if (!(s = EmbedEntries(entries, &vecs)).ok()) return s;
+    if (!(s = EnsureIndex()).ok()) return s;
+  } else if (notice && !entries.empty() && embed) {
+    *notice = "imported without embeddings (" + provider_->CheckAvailable().message() +
+              "); run `rekall index rebuild` once the model is installed";
+  }
+  if (!(s = SyncWithOtherWriters()).ok()) return s;
+  s = WriteImport(&entries, lines, on_conflict, can_embed ? &vecs : nullptr, imported, skipped);
+  entry_cache_->Clear();
+  if (!s.ok()) {
+    *imported = *skipped = 0;
+    if (index_) index_->MarkStale();
+    return s;
+  }
+  store_->DataVersion(&data_version_);
+  return Status::OK();
+}
+
+Status EngineImpl::Export(std::ostream& out, size_t* exported) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  std::vector<store::Entry> all;
+  Status s = store_->List({}, &all);
+  if (!s.ok()) return s;
+  // Oldest first, so an import replays the history in order.
+  std::sort(all.begin(), all.end(), [](const store::Entry& a, const store::Entry& b) {
+    return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
+  });
+  for (const auto& e : all) out << store::EntryToJson(e).dump() << '\n';
+  out.flush();
+  if (!out) return Status::IOError("writing the export failed");
+  *exported = all.size();
+  return Status::OK();
+}
+
+}  // namespace rekall
