@@ -264,6 +264,34 @@ TEST_F(RekallHandlerTest, InfoReportsEngineStats) {
   EXPECT_NE(r.text.find("entries: 1"), std::string::npos) << r.text;
 }
 
+// A database of Rekall's schema 2 has no context column: the entry is kept,
+// without its context, and the result says so.
+TEST(RekallHandlerOldSchemaTest, AddKeepsTheEntryWhenTheDatabaseCannotHoldTheContext) {
+  std::string fixture = std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/rekall-v2.db";
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture absent";
+  char tmpl[] = "/tmp/rekall_handler_test_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  fs::copy_file(fixture, dir + "/k.db");
+  EngineOptions o;
+  o.db_path = dir + "/k.db";
+  o.cfg.vector_backend = "brute";
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::Open(std::move(o), &engine).ok());
+  RekallToolHandler handler(engine.get());
+  ToolResult r = handler.Call(
+      "rekall_add", {{"title", "cors"}, {"type", "pitfall"}, {"context", {{"situation", "PUT blocked"}}}}, CancelToken());
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_NE(r.structured.value("notice", std::string()).find("this database cannot hold the context"),
+            std::string::npos)
+      << r.structured.dump();
+  ToolResult shown = handler.Call("rekall_show", {{"id", r.structured["id"]}}, CancelToken());
+  EXPECT_EQ(shown.structured["title"], "cors");
+  EXPECT_FALSE(shown.structured.contains("context"));
+  engine.reset();
+  fs::remove_all(dir);
+}
+
 TEST_F(RekallHandlerTest, ConcurrentCallsFromSeveralWorkers) {
   for (int i = 0; i < 20; ++i) AddEntry("entry " + std::to_string(i), "word" + std::to_string(i) + " shared");
   std::atomic<int> errors{0};

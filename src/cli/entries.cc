@@ -1,0 +1,221 @@
+// rekall add | show | list | edit | delete
+#include <unistd.h>
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "present/present.h"
+#include "store/entry.h"
+
+namespace rekall::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// The entry fields a user sets through options, shared by add and edit.
+struct EntryOptions {
+  CLI::App* cmd = nullptr;
+  std::string title, content, type, project, status, superseded_by;
+  int confidence = -1;
+  std::vector<std::string> tags;
+  bool stdin_json = false;
+
+  void Register(CLI::App* c, bool edit) {
+    cmd = c;
+    c->add_option("--title,-t", title, "Title");
+    c->add_option("--content,-c", content, "Content (use - to read it from stdin)");
+    c->add_option("--type", type, present::EntryTypeChoices());
+    c->add_option("--project,-p", project, "Project name (empty string clears it)");
+    c->add_option("--confidence", confidence, "0 to 5");
+    c->add_option("--tag,--tags", tags, edit ? "Replace the tags (repeat, or comma-separated)"
+                                             : "Tag (repeat, or comma-separated)");
+    c->add_option("--status", status, "active or obsolete");
+    c->add_option("--superseded-by", superseded_by, "Id of the entry that replaces this one");
+    c->add_flag("--stdin", stdin_json, "Read the entry as a JSON object on stdin");
+  }
+
+  // The options given; `--content -` reads the content from stdin.
+  present::EntryPatch Patch() const {
+    present::EntryPatch p;
+    if (cmd->count("--title")) p.title = title;
+    if (cmd->count("--content")) p.content = content == "-" ? ReadAll(std::cin) : content;
+    if (cmd->count("--type")) p.type = type;
+    if (cmd->count("--project")) p.project = project;
+    if (cmd->count("--confidence")) p.confidence = confidence;
+    if (cmd->count("--tag")) p.tags = SplitTags(tags);
+    if (cmd->count("--status")) p.status = status;
+    if (cmd->count("--superseded-by")) p.superseded_by = superseded_by;
+    return p;
+  }
+};
+
+struct EditOptions {
+  std::string id;
+  EntryOptions fields;
+  std::vector<std::string> add_tags, remove_tags;
+};
+
+struct ListOptions {
+  CLI::App* cmd = nullptr;
+  std::string type, project, status;
+  std::vector<std::string> tags;
+  int limit = 50;
+};
+
+Status ReadJsonEntry(store::Entry* e) {
+  std::string text = ReadAll(std::cin);
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& err) {
+    return Status::InvalidArgument(std::string("malformed JSON on stdin: ") + err.what());
+  }
+  return store::EntryFromJson(j, e);
+}
+
+void PrintEntryJson(const store::Entry& e) { std::cout << store::EntryToJson(e).dump() << std::endl; }
+
+Status Add(Context& ctx, const EntryOptions& o) {
+  store::Entry e;
+  Status s;
+  if (o.stdin_json || (!o.cmd->count("--title") && !isatty(STDIN_FILENO))) {
+    if (!(s = ReadJsonEntry(&e)).ok()) return s;
+  }
+  o.Patch().ApplyTo(&e);
+  if (e.title.empty() && !o.cmd->count("--title"))
+    return Status::InvalidArgument("a title is required (--title, or JSON on stdin)");
+  if (e.type.empty()) return Status::InvalidArgument("a type is required (--type)");
+  std::unique_ptr<Engine> eng;
+  if (!(s = ctx.OpenEngine(&eng)).ok()) return s;
+  std::string notice;
+  if (!(s = eng->Add(&e, &notice)).ok()) return s;
+  ctx.Notice(notice);
+  if (ctx.json) PrintEntryJson(e);
+  else std::cout << "added " << e.id << std::endl;
+  return Status::OK();
+}
+
+Status Show(Context& ctx, const std::string& id) {
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  store::Entry e;
+  if (s.ok()) s = eng->Get(id, &e);
+  if (!s.ok()) return s;
+  if (ctx.json) PrintEntryJson(e);
+  else std::cout << present::EntryText(e, present::Audience::kTerminal) << std::flush;
+  return Status::OK();
+}
+
+Status List(Context& ctx, const ListOptions& o) {
+  store::ListFilter f;
+  if (o.cmd->count("--type")) {
+    if (!store::IsEntryType(o.type)) return Status::InvalidArgument("invalid type '" + o.type + "'");
+    f.type = o.type;
+  }
+  if (o.cmd->count("--project")) f.project = o.project;
+  if (o.cmd->count("--status")) f.status = o.status;
+  f.tags = SplitTags(o.tags);
+  f.limit = o.limit;
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  std::vector<store::Entry> out;
+  if (s.ok()) s = eng->List(f, &out);
+  if (!s.ok()) return s;
+  if (ctx.json) {
+    json j = json::array();
+    for (const auto& e : out) j.push_back(store::EntryToJson(e));
+    std::cout << j.dump() << std::endl;
+    return Status::OK();
+  }
+  for (const auto& e : out) std::cout << present::EntryLine(e) << "\n";
+  if (out.empty()) std::cout << "no entries\n";
+  std::cout.flush();
+  return Status::OK();
+}
+
+// A partial entry as JSON on stdin: the entry edited, with the fields given
+// replaced.
+Status ReadJsonPatch(store::Entry* e) {
+  store::Entry patched = *e;
+  Status s = ReadJsonEntry(&patched);
+  if (!s.ok()) return s;
+  if (patched.id != e->id) return Status::InvalidArgument("the JSON's id differs from the entry edited");
+  *e = patched;
+  return Status::OK();
+}
+
+Status Edit(Context& ctx, const EditOptions& o) {
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  store::Entry e;
+  if (s.ok()) s = eng->Get(o.id, &e);
+  if (s.ok() && o.fields.stdin_json) s = ReadJsonPatch(&e);
+  if (!s.ok()) return s;
+  present::EntryPatch patch = o.fields.Patch();
+  patch.add_tags = SplitTags(o.add_tags);
+  patch.remove_tags = SplitTags(o.remove_tags);
+  patch.ApplyTo(&e);
+  std::string notice;
+  if (!(s = eng->Update(&e, &notice)).ok()) return s;
+  ctx.Notice(notice);
+  if (ctx.json) PrintEntryJson(e);
+  else std::cout << "updated " << e.id << std::endl;
+  return Status::OK();
+}
+
+Status Delete(Context& ctx, const std::vector<std::string>& ids) {
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  if (!s.ok()) return s;
+  // Check every id first: a typo in the third id must not leave the first
+  // two deleted.
+  for (const auto& id : ids) {
+    bool exists = false;
+    if (!(s = eng->Exists(id, &exists)).ok()) return s;
+    if (!exists) return Status::NotFound("no entry with id " + id + "; nothing deleted");
+  }
+  for (const auto& id : ids)
+    if (!(s = eng->Delete(id)).ok()) return s;
+  if (ctx.json) std::cout << json{{"deleted", ids}}.dump() << std::endl;
+  else for (const auto& id : ids) std::cout << "deleted " << id << "\n";
+  return Status::OK();
+}
+
+}  // namespace
+
+void RegisterEntryCommands(CLI::App* app, Context* ctx) {
+  auto add = std::make_shared<EntryOptions>();
+  CLI::App* c = AddCommand(app, "add", "Add an entry (fields as options, or a JSON object on stdin)", ctx,
+                           [add](Context& x) { return Add(x, *add); });
+  add->Register(c, false);
+
+  auto show_id = std::make_shared<std::string>();
+  c = AddCommand(app, "show", "Show an entry", ctx, [show_id](Context& x) { return Show(x, *show_id); });
+  c->add_option("id", *show_id, "Entry id")->required();
+
+  auto list = std::make_shared<ListOptions>();
+  c = AddCommand(app, "list", "List entries, newest first", ctx, [list](Context& x) { return List(x, *list); });
+  list->cmd = c;
+  c->add_option("--type", list->type, "Only this type");
+  c->add_option("--project,-p", list->project, "Only this project");
+  c->add_option("--tag", list->tags, "Only entries with this tag (repeatable: all required)");
+  c->add_option("--status", list->status, "active or obsolete");
+  c->add_option("--limit,-n", list->limit, "At most this many (0: all)")->check(CLI::NonNegativeNumber);
+
+  auto edit = std::make_shared<EditOptions>();
+  c = AddCommand(app, "edit", "Change an entry's fields (options, or a partial JSON object on stdin)", ctx,
+                 [edit](Context& x) { return Edit(x, *edit); });
+  c->add_option("id", edit->id, "Entry id")->required();
+  edit->fields.Register(c, true);
+  c->add_option("--add-tag", edit->add_tags, "Add a tag");
+  c->add_option("--remove-tag", edit->remove_tags, "Remove a tag");
+
+  auto del_ids = std::make_shared<std::vector<std::string>>();
+  c = AddCommand(app, "delete", "Delete entries", ctx, [del_ids](Context& x) { return Delete(x, *del_ids); });
+  c->add_option("ids", *del_ids, "Entry ids")->required();
+}
+
+}  // namespace rekall::cli

@@ -1,0 +1,125 @@
+// rekall embed | index status | index rebuild | stats
+#include <unistd.h>
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+
+namespace rekall::cli {
+
+namespace {
+
+using nlohmann::json;
+
+// The model alone: no database is opened (or created).
+Status Embed(Context& ctx, const std::vector<std::string>& texts) {
+  config::Config cfg;
+  Status s = ctx.LoadConfig(&cfg);
+  std::vector<float> out;
+  int dim = 0;
+  if (s.ok()) s = Engine::EmbedTexts(cfg, texts, &out, &dim);
+  if (!s.ok()) return s;
+  json j = json::array();
+  size_t d = static_cast<size_t>(dim);
+  for (size_t i = 0; i < texts.size(); ++i)
+    j.push_back({{"text", texts[i]}, {"dimensions", d},
+                 {"embedding", std::vector<float>(out.begin() + static_cast<long>(i * d),
+                                                  out.begin() + static_cast<long>((i + 1) * d))}});
+  std::cout << j.dump() << std::endl;
+  return Status::OK();
+}
+
+Status IndexStatusCommand(Context& ctx) {
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  IndexStatus st;
+  if (s.ok()) s = eng->GetIndexStatus(&st);
+  if (!s.ok()) return s;
+  ctx.Notice(st.notice);
+  if (ctx.json) {
+    std::cout << json{{"entries", st.entries}, {"embedded", st.embedded}, {"missing", st.missing},
+                      {"mismatched", st.mismatched}, {"indexed", st.indexed}, {"backend", st.backend}}
+                     .dump()
+              << std::endl;
+  } else {
+    std::cout << "entries:    " << st.entries << "\nembedded:   " << st.embedded << "\nmissing:    " << st.missing
+              << "\nmismatched: " << st.mismatched << "\nindexed:    " << st.indexed
+              << "\nbackend:    " << st.backend << std::endl;
+  }
+  return Status::OK();
+}
+
+// A progress bar on stderr: redrawn in place on a terminal, printed once at
+// the end otherwise; nothing with --quiet or --json.
+std::function<void(size_t, size_t)> ProgressBar(const Context& ctx, bool tty) {
+  return [&ctx, tty](size_t done, size_t total) {
+    if (ctx.quiet || ctx.json) return;
+    int width = 30;
+    int filled = total ? static_cast<int>(width * done / total) : width;
+    std::string bar = "[" + std::string(filled, '#') + std::string(width - filled, ' ') + "] " +
+                      std::to_string(done) + "/" + std::to_string(total);
+    if (tty) std::cerr << "\r" << bar << std::flush;
+    else if (done == total) std::cerr << bar << std::endl;
+  };
+}
+
+Status IndexRebuild(Context& ctx, bool all) {
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  if (!s.ok()) return s;
+  bool tty = isatty(STDERR_FILENO) && !ctx.quiet && !ctx.json;
+  size_t n = 0;
+  s = eng->RebuildIndex(all, ProgressBar(ctx, tty), &n);
+  if (tty) std::cerr << std::endl;
+  if (!s.ok()) return s;
+  if (ctx.json) std::cout << json{{"embedded", n}}.dump() << std::endl;
+  else std::cout << "embedded " << n << " entries" << std::endl;
+  return Status::OK();
+}
+
+Status Stats(Context& ctx, bool memory) {
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  if (s.ok() && memory) {
+    IndexStatus st;  // loads the index, so that its memory is counted
+    s = eng->GetIndexStatus(&st);
+  }
+  EngineStats st;
+  if (s.ok()) s = eng->Stats(&st);
+  if (!s.ok()) return s;
+  json j = EngineStatsToJson(st);
+  if (ctx.json) {
+    std::cout << j.dump() << std::endl;
+    return Status::OK();
+  }
+  for (auto it = j.begin(); it != j.end(); ++it)
+    std::cout << it.key() << ": " << (it->is_string() ? it->get<std::string>() : it->dump()) << "\n";
+  std::cout.flush();
+  return Status::OK();
+}
+
+}  // namespace
+
+void RegisterIndexCommands(CLI::App* app, Context* ctx) {
+  auto texts = std::make_shared<std::vector<std::string>>();
+  CLI::App* c = AddCommand(app, "embed", "Print the embedding of each text (JSON)", ctx,
+                           [texts](Context& x) { return Embed(x, *texts); });
+  c->add_option("texts", *texts, "Texts to embed")->required();
+
+  CLI::App* index = app->add_subcommand("index", "The vector index");
+  index->require_subcommand(1);
+  AddCommand(index, "status", "Entries embedded, missing, mismatched; backend", ctx, IndexStatusCommand);
+  auto all = std::make_shared<bool>(false);
+  c = AddCommand(index, "rebuild", "Embed the entries that have no embedding", ctx,
+                 [all](Context& x) { return IndexRebuild(x, *all); });
+  c->add_flag("--all", *all, "Re-embed every entry");
+
+  auto memory = std::make_shared<bool>(false);
+  c = AddCommand(app, "stats", "Entries, embeddings, backend, caches, model state, memory", ctx,
+                 [memory](Context& x) { return Stats(x, *memory); });
+  c->add_flag("--memory", *memory, "Also load the index to report its memory");
+}
+
+}  // namespace rekall::cli

@@ -1,0 +1,89 @@
+// rekall import | export
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+
+namespace rekall::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct ImportOptions {
+  std::string file;
+  std::string on_conflict = OnConflictName(OnConflict::kError);
+  bool no_embed = false;
+};
+
+Status Import(Context& ctx, const ImportOptions& o) {
+  std::ifstream f;
+  std::istream* in = &std::cin;
+  if (o.file != "-") {
+    f.open(o.file, std::ios::binary);
+    if (!f) return Status::NotFound("cannot read " + o.file);
+    in = &f;
+  }
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  size_t n = 0, skipped = 0;
+  std::string notice;
+  OnConflict oc = OnConflict::kError;
+  if (s.ok()) s = ParseOnConflict(o.on_conflict, &oc);
+  if (s.ok()) s = eng->Import(*in, oc, !o.no_embed, &n, &skipped, &notice);
+  if (!s.ok()) return s;
+  ctx.Notice(notice);
+  if (ctx.json) std::cout << json{{"imported", n}, {"skipped", skipped}}.dump() << std::endl;
+  else std::cout << "imported " << n << " entries" << (skipped ? ", skipped " + std::to_string(skipped) : "") << std::endl;
+  return Status::OK();
+}
+
+// Writes beside, then renames: an interrupted export never leaves a
+// half-written file under the name asked for.
+Status ExportToFile(Engine* eng, const std::string& file, size_t* n) {
+  std::string tmp = file + ".tmp";
+  Status s;
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) s = Status::IOError("cannot write " + tmp);
+    else s = eng->Export(f, n);
+  }
+  if (s.ok() && std::rename(tmp.c_str(), file.c_str()) != 0) s = Status::IOError("cannot write " + file);
+  if (!s.ok()) std::remove(tmp.c_str());
+  return s;
+}
+
+Status Export(Context& ctx, const std::string& file) {
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  if (!s.ok()) return s;
+  size_t n = 0;
+  if (file.empty() || file == "-") return eng->Export(std::cout, &n);
+  s = ExportToFile(eng.get(), file, &n);
+  if (s.ok() && !ctx.quiet) std::cerr << "exported " << n << " entries to " << file << std::endl;
+  return s;
+}
+
+}  // namespace
+
+void RegisterIoCommands(CLI::App* app, Context* ctx) {
+  auto imp = std::make_shared<ImportOptions>();
+  CLI::App* c = AddCommand(app, "import", "Import entries from JSON Lines (all or nothing)", ctx,
+                           [imp](Context& x) { return Import(x, *imp); });
+  c->add_option("file", imp->file, "JSON Lines file, or - for stdin")->required();
+  c->add_option("--on-conflict", imp->on_conflict, "When an id exists: error, skip or replace")
+      ->check(CLI::IsMember(std::vector<std::string>{OnConflictName(OnConflict::kError),
+                                                     OnConflictName(OnConflict::kSkip),
+                                                     OnConflictName(OnConflict::kReplace)}));
+  c->add_flag("--no-embed", imp->no_embed, "Do not compute embeddings (run `rekall index rebuild` later)");
+
+  auto file = std::make_shared<std::string>();
+  c = AddCommand(app, "export", "Export every entry as JSON Lines", ctx,
+                 [file](Context& x) { return Export(x, *file); });
+  c->add_option("file", *file, "Output file (default: stdout)");
+}
+
+}  // namespace rekall::cli
