@@ -37,8 +37,10 @@ class ManagedProvider : public EmbeddingProvider {
     return ModelState::kUnloaded;
   }
   bool WaitForLoad(std::chrono::milliseconds max_wait) override {
-    // The manager's own state (no file checks): a load in progress is joined
-    // and waited for on its condition, never started.
+    // The manager's own state (no file checks per call). A load in progress
+    // is joined and waited for on its condition. Should it fail between the
+    // check and the join, EnsureLoaded starts the retry that the caller's
+    // next Embed would start anyway.
     if (manager_.state() != embed::ModelManager::State::kLoading) return true;
     manager_.EnsureLoaded(max_wait);
     return manager_.state() != embed::ModelManager::State::kLoading;
