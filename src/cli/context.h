@@ -10,8 +10,10 @@
 #pragma once
 
 #include <functional>
+#include <istream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -43,6 +45,7 @@ struct Context {
 
   // The command given, set while the command line is parsed.
   Command selected;
+
   // Set by the command that runs.
   // stdout belongs to a protocol (serve): errors go to stderr only.
   bool stdout_is_protocol = false;

@@ -21,6 +21,62 @@ int ClampLimit(const json& args, const char* key, int def) {
   return static_cast<int>(std::clamp<long>(v, 1, RekallToolHandler::kMaxLimit));
 }
 
+// The rekall_search arguments (checked against the tool's schema) as a
+// request; the cancellation flag and the model wait are the caller's.
+Status ToSearchRequest(const json& args, SearchRequest* req) {
+  req->query = args.at("query").get<std::string>();
+  Status s = ParseSearchMode(args.value("mode", std::string("semantic")), &req->mode);
+  if (!s.ok()) return s;
+  req->limit = ClampLimit(args, "limit", 10);
+  if (auto it = args.find("type"); it != args.end()) {
+    std::string t = it->get<std::string>();
+    if (!store::IsEntryType(t))
+      return Status::InvalidArgument("invalid type '" + t + "' (expected " + present::EntryTypeChoices() + ")");
+    req->filter.type = t;
+  }
+  if (auto it = args.find("project"); it != args.end()) req->filter.project = it->get<std::string>();
+  if (auto it = args.find("tags"); it != args.end()) req->filter.tags = it->get<std::vector<std::string>>();
+  // Rekall's `context` sharpens the meaning of a short query: it joins the
+  // embedded text of a semantic search (the keyword side would demand every
+  // word of it, so keyword and hybrid ranking use the query alone).
+  std::string context = args.value("context", std::string());
+  if (req->mode == SearchMode::kSemantic && !context.empty()) req->query += "\n" + context;
+  if (req->query.find_first_not_of(" \t\r\n") == std::string::npos)
+    return Status::InvalidArgument("the query is empty");
+  return Status::OK();
+}
+
+// The tool result of a search: the hits as structured content, and a text
+// that says first when they are keyword results because the model is loading.
+ToolResult SearchAnswer(const std::string& query, SearchMode requested, const SearchResponse& resp) {
+  ToolResult r;
+  json results = json::array();
+  for (const auto& hit : resp.results) results.push_back(present::ResultJson(hit, present::ResultFields::kSummary));
+  r.structured = json{{"query", query},
+                      {"mode", SearchModeName(resp.mode_used)},
+                      {"requested_mode", SearchModeName(requested)},
+                      {"model_loading", resp.model_loading},
+                      {"count", resp.results.size()},
+                      {"results", std::move(results)}};
+  if (!resp.notice.empty()) r.structured["notice"] = resp.notice;
+  std::string head;
+  if (resp.model_loading) {
+    head = "Note: the embedding model is loading, so these are keyword (full-text) results, not semantic ones; "
+           "search again in a moment for results by meaning.\n";
+  } else if (!resp.notice.empty()) {
+    head = "Note: " + resp.notice + "\n";
+  }
+  if (resp.results.empty()) {
+    r.text = head + "No entries found for \"" + query + "\".";
+  } else {
+    r.text = head + "Found " + std::to_string(resp.results.size()) + " entr" +
+             (resp.results.size() == 1 ? "y" : "ies") + " (" + SearchModeName(resp.mode_used) +
+             " search; rekall_show <id> for the full content):\n" +
+             present::ResultsText(resp.results, present::Audience::kAgent);
+  }
+  return r;
+}
+
 }  // namespace
 
 RekallToolHandler::RekallToolHandler(Engine* engine) : engine_(engine) {}
@@ -44,26 +100,8 @@ ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel
   using std::chrono::milliseconds;
   using Clock = std::chrono::steady_clock;
   SearchRequest req;
-  req.query = args.at("query").get<std::string>();
-  Status s = ParseSearchMode(args.value("mode", std::string("semantic")), &req.mode);
+  Status s = ToSearchRequest(args, &req);
   if (!s.ok()) return ToolResult::FromStatus(s);
-  req.limit = ClampLimit(args, "limit", 10);
-  if (auto it = args.find("type"); it != args.end()) {
-    std::string t = it->get<std::string>();
-    if (!store::IsEntryType(t))
-      return ToolResult::FromStatus(
-          Status::InvalidArgument("invalid type '" + t + "' (expected " + present::EntryTypeChoices() + ")"));
-    req.filter.type = t;
-  }
-  if (auto it = args.find("project"); it != args.end()) req.filter.project = it->get<std::string>();
-  if (auto it = args.find("tags"); it != args.end()) req.filter.tags = it->get<std::vector<std::string>>();
-  // Rekall's `context` sharpens the meaning of a short query: it joins the
-  // embedded text of a semantic search (the keyword side would demand every
-  // word of it, so keyword and hybrid ranking use the query alone).
-  std::string context = args.value("context", std::string());
-  if (req.mode == SearchMode::kSemantic && !context.empty()) req.query += "\n" + context;
-  if (req.query.find_first_not_of(" \t\r\n") == std::string::npos)
-    return ToolResult::FromStatus(Status::InvalidArgument("the query is empty"));
   req.cancelled = cancel.flag();
 
   // Wait for a loading model here, where the wait is cancellable; the engine
@@ -82,33 +120,7 @@ ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel
   s = engine_->Search(req, &resp);
   if (!s.ok()) return ToolResult::FromStatus(s);
   if (cancel.cancelled()) return ToolResult::Error("cancelled");
-
-  ToolResult r;
-  json results = json::array();
-  for (const auto& hit : resp.results) results.push_back(present::ResultJson(hit, present::ResultFields::kSummary));
-  r.structured = json{{"query", args.at("query")},
-                      {"mode", SearchModeName(resp.mode_used)},
-                      {"requested_mode", SearchModeName(req.mode)},
-                      {"model_loading", resp.model_loading},
-                      {"count", resp.results.size()},
-                      {"results", std::move(results)}};
-  if (!resp.notice.empty()) r.structured["notice"] = resp.notice;
-  std::string head;
-  if (resp.model_loading) {
-    head = "Note: the embedding model is loading, so these are keyword (full-text) results, not semantic ones; "
-           "search again in a moment for results by meaning.\n";
-  } else if (!resp.notice.empty()) {
-    head = "Note: " + resp.notice + "\n";
-  }
-  if (resp.results.empty()) {
-    r.text = head + "No entries found for \"" + args.at("query").get<std::string>() + "\".";
-  } else {
-    r.text = head + "Found " + std::to_string(resp.results.size()) + " entr" +
-             (resp.results.size() == 1 ? "y" : "ies") + " (" + SearchModeName(resp.mode_used) +
-             " search; rekall_show <id> for the full content):\n" +
-             present::ResultsText(resp.results, present::Audience::kAgent);
-  }
-  return r;
+  return SearchAnswer(args.at("query").get<std::string>(), req.mode, resp);
 }
 
 ToolResult RekallToolHandler::Show(const json& args) {
