@@ -1,7 +1,5 @@
 #include "config/config.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
 #include <set>
 
@@ -11,24 +9,9 @@ namespace rekall::config {
 
 namespace {
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string Home() {
-  std::string h = Env("HOME");
+std::string Home(Env* env) {
+  std::string h = env->GetEnv("HOME");
   return h.empty() ? "/" : h;
-}
-
-bool IsDir(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-bool IsFile(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 Status ParseLong(const std::string& what, const std::string& v, long* out) {
@@ -60,23 +43,24 @@ Status GetString(const toml::table& t, const std::string& key, const std::string
 
 }  // namespace
 
-std::string ExpandHome(const std::string& p) {
-  if (p == "~") return Home();
-  if (p.rfind("~/", 0) == 0) return Home() + p.substr(1);
+std::string ExpandHome(const std::string& p, const Options& o) {
+  if (p == "~") return Home(o.env);
+  if (p.rfind("~/", 0) == 0) return Home(o.env) + p.substr(1);
   return p;
 }
 
-std::string DefaultConfigPath() {
-  std::string p = Env("REKALL_CONFIG");
-  if (!p.empty()) return ExpandHome(p);
-  std::string home = Env("REKALL_HOME");
-  if (!home.empty()) return ExpandHome(home) + "/config.toml";
-  std::string xdg = Env("XDG_CONFIG_HOME");
-  return (xdg.empty() ? Home() + "/.config" : xdg) + "/rekall/config.toml";
+std::string DefaultConfigPath(const Options& o) {
+  std::string p = o.env->GetEnv("REKALL_CONFIG");
+  if (!p.empty()) return ExpandHome(p, o);
+  std::string home = o.env->GetEnv("REKALL_HOME");
+  if (!home.empty()) return ExpandHome(home, o) + "/config.toml";
+  std::string xdg = o.env->GetEnv("XDG_CONFIG_HOME");
+  return (xdg.empty() ? Home(o.env) + "/.config" : xdg) + "/rekall/config.toml";
 }
 
-Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings) {
-  if (!path.empty() && IsFile(path)) {
+Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings, const Options& o) {
+  Env* const env = o.env;
+  if (!path.empty() && env->IsRegularFile(path)) {
     toml::table root;
     try {
       root = toml::parse_file(path);
@@ -126,22 +110,22 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
   }
   Status s;
   std::string v;
-  if (!(v = Env("REKALL_CACHE_MAX_SIZE")).empty() && !(s = ParseLong("REKALL_CACHE_MAX_SIZE", v, &c->cache_max_size)).ok()) return s;
-  if (!(v = Env("REKALL_CACHE_TTL_SECONDS")).empty() && !(s = ParseLong("REKALL_CACHE_TTL_SECONDS", v, &c->cache_ttl_seconds)).ok()) return s;
-  if (!(v = Env("REKALL_MODEL_IDLE_TIMEOUT_MINUTES")).empty() &&
+  if (!(v = env->GetEnv("REKALL_CACHE_MAX_SIZE")).empty() && !(s = ParseLong("REKALL_CACHE_MAX_SIZE", v, &c->cache_max_size)).ok()) return s;
+  if (!(v = env->GetEnv("REKALL_CACHE_TTL_SECONDS")).empty() && !(s = ParseLong("REKALL_CACHE_TTL_SECONDS", v, &c->cache_ttl_seconds)).ok()) return s;
+  if (!(v = env->GetEnv("REKALL_MODEL_IDLE_TIMEOUT_MINUTES")).empty() &&
       !(s = ParseLong("REKALL_MODEL_IDLE_TIMEOUT_MINUTES", v, &c->model_idle_timeout_minutes)).ok())
     return s;
-  if (!(v = Env("REKALL_MODEL_IDLE_TIMEOUT_SECONDS")).empty() &&
+  if (!(v = env->GetEnv("REKALL_MODEL_IDLE_TIMEOUT_SECONDS")).empty() &&
       !(s = ParseLong("REKALL_MODEL_IDLE_TIMEOUT_SECONDS", v, &c->model_idle_timeout_seconds)).ok())
     return s;
-  if (!(v = Env("REKALL_THREADS")).empty() && !(s = ParseLong("REKALL_THREADS", v, &c->threads)).ok()) return s;
-  if (!(v = Env("REKALL_VECTOR_BACKEND")).empty()) c->vector_backend = v;
-  if (!(v = Env("REKALL_MODEL_PATH")).empty()) c->model_path = v;
-  if (!(v = Env("REKALL_SQLITE_VEC_PATH")).empty()) c->sqlite_vec_path = v;
+  if (!(v = env->GetEnv("REKALL_THREADS")).empty() && !(s = ParseLong("REKALL_THREADS", v, &c->threads)).ok()) return s;
+  if (!(v = env->GetEnv("REKALL_VECTOR_BACKEND")).empty()) c->vector_backend = v;
+  if (!(v = env->GetEnv("REKALL_MODEL_PATH")).empty()) c->model_path = v;
+  if (!(v = env->GetEnv("REKALL_SQLITE_VEC_PATH")).empty()) c->sqlite_vec_path = v;
   s = Validate(*c);
   if (!s.ok()) return Status::InvalidArgument("environment: " + s.message());
-  c->model_path = ExpandHome(c->model_path);
-  c->sqlite_vec_path = ExpandHome(c->sqlite_vec_path);
+  c->model_path = ExpandHome(c->model_path, o);
+  c->sqlite_vec_path = ExpandHome(c->sqlite_vec_path, o);
   return Status::OK();
 }
 
@@ -162,15 +146,15 @@ Status Validate(const Config& c) {
   return Status::OK();
 }
 
-DbLocation ResolveDbPath(const std::string& cli_db, const Config& c) {
-  if (!cli_db.empty()) return {ExpandHome(cli_db), "--db", false};
+DbLocation ResolveDbPath(const std::string& cli_db, const Config& c, const Options& o) {
+  if (!cli_db.empty()) return {ExpandHome(cli_db, o), "--db", false};
   std::string v;
-  if (!(v = Env("REKALL_HOME")).empty()) return {ExpandHome(v) + "/knowledge.db", "REKALL_HOME", true};
-  if (!(v = Env("REKALL_DB_PATH")).empty()) return {ExpandHome(v), "REKALL_DB_PATH", false};
-  if (IsDir(".rekall")) return {".rekall/knowledge.db", "./.rekall", false};
-  if (!c.data_dir.empty()) return {ExpandHome(c.data_dir) + "/knowledge.db", "config data_dir", true};
-  std::string xdg = Env("XDG_DATA_HOME");
-  return {(xdg.empty() ? Home() + "/.local/share" : xdg) + "/rekall/knowledge.db",
+  if (!(v = o.env->GetEnv("REKALL_HOME")).empty()) return {ExpandHome(v, o) + "/knowledge.db", "REKALL_HOME", true};
+  if (!(v = o.env->GetEnv("REKALL_DB_PATH")).empty()) return {ExpandHome(v, o), "REKALL_DB_PATH", false};
+  if (o.env->IsDirectory(".rekall")) return {".rekall/knowledge.db", "./.rekall", false};
+  if (!c.data_dir.empty()) return {ExpandHome(c.data_dir, o) + "/knowledge.db", "config data_dir", true};
+  std::string xdg = o.env->GetEnv("XDG_DATA_HOME");
+  return {(xdg.empty() ? Home(o.env) + "/.local/share" : xdg) + "/rekall/knowledge.db",
           xdg.empty() ? "default" : "XDG_DATA_HOME", true};
 }
 

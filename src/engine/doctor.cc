@@ -77,7 +77,7 @@ Status EngineImpl::DoctorCheck(std::vector<DoctorFinding>* out, DoctorCounts* c)
   if (!(s = store_->CountOrphanEmbeddings(&c->orphan_embeddings)).ok() ||
       !(s = store_->CountOrphanTags(&c->orphan_tags)).ok() || !(s = store_->CountFtsDrift(&c->fts_drift)).ok() ||
       !(s = store_->CountMismatchedSummaries(&c->mismatched)).ok() ||
-      !(s = store_->EntriesWithoutEmbedding("summary", &missing_ids)).ok())
+      !(s = store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing_ids)).ok())
     return s;
   // Entries whose only summary is of another model are counted as mismatched.
   c->missing = missing_ids.size() - std::min(missing_ids.size(), c->mismatched);

@@ -29,8 +29,9 @@ class EmbeddingProvider {
   virtual int dim() const = 0;
   virtual ModelState state() const = 0;
   // Blocks while a load is in progress, at most `max_wait`; returns whether
-  // no load is in progress any more. Never starts a load. The default sleeps
-  // `max_wait` when state() is kLoading (for providers without a signal).
+  // no load is in progress any more. Returns at once when none is. The
+  // default sleeps `max_wait` when state() is kLoading (for providers
+  // without a signal to wait on).
   virtual bool WaitForLoad(std::chrono::milliseconds max_wait);
   // Ok when the model files are present; otherwise says what is missing and
   // how to get it.

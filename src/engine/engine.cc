@@ -3,12 +3,9 @@
 #include "engine/engine.h"
 
 #include <malloc.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
-#include <fstream>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -24,24 +21,8 @@ constexpr size_t kUlidLength = 26;
 
 bool Cancelled(const std::atomic<bool>* c) { return c && c->load(std::memory_order_relaxed); }
 
-long ReadProcStatusKb(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  size_t n = std::strlen(key);
-  while (std::getline(f, line))
-    if (line.compare(0, n, key) == 0) return std::atol(line.c_str() + n + 1);
-  return 0;
-}
+long Kb(size_t bytes) { return static_cast<long>(bytes / 1024); }
 
-// Resident memory of this process, from /proc/self/status (kB); 0 if unknown.
-long CurrentRssKb() { return ReadProcStatusKb("VmRSS"); }
-long PeakRssKb() { return ReadProcStatusKb("VmHWM"); }
-
-void MakeParentDirs(const std::string& path) {
-  std::string dir = path.substr(0, path.rfind('/'));
-  for (size_t i = 1; i <= dir.size(); ++i)
-    if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0700);
-}
 
 CacheStats ToCacheStats(const EmbeddingCache::Stats& c) {
   CacheStats out;
@@ -169,6 +150,7 @@ Status Engine::PlanMigration(const EngineOptions& opts, MigrationReport* out) {
   *out = MigrationReport();
   out->database = opts.db_path;
   store::OpenOptions oo;
+  oo.env = opts.env;
   oo.create_if_missing = false;
   oo.auto_migrate = false;
   oo.read_only = true;
@@ -178,7 +160,7 @@ Status Engine::PlanMigration(const EngineOptions& opts, MigrationReport* out) {
   if (!(s = st->GetMigrationPlan(&out->plan)).ok()) return s;
   out->backup_path = out->plan.backup_path;
   std::vector<std::string> missing;
-  if (!(s = st->EntriesWithoutEmbedding("summary", &missing)).ok()) return s;
+  if (!(s = st->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing)).ok()) return s;
   out->entries_without_embedding = missing.size();
   return st->Count(&out->entries);
 }
@@ -188,6 +170,7 @@ Status Engine::Migrate(const EngineOptions& opts, MigrationReport* out) {
   if (!s.ok() || !out->plan.needed()) return s;
   // Opening read-write migrates (after a backup), as every command does.
   store::OpenOptions rw;
+  rw.env = opts.env;
   rw.create_if_missing = false;
   std::unique_ptr<store::Store> st;
   if (!(s = store::Store::Open(opts.db_path, rw, &st)).ok()) return s;
@@ -202,9 +185,12 @@ Status Engine::Migrate(const EngineOptions& opts, MigrationReport* out) {
 Status EngineImpl::Open(EngineOptions opts, std::unique_ptr<EngineImpl>* out) {
   std::unique_ptr<EngineImpl> e(new EngineImpl());
   e->cfg_ = opts.cfg;
+  e->env_ = opts.env;
   e->long_running_ = opts.long_running;
-  if (opts.create_parent_dirs) MakeParentDirs(opts.db_path);
+  // A folder that cannot be made is reported by Store::Open, in its words.
+  if (opts.create_parent_dirs) (void)e->env_->CreateDirs(opts.db_path.substr(0, opts.db_path.rfind('/')), 0700);
   store::OpenOptions so;
+  so.env = e->env_;
   so.read_only = opts.read_only;
   Status s = store::Store::Open(opts.db_path, so, &e->store_);
   if (!s.ok()) return s;
@@ -213,6 +199,7 @@ Status EngineImpl::Open(EngineOptions opts, std::unique_ptr<EngineImpl>* out) {
   EmbeddingCache::Options co;
   co.capacity = static_cast<size_t>(e->cfg_.cache_max_size);
   co.ttl = std::chrono::seconds(e->cfg_.cache_ttl_seconds);
+  co.env = e->env_;
   e->entry_cache_ = std::make_unique<EmbeddingCache>(co);
   e->query_cache_ = std::make_unique<EmbeddingCache>(co);
   e->store_->DataVersion(&e->data_version_);
@@ -241,7 +228,7 @@ EngineImpl::~EngineImpl() {
 }
 
 void EngineImpl::Touch() {
-  last_use_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  last_use_ns_.store(env_->NowSteady().time_since_epoch().count(), std::memory_order_relaxed);
   released_.store(false, std::memory_order_relaxed);
 }
 
@@ -255,7 +242,7 @@ void EngineImpl::IdleLoop(std::chrono::milliseconds timeout) {
     if (stop_idle_ || released_.load(std::memory_order_relaxed)) continue;
     auto last = std::chrono::steady_clock::time_point(
         std::chrono::steady_clock::duration(last_use_ns_.load(std::memory_order_relaxed)));
-    if (std::chrono::steady_clock::now() - last < timeout) continue;
+    if (env_->NowSteady() - last < timeout) continue;
     released_.store(true, std::memory_order_relaxed);
     l.unlock();
     ReleaseIdleMemory();
@@ -265,9 +252,9 @@ void EngineImpl::IdleLoop(std::chrono::milliseconds timeout) {
 
 void EngineImpl::ReleaseIdleMemory() {
   std::lock_guard<std::recursive_mutex> l(mu_);
-  // A brute index is only a copy of the embeddings table; sqlite-vec's lives
-  // in the file and costs nothing to keep open.
-  if (index_ && std::string(index_->name()) == "brute") index_.reset();
+  // Closed when it held only a copy of the embeddings table (brute); kept
+  // open when that costs nothing (sqlite-vec).
+  if (index_ && index_->ReleaseMemory()) index_.reset();
   entry_cache_->Clear();
   query_cache_->Clear();
   store_->ReleaseMemory();
@@ -414,7 +401,7 @@ Status EngineImpl::UpdateDroppingVector(store::Entry* e) {
   return store_->WithTransaction([&]() -> Status {
     Status t = store_->Update(e, nullptr);
     if (!t.ok()) return t;
-    if (!(t = store_->DeleteEmbedding(e->id, "summary")).ok()) return t;
+    if (!(t = store_->DeleteEmbedding(e->id, EmbeddingType::kSummary)).ok()) return t;
     return index_ ? index_->Remove(e->id) : Status::OK();
   });
 }
@@ -619,10 +606,9 @@ Status EngineImpl::EntryVector(const std::string& id, std::vector<float>* vec) {
   }
   uint64_t token = entry_cache_->LoadToken();
   store::StoredEmbedding emb;
-  Status s = store_->GetEmbedding(id, "summary", &emb);
-  if (s.IsNotFound() || (s.ok() && !store::IsOurModelName(emb.model_name)) ||
-      (s.ok() && emb.dimensions != provider_->dim()))
-    return Status::Unavailable("entry " + id + " has no embedding of " + store::kModelName +
+  Status s = store_->GetEmbedding(id, EmbeddingType::kSummary, &emb);
+  if (s.IsNotFound() || (s.ok() && !IsOurEmbedding(emb.model_name, emb.dimensions)))
+    return Status::Unavailable("entry " + id + " has no embedding of " + kOurModelName +
                                "; run `rekall index rebuild`");
   if (!s.ok()) return s;
   *vec = emb.vector;
@@ -679,7 +665,7 @@ Status EngineImpl::EmbedEntries(const std::vector<store::Entry>& entries, std::v
 }
 
 Status EngineImpl::IdsToEmbed(bool all, std::vector<std::string>* ids) {
-  if (!all) return store_->EntriesWithoutEmbedding("summary", ids);
+  if (!all) return store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, ids);
   std::vector<store::Entry> es;
   Status s = store_->List({}, &es);
   for (const auto& e : es) ids->push_back(e.id);
@@ -727,7 +713,7 @@ Status EngineImpl::GetIndexStatus(IndexStatus* st) {
   Status s = store_->Count(&st->entries);
   if (!s.ok()) return s;
   std::vector<std::string> missing;
-  if (!(s = store_->EntriesWithoutEmbedding("summary", &missing)).ok()) return s;
+  if (!(s = store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing)).ok()) return s;
   st->missing = missing.size();
   st->embedded = st->entries - st->missing;
   // A count, not a read of every vector.
@@ -767,8 +753,8 @@ Status EngineImpl::Stats(EngineStats* out) {
   st.model_state = provider_->state();
   st.model_loads = provider_->load_count();
   st.model_idle_timeout_minutes = cfg_.model_idle_timeout_minutes;
-  st.rss_kb = CurrentRssKb();
-  st.peak_rss_kb = PeakRssKb();
+  st.rss_kb = Kb(env_->CurrentRssBytes());
+  st.peak_rss_kb = Kb(env_->PeakRssBytes());
   *out = std::move(st);
   return Status::OK();
 }

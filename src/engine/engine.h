@@ -28,10 +28,16 @@
 #include "config/config.h"
 #include "engine/embedding_provider.h"
 #include "store/entry.h"
-#include "store/store.h"
+#include "store/migrate.h"
+#include "store/types.h"
+#include "util/env.h"
 #include "util/status.h"
 
 namespace rekall {
+
+namespace store {
+class Store;
+}
 
 enum class SearchMode { kKeyword, kSemantic, kHybrid };
 Status ParseSearchMode(const std::string& s, SearchMode* out);
@@ -135,6 +141,9 @@ struct MigrationReport {
 };
 
 struct EngineOptions {
+  // Files and folders, the clock of idle times and cache expiry, this
+  // process's memory (tests give a fake).
+  Env* env = Env::Default();
   config::Config cfg;
   std::string db_path;
   bool create_parent_dirs = false;  // for the default location only

@@ -127,6 +127,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status DoctorRepairRows(const DoctorCounts& c, std::vector<DoctorFinding>* out);
 
   config::Config cfg_;
+  Env* env_ = Env::Default();
   bool long_running_ = false;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<EmbeddingProvider> provider_;

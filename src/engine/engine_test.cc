@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "engine/fake_provider_for_test.h"
+#include "sqlite/sqlite.h"
+#include "store/store.h"
 
 namespace fs = std::filesystem;
 
@@ -373,7 +375,7 @@ TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
     // Another program damages the file: a tag of no entry, a lost FTS row.
     std::unique_ptr<store::Store> raw;
     ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
-    ASSERT_TRUE(store::ExecSql(raw->db(),
+    ASSERT_TRUE(sqlite::Exec(raw->db(),
                                "PRAGMA foreign_keys = OFF; INSERT INTO tags(entry_id, tag) VALUES('ghost', 'x'); "
                                "DELETE FROM entries_fts WHERE id = '" + a.id + "'",
                                "test")

@@ -4,6 +4,7 @@
 
 #include "embed/model_manager.h"
 #include "engine/embedding_provider.h"
+#include "util/our_embeddings.h"
 
 namespace rekall {
 
@@ -25,7 +26,7 @@ class ManagedProvider : public EmbeddingProvider {
     if (!s.ok()) return s;
     return manager_.Embed(texts, out, max_wait);
   }
-  int dim() const override { return 384; }
+  int dim() const override { return kOurDim; }
   ModelState state() const override {
     if (!CheckAvailable().ok()) return ModelState::kMissing;
     switch (manager_.state()) {
@@ -36,8 +37,10 @@ class ManagedProvider : public EmbeddingProvider {
     return ModelState::kUnloaded;
   }
   bool WaitForLoad(std::chrono::milliseconds max_wait) override {
-    // The manager's own state (no file checks): a load in progress is joined
-    // and waited for on its condition, never started.
+    // The manager's own state (no file checks per call). A load in progress
+    // is joined and waited for on its condition. Should it fail between the
+    // check and the join, EnsureLoaded starts the retry that the caller's
+    // next Embed would start anyway.
     if (manager_.state() != embed::ModelManager::State::kLoading) return true;
     manager_.EnsureLoaded(max_wait);
     return manager_.state() != embed::ModelManager::State::kLoading;

@@ -94,6 +94,25 @@ class BruteForceIndex final : public VectorIndex {
     stale_ = true;
   }
 
+  bool ReleaseMemory() override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (db_ == nullptr) return false;  // the vectors exist nowhere else
+    ClearLocked();
+    // clear() keeps the capacity: swap with empty containers to free it.
+    decltype(mat_)().swap(mat_);
+    decltype(qmat_)().swap(qmat_);
+    decltype(qscale_)().swap(qscale_);
+    decltype(ids_)().swap(ids_);
+    decltype(type_)().swap(type_);
+    decltype(project_)().swap(project_);
+    decltype(status_)().swap(status_);
+    decltype(tags_)().swap(tags_);
+    decltype(row_of_)().swap(row_of_);
+    decltype(dict_)().swap(dict_);
+    stale_ = true;  // reloaded at the next use
+    return true;
+  }
+
  private:
   Status CheckVector(const float* v, int dim, const char* what) const {
     return index_internal::CheckVector(v, dim, dim_, what);
@@ -190,7 +209,7 @@ class BruteForceIndex final : public VectorIndex {
     // Read the change markers first: a commit racing with the load then
     // shows up as a change at the next check (a spare rebuild, never a miss).
     int64_t dv = 0;
-    Status s = index_internal::DataVersion(db_, &dv);
+    Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     std::string fp = index_internal::SourceFingerprint(db_);
     std::vector<float> v(dim_);
@@ -229,7 +248,7 @@ class BruteForceIndex final : public VectorIndex {
     }
     if (!check_others) return Status::OK();
     int64_t dv = 0;
-    Status s = index_internal::DataVersion(db_, &dv);
+    Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     if (dv != data_version_) {
       std::string fp = index_internal::SourceFingerprint(db_);

@@ -32,6 +32,24 @@ void ExpectSame(VectorIndex* idx, const std::map<std::string, RefEntry>& ref, co
   }
 }
 
+// Without a database the vectors exist nowhere else: nothing is released.
+TEST(BruteForceIndex, InMemoryIndexKeepsItsVectorsOnRelease) {
+  auto idx = NewBruteForceIndex(nullptr, InMemory(8));
+  std::map<std::string, RefEntry> ref;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20; ++i) {
+    auto v = RandomUnit(rng, 8);
+    EntryMeta m{"bug", "", "active", {}};
+    ASSERT_TRUE(idx->Upsert("e" + std::to_string(i), v.data(), 8, m).ok());
+    ref["e" + std::to_string(i)] = RefEntry{v, m};
+  }
+  EXPECT_FALSE(idx->ReleaseMemory());
+  size_t n = 0;
+  ASSERT_TRUE(idx->Count(&n).ok());
+  EXPECT_EQ(n, 20u);
+  ExpectSame(idx.get(), ref, RandomUnit(rng, 8), 5);
+}
+
 // Odd dimensions exercise the zero padding of rows and queries.
 TEST(BruteForceIndex, RandomOperationsMatchReference) {
   for (int dim : {3, 17, 384}) {

@@ -8,7 +8,7 @@ EmbeddingCache::EmbeddingCache() : EmbeddingCache(Options{}) {}
 EmbeddingCache::EmbeddingCache(Options opts) : opts_(std::move(opts)) {}
 
 std::chrono::steady_clock::time_point EmbeddingCache::Now() const {
-  return opts_.clock ? opts_.clock() : std::chrono::steady_clock::now();
+  return opts_.env->NowSteady();
 }
 
 EmbeddingCache::Vector EmbeddingCache::GetLocked(const std::string& id,

@@ -11,7 +11,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -19,17 +18,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "util/env.h"
+
 namespace rekall {
 
 class EmbeddingCache {
  public:
-  using Clock = std::function<std::chrono::steady_clock::time_point()>;
   using Vector = std::shared_ptr<const std::vector<float>>;
 
   struct Options {
     size_t capacity = 1000;
     std::chrono::milliseconds ttl{600'000};  // measured from the Put
-    Clock clock;                              // default steady_clock::now
+    Env* env = Env::Default();                // its NowSteady() measures the ttl
   };
 
   struct Stats {

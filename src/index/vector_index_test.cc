@@ -422,6 +422,27 @@ TEST_P(VectorIndexTest, RollbackThenMarkStale) {
   ExpectMatchesReference(v, 20);
 }
 
+// An idle server gives the memory back; later calls reload what they need
+// and answer as before. Only brute holds nothing but a copy of the table.
+TEST_P(VectorIndexTest, ReleaseMemoryKeepsAnswersExact) {
+  Fill(200);
+  std::mt19937_64 rng(31);
+  const auto q = RandomUnit(rng, kDim);
+  Filter bugs;
+  bugs.type = "bug";
+  ExpectMatchesReference(q, 10, bugs);
+  EXPECT_EQ(idx_->ReleaseMemory(), GetParam() == IndexBackend::kBrute);
+  ExpectMatchesReference(q, 10);
+  ExpectMatchesReference(q, 10, bugs);
+  idx_->ReleaseMemory();
+  Put("after", RandomUnit(rng, kDim), Meta(1));
+  Del(Id(7));
+  size_t n = 0;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 200u);
+  ExpectMatchesReference(q, 10);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, VectorIndexTest, ::testing::Values(IndexBackend::kBrute, IndexBackend::kSqliteVec),
                          [](const auto& info) {
                            return std::string(info.param == IndexBackend::kBrute ? "Brute" : "SqliteVec");

@@ -1,13 +1,13 @@
 // Store maintenance: the SQL behind `rekall doctor` (checks and repairs),
 // backups, and the few other calls the engine needs beside reads and writes.
-#include <sqlite3.h>
-
 #include "store/migrate.h"
 #include "store/store.h"
 
 namespace rekall::store {
 
 namespace {
+
+using sqlite::Stmt;
 
 // Entries whose FTS row is missing or whose indexed text differs from the
 // entry (Rekall's trigger indexes tags before they are written).
@@ -24,38 +24,29 @@ constexpr const char* kFtsRebuildSql =
     "(SELECT GROUP_CONCAT(tag, ' ') FROM (SELECT tag FROM tags t WHERE t.entry_id = e.id ORDER BY tag)) "
     "FROM entries e";
 
-constexpr const char* kOurSummariesSql =
-    "SELECT COUNT(*) FROM embeddings m JOIN entries e ON e.id = m.entry_id WHERE "
-    "m.embedding_type = 'summary' AND m.dimensions = 384 AND length(m.vector) = 1536 AND "
-    "m.model_name IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')";
-
 // Runs a query returning one integer.
-Status QueryCount(sqlite3* db, const char* sql, size_t* n) {
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
-  if (rc != SQLITE_OK) return SqliteError(db, rc, "doctor");
-  rc = sqlite3_step(st);
-  *n = rc == SQLITE_ROW ? static_cast<size_t>(sqlite3_column_int64(st, 0)) : 0;
-  sqlite3_finalize(st);
-  if (rc != SQLITE_ROW) return SqliteError(db, rc, "doctor");
-  return Status::OK();
+Status QueryCount(sqlite3* db, const std::string& sql, size_t* n) {
+  *n = 0;
+  Stmt st(db, sql);
+  Status s = st.status("doctor");
+  if (s.ok()) s = st.StepRow("doctor");
+  if (s.ok()) *n = static_cast<size_t>(st.Int(0));
+  return s;
 }
 
 }  // namespace
 
 Status Store::IntegrityCheck(std::vector<std::string>* problems) {
   problems->clear();
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db_, "PRAGMA integrity_check", -1, &st, nullptr);
-  if (rc != SQLITE_OK) return SqliteError(db_, rc, "integrity check");
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const unsigned char* t = sqlite3_column_text(st, 0);
-    std::string line = t ? reinterpret_cast<const char*>(t) : "";
+  Stmt st(db_, "PRAGMA integrity_check");
+  Status s = st.status("integrity check");
+  if (!s.ok()) return s;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    std::string line = st.Text(0);
     if (line != "ok") problems->push_back(line);
   }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "integrity check");
-  return Status::OK();
+  return st.Done(rc, "integrity check");
 }
 
 Status Store::CountOrphanEmbeddings(size_t* n) {
@@ -73,37 +64,34 @@ Status Store::CountFtsDrift(size_t* n) { return QueryCount(db_, kFtsDriftSql, n)
 Status Store::CountOurSummaries(size_t* n) {
   *n = 0;
   if (!schema_.has_embeddings_table) return Status::OK();
-  return QueryCount(db_, kOurSummariesSql, n);
+  return QueryCount(db_, "SELECT COUNT(*) FROM embeddings m JOIN entries e ON e.id = m.entry_id WHERE " +
+                             OurSummarySql("m"),
+                    n);
 }
 
 Status Store::DeleteOrphanEmbeddings() {
-  return ExecSql(db_, "DELETE FROM embeddings WHERE entry_id NOT IN (SELECT id FROM entries)", "doctor");
+  return sqlite::Exec(db_, "DELETE FROM embeddings WHERE entry_id NOT IN (SELECT id FROM entries)", "doctor");
 }
 
 Status Store::DeleteOrphanTags() {
-  return ExecSql(db_, "DELETE FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)", "doctor");
+  return sqlite::Exec(db_, "DELETE FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)", "doctor");
 }
 
 Status Store::RebuildFts() {
-  return WithTransaction([&] { return ExecSql(db_, kFtsRebuildSql, "doctor"); });
+  return WithTransaction([&] { return sqlite::Exec(db_, kFtsRebuildSql, "doctor"); });
 }
 
-Status Store::DeleteEmbedding(const std::string& entry_id, const std::string& type) {
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db_, "DELETE FROM embeddings WHERE entry_id = ? AND embedding_type = ?", -1, &st,
-                              nullptr);
-  if (rc != SQLITE_OK) return SqliteError(db_, rc, "dropping stale embedding");
-  sqlite3_bind_text(st, 1, entry_id.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, type.c_str(), -1, SQLITE_TRANSIENT);
-  rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "dropping stale embedding");
-  return Status::OK();
+Status Store::DeleteEmbedding(const std::string& entry_id, EmbeddingType type) {
+  Stmt st(db_, "DELETE FROM embeddings WHERE entry_id = ?1 AND " + EmbeddingTypeSql("", type));
+  Status s = st.status("dropping stale embedding");
+  if (!s.ok()) return s;
+  st.Bind(1, entry_id);
+  return st.Run("dropping stale embedding");
 }
 
-Status Store::Backup(const std::string& dest) { return BackupDatabase(db_, dest); }
+Status Store::Backup(const std::string& dest) { return BackupDatabase(db_, dest, env_); }
 
-Status Store::GetMigrationPlan(MigrationPlan* plan) { return store::PlanMigration(db_, path_, plan); }
+Status Store::GetMigrationPlan(MigrationPlan* plan) { return store::PlanMigration(db_, path_, plan, env_); }
 
 void Store::ReleaseMemory() { sqlite3_db_release_memory(db_); }
 

@@ -31,14 +31,14 @@ class MaintenanceTest : public ::testing::Test {
     e.content = "content of " + title;
     e.type = "bug";
     e.tags = {"b", "a"};
-    std::vector<float> v(kDim, 0.0f);
+    std::vector<float> v(kOurDim, 0.0f);
     v[0] = 1.0f;
     EXPECT_TRUE(store_->Add(&e, with_vector ? &v : nullptr).ok());
     return e.id;
   }
   // Damage as another program could leave it.
   void Sql(const std::string& sql) {
-    Status s = ExecSql(store_->db(), "PRAGMA foreign_keys = OFF; " + sql + "; PRAGMA foreign_keys = ON", "test");
+    Status s = sqlite::Exec(store_->db(), "PRAGMA foreign_keys = OFF; " + sql + "; PRAGMA foreign_keys = ON", "test");
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   size_t Count(Status (Store::*count)(size_t*)) {
@@ -96,11 +96,11 @@ TEST_F(MaintenanceTest, FtsDriftIsCountedAndRebuilt) {
 TEST_F(MaintenanceTest, DeleteEmbeddingDropsOnlyThatEntrysVector) {
   std::string a = AddEntry("one", true);
   std::string b = AddEntry("two", true);
-  ASSERT_TRUE(store_->DeleteEmbedding(a, "summary").ok());
-  ASSERT_TRUE(store_->DeleteEmbedding(a, "summary").ok());  // none left: still ok
+  ASSERT_TRUE(store_->DeleteEmbedding(a, EmbeddingType::kSummary).ok());
+  ASSERT_TRUE(store_->DeleteEmbedding(a, EmbeddingType::kSummary).ok());  // none left: still ok
   StoredEmbedding emb;
-  EXPECT_TRUE(store_->GetEmbedding(a, "summary", &emb).IsNotFound());
-  EXPECT_TRUE(store_->GetEmbedding(b, "summary", &emb).ok());
+  EXPECT_TRUE(store_->GetEmbedding(a, EmbeddingType::kSummary, &emb).IsNotFound());
+  EXPECT_TRUE(store_->GetEmbedding(b, EmbeddingType::kSummary, &emb).ok());
   EXPECT_EQ(Count(&Store::CountOurSummaries), 1u);
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "store/store.h"
+#include "util/fake_env_for_test.h"
 
 namespace fs = std::filesystem;
 
@@ -121,7 +122,7 @@ TEST_P(MigrateTest, MigratesWithBackupAndKeepsEveryByte) {
   ASSERT_TRUE(s->Count(&n).ok());
   EXPECT_EQ(n, 120u);
   std::vector<std::string> missing;
-  ASSERT_TRUE(s->EntriesWithoutEmbedding("summary", &missing).ok());
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing).ok());
   EXPECT_EQ(missing.size(), GetParam() == "rekall-v2.db" ? 120u : 24u);
 }
 
@@ -202,6 +203,27 @@ TEST(MigrateOther, UnknownAndNewerDatabasesAreNeverModified) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("newer"), std::string::npos) << st.ToString();
   EXPECT_EQ(Dump(p), before);
+  fs::remove_all(dir);
+}
+
+// Backups are named after the time of the plan, and never overwrite one
+// another: a name already taken gets a counter.
+TEST(MigrateOther, BackupNamesAreDatedAndNeverReused) {
+  char tmpl[] = "/tmp/rekall_migrate_other_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string p = dir + "/old.db";
+  sqlite3* db;
+  sqlite3_open(p.c_str(), &db);
+  sqlite3_exec(db, "CREATE TABLE entries(id TEXT PRIMARY KEY); PRAGMA user_version = 2;", nullptr, nullptr, nullptr);
+  FakeEnv env;
+  env.Advance(std::chrono::hours(180 * 24 + 12));  // 2026-06-30 12:00 UTC: June in every time zone
+  MigrationPlan first, second;
+  ASSERT_TRUE(PlanMigration(db, p, &first, &env).ok());
+  EXPECT_EQ(first.backup_path.rfind(p + ".backup-202606", 0), 0u) << first.backup_path;
+  std::ofstream(first.backup_path) << "taken";
+  ASSERT_TRUE(PlanMigration(db, p, &second, &env).ok());  // same second
+  EXPECT_EQ(second.backup_path, first.backup_path + "-1");
+  sqlite3_close(db);
   fs::remove_all(dir);
 }
 

@@ -1,11 +1,6 @@
 #include "store/store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <set>
 
@@ -18,43 +13,7 @@ namespace rekall::store {
 
 namespace {
 
-// A prepared statement that finalizes itself.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  Status status(const std::string& what) const {
-    return rc_ == SQLITE_OK ? Status::OK() : SqliteError(db_, rc_, what);
-  }
-  sqlite3_stmt* get() { return st_; }
-  void Bind(int i, const std::string& s) { sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
-  void Bind(int i, const std::optional<std::string>& s) {
-    if (s) Bind(i, *s);
-    else sqlite3_bind_null(st_, i);
-  }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
-  void BindBlob(int i, const void* p, size_t n) { sqlite3_bind_blob(st_, i, p, static_cast<int>(n), SQLITE_TRANSIENT); }
-  int Step() { return sqlite3_step(st_); }
-  std::string Text(int col) {
-    const unsigned char* t = sqlite3_column_text(st_, col);
-    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(st_, col)) : std::string();
-  }
-  std::optional<std::string> OptText(int col) {
-    if (sqlite3_column_type(st_, col) == SQLITE_NULL) return std::nullopt;
-    return Text(col);
-  }
-  int64_t Int(int col) { return sqlite3_column_int64(st_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-  int rc_;
-};
-
+using sqlite::Stmt;
 
 // Columns of `entries` that Entry holds as fields; the rest go to `extra`.
 const std::set<std::string>& CoreColumns() {
@@ -99,121 +58,82 @@ bool Base64Decode(const std::string& s, std::string* out) {
 }
 
 // Reads one row of `SELECT * FROM entries` into an entry.
-void ReadEntryRow(sqlite3_stmt* st, Entry* e) {
-  int n = sqlite3_column_count(st);
+void ReadEntryRow(const Stmt& st, Entry* e) {
   e->extra = nlohmann::json::object();
-  for (int i = 0; i < n; ++i) {
-    std::string col = sqlite3_column_name(st, i);
-    int t = sqlite3_column_type(st, i);
-    auto text = [&]() {
-      const unsigned char* p = sqlite3_column_text(st, i);
-      return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st, i)) : std::string();
-    };
-    if (col == "id") e->id = text();
-    else if (col == "title") e->title = text();
-    else if (col == "content") e->content = text();
-    else if (col == "type") e->type = text();
-    else if (col == "project") e->project = t == SQLITE_NULL ? std::nullopt : std::optional<std::string>(text());
-    else if (col == "confidence") e->confidence = sqlite3_column_int(st, i);
-    else if (col == "status") e->status = t == SQLITE_NULL ? "active" : text();
-    else if (col == "superseded_by")
-      e->superseded_by = t == SQLITE_NULL ? std::nullopt : std::optional<std::string>(text());
-    else if (col == "created_at") e->created_at = text();
-    else if (col == "updated_at") e->updated_at = text();
+  for (int i = 0; i < st.ColumnCount(); ++i) {
+    const std::string col = st.ColumnName(i);
+    const int t = st.Type(i);
+    if (col == "id") e->id = st.Text(i);
+    else if (col == "title") e->title = st.Text(i);
+    else if (col == "content") e->content = st.Text(i);
+    else if (col == "type") e->type = st.Text(i);
+    else if (col == "project") e->project = st.OptText(i);
+    else if (col == "confidence") e->confidence = static_cast<int>(st.Int(i));
+    else if (col == "status") e->status = t == SQLITE_NULL ? "active" : st.Text(i);
+    else if (col == "superseded_by") e->superseded_by = st.OptText(i);
+    else if (col == "created_at") e->created_at = st.Text(i);
+    else if (col == "updated_at") e->updated_at = st.Text(i);
     else {
       switch (t) {
         case SQLITE_NULL: e->extra[col] = nullptr; break;
-        case SQLITE_INTEGER: e->extra[col] = sqlite3_column_int64(st, i); break;
-        case SQLITE_FLOAT: e->extra[col] = sqlite3_column_double(st, i); break;
-        case SQLITE_BLOB: {
-          auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(st, i));
-          e->extra[col] = {{"base64", Base64Encode(p, sqlite3_column_bytes(st, i))}};
+        case SQLITE_INTEGER: e->extra[col] = st.Int(i); break;
+        case SQLITE_FLOAT: e->extra[col] = st.Double(i); break;
+        case SQLITE_BLOB:
+          e->extra[col] = {{"base64", Base64Encode(static_cast<const unsigned char*>(st.Blob(i)), st.Bytes(i))}};
           break;
-        }
-        default: e->extra[col] = text();
+        default: e->extra[col] = st.Text(i);
       }
     }
   }
 }
 
-bool FileExists(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0;
+// Checks the file at `path` before SQLite opens it, creating it when
+// missing and allowed; *exists tells whether it was there.
+Status PrepareFile(const std::string& path, const OpenOptions& opts, bool* exists) {
+  Env* env = opts.env;
+  *exists = env->FileExists(path);
+  if (*exists) {
+    if (env->IsDirectory(path)) return Status::InvalidArgument("database path " + path + " is a directory");
+    return Status::OK();
+  }
+  if (!opts.create_if_missing || opts.read_only) return Status::NotFound("database " + path + " does not exist");
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
+  if (!env->IsDirectory(dir))
+    return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
+  // Knowledge is private: create the file 0600 ourselves; SQLite gives its
+  // -wal and -shm files the same mode.
+  Status s = env->CreateNewFile(path, 0600);
+  if (!s.ok()) return Status::IOError("cannot create database " + s.message());
+  return Status::OK();
 }
 
 }  // namespace
 
-bool IsOurModelName(const std::string& name) {
-  return name == kModelName || name == "all-MiniLM-L6-v2";
-}
-
-Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  if (rc == SQLITE_OK) return Status::OK();
-  std::string msg = err ? err : sqlite3_errstr(rc);
-  sqlite3_free(err);
-  return SqliteError(db, rc, what + ": " + msg);
-}
-
-Status SqliteError(sqlite3* db, int rc, const std::string& what) {
-  int base = rc & 0xFF;
-  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  std::string msg = what + " (" + detail + ")";
-  switch (base) {
-    case SQLITE_NOTADB: return Status::Corruption(what + ": the file is not a SQLite database");
-    case SQLITE_CORRUPT: return Status::Corruption(what + ": the database file is corrupt (" + detail + ")");
-    case SQLITE_READONLY: return Status::IOError(what + ": the database is read-only (" + detail + ")");
-    case SQLITE_FULL: return Status::IOError(what + ": the disk is full (" + detail + ")");
-    case SQLITE_CANTOPEN: return Status::IOError(what + ": cannot open the database file (" + detail + ")");
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Status::Busy(what + ": the database is locked by another process (" + detail + ")");
-    case SQLITE_IOERR: return Status::IOError(msg);
-    case SQLITE_CONSTRAINT: return Status::InvalidArgument(msg);
-    default: return Status::Internal(msg);
-  }
-}
-
 Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique_ptr<Store>* out) {
   if (path.empty()) return Status::InvalidArgument("empty database path");
-  bool exists = FileExists(path);
-  if (!exists) {
-    if (!opts.create_if_missing || opts.read_only)
-      return Status::NotFound("database " + path + " does not exist");
-    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    if (dir.empty()) dir = "/";
-    struct stat sb;
-    if (::stat(dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode))
-      return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
-    // Knowledge is private: create the file 0600 ourselves, whatever the
-    // umask; SQLite gives its -wal and -shm files the same mode.
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-      return Status::IOError("cannot create database " + path + ": " + std::strerror(errno));
-    ::close(fd);
-  } else {
-    struct stat sb;
-    if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode))
-      return Status::InvalidArgument("database path " + path + " is a directory");
-  }
-  bool read_only = opts.read_only || ::access(path.c_str(), W_OK) != 0;
+  bool exists = false;
+  Status s = PrepareFile(path, opts, &exists);
+  if (!s.ok()) return s;
+  bool read_only = opts.read_only || !opts.env->CanWrite(path);
   int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
-    Status s = SqliteError(db, rc, "cannot open database " + path);
+    Status s = sqlite::ToStatus(db, rc, "cannot open database " + path);
     sqlite3_close(db);
     return s;
   }
   std::unique_ptr<Store> store(new Store(db, path));
+  store->env_ = opts.env;
   store->schema_.created = !exists;
   store->schema_.read_only = read_only;
-  Status s = store->Init(opts);
+  s = store->Init(opts);
   if (!s.ok()) {
     store.reset();
     // A file we created and could not initialise is removed, so a retry
     // starts clean; an existing file is never touched.
-    if (!exists) ::unlink(path.c_str());
+    if (!exists) opts.env->RemoveFile(path);
     return s;
   }
   *out = std::move(store);
@@ -243,30 +163,30 @@ Status Store::Init(const OpenOptions& opts) {
       if (n == "embeddings") has_embeddings = true;
       if (n == "rekall_engine_meta") has_engine = true;
     }
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, where);
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, where);
   }
   if (has_any && !has_entries)
     return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
 
-  Status s = ExecSql(db_, "PRAGMA foreign_keys = ON", where);
+  Status s = sqlite::Exec(db_, "PRAGMA foreign_keys = ON", where);
   if (!s.ok()) return s;
   if (!schema_.read_only) {
     // WAL lets readers (an agent's server) run beside a writer (the CLI).
-    s = ExecSql(db_, "PRAGMA journal_mode = WAL", where);
+    s = sqlite::Exec(db_, "PRAGMA journal_mode = WAL", where);
     if (!s.ok()) return s;
-    ExecSql(db_, "PRAGMA synchronous = NORMAL", where);
+    sqlite::Exec(db_, "PRAGMA synchronous = NORMAL", where);
   }
 
   if (!has_any) {
     if (schema_.read_only) return Status::IOError(where + " is empty and read-only");
     s = WithTransaction([&]() -> Status {
-      Status t = ExecSql(db_, RekallSchemaV12(), "creating Rekall schema");
+      Status t = sqlite::Exec(db_, RekallSchemaV12(), "creating Rekall schema");
       if (!t.ok()) return t;
-      t = ExecSql(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)), "setting user_version");
+      t = sqlite::Exec(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)), "setting user_version");
       if (!t.ok()) return t;
-      t = ExecSql(db_, EngineSchema(), "creating engine tables");
+      t = sqlite::Exec(db_, EngineSchema(), "creating engine tables");
       if (!t.ok()) return t;
-      return ExecSql(db_, "INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
+      return sqlite::Exec(db_, "INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
                               std::to_string(kEngineSchemaVersion) + "')",
                      "recording engine schema version");
     });
@@ -276,14 +196,14 @@ Status Store::Init(const OpenOptions& opts) {
   // An existing Rekall file may lack what we need: migrate it, transparently,
   // after a backup (read-only opens just report what is pending).
   MigrationPlan plan;
-  if (!(s = PlanMigration(db_, path_, &plan)).ok()) return s;
+  if (!(s = PlanMigration(db_, path_, &plan, opts.env)).ok()) return s;
   schema_.user_version = plan.user_version;
   if (plan.needed()) {
     if (schema_.read_only || !opts.auto_migrate) {
       schema_.pending_migration = true;
     } else {
       std::string backup;
-      if (!(s = RunMigration(db_, plan, opts.migrate, &backup)).ok()) return s;
+      if (!(s = RunMigration(db_, plan, opts.migrate, &backup, opts.env)).ok()) return s;
       schema_.migrated = true;
       schema_.backup_path = backup;
       for (const auto& step : plan.steps) schema_.migration_steps.push_back(step.description);
@@ -317,17 +237,14 @@ Status Store::WithTransaction(const std::function<Status()>& fn) {
     return s;
   }
   if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was changed");
-  Status s = ExecSql(db_, "BEGIN IMMEDIATE", "starting a transaction");
+  sqlite::Transaction txn;
+  Status s = txn.Begin(db_, "starting a transaction");
   if (!s.ok()) return s;
   txn_depth_ = 1;
   s = fn();
   txn_depth_ = 0;
-  if (s.ok()) {
-    s = ExecSql(db_, "COMMIT", "committing");
-    if (s.ok()) return s;
-  }
-  ExecSql(db_, "ROLLBACK", "rolling back");
-  return s;
+  if (s.ok()) s = txn.Commit("committing");
+  return s;  // rolled back unless committed
 }
 
 Status Store::WriteEntryRow(const Entry& e, bool insert) {
@@ -375,10 +292,10 @@ Status Store::WriteEntryRow(const Entry& e, bool insert) {
   int idx = 11;
   for (const auto& c : extra_cols) {
     const auto& v = e.extra[c];
-    if (v.is_null()) sqlite3_bind_null(st.get(), idx);
+    if (v.is_null()) st.BindNull(idx);
     else if (v.is_boolean()) st.Bind(idx, static_cast<int64_t>(v.get<bool>()));
     else if (v.is_number_integer()) st.Bind(idx, v.get<int64_t>());
-    else if (v.is_number()) sqlite3_bind_double(st.get(), idx, v.get<double>());
+    else if (v.is_number()) st.BindDouble(idx, v.get<double>());
     else if (v.is_string()) st.Bind(idx, v.get<std::string>());
     else if (v.is_object() && v.contains("base64") && v["base64"].is_string()) {
       std::string raw;
@@ -396,7 +313,7 @@ Status Store::WriteEntryRow(const Entry& e, bool insert) {
       return Status::InvalidArgument("an entry with id " + e.id + " already exists");
     if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
       return Status::InvalidArgument("superseded_by names no existing entry");
-    return SqliteError(db_, rc, "writing entry " + e.id);
+    return sqlite::ToStatus(db_, rc, "writing entry " + e.id);
   }
   if (!insert && sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + e.id);
   return Status::OK();
@@ -407,21 +324,21 @@ Status Store::WriteTags(const Entry& e) {
     Stmt del(db_, "DELETE FROM tags WHERE entry_id = ?");
     del.Bind(1, e.id);
     int rc = del.Step();
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing tags");
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing tags");
   }
   for (const auto& t : e.tags) {
     Stmt ins(db_, "INSERT OR IGNORE INTO tags(entry_id, tag) VALUES(?, ?)");
     ins.Bind(1, e.id);
     ins.Bind(2, t);
     int rc = ins.Step();
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing tags");
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing tags");
   }
   // Rekall's triggers index the entry before its tags exist; bring the FTS
   // row's tags column up to date so keyword search finds tags.
   Stmt fts(db_, "UPDATE entries_fts SET tags = (SELECT GROUP_CONCAT(tag, ' ') FROM tags WHERE entry_id = ?1) WHERE id = ?1");
   fts.Bind(1, e.id);
   int rc = fts.Step();
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "indexing tags");
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "indexing tags");
   return Status::OK();
 }
 
@@ -431,10 +348,10 @@ Status Store::NotifySummary(const Entry& e, const std::vector<float>* summary) {
   // Filterable fields may have changed: hand the index the stored vector.
   if (!schema_.has_embeddings_table) return Status::OK();
   StoredEmbedding se;
-  Status s = GetEmbedding(e.id, "summary", &se);
+  Status s = GetEmbedding(e.id, EmbeddingType::kSummary, &se);
   if (s.IsNotFound()) return Status::OK();
   if (!s.ok()) return s;
-  if (!IsOurModelName(se.model_name) || se.dimensions != kDim) return Status::OK();
+  if (!IsOurEmbedding(se.model_name, se.dimensions)) return Status::OK();
   return observer_->OnSummaryVector(e, se.vector.data(), se.dimensions);
 }
 
@@ -450,7 +367,7 @@ Status Store::Add(Entry* e, const std::vector<float>* summary) {
     Status t = WriteEntryRow(*e, true);
     if (!t.ok()) return t;
     if (!(t = WriteTags(*e)).ok()) return t;
-    if (summary && !(t = PutEmbedding(e->id, "summary", *summary)).ok()) return t;
+    if (summary && !(t = PutEmbedding(e->id, EmbeddingType::kSummary, *summary)).ok()) return t;
     return NotifySummary(*e, summary);
   });
 }
@@ -470,7 +387,7 @@ Status Store::InsertRaw(const Entry& e) {
 
 Status Store::PutSummary(const Entry& e, const std::vector<float>& vec) {
   return WithTransaction([&]() -> Status {
-    Status t = PutEmbedding(e.id, "summary", vec);
+    Status t = PutEmbedding(e.id, EmbeddingType::kSummary, vec);
     if (!t.ok()) return t;
     return NotifySummary(e, &vec);
   });
@@ -485,7 +402,7 @@ Status Store::Update(Entry* e, const std::vector<float>* summary) {
     Status t = WriteEntryRow(*e, false);
     if (!t.ok()) return t;
     if (!(t = WriteTags(*e)).ok()) return t;
-    if (summary && !(t = PutEmbedding(e->id, "summary", *summary)).ok()) return t;
+    if (summary && !(t = PutEmbedding(e->id, EmbeddingType::kSummary, *summary)).ok()) return t;
     return NotifySummary(*e, summary);
   });
 }
@@ -497,20 +414,20 @@ Status Store::Delete(const std::string& id) {
     Stmt un(db_, "UPDATE entries SET superseded_by = NULL WHERE superseded_by = ?");
     un.Bind(1, id);
     int rc = un.Step();
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     // Rekall's older schemas lack ON DELETE CASCADE on some tables: delete
     // dependants explicitly.
     if (schema_.has_embeddings_table) {
       Stmt de(db_, "DELETE FROM embeddings WHERE entry_id = ?");
       de.Bind(1, id);
-      if ((rc = de.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+      if ((rc = de.Step()) != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     }
     Stmt dt(db_, "DELETE FROM tags WHERE entry_id = ?");
     dt.Bind(1, id);
-    if ((rc = dt.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    if ((rc = dt.Step()) != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     Stmt st(db_, "DELETE FROM entries WHERE id = ?");
     st.Bind(1, id);
-    if ((rc = st.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    if ((rc = st.Step()) != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     if (sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + id);
     if (observer_) return observer_->OnEntryRemoved(id);
     return Status::OK();
@@ -524,13 +441,13 @@ Status Store::Get(const std::string& id, Entry* e) {
   st.Bind(1, id);
   int rc = st.Step();
   if (rc == SQLITE_DONE) return Status::NotFound("no entry with id " + id);
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading entry " + id);
-  ReadEntryRow(st.get(), e);
+  if (rc != SQLITE_ROW) return sqlite::ToStatus(db_, rc, "reading entry " + id);
+  ReadEntryRow(st, e);
   Stmt tg(db_, "SELECT tag FROM tags WHERE entry_id = ? ORDER BY tag");
   tg.Bind(1, id);
   e->tags.clear();
   while ((rc = tg.Step()) == SQLITE_ROW) e->tags.push_back(tg.Text(0));
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "reading tags of " + id);
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "reading tags of " + id);
   return Status::OK();
 }
 
@@ -538,7 +455,7 @@ Status Store::Exists(const std::string& id, bool* exists) {
   Stmt st(db_, "SELECT 1 FROM entries WHERE id = ?");
   st.Bind(1, id);
   int rc = st.Step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(db_, rc, "reading entry " + id);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "reading entry " + id);
   *exists = rc == SQLITE_ROW;
   return Status::OK();
 }
@@ -554,8 +471,7 @@ Status Store::IdsWithPrefix(const std::string& prefix, int limit, std::vector<st
   st.Bind(3, static_cast<int64_t>(limit));
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "resolving an id prefix");
-  return Status::OK();
+  return st.Done(rc, "resolving an id prefix");
 }
 
 namespace {
@@ -587,7 +503,7 @@ Status Store::List(const ListFilter& f, std::vector<Entry>* out) {
   std::vector<std::string> ids;
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) ids.push_back(st.Text(0));
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "listing entries");
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "listing entries");
   out->clear();
   for (const auto& id : ids) {
     Entry e;
@@ -604,7 +520,7 @@ bool Store::HasEntryColumn(const std::string& column) const {
 Status Store::Count(size_t* n) {
   Stmt st(db_, "SELECT COUNT(*) FROM entries");
   int rc = st.Step();
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting entries");
+  if (rc != SQLITE_ROW) return sqlite::ToStatus(db_, rc, "counting entries");
   *n = static_cast<size_t>(st.Int(0));
   return Status::OK();
 }
@@ -669,23 +585,23 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
     while ((rc = st.Step()) == SQLITE_ROW) {
       KeywordHit h;
       h.id = st.Text(0);
-      h.bm25 = sqlite3_column_double(st.get(), 1);
+      h.bm25 = st.Double(1);
       h.rank = static_cast<int>(out->size()) + 1;
       out->push_back(std::move(h));
     }
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "keyword search");
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "keyword search");
     if (!out->empty()) break;
   }
   return Status::OK();
 }
 
-Status Store::PutEmbedding(const std::string& entry_id, const std::string& type, const std::vector<float>& vec,
+Status Store::PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
                            const std::string& model_name) {
   if (!schema_.has_embeddings_table)
     return Status::Unavailable("database " + path_ + " has no embeddings table; run `rekall migrate`");
-  if (vec.size() != static_cast<size_t>(kDim))
+  if (vec.size() != static_cast<size_t>(kOurDim))
     return Status::InvalidArgument("embedding has " + std::to_string(vec.size()) + " dimensions; expected " +
-                                   std::to_string(kDim));
+                                   std::to_string(kOurDim));
   Stmt st(db_,
           "INSERT INTO embeddings(id, entry_id, embedding_type, vector, dimensions, model_name, created_at) "
           "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id, embedding_type) DO UPDATE SET "
@@ -695,111 +611,114 @@ Status Store::PutEmbedding(const std::string& entry_id, const std::string& type,
   if (!s.ok()) return s;
   st.Bind(1, NewUlid());
   st.Bind(2, entry_id);
-  st.Bind(3, type);
-  // float32 little-endian, as Rekall writes numpy's tobytes() on x86/ARM.
-  st.BindBlob(4, vec.data(), vec.size() * sizeof(float));
+  st.Bind(3, EmbeddingTypeName(type));
+  st.BindBlob(4, vec.data(), vec.size() * sizeof(float));  // see kOurVectorBytes
   st.Bind(5, static_cast<int64_t>(vec.size()));
   st.Bind(6, model_name);
   st.Bind(7, NowIsoLocal());
-  int rc = st.Step();
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing embedding of " + entry_id);
-  return Status::OK();
+  return st.Run("writing embedding of " + entry_id);
 }
 
 namespace {
 
-Status ReadEmbeddingRow(sqlite3_stmt* st, StoredEmbedding* out) {
-  out->entry_id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-  out->type = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-  out->dimensions = sqlite3_column_int(st, 3);
-  const unsigned char* m = sqlite3_column_text(st, 4);
-  out->model_name = m ? reinterpret_cast<const char*>(m) : "";
-  int bytes = sqlite3_column_bytes(st, 2);
+// Reads entry_id, vector, dimensions, model_name (columns 0-3).
+Status ReadEmbeddingRow(const Stmt& st, EmbeddingType type, StoredEmbedding* out) {
+  out->entry_id = st.Text(0);
+  out->type = type;
+  out->dimensions = static_cast<int>(st.Int(2));
+  out->model_name = st.Text(3);
+  const int bytes = st.Bytes(1);
   if (bytes != out->dimensions * 4)
     return Status::Corruption("embedding of " + out->entry_id + " holds " + std::to_string(bytes) +
                               " bytes for " + std::to_string(out->dimensions) + " dimensions");
   out->vector.resize(static_cast<size_t>(out->dimensions));
-  if (bytes) std::memcpy(out->vector.data(), sqlite3_column_blob(st, 2), static_cast<size_t>(bytes));
+  if (bytes) std::memcpy(out->vector.data(), st.Blob(1), static_cast<size_t>(bytes));
   return Status::OK();
+}
+
+Status UnknownType(const std::string& type) {
+  return Status::InvalidArgument("unknown embedding type '" + type + "' (summary or context)");
 }
 
 }  // namespace
 
-Status Store::GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out) {
+Status Store::GetEmbedding(const std::string& entry_id, EmbeddingType type, StoredEmbedding* out) {
   if (!schema_.has_embeddings_table) return Status::NotFound("no embeddings table");
   Stmt st(db_,
-          "SELECT entry_id, embedding_type, vector, dimensions, model_name FROM embeddings "
+          "SELECT entry_id, vector, dimensions, model_name FROM embeddings "
           "WHERE entry_id = ? AND embedding_type = ?");
   st.Bind(1, entry_id);
-  st.Bind(2, type);
+  st.Bind(2, EmbeddingTypeName(type));
   int rc = st.Step();
-  if (rc == SQLITE_DONE) return Status::NotFound("entry " + entry_id + " has no " + type + " embedding");
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading embedding");
-  return ReadEmbeddingRow(st.get(), out);
+  if (rc == SQLITE_DONE)
+    return Status::NotFound("entry " + entry_id + " has no " + EmbeddingTypeName(type) + " embedding");
+  if (rc != SQLITE_ROW) return sqlite::ToStatus(db_, rc, "reading embedding");
+  return ReadEmbeddingRow(st, type, out);
 }
 
-Status Store::ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out) {
+Status Store::ListEmbeddings(EmbeddingType type, std::vector<StoredEmbedding>* out) {
   out->clear();
   if (!schema_.has_embeddings_table) return Status::OK();
   Stmt st(db_,
-          "SELECT entry_id, embedding_type, vector, dimensions, model_name FROM embeddings "
+          "SELECT entry_id, vector, dimensions, model_name FROM embeddings "
           "WHERE embedding_type = ? ORDER BY entry_id");
-  st.Bind(1, type);
+  st.Bind(1, EmbeddingTypeName(type));
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
     StoredEmbedding e;
-    Status s = ReadEmbeddingRow(st.get(), &e);
+    Status s = ReadEmbeddingRow(st, type, &e);
     if (!s.ok()) return s;
     out->push_back(std::move(e));
   }
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "reading embeddings");
-  return Status::OK();
+  return st.Done(rc, "reading embeddings");
 }
 
-Status Store::EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids) {
+Status Store::EntriesWithoutEmbedding(EmbeddingType type, std::vector<std::string>* ids) {
   ids->clear();
   std::string sql = schema_.has_embeddings_table
                         ? "SELECT e.id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM embeddings m WHERE "
-                          "m.entry_id = e.id AND m.embedding_type = ?1 AND m.dimensions = 384 AND m.model_name IN "
-                          "('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')) ORDER BY e.id"
-                        : "SELECT e.id FROM entries e WHERE ?1 IS NOT NULL ORDER BY e.id";
+                          "m.entry_id = e.id AND " + OurEmbeddingSql("m", type) + ") ORDER BY e.id"
+                        : "SELECT e.id FROM entries e ORDER BY e.id";
   Stmt st(db_, sql);
-  st.Bind(1, type);
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "listing entries without embeddings");
-  return Status::OK();
+  return st.Done(rc, "listing entries without embeddings");
+}
+
+Status Store::GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out) {
+  EmbeddingType t;
+  return ParseEmbeddingType(type, &t) ? GetEmbedding(entry_id, t, out) : UnknownType(type);
+}
+
+Status Store::ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out) {
+  EmbeddingType t;
+  return ParseEmbeddingType(type, &t) ? ListEmbeddings(t, out) : UnknownType(type);
+}
+
+Status Store::EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids) {
+  EmbeddingType t;
+  return ParseEmbeddingType(type, &t) ? EntriesWithoutEmbedding(t, ids) : UnknownType(type);
 }
 
 Status Store::CountEmbeddings(size_t* n) {
   *n = 0;
   if (!schema_.has_embeddings_table) return Status::OK();
-  Stmt st(db_, "SELECT COUNT(*) FROM embeddings WHERE embedding_type = 'summary'");
-  int rc = st.Step();
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting embeddings");
-  *n = static_cast<size_t>(st.Int(0));
-  return Status::OK();
+  Stmt st(db_, "SELECT COUNT(*) FROM embeddings WHERE " + EmbeddingTypeSql("", EmbeddingType::kSummary));
+  Status s = st.StepRow("counting embeddings");
+  if (s.ok()) *n = static_cast<size_t>(st.Int(0));
+  return s;
 }
 
 Status Store::CountMismatchedSummaries(size_t* n) {
   *n = 0;
   if (!schema_.has_embeddings_table) return Status::OK();
-  Stmt st(db_,
-          "SELECT COUNT(*) FROM embeddings WHERE embedding_type = 'summary' AND (dimensions != 384 "
-          "OR model_name NOT IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2') "
-          "OR length(vector) != dimensions * 4)");
-  int rc = st.Step();
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting mismatched embeddings");
-  *n = static_cast<size_t>(st.Int(0));
-  return Status::OK();
+  Stmt st(db_, "SELECT COUNT(*) FROM embeddings m WHERE " + EmbeddingTypeSql("m", EmbeddingType::kSummary) +
+                   " AND NOT (" + OurSummarySql("m") + ")");
+  Status s = st.StepRow("counting mismatched embeddings");
+  if (s.ok()) *n = static_cast<size_t>(st.Int(0));
+  return s;
 }
 
-Status Store::DataVersion(int64_t* v) {
-  Stmt st(db_, "PRAGMA data_version");
-  int rc = st.Step();
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading data_version");
-  *v = st.Int(0);
-  return Status::OK();
-}
+Status Store::DataVersion(int64_t* v) { return sqlite::DataVersion(db_, v); }
 
 }  // namespace rekall::store

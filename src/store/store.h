@@ -18,27 +18,22 @@
 #include <string>
 #include <vector>
 
+#include "sqlite/sqlite.h"
 #include "store/entry.h"
 #include "store/migrate.h"
+#include "store/types.h"
+#include "util/env.h"
+#include "util/our_embeddings.h"
 #include "util/status.h"
 
 namespace rekall::store {
 
 inline constexpr int kRekallUserVersion = 12;  // the latest Rekall schema we know
 inline constexpr int kEngineSchemaVersion = 1;  // ours, in rekall_engine_meta
-inline constexpr const char* kModelName = "sentence-transformers/all-MiniLM-L6-v2";
-inline constexpr int kDim = 384;
-
-// True for the names Rekall and we use for all-MiniLM-L6-v2.
-bool IsOurModelName(const std::string& name);
-
-struct ListFilter {
-  std::optional<std::string> type;
-  std::optional<std::string> project;
-  std::optional<std::string> status;
-  std::vector<std::string> tags;  // every tag must be present
-  int limit = 0;                  // 0: no limit
-};
+// Older spellings of util/our_embeddings.h, kept for callers outside store/.
+inline constexpr const char* kModelName = kOurModelName;
+inline constexpr int kDim = kOurDim;
+using rekall::IsOurModelName;
 
 struct KeywordHit {
   std::string id;
@@ -48,7 +43,7 @@ struct KeywordHit {
 
 struct StoredEmbedding {
   std::string entry_id;
-  std::string type;  // 'summary' | 'context'
+  EmbeddingType type = EmbeddingType::kSummary;
   std::vector<float> vector;
   int dimensions = 0;
   std::string model_name;
@@ -67,6 +62,8 @@ class WriteObserver {
 };
 
 struct OpenOptions {
+  // Which files exist, may be written or created; the clock of backups.
+  Env* env = Env::Default();
   bool create_if_missing = true;
   bool read_only = false;
   int busy_timeout_ms = 5000;
@@ -74,19 +71,6 @@ struct OpenOptions {
   // backup). Off: open it as it is and report schema().pending_migration.
   bool auto_migrate = true;
   MigrateOptions migrate;
-};
-
-// What Open() found in the file.
-struct SchemaInfo {
-  int user_version = 0;          // Rekall's
-  int engine_version = 0;        // ours; 0 when we never wrote to it
-  bool created = false;          // the file was new
-  bool has_embeddings_table = false;
-  bool read_only = false;
-  bool pending_migration = false;  // changes we need were not applied
-  bool migrated = false;           // Open() migrated the file
-  std::string backup_path;         // the backup made before migrating
-  std::vector<std::string> migration_steps;
 };
 
 class Store {
@@ -135,16 +119,22 @@ class Store {
   // transaction (index rebuild, import).
   Status PutSummary(const Entry& e, const std::vector<float>& vec);
 
-  Status PutEmbedding(const std::string& entry_id, const std::string& type, const std::vector<float>& vec,
-                      const std::string& model_name = kModelName);
+  // NotFound when the entry has no embedding of `type`.
+  Status GetEmbedding(const std::string& entry_id, EmbeddingType type, StoredEmbedding* out);
+  // Every embedding of `type`, of any model.
+  Status ListEmbeddings(EmbeddingType type, std::vector<StoredEmbedding>* out);
+  // Ids of entries that have no embedding of ours (util/our_embeddings.h)
+  // for `type`.
+  Status EntriesWithoutEmbedding(EmbeddingType type, std::vector<std::string>* ids);
+  // The same three with the type spelled as in SQL ("summary", "context"),
+  // kept while callers outside store/ move to EmbeddingType.
   Status GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out);
-  // Every embedding of the given type ('summary' or 'context').
   Status ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out);
-  // Ids of entries that have no embedding of our model for `type`.
   Status EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids);
+  // Summary embeddings of any model.
   Status CountEmbeddings(size_t* n);
-  // Summary embeddings that are not of our model and dimension (or whose
-  // bytes do not match their dimension): never ranked, re-embedded by
+  // Summary embeddings that are not ours (another model or dimension, or
+  // bytes that do not match the dimension): never ranked, re-embedded by
   // `index rebuild`.
   Status CountMismatchedSummaries(size_t* n);
 
@@ -172,7 +162,7 @@ class Store {
   Status RebuildFts();
   // Deletes the entry's embedding of `type` if it has one. The vector index
   // is not told: the caller keeps it in step.
-  Status DeleteEmbedding(const std::string& entry_id, const std::string& type);
+  Status DeleteEmbedding(const std::string& entry_id, EmbeddingType type);
   // Copies the database to `dest` (created 0600) with the online backup API.
   Status Backup(const std::string& dest);
   // What a migration of this file would do (store/migrate.h), changing nothing.
@@ -186,9 +176,12 @@ class Store {
   Status WriteEntryRow(const Entry& e, bool insert);
   Status WriteTags(const Entry& e);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
+  Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
+                      const std::string& model_name = kOurModelName);
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  Env* env_ = Env::Default();  // OpenOptions::env
   SchemaInfo schema_;
   WriteObserver* observer_ = nullptr;
   int txn_depth_ = 0;
@@ -200,11 +193,11 @@ class Store {
 // nothing searchable.
 std::string BuildFtsQuery(const std::string& user_query, bool any_term);
 
-// Runs SQL (one or more statements); a failure names `what` and SQLite's
-// own message.
-Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what);
-
-// Returns the path of a SQLite error in the form users understand.
-Status SqliteError(sqlite3* db, int rc, const std::string& what);
+// Older names of sqlite::Exec and sqlite::ToStatus, kept for callers
+// outside store/ until they move to src/sqlite.
+inline Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what) {
+  return sqlite::Exec(db, sql, what);
+}
+inline Status SqliteError(sqlite3* db, int rc, const std::string& what) { return sqlite::ToStatus(db, rc, what); }
 
 }  // namespace rekall::store

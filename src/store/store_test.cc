@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+
+#include "util/fake_env_for_test.h"
 
 namespace fs = std::filesystem;
 
@@ -61,6 +64,20 @@ std::vector<float> UnitVector(float seed) {
   }
   for (auto& x : v) x = static_cast<float>(x / std::sqrt(n));
   return v;
+}
+
+// The store asks its Env which files and folders exist.
+TEST(StoreOpen, AsksItsEnvWhatExists) {
+  TempDir d;
+  FakeEnv env;
+  env.SetDirectory(d.path(), false);
+  OpenOptions o;
+  o.env = &env;
+  std::unique_ptr<Store> s;
+  Status st = Store::Open(d.file("k.db"), o, &s);
+  EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+  EXPECT_NE(st.message().find("directory " + d.path() + " does not exist"), std::string::npos) << st.ToString();
+  EXPECT_FALSE(fs::exists(d.file("k.db")));
 }
 
 TEST(StoreOpen, CreatesRekallSchemaWithMode0600) {
@@ -188,9 +205,16 @@ TEST(StoreCrud, AddGetUpdateDelete) {
   EXPECT_EQ(got.extra["memory_type"], "episodic");
 
   StoredEmbedding emb;
-  ASSERT_TRUE(s->GetEmbedding(e.id, "summary", &emb).ok());
+  ASSERT_TRUE(s->GetEmbedding(e.id, EmbeddingType::kSummary, &emb).ok());
   EXPECT_EQ(emb.vector, v);
-  EXPECT_EQ(emb.model_name, kModelName);
+  EXPECT_EQ(emb.model_name, kOurModelName);
+  EXPECT_EQ(emb.type, EmbeddingType::kSummary);
+  EXPECT_TRUE(s->GetEmbedding(e.id, EmbeddingType::kContext, &emb).IsNotFound());
+  // The SQL spelling of the type still works; anything else is refused.
+  StoredEmbedding by_name;
+  ASSERT_TRUE(s->GetEmbedding(e.id, "summary", &by_name).ok());
+  EXPECT_EQ(by_name.vector, v);
+  EXPECT_TRUE(s->GetEmbedding(e.id, "Summary", &by_name).IsInvalidArgument());
 
   got.title = "Nginx 504 after 60s";
   got.tags = {"nginx"};
@@ -200,7 +224,7 @@ TEST(StoreCrud, AddGetUpdateDelete) {
   ASSERT_TRUE(s->Get(e.id, &again).ok());
   EXPECT_EQ(again.title, "Nginx 504 after 60s");
   EXPECT_EQ(again.tags, std::vector<std::string>{"nginx"});
-  ASSERT_TRUE(s->GetEmbedding(e.id, "summary", &emb).ok());
+  ASSERT_TRUE(s->GetEmbedding(e.id, EmbeddingType::kSummary, &emb).ok());
   EXPECT_EQ(emb.vector, v2);
   size_t n = 0;
   ASSERT_TRUE(s->CountEmbeddings(&n).ok());
@@ -274,7 +298,7 @@ TEST(StoreCrud, ObserverFailureRollsBackTheWholeWrite) {
   Entry got;
   EXPECT_TRUE(s->Get(keep.id, &got).ok());
   StoredEmbedding emb;
-  EXPECT_TRUE(s->GetEmbedding(keep.id, "summary", &emb).ok());
+  EXPECT_TRUE(s->GetEmbedding(keep.id, EmbeddingType::kSummary, &emb).ok());
 }
 
 TEST(StoreSearch, KeywordSearchTreatsQueryLiterally) {
@@ -388,8 +412,8 @@ TEST(RekallFixture, V12OpensAndEveryEntryAndEmbeddingReads) {
   ASSERT_TRUE(s->Get(ids[5], &big).ok());
   EXPECT_GT(big.content.size(), 50000u);
   std::vector<StoredEmbedding> sum, ctx;
-  ASSERT_TRUE(s->ListEmbeddings("summary", &sum).ok());
-  ASSERT_TRUE(s->ListEmbeddings("context", &ctx).ok());
+  ASSERT_TRUE(s->ListEmbeddings(EmbeddingType::kSummary, &sum).ok());
+  ASSERT_TRUE(s->ListEmbeddings(EmbeddingType::kContext, &ctx).ok());
   EXPECT_EQ(sum.size(), 96u);
   EXPECT_EQ(ctx.size(), 14u);
   // Bytes equal what Rekall wrote, read straight from SQLite.
@@ -409,7 +433,7 @@ TEST(RekallFixture, V12OpensAndEveryEntryAndEmbeddingReads) {
   sqlite3_close(raw);
   // Every fifth entry has no embedding.
   std::vector<std::string> missing;
-  ASSERT_TRUE(s->EntriesWithoutEmbedding("summary", &missing).ok());
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing).ok());
   EXPECT_EQ(missing.size(), 24u);
   // Our bookkeeping was added beside Rekall's; user_version unchanged.
   sqlite3_stmt* q;
@@ -417,6 +441,43 @@ TEST(RekallFixture, V12OpensAndEveryEntryAndEmbeddingReads) {
   sqlite3_step(q);
   EXPECT_EQ(sqlite3_column_int(q, 0), 12);
   sqlite3_finalize(q);
+}
+
+// "Ours" is one definition (util/our_embeddings.h): our model under either
+// name, 384 dimensions, 1536 bytes. Every other summary row counts as
+// mismatched and its entry as lacking an embedding, so `index rebuild`
+// re-embeds it.
+TEST(StoreEmbeddings, OnlyOurModelAndShapeCountAsPresent) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  std::vector<std::string> ids;
+  for (const char* t : {"ours", "short-name", "other-model", "other-dim", "short-bytes", "none"}) {
+    Entry e = MakeEntry(t);
+    auto v = UnitVector(1.0f);
+    ASSERT_TRUE(s->Add(&e, std::string(t) == "none" ? nullptr : &v).ok());
+    ids.push_back(e.id);
+  }
+  ASSERT_TRUE(ExecSql(s->db(),
+                      "UPDATE embeddings SET model_name = 'all-MiniLM-L6-v2' WHERE entry_id = '" + ids[1] + "';"
+                      "UPDATE embeddings SET model_name = 'some/other-model' WHERE entry_id = '" + ids[2] + "';"
+                      "UPDATE embeddings SET dimensions = 128, vector = substr(vector, 1, 512) WHERE entry_id = '" +
+                          ids[3] + "';"
+                          "UPDATE embeddings SET vector = substr(vector, 1, 100) WHERE entry_id = '" + ids[4] + "'",
+                      "test setup")
+                  .ok());
+  std::vector<std::string> missing;
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing).ok());
+  std::vector<std::string> expected = {ids[2], ids[3], ids[4], ids[5]};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(missing, expected);
+  size_t n = 0;
+  ASSERT_TRUE(s->CountMismatchedSummaries(&n).ok());
+  EXPECT_EQ(n, 3u);
+  ASSERT_TRUE(s->CountEmbeddings(&n).ok());
+  EXPECT_EQ(n, 5u);
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kContext, &missing).ok());
+  EXPECT_EQ(missing.size(), ids.size());
 }
 
 TEST(BuildFts, QuotesEveryTerm) {

@@ -136,7 +136,7 @@ void DatabaseFile(const uint8_t* data, size_t size) {
       std::vector<store::KeywordHit> hits;
       s->KeywordSearch("timeout", {}, 5, &hits);
       std::vector<store::StoredEmbedding> embs;
-      s->ListEmbeddings("summary", &embs);
+      s->ListEmbeddings(EmbeddingType::kSummary, &embs);
     }
   }
   std::string base = tmpl;
