@@ -7,7 +7,6 @@
 #include "present/present.h"
 #include "server/rekall_tools.h"
 #include "store/entry.h"
-#include "store/store.h"
 
 namespace rekall::server {
 
