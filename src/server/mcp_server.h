@@ -70,6 +70,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json.h"
 #include "util/status.h"
 
 namespace rekall::server {
@@ -134,6 +135,9 @@ struct ServerOptions {
   // Longest accepted line (without its '\n'); longer ones get -32600 and are
   // skipped without being buffered.
   size_t max_message_bytes = 4 << 20;
+  // Deepest accepted nesting of arrays and objects in a message; deeper ones
+  // get -32600 (util/json.h: a deep value would overflow the stack later).
+  int max_json_depth = kMaxJsonDepth;
   std::string name = "rekall";
   std::string version = "0.1.0";
   std::string instructions;  // optional initialize "instructions"
