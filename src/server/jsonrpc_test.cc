@@ -89,6 +89,8 @@ TEST(ParseLine, ParseErrors) {
     EXPECT_EQ(ErrorCodeOf(p), kParseError) << line;
     EXPECT_TRUE((*p.error)["id"].is_null());
   }
+  // So is a number beyond double's range (nlohmann throws out_of_range).
+  EXPECT_EQ(ErrorCodeOf(ParseLine(R"({"jsonrpc":"2.0","id":1e999,"method":"ping"})")), kParseError);
   // Invalid UTF-8 inside a string is a parse error too.
   EXPECT_EQ(ErrorCodeOf(ParseLine("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\xc3\x28\"}")), kParseError);
 }

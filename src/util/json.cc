@@ -45,9 +45,10 @@ Status ParseJson(std::string_view text, int max_depth, json* out) {
   }
   try {
     *out = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line 1,
-    // column 2: ..."; the bracketed id means nothing to a user.
+  } catch (const json::exception& e) {
+    // parse_error, or out_of_range for a number like 1e999. e.what() is
+    // "[json.exception.parse_error.101] parse error at line 1, column 2:
+    // ..."; the bracketed id means nothing to a user.
     std::string what = e.what();
     if (size_t p = what.find("] "); what.starts_with("[json.exception.") && p != std::string::npos) {
       what.erase(0, p + 2);

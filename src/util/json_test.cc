@@ -89,6 +89,15 @@ TEST(ParseJson, MalformedJsonNamesThePosition) {
     EXPECT_EQ(s.message().find("json.exception"), std::string::npos) << s.message();
     EXPECT_EQ(j, "untouched");
   }
+  // A number out of double's range is an error too (nlohmann throws
+  // out_of_range for it, not parse_error).
+  for (const char* bad : {"1e999", R"({"id": -1e400})", "[1E+99999]"}) {
+    Status s = ParseJson(bad, kMaxJsonDepth, &j);
+    ASSERT_TRUE(s.IsInvalidArgument()) << bad;
+    EXPECT_TRUE(s.message().starts_with("malformed JSON: number overflow")) << s.message();
+    EXPECT_EQ(s.message().find("json.exception"), std::string::npos) << s.message();
+    EXPECT_EQ(j, "untouched");
+  }
 }
 
 TEST(DumpJson, ValidTextIsDumpedAsIs) {
