@@ -35,10 +35,6 @@
 
 namespace rekall {
 
-namespace store {
-class Store;
-}
-
 enum class SearchMode { kKeyword, kSemantic, kHybrid };
 Status ParseSearchMode(const std::string& s, SearchMode* out);
 const char* SearchModeName(SearchMode m);
@@ -181,10 +177,6 @@ class Engine {
   virtual ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
-
-  // Kept until the CLI and the server use the calls below only.
-  virtual store::Store* store() = 0;
-  virtual EmbeddingProvider* provider() = 0;
 
   virtual const config::Config& config() const = 0;
   virtual const std::string& path() const = 0;

@@ -29,8 +29,6 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   static Status Open(EngineOptions opts, std::unique_ptr<EngineImpl>* out);
   ~EngineImpl() override;
 
-  store::Store* store() override { return store_.get(); }
-  EmbeddingProvider* provider() override { return provider_.get(); }
   const config::Config& config() const override { return cfg_; }
   const std::string& path() const override { return store_->path(); }
   const store::SchemaInfo& schema() const override { return store_->schema(); }
