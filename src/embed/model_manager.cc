@@ -85,7 +85,9 @@ Status ModelManager::Acquire(std::chrono::milliseconds max_wait, std::shared_ptr
                                  " ms: retry later");
     }
     if (state_ != State::kLoaded) {
-      if (failed_load_ == generation) return last_error_;
+      // Our load, or a retry a later caller started before we woke, failed:
+      // either way the latest finished load's error is the answer.
+      if (failed_load_ >= generation && failed_load_ == finished_loads_) return last_error_;
       return Status::Unavailable("model unloaded right after loading: retry");
     }
   }
