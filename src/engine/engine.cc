@@ -256,7 +256,10 @@ void EngineImpl::ReleaseIdleMemory() {
   // open when that costs nothing (sqlite-vec).
   if (index_ && index_->ReleaseMemory()) index_.reset();
   entry_cache_->Clear();
-  query_cache_->Clear();
+  // The query cache stays: at most cache_max_size x 1.5 KB (1.5 MB by
+  // default), and it is what lets a repeated query after a pause skip
+  // reloading the ~90 MB model (its TTL still ages entries out). Clearing it
+  // here raced with the model's own idle unload on the same timeout.
   store_->ReleaseMemory();
   malloc_trim(0);
 }

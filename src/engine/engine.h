@@ -243,8 +243,9 @@ class Engine {
   virtual Status Stats(EngineStats* out) = 0;
 
   // Gives back what a long-running process holds between bursts of use: the
-  // in-memory vector matrix, the caches, SQLite's page cache, and freed heap
-  // pages. Called after the idle timeout (the model manager unloads the
+  // in-memory vector matrix, the entry cache, SQLite's page cache, and freed
+  // heap pages. The query cache is kept (small; spares a model reload for a
+  // repeated query). Called after the idle timeout (the model manager unloads the
   // model on the same timeout); the next search reloads what it needs.
   virtual void ReleaseIdleMemory() = 0;
 };

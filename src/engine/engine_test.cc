@@ -278,6 +278,28 @@ TEST_F(EngineTest, HasEntryColumnAnswersForThisFile) {
   EXPECT_FALSE(eng->HasEntryColumn("no_such_column"));
 }
 
+TEST_F(EngineTest, IdleReleaseKeepsTheQueryCacheSoARepeatedQueryNeedsNoModel) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open("brute", &fp);
+  auto a = Make("nginx gateway timeout", "proxy read timeout upstream");
+  std::string notice;
+  ASSERT_TRUE(eng->Add(&a, &notice).ok());
+  SearchRequest req;
+  req.query = "upstream timeout";
+  req.mode = SearchMode::kSemantic;
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  int calls = fp->calls;
+  eng->ReleaseIdleMemory();
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_EQ(fp->calls, calls);  // answered from the query cache
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
+  req.query = "another question";
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_EQ(fp->calls, calls + 1);
+}
+
 TEST_F(EngineTest, WaitForModelEndsWithTheLoadOrTheCancellation) {
   FakeProvider* fp = nullptr;
   auto eng = Open("brute", &fp);
