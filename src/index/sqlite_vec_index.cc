@@ -141,9 +141,8 @@ class SqliteVecIndex final : public VectorIndex {
     }
     std::string fp = index_internal::SourceFingerprint(db_);
     if (fp != stored) {
-      s = ReconcileLocked();
+      s = ReconcileLocked(&fp);
       if (!s.ok()) return s;
-      PersistFingerprint(fp);
     }
     data_version_ = dv;
     fingerprint_ = fp;
@@ -424,7 +423,7 @@ class SqliteVecIndex final : public VectorIndex {
       // Another connection completed it: catch up as an open does.
       fp_now = index_internal::SourceFingerprint(db_);
       if (fp_now != stored) {
-        s = ReconcileLocked();
+        s = ReconcileLocked(&fp_now);
         if (s.ok()) s = WriteState(fp_now);
         if (!s.ok()) return s;
       }
@@ -510,9 +509,8 @@ class SqliteVecIndex final : public VectorIndex {
     if (last) {
       if (b.base.empty()) {
         // The sources changed behind the build: bring every row in line.
-        s = ReconcileLocked();
+        s = ReconcileLocked(&fp_now);
         if (!s.ok()) return s;
-        fp_now = index_internal::SourceFingerprint(db_);
       } else {
         fp_now = b.base;  // verified above, or unchanged since (same data_version)
       }
@@ -603,23 +601,32 @@ class SqliteVecIndex final : public VectorIndex {
     return Status::OK();
   }
 
+  // What embeddings_vec holds: entry id -> RowHash.
+  Status ScanLocked(std::unordered_map<std::string, uint64_t>* have) {
+    Stmt st;
+    Status s = st.Prepare(db_, std::string("SELECT entry_id, embedding, type, project, status FROM ") + kTable);
+    if (!s.ok()) return s;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      (*have)[st.Text(0)] = RowHash(st.Blob(1), size_t(st.Bytes(1)), st.Text(2), st.Text(3), st.Text(4));
+    }
+    return st.Done(rc, "scanning " + std::string(kTable));
+  }
+
   // Brings embeddings_vec in line with the source tables, touching only the
   // rows that differ: compares a hash of (unit vector, type, project, status).
-  Status ReconcileLocked() {
-    std::unordered_map<std::string, uint64_t> have;
-    {
-      Stmt st;
-      Status s = st.Prepare(db_, std::string("SELECT entry_id, embedding, type, project, status FROM ") + kTable);
-      if (!s.ok()) return s;
-      int rc;
-      while ((rc = st.Step()) == SQLITE_ROW) {
-        have[st.Text(0)] = RowHash(st.Blob(1), size_t(st.Bytes(1)), st.Text(2), st.Text(3), st.Text(4));
-      }
-      s = st.Done(rc, "scanning " + std::string(kTable));
-      if (!s.ok()) return s;
-    }
+  // One write scope (BEGIN IMMEDIATE at top level) around the scan and the
+  // writes, so no other process inserts the same rows in between (vec0's
+  // UNIQUE error, issue 10 #4). At top level the sources' fingerprint is
+  // stored in the same transaction, so the next process does not reconcile
+  // again. *fp: the fingerprint of the sources it matched.
+  Status ReconcileLocked(std::string* fp) {
     sqlite::Savepoint sp;
     Status s = sp.Begin(db_, kSavepoint);
+    if (!s.ok()) return s;
+    *fp = index_internal::SourceFingerprint(db_);
+    std::unordered_map<std::string, uint64_t> have;
+    s = ScanLocked(&have);
     if (!s.ok()) return s;
     std::vector<float> v(dim_);
     s = index_internal::ForEachSourceRow(
@@ -647,6 +654,7 @@ class SqliteVecIndex final : public VectorIndex {
       s = DeleteRow(id);
       if (!s.ok()) return s;
     }
+    if (sp.top_level()) PersistFingerprint(*fp);
     return sp.Release();
   }
 
@@ -679,9 +687,8 @@ class SqliteVecIndex final : public VectorIndex {
       std::string fp = index_internal::SourceFingerprint(db_);
       if (fp_dirty_ || fp != fingerprint_) {
         if (changed) *changed = true;
-        s = ReconcileLocked();
+        s = ReconcileLocked(&fp);
         if (!s.ok()) return s;
-        if (sqlite3_get_autocommit(db_)) PersistFingerprint(fp);
         fp_dirty_ = false;
       }
       fingerprint_ = fp;
