@@ -33,6 +33,16 @@ Status GetInt(const toml::table& t, const std::string& key, const std::string& w
   return Status::OK();
 }
 
+// Keys of a section of ours that we do not know are ignored with a warning
+// (a typo must not pass silently, nor stop the tool).
+void WarnUnknownKeys(const toml::table& t, const std::set<std::string>& known, const std::string& where,
+                     std::vector<std::string>* warnings) {
+  for (const auto& [k, v] : t) {
+    if (!known.count(std::string(k.str())))
+      warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
+  }
+}
+
 Status GetString(const toml::table& t, const std::string& key, const std::string& where, std::string* out) {
   const toml::node* n = t.get(key);
   if (!n) return Status::OK();
@@ -78,11 +88,8 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
       if (!(s = GetInt(*perf, "cache_ttl_seconds", where, &c->cache_ttl_seconds)).ok()) return s;
       if (!(s = GetInt(*perf, "model_idle_timeout_minutes", where, &c->model_idle_timeout_minutes)).ok()) return s;
       if (!(s = GetString(*perf, "vector_backend", where, &c->vector_backend)).ok()) return s;
-      static const std::set<std::string> known = {"cache_max_size", "cache_ttl_seconds",
-                                                  "model_idle_timeout_minutes", "vector_backend"};
-      for (const auto& [k, v] : *perf)
-        if (!known.count(std::string(k.str())))
-          warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
+      WarnUnknownKeys(*perf, {"cache_max_size", "cache_ttl_seconds", "model_idle_timeout_minutes", "vector_backend"},
+                      where, warnings);
     }
     if (const toml::table* eng = root["engine"].as_table()) {
       std::string where = path + " [engine]";
@@ -98,12 +105,9 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
         if (!n->is_boolean()) return Status::InvalidArgument(where + ": warm_model must be true or false");
         c->warm_model = n->as_boolean()->get();
       }
-      static const std::set<std::string> known = {"model_path", "sqlite_vec_path", "threads",
-                                                  "model_load_wait_seconds", "warm_model",
-                                                  "model_idle_timeout_seconds"};
-      for (const auto& [k, v] : *eng)
-        if (!known.count(std::string(k.str())))
-          warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
+      WarnUnknownKeys(*eng, {"model_path", "sqlite_vec_path", "threads", "model_load_wait_seconds", "warm_model",
+                             "model_idle_timeout_seconds"},
+                      where, warnings);
     }
     Status v = Validate(*c);
     if (!v.ok()) return Status::InvalidArgument("config file " + path + ": " + v.message());

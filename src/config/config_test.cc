@@ -7,25 +7,22 @@
 #include <fstream>
 
 #include "util/fake_env_for_test.h"
+#include "util/temp_dir_for_test.h"
 
 namespace rekall::config {
 namespace {
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rekall_config_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    // The fake sees none of the process's variables, and no ./.rekall.
-    env_.SetDirectory(".rekall", false);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // The fake sees none of the process's variables, and no ./.rekall.
+  void SetUp() override { env_.SetDirectory(".rekall", false); }
   std::string Write(const std::string& text) {
-    std::string p = dir_ + "/config.toml";
+    std::string p = tmp_.file("config.toml");
     std::ofstream(p) << text;
     return p;
   }
-  std::string dir_;
+  TempDir tmp_;
+  const std::string dir_ = tmp_.path();
   FakeEnv env_;
   Options opts_{&env_};
 };

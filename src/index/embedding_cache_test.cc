@@ -19,18 +19,25 @@ EmbeddingCache::Options Opts(FakeEnv* clock, size_t cap = 3, std::chrono::millis
   return o;
 }
 
+// A cache of 3 holding a, b, c (vectors {1}, {2}, {3}), put in that order.
+class FullCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    c.Put("a", {1});
+    c.Put("b", {2});
+    c.Put("c", {3});
+  }
+  FakeEnv clk;
+  EmbeddingCache c{Opts(&clk)};
+};
+
 TEST(EmbeddingCache, Defaults) {
   EmbeddingCache::Options o;
   EXPECT_EQ(o.capacity, 1000u);
   EXPECT_EQ(o.ttl, 600s);
 }
 
-TEST(EmbeddingCache, EvictsLeastRecentlyUsed) {
-  FakeEnv clk;
-  EmbeddingCache c(Opts(&clk));
-  c.Put("a", {1});
-  c.Put("b", {2});
-  c.Put("c", {3});
+TEST_F(FullCache, EvictsLeastRecentlyUsed) {
   ASSERT_TRUE(c.Get("a"));  // a is now the most recent; b the least
   c.Put("d", {4});
   EXPECT_FALSE(c.Get("b"));
@@ -46,12 +53,7 @@ TEST(EmbeddingCache, EvictsLeastRecentlyUsed) {
   EXPECT_EQ(s.misses, 2u);
 }
 
-TEST(EmbeddingCache, ReplacingDoesNotEvict) {
-  FakeEnv clk;
-  EmbeddingCache c(Opts(&clk));
-  c.Put("a", {1});
-  c.Put("b", {2});
-  c.Put("c", {3});
+TEST_F(FullCache, ReplacingDoesNotEvict) {
   c.Put("a", {9});
   EXPECT_EQ(c.stats().evictions, 0u);
   auto v = c.Get("a");

@@ -36,6 +36,15 @@ void Normalize(float* v, int dim) {
   for (int i = 0; i < dim; ++i) v[i] *= inv;
 }
 
+bool ToUnit(const void* src, int dim, float* out) {
+  std::memmove(out, src, sizeof(float) * dim);
+  for (int i = 0; i < dim; ++i) {
+    if (!std::isfinite(out[i])) return false;
+  }
+  Normalize(out, dim);
+  return true;
+}
+
 Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const SourceRow&)>& fn,
                         size_t* skipped) {
   // Tags travel as one string joined by the unit separator, which no tag holds.

@@ -21,6 +21,11 @@ Status CheckVector(const float* v, int dim, int expected, const char* what);
 // Scales v to unit length (a zero vector is left as is).
 void Normalize(float* v, int dim);
 
+// Copies `dim` floats from `src` (any alignment: a blob; may be `out`)
+// into `out`, scaled to unit length. False, and `out` unusable, when a
+// value is NaN or infinite: such a stored vector is never indexed.
+bool ToUnit(const void* src, int dim, float* out);
+
 // The rows an index is built from, as SQL over `embeddings em JOIN entries e
 // ON e.id = em.entry_id`: summary vectors of our model whose entry exists
 // (another model's vectors, or an orphan of a deleted entry, never rank).

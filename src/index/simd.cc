@@ -314,7 +314,7 @@ Level Detect() {
 #endif
 }
 
-// REKALL_SIMD_LEVEL=scalar|sse2|avx2 caps the level, to exercise the
+// REKALL_SIMD_LEVEL=scalar|sse2|avx2|avx512 caps the level, to exercise the
 // fallbacks on a machine that has more.
 Level Capped() {
   Level l = Detect();

@@ -12,13 +12,14 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "index/backend_base.h"
 #include "index/index_source.h"
 #include "index/simd.h"
 
 namespace rekall {
 namespace {
 
-using index_internal::Normalize;
+using index_internal::ToUnit;
 using sqlite::Stmt;
 
 constexpr const char* kTable = "embeddings_vec";
@@ -41,8 +42,6 @@ constexpr int kVecMaxK = 4096;
 // Float error margin of vec0's L2 distance turned into a cosine: candidates
 // within it of the k-th score are fetched too, so ranks never depend on it.
 constexpr float kScoreSlack = 1e-4f;
-
-size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 std::string Lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -101,10 +100,9 @@ bool Better(const Scored& a, const Scored& b) { return a.s > b.s || (a.s == b.s 
 
 enum class Phase { kReady, kBuilding, kAbsent };
 
-class SqliteVecIndex final : public VectorIndex {
+class SqliteVecIndex final : public index_internal::BackendBase {
  public:
-  SqliteVecIndex(sqlite3* db, const IndexOptions& o)
-      : db_(db), opts_(o), dim_(o.dim), stride_(RoundUp(size_t(o.dim), simd::kFloatLanes)) {}
+  SqliteVecIndex(sqlite3* db, const IndexOptions& o) : BackendBase(db, o) {}
 
   ~SqliteVecIndex() override {
     // Our own committed writes moved the source tables; if nobody else
@@ -119,7 +117,6 @@ class SqliteVecIndex final : public VectorIndex {
   }
 
   const char* name() const override { return "sqlite-vec"; }
-  int dim() const override { return dim_; }
 
   Status Init() {
     std::lock_guard<std::mutex> l(mu_);
@@ -151,11 +148,9 @@ class SqliteVecIndex final : public VectorIndex {
   }
 
   Status Upsert(const std::string& entry_id, const float* vec, int dim, const EntryMeta& meta) override {
-    Status s = CheckVector(vec, dim, "vector");
+    std::vector<float> v;
+    Status s = CheckUpsert(entry_id, vec, dim, &v);
     if (!s.ok()) return s;
-    if (entry_id.empty()) return Status::InvalidArgument("empty entry id");
-    std::vector<float> v(vec, vec + dim);
-    Normalize(v.data(), dim);
     std::lock_guard<std::mutex> l(mu_);
     fp_dirty_ = true;
     // No table of ours yet: the build will read this row from the sources.
@@ -179,7 +174,8 @@ class SqliteVecIndex final : public VectorIndex {
 
   Status Search(const float* query, int dim, int k, const Filter& f, std::vector<Hit>* out) override {
     out->clear();
-    Status s = CheckVector(query, dim, "query vector");
+    std::vector<float> q;
+    Status s = CheckQuery(query, dim, &q);
     if (!s.ok()) return s;
     std::lock_guard<std::mutex> l(mu_);
     bool behind = false;
@@ -189,9 +185,6 @@ class SqliteVecIndex final : public VectorIndex {
       behind = true;
     }
     if (k <= 0) return Status::OK();
-    std::vector<float> q(stride_, 0.0f);
-    std::memcpy(q.data(), query, sizeof(float) * dim_);
-    Normalize(q.data(), dim_);
     std::vector<Scored> top;
     // vec0 metadata cannot hold a list of tags: tag filters (and k beyond
     // vec0's cap) score the matching rows exactly instead; so does a search
@@ -242,11 +235,6 @@ class SqliteVecIndex final : public VectorIndex {
     return Status::OK();
   }
 
-  Status Refresh(bool* changed) override {
-    std::lock_guard<std::mutex> l(mu_);
-    return FreshLocked(true, changed);
-  }
-
   // SQLite rolled the vec0 rows back with the rest of the transaction.
   void MarkStale() override {
     std::lock_guard<std::mutex> l(mu_);
@@ -262,10 +250,6 @@ class SqliteVecIndex final : public VectorIndex {
   }
 
  private:
-  Status CheckVector(const float* v, int dim, const char* what) const {
-    return index_internal::CheckVector(v, dim, dim_, what);
-  }
-
   // Catching embeddings_vec up with another connection's commit needs the
   // write lock: on a read-only connection (or while another process holds
   // the lock past the busy timeout) answers come from the source tables,
@@ -393,6 +377,23 @@ class SqliteVecIndex final : public VectorIndex {
     return rc == SQLITE_ROW;
   }
 
+  // A source row read by a build batch.
+  struct BatchRow {
+    std::string id;
+    std::vector<float> v;  // empty: not dim_ floats
+    EntryMeta meta;
+  };
+
+  // What a build batch found and did; the in-memory state follows it once
+  // the batch has committed.
+  struct Batch {
+    BuildState b;
+    std::string fp_now;        // the sources' fingerprint, when read
+    bool clear_dirty = false;  // fp_dirty_ is accounted for
+    size_t inserted = 0, bad = 0;
+    bool last = false;  // the table is complete
+  };
+
   // One committed batch of the build, under the write lock: (re)creates
   // embeddings_vec when absent, of another shape or force_new_build_; then
   // inserts the next build_batch_rows source rows after the cursor, skipping
@@ -409,46 +410,69 @@ class SqliteVecIndex final : public VectorIndex {
     int64_t dv = 0;
     s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
-    std::string fp_now;
-    BuildState b;
-    bool clear_dirty = false;  // fp_dirty_ is accounted for, once committed
+    if (ph == Phase::kReady && !force_new_build_) return CatchUpCompletedLocked(&t, stored, dv);
+    Batch batch;
+    std::vector<BatchRow> rows;
+    const size_t limit = std::max<size_t>(1, opts_.build_batch_rows);
+    s = StartBatchLocked(ph, stored, dv, &batch);
+    if (s.ok()) s = ReadBatchLocked(batch.b, limit, &rows);  // before any insert
+    if (s.ok()) s = InsertBatchLocked(&rows, &batch);
+    batch.last = rows.size() < limit;
+    if (s.ok()) s = WriteBatchStateLocked(&batch);
+    if (!s.ok()) return s;
+    if (opts_.build_batch_hook) opts_.build_batch_hook(batch.inserted);
+    s = t.Commit("committing a build batch of " + std::string(kTable));
+    if (!s.ok()) return s;
+    BatchCommittedLocked(batch, dv, loaded, skipped);
+    return Status::OK();
+  }
+
+  // Another connection completed the table: catch up as an open does.
+  Status CatchUpCompletedLocked(sqlite::Transaction* t, const std::string& stored, int64_t dv) {
+    const std::string fp_now = index_internal::SourceFingerprint(db_);
+    if (fp_now != stored) {
+      Status s = ReconcileLocked();
+      if (s.ok()) s = WriteState(fp_now);
+      if (!s.ok()) return s;
+    }
+    Status s = t->Commit("committing a build batch of " + std::string(kTable));
+    if (!s.ok()) return s;
+    MarkReady(fp_now, dv);
+    return Status::OK();
+  }
+
+  // A new build drops and re-creates the table; a build in progress goes on
+  // from its cursor, its base fingerprint kept only while the sources have
+  // changed by nobody's writes but ours.
+  Status StartBatchLocked(Phase ph, const std::string& stored, int64_t dv, Batch* batch) {
     if (ph == Phase::kAbsent || force_new_build_) {
       FinalizeStatementsLocked();  // ours on the old table go before it is dropped
-      s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
+      Status s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
       if (s.ok()) s = Run(CreateSql());
       if (!s.ok()) return s;
-      fp_now = index_internal::SourceFingerprint(db_);
-      b.base = fp_now;
-      clear_dirty = true;
-    } else if (ph == Phase::kReady) {
-      // Another connection completed it: catch up as an open does.
-      fp_now = index_internal::SourceFingerprint(db_);
-      if (fp_now != stored) {
-        s = ReconcileLocked();
-        if (s.ok()) s = WriteState(fp_now);
-        if (!s.ok()) return s;
-      }
-      s = t.Commit("committing a build batch of " + std::string(kTable));
-      if (!s.ok()) return s;
-      MarkReady(fp_now, dv);
+      batch->fp_now = index_internal::SourceFingerprint(db_);
+      batch->b.base = batch->fp_now;
+      batch->clear_dirty = true;
       return Status::OK();
-    } else {
-      b = ParseBuilding(stored);
-      if (!build_dv_known_ || dv != build_dv_ || fp_dirty_) {
-        fp_now = index_internal::SourceFingerprint(db_);
-        if (fp_dirty_ && build_dv_known_ && dv == build_dv_) {
-          // Only our own writes since our last batch: they went into the
-          // table (Upsert/Remove), or were rolled back with it.
-          if (!b.base.empty()) b.base = fp_now;
-        } else if (b.base != fp_now) {
-          b.base.clear();  // changed behind the build: reconcile at the end
-        }
-        clear_dirty = true;
-      }
     }
+    BuildState& b = batch->b;
+    b = ParseBuilding(stored);
+    const bool nobody_else = build_dv_known_ && dv == build_dv_;
+    if (nobody_else && !fp_dirty_) return Status::OK();
+    batch->fp_now = index_internal::SourceFingerprint(db_);
+    if (fp_dirty_ && nobody_else) {
+      // Only our own writes since our last batch: they went into the table
+      // (Upsert/Remove), or were rolled back with it.
+      if (!b.base.empty()) b.base = batch->fp_now;
+    } else if (b.base != batch->fp_now) {
+      b.base.clear();  // changed behind the build: reconcile at the end
+    }
+    batch->clear_dirty = true;
+    return Status::OK();
+  }
 
-    // The next rows after the cursor, read before any insert.
-    const size_t limit = std::max<size_t>(1, opts_.build_batch_rows);
+  // The next `limit` source rows after the cursor, in entry_id order.
+  Status ReadBatchLocked(const BuildState& b, size_t limit, std::vector<BatchRow>* rows) {
     Stmt& q = b.has_cursor ? batch_next_ : batch_first_;
     if (!q.prepared()) {
       // "+em.embedding_type": not through Rekall's idx_embeddings_type,
@@ -456,23 +480,17 @@ class SqliteVecIndex final : public VectorIndex {
       // index from the cursor instead.
       std::string where = index_internal::SourceWhere();
       if (where.rfind("em.embedding_type", 0) == 0) where.insert(0, "+");
-      s = q.Prepare(db_, std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status FROM ") +
-                             index_internal::kSourceJoin + " WHERE " + where +
-                             (b.has_cursor ? " AND em.entry_id > ?2" : "") + " ORDER BY em.entry_id LIMIT ?1");
+      Status s = q.Prepare(db_, std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status FROM ") +
+                                    index_internal::kSourceJoin + " WHERE " + where +
+                                    (b.has_cursor ? " AND em.entry_id > ?2" : "") + " ORDER BY em.entry_id LIMIT ?1");
       if (!s.ok()) return s;
     }
     q.Reset();
     q.Bind(1, int64_t(limit));
     if (b.has_cursor) q.Bind(2, b.cursor);
-    struct Row {
-      std::string id;
-      std::vector<float> v;  // empty: unusable
-      EntryMeta meta;
-    };
-    std::vector<Row> rows;
     int rc;
     while ((rc = q.Step()) == SQLITE_ROW) {
-      Row r;
+      BatchRow r;
       r.id = q.Text(0);
       const void* blob = q.Blob(1);
       const int bytes = q.Bytes(1);
@@ -483,60 +501,61 @@ class SqliteVecIndex final : public VectorIndex {
       r.meta.type = q.Text(2);
       r.meta.project = q.Text(3);
       r.meta.status = q.IsNull(4) ? "active" : q.Text(4);
-      rows.push_back(std::move(r));
+      rows->push_back(std::move(r));
     }
-    s = q.Done(rc, "reading embeddings");
-    if (!s.ok()) return s;
+    Status s = q.Done(rc, "reading embeddings");
     q.Reset();
-    size_t inserted = 0, bad = 0;
-    for (Row& r : rows) {
-      b.has_cursor = true;
-      b.cursor = r.id;
+    return s;
+  }
+
+  // Inserts the rows not present yet, moving the cursor past each row.
+  Status InsertBatchLocked(std::vector<BatchRow>* rows, Batch* batch) {
+    for (BatchRow& r : *rows) {
+      batch->b.has_cursor = true;
+      batch->b.cursor = r.id;
       if (r.v.empty()) {
-        ++bad;
+        ++batch->bad;
         continue;
       }
-      bool finite = true;
-      for (float x : r.v) finite = finite && std::isfinite(x);
-      if (!finite) continue;
+      if (!ToUnit(r.v.data(), dim_, r.v.data())) continue;
+      Status s;
       if (Present(r.id, &s)) continue;
       if (!s.ok()) return s;
-      Normalize(r.v.data(), dim_);
       s = InsertRow(r.id, r.v.data(), r.meta);
       if (!s.ok()) return s;
-      ++inserted;
-    }
-    const bool last = rows.size() < limit;
-    if (last) {
-      if (b.base.empty()) {
-        // The sources changed behind the build: bring every row in line.
-        s = ReconcileLocked();
-        if (!s.ok()) return s;
-        fp_now = index_internal::SourceFingerprint(db_);
-      } else {
-        fp_now = b.base;  // verified above, or unchanged since (same data_version)
-      }
-      s = WriteState(fp_now);
-    } else {
-      s = WriteState(BuildingValue(b));
-    }
-    if (!s.ok()) return s;
-    if (opts_.build_batch_hook) opts_.build_batch_hook(inserted);
-    s = t.Commit("committing a build batch of " + std::string(kTable));
-    if (!s.ok()) return s;
-    // Committed: only now does the in-memory state follow.
-    force_new_build_ = false;
-    if (clear_dirty) fp_dirty_ = false;
-    if (loaded) *loaded += inserted;
-    if (skipped) *skipped += bad;
-    if (last) {
-      MarkReady(fp_now, dv);
-    } else {
-      phase_ = Phase::kBuilding;
-      build_dv_ = dv;
-      build_dv_known_ = true;
+      ++batch->inserted;
     }
     return Status::OK();
+  }
+
+  // The state row: the cursor, or after the last batch the fingerprint the
+  // complete table matches.
+  Status WriteBatchStateLocked(Batch* batch) {
+    if (!batch->last) return WriteState(BuildingValue(batch->b));
+    if (batch->b.base.empty()) {
+      // The sources changed behind the build: bring every row in line.
+      Status s = ReconcileLocked();
+      if (!s.ok()) return s;
+      batch->fp_now = index_internal::SourceFingerprint(db_);
+    } else {
+      batch->fp_now = batch->b.base;  // verified above, or unchanged since (same data_version)
+    }
+    return WriteState(batch->fp_now);
+  }
+
+  // Committed: only now does the in-memory state follow.
+  void BatchCommittedLocked(const Batch& batch, int64_t dv, size_t* loaded, size_t* skipped) {
+    force_new_build_ = false;
+    if (batch.clear_dirty) fp_dirty_ = false;
+    if (loaded) *loaded += batch.inserted;
+    if (skipped) *skipped += batch.bad;
+    if (batch.last) {
+      MarkReady(batch.fp_now, dv);
+      return;
+    }
+    phase_ = Phase::kBuilding;
+    build_dv_ = dv;
+    build_dv_known_ = true;
   }
 
   Status DeleteRow(const std::string& id) {
@@ -583,11 +602,7 @@ class SqliteVecIndex final : public VectorIndex {
         s = index_internal::ForEachSourceRow(
             db_, dim_,
             [&](const index_internal::SourceRow& r) {
-              std::memcpy(v.data(), r.vec, sizeof(float) * dim_);
-              for (float x : v) {
-                if (!std::isfinite(x)) return Status::OK();
-              }
-              Normalize(v.data(), dim_);
+              if (!ToUnit(r.vec, dim_, v.data())) return Status::OK();
               ++n;
               return InsertRow(r.entry_id, v.data(), r.meta);
             },
@@ -625,11 +640,7 @@ class SqliteVecIndex final : public VectorIndex {
     s = index_internal::ForEachSourceRow(
         db_, dim_,
         [&](const index_internal::SourceRow& r) {
-          std::memcpy(v.data(), r.vec, sizeof(float) * dim_);
-          for (float x : v) {
-            if (!std::isfinite(x)) return Status::OK();
-          }
-          Normalize(v.data(), dim_);
+          if (!ToUnit(r.vec, dim_, v.data())) return Status::OK();
           const uint64_t h = RowHash(v.data(), sizeof(float) * dim_, r.meta.type, r.meta.project, r.meta.status);
           auto it = have.find(r.entry_id);
           if (it != have.end()) {
@@ -650,7 +661,7 @@ class SqliteVecIndex final : public VectorIndex {
     return sp.Release();
   }
 
-  Status FreshLocked(bool check_others, bool* changed) {
+  Status FreshLocked(bool check_others, bool* changed) override {
     if (changed) *changed = false;
     if (!check_others) return Status::OK();
     int64_t dv = 0;
@@ -701,11 +712,7 @@ class SqliteVecIndex final : public VectorIndex {
   bool Score(const std::vector<float>& q, const void* blob, int bytes, float* s) {
     if (blob == nullptr || bytes != int(sizeof(float) * dim_)) return false;
     row_.assign(stride_, 0.0f);
-    std::memcpy(row_.data(), blob, bytes);
-    for (int j = 0; j < dim_; ++j) {
-      if (!std::isfinite(row_[j])) return false;
-    }
-    Normalize(row_.data(), dim_);
+    if (!ToUnit(blob, dim_, row_.data())) return false;
     simd::Best().dot_rows(q.data(), row_.data(), stride_, 1, s);
     return true;
   }
@@ -827,11 +834,6 @@ class SqliteVecIndex final : public VectorIndex {
     return Status::OK();
   }
 
-  sqlite3* db_;
-  const IndexOptions opts_;
-  const int dim_;
-  const size_t stride_;
-  std::mutex mu_;
   Stmt del_, ins_, src_, has_, batch_first_, batch_next_;
   std::map<int, std::unique_ptr<Stmt>> knn_;
   std::vector<float> row_;

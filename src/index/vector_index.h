@@ -54,7 +54,7 @@ enum class Quantization {
 struct IndexOptions {
   IndexBackend backend = IndexBackend::kAuto;
   std::string extension_path;  // sqlite-vec loadable library (vec0.so)
-  int dim = kOurDim;
+  int dim = kOurDim;  // of every vector; an index over the database holds ours
   int threads = 0;                     // brute: 0 = all hardware threads
   size_t parallel_threshold = 50000;   // brute: rows before the scan is split
   Quantization quantization = Quantization::kAuto;

@@ -103,15 +103,7 @@ class VectorIndexTest : public ::testing::TestWithParam<IndexBackend> {
   }
 
   void ExpectMatchesReference(const std::vector<float>& q, int k, const Filter& f = {}) {
-    std::vector<Hit> hits;
-    Status s = idx_->Search(q.data(), kDim, k, f, &hits);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    auto want = ReferenceSearch(ref_, q, k, f);
-    ASSERT_EQ(hits.size(), want.size());
-    for (size_t i = 0; i < hits.size(); ++i) {
-      EXPECT_EQ(hits[i].entry_id, want[i].first) << "rank " << i;
-      EXPECT_NEAR(hits[i].score, want[i].second, 1e-5) << "rank " << i;
-    }
+    testing::ExpectMatchesReference(idx_.get(), ref_, q, k, f);
   }
 
   TempDb db_;
@@ -450,6 +442,18 @@ INSTANTIATE_TEST_SUITE_P(Backends, VectorIndexTest, ::testing::Values(IndexBacke
 
 // ---- factory and sqlite-vec specifics -------------------------------------
 
+// Both indexes return the same hits, with bit-identical scores.
+void ExpectSameHits(VectorIndex* a, VectorIndex* b, const std::vector<float>& q, int k, const Filter& f) {
+  std::vector<Hit> ha, hb;
+  ASSERT_TRUE(a->Search(q.data(), int(q.size()), k, f, &ha).ok());
+  ASSERT_TRUE(b->Search(q.data(), int(q.size()), k, f, &hb).ok());
+  ASSERT_EQ(ha.size(), hb.size());
+  for (size_t i = 0; i < ha.size(); ++i) {
+    EXPECT_EQ(ha[i].entry_id, hb[i].entry_id);
+    EXPECT_EQ(ha[i].score, hb[i].score);
+  }
+}
+
 IndexOptions VecOptions(IndexBackend b, const std::string& ext = REKALL_TEST_SQLITE_VEC) {
   IndexOptions o;
   o.backend = b;
@@ -525,14 +529,7 @@ TEST(OpenVectorIndex, BackendsAgreeExactly) {
     Filter f;
     if (t % 3 == 1) f.type = "bug";
     if (t % 3 == 2) f.tags = {"y"};
-    std::vector<Hit> a, b;
-    ASSERT_TRUE(brute->Search(q.data(), 384, 15, f, &a).ok());
-    ASSERT_TRUE(vec->Search(q.data(), 384, 15, f, &b).ok());
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_EQ(a[i].entry_id, b[i].entry_id);
-      EXPECT_EQ(a[i].score, b[i].score);
-    }
+    ExpectSameHits(brute.get(), vec.get(), q, 15, f);
   }
 }
 
@@ -732,15 +729,7 @@ class SqliteVecBuild : public ::testing::Test {
 
   // Top-k of `idx` equals the exact reference (ids and scores).
   void ExpectExact(VectorIndex* idx, const std::vector<float>& q, int k, const Filter& f = {}) {
-    std::vector<Hit> hits;
-    Status s = idx->Search(q.data(), 384, k, f, &hits);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    auto want = ReferenceSearch(ref_, q, k, f);
-    ASSERT_EQ(hits.size(), want.size());
-    for (size_t i = 0; i < hits.size(); ++i) {
-      EXPECT_EQ(hits[i].entry_id, want[i].first) << "rank " << i;
-      EXPECT_NEAR(hits[i].score, want[i].second, 1e-5) << "rank " << i;
-    }
+    testing::ExpectMatchesReference(idx, ref_, q, k, f);
   }
 
   // The finished table: every source row once, state complete, searches
@@ -763,14 +752,7 @@ class SqliteVecBuild : public ::testing::Test {
       Filter f;
       if (t % 3 == 1) f.type = "bug";
       if (t % 3 == 2) f.status = "obsolete";
-      std::vector<Hit> a, b;
-      ASSERT_TRUE(brute->Search(q.data(), 384, 20, f, &a).ok());
-      ASSERT_TRUE(idx->Search(q.data(), 384, 20, f, &b).ok());
-      ASSERT_EQ(a.size(), b.size());
-      for (size_t i = 0; i < a.size(); ++i) {
-        EXPECT_EQ(a[i].entry_id, b[i].entry_id);
-        EXPECT_EQ(a[i].score, b[i].score);
-      }
+      ExpectSameHits(brute.get(), idx, q, 20, f);
       ExpectExact(idx, q, 10, f);
     }
   }

@@ -1,31 +1,24 @@
 #include "sqlite/sqlite.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
 #include <vector>
 
 #include "util/our_embeddings.h"
+#include "util/temp_dir_for_test.h"
 
 namespace rekall::sqlite {
 namespace {
 
-// A database file (two connections can open it) removed at the end.
+// A database file (two connections can open it), removed at the end.
 class SqliteTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = std::filesystem::temp_directory_path() /
-            ("rekall_sqlite_test_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".db");
     db_ = Open(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     ASSERT_TRUE(Exec(db_, "CREATE TABLE t(k TEXT, n INTEGER, x REAL, b BLOB)", "schema").ok());
   }
-  void TearDown() override {
-    sqlite3_close_v2(db_);
-    for (const char* ext : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(path_.string() + ext);
-  }
+  void TearDown() override { sqlite3_close_v2(db_); }
   sqlite3* Open(int flags) {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, flags, nullptr), SQLITE_OK);
@@ -37,7 +30,8 @@ class SqliteTest : public ::testing::Test {
     return st.Int(0);
   }
 
-  std::filesystem::path path_;
+  TempDir tmp_;
+  const std::string path_ = tmp_.file("t.db");
   sqlite3* db_ = nullptr;
 };
 

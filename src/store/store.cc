@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <set>
 
 #include "store/migrate.h"
@@ -16,10 +17,12 @@ namespace {
 using sqlite::Stmt;
 
 // Columns of `entries` that Entry holds as fields; the rest go to `extra`.
-const std::set<std::string>& CoreColumns() {
-  static const std::set<std::string> cols = {"id", "title", "content", "type", "project", "confidence",
-                                             "status", "superseded_by", "created_at", "updated_at"};
-  return cols;
+// In the order WriteEntryRow binds them (?1 to ?10).
+constexpr const char* kCoreColumns[] = {"id",         "title",  "content",       "type",       "project",
+                                        "confidence", "status", "superseded_by", "created_at", "updated_at"};
+
+bool IsCoreColumn(const std::string& c) {
+  return std::find(std::begin(kCoreColumns), std::end(kCoreColumns), c) != std::end(kCoreColumns);
 }
 
 const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -144,89 +147,94 @@ Store::~Store() {
   if (db_) sqlite3_close_v2(db_);
 }
 
+namespace {
+
+// The names of the file's tables and views.
+Status ReadTableNames(sqlite3* db, const std::string& where, std::set<std::string>* names) {
+  names->clear();
+  Stmt st(db, "SELECT name FROM sqlite_master WHERE type IN ('table','view')");
+  Status s = st.status(where);
+  if (!s.ok()) return s;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) names->insert(st.Text(0));
+  return st.Done(rc, where);
+}
+
+}  // namespace
+
 Status Store::Init(const OpenOptions& opts) {
   sqlite3_busy_timeout(db_, opts.busy_timeout_ms);
   sqlite3_extended_result_codes(db_, 1);
   const std::string where = "database " + path_;
   // Reading the schema is the first real read: a file that is not a
   // database, or a corrupt one, fails here before anything is written.
-  bool has_entries = false, has_embeddings = false, has_any = false, has_engine = false;
-  {
-    Stmt st(db_, "SELECT name FROM sqlite_master WHERE type IN ('table','view')");
-    Status s = st.status(where);
-    if (!s.ok()) return s;
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      std::string n = st.Text(0);
-      has_any = true;
-      if (n == "entries") has_entries = true;
-      if (n == "embeddings") has_embeddings = true;
-      if (n == "rekall_engine_meta") has_engine = true;
-    }
-    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, where);
-  }
-  if (has_any && !has_entries)
-    return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
-
-  Status s = sqlite::Exec(db_, "PRAGMA foreign_keys = ON", where);
+  std::set<std::string> tables;
+  Status s = ReadTableNames(db_, where, &tables);
   if (!s.ok()) return s;
-  if (!schema_.read_only) {
-    // WAL lets readers (an agent's server) run beside a writer (the CLI).
-    s = sqlite::Exec(db_, "PRAGMA journal_mode = WAL", where);
-    if (!s.ok()) return s;
-    sqlite::Exec(db_, "PRAGMA synchronous = NORMAL", where);
-  }
+  if (!tables.empty() && !tables.count("entries"))
+    return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
+  if (!(s = ConfigureConnection(where)).ok()) return s;
+  if (tables.empty() && !(s = CreateSchema(where)).ok()) return s;
+  if (!(s = MigrateIfNeeded(opts)).ok()) return s;
+  // What the file holds now, created or migrated.
+  if (!(s = ReadTableNames(db_, where, &tables)).ok()) return s;
+  ReadBookkeeping(tables, where);
+  return Status::OK();
+}
 
-  if (!has_any) {
-    if (schema_.read_only) return Status::IOError(where + " is empty and read-only");
-    s = WithTransaction([&]() -> Status {
-      Status t = sqlite::Exec(db_, RekallSchemaV12(), "creating Rekall schema");
-      if (!t.ok()) return t;
-      t = sqlite::Exec(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)), "setting user_version");
-      if (!t.ok()) return t;
-      t = sqlite::Exec(db_, EngineSchema(), "creating engine tables");
-      if (!t.ok()) return t;
-      return sqlite::Exec(db_, "INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
-                              std::to_string(kEngineSchemaVersion) + "')",
-                     "recording engine schema version");
-    });
-    if (!s.ok()) return s;
-  }
+Status Store::ConfigureConnection(const std::string& where) {
+  Status s = sqlite::Exec(db_, "PRAGMA foreign_keys = ON", where);
+  if (!s.ok() || schema_.read_only) return s;
+  // WAL lets readers (an agent's server) run beside a writer (the CLI).
+  s = sqlite::Exec(db_, "PRAGMA journal_mode = WAL", where);
+  if (s.ok()) sqlite::Exec(db_, "PRAGMA synchronous = NORMAL", where);  // best effort
+  return s;
+}
 
-  // An existing Rekall file may lack what we need: migrate it, transparently,
-  // after a backup (read-only opens just report what is pending).
+Status Store::CreateSchema(const std::string& where) {
+  if (schema_.read_only) return Status::IOError(where + " is empty and read-only");
+  return WithTransaction([&]() -> Status {
+    Status t = sqlite::Exec(db_, RekallSchemaV12(), "creating Rekall schema");
+    if (!t.ok()) return t;
+    t = sqlite::Exec(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)), "setting user_version");
+    if (!t.ok()) return t;
+    t = sqlite::Exec(db_, EngineSchema(), "creating engine tables");
+    if (!t.ok()) return t;
+    return sqlite::Exec(db_,
+                        "INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
+                            std::to_string(kEngineSchemaVersion) + "')",
+                        "recording engine schema version");
+  });
+}
+
+// An existing Rekall file may lack what we need: migrate it, transparently,
+// after a backup (read-only opens just report what is pending).
+Status Store::MigrateIfNeeded(const OpenOptions& opts) {
   MigrationPlan plan;
-  if (!(s = PlanMigration(db_, path_, &plan, opts.env)).ok()) return s;
+  Status s = PlanMigration(db_, path_, &plan, opts.env);
+  if (!s.ok()) return s;
   schema_.user_version = plan.user_version;
-  if (plan.needed()) {
-    if (schema_.read_only || !opts.auto_migrate) {
-      schema_.pending_migration = true;
-    } else {
-      std::string backup;
-      if (!(s = RunMigration(db_, plan, opts.migrate, &backup, opts.env)).ok()) return s;
-      schema_.migrated = true;
-      schema_.backup_path = backup;
-      for (const auto& step : plan.steps) schema_.migration_steps.push_back(step.description);
-    }
+  if (!plan.needed()) return Status::OK();
+  if (schema_.read_only || !opts.auto_migrate) {
+    schema_.pending_migration = true;
+    return Status::OK();
   }
-  {
-    Stmt st(db_, "SELECT name FROM sqlite_master WHERE type='table' AND name IN ('embeddings', 'rekall_engine_meta')");
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      std::string n = st.Text(0);
-      if (n == "embeddings") has_embeddings = true;
-      if (n == "rekall_engine_meta") has_engine = true;
-    }
-  }
-  schema_.has_embeddings_table = has_embeddings;
-  if (has_engine) {
+  std::string backup;
+  if (!(s = RunMigration(db_, plan, opts.migrate, &backup, opts.env)).ok()) return s;
+  schema_.migrated = true;
+  schema_.backup_path = backup;
+  for (const auto& step : plan.steps) schema_.migration_steps.push_back(step.description);
+  return Status::OK();
+}
+
+void Store::ReadBookkeeping(const std::set<std::string>& tables, const std::string& where) {
+  schema_.has_embeddings_table = tables.count("embeddings") > 0;
+  if (tables.count("rekall_engine_meta")) {
     Stmt st(db_, "SELECT value FROM rekall_engine_meta WHERE key = 'schema_version'");
     if (st.status(where).ok() && st.Step() == SQLITE_ROW) schema_.engine_version = std::stoi(st.Text(0));
   }
-
   Stmt cols(db_, "PRAGMA table_info(entries)");
   while (cols.Step() == SQLITE_ROW) entry_columns_.push_back(cols.Text(1));
-  return Status::OK();
 }
 
 Status Store::WithTransaction(const std::function<Status()>& fn) {
@@ -247,38 +255,65 @@ Status Store::WithTransaction(const std::function<Status()>& fn) {
   return s;  // rolled back unless committed
 }
 
-Status Store::WriteEntryRow(const Entry& e, bool insert) {
-  // Core columns always; Rekall's other columns only when the entry carries
-  // them (an import of an export), so their defaults apply otherwise.
-  std::vector<std::string> cols = {"id", "title", "content", "type", "project", "confidence",
-                                   "status", "superseded_by", "created_at", "updated_at"};
-  std::vector<std::string> extra_cols;
+namespace {
+
+// INSERT of the core columns then `extra`, or UPDATE of the same by id (?1).
+std::string EntryWriteSql(bool insert, const std::vector<std::string>& extra) {
+  std::vector<std::string> cols(std::begin(kCoreColumns), std::end(kCoreColumns));
+  cols.insert(cols.end(), extra.begin(), extra.end());
+  std::string sql;
+  if (insert) {
+    std::string qs;
+    for (size_t i = 0; i < cols.size(); ++i) {
+      sql += (i ? "," : "") + cols[i];
+      qs += i ? ",?" : "?";
+    }
+    return "INSERT INTO entries(" + sql + ") VALUES(" + qs + ")";
+  }
+  for (size_t i = 1; i < cols.size(); ++i) sql += (i > 1 ? "," : "") + cols[i] + "=?" + std::to_string(i + 1);
+  return "UPDATE entries SET " + sql + " WHERE id=?1";
+}
+
+// Binds the JSON value of Rekall column `col` as SQLite stores it (a blob
+// travels as {"base64": ...}, as ReadEntryRow gives it).
+Status BindExtra(Stmt* st, int i, const std::string& col, const nlohmann::json& v) {
+  if (v.is_null()) st->BindNull(i);
+  else if (v.is_boolean()) st->Bind(i, static_cast<int64_t>(v.get<bool>()));
+  else if (v.is_number_integer()) st->Bind(i, v.get<int64_t>());
+  else if (v.is_number()) st->BindDouble(i, v.get<double>());
+  else if (v.is_string()) st->Bind(i, v.get<std::string>());
+  else if (v.is_object() && v.contains("base64") && v["base64"].is_string()) {
+    std::string raw;
+    if (!Base64Decode(v["base64"].get<std::string>(), &raw))
+      return Status::InvalidArgument("field '" + col + "' holds invalid base64");
+    st->BindBlob(i, raw.data(), raw.size());
+  } else {
+    return Status::InvalidArgument("field '" + col + "' has an unsupported value");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Store::ExtraColumns(const Entry& e, std::vector<std::string>* extra) const {
   for (auto it = e.extra.begin(); it != e.extra.end(); ++it) {
-    if (CoreColumns().count(it.key())) continue;
+    if (IsCoreColumn(it.key())) continue;
     if (std::find(entry_columns_.begin(), entry_columns_.end(), it.key()) == entry_columns_.end())
       return Status::InvalidArgument("entry " + e.id + " has a field '" + it.key() +
                                      "' that this database has no column for");
-    extra_cols.push_back(it.key());
+    extra->push_back(it.key());
   }
-  std::string sql;
-  if (insert) {
-    sql = "INSERT INTO entries(";
-    std::string qs;
-    for (size_t i = 0; i < cols.size() + extra_cols.size(); ++i) {
-      sql += (i ? "," : "") + (i < cols.size() ? cols[i] : extra_cols[i - cols.size()]);
-      qs += i ? ",?" : "?";
-    }
-    sql += ") VALUES(" + qs + ")";
-  } else {
-    sql = "UPDATE entries SET ";
-    for (size_t i = 1; i < cols.size() + extra_cols.size(); ++i)
-      sql += (i > 1 ? "," : "") + (i < cols.size() ? cols[i] : extra_cols[i - cols.size()]) + "=?" +
-             std::to_string(i + 1);
-    sql += " WHERE id=?1";
-  }
-  Stmt st(db_, sql);
-  Status s = st.status("preparing entry write");
+  return Status::OK();
+}
+
+Status Store::WriteEntryRow(const Entry& e, bool insert) {
+  // Core columns always; Rekall's other columns only when the entry carries
+  // them (an import of an export), so their defaults apply otherwise.
+  std::vector<std::string> extra_cols;
+  Status s = ExtraColumns(e, &extra_cols);
   if (!s.ok()) return s;
+  Stmt st(db_, EntryWriteSql(insert, extra_cols));
+  if (!(s = st.status("preparing entry write")).ok()) return s;
   st.Bind(1, e.id);
   st.Bind(2, e.title);
   st.Bind(3, e.content);
@@ -289,32 +324,15 @@ Status Store::WriteEntryRow(const Entry& e, bool insert) {
   st.Bind(8, e.superseded_by);
   st.Bind(9, e.created_at);
   st.Bind(10, e.updated_at);
-  int idx = 11;
-  for (const auto& c : extra_cols) {
-    const auto& v = e.extra[c];
-    if (v.is_null()) st.BindNull(idx);
-    else if (v.is_boolean()) st.Bind(idx, static_cast<int64_t>(v.get<bool>()));
-    else if (v.is_number_integer()) st.Bind(idx, v.get<int64_t>());
-    else if (v.is_number()) st.BindDouble(idx, v.get<double>());
-    else if (v.is_string()) st.Bind(idx, v.get<std::string>());
-    else if (v.is_object() && v.contains("base64") && v["base64"].is_string()) {
-      std::string raw;
-      if (!Base64Decode(v["base64"].get<std::string>(), &raw))
-        return Status::InvalidArgument("field '" + c + "' holds invalid base64");
-      st.BindBlob(idx, raw.data(), raw.size());
-    } else {
-      return Status::InvalidArgument("field '" + c + "' has an unsupported value");
-    }
-    ++idx;
+  for (size_t i = 0; i < extra_cols.size(); ++i) {
+    s = BindExtra(&st, static_cast<int>(11 + i), extra_cols[i], e.extra[extra_cols[i]]);
+    if (!s.ok()) return s;
   }
-  int rc = st.Step();
-  if (rc != SQLITE_DONE) {
-    if ((rc & 0xFF) == SQLITE_CONSTRAINT && insert && (rc == SQLITE_CONSTRAINT_PRIMARYKEY))
-      return Status::InvalidArgument("an entry with id " + e.id + " already exists");
-    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-      return Status::InvalidArgument("superseded_by names no existing entry");
-    return sqlite::ToStatus(db_, rc, "writing entry " + e.id);
-  }
+  const int rc = st.Step();
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY && insert)
+    return Status::InvalidArgument("an entry with id " + e.id + " already exists");
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return Status::InvalidArgument("superseded_by names no existing entry");
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing entry " + e.id);
   if (!insert && sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + e.id);
   return Status::OK();
 }
@@ -355,21 +373,25 @@ Status Store::NotifySummary(const Entry& e, const std::vector<float>* summary) {
   return observer_->OnSummaryVector(e, se.vector.data(), se.dimensions);
 }
 
-Status Store::Add(Entry* e, const std::vector<float>* summary) {
-  if (e->id.empty()) e->id = NewUlid();
-  std::string now = NowIsoLocal();
-  if (e->created_at.empty()) e->created_at = now;
-  if (e->updated_at.empty()) e->updated_at = e->created_at;
+Status Store::WriteEntry(Entry* e, bool insert, const std::vector<float>* summary) {
   NormalizeTags(&e->tags);
   Status s = ValidateEntry(*e);
   if (!s.ok()) return s;
   return WithTransaction([&]() -> Status {
-    Status t = WriteEntryRow(*e, true);
+    Status t = WriteEntryRow(*e, insert);
     if (!t.ok()) return t;
     if (!(t = WriteTags(*e)).ok()) return t;
     if (summary && !(t = PutEmbedding(e->id, EmbeddingType::kSummary, *summary)).ok()) return t;
     return NotifySummary(*e, summary);
   });
+}
+
+Status Store::Add(Entry* e, const std::vector<float>* summary) {
+  if (e->id.empty()) e->id = NewUlid();
+  std::string now = NowIsoLocal();
+  if (e->created_at.empty()) e->created_at = now;
+  if (e->updated_at.empty()) e->updated_at = e->created_at;
+  return WriteEntry(e, true, summary);
 }
 
 Status Store::InsertRaw(const Entry& e) {
@@ -394,17 +416,8 @@ Status Store::PutSummary(const Entry& e, const std::vector<float>& vec) {
 }
 
 Status Store::Update(Entry* e, const std::vector<float>* summary) {
-  NormalizeTags(&e->tags);
   e->updated_at = NowIsoLocal();
-  Status s = ValidateEntry(*e);
-  if (!s.ok()) return s;
-  return WithTransaction([&]() -> Status {
-    Status t = WriteEntryRow(*e, false);
-    if (!t.ok()) return t;
-    if (!(t = WriteTags(*e)).ok()) return t;
-    if (summary && !(t = PutEmbedding(e->id, EmbeddingType::kSummary, *summary)).ok()) return t;
-    return NotifySummary(*e, summary);
-  });
+  return WriteEntry(e, false, summary);
 }
 
 Status Store::Delete(const std::string& id) {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -64,8 +65,11 @@ class WriteObserver {
 struct OpenOptions {
   // Which files exist, may be written or created; the clock of backups.
   Env* env = Env::Default();
+  // A missing file is created (mode 0600) when its folder exists.
   bool create_if_missing = true;
+  // Never write; a file we may not write is opened read-only anyway.
   bool read_only = false;
+  // How long a write waits for another process's lock before kBusy.
   int busy_timeout_ms = 5000;
   // Migrate an existing Rekall file that lacks what we need (after a
   // backup). Off: open it as it is and report schema().pending_migration.
@@ -173,7 +177,20 @@ class Store {
  private:
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Init(const OpenOptions& opts);
+  // Init's steps: connection settings (WAL when writable); Rekall's schema
+  // and ours in an empty file; the migration an older file needs; what
+  // the file holds (embeddings table, our schema version, entry columns).
+  Status ConfigureConnection(const std::string& where);
+  Status CreateSchema(const std::string& where);
+  Status MigrateIfNeeded(const OpenOptions& opts);
+  void ReadBookkeeping(const std::set<std::string>& tables, const std::string& where);
+  // Add and Update: normalises and validates `e`, then writes its row, tags
+  // and (when given) summary vector in one transaction, observer told.
+  Status WriteEntry(Entry* e, bool insert, const std::vector<float>* summary);
   Status WriteEntryRow(const Entry& e, bool insert);
+  // The fields of e.extra that are columns of `entries` beyond ours;
+  // InvalidArgument for a field the file has no column for.
+  Status ExtraColumns(const Entry& e, std::vector<std::string>* extra) const;
   Status WriteTags(const Entry& e);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
   Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,

@@ -11,29 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "util/fake_env_for_test.h"
+#include "util/temp_dir_for_test.h"
 
 namespace fs = std::filesystem;
 
 namespace rekall::store {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/rekall_store_test_XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, ec);
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string FixturePath(const std::string& name) {
   return std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/" + name;

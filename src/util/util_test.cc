@@ -11,6 +11,7 @@
 #include "util/fake_env_for_test.h"
 #include "util/our_embeddings.h"
 #include "util/status.h"
+#include "util/temp_dir_for_test.h"
 #include "util/ulid.h"
 #include "util/utf8.h"
 
@@ -80,8 +81,8 @@ TEST(OurEmbeddings, NamesAndTypes) {
 
 TEST(Env, FilesAndFolders) {
   Env* env = Env::Default();
-  char tmpl[] = "/tmp/rekall_env_test_XXXXXX";
-  const std::string dir = mkdtemp(tmpl);
+  TempDir tmp;
+  const std::string dir = tmp.path();
   const std::string nested = dir + "/a/b/c";
   ASSERT_TRUE(env->CreateDirs(nested, 0700).ok());
   ASSERT_TRUE(env->CreateDirs(nested, 0700).ok());  // already there: fine
@@ -109,7 +110,6 @@ TEST(Env, FilesAndFolders) {
   EXPECT_FALSE(env->FileExists(file));
   EXPECT_FALSE(env->RemoveFile(file).ok());
   EXPECT_FALSE(env->SyncFile(file).ok());
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Env, VariablesClocksAndMemory) {
