@@ -65,15 +65,20 @@ struct ListOptions {
   int limit = 50;
 };
 
-Status ReadJsonEntry(store::Entry* e) {
+Status ReadJsonObject(json* j) {
   std::string text = ReadAll(std::cin);
-  json j;
   try {
-    j = json::parse(text);
+    *j = json::parse(text);
   } catch (const json::parse_error& err) {
     return Status::InvalidArgument(std::string("malformed JSON on stdin: ") + err.what());
   }
-  return store::EntryFromJson(j, e);
+  return Status::OK();
+}
+
+Status ReadJsonEntry(store::Entry* e) {
+  json j;
+  Status s = ReadJsonObject(&j);
+  return s.ok() ? store::EntryFromJson(j, e) : s;
 }
 
 void PrintEntryJson(const store::Entry& e) { std::cout << store::EntryToJson(e).dump() << std::endl; }
@@ -136,11 +141,11 @@ Status List(Context& ctx, const ListOptions& o) {
   return Status::OK();
 }
 
-// A partial entry as JSON on stdin: the entry edited, with the fields given
-// replaced.
-Status ReadJsonPatch(store::Entry* e) {
+// A partial entry as JSON on stdin (`j`): the entry edited, with the fields
+// given replaced.
+Status ApplyJsonPatch(const json& j, store::Entry* e) {
   store::Entry patched = *e;
-  Status s = ReadJsonEntry(&patched);
+  Status s = store::EntryFromJson(j, &patched);
   if (!s.ok()) return s;
   if (patched.id != e->id) return Status::InvalidArgument("the JSON's id differs from the entry edited");
   *e = patched;
@@ -148,18 +153,27 @@ Status ReadJsonPatch(store::Entry* e) {
 }
 
 Status Edit(Context& ctx, const EditOptions& o) {
-  std::unique_ptr<Engine> eng;
-  Status s = ctx.OpenEngine(&eng);
-  store::Entry e;
-  if (s.ok()) s = eng->Get(o.id, &e);
-  if (s.ok() && o.fields.stdin_json) s = ReadJsonPatch(&e);
-  if (!s.ok()) return s;
+  json stdin_patch;
+  Status s;
+  if (o.fields.stdin_json && !(s = ReadJsonObject(&stdin_patch)).ok()) return s;
   present::EntryPatch patch = o.fields.Patch();
   patch.add_tags = SplitTags(o.add_tags);
   patch.remove_tags = SplitTags(o.remove_tags);
-  patch.ApplyTo(&e);
+  // Applied by the engine to the entry as stored inside its write
+  // transaction, so a concurrent edit's fields and tags survive.
+  auto apply = [&](store::Entry* e) -> Status {
+    if (o.fields.stdin_json) {
+      Status js = ApplyJsonPatch(stdin_patch, e);
+      if (!js.ok()) return js;
+    }
+    patch.ApplyTo(e);
+    return Status::OK();
+  };
+  std::unique_ptr<Engine> eng;
   std::string notice;
-  if (!(s = eng->Update(&e, &notice)).ok()) return s;
+  store::Entry e;
+  if ((s = ctx.OpenEngine(&eng)).ok() && (s = eng->Get(o.id, &e)).ok()) s = eng->Patch(e.id, apply, &e, &notice);
+  if (!s.ok()) return s;
   ctx.Notice(notice);
   if (ctx.json) PrintEntryJson(e);
   else std::cout << "updated " << e.id << std::endl;

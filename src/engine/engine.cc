@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine_impl.h"
+#include "sqlite/sqlite.h"
 
 namespace rekall {
 
@@ -398,6 +399,61 @@ Status EngineImpl::Update(store::Entry* e, std::string* notice) {
   return AfterWrite(e->id, have_vec ? store_->Update(e, &vec) : UpdateDroppingVector(e));
 }
 
+Status EngineImpl::PatchedEntry(const std::string& id, const EntryPatchFn& apply, store::Entry* e) {
+  Status s = store_->Get(id, e);
+  if (s.ok()) s = apply(e);
+  if (!s.ok()) return s;
+  if (e->id != id) return Status::InvalidArgument("an entry's id cannot be changed (" + id + ")");
+  store::NormalizeTags(&e->tags);
+  return store::ValidateEntry(*e);
+}
+
+Status EngineImpl::EmbedSummary(const store::Entry& e, SummaryVec* v) {
+  v->text = store::SummaryText(e);
+  return SummaryVector(e, &v->vec, &v->have, &v->why);
+}
+
+Status EngineImpl::WritePatch(const std::string& id, const EntryPatchFn& apply, bool embed_here, SummaryVec* v,
+                              bool* moved, store::Entry* out) {
+  store::Entry e;
+  Status s = PatchedEntry(id, apply, &e);
+  if (!s.ok()) return s;
+  if (embed_here) {
+    if (!(s = EmbedSummary(e, v)).ok()) return s;
+  } else if (store::SummaryText(e) != v->text) {
+    *moved = true;  // changed meanwhile: the vector would describe other text
+    return Status::OK();
+  }
+  if (!store_->schema().has_embeddings_table) s = store_->Update(&e, nullptr);
+  else s = v->have ? store_->Update(&e, &v->vec) : UpdateDroppingVector(&e);
+  if (s.ok()) *out = e;
+  return s;
+}
+
+Status EngineImpl::Patch(const std::string& id, const EntryPatchFn& apply, store::Entry* out,
+                         std::string* notice) {
+  // Embedding takes a while (a model load, a forward pass): done outside
+  // the write lock, then checked against the entry re-read under it. After
+  // kOutsideTries changes meanwhile, embed under the lock.
+  constexpr int kOutsideTries = 3;
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  Status s = SyncWithOtherWriters();
+  if (s.ok() && store_->schema().has_embeddings_table) s = EnsureIndex();
+  SummaryVec v;
+  for (int attempt = 0; s.ok() && attempt <= kOutsideTries; ++attempt) {
+    const bool embed_here = attempt == kOutsideTries;
+    store::Entry e;
+    if (!embed_here && !(s = PatchedEntry(id, apply, &e)).ok()) break;
+    if (!embed_here && !(s = EmbedSummary(e, &v)).ok()) break;
+    bool moved = false;
+    s = AfterWrite(id, store_->WithTransaction([&] { return WritePatch(id, apply, embed_here, &v, &moved, out); }));
+    if (!moved) break;
+  }
+  if (s.ok() && !v.have && notice) *notice = "the entry's embedding was not updated (" + v.why + ")";
+  return s;
+}
+
 Status EngineImpl::UpdateDroppingVector(store::Entry* e) {
   // Its old vector no longer describes it: drop it so search never scores
   // the entry by stale text; `index rebuild` embeds it again.
@@ -520,6 +576,7 @@ Status EngineImpl::Search(const SearchRequest& req, SearchResponse* resp) {
   if (req.limit < 0) return Status::InvalidArgument("limit must be >= 0");
   if (req.mode == SearchMode::kKeyword) {
     std::lock_guard<std::recursive_mutex> l(mu_);
+    sqlite::CancelScope cancel(store_->db(), req.cancelled);
     return KeywordOnly(req, resp);
   }
   Status s = provider_->CheckAvailable();
@@ -533,6 +590,7 @@ Status EngineImpl::Search(const SearchRequest& req, SearchResponse* resp) {
   if (s.IsUnavailable()) {
     // The model is still loading: answer now with keyword results, say so.
     std::lock_guard<std::recursive_mutex> l(mu_);
+    sqlite::CancelScope cancel(store_->db(), req.cancelled);
     resp->mode_used = SearchMode::kKeyword;
     resp->model_loading = true;
     resp->notice = "model loading: these are keyword results; semantic search is ready in a moment";
@@ -544,6 +602,8 @@ Status EngineImpl::Search(const SearchRequest& req, SearchResponse* resp) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   if (!(s = SyncWithOtherWriters()).ok()) return s;
   if (!(s = EnsureIndex()).ok()) return s;
+  // Only the search itself: catching up above must not be cut short.
+  sqlite::CancelScope cancel(store_->db(), req.cancelled);
   resp->notice = index_notice_;
   return req.mode == SearchMode::kSemantic ? SemanticSearch(req, q, resp) : HybridSearch(req, q, resp);
 }

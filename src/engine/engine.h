@@ -200,6 +200,17 @@ class Engine {
   // model its old embedding is dropped (never scored by stale text) and
   // *notice says so.
   virtual Status Update(store::Entry* e, std::string* notice) = 0;
+  // Changes stored entry `id` by `apply` (the fields a user gave) and
+  // re-embeds it: what `edit` and rekall_update do. The entry is re-read and
+  // `apply` re-run inside the write transaction, so whatever another process
+  // committed meanwhile (another edit's tag or field, Rekall's bookkeeping)
+  // is kept, never overwritten (issue 10 #2). The embedding is computed
+  // before the write lock is taken; `apply` may therefore run more than
+  // once. An error from `apply` is returned as it is. *out: the entry as
+  // stored.
+  using EntryPatchFn = std::function<Status(store::Entry*)>;
+  virtual Status Patch(const std::string& id, const EntryPatchFn& apply, store::Entry* out,
+                       std::string* notice) = 0;
   virtual Status Delete(const std::string& id) = 0;
   virtual Status Get(const std::string& id, store::Entry* e) = 0;
   // Newest first.

@@ -39,6 +39,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
 
   Status Add(store::Entry* e, std::string* notice) override;
   Status Update(store::Entry* e, std::string* notice) override;
+  Status Patch(const std::string& id, const EntryPatchFn& apply, store::Entry* out, std::string* notice) override;
   Status Delete(const std::string& id) override;
   Status Get(const std::string& id, store::Entry* e) override;
   Status List(const store::ListFilter& f, std::vector<store::Entry>* out) override;
@@ -78,6 +79,21 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status SummaryVector(const store::Entry& e, std::vector<float>* vec, bool* have, std::string* why);
   // Update without a new vector: the row, and the old vector dropped.
   Status UpdateDroppingVector(store::Entry* e);
+  // An entry's summary embedding, or why there is none.
+  struct SummaryVec {
+    std::vector<float> vec;
+    bool have = false;
+    std::string why;
+    std::string text;  // the summary text embedded
+  };
+  // Stored entry `id` with `apply` run on it, normalised and checked.
+  Status PatchedEntry(const std::string& id, const EntryPatchFn& apply, store::Entry* e);
+  Status EmbedSummary(const store::Entry& e, SummaryVec* v);
+  // Patch's write, inside the transaction: re-reads and re-patches the entry;
+  // when its summary text is no longer the one `v` embeds, sets *moved and
+  // writes nothing, unless `embed_here` (then it embeds under the lock).
+  Status WritePatch(const std::string& id, const EntryPatchFn& apply, bool embed_here, SummaryVec* v, bool* moved,
+                    store::Entry* out);
   Status EmbedQuery(const std::string& q, std::chrono::milliseconds wait, std::vector<float>* v);
   // The stored entry of each result; results deleted meanwhile are dropped.
   Status FetchResults(std::vector<SearchResult>* rs);

@@ -518,3 +518,121 @@ TEST_F(EngineTest, LongRunningEngineReleasesItsIndexWhenIdle) {
 
 }  // namespace
 }  // namespace rekall
+
+namespace rekall {
+namespace {
+
+// Issue 10 #2: two processes (two engines on one file) patching the same
+// entry at once: every tag either adds, and both fields, survive.
+TEST_F(EngineTest, ConcurrentPatchesLoseNoUpdate) {
+  for (const std::string backend : {"brute", "sqlite-vec"}) {
+    SCOPED_TRACE(backend);
+    fs::remove(dir_ + "/k.db");
+    auto setup = Open(backend);
+    auto e = Make("shared", "shared content");
+    std::string n;
+    ASSERT_TRUE(setup->Add(&e, &n).ok());
+    constexpr int kRounds = 25;
+    auto writer = [&](const std::string& who, bool title) {
+      auto eng = Open(backend);
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string tag = who + std::to_string(i);
+        const std::string text = who + " round " + std::to_string(i);
+        store::Entry out;
+        std::string notice;
+        Status s = eng->Patch(e.id, [&](store::Entry* x) {
+          x->tags.push_back(tag);
+          (title ? x->title : x->content) = text;
+          return Status::OK();
+        }, &out, &notice);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+      }
+    };
+    std::thread a(writer, "a", true), b(writer, "b", false);
+    a.join();
+    b.join();
+    store::Entry got;
+    ASSERT_TRUE(setup->Get(e.id, &got).ok());
+    EXPECT_EQ(got.tags.size(), size_t(2 * kRounds));
+    EXPECT_EQ(got.title, "a round " + std::to_string(kRounds - 1));
+    EXPECT_EQ(got.content, "b round " + std::to_string(kRounds - 1));
+  }
+}
+
+// Someone changes the entry's text between Patch's embedding (outside the
+// lock) and its write: the patch is re-applied to their version, and the
+// stored vector describes the text stored, not the one first embedded.
+TEST_F(EngineTest, PatchReembedsWhenTheTextChangedMeanwhile) {
+  auto eng = Open();
+  auto other = Open();
+  auto e = Make("nginx gateway", "proxy read");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&e, &n).ok());
+  int calls = 0;
+  store::Entry out;
+  Status s = eng->Patch(e.id, [&](store::Entry* x) {
+    if (++calls == 1) {  // first run, before the embedding: another process writes
+      store::Entry theirs;
+      EXPECT_TRUE(other->Get(e.id, &theirs).ok());
+      theirs.content = "upstream timeout";
+      EXPECT_TRUE(other->Update(&theirs, &n).ok());
+    }
+    x->title = "gateway";
+    return Status::OK();
+  }, &out, &n);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(calls, 4);  // outside, inside (moved), outside again, inside
+  EXPECT_EQ(out.title, "gateway");
+  EXPECT_EQ(out.content, "upstream timeout");
+  SearchRequest req;
+  req.query = store::SummaryText(out);
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_NEAR(resp.results[0].score, 1.0, 1e-5);
+}
+
+TEST_F(EngineTest, PatchOfAMissingEntryOrABadValueChangesNothing) {
+  auto eng = Open();
+  auto e = Make("title", "content");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&e, &n).ok());
+  store::Entry out;
+  auto set_type = [](store::Entry* x) {
+    x->type = "banana";
+    return Status::OK();
+  };
+  EXPECT_EQ(eng->Patch("NOPE", set_type, &out, &n).code(), Code::kNotFound);
+  EXPECT_EQ(eng->Patch(e.id, set_type, &out, &n).code(), Code::kInvalidArgument);
+  store::Entry got;
+  ASSERT_TRUE(eng->Get(e.id, &got).ok());
+  EXPECT_EQ(got.type, "bug");
+}
+
+// Issue 10 #6: cancellation reaches SQLite: a cancelled search stops with
+// Cancelled instead of running its query to the end.
+TEST_F(EngineTest, CancelledSearchStopsInsideSqlite) {
+  auto eng = Open();
+  std::string n;
+  for (int i = 0; i < 200; ++i) {
+    auto e = Make("gateway timeout " + std::to_string(i), "upstream read timeout number " + std::to_string(i));
+    ASSERT_TRUE(eng->Add(&e, &n).ok());
+  }
+  for (SearchMode mode : {SearchMode::kKeyword, SearchMode::kHybrid}) {
+    std::atomic<bool> cancelled{true};
+    SearchRequest req;
+    req.query = "upstream timeout";
+    req.mode = mode;
+    req.limit = 100;
+    req.cancelled = &cancelled;
+    SearchResponse resp;
+    Status s = eng->Search(req, &resp);
+    EXPECT_EQ(s.code(), Code::kCancelled) << s.ToString();
+    cancelled = false;
+    ASSERT_TRUE(eng->Search(req, &resp).ok());
+    EXPECT_EQ(resp.results.size(), 100u);
+  }
+}
+
+}  // namespace
+}  // namespace rekall

@@ -138,9 +138,8 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     }
     std::string fp = index_internal::SourceFingerprint(db_);
     if (fp != stored) {
-      s = ReconcileLocked();
+      s = ReconcileLocked(&fp);
       if (!s.ok()) return s;
-      PersistFingerprint(fp);
     }
     data_version_ = dv;
     fingerprint_ = fp;
@@ -429,9 +428,9 @@ class SqliteVecIndex final : public index_internal::BackendBase {
 
   // Another connection completed the table: catch up as an open does.
   Status CatchUpCompletedLocked(sqlite::Transaction* t, const std::string& stored, int64_t dv) {
-    const std::string fp_now = index_internal::SourceFingerprint(db_);
+    std::string fp_now = index_internal::SourceFingerprint(db_);
     if (fp_now != stored) {
-      Status s = ReconcileLocked();
+      Status s = ReconcileLocked(&fp_now);
       if (s.ok()) s = WriteState(fp_now);
       if (!s.ok()) return s;
     }
@@ -534,9 +533,8 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     if (!batch->last) return WriteState(BuildingValue(batch->b));
     if (batch->b.base.empty()) {
       // The sources changed behind the build: bring every row in line.
-      Status s = ReconcileLocked();
+      Status s = ReconcileLocked(&batch->fp_now);
       if (!s.ok()) return s;
-      batch->fp_now = index_internal::SourceFingerprint(db_);
     } else {
       batch->fp_now = batch->b.base;  // verified above, or unchanged since (same data_version)
     }
@@ -618,23 +616,32 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return Status::OK();
   }
 
+  // What embeddings_vec holds: entry id -> RowHash.
+  Status ScanLocked(std::unordered_map<std::string, uint64_t>* have) {
+    Stmt st;
+    Status s = st.Prepare(db_, std::string("SELECT entry_id, embedding, type, project, status FROM ") + kTable);
+    if (!s.ok()) return s;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      (*have)[st.Text(0)] = RowHash(st.Blob(1), size_t(st.Bytes(1)), st.Text(2), st.Text(3), st.Text(4));
+    }
+    return st.Done(rc, "scanning " + std::string(kTable));
+  }
+
   // Brings embeddings_vec in line with the source tables, touching only the
   // rows that differ: compares a hash of (unit vector, type, project, status).
-  Status ReconcileLocked() {
-    std::unordered_map<std::string, uint64_t> have;
-    {
-      Stmt st;
-      Status s = st.Prepare(db_, std::string("SELECT entry_id, embedding, type, project, status FROM ") + kTable);
-      if (!s.ok()) return s;
-      int rc;
-      while ((rc = st.Step()) == SQLITE_ROW) {
-        have[st.Text(0)] = RowHash(st.Blob(1), size_t(st.Bytes(1)), st.Text(2), st.Text(3), st.Text(4));
-      }
-      s = st.Done(rc, "scanning " + std::string(kTable));
-      if (!s.ok()) return s;
-    }
+  // One write scope (BEGIN IMMEDIATE at top level) around the scan and the
+  // writes, so no other process inserts the same rows in between (vec0's
+  // UNIQUE error, issue 10 #4). At top level the sources' fingerprint is
+  // stored in the same transaction, so the next process does not reconcile
+  // again. *fp: the fingerprint of the sources it matched.
+  Status ReconcileLocked(std::string* fp) {
     sqlite::Savepoint sp;
     Status s = sp.Begin(db_, kSavepoint);
+    if (!s.ok()) return s;
+    *fp = index_internal::SourceFingerprint(db_);
+    std::unordered_map<std::string, uint64_t> have;
+    s = ScanLocked(&have);
     if (!s.ok()) return s;
     std::vector<float> v(dim_);
     s = index_internal::ForEachSourceRow(
@@ -658,6 +665,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       s = DeleteRow(id);
       if (!s.ok()) return s;
     }
+    if (sp.top_level()) PersistFingerprint(*fp);
     return sp.Release();
   }
 
@@ -690,9 +698,8 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       std::string fp = index_internal::SourceFingerprint(db_);
       if (fp_dirty_ || fp != fingerprint_) {
         if (changed) *changed = true;
-        s = ReconcileLocked();
+        s = ReconcileLocked(&fp);
         if (!s.ok()) return s;
-        if (sqlite3_get_autocommit(db_)) PersistFingerprint(fp);
         fp_dirty_ = false;
       }
       fingerprint_ = fp;

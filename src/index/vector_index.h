@@ -126,7 +126,8 @@ class VectorIndex {
 
 // Opens the index for `db`. backend=kAuto tries sqlite-vec and falls back to
 // brute force with a one-line *notice (never an error) when the extension is
-// absent or not loadable; backend=kSqliteVec failing is an error. The index
+// absent or not loadable; backend=kSqliteVec failing is an error, and so is
+// Busy for either (another writer held the lock past the busy timeout). The index
 // is built (or caught up) from the embeddings table before returning, except
 // for a sqlite-vec build bounded by build_batches_per_call or opened inside
 // the caller's transaction: it then continues on later calls, and searches

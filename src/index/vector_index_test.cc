@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "index/index_test_util.h"
 #include "index/sqlite_vec_index.h"
@@ -599,6 +600,73 @@ TEST(SqliteVecIndex, CatchesUpWithChangesMadeWhileClosed) {
   ASSERT_TRUE(idx->Search(mine.data(), 384, 1, {}, &hits).ok());
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].entry_id, "mine");
+}
+
+// Issue 10 #4: processes that each find embeddings_vec behind the sources
+// reconcile it at once. Each reconcile reads what the table holds and writes
+// under one write lock, waiting the busy timeout: no "database is locked",
+// no UNIQUE error from a row the other inserted in between.
+TEST(SqliteVecIndex, ConcurrentReconcilesNeitherFailNorDuplicate) {
+  TempDb db;
+  {
+    std::unique_ptr<VectorIndex> idx;
+    std::string notice;
+    ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice).ok());
+  }
+  constexpr int kThreads = 3, kRounds = 15;
+  std::vector<std::string> errors[kThreads];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      sqlite3* c = db.Open();
+      std::mt19937_64 rng(100 + t);
+      for (int r = 0; r < kRounds; ++r) {
+        // Written behind the index's back: the next open must reconcile.
+        testing::WriteEntryRows(c, "t" + std::to_string(t) + "_" + std::to_string(r), RandomUnit(rng, 384),
+                                EntryMeta{"bug", "", "active", {}});
+        std::unique_ptr<VectorIndex> idx;
+        std::string notice;
+        Status s = OpenVectorIndex(c, VecOptions(IndexBackend::kAuto), &idx, &notice);
+        if (s.ok() && std::string(idx->name()) != "sqlite-vec") s = Status::Internal("fell back: " + notice);
+        if (!s.ok()) errors[t].push_back(s.ToString());
+      }
+      sqlite3_close(c);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_TRUE(errors[t].empty()) << errors[t].front();
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice;
+  ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice).ok());
+  size_t n = 0;
+  ASSERT_TRUE(idx->Count(&n).ok());
+  EXPECT_EQ(n, size_t(kThreads * kRounds));
+}
+
+// Busy is another writer past the busy timeout, not a missing extension:
+// auto must not hide it behind a brute index.
+TEST(OpenVectorIndex, AutoReportsBusyInsteadOfFallingBack) {
+  TempDb db;
+  std::mt19937_64 rng(53);
+  {
+    std::unique_ptr<VectorIndex> idx;
+    std::string notice;
+    ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice).ok());
+  }
+  testing::WriteEntryRows(db.db(), "behind", RandomUnit(rng, 384), EntryMeta{"bug", "", "active", {}});
+  sqlite3* other = db.Open();
+  ExecOrDie(other, "BEGIN IMMEDIATE");
+  sqlite3_busy_timeout(db.db(), 20);
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice;
+  Status s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kAuto), &idx, &notice);
+  EXPECT_EQ(s.code(), Code::kBusy) << s.ToString();
+  EXPECT_TRUE(sqlite3_get_autocommit(db.db()));  // not left inside a transaction
+  ExecOrDie(other, "COMMIT");
+  sqlite3_close(other);
+  s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kAuto), &idx, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_STREQ(idx->name(), "sqlite-vec");
 }
 
 // A connection that cannot write cannot catch embeddings_vec up with

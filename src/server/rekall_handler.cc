@@ -159,14 +159,18 @@ ToolResult RekallToolHandler::Add(const json& args) {
 ToolResult RekallToolHandler::Update(const json& args) {
   std::string id;
   Status s = engine_->ResolveId(args.at("id").get<std::string>(), &id);
-  store::Entry e;
-  if (s.ok()) s = engine_->Get(id, &e);
   if (!s.ok()) return ToolResult::FromStatus(s);
   present::EntryPatch patch = present::EntryPatch::FromToolArgs(args);
   json changed = patch.FieldNames();
-  patch.ApplyTo(&e);
+  // Applied to the entry as stored, inside the engine's write transaction:
+  // a CLI's concurrent tag or field survives.
+  auto apply = [&patch](store::Entry* e) {
+    patch.ApplyTo(e);
+    return Status::OK();
+  };
+  store::Entry e;
   std::string notice;
-  if (!(s = engine_->Update(&e, &notice)).ok()) return ToolResult::FromStatus(s);
+  if (!(s = engine_->Patch(id, apply, &e, &notice)).ok()) return ToolResult::FromStatus(s);
   ToolResult r;
   r.structured = json{{"id", e.id}, {"updated", changed}, {"updated_at", e.updated_at}};
   if (!notice.empty()) r.structured["notice"] = notice;

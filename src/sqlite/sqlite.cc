@@ -15,6 +15,7 @@ Status ToStatus(sqlite3* db, int rc, const std::string& what) {
     case SQLITE_LOCKED: return Status::Busy(what + ": the database is locked by another process (" + detail + ")");
     case SQLITE_IOERR: return Status::IOError(msg);
     case SQLITE_CONSTRAINT: return Status::InvalidArgument(msg);
+    case SQLITE_INTERRUPT: return Status::Cancelled(what + ": cancelled");
     default: return Status::Internal(msg);
   }
 }
@@ -71,6 +72,12 @@ void Stmt::BindBlob(int i, const void* p, size_t n) {
 
 void Stmt::BindNull(int i) { sqlite3_bind_null(st_, i); }
 
+int Stmt::Step() {
+  const int rc = sqlite3_step(st_);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) sqlite3_reset(st_);
+  return rc;
+}
+
 Status Stmt::Run(const std::string& what) {
   const int rc = Step();
   return rc == SQLITE_DONE ? Status::OK() : ToStatus(db_, rc, what);
@@ -96,6 +103,8 @@ std::optional<std::string> Stmt::OptText(int col) const {
 }
 
 Transaction::~Transaction() {
+  // ROLLBACK also ends statements still in progress, so it cannot leave the
+  // transaction open.
   if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
@@ -113,23 +122,47 @@ Status Transaction::Commit(const std::string& what) {
 }
 
 Savepoint::~Savepoint() {
-  if (open_) {
+  if (!open_) return;
+  if (!top_) {
     const std::string sql = "ROLLBACK TO \"" + name_ + "\"; RELEASE \"" + name_ + "\"";
-    sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK) return;
   }
+  // Ours, or a nested scope that cannot be undone alone: end it all. The
+  // caller's COMMIT then fails, as it must.
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 Status Savepoint::Begin(sqlite3* db, const std::string& name) {
   db_ = db;
   name_ = name;
-  Status s = Exec(db_, "SAVEPOINT \"" + name_ + "\"", "starting savepoint " + name_);
+  top_ = sqlite3_get_autocommit(db_) != 0;
+  Status s = top_ ? Exec(db_, "BEGIN IMMEDIATE", "starting a transaction for " + name_)
+                  : Exec(db_, "SAVEPOINT \"" + name_ + "\"", "starting savepoint " + name_);
   open_ = s.ok();
   return s;
 }
 
 Status Savepoint::Release() {
-  open_ = false;
-  return Exec(db_, "RELEASE \"" + name_ + "\"", "releasing savepoint " + name_);
+  Status s = top_ ? Exec(db_, "COMMIT", "committing " + name_)
+                  : Exec(db_, "RELEASE \"" + name_ + "\"", "releasing savepoint " + name_);
+  if (s.ok()) open_ = false;  // else rolled back when destroyed
+  return s;
+}
+
+namespace {
+constexpr int kCancelPollInstructions = 500;
+int PollCancelled(void* flag) { return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0; }
+}  // namespace
+
+CancelScope::CancelScope(sqlite3* db, const std::atomic<bool>* cancelled) : db_(cancelled ? db : nullptr) {
+  if (db_) {
+    sqlite3_progress_handler(db_, kCancelPollInstructions, PollCancelled,
+                             const_cast<void*>(static_cast<const void*>(cancelled)));
+  }
+}
+
+CancelScope::~CancelScope() {
+  if (db_) sqlite3_progress_handler(db_, 0, nullptr, nullptr);
 }
 
 Status DataVersion(sqlite3* db, int64_t* v) {

@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -23,6 +24,7 @@ namespace rekall::sqlite {
 //   not a database, corrupt        -> Corruption
 //   read-only, I/O, full, can't open -> IOError
 //   constraint                     -> InvalidArgument
+//   interrupt                      -> Cancelled (CancelScope)
 //   anything else                  -> Internal
 // e.g. a vector index that cannot write (read-only file, lock held) tells an
 // IOError or Busy apart from a bug, and keeps answering from the source
@@ -63,8 +65,11 @@ class Stmt {
   void BindBlob(int i, const void* p, size_t n);
   void BindNull(int i);
 
-  // sqlite3_step: SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(st_); }
+  // sqlite3_step: SQLITE_ROW, SQLITE_DONE or an error code. A failed step
+  // resets the statement: SQLITE_BUSY is resumable, so a statement left
+  // as it is stays "in progress" and makes the enclosing RELEASE or COMMIT
+  // fail, leaving the connection inside a transaction (issue 10 #4).
+  int Step();
   // Steps a statement that returns no rows; an error names `what`.
   Status Run(const std::string& what);
   // Steps to the first row; no row is an error too (counts, PRAGMAs).
@@ -114,9 +119,14 @@ class Transaction {
   bool open_ = false;
 };
 
-// SAVEPOINT `name` ... RELEASE, rolled back to its start when destroyed
-// unreleased: atomic inside the caller's transaction or, outside one, a
-// transaction of its own.
+// The one write scope: atomic inside the caller's transaction (SAVEPOINT
+// `name` ... RELEASE) or, outside one, a transaction of its own that is
+// BEGIN IMMEDIATE ... COMMIT. Never a bare SAVEPOINT in autocommit mode:
+// that is a deferred transaction whose first write must upgrade a read
+// lock, which SQLite refuses at once with SQLITE_BUSY (no busy wait) when
+// another connection writes (issue 10 #4). Destroyed unreleased, it rolls
+// back; if that fails, the whole transaction is rolled back rather than
+// leaving the connection inside it.
 class Savepoint {
  public:
   Savepoint() = default;
@@ -126,11 +136,30 @@ class Savepoint {
 
   Status Begin(sqlite3* db, const std::string& name);
   Status Release();
+  // Whether Begin opened the transaction (the connection was in autocommit).
+  bool top_level() const { return top_; }
 
  private:
   sqlite3* db_ = nullptr;
   std::string name_;
   bool open_ = false;
+  bool top_ = false;
+};
+
+// While it lives, SQLite work on `db` stops with SQLITE_INTERRUPT (a
+// Cancelled status) soon after *cancelled becomes true: a progress handler
+// polls the flag every few hundred VM instructions, so a cancelled request
+// does not run its query to the end (issue 10 #6). The handler is per
+// connection: one scope at a time on a connection. A null flag does nothing.
+class CancelScope {
+ public:
+  CancelScope(sqlite3* db, const std::atomic<bool>* cancelled);
+  ~CancelScope();
+  CancelScope(const CancelScope&) = delete;
+  CancelScope& operator=(const CancelScope&) = delete;
+
+ private:
+  sqlite3* db_;
 };
 
 // PRAGMA data_version: moves whenever another connection commits to the

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -180,6 +181,100 @@ TEST_F(SqliteTest, SavepointOutsideATransactionIsOne) {
   }
   EXPECT_EQ(Rows(db_), 0);
   EXPECT_TRUE(sqlite3_get_autocommit(db_));
+}
+
+// Issue 10 #4: a bare SAVEPOINT in autocommit mode is a deferred
+// transaction; its first write must upgrade a read lock, which fails at once
+// when another connection writes. Ours takes the write lock at Begin.
+TEST_F(SqliteTest, SavepointOutsideATransactionTakesTheWriteLock) {
+  Savepoint sp;
+  ASSERT_TRUE(sp.Begin(db_, "alone").ok());
+  EXPECT_TRUE(sp.top_level());
+  sqlite3* other = Open(SQLITE_OPEN_READWRITE);
+  Status s = Exec(other, "BEGIN IMMEDIATE", "theirs");
+  EXPECT_EQ(s.code(), Code::kBusy) << s.message();
+  ASSERT_TRUE(Exec(db_, "INSERT INTO t(k) VALUES ('x')", "insert").ok());
+  ASSERT_TRUE(sp.Release().ok());
+  EXPECT_TRUE(sqlite3_get_autocommit(db_));
+  EXPECT_EQ(Rows(other), 1);
+  sqlite3_close_v2(other);
+}
+
+// A reader upgraded to a writer while another connection writes: the step
+// fails with SQLITE_BUSY, and the statement must not stay in progress.
+class BusyWriteTest : public SqliteTest {
+ protected:
+  // db_ inside a deferred transaction holding a read lock; other_ holds the
+  // write lock.
+  void HoldLocks() {
+    ASSERT_TRUE(Exec(db_, "BEGIN", "begin").ok());
+    EXPECT_EQ(Rows(db_), 0);
+    other_ = Open(SQLITE_OPEN_READWRITE);
+    ASSERT_TRUE(Exec(other_, "BEGIN IMMEDIATE", "theirs").ok());
+  }
+  void TearDown() override {
+    sqlite3_close_v2(other_);
+    SqliteTest::TearDown();
+  }
+  sqlite3* other_ = nullptr;
+};
+
+TEST_F(BusyWriteTest, AFailedStepResetsTheStatement) {
+  HoldLocks();
+  {
+    Savepoint sp;
+    ASSERT_TRUE(sp.Begin(db_, "inner").ok());
+    EXPECT_FALSE(sp.top_level());
+    Stmt ins(db_, "INSERT INTO t(k) VALUES ('x')");
+    EXPECT_EQ(ins.Step(), SQLITE_BUSY);
+    EXPECT_FALSE(sqlite3_stmt_busy(ins.get()));
+    EXPECT_EQ(ins.Run("insert").code(), Code::kBusy);
+  }  // rolled back to its start and released
+  EXPECT_FALSE(sqlite3_get_autocommit(db_));
+  EXPECT_TRUE(Exec(db_, "ROLLBACK", "rollback").ok());
+  ASSERT_TRUE(Exec(other_, "COMMIT", "theirs").ok());
+  Transaction t;
+  EXPECT_TRUE(t.Begin(db_, "starting").ok());  // the connection is usable
+}
+
+TEST_F(BusyWriteTest, ASavepointThatCannotBeReleasedRollsBackEverything) {
+  HoldLocks();
+  sqlite3_stmt* raw = nullptr;
+  {
+    Savepoint sp;
+    ASSERT_TRUE(sp.Begin(db_, "inner").ok());
+    // Stepped outside Stmt: left in progress, so RELEASE fails.
+    ASSERT_EQ(sqlite3_prepare_v2(db_, "INSERT INTO t(k) VALUES ('x')", -1, &raw, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(raw), SQLITE_BUSY);
+  }
+  EXPECT_TRUE(sqlite3_get_autocommit(db_));  // not stuck inside a transaction
+  sqlite3_finalize(raw);
+  ASSERT_TRUE(Exec(other_, "COMMIT", "theirs").ok());
+  Transaction t;
+  EXPECT_TRUE(t.Begin(db_, "starting").ok());
+}
+
+// Issue 10 #6: a cancelled request stops its query instead of running it to
+// the end.
+TEST_F(SqliteTest, CancelScopeInterruptsOnlyWhileTheFlagIsSetAndItLives) {
+  const std::string sql =
+      "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 200000) SELECT sum(n) FROM c";
+  std::atomic<bool> cancelled{false};
+  {
+    CancelScope scope(db_, &cancelled);
+    Stmt st(db_, sql);
+    ASSERT_TRUE(st.StepRow("sum").ok());
+    EXPECT_EQ(st.Int(0), int64_t(200000) * 200001 / 2);
+    cancelled = true;
+    Stmt again(db_, sql);
+    Status s = again.StepRow("sum");
+    EXPECT_EQ(s.code(), Code::kCancelled) << s.message();
+  }
+  Stmt after(db_, sql);  // the scope is gone: the flag no longer matters
+  EXPECT_TRUE(after.StepRow("sum").ok());
+  CancelScope none(db_, nullptr);
+  Stmt unflagged(db_, sql);
+  EXPECT_TRUE(unflagged.StepRow("sum").ok());
 }
 
 TEST_F(SqliteTest, DataVersionMovesOnOtherConnectionsCommits) {

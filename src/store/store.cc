@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iterator>
 #include <set>
+#include <unordered_set>
 
 #include "store/migrate.h"
 #include "store/schema.h"
@@ -538,31 +539,46 @@ Status Store::Count(size_t* n) {
   return Status::OK();
 }
 
+namespace {
+
+// A term as a quoted FTS5 string: operators (AND, NEAR, *, ^, :) inside lose
+// their meaning. Empty when it holds nothing the unicode61 tokenizer indexes
+// (a letter, digit or non-ASCII character), so `*` or `(` alone do not
+// become an empty phrase.
+std::string QuotedTerm(const std::string& term) {
+  bool searchable = false;
+  for (unsigned char c : term) searchable |= (std::isalnum(c) || c >= 0x80);
+  if (!searchable) return "";
+  std::string quoted = "\"";
+  for (char c : term) {
+    if (c == '"') quoted += "\"\"";
+    else quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string AsciiLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
 std::string BuildFtsQuery(const std::string& q, bool any_term) {
-  // Split on whitespace; keep a term only if it holds something the
-  // unicode61 tokenizer indexes (a letter, digit or non-ASCII character), so
-  // `*` or `(` alone do not become an empty phrase. Each term is a quoted
-  // FTS5 string: operators (AND, NEAR, *, ^, :) inside lose their meaning.
+  // Split on whitespace. Each distinct term (ASCII case folded) once, at
+  // most kMaxFtsTerms of them: FTS5's bm25() walks every phrase against
+  // every occurrence, so a repeated word costs quadratically (issue 10 #6).
   std::string out;
+  std::unordered_set<std::string> seen;
   size_t i = 0;
-  while (i < q.size()) {
+  while (i < q.size() && seen.size() < kMaxFtsTerms) {
     while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
     size_t j = i;
     while (j < q.size() && !std::isspace(static_cast<unsigned char>(q[j]))) ++j;
-    if (j > i) {
-      std::string term = q.substr(i, j - i);
-      bool searchable = false;
-      for (unsigned char c : term) searchable |= (std::isalnum(c) || c >= 0x80);
-      if (searchable) {
-        std::string quoted = "\"";
-        for (char c : term) {
-          if (c == '"') quoted += "\"\"";
-          else quoted += c;
-        }
-        quoted += "\"";
-        if (!out.empty()) out += any_term ? " OR " : " ";
-        out += quoted;
-      }
+    std::string quoted = QuotedTerm(q.substr(i, j - i));
+    if (!quoted.empty() && seen.insert(AsciiLower(quoted)).second) {
+      if (!out.empty()) out += any_term ? " OR " : " ";
+      out += quoted;
     }
     i = j;
   }
@@ -573,6 +589,9 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
   out->clear();
   if (query.find('\0') != std::string::npos) return Status::InvalidArgument("query contains a NUL byte");
   if (!IsValidUtf8(query)) return Status::InvalidArgument("query is not valid UTF-8");
+  if (query.size() > kMaxKeywordQueryBytes)
+    return Status::InvalidArgument("keyword query of " + std::to_string(query.size()) + " bytes; at most " +
+                                   std::to_string(kMaxKeywordQueryBytes) + " are searched");
   if (limit <= 0) return Status::OK();
   // All words first; when no entry has them all, any word (ranked by bm25,
   // so entries with more of the words still come first).

@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -205,8 +206,16 @@ class Store {
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
 };
 
-// Builds the FTS5 MATCH expression for a user's query: each word quoted so
-// that it matches literally; joined with AND (or OR). Empty when the query has
+// Bounds on a keyword (or hybrid) query, so one request cannot hold the
+// database for seconds (issue 10 #6): a longer query is refused with
+// InvalidArgument (the model reads at most 256 tokens of a query anyway),
+// and at most kMaxFtsTerms distinct words of it are searched.
+inline constexpr size_t kMaxKeywordQueryBytes = 4096;
+inline constexpr size_t kMaxFtsTerms = 64;
+
+// Builds the FTS5 MATCH expression for a user's query: each distinct word
+// (ASCII case folded) once, the first kMaxFtsTerms of them, quoted so that
+// it matches literally; joined with AND (or OR). Empty when the query has
 // nothing searchable.
 std::string BuildFtsQuery(const std::string& user_query, bool any_term);
 

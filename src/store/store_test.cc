@@ -470,5 +470,37 @@ TEST(BuildFts, QuotesEveryTerm) {
   EXPECT_EQ(BuildFtsQuery("", false), "");
 }
 
+// Issue 10 #6: one word repeated 20,000 times made bm25() quadratic. Each
+// distinct term is sent once, and at most kMaxFtsTerms of them.
+TEST(BuildFts, EachDistinctTermOnceAndAtMostTheCap) {
+  std::string repeated;
+  for (int i = 0; i < 20000; ++i) repeated += (i % 2 ? "Timeout " : "timeout ");
+  EXPECT_EQ(BuildFtsQuery(repeated, false), "\"timeout\"");
+  std::string many;
+  for (size_t i = 0; i < 3 * kMaxFtsTerms; ++i) many += "w" + std::to_string(i) + " ";
+  const std::string q = BuildFtsQuery(many, true);
+  size_t phrases = 0;
+  for (size_t at = 0; (at = q.find(" OR ", at)) != std::string::npos; at += 4) ++phrases;
+  EXPECT_EQ(phrases + 1, kMaxFtsTerms);
+  EXPECT_EQ(q.rfind("\"w0\"", 0), 0u);
+}
+
+TEST(StoreSearch, KeywordQueryPastTheSizeLimitIsRefused) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  Entry a = MakeEntry("gateway timeout");
+  ASSERT_TRUE(s->Add(&a).ok());
+  std::vector<KeywordHit> hits;
+  std::string q;
+  while (q.size() + 8 <= kMaxKeywordQueryBytes) q += "timeout ";
+  ASSERT_TRUE(s->KeywordSearch(q, {}, 10, &hits).ok());
+  EXPECT_EQ(hits.size(), 1u);
+  q += "timeout ";
+  Status st = s->KeywordSearch(q, {}, 10, &hits);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("at most"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace rekall::store

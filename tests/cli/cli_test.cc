@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -247,6 +248,41 @@ TEST_F(CliTest, ConfigErrorsAndWarnings) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("unknown key 'cache_size'"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("theme"), std::string::npos) << r.err;
+}
+
+// Issue 10 #2: two `edit` processes on one entry at once, with different
+// tags, then title against content: both print "updated", and both changes
+// are there (one was lost every time before Engine::Patch).
+TEST_F(CliTest, ConcurrentEditsLoseNoUpdate) {
+  const std::string id = AddEntry("shared entry");
+  auto both = [&](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    std::string cmd = "cd " + Quote(dir_) + " && unset REKALL_HOME REKALL_DB_PATH; export XDG_CONFIG_HOME=" +
+                      Quote(dir_ + "/cfg") + "; ";
+    int i = 0;
+    for (const auto* args : {&a, &b}) {
+      std::string one = Quote(REKALL_BIN) + " --quiet --db " + Quote(db_) + " edit " + Quote(id);
+      for (const auto& x : *args) one += " " + Quote(x);
+      cmd += "(" + one + " >/dev/null 2>err" + std::to_string(i) + "; echo $? >rc" + std::to_string(i) + ") & ";
+      ++i;
+    }
+    ASSERT_EQ(std::system((cmd + "wait").c_str()), 0);
+    for (int k = 0; k < 2; ++k) {
+      EXPECT_EQ(Slurp(dir_ + "/rc" + std::to_string(k)), "0\n") << Slurp(dir_ + "/err" + std::to_string(k));
+    }
+  };
+  for (int round = 0; round < 4; ++round) {
+    const std::string n = std::to_string(round);
+    both({"--add-tag", "a" + n}, {"--add-tag", "b" + n});
+    both({"--title", "title " + n}, {"--content", "content " + n});
+    Result r = Run({"--json", "show", id});
+    ASSERT_EQ(r.code, 0) << r.err;
+    json e = json::parse(r.out);
+    auto tags = e["tags"].get<std::vector<std::string>>();
+    for (const std::string& t : {"a" + n, "b" + n})
+      EXPECT_NE(std::find(tags.begin(), tags.end(), t), tags.end()) << "round " << n << ": lost tag " << t;
+    EXPECT_EQ(e["title"], "title " + n);
+    EXPECT_EQ(e["content"], "content " + n);
+  }
 }
 
 }  // namespace
