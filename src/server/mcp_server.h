@@ -47,6 +47,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json.h"
 #include "util/status.h"
 #include "util/version.h"
 
@@ -112,6 +113,9 @@ struct ServerOptions {
   // Longest accepted line (without its '\n'); longer ones get -32600 and are
   // skipped without being buffered.
   size_t max_message_bytes = 4 << 20;
+  // Deepest accepted nesting of arrays and objects in a message; deeper ones
+  // get -32600 (util/json.h: a deep value would overflow the stack later).
+  int max_json_depth = kMaxJsonDepth;
   std::string name = "rekall";
   std::string version = kVersion;
   std::string instructions;  // optional initialize "instructions"
