@@ -22,7 +22,7 @@ void PrintMigration(const Context& ctx, const MigrationReport& r, bool dry_run) 
   if (plan.needed()) j["backup"] = r.backup_path;
   if (r.applied) j["migrated"] = r.migrated;
   if (ctx.json) {
-    std::cout << j.dump() << std::endl;
+    ctx.PrintJson(j);
     return;
   }
   std::cout << "database: " << r.database << " (Rekall schema " << plan.user_version << ", left as is)\n";
@@ -58,7 +58,7 @@ void PrintFindings(const Context& ctx, const std::vector<DoctorFinding>& finding
                      {"fixed", f.fixed}});
     json j = {{"findings", arr}, {"healthy", healthy}};
     if (!backup.empty()) j["backup"] = backup;
-    std::cout << j.dump() << std::endl;
+    ctx.PrintJson(j);
     return;
   }
   for (const auto& f : findings)

@@ -2,12 +2,16 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "util/json.h"
+#include "util/utf8.h"
 #include "util/version.h"
 
 namespace rekall::cli {
@@ -31,9 +35,28 @@ int Finish(const Context& ctx, const Status& s) {
   std::cerr << "rekall: " << s.message() << std::endl;
   if (ctx.json && !ctx.stdout_is_protocol) {
     nlohmann::json j = {{"error", {{"code", CodeName(s.code())}, {"message", s.message()}}}};
-    std::cout << j.dump() << std::endl;
+    ctx.PrintJson(j);
   }
   return ExitCode(s);
+}
+
+// A config file named by --config or REKALL_CONFIG must be one: a name
+// that is missing or a directory is a mistake, not "no config".
+Status CheckConfigPath(const std::optional<std::string>& option) {
+  std::string path = option ? *option : "";
+  const char* what = "--config";
+  if (!option) {
+    const char* env = std::getenv("REKALL_CONFIG");
+    if (!env || !*env) return Status::OK();
+    path = config::DefaultConfigPath();
+    what = "REKALL_CONFIG";
+  }
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return Status::InvalidArgument(std::string(what) + ": " + path + " is a directory, not a config file");
+  if (::access(path.c_str(), R_OK) != 0)
+    return Status::InvalidArgument(std::string(what) + ": config file " + path + " does not exist or is not readable");
+  return Status::OK();
 }
 
 }  // namespace
@@ -52,16 +75,16 @@ void Context::RegisterGlobalOptions(CLI::App* app) {
 
 Status Context::LoadConfig(config::Config* c) const {
   std::vector<std::string> warnings;
-  std::string path = config_path.empty() ? config::DefaultConfigPath() : config_path;
-  if (!config_path.empty() && ::access(path.c_str(), R_OK) != 0)
-    return Status::NotFound("config file " + path + " does not exist or is not readable");
-  Status s = config::Load(path, c, &warnings);
+  Status s = CheckConfigPath(config_path);
+  if (!s.ok()) return s;
+  std::string path = config_path ? *config_path : config::DefaultConfigPath();
+  s = config::Load(path, c, &warnings);
   if (!s.ok()) return s;
   for (const auto& w : warnings) std::cerr << "rekall: warning: " << w << std::endl;
   if (!backend.empty()) c->vector_backend = backend;
   if (!model_path.empty()) c->model_path = model_path;
   if (!sqlite_vec_path.empty()) c->sqlite_vec_path = sqlite_vec_path;
-  if (threads >= 0) c->threads = threads;
+  if (threads) c->threads = *threads;  // config::Validate checks it
   s = config::Validate(*c);
   if (!s.ok()) return Status::InvalidArgument("command line: " + s.message());
   return Status::OK();
@@ -70,7 +93,8 @@ Status Context::LoadConfig(config::Config* c) const {
 Status Context::MakeEngineOptions(Lifetime lifetime, EngineOptions* o) const {
   Status s = LoadConfig(&o->cfg);
   if (!s.ok()) return s;
-  config::DbLocation loc = config::ResolveDbPath(db, o->cfg);
+  if (db && db->empty()) return Status::InvalidArgument("--db is empty: give a database file");
+  config::DbLocation loc = config::ResolveDbPath(db.value_or(""), o->cfg);
   o->db_path = loc.path;
   o->create_parent_dirs = loc.default_location;
   o->long_running = lifetime == Lifetime::kLongRunning;
@@ -82,7 +106,11 @@ Status Context::OpenEngine(std::unique_ptr<Engine>* out, Lifetime lifetime) cons
   Status s = MakeEngineOptions(lifetime, &o);
   if (!s.ok()) return s;
   std::string path = o.db_path;
-  if (!(s = Engine::Open(std::move(o), out)).ok()) return s;
+  // Exit code 3 means an unknown entry id; a database file or directory
+  // that does not exist is a bad --db (or environment), invalid input.
+  s = Engine::Open(std::move(o), out);
+  if (s.IsNotFound()) return Status::InvalidArgument(s.message());
+  if (!s.ok()) return s;
   const store::SchemaInfo& sc = (*out)->schema();
   if (sc.migrated && !quiet)
     std::cerr << "rekall: migrated " << path << " (Rekall schema " << sc.user_version << ", kept as is); backup at "
@@ -92,6 +120,18 @@ Status Context::OpenEngine(std::unique_ptr<Engine>* out, Lifetime lifetime) cons
 
 void Context::Notice(const std::string& notice) const {
   if (!notice.empty() && !quiet) std::cerr << "rekall: " << notice << std::endl;
+}
+
+void Context::PrintJson(const nlohmann::json& j) const {
+  bool replaced = false;
+  std::cout << DumpJson(j, -1, &replaced) << std::endl;
+  if (replaced) Notice("invalid UTF-8 in the output replaced with U+FFFD");
+}
+
+void Context::PrintText(const std::string& text) const {
+  size_t replaced = 0;
+  std::cout << ReplaceInvalidUtf8(text, &replaced) << std::flush;
+  if (replaced) Notice(std::to_string(replaced) + " invalid UTF-8 sequences replaced with U+FFFD");
 }
 
 CLI::App* AddCommand(CLI::App* parent, const std::string& name, const std::string& description, Context* ctx,
@@ -133,9 +173,14 @@ std::string ReadAll(std::istream& in) {
 std::vector<std::string> SplitTags(const std::vector<std::string>& in) {
   std::vector<std::string> out;
   for (const auto& t : in) {
-    std::stringstream ss(t);
     std::string part;
-    while (std::getline(ss, part, ',')) out.push_back(part);
+    for (size_t i = 0; i < t.size(); ++i) {
+      bool escaped = t[i] == '\\' && i + 1 < t.size() && (t[i + 1] == ',' || t[i + 1] == '\\');
+      if (escaped) part += t[++i];
+      else if (t[i] == ',') out.push_back(std::move(part)), part.clear();
+      else part += t[i];
+    }
+    if (!part.empty()) out.push_back(std::move(part));
   }
   return out;
 }

@@ -12,10 +12,12 @@
 #include <functional>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "config/config.h"
 #include "engine/engine.h"
@@ -34,14 +36,14 @@ using Command = std::function<Status(Context&)>;
 
 struct Context {
   // Global options: accepted before or after the command name.
-  std::string db;           // --db
-  std::string config_path;  // --config
+  std::optional<std::string> db;           // --db
+  std::optional<std::string> config_path;  // --config
   bool json = false;        // --json: results and errors as JSON on stdout
   bool quiet = false;       // --quiet: no notices on stderr
   std::string backend;      // --backend, over the config's vector_backend
   std::string model_path;   // --model-path
   std::string sqlite_vec_path;  // --sqlite-vec-path
-  long threads = -1;        // --threads; -1: as configured
+  std::optional<long> threads;  // --threads; unset: as configured
 
   // The command given, set while the command line is parsed.
   Command selected;
@@ -70,6 +72,13 @@ struct Context {
 
   // One line on stderr, unless --quiet or empty.
   void Notice(const std::string& notice) const;
+
+  // `j` as one line on stdout. Never aborts: bytes that are not valid UTF-8
+  // (a stored text Rekall or another tool wrote, an id typed by the user)
+  // become U+FFFD, and a notice on stderr says so (unless --quiet).
+  void PrintJson(const nlohmann::json& j) const;
+  // `text` on stdout as is, but for invalid UTF-8, replaced likewise.
+  void PrintText(const std::string& text) const;
 };
 
 // Adds subcommand `name` to `parent`; `command` runs if it is the one given.
@@ -85,7 +94,9 @@ int Run(int argc, char** argv);
 
 // Helpers for the command groups.
 std::string ReadAll(std::istream& in);
-// Tags given as repeated options, each possibly comma-separated.
+// Tags given as repeated options, each possibly comma-separated. A comma
+// after a backslash (\,) belongs to the tag, and \\ is one backslash, so
+// every tag can be named from the command line.
 std::vector<std::string> SplitTags(const std::vector<std::string>& in);
 
 }  // namespace rekall::cli

@@ -1,4 +1,5 @@
 // rekall add | show | list | edit | delete
+#include <poll.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "cli/commands.h"
 #include "present/present.h"
 #include "store/entry.h"
+#include "util/json.h"
 
 namespace rekall::cli {
 
@@ -30,8 +32,8 @@ struct EntryOptions {
     c->add_option("--type", type, present::EntryTypeChoices());
     c->add_option("--project,-p", project, "Project name (empty string clears it)");
     c->add_option("--confidence", confidence, "0 to 5");
-    c->add_option("--tag,--tags", tags, edit ? "Replace the tags (repeat, or comma-separated)"
-                                             : "Tag (repeat, or comma-separated)");
+    c->add_option("--tag,--tags", tags, edit ? "Replace the tags (repeat, or comma-separated; \\, for a comma)"
+                                             : "Tag (repeat, or comma-separated; \\, for a comma)");
     c->add_option("--status", status, "active or obsolete");
     c->add_option("--superseded-by", superseded_by, "Id of the entry that replaces this one");
     c->add_flag("--stdin", stdin_json, "Read the entry as a JSON object on stdin");
@@ -65,13 +67,14 @@ struct ListOptions {
   int limit = 50;
 };
 
+// A JSON object on stdin, depth-bounded like every JSON that enters.
 Status ReadJsonObject(json* j) {
   std::string text = ReadAll(std::cin);
-  try {
-    *j = json::parse(text);
-  } catch (const json::parse_error& err) {
-    return Status::InvalidArgument(std::string("malformed JSON on stdin: ") + err.what());
-  }
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    return Status::InvalidArgument("stdin is empty: give the entry as options (--title, --type) or as a JSON object "
+                                   "on stdin");
+  Status s = ParseJson(text, kMaxJsonDepth, j);
+  if (!s.ok()) return Status::InvalidArgument("malformed JSON on stdin: " + s.message());
   return Status::OK();
 }
 
@@ -81,12 +84,23 @@ Status ReadJsonEntry(store::Entry* e) {
   return s.ok() ? store::EntryFromJson(j, e) : s;
 }
 
-void PrintEntryJson(const store::Entry& e) { std::cout << store::EntryToJson(e).dump() << std::endl; }
+// Whether `add` without --title reads its entry from stdin: with --stdin
+// always; otherwise only when stdin is not a terminal and has something to
+// read (or its end) within a second, so `add` run from a process whose
+// stdin stays open and silent says what is missing instead of hanging.
+bool EntryOnStdin(const EntryOptions& o) {
+  if (o.stdin_json) return true;
+  if (o.cmd->count("--title") || isatty(STDIN_FILENO)) return false;
+  pollfd p{STDIN_FILENO, POLLIN, 0};
+  return ::poll(&p, 1, 1000) > 0;
+}
 
 Status Add(Context& ctx, const EntryOptions& o) {
   store::Entry e;
   Status s;
-  if (o.stdin_json || (!o.cmd->count("--title") && !isatty(STDIN_FILENO))) {
+  if (EntryOnStdin(o)) {
+    if (o.cmd->count("--content") && o.content == "-")
+      return Status::InvalidArgument("--content - and a JSON entry both read stdin: give the content in one of them");
     if (!(s = ReadJsonEntry(&e)).ok()) return s;
   }
   o.Patch().ApplyTo(&e);
@@ -98,7 +112,7 @@ Status Add(Context& ctx, const EntryOptions& o) {
   std::string notice;
   if (!(s = eng->Add(&e, &notice)).ok()) return s;
   ctx.Notice(notice);
-  if (ctx.json) PrintEntryJson(e);
+  if (ctx.json) ctx.PrintJson(store::EntryToJson(e));
   else std::cout << "added " << e.id << std::endl;
   return Status::OK();
 }
@@ -109,17 +123,14 @@ Status Show(Context& ctx, const std::string& id) {
   store::Entry e;
   if (s.ok()) s = eng->Get(id, &e);
   if (!s.ok()) return s;
-  if (ctx.json) PrintEntryJson(e);
-  else std::cout << present::EntryText(e, present::Audience::kTerminal) << std::flush;
+  if (ctx.json) ctx.PrintJson(store::EntryToJson(e));
+  else ctx.PrintText(present::EntryText(e, present::Audience::kTerminal));
   return Status::OK();
 }
 
 Status List(Context& ctx, const ListOptions& o) {
   store::ListFilter f;
-  if (o.cmd->count("--type")) {
-    if (!store::IsEntryType(o.type)) return Status::InvalidArgument("invalid type '" + o.type + "'");
-    f.type = o.type;
-  }
+  if (o.cmd->count("--type")) f.type = o.type;  // the engine checks the filter
   if (o.cmd->count("--project")) f.project = o.project;
   if (o.cmd->count("--status")) f.status = o.status;
   f.tags = SplitTags(o.tags);
@@ -132,12 +143,12 @@ Status List(Context& ctx, const ListOptions& o) {
   if (ctx.json) {
     json j = json::array();
     for (const auto& e : out) j.push_back(store::EntryToJson(e));
-    std::cout << j.dump() << std::endl;
+    ctx.PrintJson(j);
     return Status::OK();
   }
-  for (const auto& e : out) std::cout << present::EntryLine(e) << "\n";
-  if (out.empty()) std::cout << "no entries\n";
-  std::cout.flush();
+  std::string text;
+  for (const auto& e : out) text += present::EntryLine(e) + "\n";
+  ctx.PrintText(out.empty() ? "no entries\n" : text);
   return Status::OK();
 }
 
@@ -153,6 +164,8 @@ Status ApplyJsonPatch(const json& j, store::Entry* e) {
 }
 
 Status Edit(Context& ctx, const EditOptions& o) {
+  if (o.fields.stdin_json && o.fields.cmd->count("--content") && o.fields.content == "-")
+    return Status::InvalidArgument("--content - and --stdin both read stdin: give the content in one of them");
   json stdin_patch;
   Status s;
   if (o.fields.stdin_json && !(s = ReadJsonObject(&stdin_patch)).ok()) return s;
@@ -175,7 +188,7 @@ Status Edit(Context& ctx, const EditOptions& o) {
   if ((s = ctx.OpenEngine(&eng)).ok() && (s = eng->Get(o.id, &e)).ok()) s = eng->Patch(e.id, apply, &e, &notice);
   if (!s.ok()) return s;
   ctx.Notice(notice);
-  if (ctx.json) PrintEntryJson(e);
+  if (ctx.json) ctx.PrintJson(store::EntryToJson(e));
   else std::cout << "updated " << e.id << std::endl;
   return Status::OK();
 }
@@ -193,7 +206,7 @@ Status Delete(Context& ctx, const std::vector<std::string>& ids) {
   }
   for (const auto& id : ids)
     if (!(s = eng->Delete(id)).ok()) return s;
-  if (ctx.json) std::cout << json{{"deleted", ids}}.dump() << std::endl;
+  if (ctx.json) ctx.PrintJson(json{{"deleted", ids}});
   else for (const auto& id : ids) std::cout << "deleted " << id << "\n";
   return Status::OK();
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "util/json.h"
 
 namespace rekall::cli {
 
@@ -27,7 +28,7 @@ Status Embed(Context& ctx, const std::vector<std::string>& texts) {
     j.push_back({{"text", texts[i]}, {"dimensions", d},
                  {"embedding", std::vector<float>(out.begin() + static_cast<long>(i * d),
                                                   out.begin() + static_cast<long>((i + 1) * d))}});
-  std::cout << j.dump() << std::endl;
+  ctx.PrintJson(j);
   return Status::OK();
 }
 
@@ -39,10 +40,8 @@ Status IndexStatusCommand(Context& ctx) {
   if (!s.ok()) return s;
   ctx.Notice(st.notice);
   if (ctx.json) {
-    std::cout << json{{"entries", st.entries}, {"embedded", st.embedded}, {"missing", st.missing},
-                      {"mismatched", st.mismatched}, {"indexed", st.indexed}, {"backend", st.backend}}
-                     .dump()
-              << std::endl;
+    ctx.PrintJson(json{{"entries", st.entries}, {"embedded", st.embedded}, {"missing", st.missing},
+                       {"mismatched", st.mismatched}, {"indexed", st.indexed}, {"backend", st.backend}});
   } else {
     std::cout << "entries:    " << st.entries << "\nembedded:   " << st.embedded << "\nmissing:    " << st.missing
               << "\nmismatched: " << st.mismatched << "\nindexed:    " << st.indexed
@@ -74,7 +73,7 @@ Status IndexRebuild(Context& ctx, bool all) {
   s = eng->RebuildIndex(all, ProgressBar(ctx, tty), &n);
   if (tty) std::cerr << std::endl;
   if (!s.ok()) return s;
-  if (ctx.json) std::cout << json{{"embedded", n}}.dump() << std::endl;
+  if (ctx.json) ctx.PrintJson(json{{"embedded", n}});
   else std::cout << "embedded " << n << " entries" << std::endl;
   return Status::OK();
 }
@@ -91,11 +90,11 @@ Status Stats(Context& ctx, bool memory) {
   if (!s.ok()) return s;
   json j = EngineStatsToJson(st);
   if (ctx.json) {
-    std::cout << j.dump() << std::endl;
+    ctx.PrintJson(j);
     return Status::OK();
   }
   for (auto it = j.begin(); it != j.end(); ++it)
-    std::cout << it.key() << ": " << (it->is_string() ? it->get<std::string>() : it->dump()) << "\n";
+    std::cout << it.key() << ": " << (it->is_string() ? it->get<std::string>() : DumpJson(*it, -1, nullptr)) << "\n";
   std::cout.flush();
   return Status::OK();
 }

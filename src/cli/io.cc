@@ -1,5 +1,8 @@
 // rekall import | export
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -23,8 +26,10 @@ Status Import(Context& ctx, const ImportOptions& o) {
   std::ifstream f;
   std::istream* in = &std::cin;
   if (o.file != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_directory(o.file, ec)) return Status::InvalidArgument(o.file + " is a directory, not a file");
     f.open(o.file, std::ios::binary);
-    if (!f) return Status::NotFound("cannot read " + o.file);
+    if (!f) return Status::InvalidArgument("cannot read " + o.file + ": " + std::strerror(errno));
     in = &f;
   }
   std::unique_ptr<Engine> eng;
@@ -36,20 +41,20 @@ Status Import(Context& ctx, const ImportOptions& o) {
   if (s.ok()) s = eng->Import(*in, oc, !o.no_embed, &n, &skipped, &notice);
   if (!s.ok()) return s;
   ctx.Notice(notice);
-  if (ctx.json) std::cout << json{{"imported", n}, {"skipped", skipped}}.dump() << std::endl;
+  if (ctx.json) ctx.PrintJson(json{{"imported", n}, {"skipped", skipped}});
   else std::cout << "imported " << n << " entries" << (skipped ? ", skipped " + std::to_string(skipped) : "") << std::endl;
   return Status::OK();
 }
 
 // Writes beside, then renames: an interrupted export never leaves a
 // half-written file under the name asked for.
-Status ExportToFile(Engine* eng, const std::string& file, size_t* n) {
+Status ExportToFile(Engine* eng, const std::string& file, size_t* n, std::string* notice) {
   std::string tmp = file + ".tmp";
   Status s;
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) s = Status::IOError("cannot write " + tmp);
-    else s = eng->Export(f, n);
+    else s = eng->Export(f, n, notice);
   }
   if (s.ok() && std::rename(tmp.c_str(), file.c_str()) != 0) s = Status::IOError("cannot write " + file);
   if (!s.ok()) std::remove(tmp.c_str());
@@ -61,9 +66,12 @@ Status Export(Context& ctx, const std::string& file) {
   Status s = ctx.OpenEngine(&eng);
   if (!s.ok()) return s;
   size_t n = 0;
-  if (file.empty() || file == "-") return eng->Export(std::cout, &n);
-  s = ExportToFile(eng.get(), file, &n);
-  if (s.ok() && !ctx.quiet) std::cerr << "exported " << n << " entries to " << file << std::endl;
+  std::string notice;
+  if (file.empty() || file == "-") s = eng->Export(std::cout, &n, &notice);
+  else s = ExportToFile(eng.get(), file, &n, &notice);
+  if (!s.ok()) return s;
+  ctx.Notice(notice);
+  if (!file.empty() && file != "-" && !ctx.quiet) std::cerr << "exported " << n << " entries to " << file << std::endl;
   return s;
 }
 

@@ -32,14 +32,14 @@ void PrintResults(const Context& ctx, const std::vector<SearchResult>& rs, json 
   if (ctx.json) {
     head["results"] = json::array();
     for (const auto& r : rs) head["results"].push_back(present::ResultJson(r, present::ResultFields::kFullEntry));
-    std::cout << head.dump() << std::endl;
+    ctx.PrintJson(head);
     return;
   }
   if (rs.empty()) {
     std::cout << "no results" << std::endl;
     return;
   }
-  std::cout << present::ResultsText(rs, present::Audience::kTerminal) << std::flush;
+  ctx.PrintText(present::ResultsText(rs, present::Audience::kTerminal));
 }
 
 Status ToRequest(const SearchOptions& o, SearchRequest* req) {

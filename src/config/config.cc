@@ -81,6 +81,10 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
     }
     c->loaded_from = path;
     Status s;
+    for (const char* section : {"performance", "engine"})
+      if (root.contains(section) && !root[section].is_table())
+        return Status::InvalidArgument("config file " + path + ": '" + section + "' must be a table ([" + section +
+                                       "]), not a value");
     if (!(s = GetString(root, "data_dir", path, &c->data_dir)).ok()) return s;
     if (const toml::table* perf = root["performance"].as_table()) {
       std::string where = path + " [performance]";

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -365,6 +366,8 @@ Status EngineImpl::BeginWrite(store::Entry* e) {
   // The store checks again as it writes; checking here first spares an
   // embedding (and a model load) for input it would refuse.
   store::NormalizeTags(&e->tags);
+  if (e->superseded_by && !e->id.empty() && *e->superseded_by == e->id)
+    return Status::InvalidArgument("an entry cannot be superseded by itself");
   return store::ValidateEntry(*e);
 }
 
@@ -483,6 +486,8 @@ Status EngineImpl::Get(const std::string& id, store::Entry* e) {
 }
 
 Status EngineImpl::List(const store::ListFilter& f, std::vector<store::Entry>* out) {
+  Status s = store::ValidateFilter(f);
+  if (!s.ok()) return s;
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
   return store_->List(f, out);
@@ -568,18 +573,32 @@ Status EngineImpl::KeywordOnly(const SearchRequest& req, SearchResponse* resp) {
   return FetchResults(&resp->results);
 }
 
+namespace {
+
+// Every front's search arguments, checked in one place.
+Status ValidateRequest(const SearchRequest& req) {
+  Status s = store::ValidateQueryText(req.query);
+  if (s.ok()) s = store::ValidateFilter(req.filter);
+  if (s.ok() && req.limit < 0) s = Status::InvalidArgument("limit must be >= 0");
+  if (s.ok() && req.min_score && !std::isfinite(*req.min_score))
+    s = Status::InvalidArgument("min_score must be a finite number");
+  return s;
+}
+
+}  // namespace
+
 Status EngineImpl::Search(const SearchRequest& req, SearchResponse* resp) {
   resp->results.clear();
   Touch();
   resp->mode_used = req.mode;
-  if (req.query.find('\0') != std::string::npos) return Status::InvalidArgument("query contains a NUL byte");
-  if (req.limit < 0) return Status::InvalidArgument("limit must be >= 0");
+  Status s = ValidateRequest(req);
+  if (!s.ok()) return s;
   if (req.mode == SearchMode::kKeyword) {
     std::lock_guard<std::recursive_mutex> l(mu_);
     sqlite::CancelScope cancel(store_->db(), req.cancelled);
     return KeywordOnly(req, resp);
   }
-  Status s = provider_->CheckAvailable();
+  s = provider_->CheckAvailable();
   if (!s.ok())
     return Status::Unavailable("semantic search needs the model: " + s.message() +
                                " (keyword search works without it: --mode keyword)");
@@ -681,10 +700,12 @@ Status EngineImpl::EntryVector(const std::string& id, std::vector<float>* vec) {
 
 Status EngineImpl::Similar(const std::string& id, int limit, const store::ListFilter& filter,
                            std::vector<SearchResult>* out, std::string* notice) {
+  out->clear();
+  Status s = store::ValidateFilter(filter);
+  if (!s.ok()) return s;
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
-  out->clear();
-  Status s = SyncWithOtherWriters();
+  s = SyncWithOtherWriters();
   if (!s.ok()) return s;
   bool exists = false;
   if (!(s = store_->Exists(id, &exists)).ok()) return s;

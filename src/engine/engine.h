@@ -242,8 +242,10 @@ class Engine {
   // timestamps); `on_conflict` says what to do when that id exists.
   virtual Status Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
                         std::string* notice) = 0;
-  // Every entry as JSON Lines, oldest first.
-  virtual Status Export(std::ostream& out, size_t* exported) = 0;
+  // Every entry as JSON Lines, oldest first. Bytes of stored texts that are
+  // not valid UTF-8 (written by another tool) are exported as U+FFFD, and
+  // *notice says how many entries had them.
+  virtual Status Export(std::ostream& out, size_t* exported, std::string* notice) = 0;
 
   // Integrity check, orphan rows, FTS drift, vector-index drift, model or
   // dimension mismatches, entries without embeddings. With `fix`, repairs

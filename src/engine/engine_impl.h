@@ -58,7 +58,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
 
   Status Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
                 std::string* notice) override;
-  Status Export(std::ostream& out, size_t* exported) override;
+  Status Export(std::ostream& out, size_t* exported, std::string* notice) override;
 
   Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) override;
   Status Stats(EngineStats* out) override;

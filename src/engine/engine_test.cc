@@ -207,7 +207,7 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
   ASSERT_TRUE(eng->Import(good, OnConflict::kError, true, &n, &skipped, &notice).ok());
   EXPECT_EQ(n, 2u);
   std::ostringstream out1;
-  ASSERT_TRUE(eng->Export(out1, &n).ok());
+  ASSERT_TRUE(eng->Export(out1, &n, &notice).ok());
   EXPECT_EQ(n, 2u);
 
   // Into a fresh database: the same bytes come back out.
@@ -220,7 +220,7 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
   std::istringstream in(out1.str());
   ASSERT_TRUE(other->Import(in, OnConflict::kError, true, &n, &skipped, &notice).ok());
   std::ostringstream out2;
-  ASSERT_TRUE(other->Export(out2, &n).ok());
+  ASSERT_TRUE(other->Export(out2, &n, &notice).ok());
   EXPECT_EQ(out1.str(), out2.str());
 
   // Same ids again: error by default, skip on request.

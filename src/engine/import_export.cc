@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine_impl.h"
+#include "util/json.h"
 #include "util/ulid.h"
 
 namespace rekall {
@@ -21,24 +22,47 @@ Status LineError(size_t line, const std::string& what) {
   return Status::InvalidArgument("line " + std::to_string(line) + ": " + what + "; nothing was imported");
 }
 
+// The longest import line read. An entry's texts are bounded (1 MiB of
+// content, escaped up to 6 bytes a byte as \uXXXX), so a longer line is no
+// export of ours, and reading without bound (`import /dev/zero`) would
+// exhaust memory before failing.
+constexpr size_t kMaxImportLineBytes = 16u << 20;
+
+// Reads up to the next '\n' (not kept) into *line. False at the end of the
+// input with nothing read; *too_long when the line passes the bound (the
+// rest is left unread).
+bool ReadLine(std::istream& in, std::string* line, bool* too_long) {
+  line->clear();
+  std::streambuf* sb = in.rdbuf();
+  for (int c = sb->sbumpc(); c != std::char_traits<char>::eof(); c = sb->sbumpc()) {
+    if (c == '\n') return true;
+    if (line->size() == kMaxImportLineBytes) {
+      *too_long = true;
+      return true;
+    }
+    line->push_back(static_cast<char>(c));
+  }
+  return !line->empty();
+}
+
 }  // namespace
 
 Status EngineImpl::ParseImport(std::istream& in, std::vector<store::Entry>* entries, std::vector<size_t>* lines) {
   std::string line;
   size_t lineno = 0;
   std::set<std::string> seen;
-  while (std::getline(in, line)) {
+  bool too_long = false;
+  while (ReadLine(in, &line, &too_long)) {
     ++lineno;
+    if (too_long)
+      return LineError(lineno, "longer than " + std::to_string(kMaxImportLineBytes >> 20) + " MiB (not an entry)");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      return LineError(lineno, std::string("malformed JSON (") + e.what() + ")");
-    }
+    Status s = ParseJson(line, kMaxJsonDepth, &j);
+    if (!s.ok()) return LineError(lineno, "malformed JSON (" + s.message() + ")");
     store::Entry e;
-    Status s = store::EntryFromJson(j, &e);
+    s = store::EntryFromJson(j, &e);
     if (s.ok()) {
       store::NormalizeTags(&e.tags);
       s = store::ValidateEntry(e);
@@ -122,7 +146,7 @@ Status EngineImpl::Import(std::istream& in, OnConflict on_conflict, bool embed, 
   return Status::OK();
 }
 
-Status EngineImpl::Export(std::ostream& out, size_t* exported) {
+Status EngineImpl::Export(std::ostream& out, size_t* exported, std::string* notice) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   std::vector<store::Entry> all;
   Status s = store_->List({}, &all);
@@ -131,10 +155,17 @@ Status EngineImpl::Export(std::ostream& out, size_t* exported) {
   std::sort(all.begin(), all.end(), [](const store::Entry& a, const store::Entry& b) {
     return a.created_at != b.created_at ? a.created_at < b.created_at : a.id < b.id;
   });
-  for (const auto& e : all) out << store::EntryToJson(e).dump() << '\n';
+  size_t replaced = 0;
+  for (const auto& e : all) {
+    bool r = false;
+    out << DumpJson(store::EntryToJson(e), -1, &r) << '\n';
+    replaced += r;
+  }
   out.flush();
   if (!out) return Status::IOError("writing the export failed");
   *exported = all.size();
+  if (replaced)
+    *notice = std::to_string(replaced) + " entries hold invalid UTF-8, exported with U+FFFD in its place";
   return Status::OK();
 }
 

@@ -1,7 +1,11 @@
 #include "present/present.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <iterator>
+
+#include "util/json.h"
 
 namespace rekall::present {
 
@@ -167,11 +171,10 @@ std::string EntryText(const store::Entry& e, Audience audience) {
 json EntryContext(const store::Entry& e) {
   auto ctx = e.extra.find(kContextColumn);
   if (ctx == e.extra.end() || !ctx->is_string()) return nullptr;
-  try {
-    return json::parse(ctx->get<std::string>());
-  } catch (const json::parse_error&) {
-    return ctx->get<std::string>();
-  }
+  // Stored by any tool, so parsed like every JSON from outside.
+  json parsed;
+  if (!ParseJson(ctx->get<std::string>(), kMaxJsonDepth, &parsed).ok()) return ctx->get<std::string>();
+  return parsed;
 }
 
 json EntryJson(const store::Entry& e) {
@@ -188,7 +191,8 @@ EntryPatch EntryPatch::FromToolArgs(const json& args) {
   if (auto it = args.find("content"); it != args.end()) p.content = it->get<std::string>();
   if (auto it = args.find("type"); it != args.end()) p.type = it->get<std::string>();
   if (auto it = args.find("project"); it != args.end()) p.project = it->get<std::string>();
-  if (auto it = args.find("confidence"); it != args.end()) p.confidence = it->get<int>();
+  if (auto it = args.find("confidence"); it != args.end()) p.confidence = static_cast<int>(std::clamp<long>(
+      JsonToLongSaturated(*it), std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
   if (auto it = args.find("tags"); it != args.end()) p.tags = it->get<std::vector<std::string>>();
   if (auto it = args.find("context"); it != args.end()) p.context = *it;
   return p;
@@ -222,7 +226,7 @@ void EntryPatch::ApplyTo(store::Entry* e) const {
   if (superseded_by) e->superseded_by = EmptyClears(*superseded_by);
   if (context) {
     json object = context->is_string() ? json{{"situation", context->get<std::string>()}} : *context;
-    e->extra[kContextColumn] = object.dump();
+    e->extra[kContextColumn] = DumpJson(object, -1, nullptr);
   }
   for (const auto& t : add_tags) e->tags.push_back(t);
   for (const auto& t : remove_tags) std::erase(e->tags, t);

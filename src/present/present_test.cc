@@ -155,3 +155,20 @@ TEST(Present, PatchFromToolArgs) {
 
 }  // namespace
 }  // namespace rekall::present
+
+namespace rekall::present {
+namespace {
+
+// A context another tool stored nested too deep to copy safely is shown as
+// the text it is, not parsed.
+TEST(Present, DeepStoredContextStaysText) {
+  store::Entry e = SampleEntry();
+  std::string deep = std::string(300000, '[') + std::string(300000, ']');
+  e.extra[kContextColumn] = deep;
+  json c = EntryContext(e);
+  ASSERT_TRUE(c.is_string());
+  EXPECT_EQ(c.get<std::string>().size(), deep.size());
+}
+
+}  // namespace
+}  // namespace rekall::present

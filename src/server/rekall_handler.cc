@@ -7,6 +7,8 @@
 #include "present/present.h"
 #include "server/rekall_tools.h"
 #include "store/entry.h"
+#include "store/store.h"
+#include "util/json.h"
 
 namespace rekall::server {
 
@@ -16,7 +18,8 @@ namespace {
 
 int ClampLimit(const json& args, const char* key, int def) {
   auto it = args.find(key);
-  long v = it == args.end() ? def : it->get<long>();
+  // Clamped, not refused: a limit past the maximum asks for all there is.
+  long v = it == args.end() ? def : JsonToLongSaturated(*it);
   return static_cast<int>(std::clamp<long>(v, 1, RekallToolHandler::kMaxLimit));
 }
 

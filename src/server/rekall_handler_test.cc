@@ -129,6 +129,24 @@ TEST_F(RekallHandlerTest, InvalidFieldsAreToolErrors) {
   EXPECT_TRUE(r.is_error);
 }
 
+// Integer arguments beyond any range saturate instead of wrapping: a huge
+// limit asks for everything (clamped to kMaxLimit), a huge confidence is
+// refused as out of range.
+TEST_F(RekallHandlerTest, HugeIntegerArgumentsSaturate) {
+  for (const char* t : {"timeout one", "timeout two", "timeout three"}) AddEntry(t, "body");
+  for (json limit : {json(1e300), json(18446744073709551615ull), json(9223372036854775807ll)}) {
+    ToolResult r = Call("rekall_search", {{"query", "timeout"}, {"mode", "keyword"}, {"limit", limit}});
+    ASSERT_FALSE(r.is_error) << r.text;
+    EXPECT_EQ(r.structured["results"].size(), 3u) << limit.dump();
+  }
+  ToolResult r = Call("rekall_add", {{"title", "t"}, {"type", "bug"}, {"confidence", 18446744073709551615ull}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("invalid confidence 2147483647"), std::string::npos) << r.text;
+  r = Call("rekall_add", {{"title", "t"}, {"type", "bug"}, {"confidence", 1e300}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("invalid confidence"), std::string::npos) << r.text;
+}
+
 TEST_F(RekallHandlerTest, SearchModesCarryScoresAndWhy) {
   std::string a = AddEntry("nginx gateway timeout", "proxy read timeout upstream", "bug", {{"project", "infra"}});
   std::string b = AddEntry("postgres pool exhausted", "too many connections database", "bug");

@@ -77,6 +77,26 @@ Status ValidateEntry(const Entry& e) {
   return Status::OK();
 }
 
+Status ValidateFilter(const ListFilter& f) {
+  Status s;
+  if (f.type && !IsEntryType(*f.type))
+    return Status::InvalidArgument("invalid type '" + *f.type + "' (expected one of: " +
+                                   JoinChoices(std::begin(kEntryTypes), std::end(kEntryTypes)) + ")");
+  if (f.status && !IsStatus(*f.status))
+    return Status::InvalidArgument("invalid status '" + *f.status + "' (expected active or obsolete)");
+  if (f.project && !(s = CheckText("project", *f.project, kMaxTitleBytes)).ok()) return s;
+  for (const auto& t : f.tags)
+    if (!(s = CheckText("tag", t, kMaxTagBytes)).ok()) return s;
+  if (f.limit < 0) return Status::InvalidArgument("limit must be >= 0");
+  return Status::OK();
+}
+
+Status ValidateQueryText(const std::string& q) {
+  Status s = CheckText("query", q, std::string::npos);
+  if (s.ok() && Trim(q).empty()) return Status::InvalidArgument("the query is empty");
+  return s;
+}
+
 void NormalizeTags(std::vector<std::string>* tags) {
   for (auto& t : *tags) t = Trim(t);
   std::sort(tags->begin(), tags->end());

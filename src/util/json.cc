@@ -1,5 +1,7 @@
 #include "util/json.h"
 
+#include <cmath>
+#include <limits>
 #include <string>
 
 namespace rekall {
@@ -67,6 +69,18 @@ std::string DumpJson(const json& value, int indent, bool* replaced) {
   }
   if (replaced) *replaced = true;
   return value.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+long JsonToLongSaturated(const json& v) {
+  constexpr long kMax = std::numeric_limits<long>::max(), kMin = std::numeric_limits<long>::min();
+  if (v.is_number_unsigned()) return v.get<unsigned long>() > static_cast<unsigned long>(kMax) ? kMax : v.get<long>();
+  if (v.is_number_integer()) return v.get<long>();
+  if (!v.is_number_float()) return v.get<long>();  // throws json::type_error
+  double d = v.get<double>();
+  if (std::isnan(d)) return 0;
+  if (d >= 9.2e18) return kMax;
+  if (d <= -9.2e18) return kMin;
+  return static_cast<long>(d);
 }
 
 }  // namespace rekall

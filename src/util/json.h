@@ -48,4 +48,11 @@ Status ParseJson(std::string_view text, int max_depth, nlohmann::json* out);
 // null) is set to whether that happened, so the caller can say so.
 std::string DumpJson(const nlohmann::json& value, int indent, bool* replaced);
 
+// An integer argument (an integer, or a float with an integral value, as
+// JSON Schema's "integer" admits) as a long, saturating at the ends of the
+// range: nlohmann's get<long>() wraps 2^64-1 to -1 and makes 1e300
+// undefined. NaN gives 0; a value that is no number throws json::type_error,
+// as get<long>() does.
+long JsonToLongSaturated(const nlohmann::json& v);
+
 }  // namespace rekall

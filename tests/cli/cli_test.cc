@@ -51,7 +51,7 @@ class CliTest : public ::testing::Test {
   Result Run(const std::vector<std::string>& args, const std::string& input = "", bool with_db = true) {
     std::ofstream(dir_ + "/stdin", std::ios::binary) << input;
     std::string cmd = std::string("cd ") + Quote(dir_) + " && env -u REKALL_HOME -u REKALL_DB_PATH XDG_CONFIG_HOME=" +
-                      Quote(dir_ + "/cfg") + " " + Quote(REKALL_BIN);
+                      Quote(dir_ + "/cfg") + " " + env_ + Quote(REKALL_BIN);
     if (with_db) cmd += " --db " + Quote(db_);
     for (const auto& a : args) cmd += " " + Quote(a);
     cmd += " <" + Quote(dir_ + "/stdin") + " >" + Quote(dir_ + "/stdout") + " 2>" + Quote(dir_ + "/stderr");
@@ -69,6 +69,7 @@ class CliTest : public ::testing::Test {
     return json::parse(r.out)["id"].get<std::string>();
   }
   std::string dir_, db_;
+  std::string env_;  // more NAME=value words for the environment, each followed by a space
 };
 
 TEST_F(CliTest, HelpEverywhere) {
@@ -156,8 +157,9 @@ TEST_F(CliTest, BadInputGetsClearErrorsAndChangesNothing) {
 }
 
 TEST_F(CliTest, BadDatabasePathsAreClearErrors) {
+  // A missing file is invalid input (2), never "unknown id" (3).
   Result r = Run({"--db", dir_ + "/missing/dir/k.db", "list"}, "", false);
-  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
 
   std::ofstream(dir_ + "/notes.txt") << "these are my notes, not a database\n";
@@ -206,7 +208,12 @@ TEST_F(CliTest, ImportRollsBackWholeAndNamesTheLine) {
   EXPECT_NE(r.err.find("line 3"), std::string::npos) << r.err;
   EXPECT_EQ(Run({"export"}).out, before);
   r = Run({"import", dir_ + "/absent.jsonl"});
-  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("No such file"), std::string::npos) << r.err;
+  r = Run({"import", dir_});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
 }
 
 TEST_F(CliTest, ExportImportRoundTripIsExact) {
@@ -283,6 +290,153 @@ TEST_F(CliTest, ConcurrentEditsLoseNoUpdate) {
     EXPECT_EQ(e["title"], "title " + n);
     EXPECT_EQ(e["content"], "content " + n);
   }
+}
+
+// A value nested 300,000 levels deep, inside an entry's `extra`.
+std::string DeepEntry(const std::string& id_field) {
+  const size_t depth = 300000;
+  return "{" + id_field + "\"title\":\"deep\",\"type\":\"bug\",\"extra\":{\"x\":" + std::string(depth, '[') +
+         std::string(depth, ']') + "}}";
+}
+
+TEST_F(CliTest, DeepJsonIsRefusedEverywhereItEnters) {
+  std::string id = AddEntry("keep me");
+  std::string before = Run({"export"}).out;
+  Result r = Run({"add", "--stdin"}, DeepEntry(""));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("deeper than 128"), std::string::npos) << r.err;
+  r = Run({"edit", id, "--stdin"}, DeepEntry("\"id\":\"" + id + "\","));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("deeper than 128"), std::string::npos) << r.err;
+  std::ofstream(dir_ + "/deep.jsonl") << "{\"title\":\"fine\",\"type\":\"bug\"}\n" << DeepEntry("") << "\n";
+  r = Run({"import", dir_ + "/deep.jsonl"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("deeper than 128"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
+}
+
+TEST_F(CliTest, ImportBoundsEachLine) {
+  std::string before = Run({"export"}).out;
+  std::ofstream(dir_ + "/long.jsonl") << "{\"title\":\"fine\",\"type\":\"bug\"}\n" << std::string(17 << 20, ' ');
+  Result r = Run({"import", dir_ + "/long.jsonl"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("line 2: longer than 16 MiB"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
+}
+
+TEST_F(CliTest, StdinEntryErrorsSayWhatIsMissing) {
+  std::string before = Run({"export"}).out;
+  Result r = Run({"add"}, "");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("stdin is empty"), std::string::npos) << r.err;
+  r = Run({"add", "--type", "bug"}, "just some words\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("malformed JSON on stdin"), std::string::npos) << r.err;
+  // One source for the content: --content - and a JSON entry both read stdin.
+  r = Run({"add", "--stdin", "--content", "-"}, "{\"title\":\"t\",\"type\":\"bug\",\"content\":\"c\"}");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("one of them"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
+  std::string id = AddEntry("x");
+  r = Run({"edit", id, "--stdin", "--content", "-"}, "{\"content\":\"c\"}");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("one of them"), std::string::npos) << r.err;
+}
+
+// Writes an entry whose title and content are not valid UTF-8, as another
+// tool could, with Python's sqlite3.
+void StoreInvalidUtf8(const std::string& db, const std::string& id) {
+  std::string py = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                   "c.execute(\"update entries set title=CAST(X'626164FF21' AS TEXT), "
+                   "content=CAST(X'C328' AS TEXT) where id=?\", (sys.argv[2],)); c.commit()";
+  std::string cmd = "python3 -c " + Quote(py) + " " + Quote(db) + " " + Quote(id);
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST_F(CliTest, InvalidUtf8NeverAbortsOutput) {
+  std::string id = AddEntry("plain");
+  StoreInvalidUtf8(db_, id);
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--json", "show", id}, {"--json", "list"}, {"export"}, {"show", id}, {"list"}}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 0) << args.back() << ": " << r.err;
+    EXPECT_NE(r.out.find("bad\xEF\xBF\xBD!"), std::string::npos) << args.back() << ": " << r.out;
+    EXPECT_NE(r.err.find("U+FFFD"), std::string::npos) << args.back() << ": " << r.err;
+  }
+  // Error paths that echo what the user typed.
+  Result r = Run({"--json", "show", "01NOPE\xFF"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(json::accept(r.out)) << r.out;
+  r = Run({"--json", "list", "--type", "bu\xFFg"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(json::accept(r.out)) << r.out;
+  r = Run({"--json", "import", dir_ + "/absent\xFF.jsonl"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(json::accept(r.out)) << r.out;
+}
+
+TEST_F(CliTest, MissingConfigIsInvalidInput) {
+  Result r = Run({"--config", dir_ + "/nope.toml", "list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, BadValuesAreRefusedNotIgnored) {
+  std::string id = AddEntry("timeout in the proxy");
+  std::string before = Run({"export"}).out;
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  } cases[] = {
+      {{"list", "--status", "banana"}, "invalid status 'banana'"},
+      {{"search", "--mode", "keyword", "--status", "banana", "timeout"}, "invalid status 'banana'"},
+      {{"search", "--mode", "keyword", "--min-score", "nan", "timeout"}, "min_score must be a finite number"},
+      {{"search", "--mode", "keyword", "  "}, "the query is empty"},
+      {{"search", "--mode", "semantic", ""}, "the query is empty"},
+      {{"search", "--mode", "keyword", "time\xFFout"}, "query is not valid UTF-8"},
+      {{"edit", id, "--superseded-by", id}, "superseded by itself"},
+      {{"--threads", "-5", "list"}, "threads must be between 0"},
+      {{"--db", "", "list"}, "--db is empty"},
+      {{"--config", "."}, "is a directory"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = c.args;
+    if (args == std::vector<std::string>{"--config", "."}) args.push_back("list");
+    Result r = Run(args, "", args[0] != "--db");
+    EXPECT_EQ(r.code, 2) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Run({"export"}).out, before);
+}
+
+TEST_F(CliTest, ConfigFileMistakesAreInvalidInput) {
+  std::ofstream(dir_ + "/engine.toml") << "engine = 5\n";
+  Result r = Run({"--config", dir_ + "/engine.toml", "list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("'engine' must be a table"), std::string::npos) << r.err;
+  // toml++ bounds nesting itself (TOML_MAX_NESTED_VALUES): a clear error.
+  std::ofstream(dir_ + "/deep.toml") << "x = " << std::string(300000, '[') << std::string(300000, ']') << "\n";
+  r = Run({"--config", dir_ + "/deep.toml", "list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("deep.toml line 1"), std::string::npos) << r.err;
+  env_ = "REKALL_CONFIG=" + Quote(dir_ + "/absent.toml") + " ";
+  r = Run({"list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("REKALL_CONFIG"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, TagsWithCommasCanBeNamed) {
+  Result r = Run({"--json", "--quiet", "add", "--title", "t", "--type", "bug", "--tag", "a\\,b", "--tag", "c,d"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string id = json::parse(r.out)["id"];
+  EXPECT_EQ(json::parse(r.out)["tags"], json({"a,b", "c", "d"}));
+  r = Run({"--json", "list", "--tag", "a\\,b"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(json::parse(r.out).size(), 1u);
+  r = Run({"--json", "--quiet", "edit", id, "--remove-tag", "a\\,b"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["tags"], json({"c", "d"}));
 }
 
 }  // namespace
