@@ -138,7 +138,7 @@ def same(a, b):
 
 def check_doctor(binary, db):
     r = run(binary, db, ["--json", "doctor"])
-    if r.returncode != 0:
+    if r.returncode not in (0, 1):  # 1: warnings left, judged below
         raise Failure("doctor failed: %s %s" % (r.stdout, r.stderr))
     j = json.loads(r.stdout)
     bad = [f for f in j["findings"]

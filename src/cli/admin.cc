@@ -74,13 +74,13 @@ Status Doctor(Context& ctx, bool fix) {
   std::string backup;
   if (s.ok()) s = eng->Doctor(fix, &findings, &backup);
   if (!s.ok()) return s;
-  bool errors = false, open_problems = false;
-  for (const auto& f : findings) {
-    errors |= f.severity == Severity::kError;
+  bool open_problems = false;
+  for (const auto& f : findings)
     open_problems |= (f.severity == Severity::kWarning || f.severity == Severity::kError) && !f.fixed;
-  }
   PrintFindings(ctx, findings, backup, !open_problems);
-  ctx.failed = errors;  // listed above
+  // Exit 1 while an error or warning is left unfixed (listed above), so a
+  // script sees it; 0 once healthy.
+  ctx.failed = open_problems;
   return Status::OK();
 }
 

@@ -1,5 +1,7 @@
 // rekall import | export
 #include <cerrno>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -9,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "util/env.h"
 
 namespace rekall::cli {
 
@@ -47,15 +50,20 @@ Status Import(Context& ctx, const ImportOptions& o) {
 }
 
 // Writes beside, then renames: an interrupted export never leaves a
-// half-written file under the name asked for.
+// half-written file under the name asked for. An export holds the same
+// knowledge as the database, so it is private like it: the temporary file is
+// created new (never one that was there, nor a link) with mode 0600 whatever
+// the umask, and the rename keeps that mode.
 Status ExportToFile(Engine* eng, const std::string& file, size_t* n, std::string* notice) {
-  std::string tmp = file + ".tmp";
-  Status s;
+  std::string tmp = file + ".tmp-" + std::to_string(::getpid());
+  Status s = Env::Default()->CreateNewFile(tmp, 0600);
+  if (!s.ok()) return Status::IOError("cannot write export: " + s.message());
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) s = Status::IOError("cannot write " + tmp);
     else s = eng->Export(f, n, notice);
   }
+  if (s.ok()) s = Env::Default()->SyncFile(tmp);
   if (s.ok() && std::rename(tmp.c_str(), file.c_str()) != 0) s = Status::IOError("cannot write " + file);
   if (!s.ok()) std::remove(tmp.c_str());
   return s;

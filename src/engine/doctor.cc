@@ -5,11 +5,13 @@
 //
 // Checks, in the order they are reported: SQLite's integrity check, a
 // pending migration, orphan embeddings and tags, keyword-index drift,
-// summaries of another model, entries without an embedding, and the vector
-// index against the embeddings table. Repairs: orphans deleted, the keyword
-// index rebuilt, missing or mismatched embeddings computed (when the model
-// is there), the vector index rebuilt.
+// summaries of another model, summaries holding NaN or Inf, entries without
+// an embedding, and the vector index against the embeddings table. Repairs:
+// orphans and non-finite summaries deleted, the keyword index rebuilt,
+// missing or mismatched embeddings computed (when the model is there), the
+// vector index rebuilt.
 #include <algorithm>
+#include <cmath>
 
 #include "engine/engine_impl.h"
 #include "util/ulid.h"
@@ -34,6 +36,7 @@ struct EngineImpl::DoctorCounts {
   size_t fts_drift = 0;
   size_t mismatched = 0;  // summaries of another model or dimension
   size_t missing = 0;     // entries with no summary at all
+  std::vector<std::string> non_finite;  // entries whose summary holds NaN or Inf
   bool index_checked = false;
   size_t ours = 0;        // our summaries (of existing entries)
   size_t indexed = 0;     // vectors in the vector index
@@ -49,7 +52,7 @@ Status EngineImpl::Doctor(bool fix, std::vector<DoctorFinding>* out, std::string
   if (!s.ok()) return s;
   bool can_embed = provider_->CheckAvailable().ok();
   bool anything = c.orphan_embeddings || c.orphan_tags || c.fts_drift || c.index_drift() ||
-                  ((c.mismatched || c.missing) && can_embed);
+                  !c.non_finite.empty() || ((c.mismatched || c.missing) && can_embed);
   if (!fix || !anything) return Status::OK();
   if (store_->schema().read_only) return Status::IOError("database is read-only; nothing was repaired");
   return DoctorRepair(c, out, backup);
@@ -93,8 +96,29 @@ Status EngineImpl::DoctorCheck(std::vector<DoctorFinding>* out, DoctorCounts* c)
           " summary embeddings of another model or dimension (re-embedded by `rekall index rebuild`; never mixed "
           "into search)",
       c->mismatched);
+  if (!(s = FindNonFiniteSummaries(&c->non_finite)).ok()) return s;
+  add("non_finite_vectors", WarnIf(c->non_finite.size()),
+      std::to_string(c->non_finite.size()) +
+          " summary embeddings hold NaN or infinite values (no search can find them; --fix deletes them and "
+          "re-embeds when the model is there, else `rekall index rebuild` does)",
+      c->non_finite.size());
   add("missing_embeddings", c->missing ? Severity::kInfo : Severity::kOk,
       std::to_string(c->missing) + " entries without an embedding (`rekall index rebuild` adds them)", c->missing);
+  return Status::OK();
+}
+
+// Summaries of ours with a NaN or infinite component: every distance to them
+// is NaN, so they silently drop out of semantic search.
+Status EngineImpl::FindNonFiniteSummaries(std::vector<std::string>* ids) {
+  if (!store_->schema().has_embeddings_table) return Status::OK();
+  std::vector<store::StoredEmbedding> all;
+  Status s = store_->ListEmbeddings(EmbeddingType::kSummary, &all);
+  if (!s.ok()) return s;
+  for (const auto& e : all) {
+    if (!IsOurEmbedding(e.model_name, e.dimensions)) continue;
+    if (std::any_of(e.vector.begin(), e.vector.end(), [](float v) { return !std::isfinite(v); }))
+      ids->push_back(e.entry_id);
+  }
   return Status::OK();
 }
 
@@ -119,13 +143,12 @@ Status EngineImpl::DoctorIndexDrift(std::vector<DoctorFinding>* out, DoctorCount
 }
 
 Status EngineImpl::DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding>* out, std::string* backup) {
-  std::string b = store_->path() + ".backup-doctor-" + NowIsoLocal().substr(0, 19);
-  std::replace(b.begin(), b.end(), ':', '-');
+  std::string b = store::FreeBackupPath(store_->path(), "doctor-", env_);
   Status s = store_->Backup(b);
   if (!s.ok()) return s.Append("; nothing was repaired");
   if (backup) *backup = b;
   if (!(s = DoctorRepairRows(c, out)).ok()) return s;
-  if ((c.mismatched || c.missing) && provider_->CheckAvailable().ok()) {
+  if ((c.mismatched || c.missing || !c.non_finite.empty()) && provider_->CheckAvailable().ok()) {
     size_t n = 0;
     if (!(s = RebuildIndex(false, nullptr, &n)).ok()) return s;
     if (c.mismatched) MarkFixed(out, "model_mismatch");
@@ -147,12 +170,15 @@ Status EngineImpl::DoctorRepairRows(const DoctorCounts& c, std::vector<DoctorFin
     if (c.orphan_embeddings && !(t = store_->DeleteOrphanEmbeddings()).ok()) return t;
     if (c.orphan_tags && !(t = store_->DeleteOrphanTags()).ok()) return t;
     if (c.fts_drift && !(t = store_->RebuildFts()).ok()) return t;
+    for (const auto& id : c.non_finite)
+      if (!(t = store_->DeleteEmbedding(id, EmbeddingType::kSummary)).ok()) return t;
     return Status::OK();
   });
   if (!s.ok()) return s;
   if (c.orphan_embeddings) MarkFixed(out, "orphan_embeddings");
   if (c.orphan_tags) MarkFixed(out, "orphan_tags");
   if (c.fts_drift) MarkFixed(out, "fts_drift");
+  if (!c.non_finite.empty()) MarkFixed(out, "non_finite_vectors");
   return Status::OK();
 }
 

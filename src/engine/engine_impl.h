@@ -135,6 +135,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   // --- doctor.cc
   struct DoctorCounts;
   Status DoctorCheck(std::vector<DoctorFinding>* out, DoctorCounts* c);
+  Status FindNonFiniteSummaries(std::vector<std::string>* ids);
   Status DoctorIndexDrift(std::vector<DoctorFinding>* out, DoctorCounts* c);
   Status DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding>* out, std::string* backup);
   // The repairs of rows: orphans deleted, the keyword index rebuilt.

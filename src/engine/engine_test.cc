@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -232,6 +233,67 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
   EXPECT_EQ(skipped, 2u);
 }
 
+// Issue 10 #3: an export is always restorable. A chain C -> B -> A (each
+// superseded by the next) written newest first, and a two-entry cycle, import
+// into an empty file; its export imports again into another with the same
+// entries and pointers.
+TEST_F(EngineTest, ImportAcceptsSupersededByInAnyOrderChainsAndCycles) {
+  auto line = [](const std::string& id, const std::string& created, const std::string& sup) {
+    return "{\"id\":\"" + id + "\",\"title\":\"t " + id + "\",\"type\":\"bug\",\"created_at\":\"" + created +
+           "\",\"updated_at\":\"" + created + "\",\"superseded_by\":" + (sup.empty() ? "null" : "\"" + sup + "\"") +
+           "}\n";
+  };
+  const std::string a = "01AAAAAAAAAAAAAAAAAAAAAAAA", b = "01BBBBBBBBBBBBBBBBBBBBBBBB", c = "01CCCCCCCCCCCCCCCCCCCCCCCC";
+  const std::string x = "01XXXXXXXXXXXXXXXXXXXXXXXX", y = "01YYYYYYYYYYYYYYYYYYYYYYYY";
+  // The oldest entry points at the newer one that supersedes it; the newest
+  // line comes first, so every pointer names a later line.
+  std::string file = line(c, "2026-01-03T00:00:00", "") + line(a, "2026-01-01T00:00:00", b) +
+                     line(b, "2026-01-02T00:00:00", c) + line(x, "2026-01-04T00:00:00", y) +
+                     line(y, "2026-01-04T00:00:00", x);
+  auto eng = Open();
+  size_t n = 0, skipped = 0;
+  std::string notice;
+  std::istringstream in(file);
+  Status s = eng->Import(in, OnConflict::kError, true, &n, &skipped, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(n, 5u);
+  std::vector<store::Entry> all;
+  ASSERT_TRUE(eng->List({}, &all).ok());
+  std::map<std::string, std::string> sup;
+  for (const auto& e : all) sup[e.id] = e.superseded_by.value_or("");
+  EXPECT_EQ(sup[a], b);
+  EXPECT_EQ(sup[b], c);
+  EXPECT_EQ(sup[c], "");
+  EXPECT_EQ(sup[x], y);
+  EXPECT_EQ(sup[y], x);
+  std::ostringstream out1;
+  ASSERT_TRUE(eng->Export(out1, &n).ok());
+
+  EngineOptions o;
+  o.db_path = dir_ + "/other.db";
+  o.cfg.vector_backend = "brute";
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> other;
+  ASSERT_TRUE(Engine::Open(std::move(o), &other).ok());
+  std::istringstream in2(out1.str());
+  s = other->Import(in2, OnConflict::kError, true, &n, &skipped, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::ostringstream out2;
+  ASSERT_TRUE(other->Export(out2, &n).ok());
+  EXPECT_EQ(out1.str(), out2.str());
+
+  // A pointer to an entry in neither the file nor the database still fails,
+  // naming its line, and nothing is imported.
+  std::istringstream dangling(line("01DDDDDDDDDDDDDDDDDDDDDDDD", "2026-01-05T00:00:00", "") +
+                              line("01EEEEEEEEEEEEEEEEEEEEEEEE", "2026-01-05T00:00:00", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"));
+  s = other->Import(dangling, OnConflict::kError, true, &n, &skipped, &notice);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.ToString();
+  EngineStats st;
+  ASSERT_TRUE(other->Stats(&st).ok());
+  EXPECT_EQ(st.entries, 5u);
+}
+
 TEST_F(EngineTest, ResolveIdTakesExactIdsAndUniquePrefixes) {
   auto eng = Open();
   auto a = Make("one", "x");
@@ -392,7 +454,8 @@ TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
     EXPECT_EQ(f.severity, Severity::kOk) << f.check << ": " << f.message;
   }
   EXPECT_EQ(checks, (std::vector<std::string>{"integrity", "orphan_embeddings", "orphan_tags", "fts_drift",
-                                              "model_mismatch", "missing_embeddings", "index_drift"}));
+                                              "model_mismatch", "non_finite_vectors", "missing_embeddings",
+                                              "index_drift"}));
   {
     // Another program damages the file: a tag of no entry, a lost FTS row.
     std::unique_ptr<store::Store> raw;
@@ -432,6 +495,46 @@ TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
   ASSERT_TRUE(eng->Search(req, &resp).ok());
   ASSERT_EQ(resp.results.size(), 1u);
   EXPECT_EQ(resp.results[0].entry.id, a.id);
+}
+
+// Issue 10: a summary holding NaN drops out of every search; doctor says so,
+// and --fix deletes it and re-embeds the entry.
+TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteVectors) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("postgres pool exhausted", "too many connections");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  {
+    std::unique_ptr<store::Store> raw;
+    ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
+    std::vector<float> v(store::kDim, 0.1f);
+    v[7] = std::nanf("");
+    sqlite::Stmt st(raw->db(), "UPDATE embeddings SET vector = ? WHERE entry_id = ? AND embedding_type = 'summary'");
+    st.BindBlob(1, v.data(), v.size() * sizeof(float));
+    st.Bind(2, a.id);
+    ASSERT_EQ(st.Step(), SQLITE_DONE);
+  }
+  std::vector<DoctorFinding> found;
+  std::string backup;
+  auto finding = [&](const std::string& check) {
+    for (const auto& f : found)
+      if (f.check == check) return f;
+    ADD_FAILURE() << "no finding " << check;
+    return DoctorFinding();
+  };
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  EXPECT_EQ(finding("non_finite_vectors").severity, Severity::kWarning);
+  EXPECT_EQ(finding("non_finite_vectors").count, 1u);
+  ASSERT_TRUE(eng->Doctor(true, &found, &backup).ok());
+  EXPECT_TRUE(finding("non_finite_vectors").fixed);
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  for (const auto& f : found) EXPECT_EQ(f.severity, Severity::kOk) << f.check << ": " << f.message;
+  std::vector<SearchResult> out;
+  ASSERT_TRUE(eng->Similar(b.id, 5, {}, &out, &n).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].entry.id, a.id);
 }
 
 TEST_F(EngineTest, UpdateWithoutTheModelDropsTheStaleVector) {

@@ -104,13 +104,27 @@ Status EngineImpl::ImportOne(store::Entry* e, size_t line, OnConflict on_conflic
 Status EngineImpl::WriteImport(std::vector<store::Entry>* entries, const std::vector<size_t>& lines,
                                OnConflict on_conflict, const std::vector<float>* vecs, size_t* imported,
                                size_t* skipped) {
+  // Two passes in one transaction: every entry first without its
+  // superseded_by, then the pointers, so a file in any order (a chain written
+  // newest first, a cycle) imports; the foreign key is still checked.
   return store_->WithTransaction([&]() -> Status {
+    std::vector<bool> written(entries->size(), false);
     for (size_t i = 0; i < entries->size(); ++i) {
+      store::Entry e = (*entries)[i];
+      e.superseded_by.reset();
       bool skip = false;
-      Status t = ImportOne(&(*entries)[i], lines[i], on_conflict, &skip);
-      if (t.ok() && !skip && vecs) t = store_->PutSummary((*entries)[i], Row(*vecs, i));
+      Status t = ImportOne(&e, lines[i], on_conflict, &skip);
+      if (t.ok() && !skip && vecs) t = store_->PutSummary(e, Row(*vecs, i));
       if (!t.ok()) return t;
+      (*entries)[i].id = e.id;
+      written[i] = !skip;
       ++*(skip ? skipped : imported);
+    }
+    for (size_t i = 0; i < entries->size(); ++i) {
+      const auto& e = (*entries)[i];
+      if (!written[i] || !e.superseded_by) continue;
+      Status t = store_->SetSupersededBy(e.id, *e.superseded_by);
+      if (!t.ok()) return t.IsInvalidArgument() ? LineError(lines[i], t.message()) : t;
     }
     return Status::OK();
   });

@@ -5,6 +5,7 @@
 
 #include <utf8proc.h>
 
+#include "store/rekall_values.h"
 #include "util/utf8.h"
 
 namespace rekall::store {
@@ -51,6 +52,13 @@ std::string JoinChoices(const char* const* begin, const char* const* end) {
   return out;
 }
 
+// Empty: not set yet (the store fills it in before writing).
+Status CheckTimestamp(const char* field, const std::string& v) {
+  if (v.empty() || IsPythonIsoDatetime(v)) return Status::OK();
+  return Status::InvalidArgument(std::string("invalid ") + field + " '" + v +
+                                 "' (expected an ISO date and time such as 2026-01-31T09:30:00; Rekall could not read it)");
+}
+
 }  // namespace
 
 Status ValidateEntry(const Entry& e) {
@@ -74,7 +82,9 @@ Status ValidateEntry(const Entry& e) {
     if (!(s = CheckText("tag", t, kMaxTagBytes)).ok()) return s;
     if (Trim(t).empty()) return Status::InvalidArgument("empty tag");
   }
-  return Status::OK();
+  if (!(s = CheckTimestamp("created_at", e.created_at)).ok()) return s;
+  if (!(s = CheckTimestamp("updated_at", e.updated_at)).ok()) return s;
+  return ValidateRekallColumns(e.extra);
 }
 
 Status ValidateFilter(const ListFilter& f) {

@@ -44,7 +44,8 @@ struct Entry {
 bool IsEntryType(const std::string& t);
 bool IsStatus(const std::string& s);
 
-// Checks every field a user can set; the message names the field.
+// Checks every field a user can set, and every field Rekall parses the way
+// Rekall parses it (store/rekall_values.h); the message names the field.
 Status ValidateEntry(const Entry& e);
 
 // Checks a filter's values as ValidateEntry checks the fields they match

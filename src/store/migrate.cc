@@ -32,6 +32,13 @@ std::string Timestamp(Env* env) {
 
 }  // namespace
 
+std::string FreeBackupPath(const std::string& db_path, const std::string& kind, Env* env) {
+  const std::string base = db_path + ".backup-" + kind + Timestamp(env);
+  std::string path = base;
+  for (int i = 1; env->FileExists(path); ++i) path = base + "-" + std::to_string(i);
+  return path;
+}
+
 Status PlanMigration(sqlite3* db, const std::string& path, MigrationPlan* plan, Env* env) {
   *plan = MigrationPlan();
   Status err;
@@ -68,9 +75,7 @@ Status PlanMigration(sqlite3* db, const std::string& path, MigrationPlan* plan, 
     plan->steps.push_back({"record the migration (from Rekall schema " + std::to_string(plan->user_version) + ")",
                            "INSERT OR REPLACE INTO rekall_engine_meta(key, value) VALUES('migrated_from_user_version', '" +
                                std::to_string(plan->user_version) + "'), ('migrated_at', datetime('now'))"});
-    std::string base = path + ".backup-" + Timestamp(env);
-    plan->backup_path = base;
-    for (int i = 1; env->FileExists(plan->backup_path); ++i) plan->backup_path = base + "-" + std::to_string(i);
+    plan->backup_path = FreeBackupPath(path, "", env);
   }
   return Status::OK();
 }

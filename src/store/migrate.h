@@ -53,6 +53,11 @@ struct MigrateOptions {
 Status RunMigration(sqlite3* db, const MigrationPlan& plan, const MigrateOptions& opts, std::string* backup_path,
                     Env* env = Env::Default());
 
+// A name for a new backup of `db_path` that no file has yet:
+// <db_path>.backup-<kind><YYYYmmddTHHMMSS>, with -1, -2... when taken (two
+// backups within a second keep both).
+std::string FreeBackupPath(const std::string& db_path, const std::string& kind, Env* env);
+
 // Copies the database behind `db` to `dest` (created 0600 through `env`)
 // with the online backup API: a consistent snapshot even while others write.
 Status BackupDatabase(sqlite3* db, const std::string& dest, Env* env = Env::Default());

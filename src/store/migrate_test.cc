@@ -229,5 +229,21 @@ TEST(MigrateOther, BackupNamesAreDatedAndNeverReused) {
   sqlite3_close(db);
 }
 
+// Issue 10: doctor's backups share the rule (two repairs within a second
+// keep both backups).
+TEST(MigrateOther, FreeBackupPathNamesAKindAndSkipsTakenNames) {
+  char tmpl[] = "/tmp/rekall_migrate_other_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  FakeEnv env;
+  env.Advance(std::chrono::hours(24 * 10));  // 2026-01-11: in 2026 in every time zone
+  std::string first = FreeBackupPath(dir + "/k.db", "doctor-", &env);
+  EXPECT_EQ(first.rfind(dir + "/k.db.backup-doctor-2026", 0), 0u) << first;
+  std::ofstream(first) << "taken";
+  EXPECT_EQ(FreeBackupPath(dir + "/k.db", "doctor-", &env), first + "-1");
+  std::ofstream(first + "-1") << "taken";
+  EXPECT_EQ(FreeBackupPath(dir + "/k.db", "doctor-", &env), first + "-2");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace rekall::store

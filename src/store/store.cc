@@ -91,6 +91,34 @@ void ReadEntryRow(const Stmt& st, Entry* e) {
   }
 }
 
+std::string DirOf(const std::string& path) {
+  if (path.find('/') == std::string::npos) return ".";
+  std::string dir = path.substr(0, path.rfind('/'));
+  return dir.empty() ? "/" : dir;
+}
+
+// Opens the connection. `immutable`: read through a URI with immutable=1, so
+// SQLite creates no -shm (nor anything else) beside the file.
+Status OpenConnection(const std::string& path, bool read_only, bool immutable, sqlite3** db) {
+  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
+  std::string name = path;
+  if (immutable) {
+    name = "file:";
+    for (char c : path) {
+      if (c == '%' || c == '?' || c == '#') name += c == '%' ? "%25" : c == '?' ? "%3f" : "%23";
+      else name += c;
+    }
+    name += "?immutable=1";
+    flags |= SQLITE_OPEN_URI;
+  }
+  int rc = sqlite3_open_v2(name.c_str(), db, flags, nullptr);
+  if (rc == SQLITE_OK) return Status::OK();
+  Status s = sqlite::ToStatus(*db, rc, "cannot open database " + path);
+  sqlite3_close(*db);
+  *db = nullptr;
+  return s;
+}
+
 // Checks the file at `path` before SQLite opens it, creating it when
 // missing and allowed; *exists tells whether it was there.
 Status PrepareFile(const std::string& path, const OpenOptions& opts, bool* exists) {
@@ -101,8 +129,7 @@ Status PrepareFile(const std::string& path, const OpenOptions& opts, bool* exist
     return Status::OK();
   }
   if (!opts.create_if_missing || opts.read_only) return Status::NotFound("database " + path + " does not exist");
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-  if (dir.empty()) dir = "/";
+  const std::string dir = DirOf(path);
   if (!env->IsDirectory(dir))
     return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
   // Knowledge is private: create the file 0600 ourselves; SQLite gives its
@@ -114,22 +141,39 @@ Status PrepareFile(const std::string& path, const OpenOptions& opts, bool* exist
 
 }  // namespace
 
+// A file that failed the check before our first write: opened read-only, so
+// `doctor` and the reading commands still work; every write returns `damage`.
+Status Store::OpenDamaged(const std::string& path, const OpenOptions& opts, const Status& damage,
+                          std::unique_ptr<Store>* out) {
+  OpenOptions ro = opts;
+  ro.read_only = true;
+  std::unique_ptr<Store> store;
+  if (!Open(path, ro, &store).ok()) return damage;
+  store->unwritable_ = damage;
+  *out = std::move(store);
+  return Status::OK();
+}
+
 Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique_ptr<Store>* out) {
   if (path.empty()) return Status::InvalidArgument("empty database path");
   bool exists = false;
   Status s = PrepareFile(path, opts, &exists);
   if (!s.ok()) return s;
-  bool read_only = opts.read_only || !opts.env->CanWrite(path);
-  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
+  // Writing needs the folder too: SQLite creates the -wal (or -journal) and
+  // -shm beside the file. Without it nobody can write the file, so when no
+  // -wal or -journal exists it is read as immutable (no -shm needed either).
+  const std::string dir = DirOf(path);
+  const bool dir_writable = opts.env->CanWrite(dir);
+  const bool read_only = opts.read_only || !opts.env->CanWrite(path) || !dir_writable;
+  const bool immutable =
+      !dir_writable && !opts.env->FileExists(path + "-wal") && !opts.env->FileExists(path + "-journal");
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
-  if (rc != SQLITE_OK) {
-    Status s = sqlite::ToStatus(db, rc, "cannot open database " + path);
-    sqlite3_close(db);
-    return s;
-  }
+  if (!(s = OpenConnection(path, read_only, immutable, &db)).ok()) return s;
   std::unique_ptr<Store> store(new Store(db, path));
   store->env_ = opts.env;
+  if (!dir_writable)
+    store->unwritable_ = Status::IOError("directory " + dir + " is not writable: SQLite needs to create " + path +
+                                         "-wal there to write to the database; nothing was changed");
   store->schema_.created = !exists;
   store->schema_.read_only = read_only;
   s = store->Init(opts);
@@ -138,6 +182,7 @@ Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique
     // A file we created and could not initialise is removed, so a retry
     // starts clean; an existing file is never touched.
     if (!exists) opts.env->RemoveFile(path);
+    if (s.code() == Code::kCorruption && exists && !read_only) return OpenDamaged(path, opts, s, out);
     return s;
   }
   *out = std::move(store);
@@ -174,6 +219,7 @@ Status Store::Init(const OpenOptions& opts) {
   if (!s.ok()) return s;
   if (!tables.empty() && !tables.count("entries"))
     return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
+  if (!(s = BeforeFirstWrite(!tables.empty(), tables.count("rekall_engine_meta") > 0)).ok()) return s;
   if (!(s = ConfigureConnection(where)).ok()) return s;
   if (tables.empty() && !(s = CreateSchema(where)).ok()) return s;
   if (!(s = MigrateIfNeeded(opts)).ok()) return s;
@@ -193,7 +239,7 @@ Status Store::ConfigureConnection(const std::string& where) {
 }
 
 Status Store::CreateSchema(const std::string& where) {
-  if (schema_.read_only) return Status::IOError(where + " is empty and read-only");
+  if (schema_.read_only) return unwritable_.ok() ? Status::IOError(where + " is empty and read-only") : unwritable_;
   return WithTransaction([&]() -> Status {
     Status t = sqlite::Exec(db_, RekallSchemaV12(), "creating Rekall schema");
     if (!t.ok()) return t;
@@ -238,6 +284,30 @@ void Store::ReadBookkeeping(const std::set<std::string>& tables, const std::stri
   while (cols.Step() == SQLITE_ROW) entry_columns_.push_back(cols.Text(1));
 }
 
+Status Store::BeforeFirstWrite(bool has_any, bool has_engine) {
+  if (schema_.read_only) return Status::OK();
+  // A Rekall file we have not opened before (no table of ours yet; the WAL
+  // switch, the migration and its backup come next) is checked first: a
+  // damaged file is never written (Store::Open reopens it read-only). Once
+  // per file, so the cost of reading it whole is not paid on every open.
+  if (has_any && !has_engine) return QuickCheck("database " + path_);
+  // An empty file someone else created becomes a knowledge base: private
+  // like one we create (0600), before its -wal and -shm take its mode.
+  if (!has_any && !schema_.created) return env_->ChangeMode(path_, 0600);
+  return Status::OK();
+}
+
+Status Store::QuickCheck(const std::string& where) {
+  Stmt st(db_, "PRAGMA quick_check(1)");
+  Status s = st.status(where);
+  int rc = s.ok() ? st.Step() : SQLITE_ERROR;
+  std::string first = rc == SQLITE_ROW ? st.Text(0) : std::string(sqlite3_errmsg(db_));
+  if (rc == SQLITE_ROW && first == "ok") return Status::OK();
+  return Status::Corruption(where + " fails SQLite's quick_check (" + first +
+                            "); it was not modified. Run `rekall doctor` for the details, then restore a backup or "
+                            "recover the file (sqlite3 " + path_ + " .recover)");
+}
+
 Status Store::WithTransaction(const std::function<Status()>& fn) {
   if (txn_depth_ > 0) {
     ++txn_depth_;
@@ -245,6 +315,7 @@ Status Store::WithTransaction(const std::function<Status()>& fn) {
     --txn_depth_;
     return s;
   }
+  if (!unwritable_.ok()) return unwritable_;
   if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was changed");
   sqlite::Transaction txn;
   Status s = txn.Begin(db_, "starting a transaction");
@@ -405,6 +476,20 @@ Status Store::InsertRaw(const Entry& e) {
     Status t = WriteEntryRow(e, true);
     if (!t.ok()) return t;
     return WriteTags(e);
+  });
+}
+
+Status Store::SetSupersededBy(const std::string& id, const std::string& target) {
+  return WithTransaction([&]() -> Status {
+    Stmt st(db_, "UPDATE entries SET superseded_by = ?2 WHERE id = ?1");
+    st.Bind(1, id);
+    st.Bind(2, target);
+    int rc = st.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+      return Status::InvalidArgument("superseded_by names no existing entry (" + target + ")");
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing entry " + id);
+    if (sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + id);
+    return Status::OK();
   });
 }
 

@@ -81,7 +81,9 @@ struct OpenOptions {
 class Store {
  public:
   // Opens (or creates, mode 0600) the database at `path`. A file that is not
-  // a Rekall database is never modified.
+  // a Rekall database is never modified, nor is one that fails PRAGMA
+  // quick_check before our first write to it: that one opens read-only and
+  // every write returns Corruption pointing at `rekall doctor`.
   static Status Open(const std::string& path, const OpenOptions& opts, std::unique_ptr<Store>* out);
   ~Store();
   Store(const Store&) = delete;
@@ -115,6 +117,11 @@ class Store {
 
   // Inserts a fully-formed entry (import): keeps its id and timestamps.
   Status InsertRaw(const Entry& e);
+  // Points entry `id` at `target` (import's second pass, once every entry of
+  // the file exists, so chains and cycles of superseded_by load in any
+  // order). Leaves updated_at as it is. InvalidArgument when `target` names
+  // no entry.
+  Status SetSupersededBy(const std::string& id, const std::string& target);
 
   // FTS5 keyword search over title, content and tags. `query` is the user's
   // words: every term is matched literally, never as FTS5 syntax.
@@ -177,6 +184,8 @@ class Store {
 
  private:
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  static Status OpenDamaged(const std::string& path, const OpenOptions& opts, const Status& damage,
+                            std::unique_ptr<Store>* out);
   Status Init(const OpenOptions& opts);
   // Init's steps: connection settings (WAL when writable); Rekall's schema
   // and ours in an empty file; the migration an older file needs; what
@@ -188,6 +197,11 @@ class Store {
   // Add and Update: normalises and validates `e`, then writes its row, tags
   // and (when given) summary vector in one transaction, observer told.
   Status WriteEntry(Entry* e, bool insert, const std::vector<float>* summary);
+  // What must happen before our first write to an existing file: the
+  // integrity check of a Rekall file new to us, the mode of an empty one.
+  Status BeforeFirstWrite(bool has_any, bool has_engine);
+  // PRAGMA quick_check; Corruption (saying what to do) when it fails.
+  Status QuickCheck(const std::string& where);
   Status WriteEntryRow(const Entry& e, bool insert);
   // The fields of e.extra that are columns of `entries` beyond ours;
   // InvalidArgument for a field the file has no column for.
@@ -203,6 +217,7 @@ class Store {
   SchemaInfo schema_;
   WriteObserver* observer_ = nullptr;
   int txn_depth_ = 0;
+  Status unwritable_;  // not ok: why every write fails (a damaged file)
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
 };
 

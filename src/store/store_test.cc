@@ -143,6 +143,19 @@ TEST(StoreOpen, CorruptDatabaseIsAClearError) {
   EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
 }
 
+// Issue 10: an existing empty file we make a knowledge base becomes 0600.
+TEST(StoreOpen, ExistingEmptyFileBecomesPrivate) {
+  TempDir d;
+  std::string p = d.file("k.db");
+  std::ofstream(p).close();
+  ASSERT_EQ(chmod(p.c_str(), 0644), 0);
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(p, {}, &s).ok());
+  struct stat sb;
+  ASSERT_EQ(stat(p.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+}
+
 TEST(StoreOpen, ReadOnlyFileReadsButRefusesWrites) {
   TempDir d;
   std::string p = d.file("k.db");
@@ -237,6 +250,11 @@ TEST(StoreCrud, BadInputIsRejectedAndNothingStored) {
       {[](Entry* e) { e->content = std::string("nul\0byte", 8); }, "NUL byte"},
       {[](Entry* e) { e->content = std::string(10 << 20, 'a'); }, "limit is"},
       {[](Entry* e) { e->tags = {"ok", ""}; }, "empty tag"},
+      // Issue 10 #8: values Rekall's reader cannot parse (rekall_values_test.cc has every rule).
+      {[](Entry* e) { e->created_at = "not a date"; }, "invalid created_at"},
+      {[](Entry* e) { e->updated_at = "2026-01-31T09:30:00Z"; }, "invalid updated_at"},
+      {[](Entry* e) { e->extra = {{"next_review", "soon"}}; }, "invalid next_review"},
+      {[](Entry* e) { e->extra = {{"ease_factor", "high"}}; }, "invalid ease_factor"},
   };
   for (auto& c : cases) {
     Entry e = MakeEntry("x");
@@ -248,6 +266,20 @@ TEST(StoreCrud, BadInputIsRejectedAndNothingStored) {
   size_t n = 99;
   ASSERT_TRUE(s->Count(&n).ok());
   EXPECT_EQ(n, 0u);
+  // The same checks guard an update and an import's raw insert.
+  Entry good = MakeEntry("good");
+  ASSERT_TRUE(s->Add(&good).ok());
+  Entry bad = good;
+  bad.extra = {{"access_count", "many"}};
+  EXPECT_NE(s->Update(&bad).message().find("invalid access_count"), std::string::npos);
+  bad = good;
+  bad.id = "01RAWRAWRAWRAWRAWRAWRAWRAW";
+  bad.created_at = "yesterday";
+  EXPECT_NE(s->InsertRaw(bad).message().find("invalid created_at"), std::string::npos);
+  Entry back;
+  ASSERT_TRUE(s->Get(good.id, &back).ok());
+  EXPECT_EQ(back.extra.value("access_count", -1), 0);  // the failed update left it as it was
+  ASSERT_TRUE(s->Delete(good.id).ok());
   // Wrong-dimension embedding: the entry is rolled back with it.
   Entry e = MakeEntry("dims");
   std::vector<float> small(10, 0.1f);
@@ -430,6 +462,40 @@ TEST(RekallFixture, V12OpensAndEveryEntryAndEmbeddingReads) {
 // name, 384 dimensions, 1536 bytes. Every other summary row counts as
 // mismatched and its entry as lacking an embedding, so `index rebuild`
 // re-embeds it.
+// Issue 10 #7: a Rekall file we never opened, damaged past page 1, is
+// checked before our first write and never modified: no WAL switch, no
+// migration, no backup beside it; it opens read-only and writes say why.
+TEST(RekallFixture, DamagedFileIsNeverWritten) {
+  std::string src = FixturePath("rekall-v12.db");
+  if (!fs::exists(src)) GTEST_SKIP() << "fixture absent: " << src;
+  TempDir d;
+  std::string p = d.file("v12.db");
+  fs::copy_file(src, p);
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+  {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 2);  // page 3: the index of entries' primary key
+    std::string junk(64, '\xAB');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  std::string before = ReadFile(p);
+  {
+    std::unique_ptr<Store> s;
+    Status st = Store::Open(p, {}, &s);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(s->schema().read_only);
+    EXPECT_FALSE(s->schema().migrated);
+    Entry e = MakeEntry("new");
+    st = s->Add(&e);
+    EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
+    EXPECT_NE(st.message().find("quick_check"), std::string::npos) << st.ToString();
+    EXPECT_NE(st.message().find("rekall doctor"), std::string::npos) << st.ToString();
+  }
+  EXPECT_EQ(ReadFile(p), before);
+  for (const auto& f : fs::directory_iterator(d.path()))
+    EXPECT_EQ(f.path().filename().string().find(".backup-"), std::string::npos) << f.path();
+}
+
 TEST(StoreEmbeddings, OnlyOurModelAndShapeCountAsPresent) {
   TempDir d;
   std::unique_ptr<Store> s;

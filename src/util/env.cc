@@ -80,6 +80,10 @@ class PosixEnv final : public Env {
     return Status::OK();
   }
 
+  Status ChangeMode(const std::string& path, int mode) override {
+    return ::chmod(path.c_str(), static_cast<mode_t>(mode)) == 0 ? Status::OK() : PosixError(path, errno);
+  }
+
   Status SyncFile(const std::string& path) override {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return PosixError(path, errno);

@@ -42,6 +42,8 @@ class Env {
   // permissions away: 0600 stays private), failing if anything exists at
   // `path`. Errors read "<path>: <reason>".
   virtual Status CreateNewFile(const std::string& path, int mode) = 0;
+  // Sets the permission bits of the existing file `path` (chmod).
+  virtual Status ChangeMode(const std::string& path, int mode) = 0;
   // Flushes `path` to the disk (fsync).
   virtual Status SyncFile(const std::string& path) = 0;
   virtual Status RemoveFile(const std::string& path) = 0;
@@ -71,6 +73,7 @@ class EnvWrapper : public Env {
   bool CanWrite(const std::string& path) override { return target_->CanWrite(path); }
   Status CreateDirs(const std::string& dir, int mode) override { return target_->CreateDirs(dir, mode); }
   Status CreateNewFile(const std::string& path, int mode) override { return target_->CreateNewFile(path, mode); }
+  Status ChangeMode(const std::string& path, int mode) override { return target_->ChangeMode(path, mode); }
   Status SyncFile(const std::string& path) override { return target_->SyncFile(path); }
   Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
   std::chrono::steady_clock::time_point NowSteady() override { return target_->NowSteady(); }

@@ -1,6 +1,8 @@
 // Drives the `rekall` binary as a user would: arguments, stdin, stdout,
 // stderr and the exit code.
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -440,3 +443,152 @@ TEST_F(CliTest, TagsWithCommasCanBeNamed) {
 }
 
 }  // namespace
+
+// ---- Issue 10: files and stored data.
+
+// An export holds the same knowledge as the database: 0600 under any umask,
+// even over an existing, world-readable file.
+TEST_F(CliTest, ExportFileIsPrivateUnderAnyUmask) {
+  AddEntry("secret");
+  std::ofstream(dir_ + "/old.jsonl") << "old\n";
+  ASSERT_EQ(chmod((dir_ + "/old.jsonl").c_str(), 0644), 0);
+  mode_t old = umask(0);
+  Result a = Run({"export", dir_ + "/new.jsonl"});
+  Result b = Run({"export", dir_ + "/old.jsonl"});
+  umask(old);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  for (const char* f : {"/new.jsonl", "/old.jsonl"}) {
+    struct stat sb;
+    ASSERT_EQ(stat((dir_ + f).c_str(), &sb), 0);
+    EXPECT_EQ(sb.st_mode & 0777, 0600u) << f;
+    EXPECT_NE(Slurp(dir_ + f).find("secret"), std::string::npos) << f;
+  }
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+// `doctor` exits 1 while a warning is left unfixed (JSON still printed), 0
+// once fixed; two --fix runs within a second keep two backups.
+TEST_F(CliTest, DoctorExitCodeAndUniqueBackups) {
+  AddEntry("x");
+  auto damage = [&] {
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO tags(entry_id, tag) VALUES('ghost', 'g')", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  };
+  Result r = Run({"--json", "doctor"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  damage();
+  r = Run({"--json", "doctor"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_FALSE(json::parse(r.out)["healthy"].get<bool>());
+  std::set<std::string> backups;
+  for (int i = 0; i < 2; ++i) {
+    if (i) damage();
+    r = Run({"--json", "doctor", "--fix"});
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    json j = json::parse(r.out);
+    EXPECT_TRUE(j["healthy"].get<bool>());
+    backups.insert(j["backup"].get<std::string>());
+  }
+  EXPECT_EQ(backups.size(), 2u);
+  for (const auto& b : backups) EXPECT_TRUE(fs::exists(b)) << b;
+}
+
+// A damaged Rekall file is never written: not migrated, no backup, the same
+// bytes; the error points at `rekall doctor`, which reports the damage.
+TEST_F(CliTest, DamagedDatabaseIsNeverWritten) {
+  std::string fixture = std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/rekall-v12.db";
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture absent";
+  fs::copy_file(fixture, db_);
+  fs::permissions(db_, fs::perms::owner_read | fs::perms::owner_write);
+  {
+    std::fstream f(db_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 2);
+    std::string junk(64, '\xAB');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  std::string before = Slurp(db_);
+  Result r = Run({"add", "--title", "t", "--type", "bug", "--content", "c"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("rekall doctor"), std::string::npos) << r.err;
+  r = Run({"--json", "doctor", "--fix"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(Slurp(db_), before);
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".backup-"), std::string::npos) << e.path();
+}
+
+// Values Rekall's reader cannot parse are refused on import (Rekall's own
+// columns carried in `extra` included) and on add (JSON on stdin), naming
+// the field; nothing is stored.
+TEST_F(CliTest, ValuesRekallCannotReadAreRefused) {
+  const char* lines[] = {
+      R"({"title":"a","type":"bug","created_at":"not a date","updated_at":"2026-01-01T00:00:00"})",
+      R"({"title":"a","type":"bug","extra":{"next_review":"2026-02-01T10:00:00"}})",
+      R"({"title":"a","type":"bug","extra":{"ease_factor":"2.5"}})",
+      R"({"title":"a","type":"bug","extra":{"memory_type":"procedural"}})",
+  };
+  for (const char* l : lines) {
+    std::ofstream(dir_ + "/in.jsonl") << l << "\n";
+    Result r = Run({"import", "--no-embed", dir_ + "/in.jsonl"});
+    EXPECT_EQ(r.code, 2) << l << ": " << r.err;
+    EXPECT_NE(r.err.find("line 1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("invalid"), std::string::npos) << r.err;
+  }
+  Result r = Run({"--json", "list"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("\"title\":\"a\""), std::string::npos) << r.out;
+}
+
+// A writable database in a folder its user cannot write: the reading
+// commands work and create nothing; a write says exactly what is wrong.
+// Root ignores folder permissions, so the commands run as `nobody`
+// (setpriv); the test is skipped where that is impossible.
+TEST_F(CliTest, ReadOnlyFolderReadsWithoutWritingAndWritesSayWhy) {
+  struct passwd* nobody = getpwnam("nobody");
+  if (geteuid() != 0 || nobody == nullptr || std::system("command -v setpriv >/dev/null") != 0)
+    GTEST_SKIP() << "needs root, a `nobody` user and setpriv";
+  std::string id = AddEntry("kept in a read-only folder");
+  const std::string ro = dir_ + "/ro", db = ro + "/k.db";
+  fs::create_directory(ro);
+  fs::rename(db_, db);
+  ASSERT_FALSE(fs::exists(db_ + "-wal"));
+  ASSERT_EQ(chown(db.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(ro.c_str(), 0755), 0);  // root's: nobody may read, not write
+  const std::string before = Slurp(db);
+  auto as_nobody = [&](const std::vector<std::string>& args) {
+    std::string cmd = "cd / && env -u REKALL_HOME -u REKALL_DB_PATH XDG_CONFIG_HOME=" + Quote(dir_ + "/cfg") +
+                      " setpriv --reuid=" + std::to_string(nobody->pw_uid) + " --regid=" +
+                      std::to_string(nobody->pw_gid) + " --clear-groups " + Quote(REKALL_BIN) + " --db " + Quote(db);
+    for (const auto& a : args) cmd += " " + Quote(a);
+    cmd += " </dev/null >" + Quote(dir_ + "/stdout") + " 2>" + Quote(dir_ + "/stderr");
+    int st = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = Slurp(dir_ + "/stdout");
+    r.err = Slurp(dir_ + "/stderr");
+    return r;
+  };
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--json", "list"}, {"--json", "search", "--mode", "keyword", "kept"}, {"--json", "show", id},
+           {"export"}, {"--json", "stats"}}) {
+    Result r = as_nobody(args);
+    EXPECT_EQ(r.code, 0) << args[1] << ": " << r.err;
+    if (args[1] != "stats") {
+      EXPECT_NE(r.out.find("kept in a read-only folder"), std::string::npos) << args[1];
+    }
+  }
+  Result r = as_nobody({"add", "--title", "new", "--type", "bug", "--content", "c"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("directory " + ro + " is not writable"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(db + "-wal"), std::string::npos) << r.err;
+  EXPECT_EQ(Slurp(db), before);
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(ro)) files.push_back(e.path().filename().string());
+  EXPECT_EQ(files, std::vector<std::string>{"k.db"});
+}
