@@ -20,6 +20,8 @@
 #include "config/config.h"
 #include "engine/engine.h"
 #include "store/entry.h"
+#include "util/our_embeddings.h"
+#include "util/version.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -110,7 +112,7 @@ class KnowledgeBase {
       s = Engine::Open(std::move(o), &e);
     }
     Check(s);
-    const auto& sc = e->store()->schema();
+    const store::SchemaInfo& sc = e->schema();
     if (sc.migrated)
       Warn("migrated " + loc.path + " (Rekall schema " + std::to_string(sc.user_version) + ", kept as is); backup at " +
            sc.backup_path);
@@ -176,16 +178,16 @@ class KnowledgeBase {
     auto vecs = std::make_unique<std::vector<float>>();
     Check(Unlocked([&](Engine* eng) { return texts.empty() ? Status::OK() : eng->Embed(texts, vecs.get()); }));
     size_t n = texts.size();
-    size_t dim = n ? vecs->size() / n : static_cast<size_t>(store::kDim);
+    size_t dim = n ? vecs->size() / n : static_cast<size_t>(kOurDim);
     float* data = vecs->data();
     nb::capsule owner(vecs.release(), [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
     return nb::ndarray<nb::numpy, float, nb::ndim<2>>(data, {n, dim}, owner);
   }
 
   nb::dict Stats() {
-    nlohmann::json j;
-    Check(Unlocked([&](Engine* eng) { return eng->Stats(&j); }));
-    return nb::cast<nb::dict>(nb::module_::import_("json").attr("loads")(j.dump()));
+    EngineStats st;
+    Check(Unlocked([&](Engine* eng) { return eng->Stats(&st); }));
+    return nb::cast<nb::dict>(nb::module_::import_("json").attr("loads")(EngineStatsToJson(st).dump()));
   }
 
   void Close() { engine_.reset(); }
@@ -252,7 +254,7 @@ void BindSearchResult(nb::module_& m) {
 NB_MODULE(_rekall_engine, m) {
   using rekall::python::KnowledgeBase;
   m.doc() = "The rekall engine (C++), bound for Python. Use rekall_engine.open().";
-  m.attr("__version__") = REKALL_VERSION;
+  m.attr("__version__") = rekall::kVersion;
   rekall::python::BindEntry(m);
   rekall::python::BindSearchResult(m);
   nb::class_<KnowledgeBase>(m, "KnowledgeBase", "An open knowledge base (one SQLite file). Close it, or use `with`.")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: the release build's full suite, the
 # installed wheel and `cmake --install` prefix (scripts/wheel_test.sh), then
-# the suite built with AddressSanitizer + UndefinedBehaviorSanitizer.
+# the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer,
+# then each libFuzzer target for a bounded time (scripts/fuzz.sh).
 #   scripts/test.sh              everything (what CI runs)
-#   scripts/test.sh --fast       release build only: no install test, no sanitizer pass
+#   scripts/test.sh --fast       release build only: no install test, no sanitizer pass, no fuzzing
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -38,4 +39,7 @@ if [ "$FAST" = 0 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0" \
     REKALL_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -j"$JOBS"
+  # Coverage-guided fuzzing, bounded: FUZZ_SECONDS per target (default 30).
+  echo "== libFuzzer (${FUZZ_SECONDS:-30} s per target)"
+  FUZZ_SKIP_SETUP=1 JOBS="$JOBS" bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 fi

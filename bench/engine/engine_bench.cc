@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "store/store.h"
 
 using namespace rekall;
 using Clock = std::chrono::steady_clock;

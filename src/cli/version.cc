@@ -3,8 +3,9 @@
 #include <sqlite3.h>
 
 #include "config/resources.h"
-#include "index/sqlite_vec_index.h"
-#include "store/store.h"
+#include "engine/engine.h"
+#include "util/our_embeddings.h"
+#include "util/version.h"
 
 namespace rekall::cli {
 
@@ -14,14 +15,10 @@ std::string Where(const config::ResourceLocation& loc) {
   return loc.path + " (" + config::ResourceSourceName(loc.source) + ")";
 }
 
-// The version vec0.so reports, loaded into a throwaway in-memory database.
 std::string SqliteVecVersion(const config::ResourceLocation& loc) {
   if (!loc.found()) return "not found: " + loc.missing;
-  sqlite3* db = nullptr;
   std::string version;
-  Status s = sqlite3_open(":memory:", &db) == SQLITE_OK ? LoadSqliteVec(db, loc.path, &version)
-                                                        : Status::IOError("cannot open an in-memory database");
-  sqlite3_close(db);
+  Status s = Engine::SqliteVecVersion(loc.path, &version);
   if (!s.ok()) return "unusable: " + s.message();
   return version + " at " + Where(loc);
 }
@@ -30,8 +27,8 @@ std::string SqliteVecVersion(const config::ResourceLocation& loc) {
 
 std::string VersionText(const config::Config& cfg) {
   config::ResourceLocation model = config::LocateModel(cfg);
-  std::string text = std::string("rekall ") + REKALL_VERSION + " (SQLite " + sqlite3_libversion() + ")\n";
-  text += std::string("model: ") + store::kModelName + ", " + std::to_string(store::kDim) + "-d, " +
+  std::string text = std::string("rekall ") + kVersion + " (SQLite " + sqlite3_libversion() + ")\n";
+  text += std::string("model: ") + kOurModelName + ", " + std::to_string(kOurDim) + "-d, " +
           (model.found() ? "at " + Where(model) : "not found: " + model.missing) + "\n";
   text += "sqlite-vec: " + SqliteVecVersion(config::LocateSqliteVec(cfg));
   return text;

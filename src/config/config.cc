@@ -1,7 +1,5 @@
 #include "config/config.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
 #include <set>
 
@@ -11,24 +9,9 @@ namespace rekall::config {
 
 namespace {
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string Home() {
-  std::string h = Env("HOME");
+std::string Home(Env* env) {
+  std::string h = env->GetEnv("HOME");
   return h.empty() ? "/" : h;
-}
-
-bool IsDir(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-bool IsFile(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 Status ParseLong(const std::string& what, const std::string& v, long* out) {
@@ -50,6 +33,16 @@ Status GetInt(const toml::table& t, const std::string& key, const std::string& w
   return Status::OK();
 }
 
+// Keys of a section of ours that we do not know are ignored with a warning
+// (a typo must not pass silently, nor stop the tool).
+void WarnUnknownKeys(const toml::table& t, const std::set<std::string>& known, const std::string& where,
+                     std::vector<std::string>* warnings) {
+  for (const auto& [k, v] : t) {
+    if (!known.count(std::string(k.str())))
+      warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
+  }
+}
+
 Status GetString(const toml::table& t, const std::string& key, const std::string& where, std::string* out) {
   const toml::node* n = t.get(key);
   if (!n) return Status::OK();
@@ -60,23 +53,24 @@ Status GetString(const toml::table& t, const std::string& key, const std::string
 
 }  // namespace
 
-std::string ExpandHome(const std::string& p) {
-  if (p == "~") return Home();
-  if (p.rfind("~/", 0) == 0) return Home() + p.substr(1);
+std::string ExpandHome(const std::string& p, const Options& o) {
+  if (p == "~") return Home(o.env);
+  if (p.rfind("~/", 0) == 0) return Home(o.env) + p.substr(1);
   return p;
 }
 
-std::string DefaultConfigPath() {
-  std::string p = Env("REKALL_CONFIG");
-  if (!p.empty()) return ExpandHome(p);
-  std::string home = Env("REKALL_HOME");
-  if (!home.empty()) return ExpandHome(home) + "/config.toml";
-  std::string xdg = Env("XDG_CONFIG_HOME");
-  return (xdg.empty() ? Home() + "/.config" : xdg) + "/rekall/config.toml";
+std::string DefaultConfigPath(const Options& o) {
+  std::string p = o.env->GetEnv("REKALL_CONFIG");
+  if (!p.empty()) return ExpandHome(p, o);
+  std::string home = o.env->GetEnv("REKALL_HOME");
+  if (!home.empty()) return ExpandHome(home, o) + "/config.toml";
+  std::string xdg = o.env->GetEnv("XDG_CONFIG_HOME");
+  return (xdg.empty() ? Home(o.env) + "/.config" : xdg) + "/rekall/config.toml";
 }
 
-Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings) {
-  if (!path.empty() && IsFile(path)) {
+Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings, const Options& o) {
+  Env* const env = o.env;
+  if (!path.empty() && env->IsRegularFile(path)) {
     toml::table root;
     try {
       root = toml::parse_file(path);
@@ -87,6 +81,10 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
     }
     c->loaded_from = path;
     Status s;
+    for (const char* section : {"performance", "engine"})
+      if (root.contains(section) && !root[section].is_table())
+        return Status::InvalidArgument("config file " + path + ": '" + section + "' must be a table ([" + section +
+                                       "]), not a value");
     if (!(s = GetString(root, "data_dir", path, &c->data_dir)).ok()) return s;
     if (const toml::table* perf = root["performance"].as_table()) {
       std::string where = path + " [performance]";
@@ -94,11 +92,8 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
       if (!(s = GetInt(*perf, "cache_ttl_seconds", where, &c->cache_ttl_seconds)).ok()) return s;
       if (!(s = GetInt(*perf, "model_idle_timeout_minutes", where, &c->model_idle_timeout_minutes)).ok()) return s;
       if (!(s = GetString(*perf, "vector_backend", where, &c->vector_backend)).ok()) return s;
-      static const std::set<std::string> known = {"cache_max_size", "cache_ttl_seconds",
-                                                  "model_idle_timeout_minutes", "vector_backend"};
-      for (const auto& [k, v] : *perf)
-        if (!known.count(std::string(k.str())))
-          warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
+      WarnUnknownKeys(*perf, {"cache_max_size", "cache_ttl_seconds", "model_idle_timeout_minutes", "vector_backend"},
+                      where, warnings);
     }
     if (const toml::table* eng = root["engine"].as_table()) {
       std::string where = path + " [engine]";
@@ -116,40 +111,37 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
         if (!n->is_boolean()) return Status::InvalidArgument(where + ": warm_model must be true or false");
         c->warm_model = n->as_boolean()->get();
       }
-      static const std::set<std::string> known = {"model_path", "sqlite_vec_path", "threads",
-                                                  "model_load_wait_seconds", "warm_model",
-                                                  "model_idle_timeout_seconds"};
-      for (const auto& [k, v] : *eng)
-        if (!known.count(std::string(k.str())))
-          warnings->push_back(where + ": unknown key '" + std::string(k.str()) + "' ignored");
+      WarnUnknownKeys(*eng, {"model_path", "sqlite_vec_path", "threads", "model_load_wait_seconds", "warm_model",
+                             "model_idle_timeout_seconds"},
+                      where, warnings);
     }
     Status v = Validate(*c);
     if (!v.ok()) return Status::InvalidArgument("config file " + path + ": " + v.message());
   }
   Status s;
   std::string v;
-  if (!(v = Env("REKALL_CACHE_MAX_SIZE")).empty() && !(s = ParseLong("REKALL_CACHE_MAX_SIZE", v, &c->cache_max_size)).ok()) return s;
-  if (!(v = Env("REKALL_CACHE_TTL_SECONDS")).empty() && !(s = ParseLong("REKALL_CACHE_TTL_SECONDS", v, &c->cache_ttl_seconds)).ok()) return s;
-  if (!(v = Env("REKALL_MODEL_IDLE_TIMEOUT_MINUTES")).empty() &&
+  if (!(v = env->GetEnv("REKALL_CACHE_MAX_SIZE")).empty() && !(s = ParseLong("REKALL_CACHE_MAX_SIZE", v, &c->cache_max_size)).ok()) return s;
+  if (!(v = env->GetEnv("REKALL_CACHE_TTL_SECONDS")).empty() && !(s = ParseLong("REKALL_CACHE_TTL_SECONDS", v, &c->cache_ttl_seconds)).ok()) return s;
+  if (!(v = env->GetEnv("REKALL_MODEL_IDLE_TIMEOUT_MINUTES")).empty() &&
       !(s = ParseLong("REKALL_MODEL_IDLE_TIMEOUT_MINUTES", v, &c->model_idle_timeout_minutes)).ok())
     return s;
-  if (!(v = Env("REKALL_MODEL_IDLE_TIMEOUT_SECONDS")).empty() &&
+  if (!(v = env->GetEnv("REKALL_MODEL_IDLE_TIMEOUT_SECONDS")).empty() &&
       !(s = ParseLong("REKALL_MODEL_IDLE_TIMEOUT_SECONDS", v, &c->model_idle_timeout_seconds)).ok())
     return s;
-  if (!(v = Env("REKALL_THREADS")).empty() && !(s = ParseLong("REKALL_THREADS", v, &c->threads)).ok()) return s;
-  if (!(v = Env("REKALL_VECTOR_BACKEND")).empty()) c->vector_backend = v;
-  if (!(v = Env("REKALL_MODEL_PATH")).empty()) {
+  if (!(v = env->GetEnv("REKALL_THREADS")).empty() && !(s = ParseLong("REKALL_THREADS", v, &c->threads)).ok()) return s;
+  if (!(v = env->GetEnv("REKALL_VECTOR_BACKEND")).empty()) c->vector_backend = v;
+  if (!(v = env->GetEnv("REKALL_MODEL_PATH")).empty()) {
     c->model_path = v;
     c->model_path_origin = Origin::kEnvironment;
   }
-  if (!(v = Env("REKALL_SQLITE_VEC_PATH")).empty()) {
+  if (!(v = env->GetEnv("REKALL_SQLITE_VEC_PATH")).empty()) {
     c->sqlite_vec_path = v;
     c->sqlite_vec_path_origin = Origin::kEnvironment;
   }
   s = Validate(*c);
   if (!s.ok()) return Status::InvalidArgument("environment: " + s.message());
-  c->model_path = ExpandHome(c->model_path);
-  c->sqlite_vec_path = ExpandHome(c->sqlite_vec_path);
+  c->model_path = ExpandHome(c->model_path, o);
+  c->sqlite_vec_path = ExpandHome(c->sqlite_vec_path, o);
   return Status::OK();
 }
 
@@ -170,15 +162,15 @@ Status Validate(const Config& c) {
   return Status::OK();
 }
 
-DbLocation ResolveDbPath(const std::string& cli_db, const Config& c) {
-  if (!cli_db.empty()) return {ExpandHome(cli_db), "--db", false};
+DbLocation ResolveDbPath(const std::string& cli_db, const Config& c, const Options& o) {
+  if (!cli_db.empty()) return {ExpandHome(cli_db, o), "--db", false};
   std::string v;
-  if (!(v = Env("REKALL_HOME")).empty()) return {ExpandHome(v) + "/knowledge.db", "REKALL_HOME", true};
-  if (!(v = Env("REKALL_DB_PATH")).empty()) return {ExpandHome(v), "REKALL_DB_PATH", false};
-  if (IsDir(".rekall")) return {".rekall/knowledge.db", "./.rekall", false};
-  if (!c.data_dir.empty()) return {ExpandHome(c.data_dir) + "/knowledge.db", "config data_dir", true};
-  std::string xdg = Env("XDG_DATA_HOME");
-  return {(xdg.empty() ? Home() + "/.local/share" : xdg) + "/rekall/knowledge.db",
+  if (!(v = o.env->GetEnv("REKALL_HOME")).empty()) return {ExpandHome(v, o) + "/knowledge.db", "REKALL_HOME", true};
+  if (!(v = o.env->GetEnv("REKALL_DB_PATH")).empty()) return {ExpandHome(v, o), "REKALL_DB_PATH", false};
+  if (o.env->IsDirectory(".rekall")) return {".rekall/knowledge.db", "./.rekall", false};
+  if (!c.data_dir.empty()) return {ExpandHome(c.data_dir, o) + "/knowledge.db", "config data_dir", true};
+  std::string xdg = o.env->GetEnv("XDG_DATA_HOME");
+  return {(xdg.empty() ? Home(o.env) + "/.local/share" : xdg) + "/rekall/knowledge.db",
           xdg.empty() ? "default" : "XDG_DATA_HOME", true};
 }
 

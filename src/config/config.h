@@ -9,9 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "util/env.h"
 #include "util/status.h"
 
 namespace rekall::config {
+
+// How the functions below reach the system.
+struct Options {
+  // Environment variables, $HOME, and which files and folders exist
+  // (tests pass a fake).
+  Env* env = Env::Default();
+};
 
 // Which layer set a value: resources.h reports it ("model from the
 // environment") and lets an explicit setting win over every lookup.
@@ -44,14 +52,15 @@ struct Config {
 
 // The config file to read: $REKALL_CONFIG, else $REKALL_HOME/config.toml,
 // else $XDG_CONFIG_HOME/rekall/config.toml (~/.config/rekall/config.toml).
-std::string DefaultConfigPath();
+std::string DefaultConfigPath(const Options& o = Options());
 
 // Reads `path` (a missing file is fine: defaults), then the environment
 // (REKALL_CACHE_MAX_SIZE, REKALL_CACHE_TTL_SECONDS,
 // REKALL_MODEL_IDLE_TIMEOUT_MINUTES, REKALL_VECTOR_BACKEND, REKALL_MODEL_PATH,
 // REKALL_SQLITE_VEC_PATH, REKALL_THREADS). Unknown keys in our sections add
 // a warning; an invalid value is an error naming the key and the file.
-Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings);
+Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings,
+            const Options& o = Options());
 
 // Checks ranges and choices (also after command-line overrides).
 Status Validate(const Config& c);
@@ -67,9 +76,9 @@ struct DbLocation {
   std::string source;
   bool default_location = false;
 };
-DbLocation ResolveDbPath(const std::string& cli_db, const Config& c);
+DbLocation ResolveDbPath(const std::string& cli_db, const Config& c, const Options& o = Options());
 
-// Expands a leading ~/.
-std::string ExpandHome(const std::string& p);
+// Expands a leading ~/ ($HOME).
+std::string ExpandHome(const std::string& p, const Options& o = Options());
 
 }  // namespace rekall::config

@@ -6,32 +6,31 @@
 #include <filesystem>
 #include <fstream>
 
+#include "util/fake_env_for_test.h"
+#include "util/temp_dir_for_test.h"
+
 namespace rekall::config {
 namespace {
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rekall_config_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    for (const char* v : {"REKALL_CACHE_MAX_SIZE", "REKALL_CACHE_TTL_SECONDS", "REKALL_MODEL_IDLE_TIMEOUT_MINUTES",
-                          "REKALL_VECTOR_BACKEND", "REKALL_MODEL_PATH", "REKALL_SQLITE_VEC_PATH", "REKALL_THREADS",
-                          "REKALL_HOME", "REKALL_DB_PATH", "REKALL_CONFIG", "XDG_DATA_HOME", "XDG_CONFIG_HOME"})
-      unsetenv(v);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // The fake sees none of the process's variables, and no ./.rekall.
+  void SetUp() override { env_.SetDirectory(".rekall", false); }
   std::string Write(const std::string& text) {
-    std::string p = dir_ + "/config.toml";
+    std::string p = tmp_.file("config.toml");
     std::ofstream(p) << text;
     return p;
   }
-  std::string dir_;
+  TempDir tmp_;
+  const std::string dir_ = tmp_.path();
+  FakeEnv env_;
+  Options opts_{&env_};
 };
 
 TEST_F(ConfigTest, DefaultsWithoutFile) {
   Config c;
   std::vector<std::string> w;
-  ASSERT_TRUE(Load(dir_ + "/absent.toml", &c, &w).ok());
+  ASSERT_TRUE(Load(dir_ + "/absent.toml", &c, &w, opts_).ok());
   EXPECT_EQ(c.cache_max_size, 1000);
   EXPECT_EQ(c.cache_ttl_seconds, 600);
   EXPECT_EQ(c.model_idle_timeout_minutes, 10);
@@ -57,7 +56,7 @@ enabled = true
 )");
   Config c;
   std::vector<std::string> w;
-  ASSERT_TRUE(Load(p, &c, &w).ok());
+  ASSERT_TRUE(Load(p, &c, &w, opts_).ok());
   EXPECT_EQ(c.cache_max_size, 50);
   EXPECT_EQ(c.cache_ttl_seconds, 30);
   EXPECT_EQ(c.model_idle_timeout_minutes, 1);
@@ -72,58 +71,74 @@ enabled = true
 TEST_F(ConfigTest, InvalidValuesAreClearErrors) {
   Config c;
   std::vector<std::string> w;
-  Status s = Load(Write("[performance]\nvector_backend = \"faiss\"\n"), &c, &w);
+  Status s = Load(Write("[performance]\nvector_backend = \"faiss\"\n"), &c, &w, opts_);
   EXPECT_TRUE(s.IsInvalidArgument());
   EXPECT_NE(s.message().find("vector_backend"), std::string::npos) << s.ToString();
   c = Config();
-  s = Load(Write("[performance]\ncache_max_size = \"big\"\n"), &c, &w);
+  s = Load(Write("[performance]\ncache_max_size = \"big\"\n"), &c, &w, opts_);
   EXPECT_NE(s.message().find("cache_max_size must be an integer"), std::string::npos) << s.ToString();
   c = Config();
-  s = Load(Write("[performance\n"), &c, &w);
+  s = Load(Write("[performance\n"), &c, &w, opts_);
   EXPECT_NE(s.message().find("line 1"), std::string::npos) << s.ToString();
   c = Config();
-  s = Load(Write("[performance]\ncache_ttl_seconds = -5\n"), &c, &w);
+  s = Load(Write("[performance]\ncache_ttl_seconds = -5\n"), &c, &w, opts_);
   EXPECT_FALSE(s.ok());
 }
 
 TEST_F(ConfigTest, EnvironmentOverridesFile) {
   std::string p = Write("[performance]\ncache_max_size = 50\n");
-  setenv("REKALL_CACHE_MAX_SIZE", "7", 1);
-  setenv("REKALL_VECTOR_BACKEND", "sqlite-vec", 1);
+  env_.SetEnv("REKALL_CACHE_MAX_SIZE", "7");
+  env_.SetEnv("REKALL_VECTOR_BACKEND", "sqlite-vec");
   Config c;
   std::vector<std::string> w;
-  ASSERT_TRUE(Load(p, &c, &w).ok());
+  ASSERT_TRUE(Load(p, &c, &w, opts_).ok());
   EXPECT_EQ(c.cache_max_size, 7);
   EXPECT_EQ(c.vector_backend, "sqlite-vec");
-  setenv("REKALL_CACHE_MAX_SIZE", "lots", 1);
+  env_.SetEnv("REKALL_CACHE_MAX_SIZE", "lots");
   c = Config();
-  EXPECT_FALSE(Load(p, &c, &w).ok());
+  EXPECT_FALSE(Load(p, &c, &w, opts_).ok());
 }
 
 TEST_F(ConfigTest, DbPathPrecedenceFollowsRekall) {
   Config c;
   c.data_dir = "/from/config";
-  setenv("HOME", dir_.c_str(), 1);
-  EXPECT_EQ(ResolveDbPath("/cli.db", c).path, "/cli.db");
-  setenv("REKALL_DB_PATH", "/env/db.db", 1);
-  EXPECT_EQ(ResolveDbPath("", c).path, "/env/db.db");
-  setenv("REKALL_HOME", "/home/kb", 1);
-  EXPECT_EQ(ResolveDbPath("", c).path, "/home/kb/knowledge.db");
-  unsetenv("REKALL_HOME");
-  unsetenv("REKALL_DB_PATH");
-  std::string cwd = std::filesystem::current_path();
-  std::filesystem::current_path(dir_);
-  EXPECT_EQ(ResolveDbPath("", c).path, "/from/config/knowledge.db");
-  std::filesystem::create_directory(dir_ + "/.rekall");
-  EXPECT_EQ(ResolveDbPath("", c).path, ".rekall/knowledge.db");
-  std::filesystem::current_path(cwd);
+  env_.SetEnv("HOME", dir_);
+  EXPECT_EQ(ResolveDbPath("/cli.db", c, opts_).path, "/cli.db");
+  env_.SetEnv("REKALL_DB_PATH", "/env/db.db");
+  EXPECT_EQ(ResolveDbPath("", c, opts_).path, "/env/db.db");
+  env_.SetEnv("REKALL_HOME", "/home/kb");
+  EXPECT_EQ(ResolveDbPath("", c, opts_).path, "/home/kb/knowledge.db");
+  env_.UnsetEnv("REKALL_HOME");
+  env_.UnsetEnv("REKALL_DB_PATH");
+  EXPECT_EQ(ResolveDbPath("", c, opts_).path, "/from/config/knowledge.db");
+  env_.SetDirectory(".rekall", true);  // run from a folder holding .rekall/
+  EXPECT_EQ(ResolveDbPath("", c, opts_).path, ".rekall/knowledge.db");
+  env_.SetDirectory(".rekall", false);
   c.data_dir.clear();
-  setenv("XDG_DATA_HOME", "/xdg", 1);
-  EXPECT_EQ(ResolveDbPath("", c).path, "/xdg/rekall/knowledge.db");
-  unsetenv("XDG_DATA_HOME");
-  auto loc = ResolveDbPath("", c);
+  env_.SetEnv("XDG_DATA_HOME", "/xdg");
+  EXPECT_EQ(ResolveDbPath("", c, opts_).path, "/xdg/rekall/knowledge.db");
+  env_.UnsetEnv("XDG_DATA_HOME");
+  auto loc = ResolveDbPath("", c, opts_);
   EXPECT_EQ(loc.path, dir_ + "/.local/share/rekall/knowledge.db");
   EXPECT_TRUE(loc.default_location);
+}
+
+TEST_F(ConfigTest, ConfigFileLocationAndHome) {
+  env_.SetEnv("HOME", "/home/me");
+  EXPECT_EQ(DefaultConfigPath(opts_), "/home/me/.config/rekall/config.toml");
+  env_.SetEnv("XDG_CONFIG_HOME", "/xdg");
+  EXPECT_EQ(DefaultConfigPath(opts_), "/xdg/rekall/config.toml");
+  env_.SetEnv("REKALL_HOME", "~/kb");
+  EXPECT_EQ(DefaultConfigPath(opts_), "/home/me/kb/config.toml");
+  env_.SetEnv("REKALL_CONFIG", "/etc/rekall.toml");
+  EXPECT_EQ(DefaultConfigPath(opts_), "/etc/rekall.toml");
+  EXPECT_EQ(ExpandHome("~", opts_), "/home/me");
+  EXPECT_EQ(ExpandHome("~x/y", opts_), "~x/y");
+  env_.SetEnv("REKALL_MODEL_PATH", "~/models/m");
+  Config c;
+  std::vector<std::string> w;
+  ASSERT_TRUE(Load("", &c, &w, opts_).ok());
+  EXPECT_EQ(c.model_path, "/home/me/models/m");
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "embed/embedder.h"
-#include "embed/rss.h"
+#include "util/env.h"
 
 using rekall::embed::Embedder;
 using rekall::embed::EmbedderOptions;
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     std::cerr << s.ToString() << "\n";
     return 1;
   }
-  r["peak_rss_mb"] = rekall::embed::PeakRssBytes() / 1048576.0;
+  r["peak_rss_mb"] = rekall::Env::Default()->PeakRssBytes() / 1048576.0;
   std::cout << r.dump() << std::endl;
   return 0;
 }

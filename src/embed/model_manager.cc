@@ -16,7 +16,7 @@ const char* ModelManager::StateName(State s) {
 }
 
 ModelManager::ModelManager(ModelManagerOptions options) : options_(std::move(options)) {
-  last_use_ = std::chrono::steady_clock::now();
+  last_use_ = options_.env->NowSteady();
   if (options_.idle_timeout.count() > 0) reaper_ = std::thread([this] { ReaperThread(); });
 }
 
@@ -58,7 +58,7 @@ void ModelManager::LoadThread(uint64_t generation) {
     if (s.ok()) {
       model_ = std::move(e);
       state_ = State::kLoaded;
-      last_use_ = std::chrono::steady_clock::now();
+      last_use_ = options_.env->NowSteady();
     } else {
       last_error_ = s;
       failed_load_ = generation;
@@ -76,22 +76,23 @@ void ModelManager::TryStartBackgroundLoad() {
 
 Status ModelManager::Acquire(std::chrono::milliseconds max_wait, std::shared_ptr<const Embedder>* out,
                              bool mark_active) {
-  const auto deadline = std::chrono::steady_clock::now() + max_wait;
   std::unique_lock<std::mutex> lock(mu_);
   if (state_ == State::kUnloaded) StartLoadLocked();
   if (state_ == State::kLoading) {
     const uint64_t generation = started_loads_;
-    if (!loaded_cv_.wait_until(lock, deadline, [&] { return finished_loads_ >= generation; })) {
+    if (!loaded_cv_.wait_for(lock, max_wait, [&] { return finished_loads_ >= generation; })) {
       return Status::Unavailable("model loading, not ready after " + std::to_string(max_wait.count()) +
                                  " ms: retry later");
     }
     if (state_ != State::kLoaded) {
-      if (failed_load_ == generation) return last_error_;
+      // Our load, or a retry a later caller started before we woke, failed:
+      // either way the latest finished load's error is the answer.
+      if (failed_load_ >= generation && failed_load_ == finished_loads_) return last_error_;
       return Status::Unavailable("model unloaded right after loading: retry");
     }
   }
   *out = model_;
-  last_use_ = std::chrono::steady_clock::now();
+  last_use_ = options_.env->NowSteady();
   if (mark_active) ++active_calls_;
   return Status::OK();
 }
@@ -113,7 +114,7 @@ Status ModelManager::Embed(const std::vector<std::string>& texts, std::vector<fl
   {
     std::lock_guard<std::mutex> lock(mu_);
     --active_calls_;
-    last_use_ = std::chrono::steady_clock::now();
+    last_use_ = options_.env->NowSteady();
   }
   reaper_cv_.notify_all();
   return s;
@@ -138,6 +139,16 @@ void ModelManager::Unload() {
   UnloadLocked(lock);
 }
 
+bool ModelManager::IdleLocked() const {
+  return state_ == State::kLoaded && active_calls_ == 0 && options_.idle_timeout.count() > 0 &&
+         options_.env->NowSteady() >= last_use_ + options_.idle_timeout;
+}
+
+void ModelManager::UnloadIfIdle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (IdleLocked()) UnloadLocked(lock);
+}
+
 void ModelManager::ReaperThread() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
@@ -145,15 +156,14 @@ void ModelManager::ReaperThread() {
       reaper_cv_.wait(lock);
       continue;
     }
-    const auto deadline = last_use_ + options_.idle_timeout;
-    if (active_calls_ == 0 && std::chrono::steady_clock::now() >= deadline) {
+    if (IdleLocked()) {
       UnloadLocked(lock);
       continue;
     }
     // Sleeps until the idle deadline (or a change); a busy manager pays one
     // notify per call, nothing more.
     if (active_calls_ > 0) reaper_cv_.wait(lock);
-    else reaper_cv_.wait_until(lock, deadline);
+    else reaper_cv_.wait_for(lock, last_use_ + options_.idle_timeout - options_.env->NowSteady());
   }
 }
 

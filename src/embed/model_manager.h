@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "embed/embedder.h"
+#include "util/env.h"
 #include "util/status.h"
 
 namespace rekall::embed {
@@ -23,6 +24,9 @@ struct ModelManagerOptions {
   EmbedderOptions embedder;
   // Unload after this long without a call; zero = never.
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(10);
+  // Idle time is measured on env->NowSteady() (tests: a fake clock they
+  // move, then UnloadIfIdle()).
+  Env* env = Env::Default();
   // Replaces Embedder::Load(model_dir, embedder, out) (tests count or delay
   // loads with it).
   std::function<Status(std::unique_ptr<Embedder>*)> loader;
@@ -52,6 +56,9 @@ class ModelManager {
   // Frees the model now (if a call is embedding, when it finishes). Does not
   // cancel a load in progress.
   void Unload();
+  // Frees the model if no call has used it for idle_timeout. A reaper thread
+  // does this on its own; a caller that moves a fake clock calls it.
+  void UnloadIfIdle();
 
   // EnsureLoaded(max_wait), then Embedder::Embed.
   Status Embed(const std::vector<std::string>& texts, std::vector<float>* out, std::chrono::milliseconds max_wait);
@@ -64,6 +71,8 @@ class ModelManager {
   void LoadThread(uint64_t generation);
   void ReaperThread();
   void UnloadLocked(std::unique_lock<std::mutex>& lock);
+  // Loaded, unused, and last used idle_timeout ago or more.
+  bool IdleLocked() const;
   // Waits as EnsureLoaded and on success hands out a reference to the model.
   // With mark_active, counts the caller as busy (the reaper waits for it).
   Status Acquire(std::chrono::milliseconds max_wait, std::shared_ptr<const Embedder>* out, bool mark_active);

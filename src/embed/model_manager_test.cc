@@ -6,7 +6,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "embed/rss.h"
+#include "util/env.h"
+#include "util/fake_env_for_test.h"
 
 namespace rekall::embed {
 namespace {
@@ -21,8 +22,8 @@ bool ModelPresent() { return std::filesystem::exists(kModelDir + "/model.safeten
 #define REQUIRE_MODEL() \
   if (!ModelPresent()) GTEST_SKIP() << "model folder " << kModelDir << " absent: run scripts/setup.sh"
 
-// Polls `pred` for up to 10 s (generous: the idle timeout under test is
-// 200 ms, the bound only stops a broken build from hanging).
+// Polls `pred` for up to 10 s (generous: the bound only stops a broken build
+// from hanging).
 template <typename Pred>
 bool Eventually(Pred pred) {
   for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;) {
@@ -44,6 +45,8 @@ TEST(ModelManager, StateNames) {
   EXPECT_STREQ(ModelManager::StateName(State::kLoading), "loading");
   EXPECT_STREQ(ModelManager::StateName(State::kLoaded), "loaded");
 }
+
+size_t CurrentRssBytes() { return Env::Default()->CurrentRssBytes(); }
 
 TEST(ModelManager, LazyLoadEmbedUnloadAndRssFalls) {
   REQUIRE_MODEL();
@@ -73,13 +76,25 @@ TEST(ModelManager, LazyLoadEmbedUnloadAndRssFalls) {
 
 TEST(ModelManager, UnloadsAfterIdleTimeout) {
   REQUIRE_MODEL();
-  ModelManager m(Opts(200ms));
+  FakeEnv clock;  // idle time passes only when the test says so
+  ModelManagerOptions o = Opts(10min);
+  o.env = &clock;
+  ModelManager m(o);
   std::vector<float> out;
   ASSERT_TRUE(m.Embed({"warm"}, &out, 30s).ok());
   const size_t rss_loaded = CurrentRssBytes();
-  ASSERT_TRUE(Eventually([&] { return m.state() == State::kUnloaded; }));
-  // The state flips before the reaper has finished handing the pages back
-  // (and other threads' allocations can move RSS meanwhile): poll for it.
+  clock.Advance(10min - 1ms);
+  m.UnloadIfIdle();
+  EXPECT_EQ(m.state(), State::kLoaded);
+  ASSERT_TRUE(m.Embed({"used again"}, &out, 30s).ok());  // restarts the idle time
+  clock.Advance(10min - 1ms);
+  m.UnloadIfIdle();
+  EXPECT_EQ(m.state(), State::kLoaded);
+  clock.Advance(1ms);
+  m.UnloadIfIdle();
+  EXPECT_EQ(m.state(), State::kUnloaded);
+  // The pages were handed back before UnloadIfIdle returned, but other
+  // threads' allocations can move RSS meanwhile: poll for it.
   EXPECT_TRUE(Eventually([&] { return CurrentRssBytes() + 30u * 1024 * 1024 < rss_loaded; }))
       << "RSS loaded " << rss_loaded / 1024 << " kB, now " << CurrentRssBytes() / 1024 << " kB";
   EXPECT_EQ(m.load_count(), 1u);

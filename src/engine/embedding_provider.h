@@ -13,6 +13,11 @@
 
 namespace rekall {
 
+// Where the model is. kMissing: its files are not there (nothing to load).
+enum class ModelState { kUnloaded, kLoading, kLoaded, kMissing };
+// "unloaded" | "loading" | "loaded" | "missing" (stats, the server's log).
+const char* ModelStateName(ModelState s);
+
 class EmbeddingProvider {
  public:
   virtual ~EmbeddingProvider() = default;
@@ -22,8 +27,12 @@ class EmbeddingProvider {
   virtual Status Embed(const std::vector<std::string>& texts, std::vector<float>* out,
                        std::chrono::milliseconds max_wait) = 0;
   virtual int dim() const = 0;
-  // "unloaded" | "loading" | "loaded" | "missing" (no model files).
-  virtual std::string state() const = 0;
+  virtual ModelState state() const = 0;
+  // Blocks while a load is in progress, at most `max_wait`; returns whether
+  // no load is in progress any more. Returns at once when none is. The
+  // default sleeps `max_wait` when state() is kLoading (for providers
+  // without a signal to wait on).
+  virtual bool WaitForLoad(std::chrono::milliseconds max_wait);
   // Ok when the model files are present; otherwise says what is missing and
   // how to get it.
   virtual Status CheckAvailable() const = 0;

@@ -1,29 +1,37 @@
-// Engine: the knowledge base as the CLI and the server use it. It owns the
-// store, the vector index, the embedding caches and the model provider, and
-// keeps them consistent: every write reaches the index in the store's
-// transaction and invalidates the caches; writes by other processes are
-// noticed through SQLite's data_version.
+// Engine: the knowledge base as the CLI and the server use it, and the only
+// door to it: the store, its database handle, the vector index, the caches
+// and the embedding model stay behind this interface.
+//
+// The engine keeps them consistent: every write reaches the vector index in
+// the store's transaction and invalidates the caches; writes by other
+// processes are noticed through SQLite's data_version. An Engine may be
+// called from several threads (the server's workers); calls on the database
+// run one at a time, and a search waiting for a loading model waits without
+// holding up the others.
+//
+// As LevelDB's DB, Engine is an abstract class with a static Open; the
+// implementation (engine_impl.h) is no business of callers.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <thread>
+#include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "config/config.h"
+#include "config/resources.h"
 #include "engine/embedding_provider.h"
-#include "index/embedding_cache.h"
-#include "index/vector_index.h"
+#include "store/entry.h"
 #include "store/migrate.h"
-#include "store/store.h"
+#include "store/types.h"
+#include "util/env.h"
 #include "util/status.h"
 
 namespace rekall {
@@ -70,16 +78,73 @@ struct IndexStatus {
   std::string notice;
 };
 
+// What to do with an imported line whose id is already stored.
+enum class OnConflict { kError, kSkip, kReplace };
+Status ParseOnConflict(const std::string& s, OnConflict* out);  // "error" | "skip" | "replace"
+const char* OnConflictName(OnConflict c);
+
+enum class Severity { kOk, kInfo, kWarning, kError };
+const char* SeverityName(Severity s);  // "ok" | "info" | "warning" | "error"
+
 // One check of `rekall doctor`.
 struct DoctorFinding {
-  std::string check;     // integrity, orphan_embeddings, ...
-  std::string severity;  // ok | info | warning | error
+  std::string check;  // integrity, orphan_embeddings, ...
+  Severity severity = Severity::kOk;
   std::string message;
   size_t count = 0;
   bool fixed = false;
 };
 
+// Counters of one of the engine's embedding caches.
+struct CacheStats {
+  size_t size = 0;
+  uint64_t hits = 0, misses = 0, evictions = 0, expirations = 0, invalidations = 0;
+};
+
+// What `rekall stats` and the server's rekall_info report.
+struct EngineStats {
+  std::string database;  // the file's path
+  int rekall_schema_version = 0;
+  int engine_schema_version = 0;
+  size_t entries = 0;
+  size_t summary_embeddings = 0;  // of any model
+  std::string backend;            // "not loaded" until a search or write opens the index
+  std::optional<size_t> indexed_vectors;  // when the index is open
+  std::string backend_notice;             // why the backend is not the one asked for; or empty
+  CacheStats entry_cache;                 // entry id -> summary vector
+  CacheStats query_cache;                 // query text -> vector
+  long cache_max_size = 0;
+  long cache_ttl_seconds = 0;
+  ModelState model_state = ModelState::kUnloaded;
+  // Where the model and sqlite-vec were found and by which rule, or what
+  // is missing and how to get it (config/resources.h).
+  config::ResourceLocation model;
+  config::ResourceLocation sqlite_vec;
+  int model_loads = 0;
+  long model_idle_timeout_minutes = 0;
+  long rss_kb = 0;       // resident memory now
+  long peak_rss_kb = 0;  // and at its highest
+};
+
+// The JSON object of `rekall stats --json` and rekall_info (keys as above;
+// indexed_vectors, backend_notice and the *_missing lines only when present).
+nlohmann::json EngineStatsToJson(const EngineStats& st);
+
+// `rekall migrate`: what a database needs, and what was done.
+struct MigrationReport {
+  std::string database;
+  store::MigrationPlan plan;  // no steps: up to date
+  size_t entries = 0;
+  size_t entries_without_embedding = 0;  // of our model
+  bool applied = false;     // Migrate() ran the plan (plan.needed() was true)
+  bool migrated = false;    // ...and the file was migrated
+  std::string backup_path;  // applied: the backup written; otherwise where it would go
+};
+
 struct EngineOptions {
+  // Files and folders, the clock of idle times and cache expiry, this
+  // process's memory (tests give a fake).
+  Env* env = Env::Default();
   config::Config cfg;
   std::string db_path;
   bool create_parent_dirs = false;  // for the default location only
@@ -88,106 +153,126 @@ struct EngineOptions {
   // an in-memory SIMD matrix instead of sqlite-vec 0.1.9's table scan (about
   // 18x faster at 10K vectors, bench/index/RESULTS.md); the one-time load
   // pays off over many searches. The vec0 table is caught up by the next
-  // process that opens it with sqlite-vec.
+  // process that opens it with sqlite-vec. It also gives memory back after
+  // the model's idle timeout (ReleaseIdleMemory).
   bool long_running = false;
   // Null: the real model provider built from cfg.
   std::unique_ptr<EmbeddingProvider> provider;
 };
 
-class Engine : private store::WriteObserver {
+class Engine {
  public:
+  // Opens (or creates) the database at opts.db_path, migrating it when it
+  // lacks what we need (after a backup; schema() says so). The model is not
+  // loaded until something needs it.
   static Status Open(EngineOptions opts, std::unique_ptr<Engine>* out);
-  ~Engine() override;
 
-  store::Store* store() { return store_.get(); }
-  EmbeddingProvider* provider() { return provider_.get(); }
-  const config::Config& config() const { return cfg_; }
+  // Inspects the database at opts.db_path without changing it (opened
+  // read-only, never created, never migrated).
+  static Status PlanMigration(const EngineOptions& opts, MigrationReport* out);
+  // PlanMigration, then applies the plan when one is needed (after a backup).
+  static Status Migrate(const EngineOptions& opts, MigrationReport* out);
+
+  // The model behind the configuration, without a database (`rekall embed`):
+  // row-major texts.size() x *dim unit vectors.
+  static Status EmbedTexts(const config::Config& cfg, const std::vector<std::string>& texts,
+                           std::vector<float>* out, int* dim);
+
+  // The version the sqlite-vec extension at `path` reports, loaded into a
+  // throwaway in-memory database (`rekall --version`).
+  static Status SqliteVecVersion(const std::string& path, std::string* version);
+
+  Engine() = default;
+  virtual ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  virtual const config::Config& config() const = 0;
+  virtual const std::string& path() const = 0;
+  // What Open() found in the file, and whether it migrated it (and where the
+  // backup went).
+  virtual const store::SchemaInfo& schema() const = 0;
+
+  virtual ModelState model_state() const = 0;
+  // Starts loading the model in the background (server warm-up); no-op if
+  // loaded or missing.
+  virtual void WarmModel() = 0;
+  // Waits while the model is loading, at most `max_wait`, and returns early
+  // once *cancelled is true. True when no load is in progress any more
+  // (loaded, failed or missing); false when the wait ran out or was cancelled.
+  virtual bool WaitForModel(std::chrono::milliseconds max_wait, const std::atomic<bool>* cancelled = nullptr) = 0;
 
   // Adds an entry with its summary embedding. Without the model the entry is
   // stored without one and *notice says how to add it later.
-  Status Add(store::Entry* e, std::string* notice);
-  Status Update(store::Entry* e, std::string* notice);
-  Status Delete(const std::string& id);
-  Status Get(const std::string& id, store::Entry* e);
+  virtual Status Add(store::Entry* e, std::string* notice) = 0;
+  // Replaces a stored entry's fields and tags and re-embeds it. Without the
+  // model its old embedding is dropped (never scored by stale text) and
+  // *notice says so.
+  virtual Status Update(store::Entry* e, std::string* notice) = 0;
+  // Changes stored entry `id` by `apply` (the fields a user gave) and
+  // re-embeds it: what `edit` and rekall_update do. The entry is re-read and
+  // `apply` re-run inside the write transaction, so whatever another process
+  // committed meanwhile (another edit's tag or field, Rekall's bookkeeping)
+  // is kept, never overwritten (issue 10 #2). The embedding is computed
+  // before the write lock is taken; `apply` may therefore run more than
+  // once. An error from `apply` is returned as it is. *out: the entry as
+  // stored.
+  using EntryPatchFn = std::function<Status(store::Entry*)>;
+  virtual Status Patch(const std::string& id, const EntryPatchFn& apply, store::Entry* out,
+                       std::string* notice) = 0;
+  virtual Status Delete(const std::string& id) = 0;
+  virtual Status Get(const std::string& id, store::Entry* e) = 0;
+  // Newest first.
+  virtual Status List(const store::ListFilter& f, std::vector<store::Entry>* out) = 0;
+  virtual Status Exists(const std::string& id, bool* exists) = 0;
+  // Whether the file can hold that column of Rekall's `entries` (as a key of
+  // Entry::extra); older Rekall schemas lack some.
+  virtual bool HasEntryColumn(const std::string& column) const = 0;
+  // An exact id (as given, then upper case), or a unique prefix of one
+  // (case-insensitive: ULIDs are upper case), to the full id. NotFound when
+  // nothing matches; InvalidArgument when the prefix is ambiguous.
+  virtual Status ResolveId(const std::string& id_or_prefix, std::string* id) = 0;
 
-  Status Search(const SearchRequest& req, SearchResponse* resp);
+  virtual Status Search(const SearchRequest& req, SearchResponse* resp) = 0;
   // Entries nearest to entry `id` (itself excluded).
-  Status Similar(const std::string& id, int limit, const store::ListFilter& f, std::vector<SearchResult>* out,
-                 std::string* notice);
+  virtual Status Similar(const std::string& id, int limit, const store::ListFilter& f,
+                         std::vector<SearchResult>* out, std::string* notice) = 0;
 
-  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out);
+  // Row-major texts.size() x dim unit vectors, waiting for the model to load.
+  virtual Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) = 0;
 
   // Embeds the entries that have no summary embedding of our model (all of
   // them with `all`), in batches, each batch one transaction.
-  Status RebuildIndex(bool all, const std::function<void(size_t done, size_t total)>& progress, size_t* embedded);
-  Status GetIndexStatus(IndexStatus* st);
+  virtual Status RebuildIndex(bool all, const std::function<void(size_t done, size_t total)>& progress,
+                              size_t* embedded) = 0;
+  virtual Status GetIndexStatus(IndexStatus* st) = 0;
 
   // Imports JSON Lines: all or nothing. Lines with an id keep it (and their
-  // timestamps); `on_conflict` is "error", "skip" or "replace". `progress`
-  // follows the embedding, the long part (entries embedded, of all).
-  Status Import(std::istream& in, const std::string& on_conflict, bool embed, size_t* imported, size_t* skipped,
-                std::string* notice, const std::function<void(size_t done, size_t total)>& progress = nullptr);
-  Status Export(std::ostream& out, size_t* exported);
+  // timestamps); `on_conflict` says what to do when that id exists.
+  // `progress` follows the embedding, the long part (entries embedded, of
+  // all).
+  virtual Status Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
+                        std::string* notice,
+                        const std::function<void(size_t done, size_t total)>& progress = nullptr) = 0;
+  // Every entry as JSON Lines, oldest first. Bytes of stored texts that are
+  // not valid UTF-8 (written by another tool) are exported as U+FFFD, and
+  // *notice says how many entries had them.
+  virtual Status Export(std::ostream& out, size_t* exported, std::string* notice) = 0;
 
   // Integrity check, orphan rows, FTS drift, vector-index drift, model or
   // dimension mismatches, entries without embeddings. With `fix`, repairs
   // what is safe (after a backup, path in *backup) and marks it fixed.
-  Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup);
+  virtual Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) = 0;
 
-  // entries, embeddings, backend, cache counters, model state, RSS.
-  Status Stats(nlohmann::json* out);
+  // Entries, embeddings, backend, cache counters, model state, RSS.
+  virtual Status Stats(EngineStats* out) = 0;
 
   // Gives back what a long-running process holds between bursts of use: the
-  // in-memory vector matrix, the caches, SQLite's page cache, and freed heap
-  // pages. Called after the idle timeout (the model manager unloads the
+  // in-memory vector matrix, the entry cache, SQLite's page cache, and freed
+  // heap pages. The query cache is kept (small; spares a model reload for a
+  // repeated query). Called after the idle timeout (the model manager unloads the
   // model on the same timeout); the next search reloads what it needs.
-  void ReleaseIdleMemory();
-
- private:
-  Engine() = default;
-  Status EnsureIndex();
-  // Drops cached state when another process committed to the file.
-  Status SyncWithOtherWriters();
-  // The entry's summary embedding when the table and the model are there;
-  // otherwise *have is false and *why says what is missing.
-  Status SummaryVector(const store::Entry& e, std::vector<float>* vec, bool* have, std::string* why);
-  Status EmbedQuery(const std::string& q, std::chrono::milliseconds wait, std::vector<float>* v);
-  Status FetchResults(std::vector<SearchResult>* rs);
-  Status KeywordOnly(const SearchRequest& req, SearchResponse* resp);
-  // Turns a write's failure into stale in-memory index state.
-  Status AfterWrite(const std::string& id, Status s);
-
-  void Touch();
-  void IdleLoop(std::chrono::milliseconds timeout);
-
-  Status OnSummaryVector(const store::Entry& e, const float* vec, int dim) override;
-  Status OnEntryRemoved(const std::string& entry_id) override;
-
-  config::Config cfg_;
-  bool long_running_ = false;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<EmbeddingProvider> provider_;
-  std::unique_ptr<VectorIndex> index_;
-  std::string index_notice_;
-  std::unique_ptr<EmbeddingCache> entry_cache_;  // entry id -> summary vector
-  std::unique_ptr<EmbeddingCache> query_cache_;  // query text -> vector
-  int64_t data_version_ = -1;
-  std::recursive_mutex mu_;  // one operation at a time on the connection
-
-  // Idle release (long-running processes only).
-  std::atomic<int64_t> last_use_ns_{0};
-  std::mutex idle_mu_;
-  std::condition_variable idle_cv_;
-  bool stop_idle_ = false;
-  std::atomic<bool> released_{true};  // nothing loaded yet
-  std::thread idle_thread_;
+  virtual void ReleaseIdleMemory() = 0;
 };
-
-// Filter in the vector index's terms.
-Filter ToIndexFilter(const store::ListFilter& f);
-
-// Resident memory of this process, from /proc/self/status (kB); 0 if unknown.
-long CurrentRssKb();
-long PeakRssKb();
 
 }  // namespace rekall

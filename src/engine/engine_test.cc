@@ -10,7 +10,11 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/fake_provider_for_test.h"
+#include "sqlite/sqlite.h"
+#include "store/store.h"
 
 namespace fs = std::filesystem;
 
@@ -192,27 +196,29 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
       "{\"title\":\"three\",\"type\":\"bug\"\n");
   size_t n = 0, skipped = 0;
   std::string notice;
-  Status s = eng->Import(bad, "error", true, &n, &skipped, &notice);
+  Status s = eng->Import(bad, OnConflict::kError, true, &n, &skipped, &notice);
   EXPECT_TRUE(s.IsInvalidArgument());
   EXPECT_NE(s.message().find("line 3"), std::string::npos) << s.ToString();
-  size_t count = 9;
-  ASSERT_TRUE(eng->store()->Count(&count).ok());
-  EXPECT_EQ(count, 0u);
+  EngineStats st;
+  st.entries = 9;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  EXPECT_EQ(st.entries, 0u);
 
   std::istringstream badtype("{\"title\":\"one\",\"type\":\"bug\"}\n{\"title\":\"x\",\"type\":\"nope\"}\n");
-  s = eng->Import(badtype, "error", true, &n, &skipped, &notice);
+  s = eng->Import(badtype, OnConflict::kError, true, &n, &skipped, &notice);
   EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.ToString();
-  ASSERT_TRUE(eng->store()->Count(&count).ok());
-  EXPECT_EQ(count, 0u);
+  st.entries = 9;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  EXPECT_EQ(st.entries, 0u);
 
   std::istringstream good(
       "{\"title\":\"one\",\"type\":\"bug\",\"tags\":[\"b\",\"a\"],\"project\":\"p\"}\n"
       "\n"
       "{\"title\":\"d\\u00e9ploiement \\u65e5\\u672c\",\"type\":\"decision\",\"content\":\"x\"}\n");
-  ASSERT_TRUE(eng->Import(good, "error", true, &n, &skipped, &notice).ok());
+  ASSERT_TRUE(eng->Import(good, OnConflict::kError, true, &n, &skipped, &notice).ok());
   EXPECT_EQ(n, 2u);
   std::ostringstream out1;
-  ASSERT_TRUE(eng->Export(out1, &n).ok());
+  ASSERT_TRUE(eng->Export(out1, &n, &notice).ok());
   EXPECT_EQ(n, 2u);
 
   // Into a fresh database: the same bytes come back out.
@@ -223,18 +229,347 @@ TEST_F(EngineTest, ImportIsAllOrNothingAndExportRoundTrips) {
   std::unique_ptr<Engine> other;
   ASSERT_TRUE(Engine::Open(std::move(o), &other).ok());
   std::istringstream in(out1.str());
-  ASSERT_TRUE(other->Import(in, "error", true, &n, &skipped, &notice).ok());
+  ASSERT_TRUE(other->Import(in, OnConflict::kError, true, &n, &skipped, &notice).ok());
   std::ostringstream out2;
-  ASSERT_TRUE(other->Export(out2, &n).ok());
+  ASSERT_TRUE(other->Export(out2, &n, &notice).ok());
   EXPECT_EQ(out1.str(), out2.str());
 
   // Same ids again: error by default, skip on request.
   std::istringstream again(out1.str());
-  s = other->Import(again, "error", true, &n, &skipped, &notice);
+  s = other->Import(again, OnConflict::kError, true, &n, &skipped, &notice);
   EXPECT_NE(s.message().find("already exists"), std::string::npos);
   std::istringstream again2(out1.str());
-  ASSERT_TRUE(other->Import(again2, "skip", true, &n, &skipped, &notice).ok());
+  ASSERT_TRUE(other->Import(again2, OnConflict::kSkip, true, &n, &skipped, &notice).ok());
   EXPECT_EQ(skipped, 2u);
+}
+
+// Issue 10 #3: an export is always restorable. A chain C -> B -> A (each
+// superseded by the next) written newest first, and a two-entry cycle, import
+// into an empty file; its export imports again into another with the same
+// entries and pointers.
+TEST_F(EngineTest, ImportAcceptsSupersededByInAnyOrderChainsAndCycles) {
+  auto line = [](const std::string& id, const std::string& created, const std::string& sup) {
+    return "{\"id\":\"" + id + "\",\"title\":\"t " + id + "\",\"type\":\"bug\",\"created_at\":\"" + created +
+           "\",\"updated_at\":\"" + created + "\",\"superseded_by\":" + (sup.empty() ? "null" : "\"" + sup + "\"") +
+           "}\n";
+  };
+  const std::string a = "01AAAAAAAAAAAAAAAAAAAAAAAA", b = "01BBBBBBBBBBBBBBBBBBBBBBBB", c = "01CCCCCCCCCCCCCCCCCCCCCCCC";
+  const std::string x = "01XXXXXXXXXXXXXXXXXXXXXXXX", y = "01YYYYYYYYYYYYYYYYYYYYYYYY";
+  // The oldest entry points at the newer one that supersedes it; the newest
+  // line comes first, so every pointer names a later line.
+  std::string file = line(c, "2026-01-03T00:00:00", "") + line(a, "2026-01-01T00:00:00", b) +
+                     line(b, "2026-01-02T00:00:00", c) + line(x, "2026-01-04T00:00:00", y) +
+                     line(y, "2026-01-04T00:00:00", x);
+  auto eng = Open();
+  size_t n = 0, skipped = 0;
+  std::string notice;
+  std::istringstream in(file);
+  Status s = eng->Import(in, OnConflict::kError, true, &n, &skipped, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(n, 5u);
+  std::vector<store::Entry> all;
+  ASSERT_TRUE(eng->List({}, &all).ok());
+  std::map<std::string, std::string> sup;
+  for (const auto& e : all) sup[e.id] = e.superseded_by.value_or("");
+  EXPECT_EQ(sup[a], b);
+  EXPECT_EQ(sup[b], c);
+  EXPECT_EQ(sup[c], "");
+  EXPECT_EQ(sup[x], y);
+  EXPECT_EQ(sup[y], x);
+  std::ostringstream out1;
+  ASSERT_TRUE(eng->Export(out1, &n).ok());
+
+  EngineOptions o;
+  o.db_path = dir_ + "/other.db";
+  o.cfg.vector_backend = "brute";
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> other;
+  ASSERT_TRUE(Engine::Open(std::move(o), &other).ok());
+  std::istringstream in2(out1.str());
+  s = other->Import(in2, OnConflict::kError, true, &n, &skipped, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::ostringstream out2;
+  ASSERT_TRUE(other->Export(out2, &n).ok());
+  EXPECT_EQ(out1.str(), out2.str());
+
+  // A pointer to an entry in neither the file nor the database still fails,
+  // naming its line, and nothing is imported.
+  std::istringstream dangling(line("01DDDDDDDDDDDDDDDDDDDDDDDD", "2026-01-05T00:00:00", "") +
+                              line("01EEEEEEEEEEEEEEEEEEEEEEEE", "2026-01-05T00:00:00", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"));
+  s = other->Import(dangling, OnConflict::kError, true, &n, &skipped, &notice);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("line 2"), std::string::npos) << s.ToString();
+  EngineStats st;
+  ASSERT_TRUE(other->Stats(&st).ok());
+  EXPECT_EQ(st.entries, 5u);
+}
+
+TEST_F(EngineTest, ResolveIdTakesExactIdsAndUniquePrefixes) {
+  auto eng = Open();
+  auto a = Make("one", "x");
+  auto b = Make("two", "y");
+  a.id = "01AAAAAAAAAAAAAAAAAAAAAAAA";
+  b.id = "01AAAAAAAAAAAAAAAAAAAAAAAB";
+  auto c = Make("three", "z");
+  c.id = "imported-id";
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  ASSERT_TRUE(eng->Add(&c, &n).ok());
+  std::string id;
+  ASSERT_TRUE(eng->ResolveId(a.id, &id).ok());
+  EXPECT_EQ(id, a.id);
+  ASSERT_TRUE(eng->ResolveId("imported-id", &id).ok());  // as given, not upper-cased
+  EXPECT_EQ(id, "imported-id");
+  ASSERT_TRUE(eng->ResolveId("01aaaaaaaaaaaaaaaaaaaaaaab", &id).ok());
+  EXPECT_EQ(id, b.id);
+  ASSERT_TRUE(eng->ResolveId("01aaaaaaaaaaaaaaaaaaaaaaaa", &id).ok());  // exact beats prefix
+  EXPECT_EQ(id, a.id);
+  Status s = eng->ResolveId("01aaa", &id);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("ambiguous (" + a.id + ", " + b.id + ")"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(eng->ResolveId("01B", &id).IsNotFound());
+  EXPECT_TRUE(eng->ResolveId("01AAAAAAAAAAAAAAAAAAAAAAAC", &id).IsNotFound());
+  EXPECT_TRUE(eng->ResolveId("", &id).IsInvalidArgument());
+  bool exists = false;
+  ASSERT_TRUE(eng->Exists(b.id, &exists).ok());
+  EXPECT_TRUE(exists);
+  ASSERT_TRUE(eng->Exists("01aaaaaaaaaaaaaaaaaaaaaaab", &exists).ok());
+  EXPECT_FALSE(exists);  // Exists is exact
+  std::vector<store::Entry> listed;
+  store::ListFilter f;
+  f.limit = 2;
+  ASSERT_TRUE(eng->List(f, &listed).ok());
+  EXPECT_EQ(listed.size(), 2u);
+}
+
+TEST_F(EngineTest, HasEntryColumnAnswersForThisFile) {
+  auto eng = Open();
+  EXPECT_TRUE(eng->HasEntryColumn("context_structured"));  // a new file has Rekall's latest schema
+  EXPECT_TRUE(eng->HasEntryColumn("title"));
+  EXPECT_FALSE(eng->HasEntryColumn("no_such_column"));
+}
+
+TEST_F(EngineTest, IdleReleaseKeepsTheQueryCacheSoARepeatedQueryNeedsNoModel) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open("brute", &fp);
+  auto a = Make("nginx gateway timeout", "proxy read timeout upstream");
+  std::string notice;
+  ASSERT_TRUE(eng->Add(&a, &notice).ok());
+  SearchRequest req;
+  req.query = "upstream timeout";
+  req.mode = SearchMode::kSemantic;
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  int calls = fp->calls;
+  eng->ReleaseIdleMemory();
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_EQ(fp->calls, calls);  // answered from the query cache
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
+  req.query = "another question";
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_EQ(fp->calls, calls + 1);
+}
+
+TEST_F(EngineTest, WaitForModelEndsWithTheLoadOrTheCancellation) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open("brute", &fp);
+  EXPECT_EQ(eng->model_state(), ModelState::kLoaded);
+  EXPECT_TRUE(eng->WaitForModel(std::chrono::milliseconds(0)));
+  fp->loading = true;
+  EXPECT_EQ(eng->model_state(), ModelState::kLoading);
+  EXPECT_FALSE(eng->WaitForModel(std::chrono::milliseconds(20)));
+  std::atomic<bool> cancelled{true};
+  EXPECT_FALSE(eng->WaitForModel(std::chrono::hours(1), &cancelled));
+  std::thread loader([fp] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    fp->loading = false;
+  });
+  EXPECT_TRUE(eng->WaitForModel(std::chrono::hours(1)));
+  loader.join();
+  fp->missing = true;
+  EXPECT_EQ(eng->model_state(), ModelState::kMissing);
+  EXPECT_TRUE(eng->WaitForModel(std::chrono::hours(1)));
+}
+
+TEST_F(EngineTest, OnConflictAndSeverityNamesRoundTrip) {
+  for (OnConflict c : {OnConflict::kError, OnConflict::kSkip, OnConflict::kReplace}) {
+    OnConflict back = OnConflict::kError;
+    ASSERT_TRUE(ParseOnConflict(OnConflictName(c), &back).ok());
+    EXPECT_EQ(back, c);
+  }
+  OnConflict c;
+  Status s = ParseOnConflict("merge", &c);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_EQ(s.message(), "--on-conflict must be error, skip or replace");
+  EXPECT_STREQ(SeverityName(Severity::kWarning), "warning");
+  EXPECT_STREQ(ModelStateName(ModelState::kMissing), "missing");
+}
+
+TEST_F(EngineTest, StatsJsonKeepsItsKeys) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  EngineStats st;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  nlohmann::json j = EngineStatsToJson(st);
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"backend", "cache_max_size", "cache_ttl_seconds", "database",
+                                            "engine_schema_version", "entries", "entry_cache", "indexed_vectors",
+                                            "model_idle_timeout_minutes", "model_loads", "model_state", "peak_rss_kb",
+                                            "query_cache", "rekall_schema_version", "rss_kb", "summary_embeddings"}));
+  EXPECT_EQ(j["entries"], 1);
+  EXPECT_EQ(j["summary_embeddings"], 1);
+  EXPECT_EQ(j["indexed_vectors"], 1);
+  EXPECT_EQ(j["model_state"], "loaded");
+  EXPECT_EQ(j["database"], dir_ + "/k.db");
+}
+
+TEST_F(EngineTest, MigrationPlanOfAnUpToDateFileIsEmpty) {
+  auto eng = Open();
+  auto a = Make("one", "x");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  eng.reset();
+  EngineOptions o;
+  o.db_path = dir_ + "/k.db";
+  MigrationReport r;
+  ASSERT_TRUE(Engine::PlanMigration(o, &r).ok());
+  EXPECT_FALSE(r.plan.needed());
+  EXPECT_EQ(r.entries, 1u);
+  EXPECT_EQ(r.entries_without_embedding, 0u);
+  ASSERT_TRUE(Engine::Migrate(o, &r).ok());
+  EXPECT_FALSE(r.applied);
+  o.db_path = dir_ + "/absent.db";
+  EXPECT_FALSE(Engine::PlanMigration(o, &r).ok());
+  EXPECT_FALSE(fs::exists(o.db_path));  // never created
+}
+
+TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("postgres pool exhausted", "too many connections");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  std::vector<DoctorFinding> found;
+  std::string backup;
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  std::vector<std::string> checks;
+  for (const auto& f : found) {
+    checks.push_back(f.check);
+    EXPECT_EQ(f.severity, Severity::kOk) << f.check << ": " << f.message;
+  }
+  EXPECT_EQ(checks, (std::vector<std::string>{"integrity", "orphan_embeddings", "orphan_tags", "fts_drift",
+                                              "model_mismatch", "non_finite_vectors", "missing_embeddings",
+                                              "index_drift"}));
+  {
+    // Another program damages the file: a tag of no entry, a lost FTS row.
+    std::unique_ptr<store::Store> raw;
+    ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
+    ASSERT_TRUE(sqlite::Exec(raw->db(),
+                               "PRAGMA foreign_keys = OFF; INSERT INTO tags(entry_id, tag) VALUES('ghost', 'x'); "
+                               "DELETE FROM entries_fts WHERE id = '" + a.id + "'",
+                               "test")
+                    .ok());
+  }
+  auto finding = [&](const std::string& check) {
+    for (const auto& f : found)
+      if (f.check == check) return f;
+    ADD_FAILURE() << "no finding " << check;
+    return DoctorFinding();
+  };
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  EXPECT_EQ(finding("orphan_tags").severity, Severity::kWarning);
+  EXPECT_EQ(finding("orphan_tags").count, 1u);
+  EXPECT_EQ(finding("fts_drift").severity, Severity::kWarning);
+  EXPECT_EQ(finding("fts_drift").count, 1u);
+  EXPECT_FALSE(finding("fts_drift").fixed);
+  EXPECT_TRUE(backup.empty());
+
+  ASSERT_TRUE(eng->Doctor(true, &found, &backup).ok());
+  EXPECT_TRUE(finding("orphan_tags").fixed);
+  EXPECT_TRUE(finding("fts_drift").fixed);
+  EXPECT_FALSE(finding("model_mismatch").fixed);
+  ASSERT_FALSE(backup.empty());
+  EXPECT_TRUE(fs::exists(backup));
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  for (const auto& f : found) EXPECT_EQ(f.severity, Severity::kOk) << f.check << ": " << f.message;
+  SearchRequest req;
+  req.query = "gateway";
+  req.mode = SearchMode::kKeyword;
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
+}
+
+// Issue 10: a summary holding NaN drops out of every search; doctor says so,
+// and --fix deletes it and re-embeds the entry.
+TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteVectors) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("postgres pool exhausted", "too many connections");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  {
+    std::unique_ptr<store::Store> raw;
+    ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
+    std::vector<float> v(store::kDim, 0.1f);
+    v[7] = std::nanf("");
+    sqlite::Stmt st(raw->db(), "UPDATE embeddings SET vector = ? WHERE entry_id = ? AND embedding_type = 'summary'");
+    st.BindBlob(1, v.data(), v.size() * sizeof(float));
+    st.Bind(2, a.id);
+    ASSERT_EQ(st.Step(), SQLITE_DONE);
+  }
+  std::vector<DoctorFinding> found;
+  std::string backup;
+  auto finding = [&](const std::string& check) {
+    for (const auto& f : found)
+      if (f.check == check) return f;
+    ADD_FAILURE() << "no finding " << check;
+    return DoctorFinding();
+  };
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  EXPECT_EQ(finding("non_finite_vectors").severity, Severity::kWarning);
+  EXPECT_EQ(finding("non_finite_vectors").count, 1u);
+  ASSERT_TRUE(eng->Doctor(true, &found, &backup).ok());
+  EXPECT_TRUE(finding("non_finite_vectors").fixed);
+  ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
+  for (const auto& f : found) EXPECT_EQ(f.severity, Severity::kOk) << f.check << ": " << f.message;
+  std::vector<SearchResult> out;
+  ASSERT_TRUE(eng->Similar(b.id, 5, {}, &out, &n).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].entry.id, a.id);
+}
+
+TEST_F(EngineTest, UpdateWithoutTheModelDropsTheStaleVector) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open("brute", &fp);
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("nginx upstream timeout", "proxy timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  fp->missing = true;
+  a.content = "something else entirely";
+  std::string notice;
+  ASSERT_TRUE(eng->Update(&a, &notice).ok());
+  EXPECT_NE(notice.find("embedding was not updated"), std::string::npos) << notice;
+  IndexStatus st;
+  ASSERT_TRUE(eng->GetIndexStatus(&st).ok());
+  EXPECT_EQ(st.missing, 1u);
+  EXPECT_EQ(st.indexed, 1u);
+  std::vector<SearchResult> out;
+  EXPECT_TRUE(eng->Similar(a.id, 5, {}, &out, &n).IsUnavailable());
+  // An invalid entry is refused before anything else, even when it does not exist.
+  auto bad = Make("x", "y", "nope");
+  bad.id = "01NOPE0000000000000000000Z";
+  EXPECT_TRUE(eng->Update(&bad, &notice).IsInvalidArgument());
 }
 
 TEST_F(EngineTest, WritesByAnotherProcessAreSeen) {
@@ -279,15 +614,15 @@ TEST_F(EngineTest, LongRunningEngineReleasesItsIndexWhenIdle) {
   req.query = "gateway";
   SearchResponse resp;
   ASSERT_TRUE(eng->Search(req, &resp).ok());
-  nlohmann::json st;
+  EngineStats st;
   ASSERT_TRUE(eng->Stats(&st).ok());
-  EXPECT_EQ(st["backend"], "brute");  // long-running + auto: the in-memory matrix
+  EXPECT_EQ(st.backend, "brute");  // long-running + auto: the in-memory matrix
   // After the idle timeout the matrix is given back...
-  for (int i = 0; i < 50 && st["backend"] != "not loaded"; ++i) {
+  for (int i = 0; i < 50 && st.backend != "not loaded"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ASSERT_TRUE(eng->Stats(&st).ok());
   }
-  EXPECT_EQ(st["backend"], "not loaded");
+  EXPECT_EQ(st.backend, "not loaded");
   // ...and the next search reloads it and still finds the entry.
   ASSERT_TRUE(eng->Search(req, &resp).ok());
   ASSERT_EQ(resp.results.size(), 1u);
@@ -303,8 +638,9 @@ TEST_F(EngineTest, StatsAndDoctorSayWhereTheModelAndTheExtensionAreOrWhatIsMissi
   o.provider = std::make_unique<FakeProvider>();
   std::unique_ptr<Engine> eng;
   ASSERT_TRUE(Engine::Open(std::move(o), &eng).ok());
-  nlohmann::json st;
-  ASSERT_TRUE(eng->Stats(&st).ok());
+  EngineStats stats;
+  ASSERT_TRUE(eng->Stats(&stats).ok());
+  nlohmann::json st = EngineStatsToJson(stats);
   EXPECT_EQ(st["sqlite_vec_path"], REKALL_TEST_SQLITE_VEC);
   EXPECT_EQ(st["sqlite_vec_source"], "environment");
   EXPECT_FALSE(st.contains("sqlite_vec_missing"));
@@ -320,11 +656,129 @@ TEST_F(EngineTest, StatsAndDoctorSayWhereTheModelAndTheExtensionAreOrWhatIsMissi
   std::map<std::string, DoctorFinding> by_check;
   for (const auto& f : findings) by_check[f.check] = f;
   ASSERT_TRUE(by_check.count("model") && by_check.count("sqlite_vec"));
-  EXPECT_EQ(by_check["model"].severity, "warning");
+  EXPECT_EQ(by_check["model"].severity, Severity::kWarning);
   EXPECT_NE(by_check["model"].message.find("get the files with:"), std::string::npos) << by_check["model"].message;
   EXPECT_NE(by_check["model"].message.find("looked in: " + dir_ + "/no-model"), std::string::npos);
-  EXPECT_EQ(by_check["sqlite_vec"].severity, "ok");
+  EXPECT_EQ(by_check["sqlite_vec"].severity, Severity::kOk);
   EXPECT_EQ(by_check["sqlite_vec"].message, std::string(REKALL_TEST_SQLITE_VEC) + " (environment)");
+}
+
+}  // namespace
+}  // namespace rekall
+
+namespace rekall {
+namespace {
+
+// Issue 10 #2: two processes (two engines on one file) patching the same
+// entry at once: every tag either adds, and both fields, survive.
+TEST_F(EngineTest, ConcurrentPatchesLoseNoUpdate) {
+  for (const std::string backend : {"brute", "sqlite-vec"}) {
+    SCOPED_TRACE(backend);
+    fs::remove(dir_ + "/k.db");
+    auto setup = Open(backend);
+    auto e = Make("shared", "shared content");
+    std::string n;
+    ASSERT_TRUE(setup->Add(&e, &n).ok());
+    constexpr int kRounds = 25;
+    auto writer = [&](const std::string& who, bool title) {
+      auto eng = Open(backend);
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string tag = who + std::to_string(i);
+        const std::string text = who + " round " + std::to_string(i);
+        store::Entry out;
+        std::string notice;
+        Status s = eng->Patch(e.id, [&](store::Entry* x) {
+          x->tags.push_back(tag);
+          (title ? x->title : x->content) = text;
+          return Status::OK();
+        }, &out, &notice);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+      }
+    };
+    std::thread a(writer, "a", true), b(writer, "b", false);
+    a.join();
+    b.join();
+    store::Entry got;
+    ASSERT_TRUE(setup->Get(e.id, &got).ok());
+    EXPECT_EQ(got.tags.size(), size_t(2 * kRounds));
+    EXPECT_EQ(got.title, "a round " + std::to_string(kRounds - 1));
+    EXPECT_EQ(got.content, "b round " + std::to_string(kRounds - 1));
+  }
+}
+
+// Someone changes the entry's text between Patch's embedding (outside the
+// lock) and its write: the patch is re-applied to their version, and the
+// stored vector describes the text stored, not the one first embedded.
+TEST_F(EngineTest, PatchReembedsWhenTheTextChangedMeanwhile) {
+  auto eng = Open();
+  auto other = Open();
+  auto e = Make("nginx gateway", "proxy read");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&e, &n).ok());
+  int calls = 0;
+  store::Entry out;
+  Status s = eng->Patch(e.id, [&](store::Entry* x) {
+    if (++calls == 1) {  // first run, before the embedding: another process writes
+      store::Entry theirs;
+      EXPECT_TRUE(other->Get(e.id, &theirs).ok());
+      theirs.content = "upstream timeout";
+      EXPECT_TRUE(other->Update(&theirs, &n).ok());
+    }
+    x->title = "gateway";
+    return Status::OK();
+  }, &out, &n);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(calls, 4);  // outside, inside (moved), outside again, inside
+  EXPECT_EQ(out.title, "gateway");
+  EXPECT_EQ(out.content, "upstream timeout");
+  SearchRequest req;
+  req.query = store::SummaryText(out);
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_NEAR(resp.results[0].score, 1.0, 1e-5);
+}
+
+TEST_F(EngineTest, PatchOfAMissingEntryOrABadValueChangesNothing) {
+  auto eng = Open();
+  auto e = Make("title", "content");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&e, &n).ok());
+  store::Entry out;
+  auto set_type = [](store::Entry* x) {
+    x->type = "banana";
+    return Status::OK();
+  };
+  EXPECT_EQ(eng->Patch("NOPE", set_type, &out, &n).code(), Code::kNotFound);
+  EXPECT_EQ(eng->Patch(e.id, set_type, &out, &n).code(), Code::kInvalidArgument);
+  store::Entry got;
+  ASSERT_TRUE(eng->Get(e.id, &got).ok());
+  EXPECT_EQ(got.type, "bug");
+}
+
+// Issue 10 #6: cancellation reaches SQLite: a cancelled search stops with
+// Cancelled instead of running its query to the end.
+TEST_F(EngineTest, CancelledSearchStopsInsideSqlite) {
+  auto eng = Open();
+  std::string n;
+  for (int i = 0; i < 200; ++i) {
+    auto e = Make("gateway timeout " + std::to_string(i), "upstream read timeout number " + std::to_string(i));
+    ASSERT_TRUE(eng->Add(&e, &n).ok());
+  }
+  for (SearchMode mode : {SearchMode::kKeyword, SearchMode::kHybrid}) {
+    std::atomic<bool> cancelled{true};
+    SearchRequest req;
+    req.query = "upstream timeout";
+    req.mode = mode;
+    req.limit = 100;
+    req.cancelled = &cancelled;
+    SearchResponse resp;
+    Status s = eng->Search(req, &resp);
+    EXPECT_EQ(s.code(), Code::kCancelled) << s.ToString();
+    cancelled = false;
+    ASSERT_TRUE(eng->Search(req, &resp).ok());
+    EXPECT_EQ(resp.results.size(), 100u);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Test-only EmbeddingProvider: embeds a text as a normalised bag of hashed
 // words (texts sharing words are near), so engine and server logic is tested
 // without the 90 MB model. `loading` makes it behave as a model still loading
-// (state "loading"; Embed records max_wait and returns Unavailable);
+// (state kLoading; Embed records max_wait and returns Unavailable);
 // `missing` as absent model files.
 #pragma once
 
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/embedding_provider.h"
+#include "util/our_embeddings.h"
 
 namespace rekall {
 
@@ -27,24 +28,26 @@ class FakeProvider : public EmbeddingProvider {
       return Status::Unavailable("model loading");
     }
     ++calls;
-    out->assign(texts.size() * 384, 0.0f);
+    out->assign(texts.size() * kOurDim, 0.0f);
     for (size_t i = 0; i < texts.size(); ++i) {
       std::istringstream ss(texts[i]);
       std::string w;
-      float* v = out->data() + i * 384;
+      float* v = out->data() + i * kOurDim;
       while (ss >> w) {
         for (auto& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        v[std::hash<std::string>()(w) % 384] += 1.0f;
+        v[std::hash<std::string>()(w) % kOurDim] += 1.0f;
       }
-      v[383] += 0.01f;  // never a zero vector
+      v[kOurDim - 1] += 0.01f;  // never a zero vector
       double n = 0;
-      for (int k = 0; k < 384; ++k) n += v[k] * v[k];
-      for (int k = 0; k < 384; ++k) v[k] = static_cast<float>(v[k] / std::sqrt(n));
+      for (int k = 0; k < kOurDim; ++k) n += v[k] * v[k];
+      for (int k = 0; k < kOurDim; ++k) v[k] = static_cast<float>(v[k] / std::sqrt(n));
     }
     return Status::OK();
   }
-  int dim() const override { return 384; }
-  std::string state() const override { return missing ? "missing" : loading ? "loading" : "loaded"; }
+  int dim() const override { return kOurDim; }
+  ModelState state() const override {
+    return missing ? ModelState::kMissing : loading ? ModelState::kLoading : ModelState::kLoaded;
+  }
   Status CheckAvailable() const override {
     return missing ? Status::Unavailable("model files not found in /nowhere") : Status::OK();
   }

@@ -1,8 +1,11 @@
 #include <sys/stat.h>
 
+#include <thread>
+
 #include "config/resources.h"
 #include "embed/model_manager.h"
 #include "engine/embedding_provider.h"
+#include "util/our_embeddings.h"
 
 namespace rekall {
 
@@ -21,10 +24,24 @@ class ManagedProvider : public EmbeddingProvider {
     if (!s.ok()) return s;
     return manager_.Embed(texts, out, max_wait);
   }
-  int dim() const override { return 384; }
-  std::string state() const override {
-    if (!CheckAvailable().ok()) return "missing";
-    return embed::ModelManager::StateName(manager_.state());
+  int dim() const override { return kOurDim; }
+  ModelState state() const override {
+    if (!CheckAvailable().ok()) return ModelState::kMissing;
+    switch (manager_.state()) {
+      case embed::ModelManager::State::kUnloaded: return ModelState::kUnloaded;
+      case embed::ModelManager::State::kLoading: return ModelState::kLoading;
+      case embed::ModelManager::State::kLoaded: return ModelState::kLoaded;
+    }
+    return ModelState::kUnloaded;
+  }
+  bool WaitForLoad(std::chrono::milliseconds max_wait) override {
+    // The manager's own state (no file checks per call). A load in progress
+    // is joined and waited for on its condition. Should it fail between the
+    // check and the join, EnsureLoaded starts the retry that the caller's
+    // next Embed would start anyway.
+    if (manager_.state() != embed::ModelManager::State::kLoading) return true;
+    manager_.EnsureLoaded(max_wait);
+    return manager_.state() != embed::ModelManager::State::kLoading;
   }
   Status CheckAvailable() const override {
     if (!location_.found()) return Status::Unavailable(location_.missing);
@@ -57,6 +74,22 @@ class ManagedProvider : public EmbeddingProvider {
 };
 
 }  // namespace
+
+const char* ModelStateName(ModelState s) {
+  switch (s) {
+    case ModelState::kUnloaded: return "unloaded";
+    case ModelState::kLoading: return "loading";
+    case ModelState::kLoaded: return "loaded";
+    case ModelState::kMissing: return "missing";
+  }
+  return "?";
+}
+
+bool EmbeddingProvider::WaitForLoad(std::chrono::milliseconds max_wait) {
+  if (state() != ModelState::kLoading) return true;
+  std::this_thread::sleep_for(max_wait);
+  return state() != ModelState::kLoading;
+}
 
 std::unique_ptr<EmbeddingProvider> NewModelProvider(const config::Config& cfg) {
   return std::make_unique<ManagedProvider>(cfg);

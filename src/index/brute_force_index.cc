@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "index/backend_base.h"
 #include "index/huge_alloc.h"
 #include "index/index_source.h"
 #include "index/simd.h"
@@ -16,11 +17,9 @@
 namespace rekall {
 namespace {
 
-using index_internal::Normalize;
+using index_internal::RoundUp;
 
 constexpr uint32_t kNone = UINT32_MAX;
-
-size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 struct Cand {
   float s;
@@ -31,6 +30,62 @@ struct ICand {
   uint32_t row;
 };
 
+// Offers c to `h`, a heap of the `keep` best candidates so far by `better`
+// (the worst on top).
+template <class C, class Better>
+void PushTopK(std::vector<C>* h, size_t keep, const C& c, const Better& better) {
+  if (h->size() < keep) {
+    h->push_back(c);
+    std::push_heap(h->begin(), h->end(), better);
+  } else if (better(c, h->front())) {
+    std::pop_heap(h->begin(), h->end(), better);
+    h->back() = c;
+    std::push_heap(h->begin(), h->end(), better);
+  }
+}
+
+// Which rows a search scores. Pre-filter: the scan only visits matching
+// rows, so a filtered query still returns k hits whenever k entries match.
+// A selective filter gathers the matching rows (scored with prefetch); a
+// broad one (more than 1/4 of the rows) streams the whole matrix and masks,
+// as reading most rows scattered costs more than reading all in order.
+struct ScanPlan {
+  bool sparse = false;
+  std::vector<uint32_t> rows;  // sparse: the rows to score, in order
+  std::vector<uint8_t> keep;   // dense with a filter: 1 for the rows to score
+  size_t matching = 0;         // rows the filter lets through
+  size_t span = 0;             // positions the scan walks (rows, or entries of `rows`)
+};
+
+// Scores positions [b, e) of the plan with score(first_row, count, out) —
+// runs of up to 256 rows when dense, one row at a time when sparse, the
+// row `ahead` positions on being prefetched from `base` (rows of
+// `row_bytes`) — and offers each candidate to the heap `h` of `keep`.
+template <class C, class T, class Score, class Better>
+void ScanPart(const ScanPlan& p, size_t b, size_t e, const void* base, size_t row_bytes, size_t ahead,
+              const Score& score, size_t keep, const Better& better, std::vector<C>* h) {
+  T buf[256];
+  h->reserve(keep + 1);
+  for (size_t i = b; i < e;) {
+    if (!p.sparse) {
+      const size_t count = std::min<size_t>(256, e - i);
+      score(i, count, buf);
+      for (size_t t = 0; t < count; ++t) {
+        if (p.keep.empty() || p.keep[i + t]) PushTopK(h, keep, C{buf[t], uint32_t(i + t)}, better);
+      }
+      i += count;
+      continue;
+    }
+    if (i + ahead < e) {
+      const char* next = static_cast<const char*>(base) + size_t(p.rows[i + ahead]) * row_bytes;
+      for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(next + off);
+    }
+    const uint32_t r = p.rows[i++];
+    score(r, 1, buf);
+    PushTopK(h, keep, C{buf[0], r}, better);
+  }
+}
+
 // Filter with strings replaced by dictionary ids.
 struct CompiledFilter {
   uint32_t type = kNone, project = kNone, status = kNone;
@@ -38,24 +93,19 @@ struct CompiledFilter {
   bool any = false;            // some condition set
 };
 
-class BruteForceIndex final : public VectorIndex {
+class BruteForceIndex final : public index_internal::BackendBase {
  public:
   BruteForceIndex(sqlite3* db, const IndexOptions& o)
-      : db_(db), opts_(o), dim_(o.dim),
-        stride_(RoundUp(size_t(o.dim), simd::kFloatLanes)),
-        qstride_(RoundUp(size_t(o.dim), simd::kInt8Lanes)) {
+      : BackendBase(db, o), qstride_(RoundUp(size_t(o.dim), simd::kInt8Lanes)) {
     threads_ = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   }
 
   const char* name() const override { return "brute"; }
-  int dim() const override { return dim_; }
 
   Status Upsert(const std::string& entry_id, const float* vec, int dim, const EntryMeta& meta) override {
-    Status s = CheckVector(vec, dim, "vector");
+    std::vector<float> v;
+    Status s = CheckUpsert(entry_id, vec, dim, &v);
     if (!s.ok()) return s;
-    if (entry_id.empty()) return Status::InvalidArgument("empty entry id");
-    std::vector<float> v(vec, vec + dim);
-    Normalize(v.data(), dim);
     std::lock_guard<std::mutex> l(mu_);
     UpsertLocked(entry_id, v.data(), meta);
     fp_dirty_ = true;
@@ -84,21 +134,31 @@ class BruteForceIndex final : public VectorIndex {
     return RebuildLocked(loaded, skipped);
   }
 
-  Status Refresh(bool* changed) override {
-    std::lock_guard<std::mutex> l(mu_);
-    return FreshLocked(true, changed);
-  }
-
   void MarkStale() override {
     std::lock_guard<std::mutex> l(mu_);
     stale_ = true;
   }
 
- private:
-  Status CheckVector(const float* v, int dim, const char* what) const {
-    return index_internal::CheckVector(v, dim, dim_, what);
+  bool ReleaseMemory() override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (db_ == nullptr) return false;  // the vectors exist nowhere else
+    ClearLocked();
+    // clear() keeps the capacity: swap with empty containers to free it.
+    decltype(mat_)().swap(mat_);
+    decltype(qmat_)().swap(qmat_);
+    decltype(qscale_)().swap(qscale_);
+    decltype(ids_)().swap(ids_);
+    decltype(type_)().swap(type_);
+    decltype(project_)().swap(project_);
+    decltype(status_)().swap(status_);
+    decltype(tags_)().swap(tags_);
+    decltype(row_of_)().swap(row_of_);
+    decltype(dict_)().swap(dict_);
+    stale_ = true;  // reloaded at the next use
+    return true;
   }
 
+ private:
   uint32_t Intern(const std::string& s) {
     auto [it, inserted] = dict_.try_emplace(s, uint32_t(dict_.size()));
     return it->second;
@@ -190,19 +250,14 @@ class BruteForceIndex final : public VectorIndex {
     // Read the change markers first: a commit racing with the load then
     // shows up as a change at the next check (a spare rebuild, never a miss).
     int64_t dv = 0;
-    Status s = index_internal::DataVersion(db_, &dv);
+    Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     std::string fp = index_internal::SourceFingerprint(db_);
     std::vector<float> v(dim_);
     s = index_internal::ForEachSourceRow(
         db_, dim_,
         [&](const index_internal::SourceRow& r) {
-          std::memcpy(v.data(), r.vec, sizeof(float) * dim_);
-          for (float x : v) {
-            if (!std::isfinite(x)) return Status::OK();
-          }
-          Normalize(v.data(), dim_);
-          UpsertLocked(r.entry_id, v.data(), r.meta);
+          if (index_internal::ToUnit(r.vec, dim_, v.data())) UpsertLocked(r.entry_id, v.data(), r.meta);
           return Status::OK();
         },
         skipped);
@@ -219,8 +274,8 @@ class BruteForceIndex final : public VectorIndex {
     return Status::OK();
   }
 
-  // Brings the matrix up to date with the database (see VectorIndex::Refresh).
-  Status FreshLocked(bool check_others, bool* changed) {
+  // Brings the matrix up to date with the database.
+  Status FreshLocked(bool check_others, bool* changed) override {
     if (changed) *changed = false;
     if (db_ == nullptr) return Status::OK();
     if (stale_) {
@@ -229,7 +284,7 @@ class BruteForceIndex final : public VectorIndex {
     }
     if (!check_others) return Status::OK();
     int64_t dv = 0;
-    Status s = index_internal::DataVersion(db_, &dv);
+    Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     if (dv != data_version_) {
       std::string fp = index_internal::SourceFingerprint(db_);
@@ -313,6 +368,19 @@ class BruteForceIndex final : public VectorIndex {
     return true;
   }
 
+  // By score, then entry id: the order of results.
+  bool Better(const Cand& a, const Cand& b) const {
+    return a.s > b.s || (a.s == b.s && ids_[a.row] < ids_[b.row]);
+  }
+  // False when no row matches the filter.
+  bool PlanScanLocked(const Filter& f, ScanPlan* p) const;
+  // The kk best rows of the plan by exact float32 score.
+  void FloatTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk, std::vector<Cand>* top);
+  // The `rescore` best by the int8 pre-scan, then the kk best of those by
+  // exact float32 score.
+  void QuantizedTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk, size_t rescore,
+                           std::vector<Cand>* top);
+
   // Runs scan(begin, end, &partial) over [0, m) split across threads when m
   // is large, then keeps the `keep` best of the partial results by `better`.
   template <class C, class Scan, class Better>
@@ -340,13 +408,9 @@ class BruteForceIndex final : public VectorIndex {
     }
   }
 
-  sqlite3* db_;
-  const IndexOptions opts_;
-  const int dim_;
-  const size_t stride_, qstride_;
+  const size_t qstride_;  // dim_ rounded up to the int8 SIMD lanes
   int threads_;
 
-  std::mutex mu_;
   // ids_.size() rows of stride_ floats, zero-padded.
   std::vector<float, index_internal::HugePageAllocator<float>> mat_;
   std::vector<std::string> ids_;
@@ -369,151 +433,99 @@ class BruteForceIndex final : public VectorIndex {
 
 Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter& f, std::vector<Hit>* out) {
   out->clear();
-  Status s = CheckVector(query, dim, "query vector");
+  std::vector<float> q;
+  Status s = CheckQuery(query, dim, &q);
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> l(mu_);
   s = FreshLocked(opts_.auto_refresh, nullptr);
   if (!s.ok()) return s;
-  const size_t n = ids_.size();
-  if (k <= 0 || n == 0) return Status::OK();
-
-  CompiledFilter cf;
-  if (!CompileFilter(f, &cf)) return Status::OK();  // a value no entry has
-  // Pre-filter: the scan only visits matching rows, so a filtered query still
-  // returns k hits whenever k entries match.
-  // A selective filter gathers the matching rows (with prefetch); a broad
-  // one (more than 1/4 of the rows) streams the whole matrix and masks, as
-  // reading most rows scattered costs more than reading all of them in order.
-  std::vector<uint32_t> rows;
-  std::vector<uint8_t> keep;
-  if (cf.any) {
-    keep.resize(n);
-    for (uint32_t r = 0; r < n; ++r) {
-      keep[r] = Matches(r, cf);
-      if (keep[r]) rows.push_back(r);
-    }
-  }
-  const size_t m = cf.any ? rows.size() : n;
-  if (m == 0) return Status::OK();
-  const size_t kk = std::min(m, size_t(k));
-  const bool sparse = cf.any && m * 4 <= n;
-  if (!sparse) rows.clear();
-  if (!cf.any || sparse) keep.clear();
-  const size_t span = sparse ? m : n;  // positions the scan walks
-
-  std::vector<float> q(stride_, 0.0f);
-  std::memcpy(q.data(), query, sizeof(float) * dim_);
-  Normalize(q.data(), dim_);
-
-  const simd::Kernels& kern = simd::Best();
-  auto better = [&](const Cand& a, const Cand& b) {
-    return a.s > b.s || (a.s == b.s && ids_[a.row] < ids_[b.row]);
-  };
-  auto push = [&](std::vector<Cand>* h, size_t keep, Cand c) {
-    if (h->size() < keep) {
-      h->push_back(c);
-      std::push_heap(h->begin(), h->end(), better);  // worst on top
-    } else if (c.s >= h->front().s && better(c, h->front())) {
-      std::pop_heap(h->begin(), h->end(), better);
-      h->back() = c;
-      std::push_heap(h->begin(), h->end(), better);
-    }
-  };
-
-  std::vector<Cand> top;
+  if (k <= 0 || ids_.empty()) return Status::OK();
+  ScanPlan plan;
+  if (!PlanScanLocked(f, &plan)) return Status::OK();  // nothing matches
+  const size_t kk = std::min(plan.matching, size_t(k));
   const size_t rescore = std::max<size_t>(kk * size_t(std::max(1, opts_.rescore_factor)), kk + 32);
-  if (UseQuantized() && m > rescore) {
-    if (!q_ready_) BuildQuantizedLocked();
-    // The query folds in the per-dimension scales, w_j = q_j * scale_j, and
-    // is quantised to int8 over its own range. Only the order of the int32
-    // scores matters: the exact float32 rescoring gives the final scores.
-    std::vector<int8_t> qi(qstride_, 0);
-    float wmax = 0;
-    for (int j = 0; j < dim_; ++j) wmax = std::max(wmax, std::fabs(q[j] * qscale_[j]));
-    if (wmax > 0) {
-      for (int j = 0; j < dim_; ++j) qi[j] = int8_t(std::nearbyint(q[j] * qscale_[j] / wmax * 127.0f));
-    }
-    auto ibetter = [](const ICand& a, const ICand& b) { return a.s > b.s || (a.s == b.s && a.row < b.row); };
-    auto iscan = [&](size_t b, size_t e, std::vector<ICand>* h) {
-      int32_t buf[256];
-      h->reserve(rescore + 1);
-      for (size_t i = b; i < e;) {
-        size_t cnt = 0;
-        if (!sparse) {
-          cnt = std::min<size_t>(256, e - i);
-          kern.dot_rows_u8(qi.data(), &qmat_[i * qstride_], qstride_, cnt, buf);
-          for (size_t t = 0; t < cnt; ++t) {
-            if (!keep.empty() && !keep[i + t]) continue;
-            ICand c{buf[t], uint32_t(i + t)};
-            if (h->size() < rescore) {
-              h->push_back(c);
-              std::push_heap(h->begin(), h->end(), ibetter);
-            } else if (c.s > h->front().s) {
-              std::pop_heap(h->begin(), h->end(), ibetter);
-              h->back() = c;
-              std::push_heap(h->begin(), h->end(), ibetter);
-            }
-          }
-          i += cnt;
-        } else {
-          if (i + 4 < e) {
-            const uint8_t* p = &qmat_[size_t(rows[i + 4]) * qstride_];
-            for (size_t off = 0; off < qstride_; off += 64) __builtin_prefetch(p + off);
-          }
-          uint32_t r = rows[i++];
-          kern.dot_rows_u8(qi.data(), &qmat_[size_t(r) * qstride_], qstride_, 1, buf);
-          ICand c{buf[0], r};
-          if (h->size() < rescore) {
-            h->push_back(c);
-            std::push_heap(h->begin(), h->end(), ibetter);
-          } else if (c.s > h->front().s) {
-            std::pop_heap(h->begin(), h->end(), ibetter);
-            h->back() = c;
-            std::push_heap(h->begin(), h->end(), ibetter);
-          }
-        }
-      }
-    };
-    std::vector<ICand> cands;
-    ParallelTopK<ICand>(span, rescore, iscan, ibetter, &cands);
-    // Exact float32 rescoring of the candidates decides the final order.
-    top.reserve(kk + 1);
-    for (const ICand& c : cands) {
-      float sc;
-      kern.dot_rows(q.data(), &mat_[size_t(c.row) * stride_], stride_, 1, &sc);
-      push(&top, kk, Cand{sc, c.row});
-    }
+  std::vector<Cand> top;
+  if (UseQuantized() && plan.matching > rescore) {
+    QuantizedTopKLocked(q, plan, kk, rescore, &top);
   } else {
-    auto scan = [&](size_t b, size_t e, std::vector<Cand>* h) {
-      float buf[256];
-      h->reserve(kk + 1);
-      for (size_t i = b; i < e;) {
-        if (!sparse) {
-          const size_t cnt = std::min<size_t>(256, e - i);
-          kern.dot_rows(q.data(), &mat_[i * stride_], stride_, cnt, buf);
-          for (size_t t = 0; t < cnt; ++t) {
-            if (keep.empty() || keep[i + t]) push(h, kk, Cand{buf[t], uint32_t(i + t)});
-          }
-          i += cnt;
-        } else {
-          // Scattered rows defeat the hardware prefetcher: ask for the row
-          // two ahead while scoring this one.
-          if (i + 2 < e) {
-            const char* p = reinterpret_cast<const char*>(&mat_[size_t(rows[i + 2]) * stride_]);
-            for (size_t off = 0; off < stride_ * sizeof(float); off += 64) __builtin_prefetch(p + off);
-          }
-          const uint32_t r = rows[i++];
-          kern.dot_rows(q.data(), &mat_[size_t(r) * stride_], stride_, 1, buf);
-          push(h, kk, Cand{buf[0], r});
-        }
-      }
-    };
-    ParallelTopK<Cand>(span, kk, scan, better, &top);
+    FloatTopKLocked(q, plan, kk, &top);
   }
-  std::sort(top.begin(), top.end(), better);
+  std::sort(top.begin(), top.end(), [this](const Cand& a, const Cand& b) { return Better(a, b); });
   out->reserve(top.size());
   for (const Cand& c : top) out->push_back(Hit{ids_[c.row], c.s});
   return Status::OK();
+}
+
+bool BruteForceIndex::PlanScanLocked(const Filter& f, ScanPlan* p) const {
+  const size_t n = ids_.size();
+  CompiledFilter cf;
+  if (!CompileFilter(f, &cf)) return false;  // a value no entry has
+  if (!cf.any) {
+    p->matching = p->span = n;
+    return n > 0;
+  }
+  p->keep.resize(n);
+  for (uint32_t r = 0; r < n; ++r) {
+    p->keep[r] = Matches(r, cf);
+    if (p->keep[r]) p->rows.push_back(r);
+  }
+  p->matching = p->rows.size();
+  p->sparse = p->matching * 4 <= n;
+  if (p->sparse) {
+    p->keep.clear();
+  } else {
+    p->rows.clear();
+  }
+  p->span = p->sparse ? p->matching : n;
+  return p->matching > 0;
+}
+
+void BruteForceIndex::FloatTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk,
+                                      std::vector<Cand>* top) {
+  const simd::Kernels& kern = simd::Best();
+  auto better = [this](const Cand& a, const Cand& b) { return Better(a, b); };
+  auto score = [&](size_t row, size_t count, float* out) {
+    kern.dot_rows(q.data(), &mat_[row * stride_], stride_, count, out);
+  };
+  auto scan = [&](size_t b, size_t e, std::vector<Cand>* h) {
+    // Scattered rows defeat the hardware prefetcher: ask for the row two
+    // ahead while scoring this one.
+    ScanPart<Cand, float>(p, b, e, mat_.data(), stride_ * sizeof(float), 2, score, kk, better, h);
+  };
+  ParallelTopK<Cand>(p.span, kk, scan, better, top);
+}
+
+void BruteForceIndex::QuantizedTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk,
+                                          size_t rescore, std::vector<Cand>* top) {
+  if (!q_ready_) BuildQuantizedLocked();
+  // The query folds in the per-dimension scales, w_j = q_j * scale_j, and is
+  // quantised to int8 over its own range. Only the order of the int32 scores
+  // matters: the exact float32 rescoring gives the final scores.
+  std::vector<int8_t> qi(qstride_, 0);
+  float wmax = 0;
+  for (int j = 0; j < dim_; ++j) wmax = std::max(wmax, std::fabs(q[j] * qscale_[j]));
+  if (wmax > 0) {
+    for (int j = 0; j < dim_; ++j) qi[j] = int8_t(std::nearbyint(q[j] * qscale_[j] / wmax * 127.0f));
+  }
+  const simd::Kernels& kern = simd::Best();
+  // Rows are scanned in increasing order: a later row never wins a tie.
+  auto ibetter = [](const ICand& a, const ICand& b) { return a.s > b.s || (a.s == b.s && a.row < b.row); };
+  auto iscore = [&](size_t row, size_t count, int32_t* out) {
+    kern.dot_rows_u8(qi.data(), &qmat_[row * qstride_], qstride_, count, out);
+  };
+  auto iscan = [&](size_t b, size_t e, std::vector<ICand>* h) {
+    ScanPart<ICand, int32_t>(p, b, e, qmat_.data(), qstride_, 4, iscore, rescore, ibetter, h);
+  };
+  std::vector<ICand> cands;
+  ParallelTopK<ICand>(p.span, rescore, iscan, ibetter, &cands);
+  // Exact float32 rescoring of the candidates decides the final order.
+  auto better = [this](const Cand& a, const Cand& b) { return Better(a, b); };
+  top->reserve(kk + 1);
+  for (const ICand& c : cands) {
+    float sc;
+    kern.dot_rows(q.data(), &mat_[size_t(c.row) * stride_], stride_, 1, &sc);
+    PushTopK(top, kk, Cand{sc, c.row}, better);
+  }
 }
 
 }  // namespace

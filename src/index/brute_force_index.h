@@ -10,7 +10,8 @@
 namespace rekall {
 
 // `db` may be null: a purely in-memory index (benchmarks, tests) on which
-// Rebuild and Refresh do nothing. Otherwise call Rebuild() once to load it.
+// Rebuild and Refresh do nothing and ReleaseMemory keeps every vector.
+// Otherwise call Rebuild() once to load it.
 std::unique_ptr<VectorIndex> NewBruteForceIndex(sqlite3* db, const IndexOptions& opts);
 
 }  // namespace rekall

@@ -11,6 +11,7 @@ namespace {
 
 using testing::RandomUnit;
 using testing::RefEntry;
+using testing::ExpectMatchesReference;
 using testing::ReferenceSearch;
 
 IndexOptions InMemory(int dim) {
@@ -20,16 +21,22 @@ IndexOptions InMemory(int dim) {
   return o;
 }
 
-void ExpectSame(VectorIndex* idx, const std::map<std::string, RefEntry>& ref, const std::vector<float>& q,
-                int k, const Filter& f = {}) {
-  std::vector<Hit> hits;
-  ASSERT_TRUE(idx->Search(q.data(), int(q.size()), k, f, &hits).ok());
-  auto want = ReferenceSearch(ref, q, k, f);
-  ASSERT_EQ(hits.size(), want.size());
-  for (size_t i = 0; i < hits.size(); ++i) {
-    ASSERT_EQ(hits[i].entry_id, want[i].first) << i;
-    ASSERT_NEAR(hits[i].score, want[i].second, 1e-5) << i;
+// Without a database the vectors exist nowhere else: nothing is released.
+TEST(BruteForceIndex, InMemoryIndexKeepsItsVectorsOnRelease) {
+  auto idx = NewBruteForceIndex(nullptr, InMemory(8));
+  std::map<std::string, RefEntry> ref;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20; ++i) {
+    auto v = RandomUnit(rng, 8);
+    EntryMeta m{"bug", "", "active", {}};
+    ASSERT_TRUE(idx->Upsert("e" + std::to_string(i), v.data(), 8, m).ok());
+    ref["e" + std::to_string(i)] = RefEntry{v, m};
   }
+  EXPECT_FALSE(idx->ReleaseMemory());
+  size_t n = 0;
+  ASSERT_TRUE(idx->Count(&n).ok());
+  EXPECT_EQ(n, 20u);
+  ExpectMatchesReference(idx.get(), ref, RandomUnit(rng, 8), 5);
 }
 
 // Odd dimensions exercise the zero padding of rows and queries.
@@ -57,11 +64,11 @@ TEST(BruteForceIndex, RandomOperationsMatchReference) {
         size_t n = 0;
         ASSERT_TRUE(idx->Count(&n).ok());
         ASSERT_EQ(n, ref.size());
-        ExpectSame(idx.get(), ref, RandomUnit(rng, dim), 7);
+        ExpectMatchesReference(idx.get(), ref, RandomUnit(rng, dim), 7);
         Filter f;
         f.type = "pattern";
         f.tags = {"x"};
-        ExpectSame(idx.get(), ref, RandomUnit(rng, dim), 7, f);
+        ExpectMatchesReference(idx.get(), ref, RandomUnit(rng, dim), 7, f);
       }
     }
   }
@@ -83,10 +90,10 @@ TEST(BruteForceIndex, ThreadedScanMatchesSingleThread) {
     ref["id" + std::to_string(i)] = RefEntry{v, m};
   }
   for (int i = 0; i < 5; ++i) {
-    ExpectSame(idx.get(), ref, RandomUnit(rng, dim), 25);
+    ExpectMatchesReference(idx.get(), ref, RandomUnit(rng, dim), 25);
     Filter f;
     f.type = "pattern";
-    ExpectSame(idx.get(), ref, RandomUnit(rng, dim), 25, f);
+    ExpectMatchesReference(idx.get(), ref, RandomUnit(rng, dim), 25, f);
   }
 }
 

@@ -8,7 +8,7 @@ EmbeddingCache::EmbeddingCache() : EmbeddingCache(Options{}) {}
 EmbeddingCache::EmbeddingCache(Options opts) : opts_(std::move(opts)) {}
 
 std::chrono::steady_clock::time_point EmbeddingCache::Now() const {
-  return opts_.clock ? opts_.clock() : std::chrono::steady_clock::now();
+  return opts_.env->NowSteady();
 }
 
 EmbeddingCache::Vector EmbeddingCache::GetLocked(const std::string& id,
@@ -30,10 +30,10 @@ EmbeddingCache::Vector EmbeddingCache::GetLocked(const std::string& id,
   return it->second->vec;
 }
 
-EmbeddingCache::Vector EmbeddingCache::Get(const std::string& entry_id) {
+EmbeddingCache::Vector EmbeddingCache::Get(const std::string& key) {
   const auto now = Now();
   std::lock_guard<std::mutex> l(mu_);
-  return GetLocked(entry_id, now);
+  return GetLocked(key, now);
 }
 
 void EmbeddingCache::PutLocked(const std::string& id, std::vector<float> vec) {
@@ -56,15 +56,15 @@ void EmbeddingCache::PutLocked(const std::string& id, std::vector<float> vec) {
   map_.emplace(id, lru_.begin());
 }
 
-void EmbeddingCache::Put(const std::string& entry_id, std::vector<float> vec) {
+void EmbeddingCache::Put(const std::string& key, std::vector<float> vec) {
   std::lock_guard<std::mutex> l(mu_);
-  PutLocked(entry_id, std::move(vec));
+  PutLocked(key, std::move(vec));
 }
 
-bool EmbeddingCache::Put(const std::string& entry_id, std::vector<float> vec, uint64_t token) {
+bool EmbeddingCache::Put(const std::string& key, std::vector<float> vec, uint64_t token) {
   std::lock_guard<std::mutex> l(mu_);
   if (token != generation_) return false;
-  PutLocked(entry_id, std::move(vec));
+  PutLocked(key, std::move(vec));
   return true;
 }
 
@@ -73,11 +73,11 @@ uint64_t EmbeddingCache::LoadToken() const {
   return generation_;
 }
 
-void EmbeddingCache::Invalidate(const std::string& entry_id) {
+void EmbeddingCache::Invalidate(const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
   ++generation_;
   ++stats_.invalidations;
-  auto it = map_.find(entry_id);
+  auto it = map_.find(key);
   if (it == map_.end()) return;
   lru_.erase(it->second);
   map_.erase(it);

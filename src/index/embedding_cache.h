@@ -1,17 +1,18 @@
-// EmbeddingCache: entry vectors kept in memory between searches, LRU-bounded
-// with a time-to-live. Thread-safe (the server shares one).
+// EmbeddingCache: vectors kept in memory between searches by a string key,
+// LRU-bounded with a time-to-live. Thread-safe (the server shares one). The
+// Engine keeps two: entry vectors by entry id, query vectors by query text.
 //
-// Staleness rules: the Store calls Invalidate(id) whenever an entry's vector
-// changes or the entry is deleted, so an updated entry is never scored with
-// its old vector and a deleted one is never returned. A vector loaded from
-// the database concurrently with such a change must be Put with the token
-// taken before the load (LoadToken()); the Put is dropped if an invalidation
+// Staleness rules: the Engine calls Invalidate(id) whenever an entry's
+// vector changes or the entry is deleted (and Clear() when another process
+// wrote to the database), so an updated entry is never scored with its old
+// vector and a deleted one is never returned. A vector loaded from the
+// database concurrently with such a change must be Put with the token taken
+// before the load (LoadToken()); the Put is dropped if an invalidation
 // happened in between.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -19,17 +20,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "util/env.h"
+
 namespace rekall {
 
 class EmbeddingCache {
  public:
-  using Clock = std::function<std::chrono::steady_clock::time_point()>;
   using Vector = std::shared_ptr<const std::vector<float>>;
 
   struct Options {
     size_t capacity = 1000;
     std::chrono::milliseconds ttl{600'000};  // measured from the Put
-    Clock clock;                              // default steady_clock::now
+    Env* env = Env::Default();                // its NowSteady() measures the ttl
   };
 
   struct Stats {
@@ -42,18 +44,18 @@ class EmbeddingCache {
 
   // The vector, or null on a miss (absent or expired). A hit refreshes the
   // entry's LRU position, not its expiry.
-  Vector Get(const std::string& entry_id);
+  Vector Get(const std::string& key);
   // Inserts or replaces; evicts the least recently used entry when full.
-  void Put(const std::string& entry_id, std::vector<float> vec);
+  void Put(const std::string& key, std::vector<float> vec);
   // As Put, but dropped if any Invalidate/Clear happened since `token` was
   // taken with LoadToken(). Returns whether the vector was stored.
-  bool Put(const std::string& entry_id, std::vector<float> vec, uint64_t token);
+  bool Put(const std::string& key, std::vector<float> vec, uint64_t token);
   uint64_t LoadToken() const;
 
-  void Invalidate(const std::string& entry_id);
+  void Invalidate(const std::string& key);
   void Clear();
 
-  // Copies the cached vectors of `ids` (each `dim` floats) into one row-major
+  // Copies the cached vectors of keys `ids` (each `dim` floats) into one row-major
   // matrix for a single scoring pass: rows follow `found`, which lists the
   // ids served (in `ids` order); the other ids go to `missing`. Counts a hit
   // or a miss per id. A cached vector of another dimension counts as missing.

@@ -4,25 +4,32 @@
 
 #include <thread>
 
+#include "util/fake_env_for_test.h"
+
 namespace rekall {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct FakeClock {
-  std::chrono::steady_clock::time_point now{};
-  EmbeddingCache::Clock fn() {
-    return [this] { return now; };
-  }
-};
-
-EmbeddingCache::Options Opts(FakeClock* c, size_t cap = 3, std::chrono::milliseconds ttl = 10s) {
+EmbeddingCache::Options Opts(FakeEnv* clock, size_t cap = 3, std::chrono::milliseconds ttl = 10s) {
   EmbeddingCache::Options o;
   o.capacity = cap;
   o.ttl = ttl;
-  o.clock = c->fn();
+  o.env = clock;
   return o;
 }
+
+// A cache of 3 holding a, b, c (vectors {1}, {2}, {3}), put in that order.
+class FullCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    c.Put("a", {1});
+    c.Put("b", {2});
+    c.Put("c", {3});
+  }
+  FakeEnv clk;
+  EmbeddingCache c{Opts(&clk)};
+};
 
 TEST(EmbeddingCache, Defaults) {
   EmbeddingCache::Options o;
@@ -30,12 +37,7 @@ TEST(EmbeddingCache, Defaults) {
   EXPECT_EQ(o.ttl, 600s);
 }
 
-TEST(EmbeddingCache, EvictsLeastRecentlyUsed) {
-  FakeClock clk;
-  EmbeddingCache c(Opts(&clk));
-  c.Put("a", {1});
-  c.Put("b", {2});
-  c.Put("c", {3});
+TEST_F(FullCache, EvictsLeastRecentlyUsed) {
   ASSERT_TRUE(c.Get("a"));  // a is now the most recent; b the least
   c.Put("d", {4});
   EXPECT_FALSE(c.Get("b"));
@@ -51,12 +53,7 @@ TEST(EmbeddingCache, EvictsLeastRecentlyUsed) {
   EXPECT_EQ(s.misses, 2u);
 }
 
-TEST(EmbeddingCache, ReplacingDoesNotEvict) {
-  FakeClock clk;
-  EmbeddingCache c(Opts(&clk));
-  c.Put("a", {1});
-  c.Put("b", {2});
-  c.Put("c", {3});
+TEST_F(FullCache, ReplacingDoesNotEvict) {
   c.Put("a", {9});
   EXPECT_EQ(c.stats().evictions, 0u);
   auto v = c.Get("a");
@@ -65,28 +62,28 @@ TEST(EmbeddingCache, ReplacingDoesNotEvict) {
 }
 
 TEST(EmbeddingCache, ExpiresAfterTtl) {
-  FakeClock clk;
+  FakeEnv clk;
   EmbeddingCache c(Opts(&clk, 10, 600s));
   c.Put("a", {1});
-  clk.now += 300s;
+  clk.Advance(300s);
   c.Put("b", {2});
-  clk.now += 299s;
+  clk.Advance(299s);
   EXPECT_TRUE(c.Get("a"));  // a hit does not extend the TTL
-  clk.now += 1s;
+  clk.Advance(1s);
   EXPECT_FALSE(c.Get("a"));
   EXPECT_TRUE(c.Get("b"));
-  clk.now += 300s;
+  clk.Advance(300s);
   EXPECT_FALSE(c.Get("b"));
   auto s = c.stats();
   EXPECT_EQ(s.expirations, 2u);
   EXPECT_EQ(s.size, 0u);
   c.Put("b", {3});  // a new Put restarts the clock
-  clk.now += 599s;
+  clk.Advance(599s);
   EXPECT_TRUE(c.Get("b"));
 }
 
 TEST(EmbeddingCache, InvalidateAndClear) {
-  FakeClock clk;
+  FakeEnv clk;
   EmbeddingCache c(Opts(&clk));
   c.Put("a", {1});
   c.Put("b", {2});
@@ -102,7 +99,7 @@ TEST(EmbeddingCache, InvalidateAndClear) {
 // A vector read from the database before an update must not land in the
 // cache after the update invalidated the entry.
 TEST(EmbeddingCache, StalePutAfterInvalidateIsDropped) {
-  FakeClock clk;
+  FakeEnv clk;
   EmbeddingCache c(Opts(&clk));
   uint64_t token = c.LoadToken();
   c.Invalidate("a");  // the entry was updated meanwhile
@@ -114,7 +111,7 @@ TEST(EmbeddingCache, StalePutAfterInvalidateIsDropped) {
 }
 
 TEST(EmbeddingCache, BatchMatrix) {
-  FakeClock clk;
+  FakeEnv clk;
   EmbeddingCache c(Opts(&clk, 10));
   c.Put("a", {1, 2});
   c.Put("b", {3, 4});
@@ -131,7 +128,7 @@ TEST(EmbeddingCache, BatchMatrix) {
 }
 
 TEST(EmbeddingCache, ZeroCapacityStoresNothing) {
-  FakeClock clk;
+  FakeEnv clk;
   EmbeddingCache c(Opts(&clk, 0));
   c.Put("a", {1});
   EXPECT_FALSE(c.Get("a"));

@@ -5,47 +5,16 @@
 #include <cmath>
 #include <cstring>
 
+#include "util/our_embeddings.h"
+
 namespace rekall::index_internal {
 
 static_assert(std::endian::native == std::endian::little,
               "embeddings.vector is float32 little-endian; add a byte swap for big-endian hosts");
 
 const char* const kSourceJoin = "embeddings em JOIN entries e ON e.id = em.entry_id";
-const char* const kSourceWhere =
-    "em.embedding_type = 'summary'"
-    " AND em.model_name IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')";
 
-Status Stmt::Prepare(sqlite3* db, const std::string& sql) {
-  sqlite3_finalize(s_);
-  s_ = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) {
-    return SqlError(db, "prepare: " + sql);
-  }
-  return Status::OK();
-}
-
-Status SqlError(sqlite3* db, const std::string& what) {
-  int rc = sqlite3_errcode(db);
-  std::string m = what + ": " + sqlite3_errmsg(db);
-  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return Status::Busy(m);
-  if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return Status::Corruption(m);
-  if (rc == SQLITE_IOERR || rc == SQLITE_FULL || rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN) {
-    return Status::IOError(m);
-  }
-  return Status::Internal(m);
-}
-
-Status Exec(sqlite3* db, const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string m = err ? err : "?";
-    sqlite3_free(err);
-    int rc = sqlite3_errcode(db);
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return Status::Busy(sql + ": " + m);
-    return Status::Internal(sql + ": " + m);
-  }
-  return Status::OK();
-}
+std::string SourceWhere() { return OurModelSql("em", EmbeddingType::kSummary); }
 
 Status CheckVector(const float* v, int dim, int expected, const char* what) {
   if (v == nullptr) return Status::InvalidArgument(std::string(what) + " is null");
@@ -67,39 +36,43 @@ void Normalize(float* v, int dim) {
   for (int i = 0; i < dim; ++i) v[i] *= inv;
 }
 
-static std::string ColText(sqlite3_stmt* s, int i, const char* dflt) {
-  const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, i)) : dflt;
+bool ToUnit(const void* src, int dim, float* out) {
+  std::memmove(out, src, sizeof(float) * dim);
+  for (int i = 0; i < dim; ++i) {
+    if (!std::isfinite(out[i])) return false;
+  }
+  Normalize(out, dim);
+  return true;
 }
 
 Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const SourceRow&)>& fn,
                         size_t* skipped) {
   // Tags travel as one string joined by the unit separator, which no tag holds.
-  Stmt st;
+  sqlite::Stmt st;
   Status s = st.Prepare(db,
       std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status,"
                   " (SELECT group_concat(t.tag, char(31)) FROM tags t WHERE t.entry_id = em.entry_id)"
-                  " FROM ") + kSourceJoin + " WHERE " + kSourceWhere);
+                  " FROM ") + kSourceJoin + " WHERE " + SourceWhere());
   if (!s.ok()) return s;
   std::vector<float> buf(dim);
   SourceRow row;
   size_t skip = 0;
   int rc;
-  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-    const void* blob = sqlite3_column_blob(st.get(), 1);
-    const int bytes = sqlite3_column_bytes(st.get(), 1);
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    const void* blob = st.Blob(1);
+    const int bytes = st.Bytes(1);
     if (blob == nullptr || bytes != dim * int(sizeof(float))) {
       ++skip;
       continue;
     }
     std::memcpy(buf.data(), blob, bytes);
-    row.entry_id = ColText(st.get(), 0, "");
+    row.entry_id = st.Text(0);
     row.vec = buf.data();
-    row.meta.type = ColText(st.get(), 2, "");
-    row.meta.project = ColText(st.get(), 3, "");
-    row.meta.status = ColText(st.get(), 4, "active");
+    row.meta.type = st.Text(2);
+    row.meta.project = st.Text(3);
+    row.meta.status = st.IsNull(4) ? "active" : st.Text(4);
     row.meta.tags.clear();
-    std::string tags = ColText(st.get(), 5, "");
+    const std::string tags = st.Text(5);
     size_t b = 0;
     while (b < tags.size()) {
       size_t e = tags.find('\x1f', b);
@@ -110,24 +83,16 @@ Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const S
     s = fn(row);
     if (!s.ok()) return s;
   }
-  if (rc != SQLITE_DONE) return SqlError(db, "reading embeddings");
+  s = st.Done(rc, "reading embeddings");
+  if (!s.ok()) return s;
   if (skipped) *skipped = skip;
   return Status::OK();
 }
 
-Status DataVersion(sqlite3* db, int64_t* v) {
-  Stmt st;
-  Status s = st.Prepare(db, "PRAGMA data_version");
-  if (!s.ok()) return s;
-  if (sqlite3_step(st.get()) != SQLITE_ROW) return SqlError(db, "PRAGMA data_version");
-  *v = sqlite3_column_int64(st.get(), 0);
-  return Status::OK();
-}
-
 std::string SourceFingerprint(sqlite3* db) {
-  Stmt st;
+  sqlite::Stmt st;
   Status s = st.Prepare(db,
-      "SELECT (SELECT count(*) FROM embeddings WHERE embedding_type = 'summary'),"
+      "SELECT (SELECT count(*) FROM embeddings WHERE " + EmbeddingTypeSql("", EmbeddingType::kSummary) + "),"
       " (SELECT coalesce(max(rowid), 0) FROM embeddings),"
       " (SELECT count(*) FROM entries),"
       // A delete plus an insert by another program (Rekall itself) keeps the
@@ -137,9 +102,9 @@ std::string SourceFingerprint(sqlite3* db) {
       " (SELECT coalesce(max(updated_at), '') FROM entries),"
       " (SELECT count(*) FROM tags),"
       " (SELECT coalesce(max(rowid), 0) FROM tags)");
-  if (s.ok() && sqlite3_step(st.get()) == SQLITE_ROW) {
+  if (s.ok() && st.Step() == SQLITE_ROW) {
     std::string fp;
-    for (int i = 0; i < 8; ++i) fp += ColText(st.get(), i, "") + "|";
+    for (int i = 0; i < 8; ++i) fp += st.Text(i) + "|";
     return fp;
   }
   static std::atomic<uint64_t> unique{0};

@@ -3,6 +3,7 @@
 // double-precision reference search.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "index/vector_index.h"
+#include "util/temp_dir_for_test.h"
 
 namespace rekall::testing {
 
@@ -31,16 +33,8 @@ inline const char* kSchema =
 // A database file in a fresh temporary directory, removed at destruction.
 class TempDb {
  public:
-  TempDb() {
-    char tmpl[] = "/tmp/rekall_index_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/rekall.db";
-    db_ = Open();
-  }
-  ~TempDb() {
-    sqlite3_close_v2(db_);
-    std::filesystem::remove_all(dir_);
-  }
+  TempDb() : path_(dir_.file("rekall.db")) { db_ = Open(); }
+  ~TempDb() { sqlite3_close_v2(db_); }
   sqlite3* Open() const {
     sqlite3* db = nullptr;
     sqlite3_open(path_.c_str(), &db);
@@ -49,10 +43,11 @@ class TempDb {
     return db;
   }
   sqlite3* db() const { return db_; }
-  const std::string& dir() const { return dir_; }
+  const std::string& dir() const { return dir_.path(); }
 
  private:
-  std::string dir_, path_;
+  TempDir dir_;
+  std::string path_;
   sqlite3* db_ = nullptr;
 };
 
@@ -161,6 +156,21 @@ inline std::vector<std::pair<std::string, double>> ReferenceSearch(const std::ma
   if (k < 0) k = 0;
   if (all.size() > size_t(k)) all.resize(k);
   return all;
+}
+
+// The top-k of `idx` for query q equals the exact reference over `base`:
+// same ids in the same order, scores within float error.
+inline void ExpectMatchesReference(VectorIndex* idx, const std::map<std::string, RefEntry>& base,
+                                   const std::vector<float>& q, int k, const Filter& f = {}) {
+  std::vector<Hit> hits;
+  Status s = idx->Search(q.data(), int(q.size()), k, f, &hits);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto want = ReferenceSearch(base, q, k, f);
+  ASSERT_EQ(hits.size(), want.size());
+  for (size_t i = 0; i < hits.size(); ++i) {
+    EXPECT_EQ(hits[i].entry_id, want[i].first) << "rank " << i;
+    EXPECT_NEAR(hits[i].score, want[i].second, 1e-5) << "rank " << i;
+  }
 }
 
 }  // namespace rekall::testing

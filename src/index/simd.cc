@@ -2,11 +2,14 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define REKALL_X86 1
 #endif
+
+#include "util/env.h"
 
 namespace rekall::simd {
 namespace {
@@ -311,18 +314,17 @@ Level Detect() {
 #endif
 }
 
-// REKALL_SIMD_LEVEL=scalar|sse2|avx2 caps the level, to exercise the
+// REKALL_SIMD_LEVEL=scalar|sse2|avx2|avx512 caps the level, to exercise the
 // fallbacks on a machine that has more.
 Level Capped() {
   Level l = Detect();
-  if (const char* e = std::getenv("REKALL_SIMD_LEVEL")) {
-    Level cap = l;
-    if (std::strcmp(e, "scalar") == 0) cap = Level::kScalar;
-    if (std::strcmp(e, "sse2") == 0) cap = Level::kSse2;
-    if (std::strcmp(e, "avx2") == 0) cap = Level::kAvx2;
-    if (std::strcmp(e, "avx512") == 0) cap = Level::kAvx512;
-    if (int(cap) < int(l)) l = cap;
-  }
+  const std::string e = Env::Default()->GetEnv("REKALL_SIMD_LEVEL");
+  Level cap = l;
+  if (e == "scalar") cap = Level::kScalar;
+  if (e == "sse2") cap = Level::kSse2;
+  if (e == "avx2") cap = Level::kAvx2;
+  if (e == "avx512") cap = Level::kAvx512;
+  if (int(cap) < int(l)) l = cap;
   return l;
 }
 

@@ -12,16 +12,15 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "index/backend_base.h"
 #include "index/index_source.h"
 #include "index/simd.h"
 
 namespace rekall {
 namespace {
 
-using index_internal::Exec;
-using index_internal::Normalize;
-using index_internal::SqlError;
-using index_internal::Stmt;
+using index_internal::ToUnit;
+using sqlite::Stmt;
 
 constexpr const char* kTable = "embeddings_vec";
 // Where the source-table fingerprint the vec0 table was last synchronised
@@ -44,8 +43,6 @@ constexpr int kVecMaxK = 4096;
 // within it of the k-th score are fetched too, so ranks never depend on it.
 constexpr float kScoreSlack = 1e-4f;
 
-size_t RoundUp(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
 std::string Lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -63,11 +60,6 @@ uint64_t RowHash(const void* vec, size_t bytes, const std::string& type, const s
   h = Fnv(h, vec, bytes);
   for (const std::string* s : {&type, &project, &status}) h = Fnv(h, s->c_str(), s->size() + 1);
   return h;
-}
-
-std::string ColText(sqlite3_stmt* s, int i) {
-  const unsigned char* t = sqlite3_column_text(s, i);
-  return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, i)) : std::string();
 }
 
 bool IsBuilding(const std::string& v) { return v.rfind(kBuildingPrefix, 0) == 0; }
@@ -96,57 +88,9 @@ std::string BuildingValue(const BuildState& b) {
   return std::string(kBuildingPrefix) + b.base + "\x1f" + (b.has_cursor ? ">" + b.cursor : std::string());
 }
 
-// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed: one build batch.
-// Only used when the connection is in autocommit mode.
-class Txn {
- public:
-  explicit Txn(sqlite3* db) : db_(db) {
-    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      status_ = SqlError(db_, "BEGIN IMMEDIATE");
-    } else {
-      open_ = true;
-    }
-  }
-  ~Txn() {
-    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  const Status& status() const { return status_; }
-  Status Commit() {
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      Status s = SqlError(db_, "COMMIT");
-      return s;  // still open: the destructor rolls back
-    }
-    open_ = false;
-    return Status::OK();
-  }
-
- private:
-  sqlite3* db_;
-  Status status_;
-  bool open_ = false;
-};
-
-// SAVEPOINT that rolls back unless released: atomic inside or outside the
-// caller's transaction.
-class Savepoint {
- public:
-  explicit Savepoint(sqlite3* db) : db_(db) { status_ = Exec(db_, "SAVEPOINT rekall_vec"); }
-  ~Savepoint() {
-    if (status_.ok() && !released_) {
-      sqlite3_exec(db_, "ROLLBACK TO rekall_vec; RELEASE rekall_vec", nullptr, nullptr, nullptr);
-    }
-  }
-  const Status& status() const { return status_; }
-  Status Release() {
-    released_ = true;
-    return Exec(db_, "RELEASE rekall_vec");
-  }
-
- private:
-  sqlite3* db_;
-  Status status_;
-  bool released_ = false;
-};
+// A savepoint around every change to embeddings_vec: atomic inside or
+// outside the caller's transaction.
+constexpr const char* kSavepoint = "rekall_vec";
 
 struct Scored {
   float s;
@@ -156,10 +100,9 @@ bool Better(const Scored& a, const Scored& b) { return a.s > b.s || (a.s == b.s 
 
 enum class Phase { kReady, kBuilding, kAbsent };
 
-class SqliteVecIndex final : public VectorIndex {
+class SqliteVecIndex final : public index_internal::BackendBase {
  public:
-  SqliteVecIndex(sqlite3* db, const IndexOptions& o)
-      : db_(db), opts_(o), dim_(o.dim), stride_(RoundUp(size_t(o.dim), simd::kFloatLanes)) {}
+  SqliteVecIndex(sqlite3* db, const IndexOptions& o) : BackendBase(db, o) {}
 
   ~SqliteVecIndex() override {
     // Our own committed writes moved the source tables; if nobody else
@@ -169,12 +112,11 @@ class SqliteVecIndex final : public VectorIndex {
     if (!persist_pending_ && !fp_dirty_) return;
     if (!sqlite3_get_autocommit(db_)) return;
     int64_t dv = 0;
-    if (!index_internal::DataVersion(db_, &dv).ok() || dv != data_version_) return;
+    if (!sqlite::DataVersion(db_, &dv).ok() || dv != data_version_) return;
     PersistFingerprint(index_internal::SourceFingerprint(db_));
   }
 
   const char* name() const override { return "sqlite-vec"; }
-  int dim() const override { return dim_; }
 
   Status Init() {
     std::lock_guard<std::mutex> l(mu_);
@@ -182,7 +124,7 @@ class SqliteVecIndex final : public VectorIndex {
     Status s = ReadPhase(&phase_, &stored);
     if (!s.ok()) return s;
     int64_t dv = 0;
-    s = index_internal::DataVersion(db_, &dv);
+    s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     if (phase_ != Phase::kReady) {
       // Absent, of another shape, or a build in progress (ours interrupted,
@@ -196,9 +138,8 @@ class SqliteVecIndex final : public VectorIndex {
     }
     std::string fp = index_internal::SourceFingerprint(db_);
     if (fp != stored) {
-      s = ReconcileLocked();
+      s = ReconcileLocked(&fp);
       if (!s.ok()) return s;
-      PersistFingerprint(fp);
     }
     data_version_ = dv;
     fingerprint_ = fp;
@@ -206,17 +147,16 @@ class SqliteVecIndex final : public VectorIndex {
   }
 
   Status Upsert(const std::string& entry_id, const float* vec, int dim, const EntryMeta& meta) override {
-    Status s = CheckVector(vec, dim, "vector");
+    std::vector<float> v;
+    Status s = CheckUpsert(entry_id, vec, dim, &v);
     if (!s.ok()) return s;
-    if (entry_id.empty()) return Status::InvalidArgument("empty entry id");
-    std::vector<float> v(vec, vec + dim);
-    Normalize(v.data(), dim);
     std::lock_guard<std::mutex> l(mu_);
     fp_dirty_ = true;
     // No table of ours yet: the build will read this row from the sources.
     if (phase_ == Phase::kAbsent) return Status::OK();
-    Savepoint sp(db_);
-    if (!sp.status().ok()) return sp.status();
+    sqlite::Savepoint sp;
+    s = sp.Begin(db_, kSavepoint);
+    if (!s.ok()) return s;
     // vec0 ignores OR REPLACE (UNIQUE constraint error), so delete + insert.
     s = DeleteRow(entry_id);
     if (s.ok()) s = InsertRow(entry_id, v.data(), meta);
@@ -233,7 +173,8 @@ class SqliteVecIndex final : public VectorIndex {
 
   Status Search(const float* query, int dim, int k, const Filter& f, std::vector<Hit>* out) override {
     out->clear();
-    Status s = CheckVector(query, dim, "query vector");
+    std::vector<float> q;
+    Status s = CheckQuery(query, dim, &q);
     if (!s.ok()) return s;
     std::lock_guard<std::mutex> l(mu_);
     bool behind = false;
@@ -243,9 +184,6 @@ class SqliteVecIndex final : public VectorIndex {
       behind = true;
     }
     if (k <= 0) return Status::OK();
-    std::vector<float> q(stride_, 0.0f);
-    std::memcpy(q.data(), query, sizeof(float) * dim_);
-    Normalize(q.data(), dim_);
     std::vector<Scored> top;
     // vec0 metadata cannot hold a list of tags: tag filters (and k beyond
     // vec0's cap) score the matching rows exactly instead; so does a search
@@ -268,12 +206,11 @@ class SqliteVecIndex final : public VectorIndex {
     Stmt st;
     s = st.Prepare(db_, s.ok() && phase_ == Phase::kReady ? std::string("SELECT count(*) FROM ") + kTable
                                : std::string("SELECT count(*) FROM ") + index_internal::kSourceJoin + " WHERE " +
-                                     index_internal::kSourceWhere + " AND length(em.vector) = " +
+                                     index_internal::SourceWhere() + " AND length(em.vector) = " +
                                      std::to_string(sizeof(float) * dim_));
-    if (!s.ok()) return s;
-    if (sqlite3_step(st.get()) != SQLITE_ROW) return SqlError(db_, "counting index rows");
-    *n = size_t(sqlite3_column_int64(st.get(), 0));
-    return Status::OK();
+    if (s.ok()) s = st.StepRow("counting index rows");
+    if (s.ok()) *n = size_t(st.Int(0));
+    return s;
   }
 
   Status Rebuild(size_t* loaded, size_t* skipped) override {
@@ -290,16 +227,11 @@ class SqliteVecIndex final : public VectorIndex {
     if (loaded) {
       Stmt st;
       s = st.Prepare(db_, std::string("SELECT count(*) FROM ") + kTable);
+      if (s.ok()) s = st.StepRow("counting index rows");
       if (!s.ok()) return s;
-      if (sqlite3_step(st.get()) != SQLITE_ROW) return SqlError(db_, "counting index rows");
-      *loaded = size_t(sqlite3_column_int64(st.get(), 0));
+      *loaded = size_t(st.Int(0));
     }
     return Status::OK();
-  }
-
-  Status Refresh(bool* changed) override {
-    std::lock_guard<std::mutex> l(mu_);
-    return FreshLocked(true, changed);
   }
 
   // SQLite rolled the vec0 rows back with the rest of the transaction.
@@ -308,11 +240,15 @@ class SqliteVecIndex final : public VectorIndex {
     fp_dirty_ = true;
   }
 
- private:
-  Status CheckVector(const float* v, int dim, const char* what) const {
-    return index_internal::CheckVector(v, dim, dim_, what);
+  // The statements are prepared again when next needed.
+  bool ReleaseMemory() override {
+    std::lock_guard<std::mutex> l(mu_);
+    FinalizeStatementsLocked();
+    std::vector<float>().swap(row_);
+    return false;
   }
 
+ private:
   // Catching embeddings_vec up with another connection's commit needs the
   // write lock: on a read-only connection (or while another process holds
   // the lock past the busy timeout) answers come from the source tables,
@@ -338,8 +274,8 @@ class SqliteVecIndex final : public VectorIndex {
   std::string StoredFingerprint() {
     Stmt st;
     if (!st.Prepare(db_, std::string("SELECT value FROM ") + kStateTable + " WHERE name = ?1").ok()) return "";
-    sqlite3_bind_text(st.get(), 1, kTable, -1, SQLITE_STATIC);
-    return sqlite3_step(st.get()) == SQLITE_ROW ? ColText(st.get(), 0) : "";
+    st.Bind(1, kTable);
+    return st.Step() == SQLITE_ROW ? st.Text(0) : "";
   }
 
   // Best effort: a read-only database simply reconciles at every open.
@@ -347,37 +283,37 @@ class SqliteVecIndex final : public VectorIndex {
   // another process started since we last looked).
   void PersistFingerprint(const std::string& fp) {
     persist_pending_ = false;
-    if (Exec(db_, std::string("CREATE TABLE IF NOT EXISTS ") + kStateTable +
-                      "(name TEXT PRIMARY KEY, value TEXT)").ok()) {
+    if (CreateStateTable().ok()) {
       Stmt st;
       if (st.Prepare(db_, std::string("INSERT INTO ") + kStateTable +
                               "(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value"
                               " WHERE substr(value, 1, 9) <> 'building' || char(31)")
               .ok()) {
-        sqlite3_bind_text(st.get(), 1, kTable, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st.get(), 2, fp.c_str(), -1, SQLITE_TRANSIENT);
-        sqlite3_step(st.get());
+        st.Bind(1, kTable);
+        st.Bind(2, fp);
+        st.Step();
       }
     }
   }
 
-  // Exec with SQLite's error class kept (read-only -> IOError, locked ->
-  // Busy), so that a build which cannot write leaves searches on the exact path.
-  Status Run(const std::string& sql) {
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) return SqlError(db_, sql);
-    return Status::OK();
+  // SQL as it is, keeping SQLite's error class (read-only -> IOError, locked
+  // -> Busy), so that a build which cannot write leaves searches on the exact
+  // path (CanAnswerBehind).
+  Status Run(const std::string& sql) { return sqlite::Exec(db_, sql, sql); }
+
+  Status CreateStateTable() {
+    return Run(std::string("CREATE TABLE IF NOT EXISTS ") + kStateTable + "(name TEXT PRIMARY KEY, value TEXT)");
   }
 
   Status WriteState(const std::string& v) {
-    Status s = Run(std::string("CREATE TABLE IF NOT EXISTS ") + kStateTable + "(name TEXT PRIMARY KEY, value TEXT)");
+    Status s = CreateStateTable();
     if (!s.ok()) return s;
     Stmt st;
     s = st.Prepare(db_, std::string("INSERT OR REPLACE INTO ") + kStateTable + "(name, value) VALUES (?1, ?2)");
     if (!s.ok()) return s;
-    sqlite3_bind_text(st.get(), 1, kTable, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st.get(), 2, v.c_str(), int(v.size()), SQLITE_STATIC);
-    if (sqlite3_step(st.get()) != SQLITE_DONE) return SqlError(db_, "writing " + std::string(kStateTable));
-    return Status::OK();
+    st.Bind(1, kTable);
+    st.Bind(2, v);
+    return st.Run("writing " + std::string(kStateTable));
   }
 
   // kAbsent: no embeddings_vec, or one of another shape (not ours to use);
@@ -387,9 +323,9 @@ class SqliteVecIndex final : public VectorIndex {
     Stmt st;
     Status s = st.Prepare(db_, "SELECT sql FROM sqlite_master WHERE name = ?1");
     if (!s.ok()) return s;
-    sqlite3_bind_text(st.get(), 1, kTable, -1, SQLITE_STATIC);
+    st.Bind(1, kTable);
     std::string sql;
-    if (sqlite3_step(st.get()) == SQLITE_ROW) sql = Lower(ColText(st.get(), 0));
+    if (st.Step() == SQLITE_ROW) sql = Lower(st.Text(0));
     st.Finalize();  // a running statement would block DROP TABLE
     *stored = StoredFingerprint();
     if (sql.empty() || !ShapeMatches(sql)) {
@@ -398,6 +334,12 @@ class SqliteVecIndex final : public VectorIndex {
       *ph = IsBuilding(*stored) ? Phase::kBuilding : Phase::kReady;
     }
     return Status::OK();
+  }
+
+  // Every statement kept for reuse; each is prepared again when next needed.
+  void FinalizeStatementsLocked() {
+    for (Stmt* st : {&del_, &ins_, &src_, &has_, &batch_first_, &batch_next_}) st->Finalize();
+    knn_.clear();
   }
 
   void MarkReady(const std::string& fp, int64_t dv) {
@@ -427,12 +369,29 @@ class SqliteVecIndex final : public VectorIndex {
       if (!err->ok()) return false;
     }
     has_.Reset();
-    sqlite3_bind_text(has_.get(), 1, id.c_str(), int(id.size()), SQLITE_STATIC);
-    const int rc = sqlite3_step(has_.get());
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) *err = SqlError(db_, "looking up " + std::string(kTable));
+    has_.Bind(1, id);
+    const int rc = has_.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) *err = sqlite::ToStatus(db_, rc, "looking up " + std::string(kTable));
     has_.Reset();
     return rc == SQLITE_ROW;
   }
+
+  // A source row read by a build batch.
+  struct BatchRow {
+    std::string id;
+    std::vector<float> v;  // empty: not dim_ floats
+    EntryMeta meta;
+  };
+
+  // What a build batch found and did; the in-memory state follows it once
+  // the batch has committed.
+  struct Batch {
+    BuildState b;
+    std::string fp_now;        // the sources' fingerprint, when read
+    bool clear_dirty = false;  // fp_dirty_ is accounted for
+    size_t inserted = 0, bad = 0;
+    bool last = false;  // the table is complete
+  };
 
   // One committed batch of the build, under the write lock: (re)creates
   // embeddings_vec when absent, of another shape or force_new_build_; then
@@ -440,146 +399,161 @@ class SqliteVecIndex final : public VectorIndex {
   // ids already present (written by Upsert since the build began: current),
   // and moves the cursor; after the last batch, marks the table complete.
   Status BuildBatchLocked(size_t* loaded, size_t* skipped) {
-    Txn t(db_);
-    if (!t.status().ok()) return t.status();
+    sqlite::Transaction t;
+    Status s = t.Begin(db_, "starting a build batch of " + std::string(kTable));
+    if (!s.ok()) return s;
     Phase ph;
     std::string stored;
-    Status s = ReadPhase(&ph, &stored);  // the truth, now that we hold the lock
+    s = ReadPhase(&ph, &stored);  // the truth, now that we hold the lock
     if (!s.ok()) return s;
     int64_t dv = 0;
-    s = index_internal::DataVersion(db_, &dv);
+    s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
-    std::string fp_now;
-    BuildState b;
-    bool clear_dirty = false;  // fp_dirty_ is accounted for, once committed
+    if (ph == Phase::kReady && !force_new_build_) return CatchUpCompletedLocked(&t, stored, dv);
+    Batch batch;
+    std::vector<BatchRow> rows;
+    const size_t limit = std::max<size_t>(1, opts_.build_batch_rows);
+    s = StartBatchLocked(ph, stored, dv, &batch);
+    if (s.ok()) s = ReadBatchLocked(batch.b, limit, &rows);  // before any insert
+    if (s.ok()) s = InsertBatchLocked(&rows, &batch);
+    batch.last = rows.size() < limit;
+    if (s.ok()) s = WriteBatchStateLocked(&batch);
+    if (!s.ok()) return s;
+    if (opts_.build_batch_hook) opts_.build_batch_hook(batch.inserted);
+    s = t.Commit("committing a build batch of " + std::string(kTable));
+    if (!s.ok()) return s;
+    BatchCommittedLocked(batch, dv, loaded, skipped);
+    return Status::OK();
+  }
+
+  // Another connection completed the table: catch up as an open does.
+  Status CatchUpCompletedLocked(sqlite::Transaction* t, const std::string& stored, int64_t dv) {
+    std::string fp_now = index_internal::SourceFingerprint(db_);
+    if (fp_now != stored) {
+      Status s = ReconcileLocked(&fp_now);
+      if (s.ok()) s = WriteState(fp_now);
+      if (!s.ok()) return s;
+    }
+    Status s = t->Commit("committing a build batch of " + std::string(kTable));
+    if (!s.ok()) return s;
+    MarkReady(fp_now, dv);
+    return Status::OK();
+  }
+
+  // A new build drops and re-creates the table; a build in progress goes on
+  // from its cursor, its base fingerprint kept only while the sources have
+  // changed by nobody's writes but ours.
+  Status StartBatchLocked(Phase ph, const std::string& stored, int64_t dv, Batch* batch) {
     if (ph == Phase::kAbsent || force_new_build_) {
-      // Our statements on the old table go before it is dropped.
-      del_.Finalize();
-      ins_.Finalize();
-      has_.Finalize();
-      knn_.clear();
-      s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
+      FinalizeStatementsLocked();  // ours on the old table go before it is dropped
+      Status s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
       if (s.ok()) s = Run(CreateSql());
       if (!s.ok()) return s;
-      fp_now = index_internal::SourceFingerprint(db_);
-      b.base = fp_now;
-      clear_dirty = true;
-    } else if (ph == Phase::kReady) {
-      // Another connection completed it: catch up as an open does.
-      fp_now = index_internal::SourceFingerprint(db_);
-      if (fp_now != stored) {
-        s = ReconcileLocked();
-        if (s.ok()) s = WriteState(fp_now);
-        if (!s.ok()) return s;
-      }
-      s = t.Commit();
-      if (!s.ok()) return s;
-      MarkReady(fp_now, dv);
+      batch->fp_now = index_internal::SourceFingerprint(db_);
+      batch->b.base = batch->fp_now;
+      batch->clear_dirty = true;
       return Status::OK();
-    } else {
-      b = ParseBuilding(stored);
-      if (!build_dv_known_ || dv != build_dv_ || fp_dirty_) {
-        fp_now = index_internal::SourceFingerprint(db_);
-        if (fp_dirty_ && build_dv_known_ && dv == build_dv_) {
-          // Only our own writes since our last batch: they went into the
-          // table (Upsert/Remove), or were rolled back with it.
-          if (!b.base.empty()) b.base = fp_now;
-        } else if (b.base != fp_now) {
-          b.base.clear();  // changed behind the build: reconcile at the end
-        }
-        clear_dirty = true;
-      }
     }
+    BuildState& b = batch->b;
+    b = ParseBuilding(stored);
+    const bool nobody_else = build_dv_known_ && dv == build_dv_;
+    if (nobody_else && !fp_dirty_) return Status::OK();
+    batch->fp_now = index_internal::SourceFingerprint(db_);
+    if (fp_dirty_ && nobody_else) {
+      // Only our own writes since our last batch: they went into the table
+      // (Upsert/Remove), or were rolled back with it.
+      if (!b.base.empty()) b.base = batch->fp_now;
+    } else if (b.base != batch->fp_now) {
+      b.base.clear();  // changed behind the build: reconcile at the end
+    }
+    batch->clear_dirty = true;
+    return Status::OK();
+  }
 
-    // The next rows after the cursor, read before any insert.
-    const size_t limit = std::max<size_t>(1, opts_.build_batch_rows);
+  // The next `limit` source rows after the cursor, in entry_id order.
+  Status ReadBatchLocked(const BuildState& b, size_t limit, std::vector<BatchRow>* rows) {
     Stmt& q = b.has_cursor ? batch_next_ : batch_first_;
     if (!q.prepared()) {
       // "+em.embedding_type": not through Rekall's idx_embeddings_type,
       // which would sort every summary row at each batch; walk an entry_id
       // index from the cursor instead.
-      std::string where = index_internal::kSourceWhere;
+      std::string where = index_internal::SourceWhere();
       if (where.rfind("em.embedding_type", 0) == 0) where.insert(0, "+");
-      s = q.Prepare(db_, std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status FROM ") +
-                             index_internal::kSourceJoin + " WHERE " + where +
-                             (b.has_cursor ? " AND em.entry_id > ?2" : "") + " ORDER BY em.entry_id LIMIT ?1");
+      Status s = q.Prepare(db_, std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status FROM ") +
+                                    index_internal::kSourceJoin + " WHERE " + where +
+                                    (b.has_cursor ? " AND em.entry_id > ?2" : "") + " ORDER BY em.entry_id LIMIT ?1");
       if (!s.ok()) return s;
     }
     q.Reset();
-    sqlite3_bind_int64(q.get(), 1, int64_t(limit));
-    if (b.has_cursor) sqlite3_bind_text(q.get(), 2, b.cursor.c_str(), int(b.cursor.size()), SQLITE_STATIC);
-    struct Row {
-      std::string id;
-      std::vector<float> v;  // empty: unusable
-      EntryMeta meta;
-    };
-    std::vector<Row> rows;
+    q.Bind(1, int64_t(limit));
+    if (b.has_cursor) q.Bind(2, b.cursor);
     int rc;
-    while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
-      Row r;
-      r.id = ColText(q.get(), 0);
-      const void* blob = sqlite3_column_blob(q.get(), 1);
-      const int bytes = sqlite3_column_bytes(q.get(), 1);
+    while ((rc = q.Step()) == SQLITE_ROW) {
+      BatchRow r;
+      r.id = q.Text(0);
+      const void* blob = q.Blob(1);
+      const int bytes = q.Bytes(1);
       if (blob != nullptr && bytes == int(sizeof(float)) * dim_) {
         r.v.resize(dim_);
         std::memcpy(r.v.data(), blob, bytes);
       }
-      r.meta.type = ColText(q.get(), 2);
-      r.meta.project = ColText(q.get(), 3);
-      r.meta.status = sqlite3_column_type(q.get(), 4) == SQLITE_NULL ? "active" : ColText(q.get(), 4);
-      rows.push_back(std::move(r));
+      r.meta.type = q.Text(2);
+      r.meta.project = q.Text(3);
+      r.meta.status = q.IsNull(4) ? "active" : q.Text(4);
+      rows->push_back(std::move(r));
     }
-    if (rc != SQLITE_DONE) return SqlError(db_, "reading embeddings");
+    Status s = q.Done(rc, "reading embeddings");
     q.Reset();
-    size_t inserted = 0, bad = 0;
-    for (Row& r : rows) {
-      b.has_cursor = true;
-      b.cursor = r.id;
+    return s;
+  }
+
+  // Inserts the rows not present yet, moving the cursor past each row.
+  Status InsertBatchLocked(std::vector<BatchRow>* rows, Batch* batch) {
+    for (BatchRow& r : *rows) {
+      batch->b.has_cursor = true;
+      batch->b.cursor = r.id;
       if (r.v.empty()) {
-        ++bad;
+        ++batch->bad;
         continue;
       }
-      bool finite = true;
-      for (float x : r.v) finite = finite && std::isfinite(x);
-      if (!finite) continue;
+      if (!ToUnit(r.v.data(), dim_, r.v.data())) continue;
+      Status s;
       if (Present(r.id, &s)) continue;
       if (!s.ok()) return s;
-      Normalize(r.v.data(), dim_);
       s = InsertRow(r.id, r.v.data(), r.meta);
       if (!s.ok()) return s;
-      ++inserted;
-    }
-    const bool last = rows.size() < limit;
-    if (last) {
-      if (b.base.empty()) {
-        // The sources changed behind the build: bring every row in line.
-        s = ReconcileLocked();
-        if (!s.ok()) return s;
-        fp_now = index_internal::SourceFingerprint(db_);
-      } else {
-        fp_now = b.base;  // verified above, or unchanged since (same data_version)
-      }
-      s = WriteState(fp_now);
-    } else {
-      s = WriteState(BuildingValue(b));
-    }
-    if (!s.ok()) return s;
-    if (opts_.build_batch_hook) opts_.build_batch_hook(inserted);
-    s = t.Commit();
-    if (!s.ok()) return s;
-    // Committed: only now does the in-memory state follow.
-    force_new_build_ = false;
-    if (clear_dirty) fp_dirty_ = false;
-    if (loaded) *loaded += inserted;
-    if (skipped) *skipped += bad;
-    if (last) {
-      MarkReady(fp_now, dv);
-    } else {
-      phase_ = Phase::kBuilding;
-      build_dv_ = dv;
-      build_dv_known_ = true;
+      ++batch->inserted;
     }
     return Status::OK();
+  }
+
+  // The state row: the cursor, or after the last batch the fingerprint the
+  // complete table matches.
+  Status WriteBatchStateLocked(Batch* batch) {
+    if (!batch->last) return WriteState(BuildingValue(batch->b));
+    if (batch->b.base.empty()) {
+      // The sources changed behind the build: bring every row in line.
+      Status s = ReconcileLocked(&batch->fp_now);
+      if (!s.ok()) return s;
+    } else {
+      batch->fp_now = batch->b.base;  // verified above, or unchanged since (same data_version)
+    }
+    return WriteState(batch->fp_now);
+  }
+
+  // Committed: only now does the in-memory state follow.
+  void BatchCommittedLocked(const Batch& batch, int64_t dv, size_t* loaded, size_t* skipped) {
+    force_new_build_ = false;
+    if (batch.clear_dirty) fp_dirty_ = false;
+    if (loaded) *loaded += batch.inserted;
+    if (skipped) *skipped += batch.bad;
+    if (batch.last) {
+      MarkReady(batch.fp_now, dv);
+      return;
+    }
+    phase_ = Phase::kBuilding;
+    build_dv_ = dv;
+    build_dv_known_ = true;
   }
 
   Status DeleteRow(const std::string& id) {
@@ -588,9 +562,8 @@ class SqliteVecIndex final : public VectorIndex {
       if (!s.ok()) return s;
     }
     del_.Reset();
-    sqlite3_bind_text(del_.get(), 1, id.c_str(), int(id.size()), SQLITE_STATIC);
-    if (sqlite3_step(del_.get()) != SQLITE_DONE) return SqlError(db_, "deleting from " + std::string(kTable));
-    return Status::OK();
+    del_.Bind(1, id);
+    return del_.Run("deleting from " + std::string(kTable));
   }
 
   Status InsertRow(const std::string& id, const float* unit, const EntryMeta& m) {
@@ -600,42 +573,34 @@ class SqliteVecIndex final : public VectorIndex {
       if (!s.ok()) return s;
     }
     ins_.Reset();
-    sqlite3_bind_text(ins_.get(), 1, id.c_str(), int(id.size()), SQLITE_STATIC);
-    sqlite3_bind_blob(ins_.get(), 2, unit, int(sizeof(float) * dim_), SQLITE_STATIC);
+    ins_.Bind(1, id);
+    ins_.BindBlob(2, unit, sizeof(float) * dim_);
     // vec0 metadata text columns reject NULL: an absent value is "".
-    sqlite3_bind_text(ins_.get(), 3, m.type.c_str(), int(m.type.size()), SQLITE_STATIC);
-    sqlite3_bind_text(ins_.get(), 4, m.project.c_str(), int(m.project.size()), SQLITE_STATIC);
-    sqlite3_bind_text(ins_.get(), 5, m.status.c_str(), int(m.status.size()), SQLITE_STATIC);
-    if (sqlite3_step(ins_.get()) != SQLITE_DONE) return SqlError(db_, "inserting into " + std::string(kTable));
-    return Status::OK();
+    ins_.Bind(3, m.type);
+    ins_.Bind(4, m.project);
+    ins_.Bind(5, m.status);
+    return ins_.Run("inserting into " + std::string(kTable));
   }
 
   Status RebuildLocked(size_t* loaded, size_t* skipped) {
     int64_t dv = 0;
-    Status s = index_internal::DataVersion(db_, &dv);
+    Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     std::string fp = index_internal::SourceFingerprint(db_);
-    // Our statements on the old table go before it is dropped.
-    del_.Finalize();
-    ins_.Finalize();
-    has_.Finalize();
-    knn_.clear();
+    FinalizeStatementsLocked();  // ours on the old table go before it is dropped
     {
-      Savepoint sp(db_);
-      if (!sp.status().ok()) return sp.status();
-      s = Exec(db_, std::string("DROP TABLE IF EXISTS ") + kTable);
-      if (s.ok()) s = Exec(db_, CreateSql());
+      sqlite::Savepoint sp;
+      s = sp.Begin(db_, kSavepoint);
+      if (!s.ok()) return s;
+      s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
+      if (s.ok()) s = Run(CreateSql());
       size_t n = 0;
       std::vector<float> v(dim_);
       if (s.ok()) {
         s = index_internal::ForEachSourceRow(
             db_, dim_,
             [&](const index_internal::SourceRow& r) {
-              std::memcpy(v.data(), r.vec, sizeof(float) * dim_);
-              for (float x : v) {
-                if (!std::isfinite(x)) return Status::OK();
-              }
-              Normalize(v.data(), dim_);
+              if (!ToUnit(r.vec, dim_, v.data())) return Status::OK();
               ++n;
               return InsertRow(r.entry_id, v.data(), r.meta);
             },
@@ -651,33 +616,38 @@ class SqliteVecIndex final : public VectorIndex {
     return Status::OK();
   }
 
+  // What embeddings_vec holds: entry id -> RowHash.
+  Status ScanLocked(std::unordered_map<std::string, uint64_t>* have) {
+    Stmt st;
+    Status s = st.Prepare(db_, std::string("SELECT entry_id, embedding, type, project, status FROM ") + kTable);
+    if (!s.ok()) return s;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      (*have)[st.Text(0)] = RowHash(st.Blob(1), size_t(st.Bytes(1)), st.Text(2), st.Text(3), st.Text(4));
+    }
+    return st.Done(rc, "scanning " + std::string(kTable));
+  }
+
   // Brings embeddings_vec in line with the source tables, touching only the
   // rows that differ: compares a hash of (unit vector, type, project, status).
-  Status ReconcileLocked() {
+  // One write scope (BEGIN IMMEDIATE at top level) around the scan and the
+  // writes, so no other process inserts the same rows in between (vec0's
+  // UNIQUE error, issue 10 #4). At top level the sources' fingerprint is
+  // stored in the same transaction, so the next process does not reconcile
+  // again. *fp: the fingerprint of the sources it matched.
+  Status ReconcileLocked(std::string* fp) {
+    sqlite::Savepoint sp;
+    Status s = sp.Begin(db_, kSavepoint);
+    if (!s.ok()) return s;
+    *fp = index_internal::SourceFingerprint(db_);
     std::unordered_map<std::string, uint64_t> have;
-    {
-      Stmt st;
-      Status s = st.Prepare(db_, std::string("SELECT entry_id, embedding, type, project, status FROM ") + kTable);
-      if (!s.ok()) return s;
-      int rc;
-      while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-        have[ColText(st.get(), 0)] =
-            RowHash(sqlite3_column_blob(st.get(), 1), size_t(sqlite3_column_bytes(st.get(), 1)),
-                    ColText(st.get(), 2), ColText(st.get(), 3), ColText(st.get(), 4));
-      }
-      if (rc != SQLITE_DONE) return SqlError(db_, "scanning " + std::string(kTable));
-    }
-    Savepoint sp(db_);
-    if (!sp.status().ok()) return sp.status();
+    s = ScanLocked(&have);
+    if (!s.ok()) return s;
     std::vector<float> v(dim_);
-    Status s = index_internal::ForEachSourceRow(
+    s = index_internal::ForEachSourceRow(
         db_, dim_,
         [&](const index_internal::SourceRow& r) {
-          std::memcpy(v.data(), r.vec, sizeof(float) * dim_);
-          for (float x : v) {
-            if (!std::isfinite(x)) return Status::OK();
-          }
-          Normalize(v.data(), dim_);
+          if (!ToUnit(r.vec, dim_, v.data())) return Status::OK();
           const uint64_t h = RowHash(v.data(), sizeof(float) * dim_, r.meta.type, r.meta.project, r.meta.status);
           auto it = have.find(r.entry_id);
           if (it != have.end()) {
@@ -695,14 +665,15 @@ class SqliteVecIndex final : public VectorIndex {
       s = DeleteRow(id);
       if (!s.ok()) return s;
     }
+    if (sp.top_level()) PersistFingerprint(*fp);
     return sp.Release();
   }
 
-  Status FreshLocked(bool check_others, bool* changed) {
+  Status FreshLocked(bool check_others, bool* changed) override {
     if (changed) *changed = false;
     if (!check_others) return Status::OK();
     int64_t dv = 0;
-    Status s = index_internal::DataVersion(db_, &dv);
+    Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     bool recheck = false;
     if (dv != data_version_) {
@@ -727,9 +698,8 @@ class SqliteVecIndex final : public VectorIndex {
       std::string fp = index_internal::SourceFingerprint(db_);
       if (fp_dirty_ || fp != fingerprint_) {
         if (changed) *changed = true;
-        s = ReconcileLocked();
+        s = ReconcileLocked(&fp);
         if (!s.ok()) return s;
-        if (sqlite3_get_autocommit(db_)) PersistFingerprint(fp);
         fp_dirty_ = false;
       }
       fingerprint_ = fp;
@@ -749,11 +719,7 @@ class SqliteVecIndex final : public VectorIndex {
   bool Score(const std::vector<float>& q, const void* blob, int bytes, float* s) {
     if (blob == nullptr || bytes != int(sizeof(float) * dim_)) return false;
     row_.assign(stride_, 0.0f);
-    std::memcpy(row_.data(), blob, bytes);
-    for (int j = 0; j < dim_; ++j) {
-      if (!std::isfinite(row_[j])) return false;
-    }
-    Normalize(row_.data(), dim_);
+    if (!ToUnit(blob, dim_, row_.data())) return false;
     simd::Best().dot_rows(q.data(), row_.data(), stride_, 1, s);
     return true;
   }
@@ -764,15 +730,14 @@ class SqliteVecIndex final : public VectorIndex {
   float SourceScore(const std::vector<float>& q, const std::string& id, float distance) {
     if (!src_.prepared() &&
         !src_.Prepare(db_, std::string("SELECT em.vector FROM embeddings em WHERE em.entry_id = ?1 AND ") +
-                               index_internal::kSourceWhere)
+                               index_internal::SourceWhere())
              .ok()) {
       return 1.0f - distance * distance / 2;
     }
     src_.Reset();
-    sqlite3_bind_text(src_.get(), 1, id.c_str(), int(id.size()), SQLITE_STATIC);
+    src_.Bind(1, id);
     float sc;
-    if (sqlite3_step(src_.get()) != SQLITE_ROW ||
-        !Score(q, sqlite3_column_blob(src_.get(), 0), sqlite3_column_bytes(src_.get(), 0), &sc)) {
+    if (src_.Step() != SQLITE_ROW || !Score(q, src_.Blob(0), src_.Bytes(0), &sc)) {
       sc = 1.0f - distance * distance / 2;  // unit vectors: |a-b|^2 = 2 - 2 cos
     }
     src_.Reset();
@@ -801,21 +766,22 @@ class SqliteVecIndex final : public VectorIndex {
     int fetch = std::min(kVecMaxK, k + 16);
     for (;;) {
       st->Reset();
-      sqlite3_bind_blob(st->get(), 1, q.data(), int(sizeof(float) * dim_), SQLITE_STATIC);
-      sqlite3_bind_int(st->get(), 2, fetch);
-      if (f.type) sqlite3_bind_text(st->get(), 3, f.type->c_str(), int(f.type->size()), SQLITE_STATIC);
-      if (f.project) sqlite3_bind_text(st->get(), 4, f.project->c_str(), int(f.project->size()), SQLITE_STATIC);
-      if (f.status) sqlite3_bind_text(st->get(), 5, f.status->c_str(), int(f.status->size()), SQLITE_STATIC);
+      st->BindBlob(1, q.data(), sizeof(float) * dim_);
+      st->Bind(2, int64_t(fetch));
+      if (f.type) st->Bind(3, *f.type);
+      if (f.project) st->Bind(4, *f.project);
+      if (f.status) st->Bind(5, *f.status);
       out->clear();
       float lowest = 2.0f;
       int rc;
-      while ((rc = sqlite3_step(st->get())) == SQLITE_ROW) {
-        std::string id = ColText(st->get(), 0);
-        float s = SourceScore(q, id, float(sqlite3_column_double(st->get(), 1)));
+      while ((rc = st->Step()) == SQLITE_ROW) {
+        std::string id = st->Text(0);
+        float s = SourceScore(q, id, float(st->Double(1)));
         lowest = std::min(lowest, s);
         out->push_back(Scored{s, std::move(id)});
       }
-      if (rc != SQLITE_DONE) return SqlError(db_, "vec0 KNN query");
+      Status s = st->Done(rc, "vec0 KNN query");
+      if (!s.ok()) return s;
       st->Reset();
       std::sort(out->begin(), out->end(), Better);
       if (int(out->size()) < fetch) break;  // every matching row was fetched
@@ -837,7 +803,7 @@ class SqliteVecIndex final : public VectorIndex {
     std::sort(tags.begin(), tags.end());
     tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
     std::string sql = std::string("SELECT em.entry_id, em.vector FROM ") + index_internal::kSourceJoin +
-                      " WHERE " + index_internal::kSourceWhere;
+                      " WHERE " + index_internal::SourceWhere();
     std::vector<const std::string*> binds;
     if (!tags.empty()) {
       // Driven through the (entry_id, embedding_type) index when selective.
@@ -859,28 +825,22 @@ class SqliteVecIndex final : public VectorIndex {
     Stmt st;
     Status s = st.Prepare(db_, sql);
     if (!s.ok()) return s;
-    for (size_t i = 0; i < binds.size(); ++i) {
-      sqlite3_bind_text(st.get(), int(i + 1), binds[i]->c_str(), int(binds[i]->size()), SQLITE_STATIC);
-    }
+    for (size_t i = 0; i < binds.size(); ++i) st.Bind(int(i + 1), *binds[i]);
     out->clear();
     int rc;
-    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    while ((rc = st.Step()) == SQLITE_ROW) {
       float sc;
-      if (!Score(q, sqlite3_column_blob(st.get(), 1), sqlite3_column_bytes(st.get(), 1), &sc)) continue;
-      out->push_back(Scored{sc, ColText(st.get(), 0)});
+      if (!Score(q, st.Blob(1), st.Bytes(1), &sc)) continue;
+      out->push_back(Scored{sc, st.Text(0)});
     }
-    if (rc != SQLITE_DONE) return SqlError(db_, "scanning embeddings");
+    s = st.Done(rc, "scanning embeddings");
+    if (!s.ok()) return s;
     const size_t kk = std::min(out->size(), size_t(k));
     std::partial_sort(out->begin(), out->begin() + kk, out->end(), Better);
     out->resize(kk);
     return Status::OK();
   }
 
-  sqlite3* db_;
-  const IndexOptions opts_;
-  const int dim_;
-  const size_t stride_;
-  std::mutex mu_;
   Stmt del_, ins_, src_, has_, batch_first_, batch_next_;
   std::map<int, std::unique_ptr<Stmt>> knn_;
   std::vector<float> row_;
@@ -903,8 +863,8 @@ Status LoadSqliteVec(sqlite3* db, const std::string& path, std::string* version)
     Stmt st;
     // Probing must not leave an error behind; prepare failing is the answer.
     if (!st.Prepare(db, "SELECT vec_version()").ok()) return false;
-    if (sqlite3_step(st.get()) != SQLITE_ROW) return false;
-    *v = ColText(st.get(), 0);
+    if (st.Step() != SQLITE_ROW) return false;
+    *v = st.Text(0);
     return true;
   };
   std::string v;

@@ -31,7 +31,10 @@ Status OpenVectorIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<Ve
     std::string version;
     Status s = LoadSqliteVec(db, opts.extension_path, &version);
     if (s.ok()) s = NewSqliteVecIndex(db, opts, out);
-    if (s.ok() || opts.backend == IndexBackend::kSqliteVec) return s;
+    // Busy is another writer past the busy timeout, not a missing
+    // sqlite-vec: falling back would hide it and read inside a failed
+    // transaction (issue 10 #4).
+    if (s.ok() || s.code() == Code::kBusy || opts.backend == IndexBackend::kSqliteVec) return s;
     // auto: sqlite-vec is an accelerator, never a requirement.
     if (notice) *notice = "sqlite-vec unavailable (" + s.message() + "); using brute-force vector search";
   }

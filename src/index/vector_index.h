@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "util/our_embeddings.h"
 #include "util/status.h"
 
 struct sqlite3;
@@ -53,7 +54,7 @@ enum class Quantization {
 struct IndexOptions {
   IndexBackend backend = IndexBackend::kAuto;
   std::string extension_path;  // sqlite-vec loadable library (vec0.so)
-  int dim = 384;
+  int dim = kOurDim;  // of every vector; an index over the database holds ours
   int threads = 0;                     // brute: 0 = all hardware threads
   size_t parallel_threshold = 50000;   // brute: rows before the scan is split
   Quantization quantization = Quantization::kAuto;
@@ -113,11 +114,20 @@ class VectorIndex {
   // The caller's transaction that carried Upsert/Remove calls rolled back:
   // in-memory state must be reloaded before the next search.
   virtual void MarkStale() = 0;
+  // Gives back the memory the index can rebuild from the database (an idle
+  // server), and tells whether anything worth keeping is left. True: the
+  // index held only a copy of the embeddings table (brute: its matrix is
+  // freed and reloaded at the next use), so the caller may as well close
+  // it. False: it is cheap to keep open (sqlite-vec: its table lives in the
+  // file; only cached statements go), or, brute without a database,
+  // nothing could be rebuilt and nothing was freed.
+  virtual bool ReleaseMemory() = 0;
 };
 
 // Opens the index for `db`. backend=kAuto tries sqlite-vec and falls back to
 // brute force with a one-line *notice (never an error) when the extension is
-// absent or not loadable; backend=kSqliteVec failing is an error. The index
+// absent or not loadable; backend=kSqliteVec failing is an error, and so is
+// Busy for either (another writer held the lock past the busy timeout). The index
 // is built (or caught up) from the embeddings table before returning, except
 // for a sqlite-vec build bounded by build_batches_per_call or opened inside
 // the caller's transaction: it then continues on later calls, and searches

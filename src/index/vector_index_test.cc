@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "index/index_test_util.h"
 #include "index/sqlite_vec_index.h"
@@ -103,15 +104,7 @@ class VectorIndexTest : public ::testing::TestWithParam<IndexBackend> {
   }
 
   void ExpectMatchesReference(const std::vector<float>& q, int k, const Filter& f = {}) {
-    std::vector<Hit> hits;
-    Status s = idx_->Search(q.data(), kDim, k, f, &hits);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    auto want = ReferenceSearch(ref_, q, k, f);
-    ASSERT_EQ(hits.size(), want.size());
-    for (size_t i = 0; i < hits.size(); ++i) {
-      EXPECT_EQ(hits[i].entry_id, want[i].first) << "rank " << i;
-      EXPECT_NEAR(hits[i].score, want[i].second, 1e-5) << "rank " << i;
-    }
+    testing::ExpectMatchesReference(idx_.get(), ref_, q, k, f);
   }
 
   TempDb db_;
@@ -422,12 +415,45 @@ TEST_P(VectorIndexTest, RollbackThenMarkStale) {
   ExpectMatchesReference(v, 20);
 }
 
+// An idle server gives the memory back; later calls reload what they need
+// and answer as before. Only brute holds nothing but a copy of the table.
+TEST_P(VectorIndexTest, ReleaseMemoryKeepsAnswersExact) {
+  Fill(200);
+  std::mt19937_64 rng(31);
+  const auto q = RandomUnit(rng, kDim);
+  Filter bugs;
+  bugs.type = "bug";
+  ExpectMatchesReference(q, 10, bugs);
+  EXPECT_EQ(idx_->ReleaseMemory(), GetParam() == IndexBackend::kBrute);
+  ExpectMatchesReference(q, 10);
+  ExpectMatchesReference(q, 10, bugs);
+  idx_->ReleaseMemory();
+  Put("after", RandomUnit(rng, kDim), Meta(1));
+  Del(Id(7));
+  size_t n = 0;
+  ASSERT_TRUE(idx_->Count(&n).ok());
+  EXPECT_EQ(n, 200u);
+  ExpectMatchesReference(q, 10);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, VectorIndexTest, ::testing::Values(IndexBackend::kBrute, IndexBackend::kSqliteVec),
                          [](const auto& info) {
                            return std::string(info.param == IndexBackend::kBrute ? "Brute" : "SqliteVec");
                          });
 
 // ---- factory and sqlite-vec specifics -------------------------------------
+
+// Both indexes return the same hits, with bit-identical scores.
+void ExpectSameHits(VectorIndex* a, VectorIndex* b, const std::vector<float>& q, int k, const Filter& f) {
+  std::vector<Hit> ha, hb;
+  ASSERT_TRUE(a->Search(q.data(), int(q.size()), k, f, &ha).ok());
+  ASSERT_TRUE(b->Search(q.data(), int(q.size()), k, f, &hb).ok());
+  ASSERT_EQ(ha.size(), hb.size());
+  for (size_t i = 0; i < ha.size(); ++i) {
+    EXPECT_EQ(ha[i].entry_id, hb[i].entry_id);
+    EXPECT_EQ(ha[i].score, hb[i].score);
+  }
+}
 
 IndexOptions VecOptions(IndexBackend b, const std::string& ext = REKALL_TEST_SQLITE_VEC) {
   IndexOptions o;
@@ -504,14 +530,7 @@ TEST(OpenVectorIndex, BackendsAgreeExactly) {
     Filter f;
     if (t % 3 == 1) f.type = "bug";
     if (t % 3 == 2) f.tags = {"y"};
-    std::vector<Hit> a, b;
-    ASSERT_TRUE(brute->Search(q.data(), 384, 15, f, &a).ok());
-    ASSERT_TRUE(vec->Search(q.data(), 384, 15, f, &b).ok());
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_EQ(a[i].entry_id, b[i].entry_id);
-      EXPECT_EQ(a[i].score, b[i].score);
-    }
+    ExpectSameHits(brute.get(), vec.get(), q, 15, f);
   }
 }
 
@@ -581,6 +600,73 @@ TEST(SqliteVecIndex, CatchesUpWithChangesMadeWhileClosed) {
   ASSERT_TRUE(idx->Search(mine.data(), 384, 1, {}, &hits).ok());
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].entry_id, "mine");
+}
+
+// Issue 10 #4: processes that each find embeddings_vec behind the sources
+// reconcile it at once. Each reconcile reads what the table holds and writes
+// under one write lock, waiting the busy timeout: no "database is locked",
+// no UNIQUE error from a row the other inserted in between.
+TEST(SqliteVecIndex, ConcurrentReconcilesNeitherFailNorDuplicate) {
+  TempDb db;
+  {
+    std::unique_ptr<VectorIndex> idx;
+    std::string notice;
+    ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice).ok());
+  }
+  constexpr int kThreads = 3, kRounds = 15;
+  std::vector<std::string> errors[kThreads];
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      sqlite3* c = db.Open();
+      std::mt19937_64 rng(100 + t);
+      for (int r = 0; r < kRounds; ++r) {
+        // Written behind the index's back: the next open must reconcile.
+        testing::WriteEntryRows(c, "t" + std::to_string(t) + "_" + std::to_string(r), RandomUnit(rng, 384),
+                                EntryMeta{"bug", "", "active", {}});
+        std::unique_ptr<VectorIndex> idx;
+        std::string notice;
+        Status s = OpenVectorIndex(c, VecOptions(IndexBackend::kAuto), &idx, &notice);
+        if (s.ok() && std::string(idx->name()) != "sqlite-vec") s = Status::Internal("fell back: " + notice);
+        if (!s.ok()) errors[t].push_back(s.ToString());
+      }
+      sqlite3_close(c);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_TRUE(errors[t].empty()) << errors[t].front();
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice;
+  ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice).ok());
+  size_t n = 0;
+  ASSERT_TRUE(idx->Count(&n).ok());
+  EXPECT_EQ(n, size_t(kThreads * kRounds));
+}
+
+// Busy is another writer past the busy timeout, not a missing extension:
+// auto must not hide it behind a brute index.
+TEST(OpenVectorIndex, AutoReportsBusyInsteadOfFallingBack) {
+  TempDb db;
+  std::mt19937_64 rng(53);
+  {
+    std::unique_ptr<VectorIndex> idx;
+    std::string notice;
+    ASSERT_TRUE(OpenVectorIndex(db.db(), VecOptions(IndexBackend::kSqliteVec), &idx, &notice).ok());
+  }
+  testing::WriteEntryRows(db.db(), "behind", RandomUnit(rng, 384), EntryMeta{"bug", "", "active", {}});
+  sqlite3* other = db.Open();
+  ExecOrDie(other, "BEGIN IMMEDIATE");
+  sqlite3_busy_timeout(db.db(), 20);
+  std::unique_ptr<VectorIndex> idx;
+  std::string notice;
+  Status s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kAuto), &idx, &notice);
+  EXPECT_EQ(s.code(), Code::kBusy) << s.ToString();
+  EXPECT_TRUE(sqlite3_get_autocommit(db.db()));  // not left inside a transaction
+  ExecOrDie(other, "COMMIT");
+  sqlite3_close(other);
+  s = OpenVectorIndex(db.db(), VecOptions(IndexBackend::kAuto), &idx, &notice);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_STREQ(idx->name(), "sqlite-vec");
 }
 
 // A connection that cannot write cannot catch embeddings_vec up with
@@ -711,15 +797,7 @@ class SqliteVecBuild : public ::testing::Test {
 
   // Top-k of `idx` equals the exact reference (ids and scores).
   void ExpectExact(VectorIndex* idx, const std::vector<float>& q, int k, const Filter& f = {}) {
-    std::vector<Hit> hits;
-    Status s = idx->Search(q.data(), 384, k, f, &hits);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    auto want = ReferenceSearch(ref_, q, k, f);
-    ASSERT_EQ(hits.size(), want.size());
-    for (size_t i = 0; i < hits.size(); ++i) {
-      EXPECT_EQ(hits[i].entry_id, want[i].first) << "rank " << i;
-      EXPECT_NEAR(hits[i].score, want[i].second, 1e-5) << "rank " << i;
-    }
+    testing::ExpectMatchesReference(idx, ref_, q, k, f);
   }
 
   // The finished table: every source row once, state complete, searches
@@ -742,14 +820,7 @@ class SqliteVecBuild : public ::testing::Test {
       Filter f;
       if (t % 3 == 1) f.type = "bug";
       if (t % 3 == 2) f.status = "obsolete";
-      std::vector<Hit> a, b;
-      ASSERT_TRUE(brute->Search(q.data(), 384, 20, f, &a).ok());
-      ASSERT_TRUE(idx->Search(q.data(), 384, 20, f, &b).ok());
-      ASSERT_EQ(a.size(), b.size());
-      for (size_t i = 0; i < a.size(); ++i) {
-        EXPECT_EQ(a[i].entry_id, b[i].entry_id);
-        EXPECT_EQ(a[i].score, b[i].score);
-      }
+      ExpectSameHits(brute.get(), idx, q, 20, f);
       ExpectExact(idx, q, 10, f);
     }
   }

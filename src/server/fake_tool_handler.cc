@@ -40,6 +40,7 @@ std::vector<ToolSpec> FakeToolHandler::Tools() {
        {{"type", "object"},
         {"properties", {{"text", {{"type", "string"}}}}},
         {"required", {"text"}}}},
+      {"bad_utf8", "Returns text that is not valid UTF-8.", {{"type", "object"}}},
   };
   if (rekall_tools_) {
     for (auto& t : RekallToolSpecs()) tools.push_back(std::move(t));
@@ -84,6 +85,9 @@ ToolResult FakeToolHandler::Call(const std::string& name, const json& args,
     std::fflush(stdout);
     std::cout << text << " (cout)" << std::endl;
     r.text = "printed";
+  } else if (name == "bad_utf8") {
+    r.text = "bad \xFF byte";
+    r.structured = json{{"text", "bad \xC3 tail"}, {"key \xFE", 1}};
   } else {
     r.structured = json{{"tool", name}, {"args", args}};
   }

@@ -26,6 +26,8 @@ class FakeToolHandler : public ToolHandler {
   // stats: the counters below.
   // print {text}: writes text to stdout with printf and std::cout, as a
   //   careless library would; returns "printed".
+  // bad_utf8: text and structured content (a value and a key) that are not
+  //   valid UTF-8, as a stored text written by another tool may be.
   std::vector<ToolSpec> Tools() override;
   ToolResult Call(const std::string& name, const nlohmann::json& args,
                   const CancelToken& cancel) override;

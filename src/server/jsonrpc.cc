@@ -53,25 +53,45 @@ json MakeError(const json& id, int code, std::string message, json data) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}};
 }
 
-std::string Serialize(const json& message) {
-  std::string out = message.dump(-1, ' ', false, json::error_handler_t::replace);
+std::string Serialize(const json& message, bool* replaced) {
+  std::string out = DumpJson(message, -1, replaced);
   out.push_back('\n');
   return out;
 }
 
-ParseOutcome ParseLine(std::string_view line) {
-  json doc = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return {std::nullopt, MakeError(nullptr, kParseError, "Parse error: the line is not valid JSON")};
-  }
-  if (doc.is_array()) {
-    // MCP removed JSON-RPC batches in 2025-06-18; one message per line.
-    return {std::nullopt, MakeError(nullptr, kInvalidRequest, "Invalid Request: batches are not supported")};
-  }
-  if (!doc.is_object()) {
-    return {std::nullopt, MakeError(nullptr, kInvalidRequest, "Invalid Request: a message must be a JSON object")};
-  }
+namespace {
 
+ParseOutcome Rejected(std::optional<json> error, std::string why) {
+  return {std::nullopt, std::move(error), std::move(why)};
+}
+
+// The top level of a message too deep to parse whole: its scalar members (id,
+// method, jsonrpc) are kept and every nested array or object is dropped as it
+// is read, so nothing deep is built. *has_id says whether an "id" key was
+// there at all, even one whose (nested) value was dropped.
+json ShallowEnvelope(std::string_view line, bool* has_id) {
+  *has_id = false;
+  auto keep = [has_id](int depth, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::key && depth == 1 && parsed == "id") *has_id = true;
+    bool opens = event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
+    return depth == 0 || !opens;
+  };
+  return json::parse(line.begin(), line.end(), keep, /*allow_exceptions=*/false);
+}
+
+ParseOutcome TooDeep(std::string_view line, int max_depth) {
+  std::string why = "Invalid Request: JSON nested deeper than " + std::to_string(max_depth) + " levels";
+  bool has_id = false;
+  json top = ShallowEnvelope(line, &has_id);
+  bool is_object = top.is_object();
+  if (is_object && !has_id && top.contains("method")) return Rejected(std::nullopt, why);  // a notification
+  json id = is_object ? top.value("id", json()) : json();
+  if (!id.is_string() && !id.is_number_integer()) id = nullptr;
+  return Rejected(MakeError(id, kInvalidRequest, why, json{{"maxDepth", max_depth}}), why);
+}
+
+// A parsed line that is a JSON object: the envelope checks.
+ParseOutcome FromObject(json& doc) {
   // Work out the id first, so the error can name the request when possible.
   bool has_id = doc.contains("id");
   json id = has_id ? doc["id"] : json(nullptr);
@@ -79,10 +99,11 @@ ParseOutcome ParseLine(std::string_view line) {
   bool id_ok = has_id && (id.is_string() || id.is_number_integer());
   json reply_id = id_ok ? id : json(nullptr);
   auto invalid = [&](std::string why) -> ParseOutcome {
+    why = "Invalid Request: " + why;
     // A notification with a bad envelope is still never answered, but only
     // when it is unambiguously one (no id at all).
-    if (!has_id && doc.contains("method")) return {std::nullopt, std::nullopt};
-    return {std::nullopt, MakeError(reply_id, kInvalidRequest, "Invalid Request: " + why)};
+    if (!has_id && doc.contains("method")) return Rejected(std::nullopt, why);
+    return Rejected(MakeError(reply_id, kInvalidRequest, why), why);
   };
 
   auto version = doc.find("jsonrpc");
@@ -97,7 +118,7 @@ ParseOutcome ParseLine(std::string_view line) {
       Message m;
       m.kind = Message::Kind::kResponse;
       m.id = id;
-      return {std::move(m), std::nullopt};
+      return {std::move(m), std::nullopt, ""};
     }
     return invalid("\"method\" is missing");
   }
@@ -113,7 +134,29 @@ ParseOutcome ParseLine(std::string_view line) {
     }
     m.params = std::move(*params);  // an array is left for the method to reject (-32602)
   }
-  return {std::move(m), std::nullopt};
+  return {std::move(m), std::nullopt, ""};
+}
+
+}  // namespace
+
+ParseOutcome ParseLine(std::string_view line, int max_depth) {
+  json doc;
+  Status parsed = ParseJson(line, max_depth, &doc);
+  if (!parsed.ok()) {
+    if (JsonDeeperThan(line, max_depth)) return TooDeep(line, max_depth);
+    std::string why = "Parse error: the line is not valid JSON";
+    return Rejected(MakeError(nullptr, kParseError, why), why + " (" + parsed.message() + ")");
+  }
+  if (doc.is_array()) {
+    // MCP removed JSON-RPC batches in 2025-06-18; one message per line.
+    std::string why = "Invalid Request: batches are not supported";
+    return Rejected(MakeError(nullptr, kInvalidRequest, why), why);
+  }
+  if (!doc.is_object()) {
+    std::string why = "Invalid Request: a message must be a JSON object";
+    return Rejected(MakeError(nullptr, kInvalidRequest, why), why);
+  }
+  return FromObject(doc);
 }
 
 }  // namespace rekall::server::jsonrpc

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json.h"
+
 namespace rekall::server::jsonrpc {
 
 enum ErrorCode : int {
@@ -56,16 +58,25 @@ struct Message {
 struct ParseOutcome {
   std::optional<Message> message;
   std::optional<nlohmann::json> error;
+  // Why the line was rejected, for the log; set whenever message is absent,
+  // also for the invalid notification that gets no answer.
+  std::string rejected;
 };
 
-ParseOutcome ParseLine(std::string_view line);
+// A line nested deeper than max_depth is rejected before it is built
+// (util/json.h says why) with -32600 and data {"maxDepth": N}. Its top-level
+// id and method are still read, without building anything nested, so a
+// request gets its error under its own id and a notification (e.g.
+// notifications/cancelled with a deep requestId) gets no answer.
+ParseOutcome ParseLine(std::string_view line, int max_depth = kMaxJsonDepth);
 
 nlohmann::json MakeResult(const nlohmann::json& id, nlohmann::json result);
 nlohmann::json MakeError(const nlohmann::json& id, int code, std::string message,
                          nlohmann::json data = nullptr);
 
 // One line of compact JSON with its '\n'. Invalid UTF-8 coming from a tool is
-// replaced with U+FFFD rather than throwing.
-std::string Serialize(const nlohmann::json& message);
+// replaced with U+FFFD rather than throwing; *replaced (when not null) says
+// whether that happened.
+std::string Serialize(const nlohmann::json& message, bool* replaced = nullptr);
 
 }  // namespace rekall::server::jsonrpc

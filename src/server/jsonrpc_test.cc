@@ -89,6 +89,8 @@ TEST(ParseLine, ParseErrors) {
     EXPECT_EQ(ErrorCodeOf(p), kParseError) << line;
     EXPECT_TRUE((*p.error)["id"].is_null());
   }
+  // So is a number beyond double's range (nlohmann throws out_of_range).
+  EXPECT_EQ(ErrorCodeOf(ParseLine(R"({"jsonrpc":"2.0","id":1e999,"method":"ping"})")), kParseError);
   // Invalid UTF-8 inside a string is a parse error too.
   EXPECT_EQ(ErrorCodeOf(ParseLine("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\xc3\x28\"}")), kParseError);
 }
@@ -115,6 +117,58 @@ TEST(ParseLine, InvalidNotificationIsNeverAnswered) {
   EXPECT_FALSE(p.error);
 }
 
+std::string Deep(size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
+TEST(ParseLine, TooDeepRequestIsAnsweredUnderItsId) {
+  for (std::string line :
+       {R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x","arguments":{"a":)" + Deep(300000) + "}}}",
+        R"({"params":{"arguments":)" + Deep(300000) + R"(},"jsonrpc":"2.0","method":"tools/call","id":7})"}) {
+    ParseOutcome p = ParseLine(line);
+    EXPECT_FALSE(p.message);
+    ASSERT_EQ(ErrorCodeOf(p), kInvalidRequest);
+    EXPECT_EQ((*p.error)["id"], 7);
+    EXPECT_EQ((*p.error)["error"]["data"]["maxDepth"], kMaxJsonDepth);
+    EXPECT_EQ((*p.error)["error"]["message"], "Invalid Request: JSON nested deeper than 128 levels");
+    EXPECT_EQ(p.rejected, "Invalid Request: JSON nested deeper than 128 levels");
+  }
+  // No usable id: the error goes out with a null id.
+  for (std::string line : {R"({"jsonrpc":"2.0","id":)" + Deep(300000) + R"(,"method":"ping"})", Deep(300000),
+                           std::string(300000, '{'), R"({"jsonrpc":"2.0","id":1.5,"params":)" + Deep(200) + "}",
+                           R"({"jsonrpc":"2.0","id":"x","params":)" + Deep(200)}) {
+    ParseOutcome p = ParseLine(line);
+    EXPECT_FALSE(p.message);
+    ASSERT_EQ(ErrorCodeOf(p), kInvalidRequest) << line.substr(0, 60);
+    EXPECT_TRUE((*p.error)["id"].is_null()) << line.substr(0, 60);
+  }
+}
+
+TEST(ParseLine, TooDeepNotificationIsNeverAnswered) {
+  ParseOutcome p = ParseLine(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":)" +
+                             Deep(300000) + "}}");
+  EXPECT_FALSE(p.message);
+  EXPECT_FALSE(p.error);
+  EXPECT_NE(p.rejected.find("deeper than 128 levels"), std::string::npos);
+}
+
+TEST(ParseLine, DepthLimitCountsTheEnvelope) {
+  // message, params, arguments: three levels before the value.
+  std::string at = R"({"jsonrpc":"2.0","id":1,"method":"m","params":{"arguments":)" + Deep(5) + "}}";
+  EXPECT_TRUE(ParseLine(at, 7).message);
+  EXPECT_EQ(ErrorCodeOf(ParseLine(at, 6)), kInvalidRequest);
+  ParseOutcome p = ParseLine(R"({"jsonrpc":"2.0","id":1,"method":"m","params":{"a":)" + Deep(kMaxJsonDepth - 2) + "}}");
+  ASSERT_TRUE(p.message);
+  EXPECT_EQ(p.message->params["a"], json::parse(Deep(kMaxJsonDepth - 2)));
+}
+
+TEST(ParseLine, RejectedSaysWhy) {
+  EXPECT_TRUE(ParseLine(R"({"jsonrpc":"2.0","id":1,"method":"ping"})").rejected.empty());
+  ParseOutcome p = ParseLine("{\"a\": nul}");
+  EXPECT_EQ((*p.error)["error"]["message"], "Parse error: the line is not valid JSON");
+  EXPECT_NE(p.rejected.find("column"), std::string::npos) << p.rejected;
+  p = ParseLine(R"({"jsonrpc":"1.0","method":"notifications/whatever"})");
+  EXPECT_EQ(p.rejected, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
+}
+
 TEST(Serialize, OneLineAndInvalidUtf8Replaced) {
   std::string s = Serialize(MakeResult(1, json{{"text", std::string("a\nb\xff")}}));
   ASSERT_FALSE(s.empty());
@@ -122,6 +176,11 @@ TEST(Serialize, OneLineAndInvalidUtf8Replaced) {
   EXPECT_EQ(s.find('\n'), s.size() - 1);
   json back = json::parse(s);
   EXPECT_EQ(back["result"]["text"], "a\nb\xEF\xBF\xBD");
+  bool replaced = false;
+  Serialize(MakeResult(1, json{{"text", std::string("a\xff")}}), &replaced);
+  EXPECT_TRUE(replaced);
+  Serialize(MakeResult(1, json{{"text", "fine"}}), &replaced);
+  EXPECT_FALSE(replaced);
 }
 
 TEST(MakeError, Shape) {

@@ -19,6 +19,7 @@
 
 #include "server/jsonrpc.h"
 #include "server/schema_check.h"
+#include "util/json.h"
 
 namespace rekall::server {
 
@@ -183,7 +184,13 @@ void McpServer::Impl::Prepare(int out) {
 }
 
 void McpServer::Impl::Send(const json& message) {
-  std::string line = jsonrpc::Serialize(message);
+  bool replaced = false;
+  std::string line = jsonrpc::Serialize(message, &replaced);
+  if (replaced) {
+    // The id came from a parsed line, so it is valid UTF-8: the text was not.
+    Log("the response to request " + message.value("id", json()).dump() +
+        " held invalid UTF-8; sent with U+FFFD in its place");
+  }
   std::lock_guard<std::mutex> lock(write_mu);
   if (out_broken) return;
   const char* p = line.data();
@@ -204,13 +211,13 @@ void McpServer::Impl::Send(const json& message) {
 
 void McpServer::Impl::HandleLine(std::string_view line) {
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;  // blank line
-  jsonrpc::ParseOutcome parsed = jsonrpc::ParseLine(line);
-  if (parsed.error) {
-    Log("rejected a message: " + (*parsed.error)["error"]["message"].get<std::string>());
-    Send(*parsed.error);
+  jsonrpc::ParseOutcome parsed = jsonrpc::ParseLine(line, opt.max_json_depth);
+  if (!parsed.message) {
+    Log(std::string(parsed.error ? "rejected a message: " : "ignored an invalid notification: ") +
+        parsed.rejected);
+    if (parsed.error) Send(*parsed.error);  // an invalid notification is never answered
     return;
   }
-  if (!parsed.message) return;  // an invalid notification: never answered
   jsonrpc::Message& m = *parsed.message;
   switch (m.kind) {
     case jsonrpc::Message::Kind::kRequest: HandleRequest(m); break;
@@ -366,7 +373,9 @@ void McpServer::Impl::HandleNotification(const jsonrpc::Message& m) {
 json McpServer::Impl::FormatResult(const ToolResult& r, const std::string& version) const {
   std::string text = r.text;
   if (text.empty() && !r.structured.is_null()) {
-    text = r.structured.dump(-1, ' ', false, json::error_handler_t::replace);
+    bool replaced = false;
+    text = DumpJson(r.structured, -1, &replaced);
+    if (replaced) Log("a tool result held invalid UTF-8; its text has U+FFFD in its place");
   }
   json result{{"content", TextContent(std::move(text))}, {"isError", r.is_error}};
   // structuredContent exists since 2025-06-18 and must be an object.

@@ -1,5 +1,6 @@
 // McpServer: the Model Context Protocol over stdio, independent of the
-// knowledge store. The engine plugs in through ToolHandler.
+// knowledge store and of Rekall's tools (rekall_tools.h): those plug in
+// through ToolHandler.
 //
 // Wire format: one JSON-RPC 2.0 message per line (UTF-8, '\n'-terminated),
 // no batches. The server speaks the handshake-era protocol revisions
@@ -35,30 +36,6 @@
 // execution error (isError=true), as SEP-1303 asks, so the model can read it
 // and retry; for older revisions it is JSON-RPC -32602. An unknown tool, a
 // missing name or non-object arguments are -32602 in every revision.
-//
-// Tools agents expect from Rekall (the Python tool; names and arguments are
-// kept so agents configured for it keep working; rekall_tools.h has the full
-// schemas):
-//   rekall_search  query (string, required), context (string), type (string),
-//                  project (string), limit (integer, default 10);
-//                  ours adds mode (semantic|keyword|hybrid, default semantic)
-//                  and tags (string[], all must match)
-//   rekall_show    id (string, required; full id or prefix)
-//   rekall_add     type (bug|pattern|decision|pitfall|config|reference,
-//                  required), title (string, required), content (string),
-//                  context (object {situation, solution, trigger_keywords[],
-//                  what_failed, conversation_excerpt, files_modified[],
-//                  error_messages[]}; Rekall also takes a plain string),
-//                  tags (string[]), project (string),
-//                  confidence (integer 0-5, default 2); Rekall requires
-//                  context too, we do not
-//   rekall_similar entry_id (string, required), limit (integer, default 5)
-//   rekall_info    no arguments; ours returns our own statistics
-//   rekall_delete  id (string, required)          -- ours, Rekall has none
-//   rekall_update  id (string, required) + any rekall_add field -- ours
-// Rekall also has rekall_help, rekall_link, rekall_unlink, rekall_suggest,
-// rekall_get_context, rekall_related, rekall_sources_suggest, rekall_stale,
-// rekall_generalize and rekall_sources_verify, which we do not offer (yet).
 #pragma once
 
 #include <atomic>
@@ -70,7 +47,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json.h"
 #include "util/status.h"
+#include "util/version.h"
 
 namespace rekall::server {
 
@@ -134,8 +113,11 @@ struct ServerOptions {
   // Longest accepted line (without its '\n'); longer ones get -32600 and are
   // skipped without being buffered.
   size_t max_message_bytes = 4 << 20;
+  // Deepest accepted nesting of arrays and objects in a message; deeper ones
+  // get -32600 (util/json.h: a deep value would overflow the stack later).
+  int max_json_depth = kMaxJsonDepth;
   std::string name = "rekall";
-  std::string version = "0.1.0";
+  std::string version = kVersion;
   std::string instructions;  // optional initialize "instructions"
   // Threads running tools/call. 1 serialises every call on the handler.
   int worker_threads = 2;

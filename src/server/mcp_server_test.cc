@@ -233,6 +233,53 @@ TEST(McpServer, OversizedMessageIsRejectedAndSkipped) {
   EXPECT_TRUE(r.contains("result"));
 }
 
+// 300,000 levels fit in well under max_message_bytes and used to overflow
+// the stack once the value was copied (arguments) or dumped (requestId).
+std::string Deep(size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); }
+
+TEST(McpServer, DeeplyNestedMessagesAreRejectedAndServingGoesOn) {
+  Session s;
+  s.Initialize();
+  s.SendRaw(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x","deep":)" +
+            Deep(300000) + "}}}\n");
+  json r = s.Read();
+  EXPECT_EQ(r["id"], 1);  // answered under its own id, so the client is not left waiting
+  EXPECT_EQ(Code(r), -32600);
+  EXPECT_EQ(r["error"]["data"]["maxDepth"], kMaxJsonDepth);
+  // A notification is never answered, a deep one neither: the next message
+  // is the ping's.
+  s.SendRaw(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":)" + Deep(300000) + "}}\n");
+  s.Request(3, "ping");
+  r = s.Read();
+  EXPECT_EQ(r["id"], 3);
+  EXPECT_TRUE(r.contains("result"));
+  // Nesting up to the limit is served.
+  std::string at_limit = std::string(kMaxJsonDepth - 3, '[') + std::string(kMaxJsonDepth - 3, ']');
+  s.SendRaw(R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"typed","arguments":{"n":1,"x":)" +
+            at_limit + "}}}\n");
+  r = s.Read();
+  EXPECT_EQ(r["id"], 4);
+  EXPECT_EQ(r["result"]["isError"], false);
+  EXPECT_EQ(s.CloseInputAndWait(), 0);
+}
+
+TEST(McpServer, InvalidUtf8FromAToolIsReplacedNotFatal) {
+  for (const char* version : {kLatestProtocolVersion, "2024-11-05"}) {
+    Session s;
+    s.Initialize(version);
+    s.Call(1, "bad_utf8", json::object());
+    json r = s.Read();  // Read parses the line: it is valid JSON, so valid UTF-8
+    ASSERT_EQ(r["id"], 1) << version;
+    EXPECT_EQ(r["result"]["content"][0]["text"], "bad \xEF\xBF\xBD byte");
+    if (r["result"].contains("structuredContent")) {
+      EXPECT_EQ(r["result"]["structuredContent"]["text"], "bad \xEF\xBF\xBD tail");
+      EXPECT_TRUE(r["result"]["structuredContent"].contains("key \xEF\xBF\xBD"));
+    }
+    s.Request(2, "ping");
+    EXPECT_EQ(s.Read()["id"], 2);
+  }
+}
+
 TEST(McpServer, ToolsCallResultShape) {
   Session s;
   s.Initialize();

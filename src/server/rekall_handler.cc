@@ -1,16 +1,14 @@
 #include "server/rekall_handler.h"
 
-#include <malloc.h>
-#include <sqlite3.h>
-
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <cstdio>
 #include <sstream>
 
+#include "present/present.h"
 #include "server/rekall_tools.h"
 #include "store/entry.h"
+#include "store/store.h"
+#include "util/json.h"
 
 namespace rekall::server {
 
@@ -18,148 +16,70 @@ using nlohmann::json;
 
 namespace {
 
-constexpr size_t kUlidLength = 26;
-
-std::string Fixed(double v, int digits = 3) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
-std::string WhyText(const SearchResult& r) {
-  std::string s, sep;
-  if (r.vector_rank) {
-    s += "vector #" + std::to_string(r.vector_rank);
-    if (r.cosine) s += " (cosine " + Fixed(*r.cosine) + ")";
-    sep = ", ";
-  }
-  if (r.keyword_rank) {
-    s += sep + "keyword #" + std::to_string(r.keyword_rank);
-    if (r.bm25) s += " (bm25 " + Fixed(*r.bm25) + ")";
-  }
-  return s;
-}
-
-// One line per hit, then its first words: enough for the model to decide
-// which entries to open with rekall_show.
-std::string ResultsText(const std::vector<SearchResult>& rs) {
-  std::string out;
-  int i = 0;
-  for (const auto& r : rs) {
-    const store::Entry& e = r.entry;
-    out += std::to_string(++i) + ". [" + e.type + "] " + e.title + "\n   id: " + e.id;
-    if (e.project) out += "  project: " + *e.project;
-    out += "  score: " + Fixed(r.score, 4);
-    if (e.status != "active") out += "  status: " + e.status;
-    out += "\n";
-    std::string why = WhyText(r);
-    if (!why.empty()) out += "   why: " + why + "\n";
-    if (!e.content.empty()) {
-      std::string snippet = e.content.substr(0, 160);
-      // Do not cut a UTF-8 sequence in two.
-      while (!snippet.empty() && snippet.size() < e.content.size() &&
-             (static_cast<unsigned char>(e.content[snippet.size()]) & 0xC0) == 0x80)
-        snippet.pop_back();
-      for (auto& c : snippet)
-        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-      out += "   " + snippet + (snippet.size() < e.content.size() ? "..." : "") + "\n";
-    }
-  }
-  return out;
-}
-
-// Rekall's structured context, from the tool argument: an object is kept as
-// given; a plain string (Rekall's older form) becomes its `situation`.
-json ContextObject(const json& ctx) {
-  if (ctx.is_string()) return json{{"situation", ctx.get<std::string>()}};
-  return ctx;
-}
-
-// Applies the rekall_add / rekall_update fields present in `args`.
-void ApplyEntryArgs(const json& args, store::Entry* e) {
-  if (auto it = args.find("title"); it != args.end()) e->title = it->get<std::string>();
-  if (auto it = args.find("content"); it != args.end()) e->content = it->get<std::string>();
-  if (auto it = args.find("type"); it != args.end()) e->type = it->get<std::string>();
-  if (auto it = args.find("project"); it != args.end()) {
-    std::string p = it->get<std::string>();
-    e->project = p.empty() ? std::nullopt : std::optional<std::string>(p);
-  }
-  if (auto it = args.find("confidence"); it != args.end()) e->confidence = it->get<int>();
-  if (auto it = args.find("tags"); it != args.end()) e->tags = it->get<std::vector<std::string>>();
-  if (auto it = args.find("context"); it != args.end()) {
-    // Rekall keeps it in entries.context_structured as JSON text.
-    e->extra["context_structured"] = ContextObject(*it).dump();
-  }
-}
-
-// The entry as the tools show it: Rekall's fields, the structured context
-// parsed, the other bookkeeping columns left out.
-json EntryJson(const store::Entry& e) {
-  json j = store::EntryToJson(e);
-  j.erase("extra");
-  auto ctx = e.extra.find("context_structured");
-  if (ctx != e.extra.end() && ctx->is_string()) {
-    try {
-      j["context"] = json::parse(ctx->get<std::string>());
-    } catch (const json::parse_error&) {
-      j["context"] = ctx->get<std::string>();
-    }
-  }
-  return j;
-}
-
-std::string EntryText(const store::Entry& e, const json& context) {
-  std::string s = e.title + "\n";
-  s += "id: " + e.id + "\ntype: " + e.type + "\nproject: " + e.project.value_or("-") +
-       "\nconfidence: " + std::to_string(e.confidence) + "\nstatus: " + e.status + "\n";
-  if (e.superseded_by) s += "superseded by: " + *e.superseded_by + "\n";
-  s += "tags: ";
-  for (size_t i = 0; i < e.tags.size(); ++i) s += (i ? ", " : "") + e.tags[i];
-  s += "\ncreated: " + e.created_at + "\nupdated: " + e.updated_at + "\n";
-  if (context.is_object()) {
-    for (auto it = context.begin(); it != context.end(); ++it) {
-      if (it->is_null()) continue;
-      s += it.key() + ": " + (it->is_string() ? it->get<std::string>() : it->dump()) + "\n";
-    }
-  } else if (context.is_string()) {
-    s += "context: " + context.get<std::string>() + "\n";
-  }
-  s += "\n" + e.content;
-  return s;
-}
-
 int ClampLimit(const json& args, const char* key, int def) {
   auto it = args.find(key);
-  long v = it == args.end() ? def : it->get<long>();
+  // Clamped, not refused: a limit past the maximum asks for all there is.
+  long v = it == args.end() ? def : JsonToLongSaturated(*it);
   return static_cast<int>(std::clamp<long>(v, 1, RekallToolHandler::kMaxLimit));
 }
 
+// The rekall_search arguments (checked against the tool's schema) as a
+// request; the cancellation flag and the model wait are the caller's.
+Status ToSearchRequest(const json& args, SearchRequest* req) {
+  req->query = args.at("query").get<std::string>();
+  Status s = ParseSearchMode(args.value("mode", std::string("semantic")), &req->mode);
+  if (!s.ok()) return s;
+  req->limit = ClampLimit(args, "limit", 10);
+  if (auto it = args.find("type"); it != args.end()) {
+    std::string t = it->get<std::string>();
+    if (!store::IsEntryType(t))
+      return Status::InvalidArgument("invalid type '" + t + "' (expected " + present::EntryTypeChoices() + ")");
+    req->filter.type = t;
+  }
+  if (auto it = args.find("project"); it != args.end()) req->filter.project = it->get<std::string>();
+  if (auto it = args.find("tags"); it != args.end()) req->filter.tags = it->get<std::vector<std::string>>();
+  // Rekall's `context` sharpens the meaning of a short query: it joins the
+  // embedded text of a semantic search (the keyword side would demand every
+  // word of it, so keyword and hybrid ranking use the query alone).
+  std::string context = args.value("context", std::string());
+  if (req->mode == SearchMode::kSemantic && !context.empty()) req->query += "\n" + context;
+  if (req->query.find_first_not_of(" \t\r\n") == std::string::npos)
+    return Status::InvalidArgument("the query is empty");
+  return Status::OK();
+}
+
+// The tool result of a search: the hits as structured content, and a text
+// that says first when they are keyword results because the model is loading.
+ToolResult SearchAnswer(const std::string& query, SearchMode requested, const SearchResponse& resp) {
+  ToolResult r;
+  json results = json::array();
+  for (const auto& hit : resp.results) results.push_back(present::ResultJson(hit, present::ResultFields::kSummary));
+  r.structured = json{{"query", query},
+                      {"mode", SearchModeName(resp.mode_used)},
+                      {"requested_mode", SearchModeName(requested)},
+                      {"model_loading", resp.model_loading},
+                      {"count", resp.results.size()},
+                      {"results", std::move(results)}};
+  if (!resp.notice.empty()) r.structured["notice"] = resp.notice;
+  std::string head;
+  if (resp.model_loading) {
+    head = "Note: the embedding model is loading, so these are keyword (full-text) results, not semantic ones; "
+           "search again in a moment for results by meaning.\n";
+  } else if (!resp.notice.empty()) {
+    head = "Note: " + resp.notice + "\n";
+  }
+  if (resp.results.empty()) {
+    r.text = head + "No entries found for \"" + query + "\".";
+  } else {
+    r.text = head + "Found " + std::to_string(resp.results.size()) + " entr" +
+             (resp.results.size() == 1 ? "y" : "ies") + " (" + SearchModeName(resp.mode_used) +
+             " search; rekall_show <id> for the full content):\n" +
+             present::ResultsText(resp.results, present::Audience::kAgent);
+  }
+  return r;
+}
+
 }  // namespace
-
-void TuneMallocForServer() {
-#ifdef M_ARENA_MAX
-  mallopt(M_ARENA_MAX, 1);
-#endif
-}
-
-json ResultToJson(const SearchResult& r) {
-  const store::Entry& e = r.entry;
-  json j{{"id", e.id},
-         {"title", e.title},
-         {"type", e.type},
-         {"project", e.project ? json(*e.project) : json(nullptr)},
-         {"confidence", e.confidence},
-         {"status", e.status},
-         {"tags", e.tags},
-         {"score", r.score}};
-  json why = json::object();
-  if (r.vector_rank) why["vector_rank"] = r.vector_rank;
-  if (r.keyword_rank) why["keyword_rank"] = r.keyword_rank;
-  if (r.cosine) why["cosine"] = *r.cosine;
-  if (r.bm25) why["bm25"] = *r.bm25;
-  j["why"] = std::move(why);
-  return j;
-}
 
 RekallToolHandler::RekallToolHandler(Engine* engine) : engine_(engine) {}
 
@@ -178,78 +98,22 @@ ToolResult RekallToolHandler::Call(const std::string& name, const json& args, co
   return ToolResult::Error("unknown tool " + name);
 }
 
-Status RekallToolHandler::ResolveId(const std::string& id_or_prefix, std::string* id) {
-  std::string want = id_or_prefix;
-  for (auto& c : want) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (want.empty()) return Status::InvalidArgument("the id is empty");
-  bool exists = false;
-  // Exact ids first, as given (imported entries may carry non-ULID ids).
-  for (const std::string& candidate : {id_or_prefix, want}) {
-    Status s = engine_->store()->Exists(candidate, &exists);
-    if (!s.ok()) return s;
-    if (exists) {
-      *id = candidate;
-      return Status::OK();
-    }
-  }
-  if (want.size() >= kUlidLength) return Status::NotFound("no entry with id " + id_or_prefix);
-  // A prefix: the ids in [want, want + 0xFF). The connection is opened with
-  // SQLITE_OPEN_FULLMUTEX, so this read is safe beside the engine's calls.
-  sqlite3* db = engine_->store()->db();
-  sqlite3_stmt* st = nullptr;
-  int rc = sqlite3_prepare_v2(db, "SELECT id FROM entries WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 3", -1, &st,
-                              nullptr);
-  if (rc != SQLITE_OK) return Status::Internal(std::string("resolving an id prefix: ") + sqlite3_errmsg(db));
-  std::string upper = want + "\xff";
-  sqlite3_bind_text(st, 1, want.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, upper.c_str(), -1, SQLITE_TRANSIENT);
-  std::vector<std::string> found;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) found.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return Status::Internal("resolving an id prefix failed");
-  if (found.empty()) return Status::NotFound("no entry with id " + id_or_prefix);
-  if (found.size() > 1)
-    return Status::InvalidArgument("id prefix " + id_or_prefix + " is ambiguous (" + found[0] + ", " + found[1] +
-                                   (found.size() > 2 ? ", ..." : "") + "); give more characters");
-  *id = found[0];
-  return Status::OK();
-}
-
 ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel) {
   using std::chrono::milliseconds;
   using Clock = std::chrono::steady_clock;
   SearchRequest req;
-  req.query = args.at("query").get<std::string>();
-  Status s = ParseSearchMode(args.value("mode", std::string("semantic")), &req.mode);
+  Status s = ToSearchRequest(args, &req);
   if (!s.ok()) return ToolResult::FromStatus(s);
-  req.limit = ClampLimit(args, "limit", 10);
-  if (auto it = args.find("type"); it != args.end()) {
-    std::string t = it->get<std::string>();
-    if (!store::IsEntryType(t))
-      return ToolResult::FromStatus(Status::InvalidArgument(
-          "invalid type '" + t + "' (expected bug, pattern, decision, pitfall, config or reference)"));
-    req.filter.type = t;
-  }
-  if (auto it = args.find("project"); it != args.end()) req.filter.project = it->get<std::string>();
-  if (auto it = args.find("tags"); it != args.end()) req.filter.tags = it->get<std::vector<std::string>>();
-  // Rekall's `context` sharpens the meaning of a short query: it joins the
-  // embedded text of a semantic search (the keyword side would demand every
-  // word of it, so keyword and hybrid ranking use the query alone).
-  std::string context = args.value("context", std::string());
-  if (req.mode == SearchMode::kSemantic && !context.empty()) req.query += "\n" + context;
-  if (req.query.find_first_not_of(" \t\r\n") == std::string::npos)
-    return ToolResult::FromStatus(Status::InvalidArgument("the query is empty"));
   req.cancelled = cancel.flag();
 
   // Wait for a loading model here, where the wait is cancellable; the engine
   // gets what is left of the budget for its own (uncancellable) wait.
   double budget_s = engine_->config().model_load_wait_seconds;
   auto budget = milliseconds(static_cast<long>(budget_s * 1000.0));
-  if (req.mode != SearchMode::kKeyword && engine_->provider()->state() == "loading") {
+  if (req.mode != SearchMode::kKeyword && engine_->model_state() == ModelState::kLoading) {
     auto deadline = Clock::now() + budget;
-    while (engine_->provider()->state() == "loading" && Clock::now() < deadline) {
-      if (cancel.WaitFor(milliseconds(10))) return ToolResult::Error("cancelled");
-    }
+    engine_->WaitForModel(budget, cancel.flag());
+    if (cancel.cancelled()) return ToolResult::Error("cancelled");
     budget = std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
   }
   req.model_wait = budget;
@@ -258,61 +122,36 @@ ToolResult RekallToolHandler::Search(const json& args, const CancelToken& cancel
   s = engine_->Search(req, &resp);
   if (!s.ok()) return ToolResult::FromStatus(s);
   if (cancel.cancelled()) return ToolResult::Error("cancelled");
-
-  ToolResult r;
-  json results = json::array();
-  for (const auto& hit : resp.results) results.push_back(ResultToJson(hit));
-  r.structured = json{{"query", args.at("query")},
-                      {"mode", SearchModeName(resp.mode_used)},
-                      {"requested_mode", SearchModeName(req.mode)},
-                      {"model_loading", resp.model_loading},
-                      {"count", resp.results.size()},
-                      {"results", std::move(results)}};
-  if (!resp.notice.empty()) r.structured["notice"] = resp.notice;
-  std::string head;
-  if (resp.model_loading) {
-    head = "Note: the embedding model is loading, so these are keyword (full-text) results, not semantic ones; "
-           "search again in a moment for results by meaning.\n";
-  } else if (!resp.notice.empty()) {
-    head = "Note: " + resp.notice + "\n";
-  }
-  if (resp.results.empty()) {
-    r.text = head + "No entries found for \"" + args.at("query").get<std::string>() + "\".";
-  } else {
-    r.text = head + "Found " + std::to_string(resp.results.size()) + " entr" +
-             (resp.results.size() == 1 ? "y" : "ies") + " (" + SearchModeName(resp.mode_used) +
-             " search; rekall_show <id> for the full content):\n" + ResultsText(resp.results);
-  }
-  return r;
+  return SearchAnswer(args.at("query").get<std::string>(), req.mode, resp);
 }
 
 ToolResult RekallToolHandler::Show(const json& args) {
   std::string id;
-  Status s = ResolveId(args.at("id").get<std::string>(), &id);
+  Status s = engine_->ResolveId(args.at("id").get<std::string>(), &id);
   store::Entry e;
   if (s.ok()) s = engine_->Get(id, &e);
   if (!s.ok()) return ToolResult::FromStatus(s);
   ToolResult r;
-  r.structured = EntryJson(e);
-  r.text = EntryText(e, r.structured.contains("context") ? r.structured["context"] : json());
+  r.structured = present::EntryJson(e);
+  r.text = present::EntryText(e, present::Audience::kAgent);
   return r;
 }
 
 ToolResult RekallToolHandler::Add(const json& args) {
+  present::EntryPatch patch = present::EntryPatch::FromToolArgs(args);
+  std::string cannot_hold;
+  if (patch.context && !engine_->HasEntryColumn(present::kContextColumn)) {
+    // A database of an older Rekall schema: keep the entry, say the context
+    // was not stored.
+    patch.context.reset();
+    cannot_hold = "this database cannot hold the context";
+  }
   store::Entry e;
-  ApplyEntryArgs(args, &e);
+  patch.ApplyTo(&e);
   std::string notice;
   Status s = engine_->Add(&e, &notice);
-  if (!s.ok() && e.extra.contains("context_structured") && s.IsInvalidArgument() &&
-      s.message().find("context_structured") != std::string::npos) {
-    // A database without Rekall's context column: keep the entry, say the
-    // context was not stored.
-    e.extra.erase("context_structured");
-    e.id.clear();
-    s = engine_->Add(&e, &notice);
-    if (s.ok()) notice += (notice.empty() ? "" : "; ") + std::string("this database cannot hold the context");
-  }
   if (!s.ok()) return ToolResult::FromStatus(s);
+  if (!cannot_hold.empty()) notice += (notice.empty() ? "" : "; ") + cannot_hold;
   ToolResult r;
   r.structured = json{{"id", e.id}, {"title", e.title}, {"type", e.type}, {"created_at", e.created_at}};
   if (!notice.empty()) r.structured["notice"] = notice;
@@ -322,16 +161,19 @@ ToolResult RekallToolHandler::Add(const json& args) {
 
 ToolResult RekallToolHandler::Update(const json& args) {
   std::string id;
-  Status s = ResolveId(args.at("id").get<std::string>(), &id);
-  store::Entry e;
-  if (s.ok()) s = engine_->Get(id, &e);
+  Status s = engine_->ResolveId(args.at("id").get<std::string>(), &id);
   if (!s.ok()) return ToolResult::FromStatus(s);
-  json changed = json::array();
-  for (const char* k : {"title", "content", "type", "project", "confidence", "tags", "context"})
-    if (args.contains(k)) changed.push_back(k);
-  ApplyEntryArgs(args, &e);
+  present::EntryPatch patch = present::EntryPatch::FromToolArgs(args);
+  json changed = patch.FieldNames();
+  // Applied to the entry as stored, inside the engine's write transaction:
+  // a CLI's concurrent tag or field survives.
+  auto apply = [&patch](store::Entry* e) {
+    patch.ApplyTo(e);
+    return Status::OK();
+  };
+  store::Entry e;
   std::string notice;
-  if (!(s = engine_->Update(&e, &notice)).ok()) return ToolResult::FromStatus(s);
+  if (!(s = engine_->Patch(id, apply, &e, &notice)).ok()) return ToolResult::FromStatus(s);
   ToolResult r;
   r.structured = json{{"id", e.id}, {"updated", changed}, {"updated_at", e.updated_at}};
   if (!notice.empty()) r.structured["notice"] = notice;
@@ -345,7 +187,7 @@ ToolResult RekallToolHandler::Update(const json& args) {
 ToolResult RekallToolHandler::Delete(const json& args) {
   std::string id = args.at("id").get<std::string>();
   bool exists = false;
-  Status s = engine_->store()->Exists(id, &exists);
+  Status s = engine_->Exists(id, &exists);
   if (s.ok() && !exists) s = Status::NotFound("no entry with id " + id + " (rekall_delete takes the full id)");
   if (s.ok()) s = engine_->Delete(id);
   if (!s.ok()) return ToolResult::FromStatus(s);
@@ -357,7 +199,7 @@ ToolResult RekallToolHandler::Delete(const json& args) {
 
 ToolResult RekallToolHandler::Similar(const json& args, const CancelToken& cancel) {
   std::string id;
-  Status s = ResolveId(args.at("entry_id").get<std::string>(), &id);
+  Status s = engine_->ResolveId(args.at("entry_id").get<std::string>(), &id);
   std::vector<SearchResult> out;
   std::string notice;
   int limit = ClampLimit(args, "limit", 5);
@@ -366,34 +208,30 @@ ToolResult RekallToolHandler::Similar(const json& args, const CancelToken& cance
   if (cancel.cancelled()) return ToolResult::Error("cancelled");
   ToolResult r;
   json results = json::array();
-  for (const auto& hit : out) results.push_back(ResultToJson(hit));
+  for (const auto& hit : out) results.push_back(present::ResultJson(hit, present::ResultFields::kSummary));
   r.structured = json{{"entry_id", id}, {"count", out.size()}, {"results", std::move(results)}};
   if (!notice.empty()) r.structured["notice"] = notice;
   r.text = out.empty() ? "No similar entries for " + id + "."
-                       : "Entries similar to " + id + ":\n" + ResultsText(out);
+                       : "Entries similar to " + id + ":\n" + present::ResultsText(out, present::Audience::kAgent);
   return r;
 }
 
 ToolResult RekallToolHandler::Info() {
-  json j;
-  Status s = engine_->Stats(&j);
+  EngineStats st;
+  Status s = engine_->Stats(&st);
   if (!s.ok()) return ToolResult::FromStatus(s);
   ToolResult r;
   std::ostringstream t;
-  t << "Knowledge base: " << j.value("database", std::string("?")) << "\n"
-    << "entries: " << j.value("entries", 0) << " (" << j.value("summary_embeddings", 0) << " with embeddings)\n"
-    << "vector backend: " << j.value("backend", std::string("?")) << "\n"
-    << "model: " << j.value("model_state", std::string("?")) << " (loads: " << j.value("model_loads", 0)
-    << ", unloaded after " << j.value("model_idle_timeout_minutes", 0) << " idle minutes)\n"
-    << "memory: " << j.value("rss_kb", 0L) / 1024 << " MB resident, peak " << j.value("peak_rss_kb", 0L) / 1024
-    << " MB\n";
-  if (j.contains("query_cache")) {
-    const json& q = j["query_cache"];
-    t << "query cache: " << q.value("size", 0) << " entries, " << q.value("hits", 0) << " hits, "
-      << q.value("misses", 0) << " misses\n";
-  }
+  t << "Knowledge base: " << st.database << "\n"
+    << "entries: " << st.entries << " (" << st.summary_embeddings << " with embeddings)\n"
+    << "vector backend: " << st.backend << "\n"
+    << "model: " << ModelStateName(st.model_state) << " (loads: " << st.model_loads << ", unloaded after "
+    << st.model_idle_timeout_minutes << " idle minutes)\n"
+    << "memory: " << st.rss_kb / 1024 << " MB resident, peak " << st.peak_rss_kb / 1024 << " MB\n"
+    << "query cache: " << st.query_cache.size << " entries, " << st.query_cache.hits << " hits, "
+    << st.query_cache.misses << " misses\n";
   r.text = t.str();
-  r.structured = std::move(j);
+  r.structured = EngineStatsToJson(st);
   return r;
 }
 

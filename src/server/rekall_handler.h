@@ -40,21 +40,7 @@ class RekallToolHandler : public ToolHandler {
   ToolResult Similar(const nlohmann::json& args, const CancelToken& cancel);
   ToolResult Info();
 
-  // A full id, or a unique prefix of one (case-insensitive, ULIDs are upper
-  // case), to the full id.
-  Status ResolveId(const std::string& id_or_prefix, std::string* id);
-
   Engine* engine_;
 };
-
-// Memory policy of the long-running server, called once before any thread
-// starts: one malloc arena. glibc gives each thread that allocates its own
-// arena, whose freed pages stay mapped; with the workers and the model's
-// threads that left ~4 MB more resident once the model was unloaded (idle
-// RSS 18 MB instead of 15 MB in bench/soak) for no measurable latency gain.
-void TuneMallocForServer();
-
-// What the tools return for one search or similar hit (also used by tests).
-nlohmann::json ResultToJson(const SearchResult& r);
 
 }  // namespace rekall::server

@@ -129,6 +129,24 @@ TEST_F(RekallHandlerTest, InvalidFieldsAreToolErrors) {
   EXPECT_TRUE(r.is_error);
 }
 
+// Integer arguments beyond any range saturate instead of wrapping: a huge
+// limit asks for everything (clamped to kMaxLimit), a huge confidence is
+// refused as out of range.
+TEST_F(RekallHandlerTest, HugeIntegerArgumentsSaturate) {
+  for (const char* t : {"timeout one", "timeout two", "timeout three"}) AddEntry(t, "body");
+  for (json limit : {json(1e300), json(18446744073709551615ull), json(9223372036854775807ll)}) {
+    ToolResult r = Call("rekall_search", {{"query", "timeout"}, {"mode", "keyword"}, {"limit", limit}});
+    ASSERT_FALSE(r.is_error) << r.text;
+    EXPECT_EQ(r.structured["results"].size(), 3u) << limit.dump();
+  }
+  ToolResult r = Call("rekall_add", {{"title", "t"}, {"type", "bug"}, {"confidence", 18446744073709551615ull}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("invalid confidence 2147483647"), std::string::npos) << r.text;
+  r = Call("rekall_add", {{"title", "t"}, {"type", "bug"}, {"confidence", 1e300}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("invalid confidence"), std::string::npos) << r.text;
+}
+
 TEST_F(RekallHandlerTest, SearchModesCarryScoresAndWhy) {
   std::string a = AddEntry("nginx gateway timeout", "proxy read timeout upstream", "bug", {{"project", "infra"}});
   std::string b = AddEntry("postgres pool exhausted", "too many connections database", "bug");
@@ -262,6 +280,34 @@ TEST_F(RekallHandlerTest, InfoReportsEngineStats) {
   EXPECT_TRUE(r.structured.contains("query_cache"));
   EXPECT_TRUE(r.structured.contains("backend"));
   EXPECT_NE(r.text.find("entries: 1"), std::string::npos) << r.text;
+}
+
+// A database of Rekall's schema 2 has no context column: the entry is kept,
+// without its context, and the result says so.
+TEST(RekallHandlerOldSchemaTest, AddKeepsTheEntryWhenTheDatabaseCannotHoldTheContext) {
+  std::string fixture = std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/rekall-v2.db";
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture absent";
+  char tmpl[] = "/tmp/rekall_handler_test_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  fs::copy_file(fixture, dir + "/k.db");
+  EngineOptions o;
+  o.db_path = dir + "/k.db";
+  o.cfg.vector_backend = "brute";
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::Open(std::move(o), &engine).ok());
+  RekallToolHandler handler(engine.get());
+  ToolResult r = handler.Call(
+      "rekall_add", {{"title", "cors"}, {"type", "pitfall"}, {"context", {{"situation", "PUT blocked"}}}}, CancelToken());
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_NE(r.structured.value("notice", std::string()).find("this database cannot hold the context"),
+            std::string::npos)
+      << r.structured.dump();
+  ToolResult shown = handler.Call("rekall_show", {{"id", r.structured["id"]}}, CancelToken());
+  EXPECT_EQ(shown.structured["title"], "cors");
+  EXPECT_FALSE(shown.structured.contains("context"));
+  engine.reset();
+  fs::remove_all(dir);
 }
 
 TEST_F(RekallHandlerTest, ConcurrentCallsFromSeveralWorkers) {

@@ -1,18 +1,30 @@
 #include "server/rekall_tools.h"
 
+#include <iterator>
+
+#include "store/entry.h"
+
 namespace rekall::server {
 
 using nlohmann::json;
 
-const std::vector<std::string>& RekallEntryTypes() {
-  static const std::vector<std::string> kTypes = {"bug",     "pattern", "decision",
-                                                  "pitfall", "config",  "reference"};
-  return kTypes;
-}
+const char* const kRekallInstructions =
+    "Rekall: a knowledge base of developer notes (bugs, patterns, decisions, pitfalls, configs, references). "
+    "Search it by meaning with rekall_search before solving a problem; open a result with rekall_show; "
+    "record what you learned with rekall_add.";
 
 namespace {
 
-json Str(const char* description) { return json{{"type", "string"}, {"description", description}}; }
+std::vector<std::string> EntryTypes() { return {std::begin(store::kEntryTypes), std::end(store::kEntryTypes)}; }
+
+// Rekall's wording: "Filter by type: bug, pattern, ...".
+std::string TypeFilterDescription() {
+  std::string s = "Filter by type: ";
+  for (size_t i = 0; i < std::size(store::kEntryTypes); ++i) s += (i ? ", " : "") + std::string(store::kEntryTypes[i]);
+  return s;
+}
+
+json Str(const std::string& description) { return json{{"type", "string"}, {"description", description}}; }
 
 json StrList(const char* description) {
   return json{{"type", "array"}, {"items", {{"type", "string"}}}, {"description", description}};
@@ -44,7 +56,7 @@ json EntryContext() {
 // The fields of an entry, shared by rekall_add and rekall_update.
 json EntryProperties() {
   return json{
-      {"type", {{"type", "string"}, {"description", "Entry type"}, {"enum", RekallEntryTypes()}}},
+      {"type", {{"type", "string"}, {"description", "Entry type"}, {"enum", EntryTypes()}}},
       {"title", Str("Entry title: concise, searchable")},
       {"content", Str("Entry content (markdown): detailed explanation")},
       {"context", EntryContext()},
@@ -64,7 +76,7 @@ std::vector<ToolSpec> RekallToolSpecs() {
   json search_props{
       {"query", Str("Search query")},
       {"context", Str("Conversation context for better semantic matching")},
-      {"type", Str("Filter by type: bug, pattern, decision, pitfall, config, reference")},
+      {"type", Str(TypeFilterDescription())},
       {"project", Str("Filter by project name")},
       {"limit", Limit("Max results (default: 10)", 10)},
       // The default is the CLI's (`rekall search --mode`).

@@ -5,6 +5,7 @@
 
 #include <utf8proc.h>
 
+#include "store/rekall_values.h"
 #include "util/utf8.h"
 
 namespace rekall::store {
@@ -51,6 +52,13 @@ std::string JoinChoices(const char* const* begin, const char* const* end) {
   return out;
 }
 
+// Empty: not set yet (the store fills it in before writing).
+Status CheckTimestamp(const char* field, const std::string& v) {
+  if (v.empty() || IsPythonIsoDatetime(v)) return Status::OK();
+  return Status::InvalidArgument(std::string("invalid ") + field + " '" + v +
+                                 "' (expected an ISO date and time such as 2026-01-31T09:30:00; Rekall could not read it)");
+}
+
 }  // namespace
 
 Status ValidateEntry(const Entry& e) {
@@ -74,7 +82,29 @@ Status ValidateEntry(const Entry& e) {
     if (!(s = CheckText("tag", t, kMaxTagBytes)).ok()) return s;
     if (Trim(t).empty()) return Status::InvalidArgument("empty tag");
   }
+  if (!(s = CheckTimestamp("created_at", e.created_at)).ok()) return s;
+  if (!(s = CheckTimestamp("updated_at", e.updated_at)).ok()) return s;
+  return ValidateRekallColumns(e.extra);
+}
+
+Status ValidateFilter(const ListFilter& f) {
+  Status s;
+  if (f.type && !IsEntryType(*f.type))
+    return Status::InvalidArgument("invalid type '" + *f.type + "' (expected one of: " +
+                                   JoinChoices(std::begin(kEntryTypes), std::end(kEntryTypes)) + ")");
+  if (f.status && !IsStatus(*f.status))
+    return Status::InvalidArgument("invalid status '" + *f.status + "' (expected active or obsolete)");
+  if (f.project && !(s = CheckText("project", *f.project, kMaxTitleBytes)).ok()) return s;
+  for (const auto& t : f.tags)
+    if (!(s = CheckText("tag", t, kMaxTagBytes)).ok()) return s;
+  if (f.limit < 0) return Status::InvalidArgument("limit must be >= 0");
   return Status::OK();
+}
+
+Status ValidateQueryText(const std::string& q) {
+  Status s = CheckText("query", q, std::string::npos);
+  if (s.ok() && Trim(q).empty()) return Status::InvalidArgument("the query is empty");
+  return s;
 }
 
 void NormalizeTags(std::vector<std::string>* tags) {

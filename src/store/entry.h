@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/types.h"
 #include "util/status.h"
 
 namespace rekall::store {
@@ -43,8 +44,16 @@ struct Entry {
 bool IsEntryType(const std::string& t);
 bool IsStatus(const std::string& s);
 
-// Checks every field a user can set; the message names the field.
+// Checks every field a user can set, and every field Rekall parses the way
+// Rekall parses it (store/rekall_values.h); the message names the field.
 Status ValidateEntry(const Entry& e);
+
+// Checks a filter's values as ValidateEntry checks the fields they match
+// (a status or type no entry can have is a mistake, not an empty result).
+Status ValidateFilter(const ListFilter& f);
+
+// Checks a text given to search for: no NUL byte, valid UTF-8.
+Status ValidateQueryText(const std::string& q);
 
 // Sorts and de-duplicates tags, trims surrounding whitespace.
 void NormalizeTags(std::vector<std::string>* tags);

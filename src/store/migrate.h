@@ -12,13 +12,14 @@
 // transaction: on any failure it rolls back and the original is as it was.
 #pragma once
 
-#include <sqlite3.h>
-
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "util/env.h"
 #include "util/status.h"
+
+struct sqlite3;
 
 namespace rekall::store {
 
@@ -36,8 +37,9 @@ struct MigrationPlan {
 };
 
 // Inspects `db` (the file at `path`) without changing it. Fails for a file
-// that is not a Rekall database or is newer than we know.
-Status PlanMigration(sqlite3* db, const std::string& path, MigrationPlan* plan);
+// that is not a Rekall database or is newer than we know. `env` tells which
+// backup names are taken and the time the backup is named after.
+Status PlanMigration(sqlite3* db, const std::string& path, MigrationPlan* plan, Env* env = Env::Default());
 
 struct MigrateOptions {
   bool backup = true;
@@ -48,10 +50,16 @@ struct MigrateOptions {
 
 // Backs up, then applies the plan in one transaction. *backup_path receives
 // the backup's path.
-Status RunMigration(sqlite3* db, const MigrationPlan& plan, const MigrateOptions& opts, std::string* backup_path);
+Status RunMigration(sqlite3* db, const MigrationPlan& plan, const MigrateOptions& opts, std::string* backup_path,
+                    Env* env = Env::Default());
 
-// Copies the database behind `db` to `dest` (created 0600) with the online
-// backup API: a consistent snapshot even while others write.
-Status BackupDatabase(sqlite3* db, const std::string& dest);
+// A name for a new backup of `db_path` that no file has yet:
+// <db_path>.backup-<kind><YYYYmmddTHHMMSS>, with -1, -2... when taken (two
+// backups within a second keep both).
+std::string FreeBackupPath(const std::string& db_path, const std::string& kind, Env* env);
+
+// Copies the database behind `db` to `dest` (created 0600 through `env`)
+// with the online backup API: a consistent snapshot even while others write.
+Status BackupDatabase(sqlite3* db, const std::string& dest, Env* env = Env::Default());
 
 }  // namespace rekall::store

@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "store/store.h"
+#include "util/fake_env_for_test.h"
+#include "util/temp_dir_for_test.h"
 
 namespace fs = std::filesystem;
 
@@ -71,14 +73,17 @@ class MigrateTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (!fs::exists(Fixture(GetParam()))) GTEST_SKIP() << "fixture absent";
-    char tmpl[] = "/tmp/rekall_migrate_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
     db_ = dir_ + "/knowledge.db";
     fs::copy_file(Fixture(GetParam()), db_);
     original_ = Dump(db_);
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
+  // The plan for the file, read through a read-only connection.
+  void Plan(MigrationPlan* plan) {
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    Status s = PlanMigration(db, db_, plan);
+    sqlite3_close(db);
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
   std::vector<std::string> Backups() {
     std::vector<std::string> out;
@@ -86,7 +91,9 @@ class MigrateTest : public ::testing::TestWithParam<std::string> {
       if (e.path().filename().string().find(".backup-") != std::string::npos) out.push_back(e.path());
     return out;
   }
-  std::string dir_, db_, original_;
+  TempDir tmp_;
+  const std::string dir_ = tmp_.path();
+  std::string db_, original_;
 };
 
 TEST_P(MigrateTest, MigratesWithBackupAndKeepsEveryByte) {
@@ -121,7 +128,7 @@ TEST_P(MigrateTest, MigratesWithBackupAndKeepsEveryByte) {
   ASSERT_TRUE(s->Count(&n).ok());
   EXPECT_EQ(n, 120u);
   std::vector<std::string> missing;
-  ASSERT_TRUE(s->EntriesWithoutEmbedding("summary", &missing).ok());
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing).ok());
   EXPECT_EQ(missing.size(), GetParam() == "rekall-v2.db" ? 120u : 24u);
 }
 
@@ -155,11 +162,8 @@ TEST_P(MigrateTest, ReadOnlyOpenReportsPendingAndChangesNothing) {
 }
 
 TEST_P(MigrateTest, PlanListsStepsWithoutChanging) {
-  sqlite3* db;
-  ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   MigrationPlan plan;
-  ASSERT_TRUE(PlanMigration(db, db_, &plan).ok());
-  sqlite3_close(db);
+  ASSERT_NO_FATAL_FAILURE(Plan(&plan));
   EXPECT_TRUE(plan.needed());
   bool creates_embeddings = false;
   for (const auto& s : plan.steps) creates_embeddings |= s.description.find("`embeddings`") != std::string::npos;
@@ -171,12 +175,10 @@ TEST_P(MigrateTest, PlanListsStepsWithoutChanging) {
 TEST_P(MigrateTest, FullDiskDuringBackupChangesNothing) {
   // The backup goes beside the database: make it impossible by putting a
   // directory where the backup file would be created.
-  sqlite3* db;
-  ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   MigrationPlan plan;
-  ASSERT_TRUE(PlanMigration(db, db_, &plan).ok());
-  sqlite3_close(db);
+  ASSERT_NO_FATAL_FAILURE(Plan(&plan));
   fs::create_directory(plan.backup_path);
+  sqlite3* db;
   ASSERT_EQ(sqlite3_open_v2(db_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
   std::string backup;
   Status st = RunMigration(db, plan, {}, &backup);
@@ -188,20 +190,58 @@ TEST_P(MigrateTest, FullDiskDuringBackupChangesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, MigrateTest, ::testing::Values("rekall-v12.db", "rekall-v7.db", "rekall-v2.db"));
 
+// A database at `path` with an `entries` table and Rekall's schema
+// `version`, left open.
+sqlite3* RekallLikeDb(const std::string& path, int version) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  const std::string sql = "CREATE TABLE entries(id TEXT PRIMARY KEY); PRAGMA user_version = " + std::to_string(version);
+  sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  return db;
+}
+
 TEST(MigrateOther, UnknownAndNewerDatabasesAreNeverModified) {
-  char tmpl[] = "/tmp/rekall_migrate_other_XXXXXX";
-  std::string dir = mkdtemp(tmpl);
-  std::string p = dir + "/future.db";
-  sqlite3* db;
-  sqlite3_open(p.c_str(), &db);
-  sqlite3_exec(db, "CREATE TABLE entries(id TEXT PRIMARY KEY); PRAGMA user_version = 99;", nullptr, nullptr, nullptr);
-  sqlite3_close(db);
+  TempDir dir;
+  std::string p = dir.file("future.db");
+  sqlite3_close(RekallLikeDb(p, 99));
   std::string before = Dump(p);
   std::unique_ptr<Store> s;
   Status st = Store::Open(p, {}, &s);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find("newer"), std::string::npos) << st.ToString();
   EXPECT_EQ(Dump(p), before);
+}
+
+// Backups are named after the time of the plan, and never overwrite one
+// another: a name already taken gets a counter.
+TEST(MigrateOther, BackupNamesAreDatedAndNeverReused) {
+  TempDir dir;
+  std::string p = dir.file("old.db");
+  sqlite3* db = RekallLikeDb(p, 2);
+  FakeEnv env;
+  env.Advance(std::chrono::hours(180 * 24 + 12));  // 2026-06-30 12:00 UTC: June in every time zone
+  MigrationPlan first, second;
+  ASSERT_TRUE(PlanMigration(db, p, &first, &env).ok());
+  EXPECT_EQ(first.backup_path.rfind(p + ".backup-202606", 0), 0u) << first.backup_path;
+  std::ofstream(first.backup_path) << "taken";
+  ASSERT_TRUE(PlanMigration(db, p, &second, &env).ok());  // same second
+  EXPECT_EQ(second.backup_path, first.backup_path + "-1");
+  sqlite3_close(db);
+}
+
+// Issue 10: doctor's backups share the rule (two repairs within a second
+// keep both backups).
+TEST(MigrateOther, FreeBackupPathNamesAKindAndSkipsTakenNames) {
+  char tmpl[] = "/tmp/rekall_migrate_other_XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  FakeEnv env;
+  env.Advance(std::chrono::hours(24 * 10));  // 2026-01-11: in 2026 in every time zone
+  std::string first = FreeBackupPath(dir + "/k.db", "doctor-", &env);
+  EXPECT_EQ(first.rfind(dir + "/k.db.backup-doctor-2026", 0), 0u) << first;
+  std::ofstream(first) << "taken";
+  EXPECT_EQ(FreeBackupPath(dir + "/k.db", "doctor-", &env), first + "-1");
+  std::ofstream(first + "-1") << "taken";
+  EXPECT_EQ(FreeBackupPath(dir + "/k.db", "doctor-", &env), first + "-2");
   fs::remove_all(dir);
 }
 

@@ -1,13 +1,10 @@
 #include "store/store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <set>
+#include <unordered_set>
 
 #include "store/migrate.h"
 #include "store/schema.h"
@@ -18,49 +15,15 @@ namespace rekall::store {
 
 namespace {
 
-// A prepared statement that finalizes itself.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &st_, nullptr);
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  Status status(const std::string& what) const {
-    return rc_ == SQLITE_OK ? Status::OK() : SqliteError(db_, rc_, what);
-  }
-  sqlite3_stmt* get() { return st_; }
-  void Bind(int i, const std::string& s) { sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT); }
-  void Bind(int i, const std::optional<std::string>& s) {
-    if (s) Bind(i, *s);
-    else sqlite3_bind_null(st_, i);
-  }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(st_, i, v); }
-  void BindBlob(int i, const void* p, size_t n) { sqlite3_bind_blob(st_, i, p, static_cast<int>(n), SQLITE_TRANSIENT); }
-  int Step() { return sqlite3_step(st_); }
-  std::string Text(int col) {
-    const unsigned char* t = sqlite3_column_text(st_, col);
-    return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(st_, col)) : std::string();
-  }
-  std::optional<std::string> OptText(int col) {
-    if (sqlite3_column_type(st_, col) == SQLITE_NULL) return std::nullopt;
-    return Text(col);
-  }
-  int64_t Int(int col) { return sqlite3_column_int64(st_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
-  int rc_;
-};
-
+using sqlite::Stmt;
 
 // Columns of `entries` that Entry holds as fields; the rest go to `extra`.
-const std::set<std::string>& CoreColumns() {
-  static const std::set<std::string> cols = {"id", "title", "content", "type", "project", "confidence",
-                                             "status", "superseded_by", "created_at", "updated_at"};
-  return cols;
+// In the order WriteEntryRow binds them (?1 to ?10).
+constexpr const char* kCoreColumns[] = {"id",         "title",  "content",       "type",       "project",
+                                        "confidence", "status", "superseded_by", "created_at", "updated_at"};
+
+bool IsCoreColumn(const std::string& c) {
+  return std::find(std::begin(kCoreColumns), std::end(kCoreColumns), c) != std::end(kCoreColumns);
 }
 
 const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -99,121 +62,127 @@ bool Base64Decode(const std::string& s, std::string* out) {
 }
 
 // Reads one row of `SELECT * FROM entries` into an entry.
-void ReadEntryRow(sqlite3_stmt* st, Entry* e) {
-  int n = sqlite3_column_count(st);
+void ReadEntryRow(const Stmt& st, Entry* e) {
   e->extra = nlohmann::json::object();
-  for (int i = 0; i < n; ++i) {
-    std::string col = sqlite3_column_name(st, i);
-    int t = sqlite3_column_type(st, i);
-    auto text = [&]() {
-      const unsigned char* p = sqlite3_column_text(st, i);
-      return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st, i)) : std::string();
-    };
-    if (col == "id") e->id = text();
-    else if (col == "title") e->title = text();
-    else if (col == "content") e->content = text();
-    else if (col == "type") e->type = text();
-    else if (col == "project") e->project = t == SQLITE_NULL ? std::nullopt : std::optional<std::string>(text());
-    else if (col == "confidence") e->confidence = sqlite3_column_int(st, i);
-    else if (col == "status") e->status = t == SQLITE_NULL ? "active" : text();
-    else if (col == "superseded_by")
-      e->superseded_by = t == SQLITE_NULL ? std::nullopt : std::optional<std::string>(text());
-    else if (col == "created_at") e->created_at = text();
-    else if (col == "updated_at") e->updated_at = text();
+  for (int i = 0; i < st.ColumnCount(); ++i) {
+    const std::string col = st.ColumnName(i);
+    const int t = st.Type(i);
+    if (col == "id") e->id = st.Text(i);
+    else if (col == "title") e->title = st.Text(i);
+    else if (col == "content") e->content = st.Text(i);
+    else if (col == "type") e->type = st.Text(i);
+    else if (col == "project") e->project = st.OptText(i);
+    else if (col == "confidence") e->confidence = static_cast<int>(st.Int(i));
+    else if (col == "status") e->status = t == SQLITE_NULL ? "active" : st.Text(i);
+    else if (col == "superseded_by") e->superseded_by = st.OptText(i);
+    else if (col == "created_at") e->created_at = st.Text(i);
+    else if (col == "updated_at") e->updated_at = st.Text(i);
     else {
       switch (t) {
         case SQLITE_NULL: e->extra[col] = nullptr; break;
-        case SQLITE_INTEGER: e->extra[col] = sqlite3_column_int64(st, i); break;
-        case SQLITE_FLOAT: e->extra[col] = sqlite3_column_double(st, i); break;
-        case SQLITE_BLOB: {
-          auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(st, i));
-          e->extra[col] = {{"base64", Base64Encode(p, sqlite3_column_bytes(st, i))}};
+        case SQLITE_INTEGER: e->extra[col] = st.Int(i); break;
+        case SQLITE_FLOAT: e->extra[col] = st.Double(i); break;
+        case SQLITE_BLOB:
+          e->extra[col] = {{"base64", Base64Encode(static_cast<const unsigned char*>(st.Blob(i)), st.Bytes(i))}};
           break;
-        }
-        default: e->extra[col] = text();
+        default: e->extra[col] = st.Text(i);
       }
     }
   }
 }
 
-bool FileExists(const std::string& p) {
-  struct stat sb;
-  return ::stat(p.c_str(), &sb) == 0;
+std::string DirOf(const std::string& path) {
+  if (path.find('/') == std::string::npos) return ".";
+  std::string dir = path.substr(0, path.rfind('/'));
+  return dir.empty() ? "/" : dir;
+}
+
+// Opens the connection. `immutable`: read through a URI with immutable=1, so
+// SQLite creates no -shm (nor anything else) beside the file.
+Status OpenConnection(const std::string& path, bool read_only, bool immutable, sqlite3** db) {
+  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
+  std::string name = path;
+  if (immutable) {
+    name = "file:";
+    for (char c : path) {
+      if (c == '%' || c == '?' || c == '#') name += c == '%' ? "%25" : c == '?' ? "%3f" : "%23";
+      else name += c;
+    }
+    name += "?immutable=1";
+    flags |= SQLITE_OPEN_URI;
+  }
+  int rc = sqlite3_open_v2(name.c_str(), db, flags, nullptr);
+  if (rc == SQLITE_OK) return Status::OK();
+  Status s = sqlite::ToStatus(*db, rc, "cannot open database " + path);
+  sqlite3_close(*db);
+  *db = nullptr;
+  return s;
+}
+
+// Checks the file at `path` before SQLite opens it, creating it when
+// missing and allowed; *exists tells whether it was there.
+Status PrepareFile(const std::string& path, const OpenOptions& opts, bool* exists) {
+  Env* env = opts.env;
+  *exists = env->FileExists(path);
+  if (*exists) {
+    if (env->IsDirectory(path)) return Status::InvalidArgument("database path " + path + " is a directory");
+    return Status::OK();
+  }
+  if (!opts.create_if_missing || opts.read_only) return Status::NotFound("database " + path + " does not exist");
+  const std::string dir = DirOf(path);
+  if (!env->IsDirectory(dir))
+    return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
+  // Knowledge is private: create the file 0600 ourselves; SQLite gives its
+  // -wal and -shm files the same mode.
+  Status s = env->CreateNewFile(path, 0600);
+  if (!s.ok()) return Status::IOError("cannot create database " + s.message());
+  return Status::OK();
 }
 
 }  // namespace
 
-bool IsOurModelName(const std::string& name) {
-  return name == kModelName || name == "all-MiniLM-L6-v2";
-}
-
-Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what) {
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  if (rc == SQLITE_OK) return Status::OK();
-  std::string msg = err ? err : sqlite3_errstr(rc);
-  sqlite3_free(err);
-  return SqliteError(db, rc, what + ": " + msg);
-}
-
-Status SqliteError(sqlite3* db, int rc, const std::string& what) {
-  int base = rc & 0xFF;
-  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  std::string msg = what + " (" + detail + ")";
-  switch (base) {
-    case SQLITE_NOTADB: return Status::Corruption(what + ": the file is not a SQLite database");
-    case SQLITE_CORRUPT: return Status::Corruption(what + ": the database file is corrupt (" + detail + ")");
-    case SQLITE_READONLY: return Status::IOError(what + ": the database is read-only (" + detail + ")");
-    case SQLITE_FULL: return Status::IOError(what + ": the disk is full (" + detail + ")");
-    case SQLITE_CANTOPEN: return Status::IOError(what + ": cannot open the database file (" + detail + ")");
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Status::Busy(what + ": the database is locked by another process (" + detail + ")");
-    case SQLITE_IOERR: return Status::IOError(msg);
-    case SQLITE_CONSTRAINT: return Status::InvalidArgument(msg);
-    default: return Status::Internal(msg);
-  }
+// A file that failed the check before our first write: opened read-only, so
+// `doctor` and the reading commands still work; every write returns `damage`.
+Status Store::OpenDamaged(const std::string& path, const OpenOptions& opts, const Status& damage,
+                          std::unique_ptr<Store>* out) {
+  OpenOptions ro = opts;
+  ro.read_only = true;
+  std::unique_ptr<Store> store;
+  if (!Open(path, ro, &store).ok()) return damage;
+  store->unwritable_ = damage;
+  *out = std::move(store);
+  return Status::OK();
 }
 
 Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique_ptr<Store>* out) {
   if (path.empty()) return Status::InvalidArgument("empty database path");
-  bool exists = FileExists(path);
-  if (!exists) {
-    if (!opts.create_if_missing || opts.read_only)
-      return Status::NotFound("database " + path + " does not exist");
-    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    if (dir.empty()) dir = "/";
-    struct stat sb;
-    if (::stat(dir.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode))
-      return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
-    // Knowledge is private: create the file 0600 ourselves, whatever the
-    // umask; SQLite gives its -wal and -shm files the same mode.
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-      return Status::IOError("cannot create database " + path + ": " + std::strerror(errno));
-    ::close(fd);
-  } else {
-    struct stat sb;
-    if (::stat(path.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode))
-      return Status::InvalidArgument("database path " + path + " is a directory");
-  }
-  bool read_only = opts.read_only || ::access(path.c_str(), W_OK) != 0;
-  int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
+  bool exists = false;
+  Status s = PrepareFile(path, opts, &exists);
+  if (!s.ok()) return s;
+  // Writing needs the folder too: SQLite creates the -wal (or -journal) and
+  // -shm beside the file. Without it nobody can write the file, so when no
+  // -wal or -journal exists it is read as immutable (no -shm needed either).
+  const std::string dir = DirOf(path);
+  const bool dir_writable = opts.env->CanWrite(dir);
+  const bool read_only = opts.read_only || !opts.env->CanWrite(path) || !dir_writable;
+  const bool immutable =
+      !dir_writable && !opts.env->FileExists(path + "-wal") && !opts.env->FileExists(path + "-journal");
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
-  if (rc != SQLITE_OK) {
-    Status s = SqliteError(db, rc, "cannot open database " + path);
-    sqlite3_close(db);
-    return s;
-  }
+  if (!(s = OpenConnection(path, read_only, immutable, &db)).ok()) return s;
   std::unique_ptr<Store> store(new Store(db, path));
+  store->env_ = opts.env;
+  if (!dir_writable)
+    store->unwritable_ = Status::IOError("directory " + dir + " is not writable: SQLite needs to create " + path +
+                                         "-wal there to write to the database; nothing was changed");
   store->schema_.created = !exists;
   store->schema_.read_only = read_only;
-  Status s = store->Init(opts);
+  s = store->Init(opts);
   if (!s.ok()) {
     store.reset();
     // A file we created and could not initialise is removed, so a retry
     // starts clean; an existing file is never touched.
-    if (!exists) ::unlink(path.c_str());
+    if (!exists) opts.env->RemoveFile(path);
+    if (s.code() == Code::kCorruption && exists && !read_only) return OpenDamaged(path, opts, s, out);
     return s;
   }
   *out = std::move(store);
@@ -224,89 +193,119 @@ Store::~Store() {
   if (db_) sqlite3_close_v2(db_);
 }
 
+namespace {
+
+// The names of the file's tables and views.
+Status ReadTableNames(sqlite3* db, const std::string& where, std::set<std::string>* names) {
+  names->clear();
+  Stmt st(db, "SELECT name FROM sqlite_master WHERE type IN ('table','view')");
+  Status s = st.status(where);
+  if (!s.ok()) return s;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) names->insert(st.Text(0));
+  return st.Done(rc, where);
+}
+
+}  // namespace
+
 Status Store::Init(const OpenOptions& opts) {
   sqlite3_busy_timeout(db_, opts.busy_timeout_ms);
   sqlite3_extended_result_codes(db_, 1);
   const std::string where = "database " + path_;
   // Reading the schema is the first real read: a file that is not a
   // database, or a corrupt one, fails here before anything is written.
-  bool has_entries = false, has_embeddings = false, has_any = false, has_engine = false;
-  {
-    Stmt st(db_, "SELECT name FROM sqlite_master WHERE type IN ('table','view')");
-    Status s = st.status(where);
-    if (!s.ok()) return s;
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      std::string n = st.Text(0);
-      has_any = true;
-      if (n == "entries") has_entries = true;
-      if (n == "embeddings") has_embeddings = true;
-      if (n == "rekall_engine_meta") has_engine = true;
-    }
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, where);
-  }
-  if (has_any && !has_entries)
-    return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
-
-  Status s = ExecSql(db_, "PRAGMA foreign_keys = ON", where);
+  std::set<std::string> tables;
+  Status s = ReadTableNames(db_, where, &tables);
   if (!s.ok()) return s;
-  if (!schema_.read_only) {
-    // WAL lets readers (an agent's server) run beside a writer (the CLI).
-    s = ExecSql(db_, "PRAGMA journal_mode = WAL", where);
-    if (!s.ok()) return s;
-    ExecSql(db_, "PRAGMA synchronous = NORMAL", where);
-  }
+  if (!tables.empty() && !tables.count("entries"))
+    return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
+  if (!(s = BeforeFirstWrite(!tables.empty(), tables.count("rekall_engine_meta") > 0)).ok()) return s;
+  if (!(s = ConfigureConnection(where)).ok()) return s;
+  if (tables.empty() && !(s = CreateSchema(where)).ok()) return s;
+  if (!(s = MigrateIfNeeded(opts)).ok()) return s;
+  // What the file holds now, created or migrated.
+  if (!(s = ReadTableNames(db_, where, &tables)).ok()) return s;
+  ReadBookkeeping(tables, where);
+  return Status::OK();
+}
 
-  if (!has_any) {
-    if (schema_.read_only) return Status::IOError(where + " is empty and read-only");
-    s = WithTransaction([&]() -> Status {
-      Status t = ExecSql(db_, RekallSchemaV12(), "creating Rekall schema");
-      if (!t.ok()) return t;
-      t = ExecSql(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)), "setting user_version");
-      if (!t.ok()) return t;
-      t = ExecSql(db_, EngineSchema(), "creating engine tables");
-      if (!t.ok()) return t;
-      return ExecSql(db_, "INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
-                              std::to_string(kEngineSchemaVersion) + "')",
-                     "recording engine schema version");
-    });
-    if (!s.ok()) return s;
-  }
+Status Store::ConfigureConnection(const std::string& where) {
+  Status s = sqlite::Exec(db_, "PRAGMA foreign_keys = ON", where);
+  if (!s.ok() || schema_.read_only) return s;
+  // WAL lets readers (an agent's server) run beside a writer (the CLI).
+  s = sqlite::Exec(db_, "PRAGMA journal_mode = WAL", where);
+  if (s.ok()) sqlite::Exec(db_, "PRAGMA synchronous = NORMAL", where);  // best effort
+  return s;
+}
 
-  // An existing Rekall file may lack what we need: migrate it, transparently,
-  // after a backup (read-only opens just report what is pending).
+Status Store::CreateSchema(const std::string& where) {
+  if (schema_.read_only) return unwritable_.ok() ? Status::IOError(where + " is empty and read-only") : unwritable_;
+  return WithTransaction([&]() -> Status {
+    Status t = sqlite::Exec(db_, RekallSchemaV12(), "creating Rekall schema");
+    if (!t.ok()) return t;
+    t = sqlite::Exec(db_, ("PRAGMA user_version = " + std::to_string(kRekallUserVersion)), "setting user_version");
+    if (!t.ok()) return t;
+    t = sqlite::Exec(db_, EngineSchema(), "creating engine tables");
+    if (!t.ok()) return t;
+    return sqlite::Exec(db_,
+                        "INSERT INTO rekall_engine_meta(key, value) VALUES('schema_version', '" +
+                            std::to_string(kEngineSchemaVersion) + "')",
+                        "recording engine schema version");
+  });
+}
+
+// An existing Rekall file may lack what we need: migrate it, transparently,
+// after a backup (read-only opens just report what is pending).
+Status Store::MigrateIfNeeded(const OpenOptions& opts) {
   MigrationPlan plan;
-  if (!(s = PlanMigration(db_, path_, &plan)).ok()) return s;
+  Status s = PlanMigration(db_, path_, &plan, opts.env);
+  if (!s.ok()) return s;
   schema_.user_version = plan.user_version;
-  if (plan.needed()) {
-    if (schema_.read_only || !opts.auto_migrate) {
-      schema_.pending_migration = true;
-    } else {
-      std::string backup;
-      if (!(s = RunMigration(db_, plan, opts.migrate, &backup)).ok()) return s;
-      schema_.migrated = true;
-      schema_.backup_path = backup;
-      for (const auto& step : plan.steps) schema_.migration_steps.push_back(step.description);
-    }
+  if (!plan.needed()) return Status::OK();
+  if (schema_.read_only || !opts.auto_migrate) {
+    schema_.pending_migration = true;
+    return Status::OK();
   }
-  {
-    Stmt st(db_, "SELECT name FROM sqlite_master WHERE type='table' AND name IN ('embeddings', 'rekall_engine_meta')");
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      std::string n = st.Text(0);
-      if (n == "embeddings") has_embeddings = true;
-      if (n == "rekall_engine_meta") has_engine = true;
-    }
-  }
-  schema_.has_embeddings_table = has_embeddings;
-  if (has_engine) {
+  std::string backup;
+  if (!(s = RunMigration(db_, plan, opts.migrate, &backup, opts.env)).ok()) return s;
+  schema_.migrated = true;
+  schema_.backup_path = backup;
+  for (const auto& step : plan.steps) schema_.migration_steps.push_back(step.description);
+  return Status::OK();
+}
+
+void Store::ReadBookkeeping(const std::set<std::string>& tables, const std::string& where) {
+  schema_.has_embeddings_table = tables.count("embeddings") > 0;
+  if (tables.count("rekall_engine_meta")) {
     Stmt st(db_, "SELECT value FROM rekall_engine_meta WHERE key = 'schema_version'");
     if (st.status(where).ok() && st.Step() == SQLITE_ROW) schema_.engine_version = std::stoi(st.Text(0));
   }
-
   Stmt cols(db_, "PRAGMA table_info(entries)");
   while (cols.Step() == SQLITE_ROW) entry_columns_.push_back(cols.Text(1));
+}
+
+Status Store::BeforeFirstWrite(bool has_any, bool has_engine) {
+  if (schema_.read_only) return Status::OK();
+  // A Rekall file we have not opened before (no table of ours yet; the WAL
+  // switch, the migration and its backup come next) is checked first: a
+  // damaged file is never written (Store::Open reopens it read-only). Once
+  // per file, so the cost of reading it whole is not paid on every open.
+  if (has_any && !has_engine) return QuickCheck("database " + path_);
+  // An empty file someone else created becomes a knowledge base: private
+  // like one we create (0600), before its -wal and -shm take its mode.
+  if (!has_any && !schema_.created) return env_->ChangeMode(path_, 0600);
   return Status::OK();
+}
+
+Status Store::QuickCheck(const std::string& where) {
+  Stmt st(db_, "PRAGMA quick_check(1)");
+  Status s = st.status(where);
+  int rc = s.ok() ? st.Step() : SQLITE_ERROR;
+  std::string first = rc == SQLITE_ROW ? st.Text(0) : std::string(sqlite3_errmsg(db_));
+  if (rc == SQLITE_ROW && first == "ok") return Status::OK();
+  return Status::Corruption(where + " fails SQLite's quick_check (" + first +
+                            "); it was not modified. Run `rekall doctor` for the details, then restore a backup or "
+                            "recover the file (sqlite3 " + path_ + " .recover)");
 }
 
 Status Store::WithTransaction(const std::function<Status()>& fn) {
@@ -316,52 +315,77 @@ Status Store::WithTransaction(const std::function<Status()>& fn) {
     --txn_depth_;
     return s;
   }
+  if (!unwritable_.ok()) return unwritable_;
   if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was changed");
-  Status s = ExecSql(db_, "BEGIN IMMEDIATE", "starting a transaction");
+  sqlite::Transaction txn;
+  Status s = txn.Begin(db_, "starting a transaction");
   if (!s.ok()) return s;
   txn_depth_ = 1;
   s = fn();
   txn_depth_ = 0;
-  if (s.ok()) {
-    s = ExecSql(db_, "COMMIT", "committing");
-    if (s.ok()) return s;
+  if (s.ok()) s = txn.Commit("committing");
+  return s;  // rolled back unless committed
+}
+
+namespace {
+
+// INSERT of the core columns then `extra`, or UPDATE of the same by id (?1).
+std::string EntryWriteSql(bool insert, const std::vector<std::string>& extra) {
+  std::vector<std::string> cols(std::begin(kCoreColumns), std::end(kCoreColumns));
+  cols.insert(cols.end(), extra.begin(), extra.end());
+  std::string sql;
+  if (insert) {
+    std::string qs;
+    for (size_t i = 0; i < cols.size(); ++i) {
+      sql += (i ? "," : "") + cols[i];
+      qs += i ? ",?" : "?";
+    }
+    return "INSERT INTO entries(" + sql + ") VALUES(" + qs + ")";
   }
-  ExecSql(db_, "ROLLBACK", "rolling back");
-  return s;
+  for (size_t i = 1; i < cols.size(); ++i) sql += (i > 1 ? "," : "") + cols[i] + "=?" + std::to_string(i + 1);
+  return "UPDATE entries SET " + sql + " WHERE id=?1";
+}
+
+// Binds the JSON value of Rekall column `col` as SQLite stores it (a blob
+// travels as {"base64": ...}, as ReadEntryRow gives it).
+Status BindExtra(Stmt* st, int i, const std::string& col, const nlohmann::json& v) {
+  if (v.is_null()) st->BindNull(i);
+  else if (v.is_boolean()) st->Bind(i, static_cast<int64_t>(v.get<bool>()));
+  else if (v.is_number_integer()) st->Bind(i, v.get<int64_t>());
+  else if (v.is_number()) st->BindDouble(i, v.get<double>());
+  else if (v.is_string()) st->Bind(i, v.get<std::string>());
+  else if (v.is_object() && v.contains("base64") && v["base64"].is_string()) {
+    std::string raw;
+    if (!Base64Decode(v["base64"].get<std::string>(), &raw))
+      return Status::InvalidArgument("field '" + col + "' holds invalid base64");
+    st->BindBlob(i, raw.data(), raw.size());
+  } else {
+    return Status::InvalidArgument("field '" + col + "' has an unsupported value");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Store::ExtraColumns(const Entry& e, std::vector<std::string>* extra) const {
+  for (auto it = e.extra.begin(); it != e.extra.end(); ++it) {
+    if (IsCoreColumn(it.key())) continue;
+    if (std::find(entry_columns_.begin(), entry_columns_.end(), it.key()) == entry_columns_.end())
+      return Status::InvalidArgument("entry " + e.id + " has a field '" + it.key() +
+                                     "' that this database has no column for");
+    extra->push_back(it.key());
+  }
+  return Status::OK();
 }
 
 Status Store::WriteEntryRow(const Entry& e, bool insert) {
   // Core columns always; Rekall's other columns only when the entry carries
   // them (an import of an export), so their defaults apply otherwise.
-  std::vector<std::string> cols = {"id", "title", "content", "type", "project", "confidence",
-                                   "status", "superseded_by", "created_at", "updated_at"};
   std::vector<std::string> extra_cols;
-  for (auto it = e.extra.begin(); it != e.extra.end(); ++it) {
-    if (CoreColumns().count(it.key())) continue;
-    if (std::find(entry_columns_.begin(), entry_columns_.end(), it.key()) == entry_columns_.end())
-      return Status::InvalidArgument("entry " + e.id + " has a field '" + it.key() +
-                                     "' that this database has no column for");
-    extra_cols.push_back(it.key());
-  }
-  std::string sql;
-  if (insert) {
-    sql = "INSERT INTO entries(";
-    std::string qs;
-    for (size_t i = 0; i < cols.size() + extra_cols.size(); ++i) {
-      sql += (i ? "," : "") + (i < cols.size() ? cols[i] : extra_cols[i - cols.size()]);
-      qs += i ? ",?" : "?";
-    }
-    sql += ") VALUES(" + qs + ")";
-  } else {
-    sql = "UPDATE entries SET ";
-    for (size_t i = 1; i < cols.size() + extra_cols.size(); ++i)
-      sql += (i > 1 ? "," : "") + (i < cols.size() ? cols[i] : extra_cols[i - cols.size()]) + "=?" +
-             std::to_string(i + 1);
-    sql += " WHERE id=?1";
-  }
-  Stmt st(db_, sql);
-  Status s = st.status("preparing entry write");
+  Status s = ExtraColumns(e, &extra_cols);
   if (!s.ok()) return s;
+  Stmt st(db_, EntryWriteSql(insert, extra_cols));
+  if (!(s = st.status("preparing entry write")).ok()) return s;
   st.Bind(1, e.id);
   st.Bind(2, e.title);
   st.Bind(3, e.content);
@@ -372,32 +396,15 @@ Status Store::WriteEntryRow(const Entry& e, bool insert) {
   st.Bind(8, e.superseded_by);
   st.Bind(9, e.created_at);
   st.Bind(10, e.updated_at);
-  int idx = 11;
-  for (const auto& c : extra_cols) {
-    const auto& v = e.extra[c];
-    if (v.is_null()) sqlite3_bind_null(st.get(), idx);
-    else if (v.is_boolean()) st.Bind(idx, static_cast<int64_t>(v.get<bool>()));
-    else if (v.is_number_integer()) st.Bind(idx, v.get<int64_t>());
-    else if (v.is_number()) sqlite3_bind_double(st.get(), idx, v.get<double>());
-    else if (v.is_string()) st.Bind(idx, v.get<std::string>());
-    else if (v.is_object() && v.contains("base64") && v["base64"].is_string()) {
-      std::string raw;
-      if (!Base64Decode(v["base64"].get<std::string>(), &raw))
-        return Status::InvalidArgument("field '" + c + "' holds invalid base64");
-      st.BindBlob(idx, raw.data(), raw.size());
-    } else {
-      return Status::InvalidArgument("field '" + c + "' has an unsupported value");
-    }
-    ++idx;
+  for (size_t i = 0; i < extra_cols.size(); ++i) {
+    s = BindExtra(&st, static_cast<int>(11 + i), extra_cols[i], e.extra[extra_cols[i]]);
+    if (!s.ok()) return s;
   }
-  int rc = st.Step();
-  if (rc != SQLITE_DONE) {
-    if ((rc & 0xFF) == SQLITE_CONSTRAINT && insert && (rc == SQLITE_CONSTRAINT_PRIMARYKEY))
-      return Status::InvalidArgument("an entry with id " + e.id + " already exists");
-    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-      return Status::InvalidArgument("superseded_by names no existing entry");
-    return SqliteError(db_, rc, "writing entry " + e.id);
-  }
+  const int rc = st.Step();
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY && insert)
+    return Status::InvalidArgument("an entry with id " + e.id + " already exists");
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return Status::InvalidArgument("superseded_by names no existing entry");
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing entry " + e.id);
   if (!insert && sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + e.id);
   return Status::OK();
 }
@@ -407,21 +414,21 @@ Status Store::WriteTags(const Entry& e) {
     Stmt del(db_, "DELETE FROM tags WHERE entry_id = ?");
     del.Bind(1, e.id);
     int rc = del.Step();
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing tags");
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing tags");
   }
   for (const auto& t : e.tags) {
     Stmt ins(db_, "INSERT OR IGNORE INTO tags(entry_id, tag) VALUES(?, ?)");
     ins.Bind(1, e.id);
     ins.Bind(2, t);
     int rc = ins.Step();
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing tags");
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing tags");
   }
   // Rekall's triggers index the entry before its tags exist; bring the FTS
   // row's tags column up to date so keyword search finds tags.
   Stmt fts(db_, "UPDATE entries_fts SET tags = (SELECT GROUP_CONCAT(tag, ' ') FROM tags WHERE entry_id = ?1) WHERE id = ?1");
   fts.Bind(1, e.id);
   int rc = fts.Step();
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "indexing tags");
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "indexing tags");
   return Status::OK();
 }
 
@@ -431,11 +438,24 @@ Status Store::NotifySummary(const Entry& e, const std::vector<float>* summary) {
   // Filterable fields may have changed: hand the index the stored vector.
   if (!schema_.has_embeddings_table) return Status::OK();
   StoredEmbedding se;
-  Status s = GetEmbedding(e.id, "summary", &se);
+  Status s = GetEmbedding(e.id, EmbeddingType::kSummary, &se);
   if (s.IsNotFound()) return Status::OK();
   if (!s.ok()) return s;
-  if (!IsOurModelName(se.model_name) || se.dimensions != kDim) return Status::OK();
+  if (!IsOurEmbedding(se.model_name, se.dimensions)) return Status::OK();
   return observer_->OnSummaryVector(e, se.vector.data(), se.dimensions);
+}
+
+Status Store::WriteEntry(Entry* e, bool insert, const std::vector<float>* summary) {
+  NormalizeTags(&e->tags);
+  Status s = ValidateEntry(*e);
+  if (!s.ok()) return s;
+  return WithTransaction([&]() -> Status {
+    Status t = WriteEntryRow(*e, insert);
+    if (!t.ok()) return t;
+    if (!(t = WriteTags(*e)).ok()) return t;
+    if (summary && !(t = PutEmbedding(e->id, EmbeddingType::kSummary, *summary)).ok()) return t;
+    return NotifySummary(*e, summary);
+  });
 }
 
 Status Store::Add(Entry* e, const std::vector<float>* summary) {
@@ -443,16 +463,7 @@ Status Store::Add(Entry* e, const std::vector<float>* summary) {
   std::string now = NowIsoLocal();
   if (e->created_at.empty()) e->created_at = now;
   if (e->updated_at.empty()) e->updated_at = e->created_at;
-  NormalizeTags(&e->tags);
-  Status s = ValidateEntry(*e);
-  if (!s.ok()) return s;
-  return WithTransaction([&]() -> Status {
-    Status t = WriteEntryRow(*e, true);
-    if (!t.ok()) return t;
-    if (!(t = WriteTags(*e)).ok()) return t;
-    if (summary && !(t = PutEmbedding(e->id, "summary", *summary)).ok()) return t;
-    return NotifySummary(*e, summary);
-  });
+  return WriteEntry(e, true, summary);
 }
 
 Status Store::InsertRaw(const Entry& e) {
@@ -468,26 +479,31 @@ Status Store::InsertRaw(const Entry& e) {
   });
 }
 
+Status Store::SetSupersededBy(const std::string& id, const std::string& target) {
+  return WithTransaction([&]() -> Status {
+    Stmt st(db_, "UPDATE entries SET superseded_by = ?2 WHERE id = ?1");
+    st.Bind(1, id);
+    st.Bind(2, target);
+    int rc = st.Step();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+      return Status::InvalidArgument("superseded_by names no existing entry (" + target + ")");
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing entry " + id);
+    if (sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + id);
+    return Status::OK();
+  });
+}
+
 Status Store::PutSummary(const Entry& e, const std::vector<float>& vec) {
   return WithTransaction([&]() -> Status {
-    Status t = PutEmbedding(e.id, "summary", vec);
+    Status t = PutEmbedding(e.id, EmbeddingType::kSummary, vec);
     if (!t.ok()) return t;
     return NotifySummary(e, &vec);
   });
 }
 
 Status Store::Update(Entry* e, const std::vector<float>* summary) {
-  NormalizeTags(&e->tags);
   e->updated_at = NowIsoLocal();
-  Status s = ValidateEntry(*e);
-  if (!s.ok()) return s;
-  return WithTransaction([&]() -> Status {
-    Status t = WriteEntryRow(*e, false);
-    if (!t.ok()) return t;
-    if (!(t = WriteTags(*e)).ok()) return t;
-    if (summary && !(t = PutEmbedding(e->id, "summary", *summary)).ok()) return t;
-    return NotifySummary(*e, summary);
-  });
+  return WriteEntry(e, false, summary);
 }
 
 Status Store::Delete(const std::string& id) {
@@ -497,20 +513,20 @@ Status Store::Delete(const std::string& id) {
     Stmt un(db_, "UPDATE entries SET superseded_by = NULL WHERE superseded_by = ?");
     un.Bind(1, id);
     int rc = un.Step();
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     // Rekall's older schemas lack ON DELETE CASCADE on some tables: delete
     // dependants explicitly.
     if (schema_.has_embeddings_table) {
       Stmt de(db_, "DELETE FROM embeddings WHERE entry_id = ?");
       de.Bind(1, id);
-      if ((rc = de.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+      if ((rc = de.Step()) != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     }
     Stmt dt(db_, "DELETE FROM tags WHERE entry_id = ?");
     dt.Bind(1, id);
-    if ((rc = dt.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    if ((rc = dt.Step()) != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     Stmt st(db_, "DELETE FROM entries WHERE id = ?");
     st.Bind(1, id);
-    if ((rc = st.Step()) != SQLITE_DONE) return SqliteError(db_, rc, "deleting entry " + id);
+    if ((rc = st.Step()) != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     if (sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + id);
     if (observer_) return observer_->OnEntryRemoved(id);
     return Status::OK();
@@ -524,13 +540,13 @@ Status Store::Get(const std::string& id, Entry* e) {
   st.Bind(1, id);
   int rc = st.Step();
   if (rc == SQLITE_DONE) return Status::NotFound("no entry with id " + id);
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading entry " + id);
-  ReadEntryRow(st.get(), e);
+  if (rc != SQLITE_ROW) return sqlite::ToStatus(db_, rc, "reading entry " + id);
+  ReadEntryRow(st, e);
   Stmt tg(db_, "SELECT tag FROM tags WHERE entry_id = ? ORDER BY tag");
   tg.Bind(1, id);
   e->tags.clear();
   while ((rc = tg.Step()) == SQLITE_ROW) e->tags.push_back(tg.Text(0));
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "reading tags of " + id);
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "reading tags of " + id);
   return Status::OK();
 }
 
@@ -538,9 +554,23 @@ Status Store::Exists(const std::string& id, bool* exists) {
   Stmt st(db_, "SELECT 1 FROM entries WHERE id = ?");
   st.Bind(1, id);
   int rc = st.Step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(db_, rc, "reading entry " + id);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "reading entry " + id);
   *exists = rc == SQLITE_ROW;
   return Status::OK();
+}
+
+Status Store::IdsWithPrefix(const std::string& prefix, int limit, std::vector<std::string>* ids) {
+  ids->clear();
+  // The ids in [prefix, prefix + 0xFF): an index range, not a LIKE scan.
+  Stmt st(db_, "SELECT id FROM entries WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3");
+  Status s = st.status("resolving an id prefix");
+  if (!s.ok()) return s;
+  st.Bind(1, prefix);
+  st.Bind(2, prefix + "\xff");
+  st.Bind(3, static_cast<int64_t>(limit));
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
+  return st.Done(rc, "resolving an id prefix");
 }
 
 namespace {
@@ -572,7 +602,7 @@ Status Store::List(const ListFilter& f, std::vector<Entry>* out) {
   std::vector<std::string> ids;
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) ids.push_back(st.Text(0));
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "listing entries");
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "listing entries");
   out->clear();
   for (const auto& id : ids) {
     Entry e;
@@ -582,39 +612,58 @@ Status Store::List(const ListFilter& f, std::vector<Entry>* out) {
   return Status::OK();
 }
 
+bool Store::HasEntryColumn(const std::string& column) const {
+  return std::find(entry_columns_.begin(), entry_columns_.end(), column) != entry_columns_.end();
+}
+
 Status Store::Count(size_t* n) {
   Stmt st(db_, "SELECT COUNT(*) FROM entries");
   int rc = st.Step();
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting entries");
+  if (rc != SQLITE_ROW) return sqlite::ToStatus(db_, rc, "counting entries");
   *n = static_cast<size_t>(st.Int(0));
   return Status::OK();
 }
 
+namespace {
+
+// A term as a quoted FTS5 string: operators (AND, NEAR, *, ^, :) inside lose
+// their meaning. Empty when it holds nothing the unicode61 tokenizer indexes
+// (a letter, digit or non-ASCII character), so `*` or `(` alone do not
+// become an empty phrase.
+std::string QuotedTerm(const std::string& term) {
+  bool searchable = false;
+  for (unsigned char c : term) searchable |= (std::isalnum(c) || c >= 0x80);
+  if (!searchable) return "";
+  std::string quoted = "\"";
+  for (char c : term) {
+    if (c == '"') quoted += "\"\"";
+    else quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string AsciiLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
 std::string BuildFtsQuery(const std::string& q, bool any_term) {
-  // Split on whitespace; keep a term only if it holds something the
-  // unicode61 tokenizer indexes (a letter, digit or non-ASCII character), so
-  // `*` or `(` alone do not become an empty phrase. Each term is a quoted
-  // FTS5 string: operators (AND, NEAR, *, ^, :) inside lose their meaning.
+  // Split on whitespace. Each distinct term (ASCII case folded) once, at
+  // most kMaxFtsTerms of them: FTS5's bm25() walks every phrase against
+  // every occurrence, so a repeated word costs quadratically (issue 10 #6).
   std::string out;
+  std::unordered_set<std::string> seen;
   size_t i = 0;
-  while (i < q.size()) {
+  while (i < q.size() && seen.size() < kMaxFtsTerms) {
     while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
     size_t j = i;
     while (j < q.size() && !std::isspace(static_cast<unsigned char>(q[j]))) ++j;
-    if (j > i) {
-      std::string term = q.substr(i, j - i);
-      bool searchable = false;
-      for (unsigned char c : term) searchable |= (std::isalnum(c) || c >= 0x80);
-      if (searchable) {
-        std::string quoted = "\"";
-        for (char c : term) {
-          if (c == '"') quoted += "\"\"";
-          else quoted += c;
-        }
-        quoted += "\"";
-        if (!out.empty()) out += any_term ? " OR " : " ";
-        out += quoted;
-      }
+    std::string quoted = QuotedTerm(q.substr(i, j - i));
+    if (!quoted.empty() && seen.insert(AsciiLower(quoted)).second) {
+      if (!out.empty()) out += any_term ? " OR " : " ";
+      out += quoted;
     }
     i = j;
   }
@@ -625,6 +674,9 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
   out->clear();
   if (query.find('\0') != std::string::npos) return Status::InvalidArgument("query contains a NUL byte");
   if (!IsValidUtf8(query)) return Status::InvalidArgument("query is not valid UTF-8");
+  if (query.size() > kMaxKeywordQueryBytes)
+    return Status::InvalidArgument("keyword query of " + std::to_string(query.size()) + " bytes; at most " +
+                                   std::to_string(kMaxKeywordQueryBytes) + " are searched");
   if (limit <= 0) return Status::OK();
   // All words first; when no entry has them all, any word (ranked by bm25,
   // so entries with more of the words still come first).
@@ -650,23 +702,23 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
     while ((rc = st.Step()) == SQLITE_ROW) {
       KeywordHit h;
       h.id = st.Text(0);
-      h.bm25 = sqlite3_column_double(st.get(), 1);
+      h.bm25 = st.Double(1);
       h.rank = static_cast<int>(out->size()) + 1;
       out->push_back(std::move(h));
     }
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, "keyword search");
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "keyword search");
     if (!out->empty()) break;
   }
   return Status::OK();
 }
 
-Status Store::PutEmbedding(const std::string& entry_id, const std::string& type, const std::vector<float>& vec,
+Status Store::PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
                            const std::string& model_name) {
   if (!schema_.has_embeddings_table)
     return Status::Unavailable("database " + path_ + " has no embeddings table; run `rekall migrate`");
-  if (vec.size() != static_cast<size_t>(kDim))
+  if (vec.size() != static_cast<size_t>(kOurDim))
     return Status::InvalidArgument("embedding has " + std::to_string(vec.size()) + " dimensions; expected " +
-                                   std::to_string(kDim));
+                                   std::to_string(kOurDim));
   Stmt st(db_,
           "INSERT INTO embeddings(id, entry_id, embedding_type, vector, dimensions, model_name, created_at) "
           "VALUES(?, ?, ?, ?, ?, ?, ?) ON CONFLICT(entry_id, embedding_type) DO UPDATE SET "
@@ -676,111 +728,114 @@ Status Store::PutEmbedding(const std::string& entry_id, const std::string& type,
   if (!s.ok()) return s;
   st.Bind(1, NewUlid());
   st.Bind(2, entry_id);
-  st.Bind(3, type);
-  // float32 little-endian, as Rekall writes numpy's tobytes() on x86/ARM.
-  st.BindBlob(4, vec.data(), vec.size() * sizeof(float));
+  st.Bind(3, EmbeddingTypeName(type));
+  st.BindBlob(4, vec.data(), vec.size() * sizeof(float));  // see kOurVectorBytes
   st.Bind(5, static_cast<int64_t>(vec.size()));
   st.Bind(6, model_name);
   st.Bind(7, NowIsoLocal());
-  int rc = st.Step();
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "writing embedding of " + entry_id);
-  return Status::OK();
+  return st.Run("writing embedding of " + entry_id);
 }
 
 namespace {
 
-Status ReadEmbeddingRow(sqlite3_stmt* st, StoredEmbedding* out) {
-  out->entry_id = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-  out->type = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-  out->dimensions = sqlite3_column_int(st, 3);
-  const unsigned char* m = sqlite3_column_text(st, 4);
-  out->model_name = m ? reinterpret_cast<const char*>(m) : "";
-  int bytes = sqlite3_column_bytes(st, 2);
+// Reads entry_id, vector, dimensions, model_name (columns 0-3).
+Status ReadEmbeddingRow(const Stmt& st, EmbeddingType type, StoredEmbedding* out) {
+  out->entry_id = st.Text(0);
+  out->type = type;
+  out->dimensions = static_cast<int>(st.Int(2));
+  out->model_name = st.Text(3);
+  const int bytes = st.Bytes(1);
   if (bytes != out->dimensions * 4)
     return Status::Corruption("embedding of " + out->entry_id + " holds " + std::to_string(bytes) +
                               " bytes for " + std::to_string(out->dimensions) + " dimensions");
   out->vector.resize(static_cast<size_t>(out->dimensions));
-  if (bytes) std::memcpy(out->vector.data(), sqlite3_column_blob(st, 2), static_cast<size_t>(bytes));
+  if (bytes) std::memcpy(out->vector.data(), st.Blob(1), static_cast<size_t>(bytes));
   return Status::OK();
+}
+
+Status UnknownType(const std::string& type) {
+  return Status::InvalidArgument("unknown embedding type '" + type + "' (summary or context)");
 }
 
 }  // namespace
 
-Status Store::GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out) {
+Status Store::GetEmbedding(const std::string& entry_id, EmbeddingType type, StoredEmbedding* out) {
   if (!schema_.has_embeddings_table) return Status::NotFound("no embeddings table");
   Stmt st(db_,
-          "SELECT entry_id, embedding_type, vector, dimensions, model_name FROM embeddings "
+          "SELECT entry_id, vector, dimensions, model_name FROM embeddings "
           "WHERE entry_id = ? AND embedding_type = ?");
   st.Bind(1, entry_id);
-  st.Bind(2, type);
+  st.Bind(2, EmbeddingTypeName(type));
   int rc = st.Step();
-  if (rc == SQLITE_DONE) return Status::NotFound("entry " + entry_id + " has no " + type + " embedding");
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading embedding");
-  return ReadEmbeddingRow(st.get(), out);
+  if (rc == SQLITE_DONE)
+    return Status::NotFound("entry " + entry_id + " has no " + EmbeddingTypeName(type) + " embedding");
+  if (rc != SQLITE_ROW) return sqlite::ToStatus(db_, rc, "reading embedding");
+  return ReadEmbeddingRow(st, type, out);
 }
 
-Status Store::ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out) {
+Status Store::ListEmbeddings(EmbeddingType type, std::vector<StoredEmbedding>* out) {
   out->clear();
   if (!schema_.has_embeddings_table) return Status::OK();
   Stmt st(db_,
-          "SELECT entry_id, embedding_type, vector, dimensions, model_name FROM embeddings "
+          "SELECT entry_id, vector, dimensions, model_name FROM embeddings "
           "WHERE embedding_type = ? ORDER BY entry_id");
-  st.Bind(1, type);
+  st.Bind(1, EmbeddingTypeName(type));
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
     StoredEmbedding e;
-    Status s = ReadEmbeddingRow(st.get(), &e);
+    Status s = ReadEmbeddingRow(st, type, &e);
     if (!s.ok()) return s;
     out->push_back(std::move(e));
   }
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "reading embeddings");
-  return Status::OK();
+  return st.Done(rc, "reading embeddings");
 }
 
-Status Store::EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids) {
+Status Store::EntriesWithoutEmbedding(EmbeddingType type, std::vector<std::string>* ids) {
   ids->clear();
   std::string sql = schema_.has_embeddings_table
                         ? "SELECT e.id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM embeddings m WHERE "
-                          "m.entry_id = e.id AND m.embedding_type = ?1 AND m.dimensions = 384 AND m.model_name IN "
-                          "('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2')) ORDER BY e.id"
-                        : "SELECT e.id FROM entries e WHERE ?1 IS NOT NULL ORDER BY e.id";
+                          "m.entry_id = e.id AND " + OurEmbeddingSql("m", type) + ") ORDER BY e.id"
+                        : "SELECT e.id FROM entries e ORDER BY e.id";
   Stmt st(db_, sql);
-  st.Bind(1, type);
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
-  if (rc != SQLITE_DONE) return SqliteError(db_, rc, "listing entries without embeddings");
-  return Status::OK();
+  return st.Done(rc, "listing entries without embeddings");
+}
+
+Status Store::GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out) {
+  EmbeddingType t;
+  return ParseEmbeddingType(type, &t) ? GetEmbedding(entry_id, t, out) : UnknownType(type);
+}
+
+Status Store::ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out) {
+  EmbeddingType t;
+  return ParseEmbeddingType(type, &t) ? ListEmbeddings(t, out) : UnknownType(type);
+}
+
+Status Store::EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids) {
+  EmbeddingType t;
+  return ParseEmbeddingType(type, &t) ? EntriesWithoutEmbedding(t, ids) : UnknownType(type);
 }
 
 Status Store::CountEmbeddings(size_t* n) {
   *n = 0;
   if (!schema_.has_embeddings_table) return Status::OK();
-  Stmt st(db_, "SELECT COUNT(*) FROM embeddings WHERE embedding_type = 'summary'");
-  int rc = st.Step();
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting embeddings");
-  *n = static_cast<size_t>(st.Int(0));
-  return Status::OK();
+  Stmt st(db_, "SELECT COUNT(*) FROM embeddings WHERE " + EmbeddingTypeSql("", EmbeddingType::kSummary));
+  Status s = st.StepRow("counting embeddings");
+  if (s.ok()) *n = static_cast<size_t>(st.Int(0));
+  return s;
 }
 
 Status Store::CountMismatchedSummaries(size_t* n) {
   *n = 0;
   if (!schema_.has_embeddings_table) return Status::OK();
-  Stmt st(db_,
-          "SELECT COUNT(*) FROM embeddings WHERE embedding_type = 'summary' AND (dimensions != 384 "
-          "OR model_name NOT IN ('sentence-transformers/all-MiniLM-L6-v2', 'all-MiniLM-L6-v2') "
-          "OR length(vector) != dimensions * 4)");
-  int rc = st.Step();
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "counting mismatched embeddings");
-  *n = static_cast<size_t>(st.Int(0));
-  return Status::OK();
+  Stmt st(db_, "SELECT COUNT(*) FROM embeddings m WHERE " + EmbeddingTypeSql("m", EmbeddingType::kSummary) +
+                   " AND NOT (" + OurSummarySql("m") + ")");
+  Status s = st.StepRow("counting mismatched embeddings");
+  if (s.ok()) *n = static_cast<size_t>(st.Int(0));
+  return s;
 }
 
-Status Store::DataVersion(int64_t* v) {
-  Stmt st(db_, "PRAGMA data_version");
-  int rc = st.Step();
-  if (rc != SQLITE_ROW) return SqliteError(db_, rc, "reading data_version");
-  *v = st.Int(0);
-  return Status::OK();
-}
+Status Store::DataVersion(int64_t* v) { return sqlite::DataVersion(db_, v); }
 
 }  // namespace rekall::store

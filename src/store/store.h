@@ -12,33 +12,30 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "sqlite/sqlite.h"
 #include "store/entry.h"
 #include "store/migrate.h"
+#include "store/types.h"
+#include "util/env.h"
+#include "util/our_embeddings.h"
 #include "util/status.h"
 
 namespace rekall::store {
 
 inline constexpr int kRekallUserVersion = 12;  // the latest Rekall schema we know
 inline constexpr int kEngineSchemaVersion = 1;  // ours, in rekall_engine_meta
-inline constexpr const char* kModelName = "sentence-transformers/all-MiniLM-L6-v2";
-inline constexpr int kDim = 384;
-
-// True for the names Rekall and we use for all-MiniLM-L6-v2.
-bool IsOurModelName(const std::string& name);
-
-struct ListFilter {
-  std::optional<std::string> type;
-  std::optional<std::string> project;
-  std::optional<std::string> status;
-  std::vector<std::string> tags;  // every tag must be present
-  int limit = 0;                  // 0: no limit
-};
+// Older spellings of util/our_embeddings.h, kept for callers outside store/.
+inline constexpr const char* kModelName = kOurModelName;
+inline constexpr int kDim = kOurDim;
+using rekall::IsOurModelName;
 
 struct KeywordHit {
   std::string id;
@@ -48,7 +45,7 @@ struct KeywordHit {
 
 struct StoredEmbedding {
   std::string entry_id;
-  std::string type;  // 'summary' | 'context'
+  EmbeddingType type = EmbeddingType::kSummary;
   std::vector<float> vector;
   int dimensions = 0;
   std::string model_name;
@@ -67,8 +64,13 @@ class WriteObserver {
 };
 
 struct OpenOptions {
+  // Which files exist, may be written or created; the clock of backups.
+  Env* env = Env::Default();
+  // A missing file is created (mode 0600) when its folder exists.
   bool create_if_missing = true;
+  // Never write; a file we may not write is opened read-only anyway.
   bool read_only = false;
+  // How long a write waits for another process's lock before kBusy.
   int busy_timeout_ms = 5000;
   // Migrate an existing Rekall file that lacks what we need (after a
   // backup). Off: open it as it is and report schema().pending_migration.
@@ -76,23 +78,12 @@ struct OpenOptions {
   MigrateOptions migrate;
 };
 
-// What Open() found in the file.
-struct SchemaInfo {
-  int user_version = 0;          // Rekall's
-  int engine_version = 0;        // ours; 0 when we never wrote to it
-  bool created = false;          // the file was new
-  bool has_embeddings_table = false;
-  bool read_only = false;
-  bool pending_migration = false;  // changes we need were not applied
-  bool migrated = false;           // Open() migrated the file
-  std::string backup_path;         // the backup made before migrating
-  std::vector<std::string> migration_steps;
-};
-
 class Store {
  public:
   // Opens (or creates, mode 0600) the database at `path`. A file that is not
-  // a Rekall database is never modified.
+  // a Rekall database is never modified, nor is one that fails PRAGMA
+  // quick_check before our first write to it: that one opens read-only and
+  // every write returns Corruption pointing at `rekall doctor`.
   static Status Open(const std::string& path, const OpenOptions& opts, std::unique_ptr<Store>* out);
   ~Store();
   Store(const Store&) = delete;
@@ -116,11 +107,21 @@ class Store {
   Status Delete(const std::string& id);
   Status Get(const std::string& id, Entry* e);
   Status Exists(const std::string& id, bool* exists);
+  // The first `limit` ids (in order) that start with `prefix`.
+  Status IdsWithPrefix(const std::string& prefix, int limit, std::vector<std::string>* ids);
   Status List(const ListFilter& f, std::vector<Entry>* out);
   Status Count(size_t* entries);
+  // Whether this file's `entries` table has the column (Rekall added some,
+  // e.g. context_structured, in later schema versions).
+  bool HasEntryColumn(const std::string& column) const;
 
   // Inserts a fully-formed entry (import): keeps its id and timestamps.
   Status InsertRaw(const Entry& e);
+  // Points entry `id` at `target` (import's second pass, once every entry of
+  // the file exists, so chains and cycles of superseded_by load in any
+  // order). Leaves updated_at as it is. InvalidArgument when `target` names
+  // no entry.
+  Status SetSupersededBy(const std::string& id, const std::string& target);
 
   // FTS5 keyword search over title, content and tags. `query` is the user's
   // words: every term is matched literally, never as FTS5 syntax.
@@ -130,16 +131,22 @@ class Store {
   // transaction (index rebuild, import).
   Status PutSummary(const Entry& e, const std::vector<float>& vec);
 
-  Status PutEmbedding(const std::string& entry_id, const std::string& type, const std::vector<float>& vec,
-                      const std::string& model_name = kModelName);
+  // NotFound when the entry has no embedding of `type`.
+  Status GetEmbedding(const std::string& entry_id, EmbeddingType type, StoredEmbedding* out);
+  // Every embedding of `type`, of any model.
+  Status ListEmbeddings(EmbeddingType type, std::vector<StoredEmbedding>* out);
+  // Ids of entries that have no embedding of ours (util/our_embeddings.h)
+  // for `type`.
+  Status EntriesWithoutEmbedding(EmbeddingType type, std::vector<std::string>* ids);
+  // The same three with the type spelled as in SQL ("summary", "context"),
+  // kept while callers outside store/ move to EmbeddingType.
   Status GetEmbedding(const std::string& entry_id, const std::string& type, StoredEmbedding* out);
-  // Every embedding of the given type ('summary' or 'context').
   Status ListEmbeddings(const std::string& type, std::vector<StoredEmbedding>* out);
-  // Ids of entries that have no embedding of our model for `type`.
   Status EntriesWithoutEmbedding(const std::string& type, std::vector<std::string>* ids);
+  // Summary embeddings of any model.
   Status CountEmbeddings(size_t* n);
-  // Summary embeddings that are not of our model and dimension (or whose
-  // bytes do not match their dimension): never ranked, re-embedded by
+  // Summary embeddings that are not ours (another model or dimension, or
+  // bytes that do not match the dimension): never ranked, re-embedded by
   // `index rebuild`.
   Status CountMismatchedSummaries(size_t* n);
 
@@ -147,31 +154,91 @@ class Store {
   // long-running process notices writes by other processes.
   Status DataVersion(int64_t* v);
 
+  // ---- Maintenance (maintenance.cc): the checks and repairs of `rekall
+  // doctor`, backups, and the rest the engine needs beside reads and writes.
+
+  // PRAGMA integrity_check: the lines that are not "ok" (none: healthy).
+  Status IntegrityCheck(std::vector<std::string>* problems);
+  // Embeddings (0 without an embeddings table) and tags of no entry.
+  Status CountOrphanEmbeddings(size_t* n);
+  Status CountOrphanTags(size_t* n);
+  // Entries whose keyword-index row is missing or differs from the entry
+  // (Rekall's triggers index tags before they are written).
+  Status CountFtsDrift(size_t* n);
+  // Summary embeddings of ours whose entry exists: what the vector index
+  // should hold.
+  Status CountOurSummaries(size_t* n);
+  Status DeleteOrphanEmbeddings();
+  Status DeleteOrphanTags();
+  // Rebuilds the keyword index from the entries and their sorted tags.
+  Status RebuildFts();
+  // Deletes the entry's embedding of `type` if it has one. The vector index
+  // is not told: the caller keeps it in step.
+  Status DeleteEmbedding(const std::string& entry_id, EmbeddingType type);
+  // Copies the database to `dest` (created 0600) with the online backup API.
+  Status Backup(const std::string& dest);
+  // What a migration of this file would do (store/migrate.h), changing nothing.
+  Status GetMigrationPlan(MigrationPlan* plan);
+  // Gives SQLite's page cache back (an idle long-running process).
+  void ReleaseMemory();
+
  private:
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  static Status OpenDamaged(const std::string& path, const OpenOptions& opts, const Status& damage,
+                            std::unique_ptr<Store>* out);
   Status Init(const OpenOptions& opts);
+  // Init's steps: connection settings (WAL when writable); Rekall's schema
+  // and ours in an empty file; the migration an older file needs; what
+  // the file holds (embeddings table, our schema version, entry columns).
+  Status ConfigureConnection(const std::string& where);
+  Status CreateSchema(const std::string& where);
+  Status MigrateIfNeeded(const OpenOptions& opts);
+  void ReadBookkeeping(const std::set<std::string>& tables, const std::string& where);
+  // Add and Update: normalises and validates `e`, then writes its row, tags
+  // and (when given) summary vector in one transaction, observer told.
+  Status WriteEntry(Entry* e, bool insert, const std::vector<float>* summary);
+  // What must happen before our first write to an existing file: the
+  // integrity check of a Rekall file new to us, the mode of an empty one.
+  Status BeforeFirstWrite(bool has_any, bool has_engine);
+  // PRAGMA quick_check; Corruption (saying what to do) when it fails.
+  Status QuickCheck(const std::string& where);
   Status WriteEntryRow(const Entry& e, bool insert);
+  // The fields of e.extra that are columns of `entries` beyond ours;
+  // InvalidArgument for a field the file has no column for.
+  Status ExtraColumns(const Entry& e, std::vector<std::string>* extra) const;
   Status WriteTags(const Entry& e);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
+  Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
+                      const std::string& model_name = kOurModelName);
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  Env* env_ = Env::Default();  // OpenOptions::env
   SchemaInfo schema_;
   WriteObserver* observer_ = nullptr;
   int txn_depth_ = 0;
+  Status unwritable_;  // not ok: why every write fails (a damaged file)
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
 };
 
-// Builds the FTS5 MATCH expression for a user's query: each word quoted so
-// that it matches literally; joined with AND (or OR). Empty when the query has
+// Bounds on a keyword (or hybrid) query, so one request cannot hold the
+// database for seconds (issue 10 #6): a longer query is refused with
+// InvalidArgument (the model reads at most 256 tokens of a query anyway),
+// and at most kMaxFtsTerms distinct words of it are searched.
+inline constexpr size_t kMaxKeywordQueryBytes = 4096;
+inline constexpr size_t kMaxFtsTerms = 64;
+
+// Builds the FTS5 MATCH expression for a user's query: each distinct word
+// (ASCII case folded) once, the first kMaxFtsTerms of them, quoted so that
+// it matches literally; joined with AND (or OR). Empty when the query has
 // nothing searchable.
 std::string BuildFtsQuery(const std::string& user_query, bool any_term);
 
-// Runs SQL (one or more statements); a failure names `what` and SQLite's
-// own message.
-Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what);
-
-// Returns the path of a SQLite error in the form users understand.
-Status SqliteError(sqlite3* db, int rc, const std::string& what);
+// Older names of sqlite::Exec and sqlite::ToStatus, kept for callers
+// outside store/ until they move to src/sqlite.
+inline Status ExecSql(sqlite3* db, const std::string& sql, const std::string& what) {
+  return sqlite::Exec(db, sql, what);
+}
+inline Status SqliteError(sqlite3* db, int rc, const std::string& what) { return sqlite::ToStatus(db, rc, what); }
 
 }  // namespace rekall::store

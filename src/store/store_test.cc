@@ -4,33 +4,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "util/fake_env_for_test.h"
+#include "util/temp_dir_for_test.h"
+
 namespace fs = std::filesystem;
 
 namespace rekall::store {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/rekall_store_test_XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, ec);
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string FixturePath(const std::string& name) {
   return std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/" + name;
@@ -61,6 +47,20 @@ std::vector<float> UnitVector(float seed) {
   }
   for (auto& x : v) x = static_cast<float>(x / std::sqrt(n));
   return v;
+}
+
+// The store asks its Env which files and folders exist.
+TEST(StoreOpen, AsksItsEnvWhatExists) {
+  TempDir d;
+  FakeEnv env;
+  env.SetDirectory(d.path(), false);
+  OpenOptions o;
+  o.env = &env;
+  std::unique_ptr<Store> s;
+  Status st = Store::Open(d.file("k.db"), o, &s);
+  EXPECT_TRUE(st.IsNotFound()) << st.ToString();
+  EXPECT_NE(st.message().find("directory " + d.path() + " does not exist"), std::string::npos) << st.ToString();
+  EXPECT_FALSE(fs::exists(d.file("k.db")));
 }
 
 TEST(StoreOpen, CreatesRekallSchemaWithMode0600) {
@@ -143,6 +143,19 @@ TEST(StoreOpen, CorruptDatabaseIsAClearError) {
   EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
 }
 
+// Issue 10: an existing empty file we make a knowledge base becomes 0600.
+TEST(StoreOpen, ExistingEmptyFileBecomesPrivate) {
+  TempDir d;
+  std::string p = d.file("k.db");
+  std::ofstream(p).close();
+  ASSERT_EQ(chmod(p.c_str(), 0644), 0);
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(p, {}, &s).ok());
+  struct stat sb;
+  ASSERT_EQ(stat(p.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+}
+
 TEST(StoreOpen, ReadOnlyFileReadsButRefusesWrites) {
   TempDir d;
   std::string p = d.file("k.db");
@@ -188,9 +201,16 @@ TEST(StoreCrud, AddGetUpdateDelete) {
   EXPECT_EQ(got.extra["memory_type"], "episodic");
 
   StoredEmbedding emb;
-  ASSERT_TRUE(s->GetEmbedding(e.id, "summary", &emb).ok());
+  ASSERT_TRUE(s->GetEmbedding(e.id, EmbeddingType::kSummary, &emb).ok());
   EXPECT_EQ(emb.vector, v);
-  EXPECT_EQ(emb.model_name, kModelName);
+  EXPECT_EQ(emb.model_name, kOurModelName);
+  EXPECT_EQ(emb.type, EmbeddingType::kSummary);
+  EXPECT_TRUE(s->GetEmbedding(e.id, EmbeddingType::kContext, &emb).IsNotFound());
+  // The SQL spelling of the type still works; anything else is refused.
+  StoredEmbedding by_name;
+  ASSERT_TRUE(s->GetEmbedding(e.id, "summary", &by_name).ok());
+  EXPECT_EQ(by_name.vector, v);
+  EXPECT_TRUE(s->GetEmbedding(e.id, "Summary", &by_name).IsInvalidArgument());
 
   got.title = "Nginx 504 after 60s";
   got.tags = {"nginx"};
@@ -200,7 +220,7 @@ TEST(StoreCrud, AddGetUpdateDelete) {
   ASSERT_TRUE(s->Get(e.id, &again).ok());
   EXPECT_EQ(again.title, "Nginx 504 after 60s");
   EXPECT_EQ(again.tags, std::vector<std::string>{"nginx"});
-  ASSERT_TRUE(s->GetEmbedding(e.id, "summary", &emb).ok());
+  ASSERT_TRUE(s->GetEmbedding(e.id, EmbeddingType::kSummary, &emb).ok());
   EXPECT_EQ(emb.vector, v2);
   size_t n = 0;
   ASSERT_TRUE(s->CountEmbeddings(&n).ok());
@@ -230,6 +250,11 @@ TEST(StoreCrud, BadInputIsRejectedAndNothingStored) {
       {[](Entry* e) { e->content = std::string("nul\0byte", 8); }, "NUL byte"},
       {[](Entry* e) { e->content = std::string(10 << 20, 'a'); }, "limit is"},
       {[](Entry* e) { e->tags = {"ok", ""}; }, "empty tag"},
+      // Issue 10 #8: values Rekall's reader cannot parse (rekall_values_test.cc has every rule).
+      {[](Entry* e) { e->created_at = "not a date"; }, "invalid created_at"},
+      {[](Entry* e) { e->updated_at = "2026-01-31T09:30:00Z"; }, "invalid updated_at"},
+      {[](Entry* e) { e->extra = {{"next_review", "soon"}}; }, "invalid next_review"},
+      {[](Entry* e) { e->extra = {{"ease_factor", "high"}}; }, "invalid ease_factor"},
   };
   for (auto& c : cases) {
     Entry e = MakeEntry("x");
@@ -241,6 +266,20 @@ TEST(StoreCrud, BadInputIsRejectedAndNothingStored) {
   size_t n = 99;
   ASSERT_TRUE(s->Count(&n).ok());
   EXPECT_EQ(n, 0u);
+  // The same checks guard an update and an import's raw insert.
+  Entry good = MakeEntry("good");
+  ASSERT_TRUE(s->Add(&good).ok());
+  Entry bad = good;
+  bad.extra = {{"access_count", "many"}};
+  EXPECT_NE(s->Update(&bad).message().find("invalid access_count"), std::string::npos);
+  bad = good;
+  bad.id = "01RAWRAWRAWRAWRAWRAWRAWRAW";
+  bad.created_at = "yesterday";
+  EXPECT_NE(s->InsertRaw(bad).message().find("invalid created_at"), std::string::npos);
+  Entry back;
+  ASSERT_TRUE(s->Get(good.id, &back).ok());
+  EXPECT_EQ(back.extra.value("access_count", -1), 0);  // the failed update left it as it was
+  ASSERT_TRUE(s->Delete(good.id).ok());
   // Wrong-dimension embedding: the entry is rolled back with it.
   Entry e = MakeEntry("dims");
   std::vector<float> small(10, 0.1f);
@@ -274,7 +313,7 @@ TEST(StoreCrud, ObserverFailureRollsBackTheWholeWrite) {
   Entry got;
   EXPECT_TRUE(s->Get(keep.id, &got).ok());
   StoredEmbedding emb;
-  EXPECT_TRUE(s->GetEmbedding(keep.id, "summary", &emb).ok());
+  EXPECT_TRUE(s->GetEmbedding(keep.id, EmbeddingType::kSummary, &emb).ok());
 }
 
 TEST(StoreSearch, KeywordSearchTreatsQueryLiterally) {
@@ -388,8 +427,8 @@ TEST(RekallFixture, V12OpensAndEveryEntryAndEmbeddingReads) {
   ASSERT_TRUE(s->Get(ids[5], &big).ok());
   EXPECT_GT(big.content.size(), 50000u);
   std::vector<StoredEmbedding> sum, ctx;
-  ASSERT_TRUE(s->ListEmbeddings("summary", &sum).ok());
-  ASSERT_TRUE(s->ListEmbeddings("context", &ctx).ok());
+  ASSERT_TRUE(s->ListEmbeddings(EmbeddingType::kSummary, &sum).ok());
+  ASSERT_TRUE(s->ListEmbeddings(EmbeddingType::kContext, &ctx).ok());
   EXPECT_EQ(sum.size(), 96u);
   EXPECT_EQ(ctx.size(), 14u);
   // Bytes equal what Rekall wrote, read straight from SQLite.
@@ -409,7 +448,7 @@ TEST(RekallFixture, V12OpensAndEveryEntryAndEmbeddingReads) {
   sqlite3_close(raw);
   // Every fifth entry has no embedding.
   std::vector<std::string> missing;
-  ASSERT_TRUE(s->EntriesWithoutEmbedding("summary", &missing).ok());
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing).ok());
   EXPECT_EQ(missing.size(), 24u);
   // Our bookkeeping was added beside Rekall's; user_version unchanged.
   sqlite3_stmt* q;
@@ -419,11 +458,114 @@ TEST(RekallFixture, V12OpensAndEveryEntryAndEmbeddingReads) {
   sqlite3_finalize(q);
 }
 
+// "Ours" is one definition (util/our_embeddings.h): our model under either
+// name, 384 dimensions, 1536 bytes. Every other summary row counts as
+// mismatched and its entry as lacking an embedding, so `index rebuild`
+// re-embeds it.
+// Issue 10 #7: a Rekall file we never opened, damaged past page 1, is
+// checked before our first write and never modified: no WAL switch, no
+// migration, no backup beside it; it opens read-only and writes say why.
+TEST(RekallFixture, DamagedFileIsNeverWritten) {
+  std::string src = FixturePath("rekall-v12.db");
+  if (!fs::exists(src)) GTEST_SKIP() << "fixture absent: " << src;
+  TempDir d;
+  std::string p = d.file("v12.db");
+  fs::copy_file(src, p);
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+  {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 2);  // page 3: the index of entries' primary key
+    std::string junk(64, '\xAB');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  std::string before = ReadFile(p);
+  {
+    std::unique_ptr<Store> s;
+    Status st = Store::Open(p, {}, &s);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(s->schema().read_only);
+    EXPECT_FALSE(s->schema().migrated);
+    Entry e = MakeEntry("new");
+    st = s->Add(&e);
+    EXPECT_EQ(st.code(), Code::kCorruption) << st.ToString();
+    EXPECT_NE(st.message().find("quick_check"), std::string::npos) << st.ToString();
+    EXPECT_NE(st.message().find("rekall doctor"), std::string::npos) << st.ToString();
+  }
+  EXPECT_EQ(ReadFile(p), before);
+  for (const auto& f : fs::directory_iterator(d.path()))
+    EXPECT_EQ(f.path().filename().string().find(".backup-"), std::string::npos) << f.path();
+}
+
+TEST(StoreEmbeddings, OnlyOurModelAndShapeCountAsPresent) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  std::vector<std::string> ids;
+  for (const char* t : {"ours", "short-name", "other-model", "other-dim", "short-bytes", "none"}) {
+    Entry e = MakeEntry(t);
+    auto v = UnitVector(1.0f);
+    ASSERT_TRUE(s->Add(&e, std::string(t) == "none" ? nullptr : &v).ok());
+    ids.push_back(e.id);
+  }
+  ASSERT_TRUE(ExecSql(s->db(),
+                      "UPDATE embeddings SET model_name = 'all-MiniLM-L6-v2' WHERE entry_id = '" + ids[1] + "';"
+                      "UPDATE embeddings SET model_name = 'some/other-model' WHERE entry_id = '" + ids[2] + "';"
+                      "UPDATE embeddings SET dimensions = 128, vector = substr(vector, 1, 512) WHERE entry_id = '" +
+                          ids[3] + "';"
+                          "UPDATE embeddings SET vector = substr(vector, 1, 100) WHERE entry_id = '" + ids[4] + "'",
+                      "test setup")
+                  .ok());
+  std::vector<std::string> missing;
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kSummary, &missing).ok());
+  std::vector<std::string> expected = {ids[2], ids[3], ids[4], ids[5]};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(missing, expected);
+  size_t n = 0;
+  ASSERT_TRUE(s->CountMismatchedSummaries(&n).ok());
+  EXPECT_EQ(n, 3u);
+  ASSERT_TRUE(s->CountEmbeddings(&n).ok());
+  EXPECT_EQ(n, 5u);
+  ASSERT_TRUE(s->EntriesWithoutEmbedding(EmbeddingType::kContext, &missing).ok());
+  EXPECT_EQ(missing.size(), ids.size());
+}
+
 TEST(BuildFts, QuotesEveryTerm) {
   EXPECT_EQ(BuildFtsQuery("a AND b", false), "\"a\" \"AND\" \"b\"");
   EXPECT_EQ(BuildFtsQuery("say \"hi\"", true), "\"say\" OR \"\"\"hi\"\"\"");
   EXPECT_EQ(BuildFtsQuery("* ( )", false), "");
   EXPECT_EQ(BuildFtsQuery("", false), "");
+}
+
+// Issue 10 #6: one word repeated 20,000 times made bm25() quadratic. Each
+// distinct term is sent once, and at most kMaxFtsTerms of them.
+TEST(BuildFts, EachDistinctTermOnceAndAtMostTheCap) {
+  std::string repeated;
+  for (int i = 0; i < 20000; ++i) repeated += (i % 2 ? "Timeout " : "timeout ");
+  EXPECT_EQ(BuildFtsQuery(repeated, false), "\"timeout\"");
+  std::string many;
+  for (size_t i = 0; i < 3 * kMaxFtsTerms; ++i) many += "w" + std::to_string(i) + " ";
+  const std::string q = BuildFtsQuery(many, true);
+  size_t phrases = 0;
+  for (size_t at = 0; (at = q.find(" OR ", at)) != std::string::npos; at += 4) ++phrases;
+  EXPECT_EQ(phrases + 1, kMaxFtsTerms);
+  EXPECT_EQ(q.rfind("\"w0\"", 0), 0u);
+}
+
+TEST(StoreSearch, KeywordQueryPastTheSizeLimitIsRefused) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  Entry a = MakeEntry("gateway timeout");
+  ASSERT_TRUE(s->Add(&a).ok());
+  std::vector<KeywordHit> hits;
+  std::string q;
+  while (q.size() + 8 <= kMaxKeywordQueryBytes) q += "timeout ";
+  ASSERT_TRUE(s->KeywordSearch(q, {}, 10, &hits).ok());
+  EXPECT_EQ(hits.size(), 1u);
+  q += "timeout ";
+  Status st = s->KeywordSearch(q, {}, 10, &hits);
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("at most"), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -18,4 +18,17 @@ size_t FirstInvalidUtf8(std::string_view s) {
 
 bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
 
+std::string ReplaceInvalidUtf8(std::string_view s, size_t* replaced) {
+  std::string out;
+  size_t n = 0;
+  for (size_t bad = FirstInvalidUtf8(s); bad != std::string_view::npos; bad = FirstInvalidUtf8(s)) {
+    out.append(s.substr(0, bad)).append("\xEF\xBF\xBD");
+    s.remove_prefix(bad + 1);
+    ++n;
+  }
+  out.append(s);
+  if (replaced) *replaced = n;
+  return out;
+}
+
 }  // namespace rekall

@@ -1,8 +1,17 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <set>
 
+#include "util/env.h"
+#include "util/fake_env_for_test.h"
+#include "util/our_embeddings.h"
 #include "util/status.h"
+#include "util/temp_dir_for_test.h"
 #include "util/ulid.h"
 #include "util/utf8.h"
 
@@ -47,6 +56,90 @@ TEST(StatusTest, CarriesCodeAndMessage) {
   EXPECT_TRUE(s.IsNotFound());
   EXPECT_EQ(s.ToString(), "not found: no entry with id X");
   EXPECT_TRUE(Status::OK().ok());
+}
+
+TEST(OurEmbeddings, NamesAndTypes) {
+  EXPECT_TRUE(IsOurModelName(kOurModelName));
+  EXPECT_TRUE(IsOurModelName("all-MiniLM-L6-v2"));
+  EXPECT_FALSE(IsOurModelName("all-MiniLM-L12-v2"));
+  EXPECT_TRUE(IsOurEmbedding("all-MiniLM-L6-v2", 384));
+  EXPECT_FALSE(IsOurEmbedding("all-MiniLM-L6-v2", 768));
+  EXPECT_FALSE(IsOurEmbedding("other", 384));
+  EXPECT_EQ(kOurVectorBytes, 1536);
+  for (EmbeddingType t : {EmbeddingType::kSummary, EmbeddingType::kContext}) {
+    EmbeddingType back = t == EmbeddingType::kSummary ? EmbeddingType::kContext : EmbeddingType::kSummary;
+    ASSERT_TRUE(ParseEmbeddingType(EmbeddingTypeName(t), &back));
+    EXPECT_EQ(back, t);
+  }
+  EXPECT_STREQ(EmbeddingTypeName(EmbeddingType::kSummary), "summary");
+  EmbeddingType t;
+  EXPECT_FALSE(ParseEmbeddingType("Summary", &t));
+  // The vector index relies on the condition starting with the type test
+  // (it disables that column's index by prefixing "+").
+  EXPECT_EQ(OurModelSql("em", EmbeddingType::kSummary).rfind("em.embedding_type = 'summary' AND ", 0), 0u);
+}
+
+TEST(Env, FilesAndFolders) {
+  Env* env = Env::Default();
+  TempDir tmp;
+  const std::string dir = tmp.path();
+  const std::string nested = dir + "/a/b/c";
+  ASSERT_TRUE(env->CreateDirs(nested, 0700).ok());
+  ASSERT_TRUE(env->CreateDirs(nested, 0700).ok());  // already there: fine
+  EXPECT_TRUE(env->IsDirectory(dir + "/a/b"));
+  struct stat sb;
+  ASSERT_EQ(::stat((dir + "/a").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0700u);
+
+  const std::string file = nested + "/f";
+  EXPECT_FALSE(env->FileExists(file));
+  ASSERT_TRUE(env->CreateNewFile(file, 0600).ok());
+  EXPECT_TRUE(env->FileExists(file));
+  EXPECT_TRUE(env->IsRegularFile(file));
+  EXPECT_FALSE(env->IsDirectory(file));
+  EXPECT_TRUE(env->CanRead(file));
+  EXPECT_TRUE(env->CanWrite(file));
+  ASSERT_EQ(::stat(file.c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0600u);
+  Status s = env->CreateNewFile(file, 0600);  // never over an existing file
+  EXPECT_EQ(s.code(), Code::kIOError);
+  EXPECT_EQ(s.message().rfind(file + ": ", 0), 0u) << s.message();
+  EXPECT_TRUE(env->SyncFile(file).ok());
+  EXPECT_FALSE(env->CreateDirs(file + "/sub", 0700).ok());  // a file is in the way
+  ASSERT_TRUE(env->RemoveFile(file).ok());
+  EXPECT_FALSE(env->FileExists(file));
+  EXPECT_FALSE(env->RemoveFile(file).ok());
+  EXPECT_FALSE(env->SyncFile(file).ok());
+}
+
+TEST(Env, VariablesClocksAndMemory) {
+  Env* env = Env::Default();
+  EXPECT_FALSE(env->GetEnv("PATH").empty());
+  EXPECT_EQ(env->GetEnv("REKALL_TEST_SURELY_UNSET_VARIABLE"), "");
+  const auto a = env->NowSteady();
+  EXPECT_LE(a, env->NowSteady());
+  EXPECT_GT(env->NowSystem().time_since_epoch(), std::chrono::hours(24 * 365 * 50));  // after 2020
+  const size_t rss = env->CurrentRssBytes();
+  EXPECT_GT(rss, 0u);
+  EXPECT_GE(env->PeakRssBytes(), rss);
+}
+
+TEST(FakeEnv, OwnVariablesFoldersAndClock) {
+  FakeEnv env;
+  EXPECT_EQ(env.GetEnv("PATH"), "");  // the process's own are invisible
+  env.SetEnv("REKALL_HOME", "/kb");
+  EXPECT_EQ(env.GetEnv("REKALL_HOME"), "/kb");
+  env.UnsetEnv("REKALL_HOME");
+  EXPECT_EQ(env.GetEnv("REKALL_HOME"), "");
+  EXPECT_TRUE(env.IsDirectory("/"));  // real unless told
+  env.SetDirectory("/", false);
+  EXPECT_FALSE(env.IsDirectory("/"));
+  const auto t0 = env.NowSteady();
+  const auto w0 = env.NowSystem();
+  EXPECT_EQ(env.NowSteady(), t0);  // frozen
+  env.Advance(std::chrono::minutes(5));
+  EXPECT_EQ(env.NowSteady() - t0, std::chrono::minutes(5));
+  EXPECT_EQ(env.NowSystem() - w0, std::chrono::minutes(5));
 }
 
 }  // namespace rekall

@@ -1,12 +1,16 @@
 // Drives the `rekall` binary as a user would: arguments, stdin, stdout,
 // stderr and the exit code.
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -50,7 +54,7 @@ class CliTest : public ::testing::Test {
   Result Run(const std::vector<std::string>& args, const std::string& input = "", bool with_db = true) {
     std::ofstream(dir_ + "/stdin", std::ios::binary) << input;
     std::string cmd = std::string("cd ") + Quote(dir_) + " && env -u REKALL_HOME -u REKALL_DB_PATH XDG_CONFIG_HOME=" +
-                      Quote(dir_ + "/cfg") + " " + Quote(REKALL_BIN);
+                      Quote(dir_ + "/cfg") + " " + env_ + Quote(REKALL_BIN);
     if (with_db) cmd += " --db " + Quote(db_);
     for (const auto& a : args) cmd += " " + Quote(a);
     cmd += " <" + Quote(dir_ + "/stdin") + " >" + Quote(dir_ + "/stdout") + " 2>" + Quote(dir_ + "/stderr");
@@ -68,6 +72,7 @@ class CliTest : public ::testing::Test {
     return json::parse(r.out)["id"].get<std::string>();
   }
   std::string dir_, db_;
+  std::string env_;  // more NAME=value words for the environment, each followed by a space
 };
 
 TEST_F(CliTest, HelpEverywhere) {
@@ -194,8 +199,9 @@ TEST_F(CliTest, BadInputGetsClearErrorsAndChangesNothing) {
 }
 
 TEST_F(CliTest, BadDatabasePathsAreClearErrors) {
+  // A missing file is invalid input (2), never "unknown id" (3).
   Result r = Run({"--db", dir_ + "/missing/dir/k.db", "list"}, "", false);
-  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
 
   std::ofstream(dir_ + "/notes.txt") << "these are my notes, not a database\n";
@@ -306,7 +312,12 @@ TEST_F(CliTest, ImportRollsBackWholeAndNamesTheLine) {
   EXPECT_NE(r.err.find("line 3"), std::string::npos) << r.err;
   EXPECT_EQ(Run({"export"}).out, before);
   r = Run({"import", dir_ + "/absent.jsonl"});
-  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("No such file"), std::string::npos) << r.err;
+  r = Run({"import", dir_});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
 }
 
 TEST_F(CliTest, ExportImportRoundTripIsExact) {
@@ -350,4 +361,335 @@ TEST_F(CliTest, ConfigErrorsAndWarnings) {
   EXPECT_EQ(r.err.find("theme"), std::string::npos) << r.err;
 }
 
+// Issue 10 #2: two `edit` processes on one entry at once, with different
+// tags, then title against content: both print "updated", and both changes
+// are there (one was lost every time before Engine::Patch).
+TEST_F(CliTest, ConcurrentEditsLoseNoUpdate) {
+  const std::string id = AddEntry("shared entry");
+  auto both = [&](const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    std::string cmd = "cd " + Quote(dir_) + " && unset REKALL_HOME REKALL_DB_PATH; export XDG_CONFIG_HOME=" +
+                      Quote(dir_ + "/cfg") + "; ";
+    int i = 0;
+    for (const auto* args : {&a, &b}) {
+      std::string one = Quote(REKALL_BIN) + " --quiet --db " + Quote(db_) + " edit " + Quote(id);
+      for (const auto& x : *args) one += " " + Quote(x);
+      cmd += "(" + one + " >/dev/null 2>err" + std::to_string(i) + "; echo $? >rc" + std::to_string(i) + ") & ";
+      ++i;
+    }
+    ASSERT_EQ(std::system((cmd + "wait").c_str()), 0);
+    for (int k = 0; k < 2; ++k) {
+      EXPECT_EQ(Slurp(dir_ + "/rc" + std::to_string(k)), "0\n") << Slurp(dir_ + "/err" + std::to_string(k));
+    }
+  };
+  for (int round = 0; round < 4; ++round) {
+    const std::string n = std::to_string(round);
+    both({"--add-tag", "a" + n}, {"--add-tag", "b" + n});
+    both({"--title", "title " + n}, {"--content", "content " + n});
+    Result r = Run({"--json", "show", id});
+    ASSERT_EQ(r.code, 0) << r.err;
+    json e = json::parse(r.out);
+    auto tags = e["tags"].get<std::vector<std::string>>();
+    for (const std::string& t : {"a" + n, "b" + n})
+      EXPECT_NE(std::find(tags.begin(), tags.end(), t), tags.end()) << "round " << n << ": lost tag " << t;
+    EXPECT_EQ(e["title"], "title " + n);
+    EXPECT_EQ(e["content"], "content " + n);
+  }
+}
+
+// A value nested 300,000 levels deep, inside an entry's `extra`.
+std::string DeepEntry(const std::string& id_field) {
+  const size_t depth = 300000;
+  return "{" + id_field + "\"title\":\"deep\",\"type\":\"bug\",\"extra\":{\"x\":" + std::string(depth, '[') +
+         std::string(depth, ']') + "}}";
+}
+
+TEST_F(CliTest, DeepJsonIsRefusedEverywhereItEnters) {
+  std::string id = AddEntry("keep me");
+  std::string before = Run({"export"}).out;
+  Result r = Run({"add", "--stdin"}, DeepEntry(""));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("deeper than 128"), std::string::npos) << r.err;
+  r = Run({"edit", id, "--stdin"}, DeepEntry("\"id\":\"" + id + "\","));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("deeper than 128"), std::string::npos) << r.err;
+  std::ofstream(dir_ + "/deep.jsonl") << "{\"title\":\"fine\",\"type\":\"bug\"}\n" << DeepEntry("") << "\n";
+  r = Run({"import", dir_ + "/deep.jsonl"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("deeper than 128"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
+}
+
+TEST_F(CliTest, ImportBoundsEachLine) {
+  std::string before = Run({"export"}).out;
+  std::ofstream(dir_ + "/long.jsonl") << "{\"title\":\"fine\",\"type\":\"bug\"}\n" << std::string(17 << 20, ' ');
+  Result r = Run({"import", dir_ + "/long.jsonl"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("line 2: longer than 16 MiB"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
+}
+
+TEST_F(CliTest, StdinEntryErrorsSayWhatIsMissing) {
+  std::string before = Run({"export"}).out;
+  Result r = Run({"add"}, "");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("stdin is empty"), std::string::npos) << r.err;
+  r = Run({"add", "--type", "bug"}, "just some words\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("malformed JSON on stdin"), std::string::npos) << r.err;
+  // One source for the content: --content - and a JSON entry both read stdin.
+  r = Run({"add", "--stdin", "--content", "-"}, "{\"title\":\"t\",\"type\":\"bug\",\"content\":\"c\"}");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("one of them"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"export"}).out, before);
+  std::string id = AddEntry("x");
+  r = Run({"edit", id, "--stdin", "--content", "-"}, "{\"content\":\"c\"}");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("one of them"), std::string::npos) << r.err;
+}
+
+// Writes an entry whose title and content are not valid UTF-8, as another
+// tool could, with Python's sqlite3.
+void StoreInvalidUtf8(const std::string& db, const std::string& id) {
+  std::string py = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                   "c.execute(\"update entries set title=CAST(X'626164FF21' AS TEXT), "
+                   "content=CAST(X'C328' AS TEXT) where id=?\", (sys.argv[2],)); c.commit()";
+  std::string cmd = "python3 -c " + Quote(py) + " " + Quote(db) + " " + Quote(id);
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST_F(CliTest, InvalidUtf8NeverAbortsOutput) {
+  std::string id = AddEntry("plain");
+  StoreInvalidUtf8(db_, id);
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--json", "show", id}, {"--json", "list"}, {"export"}, {"show", id}, {"list"}}) {
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 0) << args.back() << ": " << r.err;
+    EXPECT_NE(r.out.find("bad\xEF\xBF\xBD!"), std::string::npos) << args.back() << ": " << r.out;
+    EXPECT_NE(r.err.find("U+FFFD"), std::string::npos) << args.back() << ": " << r.err;
+  }
+  // Error paths that echo what the user typed.
+  Result r = Run({"--json", "show", "01NOPE\xFF"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(json::accept(r.out)) << r.out;
+  r = Run({"--json", "list", "--type", "bu\xFFg"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(json::accept(r.out)) << r.out;
+  r = Run({"--json", "import", dir_ + "/absent\xFF.jsonl"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(json::accept(r.out)) << r.out;
+}
+
+TEST_F(CliTest, MissingConfigIsInvalidInput) {
+  Result r = Run({"--config", dir_ + "/nope.toml", "list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, BadValuesAreRefusedNotIgnored) {
+  std::string id = AddEntry("timeout in the proxy");
+  std::string before = Run({"export"}).out;
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  } cases[] = {
+      {{"list", "--status", "banana"}, "invalid status 'banana'"},
+      {{"search", "--mode", "keyword", "--status", "banana", "timeout"}, "invalid status 'banana'"},
+      {{"search", "--mode", "keyword", "--min-score", "nan", "timeout"}, "min_score must be a finite number"},
+      {{"search", "--mode", "keyword", "  "}, "the query is empty"},
+      {{"search", "--mode", "semantic", ""}, "the query is empty"},
+      {{"search", "--mode", "keyword", "time\xFFout"}, "query is not valid UTF-8"},
+      {{"edit", id, "--superseded-by", id}, "superseded by itself"},
+      {{"--threads", "-5", "list"}, "threads must be between 0"},
+      {{"--db", "", "list"}, "--db is empty"},
+      {{"--config", "."}, "is a directory"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = c.args;
+    if (args == std::vector<std::string>{"--config", "."}) args.push_back("list");
+    Result r = Run(args, "", args[0] != "--db");
+    EXPECT_EQ(r.code, 2) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Run({"export"}).out, before);
+}
+
+TEST_F(CliTest, ConfigFileMistakesAreInvalidInput) {
+  std::ofstream(dir_ + "/engine.toml") << "engine = 5\n";
+  Result r = Run({"--config", dir_ + "/engine.toml", "list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("'engine' must be a table"), std::string::npos) << r.err;
+  // toml++ bounds nesting itself (TOML_MAX_NESTED_VALUES): a clear error.
+  std::ofstream(dir_ + "/deep.toml") << "x = " << std::string(300000, '[') << std::string(300000, ']') << "\n";
+  r = Run({"--config", dir_ + "/deep.toml", "list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("deep.toml line 1"), std::string::npos) << r.err;
+  env_ = "REKALL_CONFIG=" + Quote(dir_ + "/absent.toml") + " ";
+  r = Run({"list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("REKALL_CONFIG"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, TagsWithCommasCanBeNamed) {
+  Result r = Run({"--json", "--quiet", "add", "--title", "t", "--type", "bug", "--tag", "a\\,b", "--tag", "c,d"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string id = json::parse(r.out)["id"];
+  EXPECT_EQ(json::parse(r.out)["tags"], json({"a,b", "c", "d"}));
+  r = Run({"--json", "list", "--tag", "a\\,b"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(json::parse(r.out).size(), 1u);
+  r = Run({"--json", "--quiet", "edit", id, "--remove-tag", "a\\,b"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["tags"], json({"c", "d"}));
+}
+
 }  // namespace
+
+// ---- Issue 10: files and stored data.
+
+// An export holds the same knowledge as the database: 0600 under any umask,
+// even over an existing, world-readable file.
+TEST_F(CliTest, ExportFileIsPrivateUnderAnyUmask) {
+  AddEntry("secret");
+  std::ofstream(dir_ + "/old.jsonl") << "old\n";
+  ASSERT_EQ(chmod((dir_ + "/old.jsonl").c_str(), 0644), 0);
+  mode_t old = umask(0);
+  Result a = Run({"export", dir_ + "/new.jsonl"});
+  Result b = Run({"export", dir_ + "/old.jsonl"});
+  umask(old);
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  for (const char* f : {"/new.jsonl", "/old.jsonl"}) {
+    struct stat sb;
+    ASSERT_EQ(stat((dir_ + f).c_str(), &sb), 0);
+    EXPECT_EQ(sb.st_mode & 0777, 0600u) << f;
+    EXPECT_NE(Slurp(dir_ + f).find("secret"), std::string::npos) << f;
+  }
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+// `doctor` exits 1 while a warning is left unfixed (JSON still printed), 0
+// once fixed; two --fix runs within a second keep two backups.
+TEST_F(CliTest, DoctorExitCodeAndUniqueBackups) {
+  AddEntry("x");
+  auto damage = [&] {
+    sqlite3* db;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO tags(entry_id, tag) VALUES('ghost', 'g')", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  };
+  Result r = Run({"--json", "doctor"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  damage();
+  r = Run({"--json", "doctor"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_FALSE(json::parse(r.out)["healthy"].get<bool>());
+  std::set<std::string> backups;
+  for (int i = 0; i < 2; ++i) {
+    if (i) damage();
+    r = Run({"--json", "doctor", "--fix"});
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    json j = json::parse(r.out);
+    EXPECT_TRUE(j["healthy"].get<bool>());
+    backups.insert(j["backup"].get<std::string>());
+  }
+  EXPECT_EQ(backups.size(), 2u);
+  for (const auto& b : backups) EXPECT_TRUE(fs::exists(b)) << b;
+}
+
+// A damaged Rekall file is never written: not migrated, no backup, the same
+// bytes; the error points at `rekall doctor`, which reports the damage.
+TEST_F(CliTest, DamagedDatabaseIsNeverWritten) {
+  std::string fixture = std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/rekall-v12.db";
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture absent";
+  fs::copy_file(fixture, db_);
+  fs::permissions(db_, fs::perms::owner_read | fs::perms::owner_write);
+  {
+    std::fstream f(db_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 2);
+    std::string junk(64, '\xAB');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  std::string before = Slurp(db_);
+  Result r = Run({"add", "--title", "t", "--type", "bug", "--content", "c"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("rekall doctor"), std::string::npos) << r.err;
+  r = Run({"--json", "doctor", "--fix"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(Slurp(db_), before);
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".backup-"), std::string::npos) << e.path();
+}
+
+// Values Rekall's reader cannot parse are refused on import (Rekall's own
+// columns carried in `extra` included) and on add (JSON on stdin), naming
+// the field; nothing is stored.
+TEST_F(CliTest, ValuesRekallCannotReadAreRefused) {
+  const char* lines[] = {
+      R"({"title":"a","type":"bug","created_at":"not a date","updated_at":"2026-01-01T00:00:00"})",
+      R"({"title":"a","type":"bug","extra":{"next_review":"2026-02-01T10:00:00"}})",
+      R"({"title":"a","type":"bug","extra":{"ease_factor":"2.5"}})",
+      R"({"title":"a","type":"bug","extra":{"memory_type":"procedural"}})",
+  };
+  for (const char* l : lines) {
+    std::ofstream(dir_ + "/in.jsonl") << l << "\n";
+    Result r = Run({"import", "--no-embed", dir_ + "/in.jsonl"});
+    EXPECT_EQ(r.code, 2) << l << ": " << r.err;
+    EXPECT_NE(r.err.find("line 1"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("invalid"), std::string::npos) << r.err;
+  }
+  Result r = Run({"--json", "list"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("\"title\":\"a\""), std::string::npos) << r.out;
+}
+
+// A writable database in a folder its user cannot write: the reading
+// commands work and create nothing; a write says exactly what is wrong.
+// Root ignores folder permissions, so the commands run as `nobody`
+// (setpriv); the test is skipped where that is impossible.
+TEST_F(CliTest, ReadOnlyFolderReadsWithoutWritingAndWritesSayWhy) {
+  struct passwd* nobody = getpwnam("nobody");
+  if (geteuid() != 0 || nobody == nullptr || std::system("command -v setpriv >/dev/null") != 0)
+    GTEST_SKIP() << "needs root, a `nobody` user and setpriv";
+  std::string id = AddEntry("kept in a read-only folder");
+  const std::string ro = dir_ + "/ro", db = ro + "/k.db";
+  fs::create_directory(ro);
+  fs::rename(db_, db);
+  ASSERT_FALSE(fs::exists(db_ + "-wal"));
+  ASSERT_EQ(chown(db.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(ro.c_str(), 0755), 0);  // root's: nobody may read, not write
+  const std::string before = Slurp(db);
+  auto as_nobody = [&](const std::vector<std::string>& args) {
+    std::string cmd = "cd / && env -u REKALL_HOME -u REKALL_DB_PATH XDG_CONFIG_HOME=" + Quote(dir_ + "/cfg") +
+                      " setpriv --reuid=" + std::to_string(nobody->pw_uid) + " --regid=" +
+                      std::to_string(nobody->pw_gid) + " --clear-groups " + Quote(REKALL_BIN) + " --db " + Quote(db);
+    for (const auto& a : args) cmd += " " + Quote(a);
+    cmd += " </dev/null >" + Quote(dir_ + "/stdout") + " 2>" + Quote(dir_ + "/stderr");
+    int st = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = Slurp(dir_ + "/stdout");
+    r.err = Slurp(dir_ + "/stderr");
+    return r;
+  };
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--json", "list"}, {"--json", "search", "--mode", "keyword", "kept"}, {"--json", "show", id},
+           {"export"}, {"--json", "stats"}}) {
+    Result r = as_nobody(args);
+    EXPECT_EQ(r.code, 0) << args[1] << ": " << r.err;
+    if (args[1] != "stats") {
+      EXPECT_NE(r.out.find("kept in a read-only folder"), std::string::npos) << args[1];
+    }
+  }
+  Result r = as_nobody({"add", "--title", "new", "--type", "bug", "--content", "c"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("directory " + ro + " is not writable"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(db + "-wal"), std::string::npos) << r.err;
+  EXPECT_EQ(Slurp(db), before);
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(ro)) files.push_back(e.path().filename().string());
+  EXPECT_EQ(files, std::vector<std::string>{"k.db"});
+}

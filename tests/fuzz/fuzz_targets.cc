@@ -1,7 +1,9 @@
 #include "tests/fuzz/fuzz_targets.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -10,11 +12,14 @@
 #include <nlohmann/json.hpp>
 
 #include "embed/tokenizer.h"
+#include "server/fake_tool_handler.h"
 #include "server/jsonrpc.h"
+#include "server/mcp_server.h"
 #include "server/rekall_tools.h"
 #include "server/schema_check.h"
 #include "store/entry.h"
 #include "store/store.h"
+#include "util/json.h"
 #include "util/utf8.h"
 
 namespace rekall::fuzz {
@@ -55,6 +60,51 @@ store::Store* QueryStore() {
     return st;
   }();
   return s.get();
+}
+
+// The fake tools (and the Rekall tool specs), minus the one that writes to
+// stdout, where libFuzzer reports.
+class FuzzToolHandler : public server::FakeToolHandler {
+ public:
+  FuzzToolHandler() : FakeToolHandler(/*rekall_tools=*/true) {}
+  server::ToolResult Call(const std::string& name, const nlohmann::json& args,
+                          const server::CancelToken& cancel) override {
+    if (name == "print") return server::ToolResult::Error("print is not fuzzed");
+    return FakeToolHandler::Call(name, args, cancel);
+  }
+};
+
+// A file descriptor of an in-memory file holding `data`, at offset 0: a
+// regular file never blocks the writer and reads to EOF, unlike a pipe.
+int MemoryFile(std::string_view data) {
+  int fd = memfd_create("rekall_fuzz", MFD_CLOEXEC);
+  if (fd < 0) Die("memfd_create");
+  for (size_t off = 0; off < data.size();) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n <= 0) Die("write");
+    off += static_cast<size_t>(n);
+  }
+  if (lseek(fd, 0, SEEK_SET) != 0) Die("lseek");
+  return fd;
+}
+
+std::string ReadAll(int fd) {
+  std::string out;
+  if (lseek(fd, 0, SEEK_SET) != 0) Die("lseek");
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  if (n < 0) Die("read");
+  return out;
+}
+
+// One server output line: a JSON-RPC 2.0 response. Responses may nest a few
+// levels deeper than the request they echo (result, structuredContent...).
+void CheckResponse(std::string_view line) {
+  nlohmann::json r;
+  if (!ParseJson(line, kMaxJsonDepth + 8, &r).ok()) Die("an output line is not JSON");
+  if (!r.is_object() || r.value("jsonrpc", "") != "2.0" || !r.contains("id")) Die("not a JSON-RPC response");
+  if (r.contains("result") == r.contains("error")) Die("a response needs exactly one of result and error");
 }
 
 }  // namespace
@@ -136,7 +186,7 @@ void DatabaseFile(const uint8_t* data, size_t size) {
       std::vector<store::KeywordHit> hits;
       s->KeywordSearch("timeout", {}, 5, &hits);
       std::vector<store::StoredEmbedding> embs;
-      s->ListEmbeddings("summary", &embs);
+      s->ListEmbeddings(EmbeddingType::kSummary, &embs);
     }
   }
   std::string base = tmpl;
@@ -145,6 +195,28 @@ void DatabaseFile(const uint8_t* data, size_t size) {
   std::string dir = "/tmp/";
   std::string cmd = "rm -f " + base + ".backup-*";
   if (std::system(cmd.c_str()) != 0) Die("cleanup");
+}
+
+void McpServer(const uint8_t* data, size_t size) {
+  static FuzzToolHandler handler;
+  server::ServerOptions options;
+  options.worker_threads = 1;
+  options.max_message_bytes = 1 << 16;
+  options.eof_grace = std::chrono::milliseconds(0);  // EOF cancels a "slow" call at once
+  int in = MemoryFile(std::string_view(reinterpret_cast<const char*>(data), size));
+  int out = MemoryFile("");
+  int rc = server::McpServer(&handler, options).Run(in, out);
+  std::string wire = ReadAll(out);
+  close(in);
+  close(out);
+  if (rc != 0) Die("Run failed");
+  std::string_view rest = wire;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) Die("the output ends inside a line");
+    CheckResponse(rest.substr(0, nl));
+    rest.remove_prefix(nl + 1);
+  }
 }
 
 }  // namespace rekall::fuzz

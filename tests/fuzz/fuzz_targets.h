@@ -20,5 +20,10 @@ void KeywordQuery(const uint8_t* data, size_t size);
 void ImportLine(const uint8_t* data, size_t size);
 // A database file of arbitrary bytes opened, migrated and read.
 void DatabaseFile(const uint8_t* data, size_t size);
+// The MCP server's whole message handling (framing, parsing, dispatch,
+// schema checks, tool calls, cancellation, shutdown) on arbitrary input,
+// with the fake tools: Run returns 0 and every output line is one JSON-RPC
+// response.
+void McpServer(const uint8_t* data, size_t size);
 
 }  // namespace rekall::fuzz

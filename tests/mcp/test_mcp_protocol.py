@@ -142,6 +142,21 @@ def test_call_tool_results_and_errors(server_path: str) -> None:
     anyio.run(main)
 
 
+def test_invalid_utf8_from_a_tool_reaches_the_client_replaced(server_path: str) -> None:
+    """A tool whose text is not valid UTF-8 (a stored text another program
+    wrote) must not kill the server: the client gets U+FFFD in its place."""
+    async def main() -> None:
+        async with stdio_client(params(server_path)) as (r, w):
+            async with ClientSession(r, w) as session:
+                await session.initialize()
+                result = await session.call_tool("bad_utf8", {})
+                assert result.content[0].text == "bad \ufffd byte"
+                assert result.structured_content == {"text": "bad \ufffd tail", "key \ufffd": 1}
+                assert (await session.call_tool("echo", {"text": "still here"})).content[0].text == "still here"
+
+    anyio.run(main)
+
+
 def test_client_cancel_stops_the_call(server_path: str) -> None:
     async def main() -> None:
         async with stdio_client(params(server_path)) as (r, w):

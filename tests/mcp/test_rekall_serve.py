@@ -551,3 +551,38 @@ def test_raw_cancelled_search_gets_no_response(kb: Kb, raw) -> None:
     assert code == 0
     assert [m.get("id") for m in rest] == []
     assert "cancelled by the client" in stderr
+
+
+def test_raw_deeply_nested_values_are_rejected_and_serving_goes_on(kb: Kb, raw) -> None:
+    """A value nested 300,000 levels deep (600 KB, well under the 4 MiB
+    message limit) used to overflow the server's stack once copied or
+    dumped: in tools/call arguments, and as a cancelled requestId."""
+    kb.import_entries(SEED, embed=False)
+    deep = b"[" * 300_000 + b"]" * 300_000
+    s = raw()
+    s.initialize()
+    for n, tool, args in [
+        (1, b"rekall_add", b'{"type":"bug","title":"deep","context":{"situation":' + deep + b"}}"),
+        (2, b"rekall_search", b'{"query":"gateway","filters":' + deep + b"}"),
+    ]:
+        s.send_raw(b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"%s","arguments":%s}}\n'
+                   % (n, tool, args))
+        response = s.read()
+        assert response is not None, "the server died"
+        assert response["id"] == n  # answered under its own id: the client is not left waiting
+        assert response["error"]["code"] == -32600
+        assert response["error"]["data"] == {"maxDepth": 128}
+    # A notification is never answered, a too-deep one neither.
+    s.send_raw(b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":' + deep + b"}}\n")
+    for n in range(3, 6):  # and the server keeps answering
+        s.send({"id": n, "method": "tools/call",
+                "params": {"name": "rekall_search", "arguments": {"query": "gateway", "mode": "keyword"}}})
+        after = s.read()
+        assert after["id"] == n
+        assert after["result"]["structuredContent"]["count"] == 1
+    code, rest, stderr = s.close()
+    assert code == 0
+    assert rest == []
+    assert "nested deeper than 128 levels" in stderr
+    # The rejected add stored nothing.
+    assert len(json.loads(kb.cli("--json", "list").stdout)) == len(SEED)

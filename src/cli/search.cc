@@ -1,0 +1,110 @@
+// rekall search | similar
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "present/present.h"
+#include "store/entry.h"
+
+namespace rekall::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct SearchOptions {
+  CLI::App* cmd = nullptr;
+  std::vector<std::string> words;
+  std::string mode = "semantic", type, project, status;
+  std::vector<std::string> tags;
+  int limit = 10;
+  double min_score = 0;
+};
+
+struct SimilarOptions {
+  std::string id;
+  int limit = 5;
+};
+
+// With --json: `head` plus "results"; otherwise one numbered line per result.
+void PrintResults(const Context& ctx, const std::vector<SearchResult>& rs, json head) {
+  if (ctx.json) {
+    head["results"] = json::array();
+    for (const auto& r : rs) head["results"].push_back(present::ResultJson(r, present::ResultFields::kFullEntry));
+    ctx.PrintJson(head);
+    return;
+  }
+  if (rs.empty()) {
+    std::cout << "no results" << std::endl;
+    return;
+  }
+  ctx.PrintText(present::ResultsText(rs, present::Audience::kTerminal));
+}
+
+Status ToRequest(const SearchOptions& o, SearchRequest* req) {
+  for (size_t i = 0; i < o.words.size(); ++i) req->query += (i ? " " : "") + o.words[i];
+  Status s = ParseSearchMode(o.mode, &req->mode);
+  req->limit = o.limit;
+  if (o.cmd->count("--min-score")) req->min_score = o.min_score;
+  if (o.cmd->count("--type")) req->filter.type = o.type;
+  if (o.cmd->count("--project")) req->filter.project = o.project;
+  if (o.cmd->count("--status")) req->filter.status = o.status;
+  req->filter.tags = SplitTags(o.tags);
+  if (req->filter.type && !store::IsEntryType(*req->filter.type))
+    s = Status::InvalidArgument("invalid type '" + *req->filter.type + "'");
+  return s;
+}
+
+Status Search(Context& ctx, const SearchOptions& o) {
+  SearchRequest req;
+  Status s = ToRequest(o, &req);
+  std::unique_ptr<Engine> eng;
+  if (s.ok()) s = ctx.OpenEngine(&eng);
+  SearchResponse resp;
+  if (s.ok()) s = eng->Search(req, &resp);
+  if (!s.ok()) return s;
+  ctx.Notice(resp.notice);
+  PrintResults(ctx, resp.results, json{{"mode", SearchModeName(resp.mode_used)}, {"model_loading", resp.model_loading}});
+  return Status::OK();
+}
+
+Status Similar(Context& ctx, const SimilarOptions& o) {
+  std::unique_ptr<Engine> eng;
+  Status s = ctx.OpenEngine(&eng);
+  std::vector<SearchResult> out;
+  std::string notice;
+  if (s.ok()) s = eng->Similar(o.id, o.limit, {}, &out, &notice);
+  if (!s.ok()) return s;
+  ctx.Notice(notice);
+  PrintResults(ctx, out, json{{"entry_id", o.id}});
+  return Status::OK();
+}
+
+}  // namespace
+
+void RegisterSearchCommands(CLI::App* app, Context* ctx) {
+  auto q = std::make_shared<SearchOptions>();
+  CLI::App* c = AddCommand(app, "search", "Search by meaning (default), keywords, or both", ctx,
+                           [q](Context& x) { return Search(x, *q); });
+  q->cmd = c;
+  c->add_option("query", q->words, "What you are looking for, in your words")->required();
+  c->add_option("--mode,-m", q->mode, "semantic, keyword or hybrid")
+      ->check(CLI::IsMember(std::vector<std::string>{SearchModeName(SearchMode::kSemantic),
+                                                     SearchModeName(SearchMode::kKeyword),
+                                                     SearchModeName(SearchMode::kHybrid)}));
+  c->add_option("--limit,-n", q->limit, "Number of results")->check(CLI::Range(1, 4096));
+  c->add_option("--min-score", q->min_score, "Drop results scoring below this");
+  c->add_option("--type", q->type, "Only this type");
+  c->add_option("--project,-p", q->project, "Only this project");
+  c->add_option("--tag", q->tags, "Only entries with this tag (repeatable)");
+  c->add_option("--status", q->status, "active or obsolete");
+
+  auto sim = std::make_shared<SimilarOptions>();
+  c = AddCommand(app, "similar", "Entries nearest in meaning to an entry", ctx,
+                 [sim](Context& x) { return Similar(x, *sim); });
+  c->add_option("id", sim->id, "Entry id")->required();
+  c->add_option("--limit,-n", sim->limit, "Number of results")->check(CLI::Range(1, 4096));
+}
+
+}  // namespace rekall::cli

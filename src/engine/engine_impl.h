@@ -1,0 +1,173 @@
+// EngineImpl: the Engine behind engine.h, for the engine's own files only
+// (engine.cc: open, search and writes; import_export.cc; doctor.cc).
+//
+// Locking: mu_ serialises every use of the store's connection and of the
+// vector index (one operation at a time); it is recursive because Doctor
+// runs RebuildIndex. A search embeds its query before taking it, so a search
+// waiting for a loading model does not hold up other calls.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+#include "index/embedding_cache.h"
+#include "index/vector_index.h"
+#include "store/store.h"
+
+namespace rekall {
+
+class EngineImpl final : public Engine, private store::WriteObserver {
+ public:
+  // Opens the store; the index and the model wait for their first use.
+  static Status Open(EngineOptions opts, std::unique_ptr<EngineImpl>* out);
+  ~EngineImpl() override;
+
+  const config::Config& config() const override { return cfg_; }
+  const std::string& path() const override { return store_->path(); }
+  const store::SchemaInfo& schema() const override { return store_->schema(); }
+
+  ModelState model_state() const override { return provider_->state(); }
+  void WarmModel() override { provider_->WarmUp(); }
+  bool WaitForModel(std::chrono::milliseconds max_wait, const std::atomic<bool>* cancelled) override;
+
+  Status Add(store::Entry* e, std::string* notice) override;
+  Status Update(store::Entry* e, std::string* notice) override;
+  Status Patch(const std::string& id, const EntryPatchFn& apply, store::Entry* out, std::string* notice) override;
+  Status Delete(const std::string& id) override;
+  Status Get(const std::string& id, store::Entry* e) override;
+  Status List(const store::ListFilter& f, std::vector<store::Entry>* out) override;
+  Status Exists(const std::string& id, bool* exists) override;
+  bool HasEntryColumn(const std::string& column) const override { return store_->HasEntryColumn(column); }
+  Status ResolveId(const std::string& id_or_prefix, std::string* id) override;
+
+  Status Search(const SearchRequest& req, SearchResponse* resp) override;
+  Status Similar(const std::string& id, int limit, const store::ListFilter& f, std::vector<SearchResult>* out,
+                 std::string* notice) override;
+  Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) override;
+
+  Status RebuildIndex(bool all, const std::function<void(size_t done, size_t total)>& progress,
+                      size_t* embedded) override;
+  Status GetIndexStatus(IndexStatus* st) override;
+
+  Status Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
+                std::string* notice, const std::function<void(size_t, size_t)>& progress) override;
+  Status Export(std::ostream& out, size_t* exported, std::string* notice) override;
+
+  Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) override;
+  Status Stats(EngineStats* out) override;
+  void ReleaseIdleMemory() override;
+
+ private:
+  EngineImpl() = default;
+
+  // --- engine.cc
+  Status EnsureIndex();
+  // Drops cached state when another process committed to the file.
+  Status SyncWithOtherWriters();
+  // What Add and Update do first: note the use, catch up with other
+  // writers, normalise and check the entry.
+  Status BeginWrite(store::Entry* e);
+  // The entry's summary embedding when the table and the model are there;
+  // otherwise *have is false and *why says what is missing.
+  Status SummaryVector(const store::Entry& e, std::vector<float>* vec, bool* have, std::string* why);
+  // Update without a new vector: the row, and the old vector dropped.
+  Status UpdateDroppingVector(store::Entry* e);
+  // An entry's summary embedding, or why there is none.
+  struct SummaryVec {
+    std::vector<float> vec;
+    bool have = false;
+    std::string why;
+    std::string text;  // the summary text embedded
+  };
+  // Stored entry `id` with `apply` run on it, normalised and checked.
+  Status PatchedEntry(const std::string& id, const EntryPatchFn& apply, store::Entry* e);
+  Status EmbedSummary(const store::Entry& e, SummaryVec* v);
+  // Patch's write, inside the transaction: re-reads and re-patches the entry;
+  // when its summary text is no longer the one `v` embeds, sets *moved and
+  // writes nothing, unless `embed_here` (then it embeds under the lock).
+  Status WritePatch(const std::string& id, const EntryPatchFn& apply, bool embed_here, SummaryVec* v, bool* moved,
+                    store::Entry* out);
+  Status EmbedQuery(const std::string& q, std::chrono::milliseconds wait, std::vector<float>* v);
+  // The stored entry of each result; results deleted meanwhile are dropped.
+  Status FetchResults(std::vector<SearchResult>* rs);
+  Status KeywordOnly(const SearchRequest& req, SearchResponse* resp);
+  Status SemanticSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp);
+  Status HybridSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp);
+  // The stored summary vector of entry `id`, through the entry cache.
+  Status EntryVector(const std::string& id, std::vector<float>* vec);
+  // Embeds `entries` (in order, row-major into *vecs) in batches.
+  // `progress` (may be null) hears of each batch: (entries embedded, of all).
+  Status EmbedEntries(const std::vector<store::Entry>& entries, std::vector<float>* vecs,
+                      const std::function<void(size_t, size_t)>& progress = nullptr);
+  // Row i of row-major vectors of the model's dimension.
+  std::vector<float> Row(const std::vector<float>& vecs, size_t i) const;
+  // What RebuildIndex embeds: entries without a summary of ours, or all.
+  Status IdsToEmbed(bool all, std::vector<std::string>* ids);
+  // Embeds entries `ids` and stores their summaries in one transaction.
+  Status EmbedAndStore(const std::vector<std::string>& ids);
+  // Turns a write's failure into stale in-memory index state.
+  Status AfterWrite(const std::string& id, Status s);
+
+  // Idle release (long-running processes only).
+  void Touch();
+  void IdleLoop(std::chrono::milliseconds timeout);
+
+  // store::WriteObserver: keeps the vector index in the write's transaction.
+  Status OnSummaryVector(const store::Entry& e, const float* vec, int dim) override;
+  Status OnEntryRemoved(const std::string& entry_id) override;
+
+  // --- import_export.cc
+  // Reads and checks every line before anything is written.
+  Status ParseImport(std::istream& in, std::vector<store::Entry>* entries, std::vector<size_t>* lines);
+  // Writes one imported entry (in the import's transaction); *skipped when
+  // its id exists and on_conflict says skip.
+  Status ImportOne(store::Entry* e, size_t line, OnConflict on_conflict, bool* skipped);
+  // Writes every parsed entry, and its row of `vecs` when given, in one
+  // transaction.
+  Status WriteImport(std::vector<store::Entry>* entries, const std::vector<size_t>& lines, OnConflict on_conflict,
+                     const std::vector<float>* vecs, size_t* imported, size_t* skipped);
+
+  // --- doctor.cc
+  struct DoctorCounts;
+  Status DoctorCheck(std::vector<DoctorFinding>* out, DoctorCounts* c);
+  Status FindNonFiniteSummaries(std::vector<std::string>* ids);
+  Status DoctorIndexDrift(std::vector<DoctorFinding>* out, DoctorCounts* c);
+  Status DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding>* out, std::string* backup);
+  // The repairs of rows: orphans deleted, the keyword index rebuilt.
+  Status DoctorRepairRows(const DoctorCounts& c, std::vector<DoctorFinding>* out);
+
+  config::Config cfg_;
+  Env* env_ = Env::Default();
+  bool long_running_ = false;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<EmbeddingProvider> provider_;
+  std::unique_ptr<VectorIndex> index_;
+  std::string index_notice_;
+  std::unique_ptr<EmbeddingCache> entry_cache_;  // entry id -> summary vector
+  std::unique_ptr<EmbeddingCache> query_cache_;  // query text -> vector
+  int64_t data_version_ = -1;
+  std::recursive_mutex mu_;  // one operation at a time on the connection
+
+  // Idle release (long-running processes only).
+  std::atomic<int64_t> last_use_ns_{0};
+  std::mutex idle_mu_;
+  std::condition_variable idle_cv_;
+  bool stop_idle_ = false;
+  std::atomic<bool> released_{true};  // nothing loaded yet
+  std::thread idle_thread_;
+};
+
+// Filter in the vector index's terms.
+Filter ToIndexFilter(const store::ListFilter& f);
+
+// Texts per forward pass when embedding many entries (rebuild, import).
+inline constexpr size_t kEmbedBatch = 32;
+
+}  // namespace rekall

@@ -1,0 +1,98 @@
+// Store maintenance: the SQL behind `rekall doctor` (checks and repairs),
+// backups, and the few other calls the engine needs beside reads and writes.
+#include "store/migrate.h"
+#include "store/store.h"
+
+namespace rekall::store {
+
+namespace {
+
+using sqlite::Stmt;
+
+// Entries whose FTS row is missing or whose indexed text differs from the
+// entry (Rekall's trigger indexes tags before they are written).
+constexpr const char* kFtsDriftSql =
+    "SELECT COUNT(*) FROM entries e LEFT JOIN entries_fts f ON f.id = e.id WHERE f.id IS NULL "
+    "OR f.title IS NOT e.title OR f.content IS NOT e.content "
+    "OR COALESCE(f.tags, '') IS NOT COALESCE((SELECT GROUP_CONCAT(tag, ' ') FROM "
+    "(SELECT tag FROM tags t WHERE t.entry_id = e.id ORDER BY tag)), '')";
+
+// Every entry's FTS row, with its tags sorted as WriteTags leaves them.
+constexpr const char* kFtsRebuildSql =
+    "DELETE FROM entries_fts; "
+    "INSERT INTO entries_fts(id, title, content, tags) SELECT e.id, e.title, e.content, "
+    "(SELECT GROUP_CONCAT(tag, ' ') FROM (SELECT tag FROM tags t WHERE t.entry_id = e.id ORDER BY tag)) "
+    "FROM entries e";
+
+// Runs a query returning one integer.
+Status QueryCount(sqlite3* db, const std::string& sql, size_t* n) {
+  *n = 0;
+  Stmt st(db, sql);
+  Status s = st.status("doctor");
+  if (s.ok()) s = st.StepRow("doctor");
+  if (s.ok()) *n = static_cast<size_t>(st.Int(0));
+  return s;
+}
+
+}  // namespace
+
+Status Store::IntegrityCheck(std::vector<std::string>* problems) {
+  problems->clear();
+  Stmt st(db_, "PRAGMA integrity_check");
+  Status s = st.status("integrity check");
+  if (!s.ok()) return s;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    std::string line = st.Text(0);
+    if (line != "ok") problems->push_back(line);
+  }
+  return st.Done(rc, "integrity check");
+}
+
+Status Store::CountOrphanEmbeddings(size_t* n) {
+  *n = 0;
+  if (!schema_.has_embeddings_table) return Status::OK();
+  return QueryCount(db_, "SELECT COUNT(*) FROM embeddings WHERE entry_id NOT IN (SELECT id FROM entries)", n);
+}
+
+Status Store::CountOrphanTags(size_t* n) {
+  return QueryCount(db_, "SELECT COUNT(*) FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)", n);
+}
+
+Status Store::CountFtsDrift(size_t* n) { return QueryCount(db_, kFtsDriftSql, n); }
+
+Status Store::CountOurSummaries(size_t* n) {
+  *n = 0;
+  if (!schema_.has_embeddings_table) return Status::OK();
+  return QueryCount(db_, "SELECT COUNT(*) FROM embeddings m JOIN entries e ON e.id = m.entry_id WHERE " +
+                             OurSummarySql("m"),
+                    n);
+}
+
+Status Store::DeleteOrphanEmbeddings() {
+  return sqlite::Exec(db_, "DELETE FROM embeddings WHERE entry_id NOT IN (SELECT id FROM entries)", "doctor");
+}
+
+Status Store::DeleteOrphanTags() {
+  return sqlite::Exec(db_, "DELETE FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)", "doctor");
+}
+
+Status Store::RebuildFts() {
+  return WithTransaction([&] { return sqlite::Exec(db_, kFtsRebuildSql, "doctor"); });
+}
+
+Status Store::DeleteEmbedding(const std::string& entry_id, EmbeddingType type) {
+  Stmt st(db_, "DELETE FROM embeddings WHERE entry_id = ?1 AND " + EmbeddingTypeSql("", type));
+  Status s = st.status("dropping stale embedding");
+  if (!s.ok()) return s;
+  st.Bind(1, entry_id);
+  return st.Run("dropping stale embedding");
+}
+
+Status Store::Backup(const std::string& dest) { return BackupDatabase(db_, dest, env_); }
+
+Status Store::GetMigrationPlan(MigrationPlan* plan) { return store::PlanMigration(db_, path_, plan, env_); }
+
+void Store::ReleaseMemory() { sqlite3_db_release_memory(db_); }
+
+}  // namespace rekall::store

@@ -1,0 +1,125 @@
+// The store's maintenance methods (maintenance.cc): counts of what `rekall
+// doctor` reports and the repairs it makes, on damage written behind the
+// store's back with plain SQL.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "store/store.h"
+
+namespace fs = std::filesystem;
+
+namespace rekall::store {
+namespace {
+
+class MaintenanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/rekall_maintenance_test_XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    ASSERT_TRUE(Store::Open(dir_ + "/k.db", {}, &store_).ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  std::string AddEntry(const std::string& title, bool with_vector) {
+    Entry e;
+    e.title = title;
+    e.content = "content of " + title;
+    e.type = "bug";
+    e.tags = {"b", "a"};
+    std::vector<float> v(kOurDim, 0.0f);
+    v[0] = 1.0f;
+    EXPECT_TRUE(store_->Add(&e, with_vector ? &v : nullptr).ok());
+    return e.id;
+  }
+  // Damage as another program could leave it.
+  void Sql(const std::string& sql) {
+    Status s = sqlite::Exec(store_->db(), "PRAGMA foreign_keys = OFF; " + sql + "; PRAGMA foreign_keys = ON", "test");
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  size_t Count(Status (Store::*count)(size_t*)) {
+    size_t n = 99;
+    Status s = (store_.get()->*count)(&n);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return n;
+  }
+
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(MaintenanceTest, HealthyStoreHasNothingToReport) {
+  AddEntry("one", true);
+  AddEntry("two", false);
+  std::vector<std::string> problems{"x"};
+  ASSERT_TRUE(store_->IntegrityCheck(&problems).ok());
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(Count(&Store::CountOrphanEmbeddings), 0u);
+  EXPECT_EQ(Count(&Store::CountOrphanTags), 0u);
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 0u);
+  EXPECT_EQ(Count(&Store::CountOurSummaries), 1u);
+}
+
+TEST_F(MaintenanceTest, OrphansAreCountedAndDeleted) {
+  std::string a = AddEntry("one", true);
+  AddEntry("two", true);
+  Sql("DELETE FROM entries WHERE id = '" + a + "'");  // its tags and embedding stay behind
+  EXPECT_EQ(Count(&Store::CountOrphanEmbeddings), 1u);
+  EXPECT_EQ(Count(&Store::CountOrphanTags), 2u);
+  EXPECT_EQ(Count(&Store::CountOurSummaries), 1u);  // of existing entries only
+  ASSERT_TRUE(store_->DeleteOrphanEmbeddings().ok());
+  ASSERT_TRUE(store_->DeleteOrphanTags().ok());
+  EXPECT_EQ(Count(&Store::CountOrphanEmbeddings), 0u);
+  EXPECT_EQ(Count(&Store::CountOrphanTags), 0u);
+}
+
+TEST_F(MaintenanceTest, FtsDriftIsCountedAndRebuilt) {
+  std::string a = AddEntry("nginx timeout", false);
+  std::string b = AddEntry("postgres pool", false);
+  Sql("DELETE FROM entries_fts WHERE id = '" + a + "'");
+  Sql("UPDATE entries_fts SET tags = 'z' WHERE id = '" + b + "'");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 2u);
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(store_->KeywordSearch("nginx", {}, 10, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+  ASSERT_TRUE(store_->RebuildFts().ok());
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 0u);
+  ASSERT_TRUE(store_->KeywordSearch("nginx", {}, 10, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, a);
+}
+
+TEST_F(MaintenanceTest, DeleteEmbeddingDropsOnlyThatEntrysVector) {
+  std::string a = AddEntry("one", true);
+  std::string b = AddEntry("two", true);
+  ASSERT_TRUE(store_->DeleteEmbedding(a, EmbeddingType::kSummary).ok());
+  ASSERT_TRUE(store_->DeleteEmbedding(a, EmbeddingType::kSummary).ok());  // none left: still ok
+  StoredEmbedding emb;
+  EXPECT_TRUE(store_->GetEmbedding(a, EmbeddingType::kSummary, &emb).IsNotFound());
+  EXPECT_TRUE(store_->GetEmbedding(b, EmbeddingType::kSummary, &emb).ok());
+  EXPECT_EQ(Count(&Store::CountOurSummaries), 1u);
+}
+
+TEST_F(MaintenanceTest, BackupIsAPrivateCopyAndPlanSaysUpToDate) {
+  AddEntry("one", true);
+  std::string dest = dir_ + "/copy.db";
+  ASSERT_TRUE(store_->Backup(dest).ok());
+  EXPECT_EQ(fs::status(dest).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  std::unique_ptr<Store> copy;
+  ASSERT_TRUE(Store::Open(dest, {}, &copy).ok());
+  size_t n = 0;
+  ASSERT_TRUE(copy->Count(&n).ok());
+  EXPECT_EQ(n, 1u);
+  MigrationPlan plan;
+  ASSERT_TRUE(store_->GetMigrationPlan(&plan).ok());
+  EXPECT_FALSE(plan.needed());
+  store_->ReleaseMemory();
+  ASSERT_TRUE(store_->Count(&n).ok());  // still usable
+}
+
+}  // namespace
+}  // namespace rekall::store

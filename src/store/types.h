@@ -1,0 +1,33 @@
+// The store's plain values that reach the engine's callers: a filter over
+// entries and what opening a file found. Kept apart from store.h so that
+// engine/engine.h can show them without SQLite's headers.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rekall::store {
+
+struct ListFilter {
+  std::optional<std::string> type;
+  std::optional<std::string> project;
+  std::optional<std::string> status;
+  std::vector<std::string> tags;  // every tag must be present
+  int limit = 0;                  // 0: no limit
+};
+
+// What Store::Open() found in the file.
+struct SchemaInfo {
+  int user_version = 0;          // Rekall's
+  int engine_version = 0;        // ours; 0 when we never wrote to it
+  bool created = false;          // the file was new
+  bool has_embeddings_table = false;
+  bool read_only = false;
+  bool pending_migration = false;  // changes we need were not applied
+  bool migrated = false;           // Open() migrated the file
+  std::string backup_path;         // the backup made before migrating
+  std::vector<std::string> migration_steps;
+};
+
+}  // namespace rekall::store
