@@ -388,9 +388,13 @@ Status EngineImpl::BeginWrite(store::Entry* e) {
   // The store checks again as it writes; checking here first spares an
   // embedding (and a model load) for input it would refuse.
   store::NormalizeTags(&e->tags);
-  if (e->superseded_by && !e->id.empty() && *e->superseded_by == e->id)
+  return ValidateWrite(*e);
+}
+
+Status EngineImpl::ValidateWrite(const store::Entry& e) {
+  if (e.superseded_by && !e.id.empty() && *e.superseded_by == e.id)
     return Status::InvalidArgument("an entry cannot be superseded by itself");
-  return store::ValidateEntry(*e);
+  return store::ValidateEntry(e);
 }
 
 Status EngineImpl::Add(store::Entry* e, std::string* notice) {
@@ -430,7 +434,7 @@ Status EngineImpl::PatchedEntry(const std::string& id, const EntryPatchFn& apply
   if (!s.ok()) return s;
   if (e->id != id) return Status::InvalidArgument("an entry's id cannot be changed (" + id + ")");
   store::NormalizeTags(&e->tags);
-  return store::ValidateEntry(*e);
+  return ValidateWrite(*e);
 }
 
 Status EngineImpl::EmbedSummary(const store::Entry& e, SummaryVec* v) {

@@ -74,6 +74,9 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   // What Add and Update do first: note the use, catch up with other
   // writers, normalise and check the entry.
   Status BeginWrite(store::Entry* e);
+  // What any write of an entry by a user (add, update, patch) must satisfy:
+  // the store's checks, and no entry superseded by itself.
+  Status ValidateWrite(const store::Entry& e);
   // The entry's summary embedding when the table and the model are there;
   // otherwise *have is false and *why says what is missing.
   Status SummaryVector(const store::Entry& e, std::vector<float>* vec, bool* have, std::string* why);
