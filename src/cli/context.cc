@@ -97,12 +97,13 @@ Status Context::LoadConfig(config::Config* c) const {
   return Status::OK();
 }
 
-Status Context::MakeEngineOptions(Lifetime lifetime, EngineOptions* o) const {
+Status Context::MakeEngineOptions(Lifetime lifetime, EngineOptions* o, std::string* db_source) const {
   Status s = LoadConfig(&o->cfg);
   if (!s.ok()) return s;
   if (db && db->empty()) return Status::InvalidArgument("--db is empty: give a database file");
   config::DbLocation loc = config::ResolveDbPath(db.value_or(""), o->cfg);
   o->db_path = loc.path;
+  if (db_source) *db_source = loc.source;
   o->create_parent_dirs = loc.default_location;
   o->long_running = lifetime == Lifetime::kLongRunning;
   return Status::OK();
@@ -110,13 +111,16 @@ Status Context::MakeEngineOptions(Lifetime lifetime, EngineOptions* o) const {
 
 Status Context::OpenEngine(std::unique_ptr<Engine>* out, Lifetime lifetime) const {
   EngineOptions o;
-  Status s = MakeEngineOptions(lifetime, &o);
+  std::string source;
+  Status s = MakeEngineOptions(lifetime, &o, &source);
   if (!s.ok()) return s;
   std::string path = o.db_path;
   // Exit code 3 means an unknown entry id; a database file or directory
-  // that does not exist is a bad --db (or environment), invalid input.
+  // that does not exist is a bad --db (or environment), invalid input,
+  // named with where the path came from.
   s = Engine::Open(std::move(o), out);
-  if (s.IsNotFound()) return Status::InvalidArgument(s.message());
+  if (s.IsNotFound())
+    return Status::InvalidArgument(s.message() + (source == "--db" ? "" : " (the path comes from " + source + ")"));
   if (!s.ok()) return s;
   const store::SchemaInfo& sc = (*out)->schema();
   if (sc.migrated && !quiet)

@@ -64,7 +64,9 @@ struct Context {
 
   // The config (as LoadConfig) and the database path found as Rekall finds
   // it, for a process of that lifetime.
-  Status MakeEngineOptions(Lifetime lifetime, EngineOptions* o) const;
+  // *db_source (when given) names where the path came from ("--db",
+  // "REKALL_HOME", ...).
+  Status MakeEngineOptions(Lifetime lifetime, EngineOptions* o, std::string* db_source = nullptr) const;
 
   // Opens the database found as Rekall finds it, and says on stderr (unless
   // --quiet) when opening it migrated the file.

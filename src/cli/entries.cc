@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -230,7 +231,8 @@ void RegisterEntryCommands(CLI::App* app, Context* ctx) {
   c->add_option("--project,-p", list->project, "Only this project");
   c->add_option("--tag", list->tags, "Only entries with this tag (repeatable: all required)");
   c->add_option("--status", list->status, "active or obsolete");
-  c->add_option("--limit,-n", list->limit, "At most this many (0: all)")->check(CLI::NonNegativeNumber);
+  c->add_option("--limit,-n", list->limit, "At most this many (0: all)")
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
 
   auto edit = std::make_shared<EditOptions>();
   c = AddCommand(app, "edit", "Change an entry's fields (options, or a partial JSON object on stdin)", ctx,

@@ -277,7 +277,7 @@ TEST_F(EngineTest, ImportAcceptsSupersededByInAnyOrderChainsAndCycles) {
   EXPECT_EQ(sup[x], y);
   EXPECT_EQ(sup[y], x);
   std::ostringstream out1;
-  ASSERT_TRUE(eng->Export(out1, &n).ok());
+  ASSERT_TRUE(eng->Export(out1, &n, &notice).ok());
 
   EngineOptions o;
   o.db_path = dir_ + "/other.db";
@@ -289,7 +289,7 @@ TEST_F(EngineTest, ImportAcceptsSupersededByInAnyOrderChainsAndCycles) {
   s = other->Import(in2, OnConflict::kError, true, &n, &skipped, &notice);
   ASSERT_TRUE(s.ok()) << s.ToString();
   std::ostringstream out2;
-  ASSERT_TRUE(other->Export(out2, &n).ok());
+  ASSERT_TRUE(other->Export(out2, &n, &notice).ok());
   EXPECT_EQ(out1.str(), out2.str());
 
   // A pointer to an entry in neither the file nor the database still fails,

@@ -128,8 +128,14 @@ Status PrepareFile(const std::string& path, const OpenOptions& opts, bool* exist
     if (env->IsDirectory(path)) return Status::InvalidArgument("database path " + path + " is a directory");
     return Status::OK();
   }
+  // A link whose target is gone: creating the file would fail on the link
+  // itself ("File exists"); say what is wrong instead.
+  if (env->IsSymlink(path))
+    return Status::NotFound("database " + path + " is a symbolic link to a file that does not exist");
   if (!opts.create_if_missing || opts.read_only) return Status::NotFound("database " + path + " does not exist");
   const std::string dir = DirOf(path);
+  if (env->IsRegularFile(dir))
+    return Status::NotFound("cannot create database " + path + ": " + dir + " is a file, not a directory");
   if (!env->IsDirectory(dir))
     return Status::NotFound("cannot create database " + path + ": directory " + dir + " does not exist");
   // Knowledge is private: create the file 0600 ourselves; SQLite gives its

@@ -60,6 +60,10 @@ class PosixEnv final : public Env {
     mode_t m;
     return StatMode(path, &m) && S_ISREG(m);
   }
+  bool IsSymlink(const std::string& path) override {
+    struct stat sb;
+    return ::lstat(path.c_str(), &sb) == 0 && S_ISLNK(sb.st_mode);
+  }
   bool CanRead(const std::string& path) override { return ::access(path.c_str(), R_OK) == 0; }
   bool CanWrite(const std::string& path) override { return ::access(path.c_str(), W_OK) == 0; }
 

@@ -32,6 +32,8 @@ class Env {
   virtual bool FileExists(const std::string& path) = 0;
   virtual bool IsDirectory(const std::string& path) = 0;
   virtual bool IsRegularFile(const std::string& path) = 0;
+  // `path` itself is a symbolic link (whether or not its target exists).
+  virtual bool IsSymlink(const std::string& path) = 0;
   // This process may read / write `path` now (access(2)).
   virtual bool CanRead(const std::string& path) = 0;
   virtual bool CanWrite(const std::string& path) = 0;
@@ -69,6 +71,7 @@ class EnvWrapper : public Env {
   bool FileExists(const std::string& path) override { return target_->FileExists(path); }
   bool IsDirectory(const std::string& path) override { return target_->IsDirectory(path); }
   bool IsRegularFile(const std::string& path) override { return target_->IsRegularFile(path); }
+  bool IsSymlink(const std::string& path) override { return target_->IsSymlink(path); }
   bool CanRead(const std::string& path) override { return target_->CanRead(path); }
   bool CanWrite(const std::string& path) override { return target_->CanWrite(path); }
   Status CreateDirs(const std::string& dir, int mode) override { return target_->CreateDirs(dir, mode); }

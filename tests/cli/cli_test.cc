@@ -693,3 +693,33 @@ TEST_F(CliTest, ReadOnlyFolderReadsWithoutWritingAndWritesSayWhy) {
   for (const auto& e : fs::directory_iterator(ro)) files.push_back(e.path().filename().string());
   EXPECT_EQ(files, std::vector<std::string>{"k.db"});
 }
+
+namespace rekall {
+namespace {
+
+// Issue 10 (lows): a database path that cannot work says why, names where it
+// came from, and is invalid input (2), never "File exists" or a 309-digit
+// range.
+TEST_F(CliTest, PathAndRangeMistakesSayWhatIsWrong) {
+  std::filesystem::create_symlink(dir_ + "/gone/x.db", dir_ + "/dangling.db");
+  Result r = Run({"--db", dir_ + "/dangling.db", "list"}, "", false);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("symbolic link to a file that does not exist"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/gone"));
+
+  std::ofstream(dir_ + "/afile") << "not a folder";
+  env_ = "REKALL_HOME=" + Quote(dir_ + "/afile") + " ";
+  r = Run({"list"}, "", false);
+  env_.clear();
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find(dir_ + "/afile is a file, not a directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(the path comes from REKALL_HOME)"), std::string::npos) << r.err;
+  EXPECT_EQ(Slurp(dir_ + "/afile"), "not a folder");
+
+  r = Run({"list", "--limit", "-1"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("-1 not in range 0 to 2147483647"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace rekall
