@@ -11,6 +11,7 @@ native binary (no Python at run time).
 """
 
 from ._rekall_engine import Entry, KnowledgeBase, SearchResult, __version__, open
+from . import errors
 from .errors import (
     BusyError,
     CancelledError,
@@ -23,19 +24,4 @@ from .errors import (
     UnavailableError,
 )
 
-__all__ = [
-    "open",
-    "KnowledgeBase",
-    "Entry",
-    "SearchResult",
-    "RekallError",
-    "NotFoundError",
-    "InvalidArgumentError",
-    "StorageError",
-    "CorruptionError",
-    "UnavailableError",
-    "BusyError",
-    "CancelledError",
-    "RekallWarning",
-    "__version__",
-]
+__all__ = ["open", "KnowledgeBase", "Entry", "SearchResult", *errors.__all__, "__version__"]

@@ -21,6 +21,14 @@ namespace fs = std::filesystem;
 namespace rekall {
 namespace {
 
+// The finding of doctor check `check` (a failure when there is none).
+DoctorFinding FindingOf(const std::vector<DoctorFinding>& found, const std::string& check) {
+  for (const auto& f : found)
+    if (f.check == check) return f;
+  ADD_FAILURE() << "no finding " << check;
+  return DoctorFinding();
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -478,12 +486,7 @@ TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
                                "test")
                     .ok());
   }
-  auto finding = [&](const std::string& check) {
-    for (const auto& f : found)
-      if (f.check == check) return f;
-    ADD_FAILURE() << "no finding " << check;
-    return DoctorFinding();
-  };
+  auto finding = [&](const std::string& check) { return FindingOf(found, check); };
   ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
   EXPECT_EQ(finding("orphan_tags").severity, Severity::kWarning);
   EXPECT_EQ(finding("orphan_tags").count, 1u);
@@ -530,12 +533,7 @@ TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteVectors) {
   }
   std::vector<DoctorFinding> found;
   std::string backup;
-  auto finding = [&](const std::string& check) {
-    for (const auto& f : found)
-      if (f.check == check) return f;
-    ADD_FAILURE() << "no finding " << check;
-    return DoctorFinding();
-  };
+  auto finding = [&](const std::string& check) { return FindingOf(found, check); };
   ASSERT_TRUE(eng->Doctor(false, &found, &backup).ok());
   EXPECT_EQ(finding("non_finite_vectors").severity, Severity::kWarning);
   EXPECT_EQ(finding("non_finite_vectors").count, 1u);
