@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds, imports the bundled sample knowledge base (data/sample.jsonl,
-# 50 developer entries) into a fresh database and searches it by meaning.
+# 50 developer entries) into a fresh database and searches it (hybrid, the
+# default: keywords and meaning fused), then by keywords alone.
 #   scripts/demo.sh ["your query"]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +16,7 @@ $REKALL import data/sample.jsonl
 QUERY="${1:-request times out behind the reverse proxy}"
 echo "\$ rekall search \"$QUERY\""
 $REKALL search --limit 5 "$QUERY"
-echo "\$ rekall search --mode hybrid \"C++ iterator crash\""
-$REKALL search --mode hybrid --limit 3 "C++ iterator crash"
+echo "\$ rekall search --mode keyword \"C++ iterator crash\""
+$REKALL search --mode keyword --limit 3 "C++ iterator crash"
 echo "\$ rekall index status"
 $REKALL index status

@@ -82,7 +82,7 @@ class KnowledgeBase:
     def search(
         self,
         query: str,
-        mode: Literal["semantic", "keyword", "hybrid"] = "semantic",
+        mode: Literal["semantic", "keyword", "hybrid"] = "hybrid",
         limit: int = 10,
         *,
         type: Optional[str] = None,

@@ -16,7 +16,7 @@ using nlohmann::json;
 struct SearchOptions {
   CLI::App* cmd = nullptr;
   std::vector<std::string> words;
-  std::string mode = "semantic", type, project, status;
+  std::string mode = SearchModeName(kDefaultSearchMode), type, project, status;
   std::vector<std::string> tags;
   int limit = 10;
   double min_score = 0;
@@ -85,16 +85,20 @@ Status Similar(Context& ctx, const SimilarOptions& o) {
 
 void RegisterSearchCommands(CLI::App* app, Context* ctx) {
   auto q = std::make_shared<SearchOptions>();
-  CLI::App* c = AddCommand(app, "search", "Search by meaning (default), keywords, or both", ctx,
-                           [q](Context& x) { return Search(x, *q); });
+  CLI::App* c = AddCommand(app, "search", "Search by keywords and meaning fused (default), by meaning, or by keywords",
+                           ctx, [q](Context& x) { return Search(x, *q); });
+  c->footer(std::string("Modes: hybrid fuses the keyword (bm25) and meaning (vector) rankings, semantic ranks by "
+                        "meaning only, keyword by the words only (any of them, bm25). ") +
+            kDefaultSearchModeWhy + ".");
   q->cmd = c;
   c->add_option("query", q->words, "What you are looking for, in your words")->required();
-  c->add_option("--mode,-m", q->mode, "semantic, keyword or hybrid")
-      ->check(CLI::IsMember(std::vector<std::string>{SearchModeName(SearchMode::kSemantic),
-                                                     SearchModeName(SearchMode::kKeyword),
-                                                     SearchModeName(SearchMode::kHybrid)}));
+  std::vector<std::string> modes;
+  for (SearchMode m : kSearchModes) modes.push_back(SearchModeName(m));
+  c->add_option("--mode,-m", q->mode, "How to rank (see below)")->check(CLI::IsMember(modes))->capture_default_str();
   c->add_option("--limit,-n", q->limit, "Number of results")->check(CLI::Range(1, 4096));
-  c->add_option("--min-score", q->min_score, "Drop results scoring below this");
+  c->add_option("--min-score", q->min_score,
+                "Drop results scoring below this: a cosine (semantic), -bm25 (keyword) or the fused score "
+                "(hybrid, sum of 1/(60 + rank): at most about 0.033)");
   c->add_option("--type", q->type, "Only this type");
   c->add_option("--project,-p", q->project, "Only this project");
   c->add_option("--tag", q->tags, "Only entries with this tag (repeatable)");

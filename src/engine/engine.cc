@@ -58,15 +58,6 @@ Status ParseSearchMode(const std::string& s, SearchMode* out) {
   return Status::OK();
 }
 
-const char* SearchModeName(SearchMode m) {
-  switch (m) {
-    case SearchMode::kKeyword: return "keyword";
-    case SearchMode::kSemantic: return "semantic";
-    case SearchMode::kHybrid: return "hybrid";
-  }
-  return "?";
-}
-
 Status ParseOnConflict(const std::string& s, OnConflict* out) {
   if (s == "error") *out = OnConflict::kError;
   else if (s == "skip") *out = OnConflict::kSkip;
@@ -601,9 +592,15 @@ Status EngineImpl::KeywordOnly(const SearchRequest& req, SearchResponse* resp) {
 
 namespace {
 
+// What the vector side embeds: the query, and its context when it has one.
+std::string EmbeddedText(const SearchRequest& req) {
+  return req.context.empty() ? req.query : req.query + "\n" + req.context;
+}
+
 // Every front's search arguments, checked in one place.
 Status ValidateRequest(const SearchRequest& req) {
   Status s = store::ValidateQueryText(req.query);
+  if (s.ok() && !req.context.empty()) s = store::ValidateQueryText(EmbeddedText(req));
   if (s.ok()) s = store::ValidateFilter(req.filter);
   if (s.ok() && req.limit < 0) s = Status::InvalidArgument("limit must be >= 0");
   if (s.ok() && req.min_score && !std::isfinite(*req.min_score))
@@ -635,7 +632,7 @@ Status EngineImpl::Search(const SearchRequest& req, SearchResponse* resp) {
   // The query is embedded outside the lock: a search waiting for the model
   // must not hold up other requests.
   std::vector<float> q;
-  s = EmbedQuery(req.query, req.model_wait, &q);
+  s = EmbedQuery(EmbeddedText(req), req.model_wait, &q);
   if (s.IsUnavailable()) {
     // The model is still loading: answer now with keyword results, say so.
     std::lock_guard<std::recursive_mutex> l(mu_);

@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "config/resources.h"
 #include "engine/embedding_provider.h"
+#include "engine/search_mode.h"
 #include "store/entry.h"
 #include "store/migrate.h"
 #include "store/types.h"
@@ -36,13 +37,15 @@
 
 namespace rekall {
 
-enum class SearchMode { kKeyword, kSemantic, kHybrid };
 Status ParseSearchMode(const std::string& s, SearchMode* out);
-const char* SearchModeName(SearchMode m);
 
 struct SearchRequest {
   std::string query;
-  SearchMode mode = SearchMode::kSemantic;
+  // Words that sharpen the query's meaning (Rekall's `context` argument):
+  // embedded with the query for the vector side of a semantic or hybrid
+  // search, never matched as keywords (each of its words would match).
+  std::string context;
+  SearchMode mode = kDefaultSearchMode;
   store::ListFilter filter;
   int limit = 10;
   std::optional<double> min_score;
@@ -63,7 +66,7 @@ struct SearchResult {
 
 struct SearchResponse {
   std::vector<SearchResult> results;
-  SearchMode mode_used = SearchMode::kSemantic;  // keyword when the model was loading
+  SearchMode mode_used = kDefaultSearchMode;  // keyword when the model was loading
   bool model_loading = false;
   std::string notice;  // one line for the user, or empty
 };

@@ -73,6 +73,7 @@ TEST_F(EngineTest, SemanticSearchFindsByMeaningAndUpdatesAreSeen) {
     ASSERT_TRUE(eng->Add(&c, &notice).ok());
     SearchRequest req;
     req.query = "upstream timeout";
+    req.mode = SearchMode::kSemantic;  // the vector index of each backend
     SearchResponse resp;
     ASSERT_TRUE(eng->Search(req, &resp).ok());
     ASSERT_EQ(resp.results.size(), 3u);
@@ -733,6 +734,7 @@ TEST_F(EngineTest, PatchReembedsWhenTheTextChangedMeanwhile) {
   EXPECT_EQ(out.content, "upstream timeout");
   SearchRequest req;
   req.query = store::SummaryText(out);
+  req.mode = SearchMode::kSemantic;  // the score is the cosine
   SearchResponse resp;
   ASSERT_TRUE(eng->Search(req, &resp).ok());
   ASSERT_EQ(resp.results.size(), 1u);

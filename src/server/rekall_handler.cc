@@ -27,7 +27,7 @@ int ClampLimit(const json& args, const char* key, int def) {
 // request; the cancellation flag and the model wait are the caller's.
 Status ToSearchRequest(const json& args, SearchRequest* req) {
   req->query = args.at("query").get<std::string>();
-  Status s = ParseSearchMode(args.value("mode", std::string("semantic")), &req->mode);
+  Status s = ParseSearchMode(args.value("mode", std::string(SearchModeName(kDefaultSearchMode))), &req->mode);
   if (!s.ok()) return s;
   req->limit = ClampLimit(args, "limit", 10);
   if (auto it = args.find("type"); it != args.end()) {
@@ -38,11 +38,9 @@ Status ToSearchRequest(const json& args, SearchRequest* req) {
   }
   if (auto it = args.find("project"); it != args.end()) req->filter.project = it->get<std::string>();
   if (auto it = args.find("tags"); it != args.end()) req->filter.tags = it->get<std::vector<std::string>>();
-  // Rekall's `context` sharpens the meaning of a short query: it joins the
-  // embedded text of a semantic search (the keyword side would demand every
-  // word of it, so keyword and hybrid ranking use the query alone).
-  std::string context = args.value("context", std::string());
-  if (req->mode == SearchMode::kSemantic && !context.empty()) req->query += "\n" + context;
+  // Rekall's `context` sharpens the meaning of a short query: the engine
+  // embeds it with the query, and matches only the query's words.
+  req->context = args.value("context", std::string());
   if (req->query.find_first_not_of(" \t\r\n") == std::string::npos)
     return Status::InvalidArgument("the query is empty");
   return Status::OK();

@@ -235,7 +235,15 @@ TEST_F(RekallHandlerTest, SemanticSearchUsesTheContext) {
   ASSERT_EQ(r.structured["results"].size(), 1u);
   EXPECT_EQ(r.structured["results"][0]["id"], b);
   EXPECT_EQ(r.structured["query"], "configuration");
-  (void)a;
+  EXPECT_EQ(r.structured["mode"], "hybrid");  // the default
+  // The context sharpens the meaning only: its words never match as keywords.
+  r = Call("rekall_search", {{"query", "configuration"}, {"context", "kubernetes"}, {"mode", "keyword"}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_TRUE(r.structured["results"].empty()) << r.structured.dump();
+  r = Call("rekall_search", {{"query", "configuration"}, {"context", "kubernetes ingress"}, {"mode", "semantic"},
+                             {"limit", 1}});
+  ASSERT_EQ(r.structured["results"].size(), 1u);
+  EXPECT_EQ(r.structured["results"][0]["id"], a);
 }
 
 TEST_F(RekallHandlerTest, UpdateDeleteAndSimilar) {

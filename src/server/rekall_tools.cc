@@ -2,6 +2,7 @@
 
 #include <iterator>
 
+#include "engine/search_mode.h"
 #include "store/entry.h"
 
 namespace rekall::server {
@@ -22,6 +23,19 @@ std::string TypeFilterDescription() {
   std::string s = "Filter by type: ";
   for (size_t i = 0; i < std::size(store::kEntryTypes); ++i) s += (i ? ", " : "") + std::string(store::kEntryTypes[i]);
   return s;
+}
+
+// The `mode` argument: every mode, the default the engine's (its
+// header only: this library does not link the engine).
+json ModeProperty() {
+  json names = json::array();
+  for (SearchMode m : kSearchModes) names.push_back(SearchModeName(m));
+  return json{{"type", "string"},
+              {"description", std::string("Ranking: hybrid (keywords and meaning, fused), semantic (by meaning) or "
+                                          "keyword (full-text); ") +
+                                  kDefaultSearchModeWhy + " (rekall C++ addition)"},
+              {"enum", names},
+              {"default", SearchModeName(kDefaultSearchMode)}};
 }
 
 json Str(const std::string& description) { return json{{"type", "string"}, {"description", description}}; }
@@ -79,12 +93,7 @@ std::vector<ToolSpec> RekallToolSpecs() {
       {"type", Str(TypeFilterDescription())},
       {"project", Str("Filter by project name")},
       {"limit", Limit("Max results (default: 10)", 10)},
-      // The default is the CLI's (`rekall search --mode`).
-      {"mode", {{"type", "string"},
-                {"description", "Ranking: semantic (by meaning, default), keyword (full-text) or hybrid "
-                                "(both, fused) (rekall C++ addition)"},
-                {"enum", {"semantic", "keyword", "hybrid"}},
-                {"default", "semantic"}}},
+      {"mode", ModeProperty()},
       {"tags", StrList("Only entries carrying all these tags (rekall C++ addition)")}};
   tools.push_back({"rekall_search",
                    "Search the knowledge base by meaning. Returns compact results - use rekall_show "

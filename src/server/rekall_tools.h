@@ -4,7 +4,8 @@
 // description and here (RekallToolSpecs() has the full schemas):
 //   rekall_search  query (string, required), context (string), type (string),
 //                  project (string), limit (integer, default 10);
-//                  ours adds mode (semantic|keyword|hybrid, default semantic)
+//                  ours adds mode (hybrid|semantic|keyword, default hybrid:
+//                  engine/search_mode.h)
 //                  and tags (string[], all must match)
 //   rekall_show    id (string, required; full id or prefix)
 //   rekall_add     type (bug|pattern|decision|pitfall|config|reference,

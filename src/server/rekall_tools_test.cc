@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/search_mode.h"
 #include "server/schema_check.h"
 
 namespace rekall::server {
@@ -43,7 +44,8 @@ TEST(RekallTools, SearchArgumentsAndDefaults) {
     EXPECT_TRUE(s["properties"].contains(p)) << p;
   }
   json args = NormalizeArguments(s, {{"query", "cors"}, {"project", nullptr}});
-  EXPECT_EQ(args, (json{{"query", "cors"}, {"limit", 10}, {"mode", "semantic"}}));
+  EXPECT_EQ(args, (json{{"query", "cors"}, {"limit", 10}, {"mode", SearchModeName(kDefaultSearchMode)}}));
+  EXPECT_EQ(s["properties"]["mode"]["default"], "hybrid");
   EXPECT_TRUE(CheckArguments(s, {{"query", "q"}, {"tags", {"a"}}, {"limit", 200}}).empty());
   EXPECT_FALSE(CheckArguments(s, {{"query", "q"}, {"limit", 0}}).empty());
   EXPECT_FALSE(CheckArguments(s, {{"query", "q"}, {"mode", "fuzzy"}}).empty());

@@ -655,7 +655,7 @@ std::string AsciiLower(std::string s) {
 
 }  // namespace
 
-std::string BuildFtsQuery(const std::string& q, bool any_term) {
+std::string BuildFtsQuery(const std::string& q) {
   // Split on whitespace. Each distinct term (ASCII case folded) once, at
   // most kMaxFtsTerms of them: FTS5's bm25() walks every phrase against
   // every occurrence, so a repeated word costs quadratically (issue 10 #6).
@@ -668,7 +668,7 @@ std::string BuildFtsQuery(const std::string& q, bool any_term) {
     while (j < q.size() && !std::isspace(static_cast<unsigned char>(q[j]))) ++j;
     std::string quoted = QuotedTerm(q.substr(i, j - i));
     if (!quoted.empty() && seen.insert(AsciiLower(quoted)).second) {
-      if (!out.empty()) out += any_term ? " OR " : " ";
+      if (!out.empty()) out += " OR ";
       out += quoted;
     }
     i = j;
@@ -684,37 +684,35 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
     return Status::InvalidArgument("keyword query of " + std::to_string(query.size()) + " bytes; at most " +
                                    std::to_string(kMaxKeywordQueryBytes) + " are searched");
   if (limit <= 0) return Status::OK();
-  // All words first; when no entry has them all, any word (ranked by bm25,
-  // so entries with more of the words still come first).
-  for (bool any : {false, true}) {
-    std::string match = BuildFtsQuery(query, any);
-    if (match.empty()) return Status::OK();
-    std::vector<std::string> binds;
-    std::string filter = FilterSql(f, &binds);
-    // Title and tags weigh more than the body: they are what a user chose to
-    // name the knowledge by.
-    std::string sql =
-        "SELECT e.id, bm25(entries_fts, 0.0, 3.0, 1.0, 2.0) AS score FROM entries_fts "
-        "JOIN entries e ON e.id = entries_fts.id" +
-        (filter.empty() ? std::string(" WHERE ") : filter + " AND ") +
-        "entries_fts MATCH ? ORDER BY score, e.id LIMIT " + std::to_string(limit);
-    Stmt st(db_, sql);
-    Status s = st.status("keyword search");
-    if (!s.ok()) return s;
-    int i = 1;
-    for (const auto& b : binds) st.Bind(i++, b);
-    st.Bind(i, match);
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      KeywordHit h;
-      h.id = st.Text(0);
-      h.bm25 = st.Double(1);
-      h.rank = static_cast<int>(out->size()) + 1;
-      out->push_back(std::move(h));
-    }
-    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "keyword search");
-    if (!out->empty()) break;
+  // Any word, ranked by bm25: entries holding more of the words, and rarer
+  // ones, come first, and entries holding only some of them still fill the
+  // list (requiring every word first capped recall: bench/quality/README.md).
+  std::string match = BuildFtsQuery(query);
+  if (match.empty()) return Status::OK();
+  std::vector<std::string> binds;
+  std::string filter = FilterSql(f, &binds);
+  // Title and tags weigh more than the body: they are what a user chose to
+  // name the knowledge by.
+  std::string sql =
+      "SELECT e.id, bm25(entries_fts, 0.0, 3.0, 1.0, 2.0) AS score FROM entries_fts "
+      "JOIN entries e ON e.id = entries_fts.id" +
+      (filter.empty() ? std::string(" WHERE ") : filter + " AND ") +
+      "entries_fts MATCH ? ORDER BY score, e.id LIMIT " + std::to_string(limit);
+  Stmt st(db_, sql);
+  Status s = st.status("keyword search");
+  if (!s.ok()) return s;
+  int i = 1;
+  for (const auto& b : binds) st.Bind(i++, b);
+  st.Bind(i, match);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    KeywordHit h;
+    h.id = st.Text(0);
+    h.bm25 = st.Double(1);
+    h.rank = static_cast<int>(out->size()) + 1;
+    out->push_back(std::move(h));
   }
+  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "keyword search");
   return Status::OK();
 }
 

@@ -124,7 +124,9 @@ class Store {
   Status SetSupersededBy(const std::string& id, const std::string& target);
 
   // FTS5 keyword search over title, content and tags. `query` is the user's
-  // words: every term is matched literally, never as FTS5 syntax.
+  // words: every term is matched literally, never as FTS5 syntax. An entry
+  // matches when it holds any of the words; hits are ranked by bm25 (which
+  // rewards entries holding more of the words, and the rarer ones).
   Status KeywordSearch(const std::string& query, const ListFilter& f, int limit, std::vector<KeywordHit>* out);
 
   // Writes an entry's summary embedding and tells the observer, in one
@@ -230,9 +232,9 @@ inline constexpr size_t kMaxFtsTerms = 64;
 
 // Builds the FTS5 MATCH expression for a user's query: each distinct word
 // (ASCII case folded) once, the first kMaxFtsTerms of them, quoted so that
-// it matches literally; joined with AND (or OR). Empty when the query has
-// nothing searchable.
-std::string BuildFtsQuery(const std::string& user_query, bool any_term);
+// it matches literally; joined with OR. Empty when the query has nothing
+// searchable.
+std::string BuildFtsQuery(const std::string& user_query);
 
 // Older names of sqlite::Exec and sqlite::ToStatus, kept for callers
 // outside store/ until they move to src/sqlite.

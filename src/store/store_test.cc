@@ -353,7 +353,7 @@ TEST(StoreSearch, KeywordSearchTreatsQueryLiterally) {
   ASSERT_TRUE(s->KeywordSearch("database", {}, 10, &hits).ok());
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].id, c.id);
-  // No entry holds both words: falls back to any word.
+  // No entry holds both words: entries with either word match.
   ASSERT_TRUE(s->KeywordSearch("postgres kubernetes", {}, 10, &hits).ok());
   EXPECT_EQ(hits.size(), 2u);
   // Filters apply.
@@ -370,6 +370,35 @@ TEST(StoreSearch, KeywordSearchTreatsQueryLiterally) {
   EXPECT_TRUE(hits.empty());
   ASSERT_TRUE(s->KeywordSearch("pg", {}, 10, &hits).ok());
   EXPECT_EQ(hits.size(), 1u);
+}
+
+// Issue 11 #5: requiring every word capped recall (an entry holding most of
+// the words was not found while one held them all). Any word matches; bm25
+// still puts the entries holding more of the words first.
+TEST(StoreSearch, KeywordSearchMatchesAnyWordRankingEntriesWithMoreOfThemFirst) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  Entry both = MakeEntry("nginx upstream timeout");
+  Entry one = MakeEntry("nginx worker processes");
+  Entry other = MakeEntry("postgres vacuum");
+  Entry two = MakeEntry("upstream timeout in the load balancer");
+  for (Entry* e : {&both, &one, &other, &two}) {
+    e->tags = {"ops"};
+    ASSERT_TRUE(s->Add(e).ok());
+  }
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(s->KeywordSearch("nginx upstream timeout", {}, 10, &hits).ok());
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0].id, both.id);
+  EXPECT_EQ(hits[1].id, two.id);
+  EXPECT_EQ(hits[2].id, one.id);
+  for (size_t i = 0; i < hits.size(); ++i) EXPECT_EQ(hits[i].rank, static_cast<int>(i) + 1);
+  EXPECT_LE(hits[0].bm25, hits[1].bm25);
+  EXPECT_LE(hits[1].bm25, hits[2].bm25);
+  ASSERT_TRUE(s->KeywordSearch("nginx upstream timeout", {}, 2, &hits).ok());
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].id, both.id);
 }
 
 TEST(StoreSearch, ListFilters) {
@@ -530,10 +559,11 @@ TEST(StoreEmbeddings, OnlyOurModelAndShapeCountAsPresent) {
 }
 
 TEST(BuildFts, QuotesEveryTerm) {
-  EXPECT_EQ(BuildFtsQuery("a AND b", false), "\"a\" \"AND\" \"b\"");
-  EXPECT_EQ(BuildFtsQuery("say \"hi\"", true), "\"say\" OR \"\"\"hi\"\"\"");
-  EXPECT_EQ(BuildFtsQuery("* ( )", false), "");
-  EXPECT_EQ(BuildFtsQuery("", false), "");
+  EXPECT_EQ(BuildFtsQuery("a AND b"), "\"a\" OR \"AND\" OR \"b\"");
+  EXPECT_EQ(BuildFtsQuery("say \"hi\""), "\"say\" OR \"\"\"hi\"\"\"");
+  EXPECT_EQ(BuildFtsQuery("NOT x OR"), "\"NOT\" OR \"x\" OR \"OR\"");
+  EXPECT_EQ(BuildFtsQuery("* ( )"), "");
+  EXPECT_EQ(BuildFtsQuery(""), "");
 }
 
 // Issue 10 #6: one word repeated 20,000 times made bm25() quadratic. Each
@@ -541,10 +571,10 @@ TEST(BuildFts, QuotesEveryTerm) {
 TEST(BuildFts, EachDistinctTermOnceAndAtMostTheCap) {
   std::string repeated;
   for (int i = 0; i < 20000; ++i) repeated += (i % 2 ? "Timeout " : "timeout ");
-  EXPECT_EQ(BuildFtsQuery(repeated, false), "\"timeout\"");
+  EXPECT_EQ(BuildFtsQuery(repeated), "\"timeout\"");
   std::string many;
   for (size_t i = 0; i < 3 * kMaxFtsTerms; ++i) many += "w" + std::to_string(i) + " ";
-  const std::string q = BuildFtsQuery(many, true);
+  const std::string q = BuildFtsQuery(many);
   size_t phrases = 0;
   for (size_t at = 0; (at = q.find(" OR ", at)) != std::string::npos; at += 4) ++phrases;
   EXPECT_EQ(phrases + 1, kMaxFtsTerms);

@@ -302,6 +302,25 @@ TEST_F(CliTest, McpConfigNamesThisBinaryTheDatabaseAndServe) {
   EXPECT_NE(r.err.find("unknown client 'emacs'"), std::string::npos) << r.err;
 }
 
+// Issue 11 #5: the default mode is the one that measures best (hybrid), and
+// `search --help` says so, with the figure.
+TEST_F(CliTest, SearchDefaultsToHybridAndHelpSaysWhy) {
+  std::string id = AddEntry("Nginx 504 behind the proxy");
+  AddEntry("Postgres pool exhausted");
+  Result r = Run({"--json", "search", "gateway timeout at the proxy"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["mode"], "hybrid");
+  ASSERT_FALSE(j["results"].empty());
+  EXPECT_EQ(j["results"][0]["id"], id);
+  EXPECT_EQ(j["results"][0]["why"]["keyword_rank"], 1);
+  EXPECT_EQ(j["results"][0]["why"]["vector_rank"], 1);
+  r = Run({"search", "--help"});
+  EXPECT_NE(r.out.find("=hybrid"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("hybrid is the default"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nDCG@10"), std::string::npos) << r.out;
+}
+
 TEST_F(CliTest, ImportRollsBackWholeAndNamesTheLine) {
   AddEntry("existing");
   std::string before = Run({"export"}).out;

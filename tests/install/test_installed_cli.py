@@ -57,7 +57,7 @@ def test_add_then_search_by_meaning(rekall_bin: str, env: dict[str, str], tmp_pa
     (tmp_path / "kb").mkdir()
     for title, type_, content in ENTRIES:
         run(rekall_bin, env, tmp_path, "--db", db, "add", "--title", title, "--type", type_, "--content", content)
-    got = run(rekall_bin, env, tmp_path, "--db", db, "search", QUERY)
+    got = run(rekall_bin, env, tmp_path, "--db", db, "search", "--mode", "semantic", QUERY)
     assert got["mode"] == "semantic"
     assert got["results"][0]["title"] == "Nginx 504 after 60 s"
     assert got["results"][0]["why"]["vector_rank"] == 1
@@ -84,7 +84,7 @@ def test_serve_through_the_mcp_sdk_client_as_mcp_config_says(rekall_bin: str, en
         with anyio.fail_after(WAIT_S):
             async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
                 await session.initialize()
-                res = await session.call_tool("rekall_search", {"query": QUERY})
+                res = await session.call_tool("rekall_search", {"query": QUERY, "mode": "semantic"})
                 assert not res.is_error, res
                 return res.structured_content
 

@@ -45,7 +45,8 @@ def test_add_get_search_similar_delete(kb) -> None:
     assert len(a.id) == 26 and a.tags == ["nginx", "timeout"] and a.project == "billing"
     assert kb.get(a.id).title == NGINX[0]
 
-    hits = kb.search("request times out behind the reverse proxy")
+    assert kb.search("request times out behind the reverse proxy")[0].id == a.id  # the default: hybrid
+    hits = kb.search("request times out behind the reverse proxy", mode="semantic")
     assert [h.id for h in hits][:1] == [a.id]
     top = hits[0]
     assert top.vector_rank == 1 and top.keyword_rank is None

@@ -136,7 +136,7 @@ def test_call_tool_results_and_errors(server_path: str) -> None:
                 seen = await session.call_tool("rekall_search", {"query": "cors", "project": None})
                 assert seen.structured_content == {
                     "tool": "rekall_search",
-                    "args": {"query": "cors", "limit": 10, "mode": "semantic"},
+                    "args": {"query": "cors", "limit": 10, "mode": "hybrid"},
                 }
 
     anyio.run(main)

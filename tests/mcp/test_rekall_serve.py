@@ -174,7 +174,8 @@ def test_every_tool(kb: Kb) -> None:
                 assert prefix.structured_content["id"] == gunicorn
 
                 # Search, by meaning: no word of the query is in the entry.
-                res = await call(session, "rekall_search", {"query": "the reverse proxy gave up waiting for the backend"})
+                res = await call(session, "rekall_search",
+                                 {"query": "the reverse proxy gave up waiting for the backend", "mode": "semantic"})
                 assert res.is_error is False
                 assert res.structured_content["mode"] == "semantic"
                 assert res.structured_content["model_loading"] is False
@@ -192,6 +193,9 @@ def test_every_tool(kb: Kb) -> None:
 
                 res = await call(session, "rekall_search", {"query": "nginx timeout", "mode": "hybrid", "limit": 3})
                 assert res.structured_content["mode"] == "hybrid"
+                default = await call(session, "rekall_search", {"query": "nginx timeout", "limit": 3})
+                assert default.structured_content["mode"] == "hybrid"
+                assert ids(default) == ids(res)
                 assert len(ids(res)) == 3
                 assert ids(res)[0] == nginx
                 why = res.structured_content["results"][0]["why"]
@@ -406,16 +410,16 @@ def test_warm_start_and_idle_unload(kb: Kb) -> None:
                 # --warm loads in the background without a request.
                 loaded = await wait_for_model_state(session, "loaded")
                 assert loaded["model_loads"] == 1
-                res = await call(session, "rekall_search", {"query": "bad gateway"})
+                res = await call(session, "rekall_search", {"query": "bad gateway", "mode": "semantic"})
                 assert res.structured_content["mode"] == "semantic"
                 unloaded = await wait_for_model_state(session, "unloaded")
                 assert unloaded["model_loads"] == 1
                 # The query cache answers a repeated query without the model...
-                res = await call(session, "rekall_search", {"query": "bad gateway"})
+                res = await call(session, "rekall_search", {"query": "bad gateway", "mode": "semantic"})
                 assert res.structured_content["mode"] == "semantic"
                 assert (await call(session, "rekall_info", {})).structured_content["model_state"] == "unloaded"
                 # ...a new one loads it again, transparently.
-                res = await call(session, "rekall_search", {"query": "gateway timeout at the proxy"})
+                res = await call(session, "rekall_search", {"query": "gateway timeout at the proxy", "mode": "semantic"})
                 assert res.is_error is False
                 assert res.structured_content["mode"] == "semantic"
                 info = (await call(session, "rekall_info", {})).structured_content
