@@ -141,11 +141,13 @@ Status Export(Context& ctx, const ExportOptions& o) {
   ExchangeFormat format;
   Status s = ResolveFormat(o.format, o.file, &format);
   if (!s.ok()) return s;
+  bool to_stdout = o.file.empty() || o.file == "-";
+  if (to_stdout && format == ExchangeFormat::kRekallZip && isatty(STDOUT_FILENO))
+    return Status::InvalidArgument("a zip archive is binary; name a file (kb.rekall.zip) or redirect the output");
   std::unique_ptr<Engine> eng;
   if (!(s = ctx.OpenEngine(&eng)).ok()) return s;
   size_t n = 0;
   std::string notice;
-  bool to_stdout = o.file.empty() || o.file == "-";
   if (to_stdout) s = eng->Export(std::cout, format, &n, &notice);
   else s = ExportToFile(eng.get(), o.file, format, &n, &notice);
   if (!s.ok()) return s;
