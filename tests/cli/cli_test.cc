@@ -462,12 +462,21 @@ TEST_F(CliTest, InvalidUtf8NeverAbortsOutput) {
   std::string id = AddEntry("plain");
   StoreInvalidUtf8(db_, id);
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"--json", "show", id}, {"--json", "list"}, {"export"}, {"show", id}, {"list"}}) {
+           {"--json", "show", id}, {"--json", "list"}, {"export"}, {"show", id}, {"list"},
+           {"export", "--format", "json"}, {"export", "--format", "md"}}) {
     Result r = Run(args);
     EXPECT_EQ(r.code, 0) << args.back() << ": " << r.err;
     EXPECT_NE(r.out.find("bad\xEF\xBF\xBD!"), std::string::npos) << args.back() << ": " << r.out;
     EXPECT_NE(r.err.find("U+FFFD"), std::string::npos) << args.back() << ": " << r.err;
   }
+  // The archive's checksum is of what it holds (U+FFFD in place): it imports.
+  Result z = Run({"export", dir_ + "/u.rekall.zip"});
+  ASSERT_EQ(z.code, 0) << z.err;
+  EXPECT_NE(z.err.find("U+FFFD"), std::string::npos) << z.err;
+  z = Run({"--db", dir_ + "/u.db", "import", "--no-embed", dir_ + "/u.rekall.zip"}, "", false);
+  ASSERT_EQ(z.code, 0) << z.err;
+  z = Run({"--db", dir_ + "/u.db", "--json", "list"}, "", false);
+  EXPECT_NE(z.out.find("bad\xEF\xBF\xBD!"), std::string::npos) << z.out;
   // Error paths that echo what the user typed.
   Result r = Run({"--json", "show", "01NOPE\xFF"});
   EXPECT_NE(r.code, 0);
