@@ -29,9 +29,11 @@ struct ImportOptions {
 };
 
 // The format asked for, or the one the file name says (JSON Lines for stdin
-// and other names). A name that says another format than the one asked for
-// is refused: one format is never written (nor read) under another's name.
-Status ResolveFormat(const std::string& asked, const std::string& file, ExchangeFormat* out) {
+// and other names). For a file written, a name that says another format
+// than the one asked for is refused: one format is never written under
+// another's name. A file read is read as asked (a JSON Lines file someone
+// named .json).
+Status ResolveFormat(const std::string& asked, const std::string& file, bool writing, ExchangeFormat* out) {
   ExchangeFormat named = ExchangeFormat::kJsonLines;
   bool has_name = file != "-" && !file.empty() && ExchangeFormatOfName(file, &named);
   if (asked.empty()) {
@@ -39,7 +41,7 @@ Status ResolveFormat(const std::string& asked, const std::string& file, Exchange
     return Status::OK();
   }
   Status s = ParseExchangeFormat(asked, out);
-  if (s.ok() && has_name && named != *out)
+  if (s.ok() && writing && has_name && named != *out)
     s = Status::InvalidArgument(file + " is named as " + ExchangeFormatName(named) + ", not " + asked +
                                 "; name it for its format, or drop --format");
   return s;
@@ -73,7 +75,7 @@ void PrintDryRun(const Context& ctx, const ImportReport& r) {
 
 Status Import(Context& ctx, const ImportOptions& o) {
   ImportRequest req;
-  Status s = ResolveFormat(o.format, o.file, &req.format);
+  Status s = ResolveFormat(o.format, o.file, false, &req.format);
   // Rekall's formats default to Rekall's strategy (skip); ours to error.
   bool rekall_format = req.format != ExchangeFormat::kJsonLines;
   req.on_conflict = rekall_format ? OnConflict::kSkip : OnConflict::kError;
@@ -139,7 +141,7 @@ struct ExportOptions {
 
 Status Export(Context& ctx, const ExportOptions& o) {
   ExchangeFormat format;
-  Status s = ResolveFormat(o.format, o.file, &format);
+  Status s = ResolveFormat(o.format, o.file, true, &format);
   if (!s.ok()) return s;
   bool to_stdout = o.file.empty() || o.file == "-";
   if (to_stdout && format == ExchangeFormat::kRekallZip && isatty(STDOUT_FILENO))

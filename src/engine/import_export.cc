@@ -159,7 +159,12 @@ Status EngineImpl::ParseRekall(std::istream& in, ExchangeFormat format, std::vec
     json_text.swap(bytes);
   }
   if (s.ok()) s = RekallEntriesFromJson(json_text, entries);
-  if (!s.ok()) return Status::InvalidArgument(s.message() + "; nothing was imported");
+  if (!s.ok()) {
+    // One object a line is JSON Lines under a .json name.
+    size_t first = json_text.find_first_not_of(" \t\r\n");
+    std::string hint = first != std::string::npos && json_text[first] == '{' ? " (JSON Lines? use --format jsonl)" : "";
+    return Status::InvalidArgument(s.message() + hint + "; nothing was imported");
+  }
   std::set<std::string> seen;
   for (size_t i = 0; i < entries->size(); ++i) {
     store::Entry& e = (*entries)[i];

@@ -630,6 +630,13 @@ TEST_F(CliTest, ExportFormatsFollowTheNameAndRefuseAContradiction) {
   EXPECT_NE(r.err.find("Markdown"), std::string::npos) << r.err;
   r = Run({"import", "--format", "json", dir_ + "/kb.rekall.zip"});
   EXPECT_EQ(r.code, 2);
+  fs::copy_file(dir_ + "/kb.jsonl", dir_ + "/lines.json");
+  r = Run({"import", dir_ + "/lines.json"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("use --format jsonl"), std::string::npos) << r.err;
+  r = Run({"import", "--format", "jsonl", "--strategy", "skip", dir_ + "/lines.json"});
+  EXPECT_EQ(r.code, 0) << r.err;  // a file read is read as asked
+  EXPECT_EQ(r.out, "imported 0 entries, skipped 2\n");
 }
 
 // Rekall's own archive: imported whole; a dry run says what would happen
