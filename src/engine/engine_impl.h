@@ -145,7 +145,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status WriteImport(std::vector<store::Entry>* entries, const std::vector<std::string>& where,
                      OnConflict on_conflict, const std::vector<float>* vecs, ImportReport* report);
   // The export's bytes in one of Rekall's formats.
-  std::string ExportRekall(const std::vector<store::Entry>& newest_first, ExchangeFormat format, Status* s);
+  Status ExportRekall(const std::vector<store::Entry>& newest_first, ExchangeFormat format, std::string* out);
 
   // --- doctor.cc
   struct DoctorCounts;

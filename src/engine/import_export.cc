@@ -307,19 +307,20 @@ Status EngineImpl::Import(std::istream& in, const ImportRequest& req, ImportRepo
   return Status::OK();
 }
 
-std::string EngineImpl::ExportRekall(const std::vector<store::Entry>& newest_first, ExchangeFormat format,
-                                     Status* s) {
-  *s = Status::OK();
+Status EngineImpl::ExportRekall(const std::vector<store::Entry>& newest_first, ExchangeFormat format,
+                                std::string* out) {
   if (format == ExchangeFormat::kMarkdown) {
     std::string generated = NowIsoLocal().substr(0, 16);  // YYYY-MM-DDTHH:MM
     generated[10] = ' ';
-    return ReplaceInvalidUtf8(RekallMarkdown(newest_first, generated), nullptr);
+    *out = ReplaceInvalidUtf8(RekallMarkdown(newest_first, generated), nullptr);
+    return Status::OK();
   }
   std::string entries_json = RekallEntriesJson(newest_first, nullptr);
-  if (format == ExchangeFormat::kRekallJson) return entries_json;
-  std::string zip;
-  *s = WriteRekallArchive(RekallManifestJson(newest_first, entries_json, NowIsoLocal()), entries_json, &zip);
-  return zip;
+  if (format == ExchangeFormat::kRekallJson) {
+    *out = std::move(entries_json);
+    return Status::OK();
+  }
+  return WriteRekallArchive(RekallManifestJson(newest_first, entries_json, NowIsoLocal()), entries_json, out);
 }
 
 Status EngineImpl::Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) {
@@ -341,8 +342,8 @@ Status EngineImpl::Export(std::ostream& out, ExchangeFormat format, size_t* expo
     }
   } else {
     std::reverse(all.begin(), all.end());
-    std::string bytes = ExportRekall(all, format, &s);
-    if (!s.ok()) return s;
+    std::string bytes;
+    if (!(s = ExportRekall(all, format, &bytes)).ok()) return s;
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     replaced = CountInvalidUtf8(all);
   }
