@@ -796,9 +796,9 @@ TEST_F(CliTest, ReadOnlyFolderReadsWithoutWritingAndWritesSayWhy) {
            {"--json", "list"}, {"--json", "search", "--mode", "keyword", "kept"}, {"--json", "show", id},
            {"export"}, {"--json", "stats"}}) {
     Result r = as_nobody(args);
-    EXPECT_EQ(r.code, 0) << args[1] << ": " << r.err;
-    if (args[1] != "stats") {
-      EXPECT_NE(r.out.find("kept in a read-only folder"), std::string::npos) << args[1];
+    EXPECT_EQ(r.code, 0) << args.back() << ": " << r.err;
+    if (args.back() != "stats") {
+      EXPECT_NE(r.out.find("kept in a read-only folder"), std::string::npos) << args.back();
     }
   }
   Result r = as_nobody({"add", "--title", "new", "--type", "bug", "--content", "c"});
