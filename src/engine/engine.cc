@@ -59,11 +59,12 @@ Status ParseSearchMode(const std::string& s, SearchMode* out) {
 }
 
 Status ParseOnConflict(const std::string& s, OnConflict* out) {
-  if (s == "error") *out = OnConflict::kError;
-  else if (s == "skip") *out = OnConflict::kSkip;
-  else if (s == "replace") *out = OnConflict::kReplace;
-  else return Status::InvalidArgument("--on-conflict must be error, skip or replace");
-  return Status::OK();
+  for (OnConflict c : {OnConflict::kError, OnConflict::kSkip, OnConflict::kReplace, OnConflict::kMerge})
+    if (s == OnConflictName(c)) {
+      *out = c;
+      return Status::OK();
+    }
+  return Status::InvalidArgument("--strategy must be error, skip, replace or merge");
 }
 
 const char* OnConflictName(OnConflict c) {
@@ -71,8 +72,69 @@ const char* OnConflictName(OnConflict c) {
     case OnConflict::kError: return "error";
     case OnConflict::kSkip: return "skip";
     case OnConflict::kReplace: return "replace";
+    case OnConflict::kMerge: return "merge";
   }
   return "?";
+}
+
+Status ParseExchangeFormat(const std::string& s, ExchangeFormat* out) {
+  for (ExchangeFormat f : {ExchangeFormat::kJsonLines, ExchangeFormat::kRekallJson, ExchangeFormat::kRekallZip,
+                           ExchangeFormat::kMarkdown})
+    if (s == ExchangeFormatName(f)) {
+      *out = f;
+      return Status::OK();
+    }
+  return Status::InvalidArgument("--format must be jsonl, json, zip or md");
+}
+
+const char* ExchangeFormatName(ExchangeFormat f) {
+  switch (f) {
+    case ExchangeFormat::kJsonLines: return "jsonl";
+    case ExchangeFormat::kRekallJson: return "json";
+    case ExchangeFormat::kRekallZip: return "zip";
+    case ExchangeFormat::kMarkdown: return "md";
+  }
+  return "?";
+}
+
+bool ExchangeFormatOfName(const std::string& path, ExchangeFormat* out) {
+  auto ends = [&](const char* suffix) {
+    std::string s(suffix);
+    if (path.size() < s.size()) return false;
+    for (size_t i = 0; i < s.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(path[path.size() - s.size() + i])) != s[i]) return false;
+    return true;
+  };
+  if (ends(".zip")) *out = ExchangeFormat::kRekallZip;
+  else if (ends(".json")) *out = ExchangeFormat::kRekallJson;
+  else if (ends(".md")) *out = ExchangeFormat::kMarkdown;
+  else if (ends(".jsonl")) *out = ExchangeFormat::kJsonLines;
+  else return false;
+  return true;
+}
+
+const char* ImportActionName(ImportAction a) {
+  switch (a) {
+    case ImportAction::kAdd: return "add";
+    case ImportAction::kReplace: return "replace";
+    case ImportAction::kMerge: return "merge";
+    case ImportAction::kSkip: return "skip";
+  }
+  return "?";
+}
+
+Status Engine::Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
+                      std::string* notice, const std::function<void(size_t, size_t)>& progress) {
+  ImportRequest req;
+  req.on_conflict = on_conflict;
+  req.embed = embed;
+  req.progress = progress;
+  ImportReport r;
+  Status s = Import(in, req, &r);
+  *imported = r.added + r.replaced + r.merged;
+  *skipped = r.skipped;
+  if (notice) *notice = r.notice;
+  return s;
 }
 
 const char* SeverityName(Severity s) {

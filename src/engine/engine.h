@@ -81,10 +81,54 @@ struct IndexStatus {
   std::string notice;
 };
 
-// What to do with an imported line whose id is already stored.
-enum class OnConflict { kError, kSkip, kReplace };
-Status ParseOnConflict(const std::string& s, OnConflict* out);  // "error" | "skip" | "replace"
+// What to do with an imported entry whose id is already stored: fail the
+// import, keep the stored entry, replace it by the file's, or (Rekall's
+// merge) add the file's as a copy under a new id, the stored one untouched.
+enum class OnConflict { kError, kSkip, kReplace, kMerge };
+Status ParseOnConflict(const std::string& s, OnConflict* out);  // "error" | "skip" | "replace" | "merge"
 const char* OnConflictName(OnConflict c);
+
+// The file formats of import and export: our JSON Lines (every column,
+// restorable exactly), and Rekall's own: its JSON array of entries, its
+// `.rekall.zip` archive (that array with a checksummed manifest), and its
+// Markdown export (export only).
+enum class ExchangeFormat { kJsonLines, kRekallJson, kRekallZip, kMarkdown };
+Status ParseExchangeFormat(const std::string& s, ExchangeFormat* out);  // "jsonl" | "json" | "zip" | "md"
+const char* ExchangeFormatName(ExchangeFormat f);
+// The format a file name says: *.zip (Rekall's *.rekall.zip), *.json, *.md,
+// *.jsonl. False for any other name.
+bool ExchangeFormatOfName(const std::string& path, ExchangeFormat* out);
+
+// What an import does (or, dry, would do) with one entry of the file.
+enum class ImportAction { kAdd, kReplace, kMerge, kSkip };
+const char* ImportActionName(ImportAction a);  // "add" | "replace" | "merge" | "skip"
+
+struct ImportItem {
+  std::string id;  // as in the file; empty for a new entry without one
+  std::string title;
+  ImportAction action = ImportAction::kAdd;
+  bool exists = false;               // an entry with this id is stored
+  std::vector<std::string> changed;  // when it exists: the fields that differ (none: identical)
+};
+
+struct ImportRequest {
+  ExchangeFormat format = ExchangeFormat::kJsonLines;
+  OnConflict on_conflict = OnConflict::kError;
+  bool embed = true;
+  // Read, check and plan everything, report what would be done, write nothing.
+  bool dry_run = false;
+  // Follows the embedding, the long part (entries embedded, of all).
+  std::function<void(size_t done, size_t total)> progress;
+};
+
+struct ImportReport {
+  size_t added = 0, replaced = 0, merged = 0, skipped = 0;
+  std::vector<ImportItem> items;  // every entry of the file, in its order
+  // A .rekall.zip's manifest: its format version, when it was made, its count.
+  std::string archive_version, archive_created_at;
+  size_t archive_entries = 0;
+  std::string notice;  // one line for the user, or empty
+};
 
 enum class Severity { kOk, kInfo, kWarning, kError };
 const char* SeverityName(Severity s);  // "ok" | "info" | "warning" | "error"
@@ -250,17 +294,29 @@ class Engine {
                               size_t* embedded) = 0;
   virtual Status GetIndexStatus(IndexStatus* st) = 0;
 
-  // Imports JSON Lines: all or nothing. Lines with an id keep it (and their
-  // timestamps); `on_conflict` says what to do when that id exists.
-  // `progress` follows the embedding, the long part (entries embedded, of
-  // all).
-  virtual Status Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
-                        std::string* notice,
-                        const std::function<void(size_t done, size_t total)>& progress = nullptr) = 0;
-  // Every entry as JSON Lines, oldest first. Bytes of stored texts that are
-  // not valid UTF-8 (written by another tool) are exported as U+FFFD, and
-  // *notice says how many entries had them.
-  virtual Status Export(std::ostream& out, size_t* exported, std::string* notice) = 0;
+  // Imports the entries of `in`, in req.format: all or nothing. Entries with
+  // an id keep it (and their timestamps); req.on_conflict says what to do
+  // when that id is stored. Identical entries (same title, content, type,
+  // project, tags, confidence, status and superseded_by) are skipped by
+  // skip and merge, rewritten by replace (which restores the file's exact
+  // entry). With req.dry_run nothing is written and *report says what would
+  // be.
+  virtual Status Import(std::istream& in, const ImportRequest& req, ImportReport* report) = 0;
+  // The JSON Lines import above, its counts as imported (added, replaced or
+  // merged) and skipped.
+  Status Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
+                std::string* notice, const std::function<void(size_t done, size_t total)>& progress = nullptr);
+  // Every entry, in `format`: JSON Lines oldest first (every column: the
+  // restorable export); Rekall's formats newest first, as Rekall writes them,
+  // obsolete entries included (Rekall's own export leaves them out), with
+  // the 16 fields of Rekall's archive (no links, embeddings, review state
+  // beyond them). Bytes of stored texts that are not valid UTF-8 (written by
+  // another tool) are exported as U+FFFD, and *notice says how many entries
+  // had them.
+  virtual Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) = 0;
+  Status Export(std::ostream& out, size_t* exported, std::string* notice) {
+    return Export(out, ExchangeFormat::kJsonLines, exported, notice);
+  }
 
   // Integrity check, orphan rows, FTS drift, vector-index drift, model or
   // dimension mismatches, entries without embeddings. With `fix`, repairs

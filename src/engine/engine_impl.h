@@ -56,9 +56,10 @@ class EngineImpl final : public Engine, private store::WriteObserver {
                       size_t* embedded) override;
   Status GetIndexStatus(IndexStatus* st) override;
 
-  Status Import(std::istream& in, OnConflict on_conflict, bool embed, size_t* imported, size_t* skipped,
-                std::string* notice, const std::function<void(size_t, size_t)>& progress) override;
-  Status Export(std::ostream& out, size_t* exported, std::string* notice) override;
+  using Engine::Export;
+  using Engine::Import;
+  Status Import(std::istream& in, const ImportRequest& req, ImportReport* report) override;
+  Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) override;
 
   Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) override;
   Status Stats(EngineStats* out) override;
@@ -127,15 +128,24 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status OnEntryRemoved(const std::string& entry_id) override;
 
   // --- import_export.cc
-  // Reads and checks every line before anything is written.
-  Status ParseImport(std::istream& in, std::vector<store::Entry>* entries, std::vector<size_t>* lines);
-  // Writes one imported entry (in the import's transaction); *skipped when
-  // its id exists and on_conflict says skip.
-  Status ImportOne(store::Entry* e, size_t line, OnConflict on_conflict, bool* skipped);
-  // Writes every parsed entry, and its row of `vecs` when given, in one
-  // transaction.
-  Status WriteImport(std::vector<store::Entry>* entries, const std::vector<size_t>& lines, OnConflict on_conflict,
-                     const std::vector<float>* vecs, size_t* imported, size_t* skipped);
+  // Reads and checks every entry of `in` before anything is written;
+  // (*where)[i] names entry i in messages ("line 3", "entry 3").
+  Status ParseImport(std::istream& in, ExchangeFormat format, std::vector<store::Entry>* entries,
+                     std::vector<std::string>* where, ImportReport* report);
+  Status ParseJsonLines(std::istream& in, std::vector<store::Entry>* entries, std::vector<std::string>* where);
+  Status ParseRekall(std::istream& in, ExchangeFormat format, std::vector<store::Entry>* entries,
+                     std::vector<std::string>* where, ImportReport* report);
+  // What the import does with each entry, as the database is now.
+  Status PlanImport(const std::vector<store::Entry>& entries, const std::vector<std::string>& where,
+                    OnConflict on_conflict, std::vector<ImportItem>* items);
+  // Writes one imported entry as its plan says (in the import's transaction).
+  Status ImportOne(store::Entry* e, const std::string& where, ImportAction action);
+  // Plans, then writes every parsed entry, and its row of `vecs` when
+  // given, in one transaction.
+  Status WriteImport(std::vector<store::Entry>* entries, const std::vector<std::string>& where,
+                     OnConflict on_conflict, const std::vector<float>* vecs, ImportReport* report);
+  // The export's bytes in one of Rekall's formats.
+  Status ExportRekall(const std::vector<store::Entry>& newest_first, ExchangeFormat format, std::string* out);
 
   // --- doctor.cc
   struct DoctorCounts;

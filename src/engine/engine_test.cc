@@ -403,15 +403,33 @@ TEST_F(EngineTest, WaitForModelEndsWithTheLoadOrTheCancellation) {
 }
 
 TEST_F(EngineTest, OnConflictAndSeverityNamesRoundTrip) {
-  for (OnConflict c : {OnConflict::kError, OnConflict::kSkip, OnConflict::kReplace}) {
+  for (OnConflict c : {OnConflict::kError, OnConflict::kSkip, OnConflict::kReplace, OnConflict::kMerge}) {
     OnConflict back = OnConflict::kError;
     ASSERT_TRUE(ParseOnConflict(OnConflictName(c), &back).ok());
     EXPECT_EQ(back, c);
   }
   OnConflict c;
-  Status s = ParseOnConflict("merge", &c);
+  Status s = ParseOnConflict("banana", &c);
   EXPECT_TRUE(s.IsInvalidArgument());
-  EXPECT_EQ(s.message(), "--on-conflict must be error, skip or replace");
+  EXPECT_EQ(s.message(), "--strategy must be error, skip, replace or merge");
+  for (ExchangeFormat f : {ExchangeFormat::kJsonLines, ExchangeFormat::kRekallJson, ExchangeFormat::kRekallZip,
+                           ExchangeFormat::kMarkdown}) {
+    ExchangeFormat back = ExchangeFormat::kJsonLines;
+    ASSERT_TRUE(ParseExchangeFormat(ExchangeFormatName(f), &back).ok());
+    EXPECT_EQ(back, f);
+  }
+  ExchangeFormat f;
+  EXPECT_TRUE(ParseExchangeFormat("csv", &f).IsInvalidArgument());
+  ASSERT_TRUE(ExchangeFormatOfName("kb.rekall.zip", &f));
+  EXPECT_EQ(f, ExchangeFormat::kRekallZip);
+  ASSERT_TRUE(ExchangeFormatOfName("KB.JSON", &f));
+  EXPECT_EQ(f, ExchangeFormat::kRekallJson);
+  ASSERT_TRUE(ExchangeFormatOfName("a/kb.md", &f));
+  EXPECT_EQ(f, ExchangeFormat::kMarkdown);
+  ASSERT_TRUE(ExchangeFormatOfName("kb.jsonl", &f));
+  EXPECT_EQ(f, ExchangeFormat::kJsonLines);
+  EXPECT_FALSE(ExchangeFormatOfName("kb.txt", &f));
+  EXPECT_FALSE(ExchangeFormatOfName("json", &f));
   EXPECT_STREQ(SeverityName(Severity::kWarning), "warning");
   EXPECT_STREQ(ModelStateName(ModelState::kMissing), "missing");
 }
@@ -429,9 +447,8 @@ TEST_F(EngineTest, StatsJsonKeepsItsKeys) {
   EXPECT_EQ(keys, (std::vector<std::string>{"backend", "cache_max_size", "cache_ttl_seconds", "database",
                                             "engine_schema_version", "entries", "entry_cache", "indexed_vectors",
                                             "model_idle_timeout_minutes", "model_loads", "model_path", "model_source",
-                                            "model_state", "peak_rss_kb",
-                                            "query_cache", "rekall_schema_version", "rss_kb", "sqlite_vec_path",
-                                            "sqlite_vec_source", "summary_embeddings"}));
+                                            "model_state", "peak_rss_kb", "query_cache", "rekall_schema_version",
+                                            "rss_kb", "sqlite_vec_path", "sqlite_vec_source", "summary_embeddings"}));
   EXPECT_EQ(j["entries"], 1);
   EXPECT_EQ(j["summary_embeddings"], 1);
   EXPECT_EQ(j["indexed_vectors"], 1);

@@ -71,6 +71,16 @@ std::string DumpJson(const json& value, int indent, bool* replaced) {
   return value.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
+std::string DumpJson(const nlohmann::ordered_json& value, int indent, bool ensure_ascii, bool* replaced) {
+  if (replaced) *replaced = false;
+  try {
+    return value.dump(indent, ' ', ensure_ascii, json::error_handler_t::strict);
+  } catch (const json::type_error&) {
+  }
+  if (replaced) *replaced = true;
+  return value.dump(indent, ' ', ensure_ascii, json::error_handler_t::replace);
+}
+
 long JsonToLongSaturated(const json& v) {
   constexpr long kMax = std::numeric_limits<long>::max(), kMin = std::numeric_limits<long>::min();
   if (v.is_number_unsigned()) return v.get<unsigned long>() > static_cast<unsigned long>(kMax) ? kMax : v.get<long>();

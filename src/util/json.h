@@ -47,6 +47,10 @@ Status ParseJson(std::string_view text, int max_depth, nlohmann::json* out);
 // string or key that are not valid UTF-8 become U+FFFD. *replaced (when not
 // null) is set to whether that happened, so the caller can say so.
 std::string DumpJson(const nlohmann::json& value, int indent, bool* replaced);
+// The same for a value whose keys keep their insertion order (a format whose
+// key order is fixed, as Rekall's archive); `ensure_ascii` escapes every
+// non-ASCII character as \uXXXX.
+std::string DumpJson(const nlohmann::ordered_json& value, int indent, bool ensure_ascii, bool* replaced);
 
 // An integer argument (an integer, or a float with an integral value, as
 // JSON Schema's "integer" admits) as a long, saturating at the ends of the

@@ -481,12 +481,21 @@ TEST_F(CliTest, InvalidUtf8NeverAbortsOutput) {
   std::string id = AddEntry("plain");
   StoreInvalidUtf8(db_, id);
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"--json", "show", id}, {"--json", "list"}, {"export"}, {"show", id}, {"list"}}) {
+           {"--json", "show", id}, {"--json", "list"}, {"export"}, {"show", id}, {"list"},
+           {"export", "--format", "json"}, {"export", "--format", "md"}}) {
     Result r = Run(args);
     EXPECT_EQ(r.code, 0) << args.back() << ": " << r.err;
     EXPECT_NE(r.out.find("bad\xEF\xBF\xBD!"), std::string::npos) << args.back() << ": " << r.out;
     EXPECT_NE(r.err.find("U+FFFD"), std::string::npos) << args.back() << ": " << r.err;
   }
+  // The archive's checksum is of what it holds (U+FFFD in place): it imports.
+  Result z = Run({"export", dir_ + "/u.rekall.zip"});
+  ASSERT_EQ(z.code, 0) << z.err;
+  EXPECT_NE(z.err.find("U+FFFD"), std::string::npos) << z.err;
+  z = Run({"--db", dir_ + "/u.db", "import", "--no-embed", dir_ + "/u.rekall.zip"}, "", false);
+  ASSERT_EQ(z.code, 0) << z.err;
+  z = Run({"--db", dir_ + "/u.db", "--json", "list"}, "", false);
+  EXPECT_NE(z.out.find("bad\xEF\xBF\xBD!"), std::string::npos) << z.out;
   // Error paths that echo what the user typed.
   Result r = Run({"--json", "show", "01NOPE\xFF"});
   EXPECT_NE(r.code, 0);
@@ -586,6 +595,114 @@ TEST_F(CliTest, ExportFileIsPrivateUnderAnyUmask) {
   }
   for (const auto& e : fs::directory_iterator(dir_))
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+// Issue 11 #4: each format under its own name, private and written whole;
+// a name that says another format than --format is refused, nothing written.
+TEST_F(CliTest, ExportFormatsFollowTheNameAndRefuseAContradiction) {
+  AddEntry("secret one");
+  AddEntry("secret two", "pattern");
+  mode_t old = umask(0);
+  for (const char* f : {"/kb.rekall.zip", "/kb.json", "/kb.md", "/kb.jsonl"}) {
+    Result r = Run({"export", dir_ + f});
+    ASSERT_EQ(r.code, 0) << f << r.err;
+    EXPECT_NE(r.err.find("exported 2 entries"), std::string::npos) << r.err;
+  }
+  Result forced = Run({"export", "--format", "zip", dir_ + "/kb.bin"});
+  umask(old);
+  ASSERT_EQ(forced.code, 0) << forced.err;
+  for (const char* f : {"/kb.rekall.zip", "/kb.json", "/kb.md", "/kb.jsonl", "/kb.bin"}) {
+    struct stat sb;
+    ASSERT_EQ(stat((dir_ + f).c_str(), &sb), 0) << f;
+    EXPECT_EQ(sb.st_mode & 0777, 0600u) << f;
+  }
+  EXPECT_EQ(Slurp(dir_ + "/kb.rekall.zip").substr(0, 4), std::string("PK\x03\x04", 4));
+  EXPECT_EQ(Slurp(dir_ + "/kb.bin").substr(0, 4), std::string("PK\x03\x04", 4));
+  std::string j = Slurp(dir_ + "/kb.json");
+  EXPECT_EQ(j.rfind("[\n  {\n    \"id\": ", 0), 0u) << j;
+  EXPECT_EQ(json::parse(j).size(), 2u);
+  EXPECT_EQ(Slurp(dir_ + "/kb.md").rfind("# Rekall Knowledge Export\n", 0), 0u);
+  std::string l = Slurp(dir_ + "/kb.jsonl");
+  EXPECT_EQ(std::count(l.begin(), l.end(), '\n'), 2);
+
+  Result r = Run({"export", "--format", "jsonl", dir_ + "/wrong.rekall.zip"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("named as zip, not jsonl"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/wrong.rekall.zip"));
+  r = Run({"export", "--format", "csv"});
+  EXPECT_EQ(r.code, 2);
+  r = Run({"export", "--format", "md"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("## Bugs (1)"), std::string::npos) << r.out;
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+
+  // Each export of Rekall's formats imports into another database.
+  for (const char* f : {"/kb.rekall.zip", "/kb.json", "/kb.jsonl"}) {
+    std::string db = dir_ + f + ".db";
+    Result i = Run({"--db", db, "import", "--no-embed", dir_ + f}, "", false);
+    ASSERT_EQ(i.code, 0) << f << i.err;
+    EXPECT_EQ(i.out, "imported 2 entries\n") << f;
+  }
+  r = Run({"import", dir_ + "/kb.md"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("Markdown"), std::string::npos) << r.err;
+  r = Run({"import", "--format", "json", dir_ + "/kb.rekall.zip"});
+  EXPECT_EQ(r.code, 2);
+  fs::copy_file(dir_ + "/kb.jsonl", dir_ + "/lines.json");
+  r = Run({"import", dir_ + "/lines.json"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("use --format jsonl"), std::string::npos) << r.err;
+  r = Run({"import", "--format", "jsonl", "--strategy", "skip", dir_ + "/lines.json"});
+  EXPECT_EQ(r.code, 0) << r.err;  // a file read is read as asked
+  EXPECT_EQ(r.out, "imported 0 entries, skipped 2\n");
+}
+
+// Rekall's own archive: imported whole; a dry run says what would happen
+// and changes nothing; Rekall's strategies and our --on-conflict alias.
+TEST_F(CliTest, ImportsRekallsArchiveWithItsStrategiesAndDryRun) {
+  std::string fixture = std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/rekall-export.rekall.zip";
+  if (!fs::exists(fixture)) GTEST_SKIP() << "fixture absent";
+  Result r = Run({"import", "--dry-run", "--no-embed", fixture});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("archive: format 1.0, created 2026-11-29T10:25:25.609574, 120 entries"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("dry run: would add 120, replace 0, merge 0, skip 0; nothing was changed"),
+            std::string::npos)
+      << r.out;
+  r = Run({"--json", "list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).size(), 0u);
+
+  r = Run({"import", "--no-embed", fixture});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "imported 120 entries\n");
+  r = Run({"import", "--no-embed", fixture});  // Rekall's default strategy: skip
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "imported 0 entries, skipped 120\n");
+  r = Run({"--json", "import", "-n", "--strategy", "merge", fixture});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["dry_run"], true);
+  EXPECT_EQ(j["skipped"], 120);
+  EXPECT_EQ(j["entries"].size(), 120u);
+  EXPECT_EQ(j["entries"][0]["action"], "skip");
+  r = Run({"--json", "import", "--no-embed", "--on-conflict", "replace", fixture});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["replaced"], 120);
+  r = Run({"import", "--strategy", "error", fixture});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  r = Run({"import", "--strategy", "banana", fixture});
+  EXPECT_EQ(r.code, 2);
+
+  // A damaged archive: refused whole, with why.
+  std::string bytes = Slurp(fixture);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  std::ofstream(dir_ + "/bad.rekall.zip", std::ios::binary) << bytes;
+  r = Run({"--db", dir_ + "/fresh.db", "import", "--no-embed", dir_ + "/bad.rekall.zip"}, "", false);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("nothing was imported"), std::string::npos) << r.err;
 }
 
 // `doctor` exits 1 while a warning is left unfixed (JSON still printed), 0
@@ -698,9 +815,9 @@ TEST_F(CliTest, ReadOnlyFolderReadsWithoutWritingAndWritesSayWhy) {
            {"--json", "list"}, {"--json", "search", "--mode", "keyword", "kept"}, {"--json", "show", id},
            {"export"}, {"--json", "stats"}}) {
     Result r = as_nobody(args);
-    EXPECT_EQ(r.code, 0) << args[1] << ": " << r.err;
-    if (args[1] != "stats") {
-      EXPECT_NE(r.out.find("kept in a read-only folder"), std::string::npos) << args[1];
+    EXPECT_EQ(r.code, 0) << args.back() << ": " << r.err;
+    if (args.back() != "stats") {
+      EXPECT_NE(r.out.find("kept in a read-only folder"), std::string::npos) << args.back();
     }
   }
   Result r = as_nobody({"add", "--title", "new", "--type", "bug", "--content", "c"});

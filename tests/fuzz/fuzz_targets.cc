@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "embed/tokenizer.h"
+#include "engine/rekall_archive.h"
+#include "engine/rekall_formats.h"
 #include "server/fake_tool_handler.h"
 #include "server/jsonrpc.h"
 #include "server/mcp_server.h"
@@ -170,6 +172,32 @@ void ImportLine(const uint8_t* data, size_t size) {
     if (!store::EntryFromJson(store::EntryToJson(e), &back).ok()) Die("valid entry does not round-trip");
     if (store::EntryToJson(back) != store::EntryToJson(e)) Die("round-trip changed the entry");
   }
+}
+
+void RekallArchive(const uint8_t* data, size_t size) {
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  RekallArchiveLimits limits;  // small, so that a bomb stops early
+  limits.max_archive_bytes = limits.max_entries_json_bytes = 8u << 20;
+  std::string manifest, entries_json;
+  if (ReadRekallArchive(bytes, limits, &manifest, &entries_json).ok()) {
+    if (manifest.size() > limits.max_manifest_bytes || entries_json.size() > limits.max_entries_json_bytes)
+      Die("archive member past its bound");
+    RekallManifestInfo info;
+    CheckRekallManifest(manifest, entries_json, &info);
+  } else {
+    entries_json.assign(bytes);
+  }
+  std::vector<store::Entry> entries, valid;
+  if (!RekallEntriesFromJson(entries_json, &entries).ok()) return;
+  for (auto& e : entries) {
+    store::NormalizeTags(&e.tags);
+    if (store::ValidateEntry(e).ok()) valid.push_back(e);
+  }
+  // What we write of valid entries reads back to the same text.
+  std::string text = RekallEntriesJson(valid, nullptr);
+  std::vector<store::Entry> back;
+  if (!RekallEntriesFromJson(text, &back).ok()) Die("our Rekall JSON does not parse");
+  if (RekallEntriesJson(back, nullptr) != text) Die("Rekall JSON round-trip changed the entries");
 }
 
 void DatabaseFile(const uint8_t* data, size_t size) {

@@ -18,6 +18,10 @@ void JsonRpc(const uint8_t* data, size_t size);
 void KeywordQuery(const uint8_t* data, size_t size);
 // An import line (entry JSON) parsed and validated.
 void ImportLine(const uint8_t* data, size_t size);
+// A .rekall.zip archive (or, when the bytes are no zip, Rekall's JSON array
+// of entries) read with its bounds, its manifest checked and its entries
+// parsed: entries that validate come back the same through our writer.
+void RekallArchive(const uint8_t* data, size_t size);
 // A database file of arbitrary bytes opened, migrated and read.
 void DatabaseFile(const uint8_t* data, size_t size);
 // The MCP server's whole message handling (framing, parsing, dispatch,

@@ -86,6 +86,8 @@ TEST(Fuzz, KeywordQuery) { RunTarget(KeywordQuery, Seeds("KeywordQuery"), 3000);
 
 TEST(Fuzz, ImportLine) { RunTarget(ImportLine, Seeds("ImportLine"), 20000); }
 
+TEST(Fuzz, RekallArchive) { RunTarget(RekallArchive, Seeds("RekallArchive"), 5000); }
+
 TEST(Fuzz, DatabaseFile) {
   // Rekall's own v2 file too, when the shared fixtures are there (too big
   // for the corpus in the tree).
