@@ -44,7 +44,11 @@ void AddExamplesBelow(CLI::App* app, const std::string& path) {
   for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) {
     std::string name = path.empty() ? sub->get_name() : path + " " + sub->get_name();
     for (const auto& e : kExamples)
-      if (name == e.command) sub->footer(std::string("\nExamples:\n") + e.text);
+      if (name == e.command) {
+        // After what the command says of itself there (search: its modes).
+        std::string own = sub->get_footer();
+        sub->footer((own.empty() ? "" : own + "\n") + "\nExamples:\n" + e.text);
+      }
     AddExamplesBelow(sub, name);
   }
 }

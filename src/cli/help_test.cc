@@ -27,3 +27,23 @@ TEST(ProgressTest, LineShowsTheCountAndTheTimeLeft) {
 
 }  // namespace
 }  // namespace rekall::cli
+
+namespace rekall::cli {
+namespace {
+
+// A command's own footer (search explains its modes there) stays above its
+// examples.
+TEST(HelpTest, ExamplesFollowACommandsOwnFooter) {
+  CLI::App app{"rekall"};
+  CLI::App* search = app.add_subcommand("search", "Search");
+  search->footer("Modes: hybrid is the default.");
+  CLI::App* doctor = app.add_subcommand("doctor", "Check");
+  AddExamples(&app);
+  std::string s = search->get_footer(), d = doctor->get_footer();
+  ASSERT_NE(s.find("Modes: hybrid is the default."), std::string::npos) << s;
+  EXPECT_GT(s.find("Examples:"), s.find("Modes:")) << s;
+  EXPECT_EQ(d.rfind("\nExamples:\n", 0), 0u) << d;
+}
+
+}  // namespace
+}  // namespace rekall::cli
