@@ -15,4 +15,7 @@ void RegisterIndexCommands(CLI::App* app, Context* ctx);   // index.cc: embed in
 void RegisterServeCommand(CLI::App* app, Context* ctx);    // serve.cc: serve mcp-config
 void RegisterAdminCommands(CLI::App* app, Context* ctx);   // admin.cc: migrate doctor
 
+// The help of --include-obsolete (list, search, similar).
+inline constexpr const char* kIncludeObsoleteHelp = "Also obsolete (deprecated) entries, hidden otherwise";
+
 }  // namespace rekall::cli

@@ -66,6 +66,7 @@ struct ListOptions {
   std::string type, project, status;
   std::vector<std::string> tags;
   int limit = 50;
+  bool include_obsolete = false;
 };
 
 // A JSON object on stdin, depth-bounded like every JSON that enters.
@@ -134,6 +135,7 @@ Status List(Context& ctx, const ListOptions& o) {
   if (o.cmd->count("--type")) f.type = o.type;  // the engine checks the filter
   if (o.cmd->count("--project")) f.project = o.project;
   if (o.cmd->count("--status")) f.status = o.status;
+  f.include_obsolete = o.include_obsolete;
   f.tags = SplitTags(o.tags);
   f.limit = o.limit;
   std::unique_ptr<Engine> eng;
@@ -231,6 +233,7 @@ void RegisterEntryCommands(CLI::App* app, Context* ctx) {
   c->add_option("--project,-p", list->project, "Only this project");
   c->add_option("--tag", list->tags, "Only entries with this tag (repeatable: all required)");
   c->add_option("--status", list->status, "active or obsolete");
+  c->add_flag("--include-obsolete", list->include_obsolete, kIncludeObsoleteHelp);
   c->add_option("--limit,-n", list->limit, "At most this many (0: all)")
       ->check(CLI::Range(0, std::numeric_limits<int>::max()));
 

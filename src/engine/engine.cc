@@ -516,7 +516,7 @@ Status EngineImpl::List(const store::ListFilter& f, std::vector<store::Entry>* o
   if (!s.ok()) return s;
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
-  return store_->List(f, out);
+  return store_->List(store::VisibleFilter(f), out);
 }
 
 Status EngineImpl::Exists(const std::string& id, bool* exists) {
@@ -613,12 +613,14 @@ Status ValidateRequest(const SearchRequest& req) {
 
 }  // namespace
 
-Status EngineImpl::Search(const SearchRequest& req, SearchResponse* resp) {
+Status EngineImpl::Search(const SearchRequest& asked, SearchResponse* resp) {
   resp->results.clear();
   Touch();
-  resp->mode_used = req.mode;
-  Status s = ValidateRequest(req);
+  resp->mode_used = asked.mode;
+  Status s = ValidateRequest(asked);
   if (!s.ok()) return s;
+  SearchRequest req = asked;
+  req.filter = store::VisibleFilter(asked.filter);
   if (req.mode == SearchMode::kKeyword) {
     std::lock_guard<std::recursive_mutex> l(mu_);
     sqlite::CancelScope cancel(store_->db(), req.cancelled);
@@ -728,10 +730,11 @@ Status EngineImpl::EntryVector(const std::string& id, std::vector<float>* vec) {
   return Status::OK();
 }
 
-Status EngineImpl::Similar(const std::string& id, int limit, const store::ListFilter& filter,
+Status EngineImpl::Similar(const std::string& id, int limit, const store::ListFilter& asked,
                            std::vector<SearchResult>* out, std::string* notice) {
   out->clear();
-  Status s = store::ValidateFilter(filter);
+  Status s = store::ValidateFilter(asked);
+  store::ListFilter filter = store::VisibleFilter(asked);
   if (!s.ok()) return s;
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();

@@ -222,7 +222,8 @@ class Engine {
                        std::string* notice) = 0;
   virtual Status Delete(const std::string& id) = 0;
   virtual Status Get(const std::string& id, store::Entry* e) = 0;
-  // Newest first.
+  // Newest first. Obsolete entries only when the filter asks for them
+  // (store::VisibleFilter), here as in Search and Similar.
   virtual Status List(const store::ListFilter& f, std::vector<store::Entry>* out) = 0;
   virtual Status Exists(const std::string& id, bool* exists) = 0;
   // Whether the file can hold that column of Rekall's `entries` (as a key of
@@ -234,7 +235,8 @@ class Engine {
   virtual Status ResolveId(const std::string& id_or_prefix, std::string* id) = 0;
 
   virtual Status Search(const SearchRequest& req, SearchResponse* resp) = 0;
-  // Entries nearest to entry `id` (itself excluded).
+  // Entries nearest to entry `id` (itself excluded); obsolete ones only when
+  // the filter asks for them.
   virtual Status Similar(const std::string& id, int limit, const store::ListFilter& f,
                          std::vector<SearchResult>* out, std::string* notice) = 0;
 

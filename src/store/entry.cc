@@ -101,6 +101,11 @@ Status ValidateFilter(const ListFilter& f) {
   return Status::OK();
 }
 
+ListFilter VisibleFilter(ListFilter f) {
+  if (!f.status && !f.include_obsolete) f.status = kActiveStatus;
+  return f;
+}
+
 Status ValidateQueryText(const std::string& q) {
   Status s = CheckText("query", q, std::string::npos);
   if (s.ok() && Trim(q).empty()) return Status::InvalidArgument("the query is empty");

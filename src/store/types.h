@@ -12,7 +12,12 @@ namespace rekall::store {
 struct ListFilter {
   std::optional<std::string> type;
   std::optional<std::string> project;
+  // A status asks for entries of that status only. Without one, obsolete
+  // entries (Rekall's deprecated ones) are left out of the engine's search,
+  // similar and list unless include_obsolete asks for them, as Rekall hides
+  // them; the store itself filters only on what is set here.
   std::optional<std::string> status;
+  bool include_obsolete = false;
   std::vector<std::string> tags;  // every tag must be present
   int limit = 0;                  // 0: no limit
 };
