@@ -38,6 +38,7 @@ Status ToSearchRequest(const json& args, SearchRequest* req) {
   }
   if (auto it = args.find("project"); it != args.end()) req->filter.project = it->get<std::string>();
   if (auto it = args.find("tags"); it != args.end()) req->filter.tags = it->get<std::vector<std::string>>();
+  req->filter.include_obsolete = args.value("include_obsolete", false);
   // Rekall's `context` sharpens the meaning of a short query: it joins the
   // embedded text of a semantic search (the keyword side would demand every
   // word of it, so keyword and hybrid ranking use the query alone).
@@ -186,6 +187,10 @@ ToolResult RekallToolHandler::Update(const json& args) {
 
 ToolResult RekallToolHandler::Delete(const json& args) {
   std::string id = args.at("id").get<std::string>();
+  // Rekall refuses without confirm=true; so do we, as an error the agent sees.
+  if (!args.value("confirm", false))
+    return ToolResult::Error("deletion not confirmed: call rekall_delete again with confirm=true (it cannot be "
+                             "undone), or keep the entry's history with rekall_deprecate");
   bool exists = false;
   Status s = engine_->Exists(id, &exists);
   if (s.ok() && !exists) s = Status::NotFound("no entry with id " + id + " (rekall_delete takes the full id)");
@@ -203,7 +208,9 @@ ToolResult RekallToolHandler::Similar(const json& args, const CancelToken& cance
   std::vector<SearchResult> out;
   std::string notice;
   int limit = ClampLimit(args, "limit", 5);
-  if (s.ok()) s = engine_->Similar(id, limit, {}, &out, &notice);
+  store::ListFilter f;
+  f.include_obsolete = args.value("include_obsolete", false);
+  if (s.ok()) s = engine_->Similar(id, limit, f, &out, &notice);
   if (!s.ok()) return ToolResult::FromStatus(s);
   if (cancel.cancelled()) return ToolResult::Error("cancelled");
   ToolResult r;

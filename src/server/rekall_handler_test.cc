@@ -107,6 +107,7 @@ TEST_F(RekallHandlerTest, UnknownIdIsAToolError) {
   EXPECT_EQ(r.structured["error"], "not found") << r.structured.dump();
   EXPECT_TRUE(Call("rekall_show", {{"id", "nope"}}).is_error);
   EXPECT_TRUE(Call("rekall_delete", {{"id", "nope"}}).is_error);
+  EXPECT_TRUE(Call("rekall_delete", {{"id", "nope"}, {"confirm", true}}).is_error);
   EXPECT_TRUE(Call("rekall_update", {{"id", "nope"}, {"title", "x"}}).is_error);
   EXPECT_TRUE(Call("rekall_similar", {{"entry_id", "nope"}}).is_error);
 }
@@ -263,6 +264,10 @@ TEST_F(RekallHandlerTest, UpdateDeleteAndSimilar) {
   EXPECT_TRUE(r.is_error);
 
   r = Call("rekall_delete", {{"id", b}});
+  EXPECT_TRUE(r.is_error);  // Rekall's confirm is required
+  EXPECT_NE(r.text.find("confirm=true"), std::string::npos) << r.text;
+  EXPECT_FALSE(Call("rekall_show", {{"id", b}}).is_error);
+  r = Call("rekall_delete", {{"id", b}, {"confirm", true}});
   ASSERT_FALSE(r.is_error) << r.text;
   EXPECT_EQ(r.structured["deleted"], b);
   EXPECT_TRUE(Call("rekall_show", {{"id", b}}).is_error);

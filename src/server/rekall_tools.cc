@@ -26,6 +26,13 @@ std::string TypeFilterDescription() {
 
 json Str(const std::string& description) { return json{{"type", "string"}, {"description", description}}; }
 
+json Bool(const char* description) { return json{{"type", "boolean"}, {"description", description}}; }
+
+// No schema default: an argument not given stays absent (false).
+json IncludeObsolete() {
+  return Bool("Also return obsolete (deprecated) entries, hidden by default (rekall C++ addition)");
+}
+
 json StrList(const char* description) {
   return json{{"type", "array"}, {"items", {{"type", "string"}}}, {"description", description}};
 }
@@ -85,7 +92,8 @@ std::vector<ToolSpec> RekallToolSpecs() {
                                 "(both, fused) (rekall C++ addition)"},
                 {"enum", {"semantic", "keyword", "hybrid"}},
                 {"default", "semantic"}}},
-      {"tags", StrList("Only entries carrying all these tags (rekall C++ addition)")}};
+      {"tags", StrList("Only entries carrying all these tags (rekall C++ addition)")},
+      {"include_obsolete", IncludeObsolete()}};
   tools.push_back({"rekall_search",
                    "Search the knowledge base by meaning. Returns compact results - use rekall_show "
                    "for full content.",
@@ -108,7 +116,8 @@ std::vector<ToolSpec> RekallToolSpecs() {
                    {{"type", "object"},
                     {"properties",
                      {{"entry_id", Str("Reference entry ID to find similar entries for")},
-                      {"limit", Limit("Maximum number of similar entries (default: 5)", 5)}}},
+                      {"limit", Limit("Maximum number of similar entries (default: 5)", 5)},
+                      {"include_obsolete", IncludeObsolete()}}},
                     {"required", {"entry_id"}}}});
 
   tools.push_back({"rekall_info", "Get statistics about the knowledge base: entry counts, types, projects.",
@@ -121,10 +130,14 @@ std::vector<ToolSpec> RekallToolSpecs() {
                    "addition).",
                    {{"type", "object"}, {"properties", update_props}, {"required", {"id"}}}});
 
-  tools.push_back({"rekall_delete", "Delete an entry by ID (rekall C++ addition).",
+  tools.push_back({"rekall_delete",
+                   "Permanently delete an entry and its links. Requires confirm=true; consider rekall_deprecate "
+                   "to keep history instead.",
                    {{"type", "object"},
-                    {"properties", {{"id", Str("ID of the entry to delete (full id)")}}},
-                    {"required", {"id"}}}});
+                    {"properties",
+                     {{"id", Str("Entry ID to delete (full id)")},
+                      {"confirm", Bool("Must be true to confirm the permanent deletion")}}},
+                    {"required", {"id", "confirm"}}}});
   return tools;
 }
 

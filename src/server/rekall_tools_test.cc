@@ -24,7 +24,7 @@ TEST(RekallTools, NamesAndRequiredArguments) {
   auto tools = ByName();  // a copy: operator[] below
   std::map<std::string, json> required = {
       {"rekall_search", {"query"}},  {"rekall_show", {"id"}},      {"rekall_add", {"type", "title"}},
-      {"rekall_similar", {"entry_id"}}, {"rekall_update", {"id"}}, {"rekall_delete", {"id"}},
+      {"rekall_similar", {"entry_id"}}, {"rekall_update", {"id"}}, {"rekall_delete", {"id", "confirm"}},
   };
   ASSERT_EQ(tools.size(), 7u);
   for (const auto& [name, req] : required) {

@@ -224,6 +224,10 @@ def test_every_tool(kb: Kb) -> None:
 
                 # Delete, then it is gone everywhere.
                 res = await call(session, "rekall_delete", {"id": nginx})
+                assert res.is_error is True and "confirm=true" in res.content[0].text
+                res = await call(session, "rekall_delete", {"id": nginx, "confirm": False})
+                assert res.is_error is True
+                res = await call(session, "rekall_delete", {"id": nginx, "confirm": True})
                 assert res.is_error is False
                 gone = await call(session, "rekall_show", {"id": nginx})
                 assert gone.is_error is True
@@ -233,7 +237,7 @@ def test_every_tool(kb: Kb) -> None:
 
                 # Tool errors the model can read.
                 for tool, args in [("rekall_show", {"id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}),
-                                   ("rekall_delete", {"id": nginx}),
+                                   ("rekall_delete", {"id": nginx, "confirm": True}),
                                    ("rekall_update", {"id": "nope", "title": "x"}),
                                    ("rekall_similar", {"entry_id": "nope"}),
                                    ("rekall_search", {"query": "x", "type": "nonsense"}),
