@@ -123,7 +123,7 @@ Status Show(Context& ctx, const std::string& id) {
   std::unique_ptr<Engine> eng;
   Status s = ctx.OpenEngine(&eng);
   store::Entry e;
-  if (s.ok()) s = eng->Get(id, &e);
+  if (s.ok()) s = eng->Read(id, &e);  // counted as a read, as Rekall's show does
   if (!s.ok()) return s;
   if (ctx.json) ctx.PrintJson(store::EntryToJson(e));
   else ctx.PrintText(present::EntryText(e, present::Audience::kTerminal));

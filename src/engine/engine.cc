@@ -613,7 +613,7 @@ Status ValidateRequest(const SearchRequest& req) {
 
 }  // namespace
 
-Status EngineImpl::Search(const SearchRequest& asked, SearchResponse* resp) {
+Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* resp) {
   resp->results.clear();
   Touch();
   resp->mode_used = asked.mode;

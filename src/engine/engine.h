@@ -141,6 +141,18 @@ struct MigrationReport {
   std::string backup_path;  // applied: the backup written; otherwise where it would go
 };
 
+// An entry reached from another through links (Engine::Related).
+struct RelatedEntry {
+  store::Entry entry;
+  std::string relation_type;  // of the link it was first reached by
+  bool outgoing = false;      // that link's source was the nearer entry
+  int depth = 1;              // links from the start
+  std::optional<std::string> reason;
+};
+
+// The deepest Related reaches (Rekall's documented maximum).
+inline constexpr int kMaxRelatedDepth = 3;
+
 struct EngineOptions {
   // Files and folders, the clock of idle times and cache expiry, this
   // process's memory (tests give a fake).
@@ -239,6 +251,29 @@ class Engine {
   // the filter asks for them.
   virtual Status Similar(const std::string& id, int limit, const store::ListFilter& f,
                          std::vector<SearchResult>* out, std::string* notice) = 0;
+
+  // ---- What Rekall's agents use (agent.cc), in Rekall's tables.
+
+  // Get, and Rekall's bookkeeping of a read (access_count, last_accessed,
+  // consolidation_score): what `show` does. Search counts a read of each
+  // result it returns, as Rekall's search does.
+  virtual Status Read(const std::string& id, store::Entry* e) = 0;
+  // Links two entries (exact ids) in Rekall's `links` table; *l gets its id.
+  virtual Status Link(store::Link* l) = 0;
+  // Removes the links from `source` to `target`, of every type.
+  virtual Status Unlink(const std::string& source, const std::string& target, int* removed) = 0;
+  // The links of entry `id`, both directions.
+  virtual Status LinksOf(const std::string& id, std::vector<store::Link>* out) = 0;
+  virtual Status CountLinks(size_t* n) = 0;
+  // Entries linked to `id` either way, up to `depth` links away (1 to
+  // kMaxRelatedDepth; clamped), each once, nearest first.
+  virtual Status Related(const std::string& id, int depth, std::vector<RelatedEntry>* out) = 0;
+  // Marks entry `id` obsolete, superseded by `replaced_by` when given (which
+  // must exist), as Rekall's `deprecate` does: kept, hidden from search.
+  virtual Status Deprecate(const std::string& id, const std::optional<std::string>& replaced_by, store::Entry* out,
+                           std::string* notice) = 0;
+  // Active entries not read for `days` days (or never), least recent first.
+  virtual Status Stale(int days, int limit, std::vector<store::Entry>* out) = 0;
 
   // Row-major texts.size() x dim unit vectors, waiting for the model to load.
   virtual Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) = 0;

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +52,16 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status Similar(const std::string& id, int limit, const store::ListFilter& f, std::vector<SearchResult>* out,
                  std::string* notice) override;
   Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) override;
+
+  Status Read(const std::string& id, store::Entry* e) override;
+  Status Link(store::Link* l) override;
+  Status Unlink(const std::string& source, const std::string& target, int* removed) override;
+  Status LinksOf(const std::string& id, std::vector<store::Link>* out) override;
+  Status CountLinks(size_t* n) override;
+  Status Related(const std::string& id, int depth, std::vector<RelatedEntry>* out) override;
+  Status Deprecate(const std::string& id, const std::optional<std::string>& replaced_by, store::Entry* out,
+                   std::string* notice) override;
+  Status Stale(int days, int limit, std::vector<store::Entry>* out) override;
 
   Status RebuildIndex(bool all, const std::function<void(size_t done, size_t total)>& progress,
                       size_t* embedded) override;
@@ -125,6 +136,16 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   // store::WriteObserver: keeps the vector index in the write's transaction.
   Status OnSummaryVector(const store::Entry& e, const float* vec, int dim) override;
   Status OnEntryRemoved(const std::string& entry_id) override;
+
+  // --- agent.cc
+  // Rekall's bookkeeping of reads of `results`; best effort: a read never
+  // fails because its bookkeeping could not be written.
+  void RecordReads(const std::vector<SearchResult>& results);
+  // The entries one link away from each of `from` not in *seen, for Related.
+  Status RelatedStep(const std::vector<std::string>& from, int depth, std::set<std::string>* seen,
+                     std::vector<RelatedEntry>* out, std::vector<std::string>* next);
+  // Search without the bookkeeping of reads.
+  Status SearchEntries(const SearchRequest& req, SearchResponse* resp);
 
   // --- import_export.cc
   // Reads and checks every line before anything is written.

@@ -96,6 +96,12 @@ ToolResult RekallToolHandler::Call(const std::string& name, const json& args, co
   if (name == "rekall_delete") return Delete(args);
   if (name == "rekall_similar") return Similar(args, cancel);
   if (name == "rekall_info") return Info();
+  if (name == "rekall_help") return Help(args);
+  if (name == "rekall_link") return Link(args);
+  if (name == "rekall_unlink") return Unlink(args);
+  if (name == "rekall_related") return Related(args);
+  if (name == "rekall_deprecate") return Deprecate(args);
+  if (name == "rekall_stale") return Stale(args);
   return ToolResult::Error("unknown tool " + name);
 }
 
@@ -130,11 +136,24 @@ ToolResult RekallToolHandler::Show(const json& args) {
   std::string id;
   Status s = engine_->ResolveId(args.at("id").get<std::string>(), &id);
   store::Entry e;
-  if (s.ok()) s = engine_->Get(id, &e);
+  if (s.ok()) s = engine_->Read(id, &e);  // a read, counted as Rekall counts it
+  std::vector<store::Link> links;
+  if (s.ok()) s = engine_->LinksOf(id, &links);
   if (!s.ok()) return ToolResult::FromStatus(s);
   ToolResult r;
   r.structured = present::EntryJson(e);
   r.text = present::EntryText(e, present::Audience::kAgent);
+  if (!links.empty()) {
+    r.structured["links"] = json::array();
+    r.text += "\n\nlinks:";
+    for (const auto& l : links) {
+      bool out = l.source_id == id;
+      r.structured["links"].push_back(json{{"direction", out ? "outgoing" : "incoming"},
+                                           {"relation_type", l.relation_type},
+                                           {"entry_id", out ? l.target_id : l.source_id}});
+      r.text += std::string("\n- ") + (out ? "→ [" : "← [") + l.relation_type + "] " + (out ? l.target_id : l.source_id);
+    }
+  }
   return r;
 }
 

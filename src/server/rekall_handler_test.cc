@@ -63,8 +63,10 @@ class RekallHandlerTest : public ::testing::Test {
 TEST_F(RekallHandlerTest, ListsTheRekallTools) {
   std::vector<std::string> names;
   for (const auto& t : handler_->Tools()) names.push_back(t.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"rekall_search", "rekall_show", "rekall_add", "rekall_similar",
-                                             "rekall_info", "rekall_update", "rekall_delete"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"rekall_help", "rekall_search", "rekall_show", "rekall_add",
+                                             "rekall_similar", "rekall_link", "rekall_unlink", "rekall_related",
+                                             "rekall_info", "rekall_stale", "rekall_deprecate", "rekall_update",
+                                             "rekall_delete"}));
   EXPECT_EQ(handler_->SupersedeGroup("rekall_search"), "search");
   EXPECT_EQ(handler_->SupersedeGroup("rekall_add"), "");
 }
@@ -334,6 +336,96 @@ TEST_F(RekallHandlerTest, ConcurrentCallsFromSeveralWorkers) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(Call("rekall_info", json::object()).structured["entries"], 70);
+}
+
+TEST_F(RekallHandlerTest, LinksRelatedBothWaysUpToThreeLinks) {
+  std::string a = AddEntry("a", "x"), b = AddEntry("b", "y"), c = AddEntry("c", "z"), d = AddEntry("d", "w");
+  ToolResult r = Call("rekall_link", {{"source_id", a}, {"target_id", b}, {"relation_type", "related"},
+                                      {"reason", "same theme"}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_NE(r.text.find("Link created: " + a + " → [related] → " + b), std::string::npos) << r.text;
+  EXPECT_FALSE(Call("rekall_link", {{"source_id", c}, {"target_id", b}, {"relation_type", "supersedes"},
+                                    {"reason", "c replaces b"}}).is_error);
+  EXPECT_FALSE(Call("rekall_link", {{"source_id", d}, {"target_id", c}, {"relation_type", "derived_from"},
+                                    {"reason", "r"}}).is_error);
+  // Rekall's refusals: a duplicate, a link to itself, an unknown entry.
+  EXPECT_TRUE(Call("rekall_link", {{"source_id", a}, {"target_id", b}, {"relation_type", "related"},
+                                   {"reason", "again"}}).is_error);
+  EXPECT_TRUE(Call("rekall_link", {{"source_id", a}, {"target_id", a}, {"relation_type", "related"},
+                                   {"reason", "self"}}).is_error);
+  EXPECT_TRUE(Call("rekall_link", {{"source_id", a}, {"target_id", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"},
+                                   {"relation_type", "related"}, {"reason", "r"}}).is_error);
+
+  r = Call("rekall_related", {{"entry_id", a}, {"depth", 1}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["count"], 1);
+  EXPECT_EQ(r.structured["related"][0]["id"], b);
+  EXPECT_EQ(r.structured["related"][0]["direction"], "outgoing");
+  r = Call("rekall_related", {{"entry_id", b}, {"depth", 1}});
+  EXPECT_EQ(r.structured["count"], 2);  // incoming from a and from c
+  EXPECT_NE(r.text.find("← [supersedes]"), std::string::npos) << r.text;
+  r = Call("rekall_related", {{"entry_id", a}, {"depth", 9}});  // clamped to 3
+  EXPECT_EQ(r.structured["depth"], 3);
+  ASSERT_EQ(r.structured["count"], 3);
+  EXPECT_EQ(r.structured["related"][2]["id"], d);
+  EXPECT_EQ(r.structured["related"][2]["depth"], 3);
+
+  ToolResult shown = Call("rekall_show", {{"id", b}});
+  EXPECT_EQ(shown.structured["links"].size(), 2u);
+
+  r = Call("rekall_unlink", {{"source_id", b}, {"target_id", a}});
+  EXPECT_EQ(r.structured["removed"], 0);  // direction matters
+  EXPECT_NE(r.text.find("No link found"), std::string::npos);
+  r = Call("rekall_unlink", {{"source_id", a}, {"target_id", b}});
+  EXPECT_EQ(r.structured["removed"], 1);
+  r = Call("rekall_related", {{"entry_id", a}, {"depth", 1}});
+  EXPECT_EQ(r.structured["count"], 0);
+  EXPECT_NE(r.text.find("No related entries"), std::string::npos);
+}
+
+TEST_F(RekallHandlerTest, DeprecateHidesFromSearchAndKeepsTheEntry) {
+  std::string old = AddEntry("nginx timeout old fix", "proxy timeout 60");
+  std::string now = AddEntry("nginx timeout fix", "proxy timeout 300");
+  ToolResult r = Call("rekall_deprecate", {{"id", old}, {"replaced_by", now}, {"reason", "outdated"}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["status"], "obsolete");
+  EXPECT_EQ(r.structured["superseded_by"], now);
+  EXPECT_NE(r.text.find("Reason: outdated"), std::string::npos);
+  r = Call("rekall_search", {{"query", "nginx timeout"}, {"mode", "keyword"}, {"limit", 10}});
+  ASSERT_EQ(r.structured["count"], 1);
+  EXPECT_EQ(r.structured["results"][0]["id"], now);
+  r = Call("rekall_search", {{"query", "nginx timeout"}, {"mode", "keyword"}, {"limit", 10},
+                             {"include_obsolete", true}});
+  EXPECT_EQ(r.structured["count"], 2);
+  EXPECT_EQ(Call("rekall_show", {{"id", old}}).structured["status"], "obsolete");
+  EXPECT_TRUE(Call("rekall_deprecate", {{"id", old}, {"replaced_by", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}}).is_error);
+  EXPECT_TRUE(Call("rekall_deprecate", {{"id", old}, {"replaced_by", old}}).is_error);
+}
+
+TEST_F(RekallHandlerTest, ReadsAreCountedAndStaleListsTheUnread) {
+  std::string a = AddEntry("alpha", "one");
+  ToolResult r = Call("rekall_stale", {{"days", 0}, {"limit", 20}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["count"], 1);  // read when written, a moment ago
+  r = Call("rekall_stale", {{"days", 90}, {"limit", 20}});
+  EXPECT_EQ(r.structured["count"], 0);
+  EXPECT_NE(r.text.find("No entries inactive"), std::string::npos);
+  Call("rekall_show", {{"id", a}});
+  Call("rekall_search", {{"query", "alpha"}, {"mode", "keyword"}});
+  store::Entry e;
+  ASSERT_TRUE(engine_->Get(a, &e).ok());
+  EXPECT_EQ(e.extra["access_count"], 2);
+  EXPECT_TRUE(e.extra["last_accessed"].is_string());
+}
+
+TEST_F(RekallHandlerTest, HelpHasATopic) {
+  ToolResult r = Call("rekall_help", {{"topic", "links"}});
+  ASSERT_FALSE(r.is_error);
+  EXPECT_NE(r.text.find("rekall_link"), std::string::npos);
+  EXPECT_EQ(r.text.find("## Adding"), std::string::npos);
+  r = Call("rekall_help", json::object());
+  EXPECT_NE(r.text.find("## Adding"), std::string::npos);
+  EXPECT_NE(r.text.find("## Searching"), std::string::npos);
 }
 
 }  // namespace

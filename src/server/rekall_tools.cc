@@ -42,6 +42,20 @@ json Limit(const char* description, int def) {
   return json{{"type", "integer"}, {"description", description}, {"default", def}, {"minimum", 1}};
 }
 
+json Int(const char* description, int def) {
+  return json{{"type", "integer"}, {"description", description}, {"default", def}};
+}
+
+json Object(json properties, json required = json::array()) {
+  json o{{"type", "object"}, {"properties", std::move(properties)}};
+  if (!required.empty()) o["required"] = std::move(required);
+  return o;
+}
+
+std::vector<std::string> RelationTypes() {
+  return {std::begin(store::kRelationTypes), std::end(store::kRelationTypes)};
+}
+
 // Rekall's structured context of an entry. Rekall also accepts a plain
 // string here (its older form), so both are allowed.
 json EntryContext() {
@@ -75,10 +89,52 @@ json EntryProperties() {
                       {"maximum", 5}}}};
 }
 
+// rekall_help, rekall_link, rekall_unlink, rekall_related, rekall_deprecate,
+// rekall_stale: Rekall's names, arguments, required lists and defaults.
+void AddLinkTools(std::vector<ToolSpec>* tools) {
+  tools->push_back({"rekall_link",
+                    "Create a link between two entries: related (same theme), supersedes (the source replaces "
+                    "the target), derived_from (the source was generalised from the target), contradicts.",
+                    Object({{"source_id", Str("Source entry ID")},
+                            {"target_id", Str("Target entry ID")},
+                            {"relation_type", {{"type", "string"},
+                                               {"description", "Type of relation"},
+                                               {"enum", RelationTypes()},
+                                               {"default", store::kDefaultRelationType}}},
+                            {"reason", Str("Why these entries are linked")}},
+                           {"source_id", "target_id", "reason"})});
+  tools->push_back({"rekall_unlink",
+                    "Remove the links from one entry to another (every relation type; direction matters).",
+                    Object({{"source_id", Str("Source entry ID")}, {"target_id", Str("Target entry ID")}},
+                           {"source_id", "target_id"})});
+  tools->push_back({"rekall_related",
+                    "Entries linked to an entry, outgoing and incoming, up to `depth` links away.",
+                    Object({{"entry_id", Str("Entry ID to explore")},
+                            {"depth", Int("How many links away to go (default: 1, max: 3)", 1)}},
+                           {"entry_id"})});
+}
+
+void AddMaintenanceTools(std::vector<ToolSpec>* tools) {
+  tools->push_back({"rekall_stale", "Entries not read for a while: candidates to review or deprecate.",
+                    Object({{"days", Int("Not read for this many days (default: 90)", 90)},
+                            {"limit", Int("Max entries (default: 20)", 20)}})});
+  tools->push_back({"rekall_deprecate",
+                    "Mark an entry obsolete (optionally superseded by another): it is kept with its history "
+                    "but hidden from search results.",
+                    Object({{"id", Str("Entry ID to deprecate")},
+                            {"replaced_by", Str("ID of the entry that replaces it")},
+                            {"reason", Str("Why it is deprecated")}},
+                           {"id"})});
+}
+
 }  // namespace
 
 std::vector<ToolSpec> RekallToolSpecs() {
   std::vector<ToolSpec> tools;
+  tools.push_back({"rekall_help", "How to use Rekall's tools: when to search, add and link entries.",
+                   Object({{"topic", {{"type", "string"},
+                                      {"description", "Part of the guide (default: all)"},
+                                      {"enum", {"search", "add", "links", "all"}}}}})});
 
   json search_props{
       {"query", Str("Search query")},
@@ -120,8 +176,11 @@ std::vector<ToolSpec> RekallToolSpecs() {
                       {"include_obsolete", IncludeObsolete()}}},
                     {"required", {"entry_id"}}}});
 
+  AddLinkTools(&tools);
   tools.push_back({"rekall_info", "Get statistics about the knowledge base: entry counts, types, projects.",
                    {{"type", "object"}, {"properties", json::object()}}});
+
+  AddMaintenanceTools(&tools);
 
   json update_props = EntryProperties();
   update_props["id"] = Str("ID of the entry to change (full or prefix)");

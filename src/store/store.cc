@@ -282,6 +282,7 @@ Status Store::MigrateIfNeeded(const OpenOptions& opts) {
 
 void Store::ReadBookkeeping(const std::set<std::string>& tables, const std::string& where) {
   schema_.has_embeddings_table = tables.count("embeddings") > 0;
+  has_links_table_ = tables.count("links") > 0;
   if (tables.count("rekall_engine_meta")) {
     Stmt st(db_, "SELECT value FROM rekall_engine_meta WHERE key = 'schema_version'");
     if (st.status(where).ok() && st.Step() == SQLITE_ROW) schema_.engine_version = std::stoi(st.Text(0));
@@ -469,6 +470,10 @@ Status Store::Add(Entry* e, const std::vector<float>* summary) {
   std::string now = NowIsoLocal();
   if (e->created_at.empty()) e->created_at = now;
   if (e->updated_at.empty()) e->updated_at = e->created_at;
+  // As Rekall's add: a new entry counts as read when it was written (its
+  // stale and review data start there).
+  if (HasEntryColumn("last_accessed") && !e->extra.contains("last_accessed"))
+    e->extra["last_accessed"] = e->created_at;
   return WriteEntry(e, true, summary);
 }
 

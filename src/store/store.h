@@ -154,6 +154,29 @@ class Store {
   // long-running process notices writes by other processes.
   Status DataVersion(int64_t* v);
 
+  // ---- What Rekall's agents use beside entries (agent_data.cc): links,
+  // the access bookkeeping of reads, stale entries, stored contexts.
+
+  // Whether the file has Rekall's `links` table (older schemas may not).
+  bool has_links_table() const { return has_links_table_; }
+  // Inserts a link (id and created_at filled in). NotFound when either
+  // entry does not exist; InvalidArgument for a link of an entry to itself,
+  // an unknown relation type, or one that exists already.
+  Status AddLink(Link* l);
+  // Deletes the links from `source` to `target`, of any type (direction
+  // matters); *removed: how many.
+  Status RemoveLinks(const std::string& source, const std::string& target, int* removed);
+  // The links whose source or target is `id`, oldest first.
+  Status LinksOf(const std::string& id, std::vector<Link>* out);
+  Status CountLinks(size_t* n);
+  // Rekall's bookkeeping of a read of each entry: access_count + 1,
+  // last_accessed now, consolidation_score from both (its formula). Nothing
+  // when the file lacks those columns or is read-only; never updated_at.
+  Status RecordAccess(const std::vector<std::string>& ids);
+  // Active entries not read for `days` days (or never), least recently read
+  // first, at most `limit`.
+  Status StaleEntries(int days, int limit, std::vector<Entry>* out);
+
   // ---- Maintenance (maintenance.cc): the checks and repairs of `rekall
   // doctor`, backups, and the rest the engine needs beside reads and writes.
 
@@ -219,6 +242,7 @@ class Store {
   int txn_depth_ = 0;
   Status unwritable_;  // not ok: why every write fails (a damaged file)
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
+  bool has_links_table_ = false;
 };
 
 // Bounds on a keyword (or hybrid) query, so one request cannot hold the

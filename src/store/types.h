@@ -22,6 +22,28 @@ struct ListFilter {
   int limit = 0;                  // 0: no limit
 };
 
+// Rekall's relation types of a link (the CHECK of its `links` table):
+// related (thematic), supersedes (the source replaces the target),
+// derived_from (the source was generalised from the target), contradicts.
+inline constexpr const char* kRelationTypes[] = {"related", "supersedes", "derived_from", "contradicts"};
+inline constexpr const char* kDefaultRelationType = kRelationTypes[0];
+inline bool IsRelationType(const std::string& t) {
+  for (const char* r : kRelationTypes)
+    if (t == r) return true;
+  return false;
+}
+
+// A row of Rekall's `links`: directed, source -> target; a pair may carry
+// several types, never the same one twice.
+struct Link {
+  std::string id;  // ULID
+  std::string source_id;
+  std::string target_id;
+  std::string relation_type;
+  std::string created_at;
+  std::optional<std::string> reason;
+};
+
 // What Store::Open() found in the file.
 struct SchemaInfo {
   int user_version = 0;          // Rekall's

@@ -31,6 +31,7 @@ LATEST = "2025-11-25"
 REKALL_TOOLS = {
     "rekall_search", "rekall_show", "rekall_add", "rekall_similar",
     "rekall_info", "rekall_update", "rekall_delete",
+    "rekall_help", "rekall_link", "rekall_unlink", "rekall_related", "rekall_stale", "rekall_deprecate",
 }
 
 
@@ -246,7 +247,7 @@ def test_every_tool(kb: Kb) -> None:
                     res = await call(session, tool, args)
                     assert res.is_error is True, (tool, args)
                 with pytest.raises(MCPError) as unknown:
-                    await call(session, "rekall_help", {})
+                    await call(session, "rekall_nonexistent", {})
                 assert unknown.value.code == -32602
 
     anyio.run(main)
