@@ -168,6 +168,11 @@ ToolResult RekallToolHandler::Add(const json& args) {
   }
   store::Entry e;
   patch.ApplyTo(&e);
+  if (auto it = args.find("memory_type"); it != args.end()) {
+    if (!engine_->HasEntryColumn("memory_type"))
+      return ToolResult::Error("this database (an older Rekall schema) has no memory_type column");
+    e.extra["memory_type"] = *it;
+  }
   std::string notice;
   Status s = engine_->Add(&e, &notice);
   if (!s.ok()) return ToolResult::FromStatus(s);

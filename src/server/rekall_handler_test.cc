@@ -418,6 +418,16 @@ TEST_F(RekallHandlerTest, ReadsAreCountedAndStaleListsTheUnread) {
   EXPECT_TRUE(e.extra["last_accessed"].is_string());
 }
 
+TEST_F(RekallHandlerTest, MemoryTypeIsSettable) {
+  std::string id = AddEntry("general rule", "always pin versions", "pattern", {{"memory_type", "semantic"}});
+  store::Entry e;
+  ASSERT_TRUE(engine_->Get(id, &e).ok());
+  EXPECT_EQ(e.extra["memory_type"], "semantic");
+  std::string other = AddEntry("an event", "it broke once");
+  ASSERT_TRUE(engine_->Get(other, &e).ok());
+  EXPECT_EQ(e.extra["memory_type"], "episodic");  // Rekall's default
+}
+
 TEST_F(RekallHandlerTest, HelpHasATopic) {
   ToolResult r = Call("rekall_help", {{"topic", "links"}});
   ASSERT_FALSE(r.is_error);

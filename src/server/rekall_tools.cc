@@ -3,6 +3,7 @@
 #include <iterator>
 
 #include "store/entry.h"
+#include "store/rekall_values.h"
 
 namespace rekall::server {
 
@@ -127,6 +128,55 @@ void AddMaintenanceTools(std::vector<ToolSpec>* tools) {
                            {"id"})});
 }
 
+// What each tool does to the knowledge base (MCP tool annotations), and the
+// keys its successful results always carry (the output schema's required
+// list; each result may carry more).
+struct ToolTraits {
+  const char* name;
+  bool read_only;    // changes nothing a user wrote (a read's access count aside)
+  bool destructive;  // may remove or overwrite what a user wrote
+  bool idempotent;   // the same call twice does no more than once
+  std::vector<std::pair<const char*, const char*>> result;  // key, JSON type
+};
+
+const std::vector<ToolTraits>& Traits() {
+  static const std::vector<ToolTraits> traits = {
+      {"rekall_help", true, false, true, {{"topic", "string"}, {"guide", "string"}}},
+      {"rekall_search", true, false, true,
+       {{"query", "string"}, {"mode", "string"}, {"count", "integer"}, {"results", "array"}}},
+      {"rekall_show", true, false, true, {{"id", "string"}, {"title", "string"}, {"type", "string"}}},
+      {"rekall_add", false, false, false, {{"id", "string"}, {"title", "string"}, {"type", "string"}}},
+      {"rekall_similar", true, false, true, {{"entry_id", "string"}, {"count", "integer"}, {"results", "array"}}},
+      {"rekall_link", false, false, false,
+       {{"id", "string"}, {"source_id", "string"}, {"target_id", "string"}, {"relation_type", "string"}}},
+      {"rekall_unlink", false, true, true, {{"source_id", "string"}, {"target_id", "string"}, {"removed", "integer"}}},
+      {"rekall_related", true, false, true,
+       {{"entry_id", "string"}, {"depth", "integer"}, {"count", "integer"}, {"related", "array"}}},
+      {"rekall_info", true, false, true, {{"entries", "integer"}, {"backend", "string"}}},
+      {"rekall_stale", true, false, true, {{"days", "integer"}, {"count", "integer"}, {"entries", "array"}}},
+      {"rekall_deprecate", false, false, true, {{"id", "string"}, {"status", "string"}}},
+      {"rekall_update", false, true, true, {{"id", "string"}, {"updated", "array"}}},
+      {"rekall_delete", false, true, true, {{"deleted", "string"}}},
+  };
+  return traits;
+}
+
+void Annotate(ToolSpec* t) {
+  for (const auto& tr : Traits()) {
+    if (t->name != tr.name) continue;
+    t->annotations = json{{"readOnlyHint", tr.read_only},
+                          {"destructiveHint", tr.destructive},
+                          {"idempotentHint", tr.idempotent},
+                          {"openWorldHint", false}};
+    json props = json::object(), required = json::array();
+    for (const auto& [key, type] : tr.result) {
+      props[key] = json{{"type", type}};
+      required.push_back(key);
+    }
+    t->output_schema = json{{"type", "object"}, {"properties", props}, {"required", required}};
+  }
+}
+
 }  // namespace
 
 std::vector<ToolSpec> RekallToolSpecs() {
@@ -162,6 +212,11 @@ std::vector<ToolSpec> RekallToolSpecs() {
 
   json add_props = EntryProperties();
   add_props["confidence"]["default"] = 2;
+  add_props["memory_type"] = json{{"type", "string"},
+                                  {"description", "episodic (an event, the default) or semantic (general knowledge) "
+                                                  "(rekall C++ addition; Rekall's CLI add -m)"},
+                                  {"enum", std::vector<std::string>(std::begin(store::kMemoryTypes),
+                                                                    std::end(store::kMemoryTypes))}};
   // Rekall also requires `context`; we store entries without one.
   tools.push_back({"rekall_add",
                    "Add a new knowledge entry: after resolving a bug (type=bug), discovering a reusable "
@@ -197,6 +252,7 @@ std::vector<ToolSpec> RekallToolSpecs() {
                      {{"id", Str("Entry ID to delete (full id)")},
                       {"confirm", Bool("Must be true to confirm the permanent deletion")}}},
                     {"required", {"id", "confirm"}}}});
+  for (auto& t : tools) Annotate(&t);
   return tools;
 }
 

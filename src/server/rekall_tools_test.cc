@@ -87,6 +87,23 @@ TEST(RekallTools, RekallsDefaultsAndEnums) {
   EXPECT_FALSE(CheckArguments(tools.at("rekall_help").input_schema, {{"topic", "everything"}}).empty());
 }
 
+TEST(RekallTools, EveryToolSaysWhatItChangesAndWhatItReturns) {
+  for (const auto& [name, t] : ByName()) {
+    ASSERT_TRUE(t.annotations.is_object()) << name;
+    EXPECT_TRUE(t.annotations["readOnlyHint"].is_boolean()) << name;
+    EXPECT_TRUE(t.annotations["destructiveHint"].is_boolean()) << name;
+    ASSERT_TRUE(t.output_schema.is_object()) << name;
+    EXPECT_EQ(t.output_schema["type"], "object") << name;
+    EXPECT_FALSE(t.output_schema["required"].empty()) << name;
+  }
+  const auto& tools = ByName();
+  EXPECT_TRUE(tools.at("rekall_search").annotations["readOnlyHint"]);
+  EXPECT_FALSE(tools.at("rekall_search").annotations["destructiveHint"]);
+  EXPECT_FALSE(tools.at("rekall_delete").annotations["readOnlyHint"]);
+  EXPECT_TRUE(tools.at("rekall_delete").annotations["destructiveHint"]);
+  EXPECT_FALSE(tools.at("rekall_add").annotations["destructiveHint"]);
+}
+
 TEST(RekallTools, SupersedeGroups) {
   EXPECT_EQ(RekallSupersedeGroup("rekall_search"), "search");
   EXPECT_EQ(RekallSupersedeGroup("rekall_similar"), "similar");

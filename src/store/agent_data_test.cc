@@ -1,6 +1,7 @@
 // Links, access bookkeeping and stale entries, in Rekall's tables.
 #include <gtest/gtest.h>
 
+#include "store/rekall_context.h"
 #include "store/store.h"
 #include "util/temp_dir_for_test.h"
 
@@ -99,6 +100,59 @@ TEST_F(AgentDataStoreTest, StaleEntriesAreTheActiveOnesNotReadLately) {
   ASSERT_TRUE(store_->StaleEntries(30, 1, &out).ok());
   EXPECT_EQ(out.size(), 1u);
   (void)fresh;
+}
+
+}  // namespace
+}  // namespace rekall::store
+
+namespace rekall::store {
+namespace {
+
+TEST_F(AgentDataStoreTest, StructuredContextIsWrittenAsRekallWritesIt) {
+  Entry e;
+  e.title = "nginx 504";
+  e.type = "bug";
+  e.extra["context_structured"] = R"({"situation": "gateway timeout after 60 s", "solution": "raise proxy_read_timeout",
+      "trigger_keywords": [" Nginx ", "504"], "what_failed": "café"})";
+  ASSERT_TRUE(store_->Add(&e).ok());
+  sqlite::Stmt st(store_->db(), "SELECT context_structured, context_blob, context_compressed FROM entries WHERE id = ?");
+  st.Bind(1, e.id);
+  ASSERT_EQ(st.Step(), SQLITE_ROW);
+  std::string text = st.Text(0);
+  // Python's json.dumps: its key order, ", " and ": ", non-ASCII escaped.
+  EXPECT_EQ(text.rfind(R"({"situation": "gateway timeout after 60 s", "solution": "raise proxy_read_timeout", )"
+                       R"("trigger_keywords": ["nginx", "504"], "what_failed": "caf\u00e9", )"
+                       R"("conversation_excerpt": null, "files_modified": null, "error_messages": null, )"
+                       R"("time_of_day": ")", 0), 0u) << text;
+  EXPECT_NE(text.find(R"("extraction_method": "manual"})"), std::string::npos) << text;
+  std::string blob(static_cast<const char*>(st.Blob(1)), st.Bytes(1));
+  EXPECT_EQ(blob, ZlibCompress(text));
+  EXPECT_EQ(blob.substr(0, 2), "\x78\x9c");  // a zlib stream, as Python's zlib.compress
+  std::string summary(static_cast<const char*>(st.Blob(2)), st.Bytes(2));
+  EXPECT_EQ(summary, ZlibCompress("Situation: gateway timeout after 60 s\nSolution: raise proxy_read_timeout"));
+  sqlite::Stmt kw(store_->db(), "SELECT keyword FROM context_keywords WHERE entry_id = ? ORDER BY keyword");
+  kw.Bind(1, e.id);
+  std::vector<std::string> keywords;
+  while (kw.Step() == SQLITE_ROW) keywords.push_back(kw.Text(0));
+  EXPECT_EQ(keywords, (std::vector<std::string>{"504", "nginx"}));
+
+  // Written again (an edit), the same text: nothing drifts.
+  Entry again;
+  ASSERT_TRUE(store_->Get(e.id, &again).ok());
+  ASSERT_TRUE(store_->Update(&again).ok());
+  EXPECT_EQ(again.extra["context_structured"], text);
+}
+
+TEST_F(AgentDataStoreTest, AContextRekallCouldNotReadIsKeptAsGiven) {
+  Entry e;
+  e.title = "t";
+  e.type = "bug";
+  e.extra["context_structured"] = R"({"situation":"short"})";
+  ASSERT_TRUE(store_->Add(&e).ok());
+  Entry got;
+  ASSERT_TRUE(store_->Get(e.id, &got).ok());
+  EXPECT_EQ(got.extra["context_structured"], R"({"situation":"short"})");
+  EXPECT_TRUE(got.extra["context_blob"].is_null());
 }
 
 }  // namespace

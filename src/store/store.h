@@ -230,6 +230,11 @@ class Store {
   // InvalidArgument for a field the file has no column for.
   Status ExtraColumns(const Entry& e, std::vector<std::string>* extra) const;
   Status WriteTags(const Entry& e);
+  // A structured context Rekall can read (store/rekall_context.h) rewritten
+  // as Rekall writes it, with its blob and summary columns; the keywords of
+  // its context_keywords rows. None when the entry has no such context.
+  std::optional<std::vector<std::string>> DeriveContextColumns(Entry* e) const;
+  Status WriteContextKeywords(const std::string& id, const std::vector<std::string>& keywords);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
   Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
                       const std::string& model_name = kOurModelName);
@@ -243,6 +248,7 @@ class Store {
   Status unwritable_;  // not ok: why every write fails (a damaged file)
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
   bool has_links_table_ = false;
+  bool has_context_keywords_table_ = false;
 };
 
 // Bounds on a keyword (or hybrid) query, so one request cannot hold the

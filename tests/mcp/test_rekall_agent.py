@@ -5,15 +5,22 @@ ids), started as Rekall's config snippets start it (`rekall mcp-server`).
 Each call must have Rekall's outcome or a better one: what Rekall does, we
 do; where Rekall answers a bad call with plain text, we answer with an error
 result (isError) or a JSON-RPC error. Then the file is read the way Rekall's
-code reads it (its tables and columns): the links, the deprecation and the
-access counts are there.
+code reads it (its tables and columns): the links, the deprecation, the
+structured context and its keywords, and the access counts are there. With
+REKALL_PY_SOURCE pointing at a checkout of Rekall (its `rekall` package
+imports with the standard library only), Rekall's own Database functions
+read the file too.
 
     REKALL_BIN=build/rekall .venv-test/bin/pytest -q tests/mcp/test_rekall_agent.py
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +59,16 @@ async def refused(session: ClientSession, tool: str, args: dict[str, Any]) -> st
 
 async def session_as_rekalls_agent(session: ClientSession) -> dict[str, str]:
     await session.initialize()
-    tools = {t.name for t in (await session.list_tools()).tools}
+    listed = (await session.list_tools()).tools
+    tools = {t.name for t in listed}
+    # Every tool says what it changes and what it returns; the SDK checks
+    # each successful result below against its output schema.
+    for t in listed:
+        assert t.annotations is not None and t.annotations.read_only_hint is not None, t.name
+        assert t.annotations.destructive_hint is not None and t.output_schema is not None, t.name
+    by_name = {t.name: t for t in listed}
+    assert by_name["rekall_delete"].annotations.destructive_hint is True
+    assert by_name["rekall_search"].annotations.read_only_hint is True
     assert {"rekall_help", "rekall_search", "rekall_show", "rekall_add", "rekall_link", "rekall_unlink",
             "rekall_related", "rekall_similar", "rekall_info", "rekall_stale", "rekall_deprecate",
             "rekall_delete"} <= tools
@@ -67,6 +83,11 @@ async def session_as_rekalls_agent(session: ClientSession) -> dict[str, str]:
                                                                   "solution": e["content"]}})
         ids[e["title"]] = res.structured_content["id"]
     nginx, pool, react = (ids[SEED[i]["title"]] for i in range(3))
+    res = await ok(session, "rekall_add", {
+        "type": "config", "title": "Gunicorn worker timeout", "content": "--timeout 300",
+        "context": {"situation": "uploads cut at 30 s", "solution": "raise the worker timeout",
+                    "trigger_keywords": ["Gunicorn", "timeout"], "what_failed": "nginx alone"}})
+    ids["gunicorn"] = res.structured_content["id"]
     await refused(session, "rekall_add", {"type": "essay", "title": "x", "context": {}})
     await refused(session, "rekall_add", {"title": "no type"})
 
@@ -98,7 +119,7 @@ async def session_as_rekalls_agent(session: ClientSession) -> dict[str, str]:
     sim = await ok(session, "rekall_similar", {"entry_id": nginx, "limit": 2})
     assert nginx not in [r["id"] for r in sim.structured_content["results"]]
     info = await ok(session, "rekall_info", {})
-    assert info.structured_content["entries"] == len(SEED)
+    assert info.structured_content["entries"] == len(SEED) + 1
     stale = await ok(session, "rekall_stale", {})
     assert stale.structured_content["count"] == 0  # everything was read just now
 
@@ -114,7 +135,7 @@ async def session_as_rekalls_agent(session: ClientSession) -> dict[str, str]:
     await refused(session, "rekall_delete", {"id": react, "confirm": False})
     await ok(session, "rekall_delete", {"id": ids[SEED[4]["title"]], "confirm": True})
     await refused(session, "rekall_delete", {"id": ids[SEED[4]["title"]], "confirm": True})
-    return {"nginx": nginx, "pool": pool, "react": react}
+    return {"nginx": nginx, "pool": pool, "react": react, "gunicorn": ids["gunicorn"]}
 
 
 @pytest.mark.parametrize("name", ["mcp-server", "mcp"])
@@ -127,6 +148,15 @@ def test_rekalls_agent_session_and_rekall_reads_the_file(kb: Kb, name: str) -> N
     ids = anyio.run(main)
     con = sqlite3.connect(kb.db)  # as Rekall's Database reads it
     try:
+        text, blob = con.execute("SELECT context_structured, context_blob FROM entries WHERE id = ?",
+                                 (ids["gunicorn"],)).fetchone()
+        ctx = json.loads(text)
+        assert json.dumps(ctx) == text  # Python's own layout
+        assert list(ctx)[:3] == ["situation", "solution", "trigger_keywords"]
+        assert ctx["trigger_keywords"] == ["gunicorn", "timeout"] and ctx["extraction_method"] == "manual"
+        assert zlib.decompress(blob).decode() == text
+        assert con.execute("SELECT keyword FROM context_keywords WHERE entry_id = ? ORDER BY keyword",
+                           (ids["gunicorn"],)).fetchall() == [("gunicorn",), ("timeout",)]
         links = con.execute("SELECT source_id, target_id, relation_type, reason FROM links ORDER BY created_at").fetchall()
         assert links == [(ids["react"], ids["nginx"], "related", "both front"),
                          (ids["pool"], ids["react"], "contradicts", "test")]
@@ -138,3 +168,37 @@ def test_rekalls_agent_session_and_rekall_reads_the_file(kb: Kb, name: str) -> N
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         con.close()
+
+
+def test_rekalls_own_code_reads_the_file(kb: Kb) -> None:
+    source = os.environ.get("REKALL_PY_SOURCE")
+    if not source:
+        pytest.skip("set REKALL_PY_SOURCE to a checkout of Rekall to read the file with its own code")
+
+    async def main() -> dict[str, str]:
+        async with stdio_client(rekall_server(kb, "mcp-server")) as (r, w):
+            async with ClientSession(r, w) as session:
+                return await session_as_rekalls_agent(session)
+
+    ids = anyio.run(main)
+    sys.path.insert(0, source)
+    from rekall.db import Database  # noqa: E402 (Rekall's own reader)
+
+    db = Database(Path(kb.db))
+    db.init()
+    try:
+        ctx = db.get_structured_context(ids["gunicorn"])
+        assert ctx.situation == "uploads cut at 30 s" and ctx.trigger_keywords == ["gunicorn", "timeout"]
+        assert db.get_context(ids["gunicorn"]).startswith("Situation: uploads cut at 30 s")
+        assert [e.id for e in db.search_by_keywords(["gunicorn"])] == [ids["gunicorn"]]
+        links = db.get_links(ids["react"])
+        assert {(l.source_id, l.target_id, l.relation_type) for l in links} == {
+            (ids["react"], ids["nginx"], "related"), (ids["pool"], ids["react"], "contradicts")}
+        pool = db.get(ids["pool"], update_access=False)
+        assert pool.status == "obsolete" and pool.superseded_by == ids["nginx"]
+        nginx = db.get(ids["nginx"], update_access=False)
+        assert nginx.access_count >= 2 and nginx.last_accessed is not None
+        assert ids["pool"] not in [e.id for e in db.search("pool")]  # Rekall hides it too
+        assert db.get_stale_entries(days=1) == []
+    finally:
+        db.close()
