@@ -2,6 +2,13 @@
 // links (and the entries they reach), deprecation, stale entries. All of it
 // in Rekall's own tables and columns, so Rekall reading the file sees it.
 #include <algorithm>
+#include <cctype>
+#include <iterator>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/engine_impl.h"
 
@@ -114,6 +121,172 @@ Status EngineImpl::Stale(int days, int limit, std::vector<store::Entry>* out) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
   return store_->StaleEntries(days, limit, out);
+}
+
+}  // namespace rekall
+
+namespace rekall {
+
+namespace {
+
+// The trigger keywords of an entry's structured context (none if it has none).
+std::set<std::string> ContextKeywords(const store::Entry& e) {
+  std::set<std::string> out;
+  auto it = e.extra.find("context_structured");
+  if (it == e.extra.end() || !it->is_string()) return out;
+  auto ctx = nlohmann::json::parse(it->get<std::string>(), nullptr, false);
+  if (!ctx.is_object() || !ctx["trigger_keywords"].is_array()) return out;
+  for (const auto& k : ctx["trigger_keywords"]) {
+    if (!k.is_string()) continue;
+    std::string s = k.get<std::string>();
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.insert(s);
+  }
+  return out;
+}
+
+// Rekall's grouping: keywords by how many entries carry them, most first;
+// the entries of a keyword not yet grouped form a cluster when there are two
+// or more and they all share at least two keywords.
+std::vector<KeywordCluster> Clusters(const std::vector<store::Entry>& entries) {
+  std::map<std::string, std::vector<size_t>> by_keyword;
+  std::vector<std::set<std::string>> kws;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    kws.push_back(ContextKeywords(entries[i]));
+    for (const auto& k : kws.back()) by_keyword[k].push_back(i);
+  }
+  std::vector<std::pair<std::string, std::vector<size_t>>> order(by_keyword.begin(), by_keyword.end());
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.second.size() > b.second.size(); });
+  std::set<size_t> used;
+  std::vector<KeywordCluster> out;
+  for (const auto& [kw, members] : order) {
+    std::vector<size_t> free;
+    for (size_t i : members)
+      if (!used.count(i)) free.push_back(i);
+    if (free.size() < 2) continue;
+    std::set<std::string> common = kws[free[0]];
+    for (size_t i : free) {
+      std::set<std::string> both;
+      std::set_intersection(common.begin(), common.end(), kws[i].begin(), kws[i].end(), std::inserter(both, both.end()));
+      common = std::move(both);
+    }
+    if (common.size() < 2) continue;
+    KeywordCluster c{{common.begin(), common.end()}, {}};
+    for (size_t i : free) {
+      c.entries.push_back(entries[i]);
+      used.insert(i);
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// "Pattern: " and the first words of the sources' titles, each once.
+std::string GeneralTitle(const std::vector<store::Entry>& sources) {
+  std::vector<std::string> words;
+  for (const auto& e : sources) {
+    std::istringstream in(e.title);
+    std::string w;
+    for (int n = 0; n < 3 && in >> w; ++n)
+      if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
+  }
+  std::string title = "Pattern:";
+  for (size_t i = 0; i < words.size() && i < 5; ++i) title += " " + words[i];
+  return title;
+}
+
+// Content, tags (of two sources or more, at most five) and project.
+void GeneralFields(const std::vector<store::Entry>& sources, store::Entry* e) {
+  e->content = "## Generalized from " + std::to_string(sources.size()) + " entries\n\n### Source Entries:\n";
+  std::map<std::string, int> tag_count;
+  for (const auto& s : sources) {
+    e->content += "- [" + s.id.substr(0, 12) + "...] " + s.title + " (" + s.type + ")\n";
+    for (const auto& t : s.tags) ++tag_count[t];
+  }
+  e->tags.clear();
+  for (const auto& [t, n] : tag_count)
+    if (n >= 2 && e->tags.size() < 5) e->tags.push_back(t);
+  e->project = sources[0].project;
+  e->confidence = 3;
+}
+
+}  // namespace
+
+Status EngineImpl::GetContexts(const std::vector<std::string>& ids, std::vector<std::optional<std::string>>* out) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  return store_->StoredContexts(ids, out);
+}
+
+Status EngineImpl::WriteGeneralized(store::Entry* e, const std::vector<std::string>& sources) {
+  std::vector<float> vec;
+  bool have_vec = false;
+  std::string why;
+  Status s = BeginWrite(e);
+  if (s.ok()) s = SummaryVector(*e, &vec, &have_vec, &why);
+  if (s.ok() && have_vec) s = EnsureIndex();
+  if (!s.ok()) return s;
+  std::string reason = "Generalized from " + std::to_string(sources.size()) + " entries";
+  return AfterWrite(e->id, store_->WithTransaction([&]() -> Status {
+    Status t = store_->Add(e, have_vec ? &vec : nullptr);
+    for (size_t i = 0; t.ok() && i < sources.size(); ++i) {
+      store::Link link{"", e->id, sources[i], "derived_from", "", reason};
+      t = store_->AddLink(&link);
+    }
+    return t;
+  }));
+}
+
+Status EngineImpl::Generalize(const std::vector<std::string>& asked, store::Entry* e, std::string* notice) {
+  std::vector<std::string> ids;
+  for (const auto& id : asked)
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  if (ids.size() < 2) return Status::InvalidArgument("at least 2 distinct entry ids are needed to generalize");
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  if (!store_->has_links_table()) return Status::Unavailable("this database has no links table; run `rekall migrate`");
+  std::vector<store::Entry> sources(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Status s = store_->Get(ids[i], &sources[i]);
+    if (!s.ok()) return s;
+  }
+  if (e->title.empty()) e->title = GeneralTitle(sources);
+  if (e->type.empty()) e->type = "pattern";
+  GeneralFields(sources, e);
+  Status s = WriteGeneralized(e, ids);
+  if (s.ok() && notice && !store_->schema().has_embeddings_table) *notice = "stored without an embedding";
+  return s;
+}
+
+Status EngineImpl::Suggest(const std::optional<std::string>& type, int limit, bool clusters, Suggestions* out) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  Status s = store_->PendingSuggestions(type, std::max(limit, 0), &out->pending);
+  std::vector<store::Entry> with_context;
+  if (s.ok() && clusters) s = store_->EntriesWithContext(500, &with_context);  // Rekall's window
+  if (s.ok()) out->clusters = Clusters(with_context);
+  return s;
+}
+
+Status EngineImpl::SourcesFor(const std::string& id, int limit, std::vector<store::Source>* out) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  store::Entry e;
+  Status s = store_->Get(id, &e);
+  if (!s.ok()) return s;
+  std::vector<std::string> themes;
+  for (size_t i = 0; i < e.tags.size() && i < 5; ++i) {
+    std::string t = e.tags[i];
+    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    themes.push_back(t);
+  }
+  return store_->SourcesWithThemes(themes, std::max(limit, 0), out);
+}
+
+Status EngineImpl::SourcesToVerify(int limit, std::vector<store::Source>* out) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  return store_->SourcesToVerify(std::max(limit, 0), out);
 }
 
 }  // namespace rekall

@@ -150,6 +150,19 @@ struct RelatedEntry {
   std::optional<std::string> reason;
 };
 
+// Entries whose structured contexts share at least two trigger keywords:
+// a chance to generalise them into one pattern (Engine::Suggest).
+struct KeywordCluster {
+  std::vector<std::string> keywords;  // shared by every entry
+  std::vector<store::Entry> entries;
+};
+
+// What Engine::Suggest finds: Rekall's pending suggestions, then clusters.
+struct Suggestions {
+  std::vector<store::Suggestion> pending;
+  std::vector<KeywordCluster> clusters;
+};
+
 // The deepest Related reaches (Rekall's documented maximum).
 inline constexpr int kMaxRelatedDepth = 3;
 
@@ -274,6 +287,22 @@ class Engine {
                            std::string* notice) = 0;
   // Active entries not read for `days` days (or never), least recent first.
   virtual Status Stale(int days, int limit, std::vector<store::Entry>* out) = 0;
+  // The free-text context stored with each of `ids` (exact ids), or none.
+  virtual Status GetContexts(const std::vector<std::string>& ids,
+                             std::vector<std::optional<std::string>>* out) = 0;
+  // One new entry generalising entries `ids` (exact, at least two): *e holds
+  // the title and type (both optional: a title from the sources' words, type
+  // pattern); content lists the sources, tags are those of two sources or
+  // more, the project the first source's. It is linked derived_from to each
+  // source, all in one transaction.
+  virtual Status Generalize(const std::vector<std::string>& ids, store::Entry* e, std::string* notice) = 0;
+  // Rekall's pending suggestions (of `type` when given, at most `limit`)
+  // and, with `clusters`, entries sharing trigger keywords.
+  virtual Status Suggest(const std::optional<std::string>& type, int limit, bool clusters, Suggestions* out) = 0;
+  // Sources whose themes are among the first five tags of entry `id`.
+  virtual Status SourcesFor(const std::string& id, int limit, std::vector<store::Source>* out) = 0;
+  // Sources due for a link check (not verified in the last day).
+  virtual Status SourcesToVerify(int limit, std::vector<store::Source>* out) = 0;
 
   // Row-major texts.size() x dim unit vectors, waiting for the model to load.
   virtual Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) = 0;

@@ -62,6 +62,11 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status Deprecate(const std::string& id, const std::optional<std::string>& replaced_by, store::Entry* out,
                    std::string* notice) override;
   Status Stale(int days, int limit, std::vector<store::Entry>* out) override;
+  Status GetContexts(const std::vector<std::string>& ids, std::vector<std::optional<std::string>>* out) override;
+  Status Generalize(const std::vector<std::string>& ids, store::Entry* e, std::string* notice) override;
+  Status Suggest(const std::optional<std::string>& type, int limit, bool clusters, Suggestions* out) override;
+  Status SourcesFor(const std::string& id, int limit, std::vector<store::Source>* out) override;
+  Status SourcesToVerify(int limit, std::vector<store::Source>* out) override;
 
   Status RebuildIndex(bool all, const std::function<void(size_t done, size_t total)>& progress,
                       size_t* embedded) override;
@@ -144,6 +149,8 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   // The entries one link away from each of `from` not in *seen, for Related.
   Status RelatedStep(const std::vector<std::string>& from, int depth, std::set<std::string>* seen,
                      std::vector<RelatedEntry>* out, std::vector<std::string>* next);
+  // Generalize's entry and its links, written in one transaction.
+  Status WriteGeneralized(store::Entry* e, const std::vector<std::string>& sources);
   // Search without the bookkeeping of reads.
   Status SearchEntries(const SearchRequest& req, SearchResponse* resp);
 

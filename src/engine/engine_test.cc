@@ -419,8 +419,10 @@ TEST_F(EngineTest, StatsJsonKeepsItsKeys) {
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   EXPECT_EQ(keys, (std::vector<std::string>{"backend", "cache_max_size", "cache_ttl_seconds", "database",
                                             "engine_schema_version", "entries", "entry_cache", "indexed_vectors",
-                                            "model_idle_timeout_minutes", "model_loads", "model_state", "peak_rss_kb",
-                                            "query_cache", "rekall_schema_version", "rss_kb", "summary_embeddings"}));
+                                            "model_idle_timeout_minutes", "model_loads", "model_path", "model_source",
+                                            "model_state", "peak_rss_kb",
+                                            "query_cache", "rekall_schema_version", "rss_kb", "sqlite_vec_path",
+                                            "sqlite_vec_source", "summary_embeddings"}));
   EXPECT_EQ(j["entries"], 1);
   EXPECT_EQ(j["summary_embeddings"], 1);
   EXPECT_EQ(j["indexed_vectors"], 1);
@@ -465,7 +467,7 @@ TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
   }
   EXPECT_EQ(checks, (std::vector<std::string>{"integrity", "orphan_embeddings", "orphan_tags", "fts_drift",
                                               "model_mismatch", "non_finite_vectors", "missing_embeddings",
-                                              "index_drift"}));
+                                              "index_drift", "model", "sqlite_vec"}));
   {
     // Another program damages the file: a tag of no entry, a lost FTS row.
     std::unique_ptr<store::Store> raw;

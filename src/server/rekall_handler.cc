@@ -102,6 +102,11 @@ ToolResult RekallToolHandler::Call(const std::string& name, const json& args, co
   if (name == "rekall_related") return Related(args);
   if (name == "rekall_deprecate") return Deprecate(args);
   if (name == "rekall_stale") return Stale(args);
+  if (name == "rekall_suggest") return Suggest(args);
+  if (name == "rekall_get_context") return GetContext(args);
+  if (name == "rekall_generalize") return Generalize(args);
+  if (name == "rekall_sources_suggest") return SourcesSuggest(args);
+  if (name == "rekall_sources_verify") return SourcesVerify(args);
   return ToolResult::Error("unknown tool " + name);
 }
 

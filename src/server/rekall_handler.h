@@ -46,6 +46,12 @@ class RekallToolHandler : public ToolHandler {
   ToolResult Related(const nlohmann::json& args);
   ToolResult Deprecate(const nlohmann::json& args);
   ToolResult Stale(const nlohmann::json& args);
+  // rekall_discovery_handler.cc: suggestions, contexts, generalization, sources.
+  ToolResult Suggest(const nlohmann::json& args);
+  ToolResult GetContext(const nlohmann::json& args);
+  ToolResult Generalize(const nlohmann::json& args);
+  ToolResult SourcesSuggest(const nlohmann::json& args);
+  ToolResult SourcesVerify(const nlohmann::json& args);
   // An id argument (full or a unique prefix) as a full id.
   Status ArgId(const nlohmann::json& args, const char* key, std::string* id);
 

@@ -1,6 +1,7 @@
 #include "server/rekall_handler.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -63,10 +64,11 @@ class RekallHandlerTest : public ::testing::Test {
 TEST_F(RekallHandlerTest, ListsTheRekallTools) {
   std::vector<std::string> names;
   for (const auto& t : handler_->Tools()) names.push_back(t.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"rekall_help", "rekall_search", "rekall_show", "rekall_add",
-                                             "rekall_similar", "rekall_link", "rekall_unlink", "rekall_related",
-                                             "rekall_info", "rekall_stale", "rekall_deprecate", "rekall_update",
-                                             "rekall_delete"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "rekall_help", "rekall_search", "rekall_show", "rekall_add", "rekall_link", "rekall_suggest",
+                       "rekall_get_context", "rekall_unlink", "rekall_related", "rekall_similar",
+                       "rekall_sources_suggest", "rekall_info", "rekall_stale", "rekall_generalize",
+                       "rekall_sources_verify", "rekall_deprecate", "rekall_update", "rekall_delete"}));  // Rekall's order
   EXPECT_EQ(handler_->SupersedeGroup("rekall_search"), "search");
   EXPECT_EQ(handler_->SupersedeGroup("rekall_add"), "");
 }
@@ -426,6 +428,76 @@ TEST_F(RekallHandlerTest, MemoryTypeIsSettable) {
   std::string other = AddEntry("an event", "it broke once");
   ASSERT_TRUE(engine_->Get(other, &e).ok());
   EXPECT_EQ(e.extra["memory_type"], "episodic");  // Rekall's default
+}
+
+TEST_F(RekallHandlerTest, GeneralizeLinksTheNewEntryToItsSources) {
+  std::string a = AddEntry("nginx timeout on upload", "raise proxy_read_timeout", "bug", {{"tags", {"nginx", "web"}}});
+  std::string b = AddEntry("nginx timeout on export", "raise it too", "bug", {{"tags", {"nginx", "db"}}});
+  EXPECT_TRUE(Call("rekall_generalize", {{"entry_ids", {a}}, {"type", "pattern"}}).is_error);
+  EXPECT_TRUE(Call("rekall_generalize", {{"entry_ids", {a, a}}, {"type", "pattern"}}).is_error);  // one distinct
+  EXPECT_TRUE(Call("rekall_generalize", {{"entry_ids", {a, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}}, {"type", "pattern"}}).is_error);
+  ToolResult r = Call("rekall_generalize", {{"entry_ids", {a, b}}, {"type", "pattern"}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  std::string g = r.structured["id"];
+  EXPECT_EQ(r.structured["title"], "Pattern: nginx timeout on");  // the first 3 words of each, once
+  EXPECT_EQ(r.structured["tags"], json({"nginx"}));  // in two sources or more
+  store::Entry e;
+  ASSERT_TRUE(engine_->Get(g, &e).ok());
+  EXPECT_NE(e.content.find("Generalized from 2 entries"), std::string::npos);
+  EXPECT_EQ(e.confidence, 3);
+  r = Call("rekall_related", {{"entry_id", g}, {"depth", 1}});
+  ASSERT_EQ(r.structured["count"], 2);
+  EXPECT_EQ(r.structured["related"][0]["relation_type"], "derived_from");
+  EXPECT_EQ(r.structured["related"][0]["direction"], "outgoing");
+}
+
+TEST_F(RekallHandlerTest, GetContextAndSuggestReadWhatAddStored) {
+  json ctx1 = {{"situation", "uploads cut at 30 s"}, {"solution", "raise the worker timeout"},
+               {"trigger_keywords", {"gunicorn", "timeout", "upload"}}};
+  json ctx2 = {{"situation", "exports cut at 30 s"}, {"solution", "raise the worker timeout too"},
+               {"trigger_keywords", {"gunicorn", "timeout"}}};
+  std::string a = AddEntry("gunicorn upload", "x", "bug", {{"context", ctx1}});
+  std::string b = AddEntry("gunicorn export", "y", "bug", {{"context", ctx2}});
+  std::string c = AddEntry("no context", "z");
+  ToolResult r = Call("rekall_get_context", {{"entry_ids", {a, c}}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["contexts"][0]["context"], "Situation: uploads cut at 30 s\nSolution: raise the worker timeout");
+  EXPECT_TRUE(r.structured["contexts"][1]["context"].is_null());
+  EXPECT_NE(r.text.find("(No context stored)"), std::string::npos);
+  EXPECT_TRUE(Call("rekall_get_context", {{"entry_ids", json::array()}}).is_error);
+  r = Call("rekall_get_context", {{"entry_ids", {c}}});
+  EXPECT_NE(r.text.find("No context stored"), std::string::npos);
+
+  r = Call("rekall_suggest", {{"limit", 10}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["clusters"].size(), 1u);
+  EXPECT_EQ(r.structured["clusters"][0]["keywords"], json({"gunicorn", "timeout"}));
+  EXPECT_EQ(r.structured["clusters"][0]["entry_ids"].size(), 2u);
+  r = Call("rekall_suggest", {{"limit", 10}, {"include_consolidation", false}});
+  EXPECT_NE(r.text.find("No suggestions"), std::string::npos);
+  (void)b;
+}
+
+TEST_F(RekallHandlerTest, SourcesAreSuggestedByThemeAndListedForVerification) {
+  std::string a = AddEntry("react hooks", "x", "pattern", {{"tags", {"React"}}});
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/k.db").c_str(), &db), SQLITE_OK);
+  const char* sql =
+      "INSERT INTO sources(id, domain, url_pattern, personal_score, created_at, last_verified) VALUES "
+      "('S1', 'react.dev', '/reference/*', 80, '2025-01-01T00:00:00', NULL), "
+      "('S2', 'vuejs.org', '/guide', 60, '2025-01-01T00:00:00', '2999-01-01T00:00:00'); "
+      "INSERT INTO source_themes(source_id, theme) VALUES ('S1', 'react'), ('S2', 'vue');";
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  ToolResult r = Call("rekall_sources_suggest", {{"entry_id", a}, {"limit", 5}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["count"], 1);
+  EXPECT_EQ(r.structured["sources"][0]["url"], "https://react.dev/reference/");
+  EXPECT_EQ(r.structured["sources"][0]["themes"], json({"react"}));
+  r = Call("rekall_sources_verify", {{"limit", 10}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["count"], 1);  // S2 was verified "recently"
+  EXPECT_EQ(r.structured["sources"][0]["id"], "S1");
 }
 
 TEST_F(RekallHandlerTest, HelpHasATopic) {

@@ -1,5 +1,6 @@
 #include "server/rekall_tools.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "store/entry.h"
@@ -115,6 +116,38 @@ void AddLinkTools(std::vector<ToolSpec>* tools) {
                            {"entry_id"})});
 }
 
+// rekall_suggest, rekall_get_context, rekall_generalize, rekall_sources_suggest,
+// rekall_sources_verify.
+void AddDiscoveryTools(std::vector<ToolSpec>* tools) {
+  tools->push_back({"rekall_suggest",
+                    "Pending suggestions (links, generalizations) and groups of entries that share trigger "
+                    "keywords: candidates for rekall_link or rekall_generalize.",
+                    Object({{"type", {{"type", "string"},
+                                      {"description", "Only suggestions of this type"},
+                                      {"enum", {"link", "generalize"}}}},
+                            {"limit", Int("Max suggestions (default: 10)", 10)},
+                            {"include_consolidation",
+                             Bool("Also list groups of entries sharing keywords (default: true)")}})});
+  tools->push_back({"rekall_get_context", "The context stored with entries when they were added, to verify them.",
+                    Object({{"entry_ids", StrList("Entry IDs")}}, {"entry_ids"})});
+  tools->push_back({"rekall_generalize",
+                    "Create one entry generalizing several (at least 2), linked derived_from to each of them.",
+                    Object({{"entry_ids", StrList("Entry IDs to generalize (minimum 2)")},
+                            {"title", Str("Title of the new entry (default: from the sources' titles)")},
+                            {"type", {{"type", "string"},
+                                      {"description", "Type of the new entry"},
+                                      {"enum", {"pattern", "reference", "decision"}},
+                                      {"default", "pattern"}}}},
+                           {"entry_ids"})});
+  tools->push_back({"rekall_sources_suggest", "Documentation sources whose themes match an entry's tags.",
+                    Object({{"entry_id", Str("Entry ID")}, {"limit", Int("Max sources (default: 5)", 5)}},
+                           {"entry_id"})});
+  tools->push_back({"rekall_sources_verify",
+                    "Sources due for a link check (not verified in the last day), with the URL to check; this "
+                    "server makes no network request and changes nothing.",
+                    Object({{"limit", Int("Max sources (default: 10)", 10)}})});
+}
+
 void AddMaintenanceTools(std::vector<ToolSpec>* tools) {
   tools->push_back({"rekall_stale", "Entries not read for a while: candidates to review or deprecate.",
                     Object({{"days", Int("Not read for this many days (default: 90)", 90)},
@@ -157,6 +190,12 @@ const std::vector<ToolTraits>& Traits() {
       {"rekall_deprecate", false, false, true, {{"id", "string"}, {"status", "string"}}},
       {"rekall_update", false, true, true, {{"id", "string"}, {"updated", "array"}}},
       {"rekall_delete", false, true, true, {{"deleted", "string"}}},
+      {"rekall_suggest", true, false, true, {{"pending", "array"}, {"clusters", "array"}}},
+      {"rekall_get_context", true, false, true, {{"contexts", "array"}}},
+      {"rekall_generalize", false, false, false,
+       {{"id", "string"}, {"title", "string"}, {"type", "string"}, {"sources", "array"}}},
+      {"rekall_sources_suggest", true, false, true, {{"entry_id", "string"}, {"count", "integer"}, {"sources", "array"}}},
+      {"rekall_sources_verify", true, false, true, {{"count", "integer"}, {"sources", "array"}}},
   };
   return traits;
 }
@@ -236,6 +275,7 @@ std::vector<ToolSpec> RekallToolSpecs() {
                    {{"type", "object"}, {"properties", json::object()}}});
 
   AddMaintenanceTools(&tools);
+  AddDiscoveryTools(&tools);
 
   json update_props = EntryProperties();
   update_props["id"] = Str("ID of the entry to change (full or prefix)");
@@ -253,6 +293,14 @@ std::vector<ToolSpec> RekallToolSpecs() {
                       {"confirm", Bool("Must be true to confirm the permanent deletion")}}},
                     {"required", {"id", "confirm"}}}});
   for (auto& t : tools) Annotate(&t);
+  // Rekall's order of tools/list, ours (rekall_update) before rekall_delete.
+  static const std::vector<std::string> order = {
+      "rekall_help",    "rekall_search",  "rekall_show",    "rekall_add",          "rekall_link",
+      "rekall_suggest", "rekall_get_context", "rekall_unlink", "rekall_related",    "rekall_similar",
+      "rekall_sources_suggest", "rekall_info", "rekall_stale", "rekall_generalize", "rekall_sources_verify",
+      "rekall_deprecate", "rekall_update", "rekall_delete"};
+  auto rank = [](const ToolSpec& t) { return std::find(order.begin(), order.end(), t.name) - order.begin(); };
+  std::stable_sort(tools.begin(), tools.end(), [&](const ToolSpec& a, const ToolSpec& b) { return rank(a) < rank(b); });
   return tools;
 }
 

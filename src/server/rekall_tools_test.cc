@@ -27,8 +27,10 @@ TEST(RekallTools, NamesAndRequiredArguments) {
       {"rekall_similar", {"entry_id"}}, {"rekall_update", {"id"}}, {"rekall_delete", {"id", "confirm"}},
       {"rekall_link", {"source_id", "target_id", "reason"}}, {"rekall_unlink", {"source_id", "target_id"}},
       {"rekall_related", {"entry_id"}}, {"rekall_deprecate", {"id"}},
+      {"rekall_get_context", {"entry_ids"}}, {"rekall_generalize", {"entry_ids"}},
+      {"rekall_sources_suggest", {"entry_id"}},
   };
-  ASSERT_EQ(tools.size(), 13u);
+  ASSERT_EQ(tools.size(), 18u);
   for (const auto& [name, req] : required) {
     ASSERT_TRUE(tools.count(name)) << name;
     EXPECT_EQ(tools[name].input_schema["required"], req) << name;

@@ -3,6 +3,7 @@
 // bookkeeping of reads (its stale and review data), stale entries.
 #include <cmath>
 
+#include "store/rekall_context.h"
 #include "store/store.h"
 #include "util/ulid.h"
 
@@ -161,6 +162,114 @@ Status Store::StaleEntries(int days, int limit, std::vector<Entry>* out) {
     if ((s = Get(ids[i], &e)).ok()) out->push_back(std::move(e));
   }
   return s;
+}
+
+}  // namespace rekall::store
+
+namespace rekall::store {
+
+bool Store::HasTable(const std::string& name) const {
+  sqlite::Stmt st(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  st.Bind(1, name);
+  return st.Step() == SQLITE_ROW;
+}
+
+Status Store::StoredContexts(const std::vector<std::string>& ids, std::vector<std::optional<std::string>>* out) {
+  out->assign(ids.size(), std::nullopt);
+  if (!HasEntryColumn("context_compressed")) return Status::OK();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    sqlite::Stmt st(db_, "SELECT context_compressed FROM entries WHERE id = ?");
+    st.Bind(1, ids[i]);
+    int rc = st.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "reading contexts");
+    if (rc != SQLITE_ROW || st.Type(0) == SQLITE_NULL) continue;
+    std::string raw(static_cast<const char*>(st.Blob(0)), static_cast<size_t>(st.Bytes(0))), text;
+    if (ZlibDecompress(raw, &text)) (*out)[i] = std::move(text);
+  }
+  return Status::OK();
+}
+
+Status Store::EntriesWithContext(int limit, std::vector<Entry>* out) {
+  out->clear();
+  if (!HasEntryColumn("context_structured")) return Status::OK();
+  bool blob = HasEntryColumn("context_blob");
+  sqlite::Stmt st(db_, std::string("SELECT id FROM entries WHERE context_structured IS NOT NULL") +
+                           (blob ? " OR context_blob IS NOT NULL" : "") + " ORDER BY updated_at DESC LIMIT ?");
+  st.Bind(1, static_cast<int64_t>(limit));
+  std::vector<std::string> ids;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) ids.push_back(st.Text(0));
+  Status s = st.Done(rc, "reading entries with a context");
+  for (size_t i = 0; s.ok() && i < ids.size(); ++i) {
+    Entry e;
+    if ((s = Get(ids[i], &e)).ok()) out->push_back(std::move(e));
+  }
+  return s;
+}
+
+Status Store::PendingSuggestions(const std::optional<std::string>& type, int limit, std::vector<Suggestion>* out) {
+  out->clear();
+  if (!HasTable("suggestions")) return Status::OK();
+  sqlite::Stmt st(db_, std::string("SELECT id, suggestion_type, entry_ids, COALESCE(reason, ''), score, created_at "
+                                   "FROM suggestions WHERE status = 'pending'") +
+                           (type ? " AND suggestion_type = ?2" : "") + " ORDER BY created_at DESC LIMIT ?1");
+  st.Bind(1, static_cast<int64_t>(limit));
+  if (type) st.Bind(2, *type);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    Suggestion g{st.Text(0), st.Text(1), {}, st.Text(3), st.Double(4), st.Text(5)};
+    nlohmann::json ids = nlohmann::json::parse(st.Text(2), nullptr, false);  // a JSON list in Rekall
+    if (ids.is_array())
+      for (const auto& id : ids)
+        if (id.is_string()) g.entry_ids.push_back(id.get<std::string>());
+    out->push_back(std::move(g));
+  }
+  return st.Done(rc, "reading suggestions");
+}
+
+Status Store::ReadSources(const std::string& sql, const std::vector<std::string>& binds, int limit,
+                          std::vector<Source>* out) {
+  out->clear();
+  if (!HasTable("sources")) return Status::OK();
+  sqlite::Stmt st(db_, "SELECT DISTINCT s.id, s.domain, COALESCE(s.url_pattern, ''), COALESCE(s.personal_score, 0), "
+                       "COALESCE(s.role, ''), COALESCE(s.status, 'active'), s.last_verified " + sql);
+  int i = 1;
+  for (const auto& b : binds) st.Bind(i++, b);
+  st.Bind(i, static_cast<int64_t>(limit));
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    Source src{st.Text(0), st.Text(1), st.Text(2), st.Double(3), st.Text(4), st.Text(5), std::nullopt, {}};
+    if (st.Type(6) != SQLITE_NULL) src.last_verified = st.Text(6);
+    out->push_back(std::move(src));
+  }
+  Status s = st.Done(rc, "reading sources");
+  bool themes = HasTable("source_themes");
+  for (auto& src : *out) {
+    if (!s.ok() || !themes) break;
+    sqlite::Stmt th(db_, "SELECT theme FROM source_themes WHERE source_id = ? ORDER BY theme");
+    th.Bind(1, src.id);
+    while ((rc = th.Step()) == SQLITE_ROW) src.themes.push_back(th.Text(0));
+    s = th.Done(rc, "reading source themes");
+  }
+  return s;
+}
+
+Status Store::SourcesWithThemes(const std::vector<std::string>& themes, int limit, std::vector<Source>* out) {
+  out->clear();
+  if (themes.empty() || !HasTable("source_themes")) return Status::OK();
+  std::string in;
+  for (size_t i = 0; i < themes.size(); ++i) in += i ? ", ?" : "?";
+  return ReadSources("FROM sources s JOIN source_themes st ON st.source_id = s.id WHERE st.theme IN (" + in +
+                         ") AND s.personal_score >= 0 ORDER BY s.personal_score DESC, s.id LIMIT ?",
+                     themes, limit, out);
+}
+
+Status Store::SourcesToVerify(int limit, std::vector<Source>* out) {
+  std::string cutoff = IsoLocal(std::chrono::system_clock::now() - std::chrono::hours(24));
+  return ReadSources("FROM sources s WHERE s.domain IS NOT NULL AND s.domain != '' AND "
+                     "(s.last_verified IS NULL OR s.last_verified < ?) "
+                     "ORDER BY s.last_verified IS NOT NULL, s.last_verified, s.id LIMIT ?",
+                     {cutoff}, limit, out);
 }
 
 }  // namespace rekall::store

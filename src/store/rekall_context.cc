@@ -99,6 +99,25 @@ std::string ZlibCompress(const std::string& data) {
   return out;
 }
 
+bool ZlibDecompress(const std::string& data, std::string* out) {
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return false;
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  out->clear();
+  char buf[16384];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out->append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) break;
+  }
+  inflateEnd(&z);
+  return rc == Z_STREAM_END;
+}
+
 bool ToRekallContext(const json& in, RekallContext* out) {
   if (!in.is_object() || !LongEnough(in.value("situation", json())) || !LongEnough(in.value("solution", json())))
     return false;

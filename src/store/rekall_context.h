@@ -29,5 +29,7 @@ bool ToRekallContext(const nlohmann::json& ctx, RekallContext* out);
 
 // zlib's compress2 at level 6, as Python's zlib.compress(data, 6).
 std::string ZlibCompress(const std::string& data);
+// The inverse; false when `data` is not a zlib stream.
+bool ZlibDecompress(const std::string& data, std::string* out);
 
 }  // namespace rekall::store

@@ -177,6 +177,19 @@ class Store {
   // first, at most `limit`.
   Status StaleEntries(int days, int limit, std::vector<Entry>* out);
 
+  // The free-text context of each of `ids` (context_compressed, inflated):
+  // what rekall_get_context shows; nullopt for none (or no such entry).
+  Status StoredContexts(const std::vector<std::string>& ids, std::vector<std::optional<std::string>>* out);
+  // Entries with a structured context, most recently updated first (any
+  // status, as Rekall's consolidation reads them).
+  Status EntriesWithContext(int limit, std::vector<Entry>* out);
+  // Rekall's pending suggestions, newest first; of one type when given.
+  Status PendingSuggestions(const std::optional<std::string>& type, int limit, std::vector<Suggestion>* out);
+  // Sources with any of `themes` (lower case) and a score >= 0, best first.
+  Status SourcesWithThemes(const std::vector<std::string>& themes, int limit, std::vector<Source>* out);
+  // Sources with a domain not verified in the last day, never verified first.
+  Status SourcesToVerify(int limit, std::vector<Source>* out);
+
   // ---- Maintenance (maintenance.cc): the checks and repairs of `rekall
   // doctor`, backups, and the rest the engine needs beside reads and writes.
 
@@ -249,6 +262,9 @@ class Store {
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
   bool has_links_table_ = false;
   bool has_context_keywords_table_ = false;
+  bool HasTable(const std::string& name) const;
+  Status ReadSources(const std::string& sql, const std::vector<std::string>& binds, int limit,
+                     std::vector<Source>* out);
 };
 
 // Bounds on a keyword (or hybrid) query, so one request cannot hold the

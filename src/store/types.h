@@ -44,6 +44,28 @@ struct Link {
   std::optional<std::string> reason;
 };
 
+// A pending row of Rekall's `suggestions` (link or generalize).
+struct Suggestion {
+  std::string id;
+  std::string type;
+  std::vector<std::string> entry_ids;
+  std::string reason;
+  double score = 0;  // 0 to 1
+  std::string created_at;
+};
+
+// A row of Rekall's `sources` (a documentation site), with its themes.
+struct Source {
+  std::string id;
+  std::string domain;
+  std::string url_pattern;
+  double personal_score = 0;  // 0 to 100
+  std::string role;
+  std::string status;  // active, inaccessible or archived
+  std::optional<std::string> last_verified;
+  std::vector<std::string> themes;
+};
+
 // What Store::Open() found in the file.
 struct SchemaInfo {
   int user_version = 0;          // Rekall's

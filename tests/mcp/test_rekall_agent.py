@@ -69,9 +69,11 @@ async def session_as_rekalls_agent(session: ClientSession) -> dict[str, str]:
     by_name = {t.name: t for t in listed}
     assert by_name["rekall_delete"].annotations.destructive_hint is True
     assert by_name["rekall_search"].annotations.read_only_hint is True
-    assert {"rekall_help", "rekall_search", "rekall_show", "rekall_add", "rekall_link", "rekall_unlink",
-            "rekall_related", "rekall_similar", "rekall_info", "rekall_stale", "rekall_deprecate",
-            "rekall_delete"} <= tools
+    assert [t.name for t in listed if t.name != "rekall_update"] == [  # Rekall's 17, in its order
+        "rekall_help", "rekall_search", "rekall_show", "rekall_add", "rekall_link", "rekall_suggest",
+        "rekall_get_context", "rekall_unlink", "rekall_related", "rekall_similar", "rekall_sources_suggest",
+        "rekall_info", "rekall_stale", "rekall_generalize", "rekall_sources_verify", "rekall_deprecate",
+        "rekall_delete"]
 
     assert "rekall_search" in (await ok(session, "rekall_help", {})).content[0].text
     await ok(session, "rekall_help", {"topic": "links"})
@@ -121,7 +123,26 @@ async def session_as_rekalls_agent(session: ClientSession) -> dict[str, str]:
     info = await ok(session, "rekall_info", {})
     assert info.structured_content["entries"] == len(SEED) + 1
     stale = await ok(session, "rekall_stale", {})
+    await refused(session, "rekall_stale", {"days": "ninety"})
     assert stale.structured_content["count"] == 0  # everything was read just now
+
+    ctx = await ok(session, "rekall_get_context", {"entry_ids": [ids["gunicorn"], react]})
+    assert ctx.structured_content["contexts"][0]["context"].startswith("Situation: uploads cut at 30 s")
+    await refused(session, "rekall_get_context", {"entry_ids": []})
+    await refused(session, "rekall_get_context", {})
+    sug = await ok(session, "rekall_suggest", {})
+    assert "pending" in sug.structured_content and "clusters" in sug.structured_content
+    await refused(session, "rekall_suggest", {"type": "merge"})
+    gen = await ok(session, "rekall_generalize", {"entry_ids": [nginx, react], "title": "Timeouts at the edge"})
+    assert gen.structured_content["title"] == "Timeouts at the edge"
+    assert "derived_from" in gen.content[0].text
+    await refused(session, "rekall_generalize", {"entry_ids": [nginx]})
+    await refused(session, "rekall_generalize", {"entry_ids": [nginx, react], "type": "bug"})
+    src = await ok(session, "rekall_sources_suggest", {"entry_id": nginx})
+    assert src.structured_content["count"] == 0 and "No sources found" in src.content[0].text
+    await refused(session, "rekall_sources_suggest", {"entry_id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ"})
+    ver = await ok(session, "rekall_sources_verify", {})
+    assert ver.structured_content["count"] == 0
 
     res = await ok(session, "rekall_unlink", {"source_id": nginx, "target_id": react})
     assert res.structured_content["removed"] == 0  # direction matters, as in Rekall
@@ -157,11 +178,15 @@ def test_rekalls_agent_session_and_rekall_reads_the_file(kb: Kb, name: str) -> N
         assert zlib.decompress(blob).decode() == text
         assert con.execute("SELECT keyword FROM context_keywords WHERE entry_id = ? ORDER BY keyword",
                            (ids["gunicorn"],)).fetchall() == [("gunicorn",), ("timeout",)]
-        links = con.execute("SELECT source_id, target_id, relation_type, reason FROM links ORDER BY created_at").fetchall()
+        links = con.execute("SELECT source_id, target_id, relation_type, reason FROM links "
+                            "WHERE relation_type != 'derived_from' ORDER BY created_at").fetchall()
         assert links == [(ids["react"], ids["nginx"], "related", "both front"),
                          (ids["pool"], ids["react"], "contradicts", "test")]
         status = con.execute("SELECT status, superseded_by FROM entries WHERE id = ?", (ids["pool"],)).fetchone()
         assert status == ("obsolete", ids["nginx"])
+        derived = con.execute("SELECT COUNT(*) FROM links WHERE relation_type = 'derived_from' AND reason = "
+                              "'Generalized from 2 entries'").fetchone()[0]
+        assert derived == 2  # rekall_generalize's links
         count, last = con.execute("SELECT access_count, last_accessed FROM entries WHERE id = ?",
                                   (ids["nginx"],)).fetchone()
         assert count >= 2 and last  # the search and the show
@@ -191,7 +216,7 @@ def test_rekalls_own_code_reads_the_file(kb: Kb) -> None:
         assert ctx.situation == "uploads cut at 30 s" and ctx.trigger_keywords == ["gunicorn", "timeout"]
         assert db.get_context(ids["gunicorn"]).startswith("Situation: uploads cut at 30 s")
         assert [e.id for e in db.search_by_keywords(["gunicorn"])] == [ids["gunicorn"]]
-        links = db.get_links(ids["react"])
+        links = [l for l in db.get_links(ids["react"]) if l.relation_type != "derived_from"]
         assert {(l.source_id, l.target_id, l.relation_type) for l in links} == {
             (ids["react"], ids["nginx"], "related"), (ids["pool"], ids["react"], "contradicts")}
         pool = db.get(ids["pool"], update_access=False)

@@ -32,6 +32,7 @@ REKALL_TOOLS = {
     "rekall_search", "rekall_show", "rekall_add", "rekall_similar",
     "rekall_info", "rekall_update", "rekall_delete",
     "rekall_help", "rekall_link", "rekall_unlink", "rekall_related", "rekall_stale", "rekall_deprecate",
+    "rekall_suggest", "rekall_get_context", "rekall_generalize", "rekall_sources_suggest", "rekall_sources_verify",
 }
 
 
