@@ -17,5 +17,7 @@ void RegisterAdminCommands(CLI::App* app, Context* ctx);   // admin.cc: migrate 
 
 // The help of --include-obsolete (list, search, similar).
 inline constexpr const char* kIncludeObsoleteHelp = "Also obsolete (deprecated) entries, hidden otherwise";
+// And of --memory-type (list, search).
+inline constexpr const char* kMemoryTypeHelp = "Only this memory type: episodic or semantic (Rekall's)";
 
 }  // namespace rekall::cli

@@ -63,7 +63,7 @@ struct EditOptions {
 
 struct ListOptions {
   CLI::App* cmd = nullptr;
-  std::string type, project, status;
+  std::string type, project, status, memory_type;
   std::vector<std::string> tags;
   int limit = 50;
   bool include_obsolete = false;
@@ -136,6 +136,7 @@ Status List(Context& ctx, const ListOptions& o) {
   if (o.cmd->count("--project")) f.project = o.project;
   if (o.cmd->count("--status")) f.status = o.status;
   f.include_obsolete = o.include_obsolete;
+  if (o.cmd->count("--memory-type")) f.memory_type = o.memory_type;
   f.tags = SplitTags(o.tags);
   f.limit = o.limit;
   std::unique_ptr<Engine> eng;
@@ -234,6 +235,7 @@ void RegisterEntryCommands(CLI::App* app, Context* ctx) {
   c->add_option("--tag", list->tags, "Only entries with this tag (repeatable: all required)");
   c->add_option("--status", list->status, "active or obsolete");
   c->add_flag("--include-obsolete", list->include_obsolete, kIncludeObsoleteHelp);
+  c->add_option("--memory-type", list->memory_type, kMemoryTypeHelp);
   c->add_option("--limit,-n", list->limit, "At most this many (0: all)")
       ->check(CLI::Range(0, std::numeric_limits<int>::max()));
 

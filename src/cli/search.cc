@@ -16,7 +16,7 @@ using nlohmann::json;
 struct SearchOptions {
   CLI::App* cmd = nullptr;
   std::vector<std::string> words;
-  std::string mode = "semantic", type, project, status;
+  std::string mode = "semantic", type, project, status, memory_type;
   std::vector<std::string> tags;
   int limit = 10;
   double min_score = 0;
@@ -54,6 +54,7 @@ Status ToRequest(const SearchOptions& o, SearchRequest* req) {
   if (o.cmd->count("--project")) req->filter.project = o.project;
   if (o.cmd->count("--status")) req->filter.status = o.status;
   req->filter.include_obsolete = o.include_obsolete;
+  if (o.cmd->count("--memory-type")) req->filter.memory_type = o.memory_type;
   req->filter.tags = SplitTags(o.tags);
   if (req->filter.type && !store::IsEntryType(*req->filter.type))
     s = Status::InvalidArgument("invalid type '" + *req->filter.type + "'");
@@ -106,6 +107,7 @@ void RegisterSearchCommands(CLI::App* app, Context* ctx) {
   c->add_option("--tag", q->tags, "Only entries with this tag (repeatable)");
   c->add_option("--status", q->status, "active or obsolete");
   c->add_flag("--include-obsolete", q->include_obsolete, kIncludeObsoleteHelp);
+  c->add_option("--memory-type", q->memory_type, kMemoryTypeHelp);
 
   auto sim = std::make_shared<SimilarOptions>();
   c = AddCommand(app, "similar", "Entries nearest in meaning to an entry", ctx,

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine_impl.h"
+#include "store/rekall_values.h"
 
 namespace rekall {
 
@@ -287,6 +288,31 @@ Status EngineImpl::SourcesToVerify(int limit, std::vector<store::Source>* out) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
   return store_->SourcesToVerify(std::max(limit, 0), out);
+}
+
+}  // namespace rekall
+
+namespace rekall {
+
+Status EngineImpl::NearestFiltered(const std::vector<float>& q, int k, const store::ListFilter& f,
+                                   std::vector<Hit>* hits) {
+  const int dim = static_cast<int>(q.size());
+  if (!f.memory_type) return index_->Search(q.data(), dim, k, ToIndexFilter(f), hits);
+  for (int want = k;; want *= 4) {
+    std::vector<Hit> all;
+    Status s = index_->Search(q.data(), dim, want, ToIndexFilter(f), &all);
+    if (!s.ok()) return s;
+    hits->clear();
+    for (const auto& h : all) {
+      store::Entry e;
+      if (!store_->Get(h.entry_id, &e).ok()) continue;
+      auto mt = e.extra.find("memory_type");
+      std::string type = mt != e.extra.end() && mt->is_string() ? mt->get<std::string>() : store::kMemoryTypes[0];
+      if (type == *f.memory_type) hits->push_back(h);
+      if (static_cast<int>(hits->size()) == k) return Status::OK();
+    }
+    if (static_cast<int>(all.size()) < want || want > (1 << 24)) return Status::OK();  // the index has no more
+  }
 }
 
 }  // namespace rekall

@@ -101,5 +101,41 @@ TEST_F(AgentDataTest, ObsoleteEntriesAreHiddenUnlessAskedFor) {
   EXPECT_TRUE(eng_->Get(old, &e).ok());
 }
 
+TEST_F(AgentDataTest, MemoryTypeFiltersEveryKindOfSearchAndTheList) {
+  // Many episodic entries nearer the query than the one semantic entry: the
+  // filter must still find it (the index is asked for more).
+  for (int i = 0; i < 30; ++i) Add("nginx timeout " + std::to_string(i), "nginx timeout");
+  store::Entry s;
+  s.title = "nginx timeout rule";
+  s.content = "pin the proxy timeouts";
+  s.type = "pattern";
+  s.extra["memory_type"] = "semantic";
+  std::string notice;
+  ASSERT_TRUE(eng_->Add(&s, &notice).ok());
+  for (SearchMode mode : {SearchMode::kSemantic, SearchMode::kKeyword, SearchMode::kHybrid}) {
+    SCOPED_TRACE(SearchModeName(mode));
+    SearchRequest req;
+    req.query = "nginx timeout";
+    req.mode = mode;
+    req.limit = 3;
+    req.filter.memory_type = "semantic";
+    SearchResponse resp;
+    ASSERT_TRUE(eng_->Search(req, &resp).ok());
+    ASSERT_EQ(resp.results.size(), 1u);
+    EXPECT_EQ(resp.results[0].entry.id, s.id);
+    req.filter.memory_type = "episodic";  // NULL or episodic
+    ASSERT_TRUE(eng_->Search(req, &resp).ok());
+    EXPECT_EQ(resp.results.size(), 3u);
+    for (const auto& r : resp.results) EXPECT_NE(r.entry.id, s.id);
+  }
+  store::ListFilter f;
+  f.memory_type = "semantic";
+  std::vector<store::Entry> listed;
+  ASSERT_TRUE(eng_->List(f, &listed).ok());
+  ASSERT_EQ(listed.size(), 1u);
+  f.memory_type = "procedural";
+  EXPECT_TRUE(eng_->List(f, &listed).IsInvalidArgument());
+}
+
 }  // namespace
 }  // namespace rekall

@@ -661,7 +661,7 @@ Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* res
 
 Status EngineImpl::SemanticSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp) {
   std::vector<Hit> hits;
-  Status s = index_->Search(q.data(), static_cast<int>(q.size()), req.limit, ToIndexFilter(req.filter), &hits);
+  Status s = NearestFiltered(q, req.limit, req.filter, &hits);
   if (!s.ok()) return s;
   int rank = 0;
   for (const auto& h : hits) {
@@ -682,8 +682,7 @@ Status EngineImpl::HybridSearch(const SearchRequest& req, const std::vector<floa
   Status s = store_->KeywordSearch(req.query, req.filter, depth, &kw);
   if (!s.ok()) return s;
   std::vector<Hit> vh;
-  if (!(s = index_->Search(q.data(), static_cast<int>(q.size()), depth, ToIndexFilter(req.filter), &vh)).ok())
-    return s;
+  if (!(s = NearestFiltered(q, depth, req.filter, &vh)).ok()) return s;
   if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
   std::unordered_map<std::string, SearchResult> fused;
   for (const auto& h : kw) {
@@ -748,8 +747,7 @@ Status EngineImpl::Similar(const std::string& id, int limit, const store::ListFi
   if (!(s = EnsureIndex()).ok()) return s;
   if (notice) *notice = index_notice_;
   std::vector<Hit> hits;
-  if (!(s = index_->Search(vec.data(), static_cast<int>(vec.size()), limit + 1, ToIndexFilter(filter), &hits)).ok())
-    return s;
+  if (!(s = NearestFiltered(vec, limit + 1, filter, &hits)).ok()) return s;
   int rank = 0;
   for (const auto& h : hits) {
     if (h.entry_id == id) continue;

@@ -151,6 +151,10 @@ class EngineImpl final : public Engine, private store::WriteObserver {
                      std::vector<RelatedEntry>* out, std::vector<std::string>* next);
   // Generalize's entry and its links, written in one transaction.
   Status WriteGeneralized(store::Entry* e, const std::vector<std::string>& sources);
+  // The index's k nearest summary vectors passing `f`. The index filters on
+  // type, project, status and tags; a memory type is checked on the stored
+  // entries, asking the index for more until k pass or it has no more.
+  Status NearestFiltered(const std::vector<float>& q, int k, const store::ListFilter& f, std::vector<Hit>* hits);
   // Search without the bookkeeping of reads.
   Status SearchEntries(const SearchRequest& req, SearchResponse* resp);
 

@@ -39,6 +39,7 @@ Status ToSearchRequest(const json& args, SearchRequest* req) {
   if (auto it = args.find("project"); it != args.end()) req->filter.project = it->get<std::string>();
   if (auto it = args.find("tags"); it != args.end()) req->filter.tags = it->get<std::vector<std::string>>();
   req->filter.include_obsolete = args.value("include_obsolete", false);
+  if (auto it = args.find("memory_type"); it != args.end()) req->filter.memory_type = it->get<std::string>();
   // Rekall's `context` sharpens the meaning of a short query: it joins the
   // embedded text of a semantic search (the keyword side would demand every
   // word of it, so keyword and hybrid ranking use the query alone).

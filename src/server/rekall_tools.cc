@@ -238,7 +238,10 @@ std::vector<ToolSpec> RekallToolSpecs() {
                 {"enum", {"semantic", "keyword", "hybrid"}},
                 {"default", "semantic"}}},
       {"tags", StrList("Only entries carrying all these tags (rekall C++ addition)")},
-      {"include_obsolete", IncludeObsolete()}};
+      {"include_obsolete", IncludeObsolete()},
+      {"memory_type", {{"type", "string"},
+                       {"description", "Only entries of this memory type (rekall C++ addition)"},
+                       {"enum", std::vector<std::string>(std::begin(store::kMemoryTypes), std::end(store::kMemoryTypes))}}}};
   tools.push_back({"rekall_search",
                    "Search the knowledge base by meaning. Returns compact results - use rekall_show "
                    "for full content.",

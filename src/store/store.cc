@@ -8,6 +8,7 @@
 
 #include "store/migrate.h"
 #include "store/rekall_context.h"
+#include "store/rekall_values.h"
 #include "store/schema.h"
 #include "util/ulid.h"
 #include "util/utf8.h"
@@ -631,6 +632,7 @@ std::string FilterSql(const ListFilter& f, std::vector<std::string>* binds) {
   if (f.type) add("e.type = ?", *f.type);
   if (f.project) add("e.project = ?", *f.project);
   if (f.status) add("e.status = ?", *f.status);
+  if (f.memory_type) add(std::string("COALESCE(e.memory_type, '") + kMemoryTypes[0] + "') = ?", *f.memory_type);
   for (const auto& t : f.tags) add("EXISTS (SELECT 1 FROM tags t WHERE t.entry_id = e.id AND t.tag = ?)", t);
   return w;
 }

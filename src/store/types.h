@@ -18,6 +18,8 @@ struct ListFilter {
   // them; the store itself filters only on what is set here.
   std::optional<std::string> status;
   bool include_obsolete = false;
+  // Rekall's memory type (episodic or semantic; NULL reads as episodic).
+  std::optional<std::string> memory_type;
   std::vector<std::string> tags;  // every tag must be present
   int limit = 0;                  // 0: no limit
 };
