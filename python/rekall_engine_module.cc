@@ -147,7 +147,7 @@ class KnowledgeBase {
   std::vector<SearchResult> Search(const std::string& query, const std::string& mode, int limit,
                                    const std::optional<std::string>& type, const std::optional<std::string>& project,
                                    const std::vector<std::string>& tags, const std::optional<std::string>& status,
-                                   std::optional<double> min_score) {
+                                   std::optional<double> min_score, bool include_obsolete) {
     SearchRequest req;
     req.query = query;
     Check(ParseSearchMode(mode, &req.mode));
@@ -157,16 +157,19 @@ class KnowledgeBase {
     req.filter.project = project;
     req.filter.tags = tags;
     req.filter.status = status;
+    req.filter.include_obsolete = include_obsolete;
     req.min_score = min_score;
     SearchResponse resp;
     Status s = Unlocked([&](Engine* eng) { return eng->Search(req, &resp); });
     return CheckedResults(s, &resp.results, resp.notice);
   }
 
-  std::vector<SearchResult> Similar(const std::string& id, int limit) {
+  std::vector<SearchResult> Similar(const std::string& id, int limit, bool include_obsolete) {
     std::vector<SearchResult> out;
     std::string notice;
-    Status s = Unlocked([&](Engine* eng) { return eng->Similar(id, limit, {}, &out, &notice); });
+    store::ListFilter f;
+    f.include_obsolete = include_obsolete;
+    Status s = Unlocked([&](Engine* eng) { return eng->Similar(id, limit, f, &out, &notice); });
     return CheckedResults(s, &out, notice);
   }
 
@@ -266,12 +269,13 @@ NB_MODULE(_rekall_engine, m) {
       .def("get", &KnowledgeBase::Get, "id"_a, "The entry with this id; NotFoundError if there is none.")
       .def("search", &KnowledgeBase::Search, "query"_a, "mode"_a = rekall::SearchModeName(rekall::kDefaultSearchMode), "limit"_a = 10, nb::kw_only(),
            "type"_a = nb::none(), "project"_a = nb::none(), "tags"_a = std::vector<std::string>(),
-           "status"_a = nb::none(), "min_score"_a = nb::none(),
+           "status"_a = nb::none(), "min_score"_a = nb::none(), "include_obsolete"_a = false,
            "Searches by meaning (semantic), words (keyword) or both (hybrid, the default: it ranks best on BEIR "
-           "SciFact, bench/quality). Filters apply inside the search; "
-           "every tag given must be present. Without the model, semantic search answers with keyword results "
+           "SciFact, bench/quality). Filters apply inside the search; every tag given must be present; obsolete "
+           "entries only with a status or include_obsolete. Without the model, semantic search answers with keyword results "
            "and a RekallWarning says what is missing.")
-      .def("similar", &KnowledgeBase::Similar, "id"_a, "limit"_a = 5, "Entries nearest in meaning to entry `id`.")
+      .def("similar", &KnowledgeBase::Similar, "id"_a, "limit"_a = 5, nb::kw_only(), "include_obsolete"_a = false,
+           "Entries nearest in meaning to entry `id` (obsolete ones only with include_obsolete).")
       .def("delete", &KnowledgeBase::Delete, "id"_a, "Deletes an entry; NotFoundError if there is none.")
       .def("embed", &KnowledgeBase::Embed, "texts"_a,
            "The all-MiniLM-L6-v2 embeddings of `texts`: a float32 array of shape (len(texts), 384), unit rows.")

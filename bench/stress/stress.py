@@ -277,7 +277,7 @@ class ServerDriver(threading.Thread):
                     self.ledger.content[entry_id] = content
         elif roll < 0.60:
             entry_id = self.own.pop(self.rng.randrange(len(self.own)))
-            if self.tool("delete", "rekall_delete", {"id": entry_id}) is not None:
+            if self.tool("delete", "rekall_delete", {"id": entry_id, "confirm": True}) is not None:
                 with self.ledger.lock:
                     self.ledger.deleted.add(entry_id)
         else:

@@ -90,10 +90,11 @@ class KnowledgeBase:
         tags: Sequence[str] = ...,
         status: Optional[str] = None,
         min_score: Optional[float] = None,
+        include_obsolete: bool = False,
     ) -> list[SearchResult]:
-        """Searches by meaning (semantic), words (keyword) or both (hybrid)."""
-    def similar(self, id: str, limit: int = 5) -> list[SearchResult]:
-        """Entries nearest in meaning to entry `id`."""
+        """Searches by meaning (semantic), words (keyword) or both (hybrid); obsolete entries only on request."""
+    def similar(self, id: str, limit: int = 5, *, include_obsolete: bool = False) -> list[SearchResult]:
+        """Entries nearest in meaning to entry `id` (obsolete ones only with include_obsolete)."""
     def delete(self, id: str) -> None:
         """Deletes an entry; NotFoundError if there is none."""
     def embed(self, texts: Sequence[str]) -> numpy.typing.NDArray[numpy.float32]:

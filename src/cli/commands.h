@@ -15,4 +15,9 @@ void RegisterIndexCommands(CLI::App* app, Context* ctx);   // index.cc: embed in
 void RegisterServeCommand(CLI::App* app, Context* ctx);    // serve.cc: serve mcp-config
 void RegisterAdminCommands(CLI::App* app, Context* ctx);   // admin.cc: migrate doctor
 
+// The help of --include-obsolete (list, search, similar).
+inline constexpr const char* kIncludeObsoleteHelp = "Also obsolete (deprecated) entries, hidden otherwise";
+// And of --memory-type (list, search).
+inline constexpr const char* kMemoryTypeHelp = "Only this memory type: episodic or semantic (Rekall's)";
+
 }  // namespace rekall::cli

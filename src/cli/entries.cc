@@ -63,9 +63,10 @@ struct EditOptions {
 
 struct ListOptions {
   CLI::App* cmd = nullptr;
-  std::string type, project, status;
+  std::string type, project, status, memory_type;
   std::vector<std::string> tags;
   int limit = 50;
+  bool include_obsolete = false;
 };
 
 // A JSON object on stdin, depth-bounded like every JSON that enters.
@@ -122,7 +123,7 @@ Status Show(Context& ctx, const std::string& id) {
   std::unique_ptr<Engine> eng;
   Status s = ctx.OpenEngine(&eng);
   store::Entry e;
-  if (s.ok()) s = eng->Get(id, &e);
+  if (s.ok()) s = eng->Read(id, &e);  // counted as a read, as Rekall's show does
   if (!s.ok()) return s;
   if (ctx.json) ctx.PrintJson(store::EntryToJson(e));
   else ctx.PrintText(present::EntryText(e, present::Audience::kTerminal));
@@ -134,6 +135,8 @@ Status List(Context& ctx, const ListOptions& o) {
   if (o.cmd->count("--type")) f.type = o.type;  // the engine checks the filter
   if (o.cmd->count("--project")) f.project = o.project;
   if (o.cmd->count("--status")) f.status = o.status;
+  f.include_obsolete = o.include_obsolete;
+  if (o.cmd->count("--memory-type")) f.memory_type = o.memory_type;
   f.tags = SplitTags(o.tags);
   f.limit = o.limit;
   std::unique_ptr<Engine> eng;
@@ -231,6 +234,8 @@ void RegisterEntryCommands(CLI::App* app, Context* ctx) {
   c->add_option("--project,-p", list->project, "Only this project");
   c->add_option("--tag", list->tags, "Only entries with this tag (repeatable: all required)");
   c->add_option("--status", list->status, "active or obsolete");
+  c->add_flag("--include-obsolete", list->include_obsolete, kIncludeObsoleteHelp);
+  c->add_option("--memory-type", list->memory_type, kMemoryTypeHelp);
   c->add_option("--limit,-n", list->limit, "At most this many (0: all)")
       ->check(CLI::Range(0, std::numeric_limits<int>::max()));
 

@@ -16,16 +16,19 @@ using nlohmann::json;
 struct SearchOptions {
   CLI::App* cmd = nullptr;
   std::vector<std::string> words;
-  std::string mode = SearchModeName(kDefaultSearchMode), type, project, status;
+  std::string mode = SearchModeName(kDefaultSearchMode), type, project, status, memory_type;
   std::vector<std::string> tags;
   int limit = 10;
   double min_score = 0;
+  bool include_obsolete = false;
 };
 
 struct SimilarOptions {
   std::string id;
   int limit = 5;
+  bool include_obsolete = false;
 };
+
 
 // With --json: `head` plus "results"; otherwise one numbered line per result.
 void PrintResults(const Context& ctx, const std::vector<SearchResult>& rs, json head) {
@@ -50,6 +53,8 @@ Status ToRequest(const SearchOptions& o, SearchRequest* req) {
   if (o.cmd->count("--type")) req->filter.type = o.type;
   if (o.cmd->count("--project")) req->filter.project = o.project;
   if (o.cmd->count("--status")) req->filter.status = o.status;
+  req->filter.include_obsolete = o.include_obsolete;
+  if (o.cmd->count("--memory-type")) req->filter.memory_type = o.memory_type;
   req->filter.tags = SplitTags(o.tags);
   if (req->filter.type && !store::IsEntryType(*req->filter.type))
     s = Status::InvalidArgument("invalid type '" + *req->filter.type + "'");
@@ -74,7 +79,9 @@ Status Similar(Context& ctx, const SimilarOptions& o) {
   Status s = ctx.OpenEngine(&eng);
   std::vector<SearchResult> out;
   std::string notice;
-  if (s.ok()) s = eng->Similar(o.id, o.limit, {}, &out, &notice);
+  store::ListFilter f;
+  f.include_obsolete = o.include_obsolete;
+  if (s.ok()) s = eng->Similar(o.id, o.limit, f, &out, &notice);
   if (!s.ok()) return s;
   ctx.Notice(notice);
   PrintResults(ctx, out, json{{"entry_id", o.id}});
@@ -103,12 +110,15 @@ void RegisterSearchCommands(CLI::App* app, Context* ctx) {
   c->add_option("--project,-p", q->project, "Only this project");
   c->add_option("--tag", q->tags, "Only entries with this tag (repeatable)");
   c->add_option("--status", q->status, "active or obsolete");
+  c->add_flag("--include-obsolete", q->include_obsolete, kIncludeObsoleteHelp);
+  c->add_option("--memory-type", q->memory_type, kMemoryTypeHelp);
 
   auto sim = std::make_shared<SimilarOptions>();
   c = AddCommand(app, "similar", "Entries nearest in meaning to an entry", ctx,
                  [sim](Context& x) { return Similar(x, *sim); });
   c->add_option("id", sim->id, "Entry id")->required();
   c->add_option("--limit,-n", sim->limit, "Number of results")->check(CLI::Range(1, 4096));
+  c->add_flag("--include-obsolete", sim->include_obsolete, kIncludeObsoleteHelp);
 }
 
 }  // namespace rekall::cli

@@ -73,6 +73,8 @@ void RegisterServeCommand(CLI::App* app, Context* ctx) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* c = AddCommand(app, "serve", "Serve the knowledge base to AI agents over MCP (stdio)", ctx,
                            [o](Context& x) { return Serve(x, *o); });
+  // Rekall's name of the command, and the one its documentation uses.
+  c->alias("mcp-server")->alias("mcp");
   c->add_option("--workers", o->workers, "Threads running tool calls")->check(CLI::Range(1, 64));
   c->add_flag("--warm", o->warm, "Load the model in the background at start (also: [engine] warm_model)");
 

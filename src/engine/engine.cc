@@ -569,7 +569,7 @@ Status EngineImpl::List(const store::ListFilter& f, std::vector<store::Entry>* o
   if (!s.ok()) return s;
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
-  return store_->List(f, out);
+  return store_->List(store::VisibleFilter(f), out);
 }
 
 Status EngineImpl::Exists(const std::string& id, bool* exists) {
@@ -672,12 +672,14 @@ Status ValidateRequest(const SearchRequest& req) {
 
 }  // namespace
 
-Status EngineImpl::Search(const SearchRequest& req, SearchResponse* resp) {
+Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* resp) {
   resp->results.clear();
   Touch();
-  resp->mode_used = req.mode;
-  Status s = ValidateRequest(req);
+  resp->mode_used = asked.mode;
+  Status s = ValidateRequest(asked);
   if (!s.ok()) return s;
+  SearchRequest req = asked;
+  req.filter = store::VisibleFilter(asked.filter);
   if (req.mode == SearchMode::kKeyword) {
     std::lock_guard<std::recursive_mutex> l(mu_);
     sqlite::CancelScope cancel(store_->db(), req.cancelled);
@@ -718,7 +720,7 @@ Status EngineImpl::Search(const SearchRequest& req, SearchResponse* resp) {
 
 Status EngineImpl::SemanticSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp) {
   std::vector<Hit> hits;
-  Status s = index_->Search(q.data(), static_cast<int>(q.size()), req.limit, ToIndexFilter(req.filter), &hits);
+  Status s = NearestFiltered(q, req.limit, req.filter, &hits);
   if (!s.ok()) return s;
   int rank = 0;
   for (const auto& h : hits) {
@@ -739,8 +741,7 @@ Status EngineImpl::HybridSearch(const SearchRequest& req, const std::vector<floa
   Status s = store_->KeywordSearch(req.query, req.filter, depth, &kw);
   if (!s.ok()) return s;
   std::vector<Hit> vh;
-  if (!(s = index_->Search(q.data(), static_cast<int>(q.size()), depth, ToIndexFilter(req.filter), &vh)).ok())
-    return s;
+  if (!(s = NearestFiltered(q, depth, req.filter, &vh)).ok()) return s;
   if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
   std::unordered_map<std::string, SearchResult> fused;
   for (const auto& h : kw) {
@@ -787,10 +788,11 @@ Status EngineImpl::EntryVector(const std::string& id, std::vector<float>* vec) {
   return Status::OK();
 }
 
-Status EngineImpl::Similar(const std::string& id, int limit, const store::ListFilter& filter,
+Status EngineImpl::Similar(const std::string& id, int limit, const store::ListFilter& asked,
                            std::vector<SearchResult>* out, std::string* notice) {
   out->clear();
-  Status s = store::ValidateFilter(filter);
+  Status s = store::ValidateFilter(asked);
+  store::ListFilter filter = store::VisibleFilter(asked);
   if (!s.ok()) return s;
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
@@ -804,8 +806,7 @@ Status EngineImpl::Similar(const std::string& id, int limit, const store::ListFi
   if (!(s = EnsureIndex()).ok()) return s;
   if (notice) *notice = index_notice_;
   std::vector<Hit> hits;
-  if (!(s = index_->Search(vec.data(), static_cast<int>(vec.size()), limit + 1, ToIndexFilter(filter), &hits)).ok())
-    return s;
+  if (!(s = NearestFiltered(vec, limit + 1, filter, &hits)).ok()) return s;
   int rank = 0;
   for (const auto& h : hits) {
     if (h.entry_id == id) continue;

@@ -188,6 +188,31 @@ struct MigrationReport {
   std::string backup_path;  // applied: the backup written; otherwise where it would go
 };
 
+// An entry reached from another through links (Engine::Related).
+struct RelatedEntry {
+  store::Entry entry;
+  std::string relation_type;  // of the link it was first reached by
+  bool outgoing = false;      // that link's source was the nearer entry
+  int depth = 1;              // links from the start
+  std::optional<std::string> reason;
+};
+
+// Entries whose structured contexts share at least two trigger keywords:
+// a chance to generalise them into one pattern (Engine::Suggest).
+struct KeywordCluster {
+  std::vector<std::string> keywords;  // shared by every entry
+  std::vector<store::Entry> entries;
+};
+
+// What Engine::Suggest finds: Rekall's pending suggestions, then clusters.
+struct Suggestions {
+  std::vector<store::Suggestion> pending;
+  std::vector<KeywordCluster> clusters;
+};
+
+// The deepest Related reaches (Rekall's documented maximum).
+inline constexpr int kMaxRelatedDepth = 3;
+
 struct EngineOptions {
   // Files and folders, the clock of idle times and cache expiry, this
   // process's memory (tests give a fake).
@@ -269,7 +294,8 @@ class Engine {
                        std::string* notice) = 0;
   virtual Status Delete(const std::string& id) = 0;
   virtual Status Get(const std::string& id, store::Entry* e) = 0;
-  // Newest first.
+  // Newest first. Obsolete entries only when the filter asks for them
+  // (store::VisibleFilter), here as in Search and Similar.
   virtual Status List(const store::ListFilter& f, std::vector<store::Entry>* out) = 0;
   virtual Status Exists(const std::string& id, bool* exists) = 0;
   // Whether the file can hold that column of Rekall's `entries` (as a key of
@@ -281,9 +307,49 @@ class Engine {
   virtual Status ResolveId(const std::string& id_or_prefix, std::string* id) = 0;
 
   virtual Status Search(const SearchRequest& req, SearchResponse* resp) = 0;
-  // Entries nearest to entry `id` (itself excluded).
+  // Entries nearest to entry `id` (itself excluded); obsolete ones only when
+  // the filter asks for them.
   virtual Status Similar(const std::string& id, int limit, const store::ListFilter& f,
                          std::vector<SearchResult>* out, std::string* notice) = 0;
+
+  // ---- What Rekall's agents use (agent.cc), in Rekall's tables.
+
+  // Get, and Rekall's bookkeeping of a read (access_count, last_accessed,
+  // consolidation_score): what `show` does. Search counts a read of each
+  // result it returns, as Rekall's search does.
+  virtual Status Read(const std::string& id, store::Entry* e) = 0;
+  // Links two entries (exact ids) in Rekall's `links` table; *l gets its id.
+  virtual Status Link(store::Link* l) = 0;
+  // Removes the links from `source` to `target`, of every type.
+  virtual Status Unlink(const std::string& source, const std::string& target, int* removed) = 0;
+  // The links of entry `id`, both directions.
+  virtual Status LinksOf(const std::string& id, std::vector<store::Link>* out) = 0;
+  virtual Status CountLinks(size_t* n) = 0;
+  // Entries linked to `id` either way, up to `depth` links away (1 to
+  // kMaxRelatedDepth; clamped), each once, nearest first.
+  virtual Status Related(const std::string& id, int depth, std::vector<RelatedEntry>* out) = 0;
+  // Marks entry `id` obsolete, superseded by `replaced_by` when given (which
+  // must exist), as Rekall's `deprecate` does: kept, hidden from search.
+  virtual Status Deprecate(const std::string& id, const std::optional<std::string>& replaced_by, store::Entry* out,
+                           std::string* notice) = 0;
+  // Active entries not read for `days` days (or never), least recent first.
+  virtual Status Stale(int days, int limit, std::vector<store::Entry>* out) = 0;
+  // The free-text context stored with each of `ids` (exact ids), or none.
+  virtual Status GetContexts(const std::vector<std::string>& ids,
+                             std::vector<std::optional<std::string>>* out) = 0;
+  // One new entry generalising entries `ids` (exact, at least two): *e holds
+  // the title and type (both optional: a title from the sources' words, type
+  // pattern); content lists the sources, tags are those of two sources or
+  // more, the project the first source's. It is linked derived_from to each
+  // source, all in one transaction.
+  virtual Status Generalize(const std::vector<std::string>& ids, store::Entry* e, std::string* notice) = 0;
+  // Rekall's pending suggestions (of `type` when given, at most `limit`)
+  // and, with `clusters`, entries sharing trigger keywords.
+  virtual Status Suggest(const std::optional<std::string>& type, int limit, bool clusters, Suggestions* out) = 0;
+  // Sources whose themes are among the first five tags of entry `id`.
+  virtual Status SourcesFor(const std::string& id, int limit, std::vector<store::Source>* out) = 0;
+  // Sources due for a link check (not verified in the last day).
+  virtual Status SourcesToVerify(int limit, std::vector<store::Source>* out) = 0;
 
   // Row-major texts.size() x dim unit vectors, waiting for the model to load.
   virtual Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) = 0;

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +52,21 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status Similar(const std::string& id, int limit, const store::ListFilter& f, std::vector<SearchResult>* out,
                  std::string* notice) override;
   Status Embed(const std::vector<std::string>& texts, std::vector<float>* out) override;
+
+  Status Read(const std::string& id, store::Entry* e) override;
+  Status Link(store::Link* l) override;
+  Status Unlink(const std::string& source, const std::string& target, int* removed) override;
+  Status LinksOf(const std::string& id, std::vector<store::Link>* out) override;
+  Status CountLinks(size_t* n) override;
+  Status Related(const std::string& id, int depth, std::vector<RelatedEntry>* out) override;
+  Status Deprecate(const std::string& id, const std::optional<std::string>& replaced_by, store::Entry* out,
+                   std::string* notice) override;
+  Status Stale(int days, int limit, std::vector<store::Entry>* out) override;
+  Status GetContexts(const std::vector<std::string>& ids, std::vector<std::optional<std::string>>* out) override;
+  Status Generalize(const std::vector<std::string>& ids, store::Entry* e, std::string* notice) override;
+  Status Suggest(const std::optional<std::string>& type, int limit, bool clusters, Suggestions* out) override;
+  Status SourcesFor(const std::string& id, int limit, std::vector<store::Source>* out) override;
+  Status SourcesToVerify(int limit, std::vector<store::Source>* out) override;
 
   Status RebuildIndex(bool all, const std::function<void(size_t done, size_t total)>& progress,
                       size_t* embedded) override;
@@ -126,6 +142,22 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   // store::WriteObserver: keeps the vector index in the write's transaction.
   Status OnSummaryVector(const store::Entry& e, const float* vec, int dim) override;
   Status OnEntryRemoved(const std::string& entry_id) override;
+
+  // --- agent.cc
+  // Rekall's bookkeeping of reads of `results`; best effort: a read never
+  // fails because its bookkeeping could not be written.
+  void RecordReads(const std::vector<SearchResult>& results);
+  // The entries one link away from each of `from` not in *seen, for Related.
+  Status RelatedStep(const std::vector<std::string>& from, int depth, std::set<std::string>* seen,
+                     std::vector<RelatedEntry>* out, std::vector<std::string>* next);
+  // Generalize's entry and its links, written in one transaction.
+  Status WriteGeneralized(store::Entry* e, const std::vector<std::string>& sources);
+  // The index's k nearest summary vectors passing `f`. The index filters on
+  // type, project, status and tags; a memory type is checked on the stored
+  // entries, asking the index for more until k pass or it has no more.
+  Status NearestFiltered(const std::vector<float>& q, int k, const store::ListFilter& f, std::vector<Hit>* hits);
+  // Search without the bookkeeping of reads.
+  Status SearchEntries(const SearchRequest& req, SearchResponse* resp);
 
   // --- import_export.cc
   // Reads and checks every entry of `in` before anything is written;

@@ -43,7 +43,10 @@ std::vector<ToolSpec> FakeToolHandler::Tools() {
       {"bad_utf8", "Returns text that is not valid UTF-8.", {{"type", "object"}}},
   };
   if (rekall_tools_) {
-    for (auto& t : RekallToolSpecs()) tools.push_back(std::move(t));
+    for (auto& t : RekallToolSpecs()) {
+      t.output_schema = nullptr;  // the fake's results echo the call instead
+      tools.push_back(std::move(t));
+    }
   }
   return tools;
 }

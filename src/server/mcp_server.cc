@@ -173,7 +173,10 @@ void McpServer::Impl::Prepare(int out) {
     tool_index[t.name] = i;
     groups[t.name] = handler->SupersedeGroup(t.name);
     json schema = t.input_schema.is_object() ? t.input_schema : json{{"type", "object"}};
-    list.push_back(json{{"name", t.name}, {"description", t.description}, {"inputSchema", schema}});
+    json tool{{"name", t.name}, {"description", t.description}, {"inputSchema", schema}};
+    if (t.annotations.is_object()) tool["annotations"] = t.annotations;
+    if (t.output_schema.is_object()) tool["outputSchema"] = t.output_schema;
+    list.push_back(std::move(tool));
   }
   tools_list = json{{"tools", std::move(list)}};
   std::lock_guard<std::mutex> lock(mu);

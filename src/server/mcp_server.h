@@ -43,6 +43,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -75,9 +76,19 @@ class CancelToken {
 };
 
 struct ToolSpec {
+  ToolSpec() = default;
+  ToolSpec(std::string n, std::string d, nlohmann::json schema)
+      : name(std::move(n)), description(std::move(d)), input_schema(std::move(schema)) {}
+
   std::string name;
   std::string description;
   nlohmann::json input_schema;  // JSON Schema, {"type": "object", ...}
+  // MCP tool annotations ({"readOnlyHint": true, ...}); null: none sent.
+  nlohmann::json annotations;
+  // JSON Schema of a successful result's structured content; null: none.
+  // Clients check results against it, so every successful result of the
+  // tool must carry structured content that matches.
+  nlohmann::json output_schema;
 };
 
 struct ToolResult {

@@ -38,6 +38,8 @@ Status ToSearchRequest(const json& args, SearchRequest* req) {
   }
   if (auto it = args.find("project"); it != args.end()) req->filter.project = it->get<std::string>();
   if (auto it = args.find("tags"); it != args.end()) req->filter.tags = it->get<std::vector<std::string>>();
+  req->filter.include_obsolete = args.value("include_obsolete", false);
+  if (auto it = args.find("memory_type"); it != args.end()) req->filter.memory_type = it->get<std::string>();
   // Rekall's `context` sharpens the meaning of a short query: the engine
   // embeds it with the query, and matches only the query's words.
   req->context = args.value("context", std::string());
@@ -93,6 +95,17 @@ ToolResult RekallToolHandler::Call(const std::string& name, const json& args, co
   if (name == "rekall_delete") return Delete(args);
   if (name == "rekall_similar") return Similar(args, cancel);
   if (name == "rekall_info") return Info();
+  if (name == "rekall_help") return Help(args);
+  if (name == "rekall_link") return Link(args);
+  if (name == "rekall_unlink") return Unlink(args);
+  if (name == "rekall_related") return Related(args);
+  if (name == "rekall_deprecate") return Deprecate(args);
+  if (name == "rekall_stale") return Stale(args);
+  if (name == "rekall_suggest") return Suggest(args);
+  if (name == "rekall_get_context") return GetContext(args);
+  if (name == "rekall_generalize") return Generalize(args);
+  if (name == "rekall_sources_suggest") return SourcesSuggest(args);
+  if (name == "rekall_sources_verify") return SourcesVerify(args);
   return ToolResult::Error("unknown tool " + name);
 }
 
@@ -127,11 +140,24 @@ ToolResult RekallToolHandler::Show(const json& args) {
   std::string id;
   Status s = engine_->ResolveId(args.at("id").get<std::string>(), &id);
   store::Entry e;
-  if (s.ok()) s = engine_->Get(id, &e);
+  if (s.ok()) s = engine_->Read(id, &e);  // a read, counted as Rekall counts it
+  std::vector<store::Link> links;
+  if (s.ok()) s = engine_->LinksOf(id, &links);
   if (!s.ok()) return ToolResult::FromStatus(s);
   ToolResult r;
   r.structured = present::EntryJson(e);
   r.text = present::EntryText(e, present::Audience::kAgent);
+  if (!links.empty()) {
+    r.structured["links"] = json::array();
+    r.text += "\n\nlinks:";
+    for (const auto& l : links) {
+      bool out = l.source_id == id;
+      r.structured["links"].push_back(json{{"direction", out ? "outgoing" : "incoming"},
+                                           {"relation_type", l.relation_type},
+                                           {"entry_id", out ? l.target_id : l.source_id}});
+      r.text += std::string("\n- ") + (out ? "→ [" : "← [") + l.relation_type + "] " + (out ? l.target_id : l.source_id);
+    }
+  }
   return r;
 }
 
@@ -146,6 +172,11 @@ ToolResult RekallToolHandler::Add(const json& args) {
   }
   store::Entry e;
   patch.ApplyTo(&e);
+  if (auto it = args.find("memory_type"); it != args.end()) {
+    if (!engine_->HasEntryColumn("memory_type"))
+      return ToolResult::Error("this database (an older Rekall schema) has no memory_type column");
+    e.extra["memory_type"] = *it;
+  }
   std::string notice;
   Status s = engine_->Add(&e, &notice);
   if (!s.ok()) return ToolResult::FromStatus(s);
@@ -184,6 +215,10 @@ ToolResult RekallToolHandler::Update(const json& args) {
 
 ToolResult RekallToolHandler::Delete(const json& args) {
   std::string id = args.at("id").get<std::string>();
+  // Rekall refuses without confirm=true; so do we, as an error the agent sees.
+  if (!args.value("confirm", false))
+    return ToolResult::Error("deletion not confirmed: call rekall_delete again with confirm=true (it cannot be "
+                             "undone), or keep the entry's history with rekall_deprecate");
   bool exists = false;
   Status s = engine_->Exists(id, &exists);
   if (s.ok() && !exists) s = Status::NotFound("no entry with id " + id + " (rekall_delete takes the full id)");
@@ -201,7 +236,9 @@ ToolResult RekallToolHandler::Similar(const json& args, const CancelToken& cance
   std::vector<SearchResult> out;
   std::string notice;
   int limit = ClampLimit(args, "limit", 5);
-  if (s.ok()) s = engine_->Similar(id, limit, {}, &out, &notice);
+  store::ListFilter f;
+  f.include_obsolete = args.value("include_obsolete", false);
+  if (s.ok()) s = engine_->Similar(id, limit, f, &out, &notice);
   if (!s.ok()) return ToolResult::FromStatus(s);
   if (cancel.cancelled()) return ToolResult::Error("cancelled");
   ToolResult r;

@@ -39,6 +39,21 @@ class RekallToolHandler : public ToolHandler {
   ToolResult Delete(const nlohmann::json& args);
   ToolResult Similar(const nlohmann::json& args, const CancelToken& cancel);
   ToolResult Info();
+  // rekall_agent_handler.cc: links, deprecation, stale entries, the guide.
+  ToolResult Help(const nlohmann::json& args);
+  ToolResult Link(const nlohmann::json& args);
+  ToolResult Unlink(const nlohmann::json& args);
+  ToolResult Related(const nlohmann::json& args);
+  ToolResult Deprecate(const nlohmann::json& args);
+  ToolResult Stale(const nlohmann::json& args);
+  // rekall_discovery_handler.cc: suggestions, contexts, generalization, sources.
+  ToolResult Suggest(const nlohmann::json& args);
+  ToolResult GetContext(const nlohmann::json& args);
+  ToolResult Generalize(const nlohmann::json& args);
+  ToolResult SourcesSuggest(const nlohmann::json& args);
+  ToolResult SourcesVerify(const nlohmann::json& args);
+  // An id argument (full or a unique prefix) as a full id.
+  Status ArgId(const nlohmann::json& args, const char* key, std::string* id);
 
   Engine* engine_;
 };

@@ -1,6 +1,7 @@
 #include "server/rekall_handler.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -63,8 +64,11 @@ class RekallHandlerTest : public ::testing::Test {
 TEST_F(RekallHandlerTest, ListsTheRekallTools) {
   std::vector<std::string> names;
   for (const auto& t : handler_->Tools()) names.push_back(t.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"rekall_search", "rekall_show", "rekall_add", "rekall_similar",
-                                             "rekall_info", "rekall_update", "rekall_delete"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "rekall_help", "rekall_search", "rekall_show", "rekall_add", "rekall_link", "rekall_suggest",
+                       "rekall_get_context", "rekall_unlink", "rekall_related", "rekall_similar",
+                       "rekall_sources_suggest", "rekall_info", "rekall_stale", "rekall_generalize",
+                       "rekall_sources_verify", "rekall_deprecate", "rekall_update", "rekall_delete"}));  // Rekall's order
   EXPECT_EQ(handler_->SupersedeGroup("rekall_search"), "search");
   EXPECT_EQ(handler_->SupersedeGroup("rekall_add"), "");
 }
@@ -107,6 +111,7 @@ TEST_F(RekallHandlerTest, UnknownIdIsAToolError) {
   EXPECT_EQ(r.structured["error"], "not found") << r.structured.dump();
   EXPECT_TRUE(Call("rekall_show", {{"id", "nope"}}).is_error);
   EXPECT_TRUE(Call("rekall_delete", {{"id", "nope"}}).is_error);
+  EXPECT_TRUE(Call("rekall_delete", {{"id", "nope"}, {"confirm", true}}).is_error);
   EXPECT_TRUE(Call("rekall_update", {{"id", "nope"}, {"title", "x"}}).is_error);
   EXPECT_TRUE(Call("rekall_similar", {{"entry_id", "nope"}}).is_error);
 }
@@ -271,6 +276,10 @@ TEST_F(RekallHandlerTest, UpdateDeleteAndSimilar) {
   EXPECT_TRUE(r.is_error);
 
   r = Call("rekall_delete", {{"id", b}});
+  EXPECT_TRUE(r.is_error);  // Rekall's confirm is required
+  EXPECT_NE(r.text.find("confirm=true"), std::string::npos) << r.text;
+  EXPECT_FALSE(Call("rekall_show", {{"id", b}}).is_error);
+  r = Call("rekall_delete", {{"id", b}, {"confirm", true}});
   ASSERT_FALSE(r.is_error) << r.text;
   EXPECT_EQ(r.structured["deleted"], b);
   EXPECT_TRUE(Call("rekall_show", {{"id", b}}).is_error);
@@ -337,6 +346,176 @@ TEST_F(RekallHandlerTest, ConcurrentCallsFromSeveralWorkers) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_EQ(Call("rekall_info", json::object()).structured["entries"], 70);
+}
+
+TEST_F(RekallHandlerTest, LinksRelatedBothWaysUpToThreeLinks) {
+  std::string a = AddEntry("a", "x"), b = AddEntry("b", "y"), c = AddEntry("c", "z"), d = AddEntry("d", "w");
+  ToolResult r = Call("rekall_link", {{"source_id", a}, {"target_id", b}, {"relation_type", "related"},
+                                      {"reason", "same theme"}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_NE(r.text.find("Link created: " + a + " → [related] → " + b), std::string::npos) << r.text;
+  EXPECT_FALSE(Call("rekall_link", {{"source_id", c}, {"target_id", b}, {"relation_type", "supersedes"},
+                                    {"reason", "c replaces b"}}).is_error);
+  EXPECT_FALSE(Call("rekall_link", {{"source_id", d}, {"target_id", c}, {"relation_type", "derived_from"},
+                                    {"reason", "r"}}).is_error);
+  // Rekall's refusals: a duplicate, a link to itself, an unknown entry.
+  EXPECT_TRUE(Call("rekall_link", {{"source_id", a}, {"target_id", b}, {"relation_type", "related"},
+                                   {"reason", "again"}}).is_error);
+  EXPECT_TRUE(Call("rekall_link", {{"source_id", a}, {"target_id", a}, {"relation_type", "related"},
+                                   {"reason", "self"}}).is_error);
+  EXPECT_TRUE(Call("rekall_link", {{"source_id", a}, {"target_id", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"},
+                                   {"relation_type", "related"}, {"reason", "r"}}).is_error);
+
+  r = Call("rekall_related", {{"entry_id", a}, {"depth", 1}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["count"], 1);
+  EXPECT_EQ(r.structured["related"][0]["id"], b);
+  EXPECT_EQ(r.structured["related"][0]["direction"], "outgoing");
+  r = Call("rekall_related", {{"entry_id", b}, {"depth", 1}});
+  EXPECT_EQ(r.structured["count"], 2);  // incoming from a and from c
+  EXPECT_NE(r.text.find("← [supersedes]"), std::string::npos) << r.text;
+  r = Call("rekall_related", {{"entry_id", a}, {"depth", 9}});  // clamped to 3
+  EXPECT_EQ(r.structured["depth"], 3);
+  ASSERT_EQ(r.structured["count"], 3);
+  EXPECT_EQ(r.structured["related"][2]["id"], d);
+  EXPECT_EQ(r.structured["related"][2]["depth"], 3);
+
+  ToolResult shown = Call("rekall_show", {{"id", b}});
+  EXPECT_EQ(shown.structured["links"].size(), 2u);
+
+  r = Call("rekall_unlink", {{"source_id", b}, {"target_id", a}});
+  EXPECT_EQ(r.structured["removed"], 0);  // direction matters
+  EXPECT_NE(r.text.find("No link found"), std::string::npos);
+  r = Call("rekall_unlink", {{"source_id", a}, {"target_id", b}});
+  EXPECT_EQ(r.structured["removed"], 1);
+  r = Call("rekall_related", {{"entry_id", a}, {"depth", 1}});
+  EXPECT_EQ(r.structured["count"], 0);
+  EXPECT_NE(r.text.find("No related entries"), std::string::npos);
+}
+
+TEST_F(RekallHandlerTest, DeprecateHidesFromSearchAndKeepsTheEntry) {
+  std::string old = AddEntry("nginx timeout old fix", "proxy timeout 60");
+  std::string now = AddEntry("nginx timeout fix", "proxy timeout 300");
+  ToolResult r = Call("rekall_deprecate", {{"id", old}, {"replaced_by", now}, {"reason", "outdated"}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["status"], "obsolete");
+  EXPECT_EQ(r.structured["superseded_by"], now);
+  EXPECT_NE(r.text.find("Reason: outdated"), std::string::npos);
+  r = Call("rekall_search", {{"query", "nginx timeout"}, {"mode", "keyword"}, {"limit", 10}});
+  ASSERT_EQ(r.structured["count"], 1);
+  EXPECT_EQ(r.structured["results"][0]["id"], now);
+  r = Call("rekall_search", {{"query", "nginx timeout"}, {"mode", "keyword"}, {"limit", 10},
+                             {"include_obsolete", true}});
+  EXPECT_EQ(r.structured["count"], 2);
+  EXPECT_EQ(Call("rekall_show", {{"id", old}}).structured["status"], "obsolete");
+  EXPECT_TRUE(Call("rekall_deprecate", {{"id", old}, {"replaced_by", "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}}).is_error);
+  EXPECT_TRUE(Call("rekall_deprecate", {{"id", old}, {"replaced_by", old}}).is_error);
+}
+
+TEST_F(RekallHandlerTest, ReadsAreCountedAndStaleListsTheUnread) {
+  std::string a = AddEntry("alpha", "one");
+  ToolResult r = Call("rekall_stale", {{"days", 0}, {"limit", 20}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["count"], 1);  // read when written, a moment ago
+  r = Call("rekall_stale", {{"days", 90}, {"limit", 20}});
+  EXPECT_EQ(r.structured["count"], 0);
+  EXPECT_NE(r.text.find("No entries inactive"), std::string::npos);
+  Call("rekall_show", {{"id", a}});
+  Call("rekall_search", {{"query", "alpha"}, {"mode", "keyword"}});
+  store::Entry e;
+  ASSERT_TRUE(engine_->Get(a, &e).ok());
+  EXPECT_EQ(e.extra["access_count"], 2);
+  EXPECT_TRUE(e.extra["last_accessed"].is_string());
+}
+
+TEST_F(RekallHandlerTest, MemoryTypeIsSettable) {
+  std::string id = AddEntry("general rule", "always pin versions", "pattern", {{"memory_type", "semantic"}});
+  store::Entry e;
+  ASSERT_TRUE(engine_->Get(id, &e).ok());
+  EXPECT_EQ(e.extra["memory_type"], "semantic");
+  std::string other = AddEntry("an event", "it broke once");
+  ASSERT_TRUE(engine_->Get(other, &e).ok());
+  EXPECT_EQ(e.extra["memory_type"], "episodic");  // Rekall's default
+}
+
+TEST_F(RekallHandlerTest, GeneralizeLinksTheNewEntryToItsSources) {
+  std::string a = AddEntry("nginx timeout on upload", "raise proxy_read_timeout", "bug", {{"tags", {"nginx", "web"}}});
+  std::string b = AddEntry("nginx timeout on export", "raise it too", "bug", {{"tags", {"nginx", "db"}}});
+  EXPECT_TRUE(Call("rekall_generalize", {{"entry_ids", {a}}, {"type", "pattern"}}).is_error);
+  EXPECT_TRUE(Call("rekall_generalize", {{"entry_ids", {a, a}}, {"type", "pattern"}}).is_error);  // one distinct
+  EXPECT_TRUE(Call("rekall_generalize", {{"entry_ids", {a, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}}, {"type", "pattern"}}).is_error);
+  ToolResult r = Call("rekall_generalize", {{"entry_ids", {a, b}}, {"type", "pattern"}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  std::string g = r.structured["id"];
+  EXPECT_EQ(r.structured["title"], "Pattern: nginx timeout on");  // the first 3 words of each, once
+  EXPECT_EQ(r.structured["tags"], json({"nginx"}));  // in two sources or more
+  store::Entry e;
+  ASSERT_TRUE(engine_->Get(g, &e).ok());
+  EXPECT_NE(e.content.find("Generalized from 2 entries"), std::string::npos);
+  EXPECT_EQ(e.confidence, 3);
+  r = Call("rekall_related", {{"entry_id", g}, {"depth", 1}});
+  ASSERT_EQ(r.structured["count"], 2);
+  EXPECT_EQ(r.structured["related"][0]["relation_type"], "derived_from");
+  EXPECT_EQ(r.structured["related"][0]["direction"], "outgoing");
+}
+
+TEST_F(RekallHandlerTest, GetContextAndSuggestReadWhatAddStored) {
+  json ctx1 = {{"situation", "uploads cut at 30 s"}, {"solution", "raise the worker timeout"},
+               {"trigger_keywords", {"gunicorn", "timeout", "upload"}}};
+  json ctx2 = {{"situation", "exports cut at 30 s"}, {"solution", "raise the worker timeout too"},
+               {"trigger_keywords", {"gunicorn", "timeout"}}};
+  std::string a = AddEntry("gunicorn upload", "x", "bug", {{"context", ctx1}});
+  std::string b = AddEntry("gunicorn export", "y", "bug", {{"context", ctx2}});
+  std::string c = AddEntry("no context", "z");
+  ToolResult r = Call("rekall_get_context", {{"entry_ids", {a, c}}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  EXPECT_EQ(r.structured["contexts"][0]["context"], "Situation: uploads cut at 30 s\nSolution: raise the worker timeout");
+  EXPECT_TRUE(r.structured["contexts"][1]["context"].is_null());
+  EXPECT_NE(r.text.find("(No context stored)"), std::string::npos);
+  EXPECT_TRUE(Call("rekall_get_context", {{"entry_ids", json::array()}}).is_error);
+  r = Call("rekall_get_context", {{"entry_ids", {c}}});
+  EXPECT_NE(r.text.find("No context stored"), std::string::npos);
+
+  r = Call("rekall_suggest", {{"limit", 10}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["clusters"].size(), 1u);
+  EXPECT_EQ(r.structured["clusters"][0]["keywords"], json({"gunicorn", "timeout"}));
+  EXPECT_EQ(r.structured["clusters"][0]["entry_ids"].size(), 2u);
+  r = Call("rekall_suggest", {{"limit", 10}, {"include_consolidation", false}});
+  EXPECT_NE(r.text.find("No suggestions"), std::string::npos);
+  (void)b;
+}
+
+TEST_F(RekallHandlerTest, SourcesAreSuggestedByThemeAndListedForVerification) {
+  std::string a = AddEntry("react hooks", "x", "pattern", {{"tags", {"React"}}});
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/k.db").c_str(), &db), SQLITE_OK);
+  const char* sql =
+      "INSERT INTO sources(id, domain, url_pattern, personal_score, created_at, last_verified) VALUES "
+      "('S1', 'react.dev', '/reference/*', 80, '2025-01-01T00:00:00', NULL), "
+      "('S2', 'vuejs.org', '/guide', 60, '2025-01-01T00:00:00', '2999-01-01T00:00:00'); "
+      "INSERT INTO source_themes(source_id, theme) VALUES ('S1', 'react'), ('S2', 'vue');";
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  ToolResult r = Call("rekall_sources_suggest", {{"entry_id", a}, {"limit", 5}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["count"], 1);
+  EXPECT_EQ(r.structured["sources"][0]["url"], "https://react.dev/reference/");
+  EXPECT_EQ(r.structured["sources"][0]["themes"], json({"react"}));
+  r = Call("rekall_sources_verify", {{"limit", 10}});
+  ASSERT_FALSE(r.is_error) << r.text;
+  ASSERT_EQ(r.structured["count"], 1);  // S2 was verified "recently"
+  EXPECT_EQ(r.structured["sources"][0]["id"], "S1");
+}
+
+TEST_F(RekallHandlerTest, HelpHasATopic) {
+  ToolResult r = Call("rekall_help", {{"topic", "links"}});
+  ASSERT_FALSE(r.is_error);
+  EXPECT_NE(r.text.find("rekall_link"), std::string::npos);
+  EXPECT_EQ(r.text.find("## Adding"), std::string::npos);
+  r = Call("rekall_help", json::object());
+  EXPECT_NE(r.text.find("## Adding"), std::string::npos);
+  EXPECT_NE(r.text.find("## Searching"), std::string::npos);
 }
 
 }  // namespace

@@ -1,28 +1,20 @@
-// The tools `rekall serve` offers. Names, argument names, types, defaults
-// and required lists are those of the Python Rekall's MCP server, so agents
-// configured for it keep working; our additions are marked in each tool's
-// description and here (RekallToolSpecs() has the full schemas):
-//   rekall_search  query (string, required), context (string), type (string),
-//                  project (string), limit (integer, default 10);
-//                  ours adds mode (hybrid|semantic|keyword, default hybrid:
-//                  engine/search_mode.h)
-//                  and tags (string[], all must match)
-//   rekall_show    id (string, required; full id or prefix)
-//   rekall_add     type (bug|pattern|decision|pitfall|config|reference,
-//                  required), title (string, required), content (string),
-//                  context (object {situation, solution, trigger_keywords[],
-//                  what_failed, conversation_excerpt, files_modified[],
-//                  error_messages[]}; Rekall also takes a plain string),
-//                  tags (string[]), project (string),
-//                  confidence (integer 0-5, default 2); Rekall requires
-//                  context too, we do not
-//   rekall_similar entry_id (string, required), limit (integer, default 5)
-//   rekall_info    no arguments; ours returns our own statistics
-//   rekall_delete  id (string, required)          -- ours, Rekall has none
-//   rekall_update  id (string, required) + any rekall_add field -- ours
-// Rekall also has rekall_help, rekall_link, rekall_unlink, rekall_suggest,
-// rekall_get_context, rekall_related, rekall_sources_suggest, rekall_stale,
-// rekall_generalize and rekall_sources_verify, which we do not offer (yet).
+// The tools `rekall serve` offers: Rekall's 17, with the names, argument
+// names, types, defaults and required lists of the Python Rekall's MCP
+// server (so agents configured for it keep working), in its tools/list
+// order, plus our rekall_update. RekallToolSpecs() has the full schemas;
+// our additions are marked in each description:
+//   rekall_search  + mode (hybrid|semantic|keyword, default hybrid:
+//                  engine/search_mode.h), tags,
+//                  include_obsolete
+//   rekall_similar + include_obsolete
+//   rekall_add     + memory_type; context may also be a plain string and
+//                  nothing inside it is required (Rekall requires
+//                  situation and solution)
+//   rekall_update  ours
+// Where Rekall's tool is broken at its commit 676d848 (rekall_related,
+// rekall_deprecate, rekall_sources_suggest, rekall_sources_verify), ours
+// does what its documentation says; rekall_sources_verify only reads.
+// Each tool also carries MCP annotations and an output schema.
 #pragma once
 
 #include <string>
@@ -32,8 +24,7 @@
 
 namespace rekall::server {
 
-// rekall_search, rekall_show, rekall_add, rekall_similar, rekall_info,
-// rekall_update, rekall_delete.
+// Every tool, in Rekall's order (rekall_update before rekall_delete).
 std::vector<ToolSpec> RekallToolSpecs();
 
 // The supersede group of each Rekall tool: a newer rekall_search cancels a

@@ -25,9 +25,13 @@ TEST(RekallTools, NamesAndRequiredArguments) {
   auto tools = ByName();  // a copy: operator[] below
   std::map<std::string, json> required = {
       {"rekall_search", {"query"}},  {"rekall_show", {"id"}},      {"rekall_add", {"type", "title"}},
-      {"rekall_similar", {"entry_id"}}, {"rekall_update", {"id"}}, {"rekall_delete", {"id"}},
+      {"rekall_similar", {"entry_id"}}, {"rekall_update", {"id"}}, {"rekall_delete", {"id", "confirm"}},
+      {"rekall_link", {"source_id", "target_id", "reason"}}, {"rekall_unlink", {"source_id", "target_id"}},
+      {"rekall_related", {"entry_id"}}, {"rekall_deprecate", {"id"}},
+      {"rekall_get_context", {"entry_ids"}}, {"rekall_generalize", {"entry_ids"}},
+      {"rekall_sources_suggest", {"entry_id"}},
   };
-  ASSERT_EQ(tools.size(), 7u);
+  ASSERT_EQ(tools.size(), 18u);
   for (const auto& [name, req] : required) {
     ASSERT_TRUE(tools.count(name)) << name;
     EXPECT_EQ(tools[name].input_schema["required"], req) << name;
@@ -70,6 +74,38 @@ TEST(RekallTools, UpdateHasNoDefaultsThatWouldOverwrite) {
   const json& s = ByName().at("rekall_update").input_schema;
   EXPECT_EQ(NormalizeArguments(s, {{"id", "01H"}}), (json{{"id", "01H"}}));
   EXPECT_EQ(NormalizeArguments(ByName().at("rekall_similar").input_schema, {{"entry_id", "x"}})["limit"], 5);
+}
+
+TEST(RekallTools, RekallsDefaultsAndEnums) {
+  const auto& tools = ByName();
+  EXPECT_EQ(NormalizeArguments(tools.at("rekall_link").input_schema,
+                               {{"source_id", "a"}, {"target_id", "b"}, {"reason", "r"}})["relation_type"],
+            "related");
+  EXPECT_FALSE(CheckArguments(tools.at("rekall_link").input_schema,
+                              {{"source_id", "a"}, {"target_id", "b"}, {"reason", "r"}, {"relation_type", "foo"}})
+                   .empty());
+  EXPECT_EQ(NormalizeArguments(tools.at("rekall_related").input_schema, {{"entry_id", "a"}})["depth"], 1);
+  EXPECT_EQ(NormalizeArguments(tools.at("rekall_stale").input_schema, json::object()),
+            (json{{"days", 90}, {"limit", 20}}));
+  EXPECT_FALSE(CheckArguments(tools.at("rekall_delete").input_schema, {{"id", "a"}}).empty());
+  EXPECT_FALSE(CheckArguments(tools.at("rekall_help").input_schema, {{"topic", "everything"}}).empty());
+}
+
+TEST(RekallTools, EveryToolSaysWhatItChangesAndWhatItReturns) {
+  for (const auto& [name, t] : ByName()) {
+    ASSERT_TRUE(t.annotations.is_object()) << name;
+    EXPECT_TRUE(t.annotations["readOnlyHint"].is_boolean()) << name;
+    EXPECT_TRUE(t.annotations["destructiveHint"].is_boolean()) << name;
+    ASSERT_TRUE(t.output_schema.is_object()) << name;
+    EXPECT_EQ(t.output_schema["type"], "object") << name;
+    EXPECT_FALSE(t.output_schema["required"].empty()) << name;
+  }
+  const auto& tools = ByName();
+  EXPECT_TRUE(tools.at("rekall_search").annotations["readOnlyHint"]);
+  EXPECT_FALSE(tools.at("rekall_search").annotations["destructiveHint"]);
+  EXPECT_FALSE(tools.at("rekall_delete").annotations["readOnlyHint"]);
+  EXPECT_TRUE(tools.at("rekall_delete").annotations["destructiveHint"]);
+  EXPECT_FALSE(tools.at("rekall_add").annotations["destructiveHint"]);
 }
 
 TEST(RekallTools, SupersedeGroups) {

@@ -95,10 +95,17 @@ Status ValidateFilter(const ListFilter& f) {
   if (f.status && !IsStatus(*f.status))
     return Status::InvalidArgument("invalid status '" + *f.status + "' (expected active or obsolete)");
   if (f.project && !(s = CheckText("project", *f.project, kMaxTitleBytes)).ok()) return s;
+  if (f.memory_type && *f.memory_type != kMemoryTypes[0] && *f.memory_type != kMemoryTypes[1])
+    return Status::InvalidArgument("invalid memory type '" + *f.memory_type + "' (expected episodic or semantic)");
   for (const auto& t : f.tags)
     if (!(s = CheckText("tag", t, kMaxTagBytes)).ok()) return s;
   if (f.limit < 0) return Status::InvalidArgument("limit must be >= 0");
   return Status::OK();
+}
+
+ListFilter VisibleFilter(ListFilter f) {
+  if (!f.status && !f.include_obsolete) f.status = kActiveStatus;
+  return f;
 }
 
 Status ValidateQueryText(const std::string& q) {

@@ -41,6 +41,9 @@ struct Entry {
   nlohmann::json extra = nlohmann::json::object();
 };
 
+inline constexpr const char* kActiveStatus = kStatuses[0];
+inline constexpr const char* kObsoleteStatus = kStatuses[1];
+
 bool IsEntryType(const std::string& t);
 bool IsStatus(const std::string& s);
 
@@ -51,6 +54,10 @@ Status ValidateEntry(const Entry& e);
 // Checks a filter's values as ValidateEntry checks the fields they match
 // (a status or type no entry can have is a mistake, not an empty result).
 Status ValidateFilter(const ListFilter& f);
+
+// The filter as the engine applies it to what users see: without a status
+// and without include_obsolete, only active entries.
+ListFilter VisibleFilter(ListFilter f);
 
 // Checks a text given to search for: no NUL byte, valid UTF-8.
 Status ValidateQueryText(const std::string& q);

@@ -58,7 +58,7 @@ bool IsDateOrEmpty(const nlohmann::json& v) {
   return v.is_string() && (v.get<std::string>().empty() || IsPythonIsoDate(v.get<std::string>()));
 }
 bool IsMemoryType(const nlohmann::json& v) {
-  return v.is_string() && (v.get<std::string>() == "episodic" || v.get<std::string>() == "semantic");
+  return v.is_string() && (v.get<std::string>() == kMemoryTypes[0] || v.get<std::string>() == kMemoryTypes[1]);
 }
 
 struct ColumnRule {

@@ -13,6 +13,9 @@
 
 namespace rekall::store {
 
+// Rekall's memory types (models.VALID_MEMORY_TYPES); NULL reads as the first.
+inline constexpr const char* kMemoryTypes[] = {"episodic", "semantic"};
+
 // Python 3.10 date.fromisoformat: exactly YYYY-MM-DD, a real calendar date.
 bool IsPythonIsoDate(const std::string& s);
 

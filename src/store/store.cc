@@ -7,6 +7,8 @@
 #include <unordered_set>
 
 #include "store/migrate.h"
+#include "store/rekall_context.h"
+#include "store/rekall_values.h"
 #include "store/schema.h"
 #include "util/ulid.h"
 #include "util/utf8.h"
@@ -282,6 +284,8 @@ Status Store::MigrateIfNeeded(const OpenOptions& opts) {
 
 void Store::ReadBookkeeping(const std::set<std::string>& tables, const std::string& where) {
   schema_.has_embeddings_table = tables.count("embeddings") > 0;
+  has_links_table_ = tables.count("links") > 0;
+  has_context_keywords_table_ = tables.count("context_keywords") > 0;
   if (tables.count("rekall_engine_meta")) {
     Stmt st(db_, "SELECT value FROM rekall_engine_meta WHERE key = 'schema_version'");
     if (st.status(where).ok() && st.Step() == SQLITE_ROW) schema_.engine_version = std::stoi(st.Text(0));
@@ -451,13 +455,46 @@ Status Store::NotifySummary(const Entry& e, const std::vector<float>* summary) {
   return observer_->OnSummaryVector(e, se.vector.data(), se.dimensions);
 }
 
+std::optional<std::vector<std::string>> Store::DeriveContextColumns(Entry* e) const {
+  auto it = e->extra.find("context_structured");
+  if (it == e->extra.end() || !it->is_string()) return std::nullopt;
+  RekallContext rc;
+  if (!ToRekallContext(nlohmann::json::parse(it->get<std::string>(), nullptr, false), &rc)) return std::nullopt;
+  *it = rc.json;
+  auto b64 = [](const std::string& raw) {
+    return nlohmann::json{{"base64", Base64Encode(reinterpret_cast<const unsigned char*>(raw.data()), raw.size())}};
+  };
+  if (HasEntryColumn("context_blob")) e->extra["context_blob"] = b64(rc.blob);
+  // Rekall writes it when the context is first given; a free text of its
+  // own (`rekall add --context`) is kept.
+  if (HasEntryColumn("context_compressed") && e->extra.value("context_compressed", nlohmann::json()).is_null())
+    e->extra["context_compressed"] = b64(rc.summary);
+  return rc.keywords;
+}
+
+Status Store::WriteContextKeywords(const std::string& id, const std::vector<std::string>& keywords) {
+  if (!has_context_keywords_table_) return Status::OK();
+  Stmt del(db_, "DELETE FROM context_keywords WHERE entry_id = ?");
+  del.Bind(1, id);
+  Status s = del.Run("writing context keywords");
+  for (size_t i = 0; s.ok() && i < keywords.size(); ++i) {
+    Stmt ins(db_, "INSERT OR IGNORE INTO context_keywords(entry_id, keyword) VALUES (?1, ?2)");
+    ins.Bind(1, id);
+    ins.Bind(2, keywords[i]);
+    s = ins.Run("writing context keywords");
+  }
+  return s;
+}
+
 Status Store::WriteEntry(Entry* e, bool insert, const std::vector<float>* summary) {
   NormalizeTags(&e->tags);
   Status s = ValidateEntry(*e);
   if (!s.ok()) return s;
+  std::optional<std::vector<std::string>> keywords = DeriveContextColumns(e);
   return WithTransaction([&]() -> Status {
     Status t = WriteEntryRow(*e, insert);
     if (!t.ok()) return t;
+    if (keywords && !(t = WriteContextKeywords(e->id, *keywords)).ok()) return t;
     if (!(t = WriteTags(*e)).ok()) return t;
     if (summary && !(t = PutEmbedding(e->id, EmbeddingType::kSummary, *summary)).ok()) return t;
     return NotifySummary(*e, summary);
@@ -469,6 +506,10 @@ Status Store::Add(Entry* e, const std::vector<float>* summary) {
   std::string now = NowIsoLocal();
   if (e->created_at.empty()) e->created_at = now;
   if (e->updated_at.empty()) e->updated_at = e->created_at;
+  // As Rekall's add: a new entry counts as read when it was written (its
+  // stale and review data start there).
+  if (HasEntryColumn("last_accessed") && !e->extra.contains("last_accessed"))
+    e->extra["last_accessed"] = e->created_at;
   return WriteEntry(e, true, summary);
 }
 
@@ -591,6 +632,7 @@ std::string FilterSql(const ListFilter& f, std::vector<std::string>* binds) {
   if (f.type) add("e.type = ?", *f.type);
   if (f.project) add("e.project = ?", *f.project);
   if (f.status) add("e.status = ?", *f.status);
+  if (f.memory_type) add(std::string("COALESCE(e.memory_type, '") + kMemoryTypes[0] + "') = ?", *f.memory_type);
   for (const auto& t : f.tags) add("EXISTS (SELECT 1 FROM tags t WHERE t.entry_id = e.id AND t.tag = ?)", t);
   return w;
 }

@@ -156,6 +156,42 @@ class Store {
   // long-running process notices writes by other processes.
   Status DataVersion(int64_t* v);
 
+  // ---- What Rekall's agents use beside entries (agent_data.cc): links,
+  // the access bookkeeping of reads, stale entries, stored contexts.
+
+  // Whether the file has Rekall's `links` table (older schemas may not).
+  bool has_links_table() const { return has_links_table_; }
+  // Inserts a link (id and created_at filled in). NotFound when either
+  // entry does not exist; InvalidArgument for a link of an entry to itself,
+  // an unknown relation type, or one that exists already.
+  Status AddLink(Link* l);
+  // Deletes the links from `source` to `target`, of any type (direction
+  // matters); *removed: how many.
+  Status RemoveLinks(const std::string& source, const std::string& target, int* removed);
+  // The links whose source or target is `id`, oldest first.
+  Status LinksOf(const std::string& id, std::vector<Link>* out);
+  Status CountLinks(size_t* n);
+  // Rekall's bookkeeping of a read of each entry: access_count + 1,
+  // last_accessed now, consolidation_score from both (its formula). Nothing
+  // when the file lacks those columns or is read-only; never updated_at.
+  Status RecordAccess(const std::vector<std::string>& ids);
+  // Active entries not read for `days` days (or never), least recently read
+  // first, at most `limit`.
+  Status StaleEntries(int days, int limit, std::vector<Entry>* out);
+
+  // The free-text context of each of `ids` (context_compressed, inflated):
+  // what rekall_get_context shows; nullopt for none (or no such entry).
+  Status StoredContexts(const std::vector<std::string>& ids, std::vector<std::optional<std::string>>* out);
+  // Entries with a structured context, most recently updated first (any
+  // status, as Rekall's consolidation reads them).
+  Status EntriesWithContext(int limit, std::vector<Entry>* out);
+  // Rekall's pending suggestions, newest first; of one type when given.
+  Status PendingSuggestions(const std::optional<std::string>& type, int limit, std::vector<Suggestion>* out);
+  // Sources with any of `themes` (lower case) and a score >= 0, best first.
+  Status SourcesWithThemes(const std::vector<std::string>& themes, int limit, std::vector<Source>* out);
+  // Sources with a domain not verified in the last day, never verified first.
+  Status SourcesToVerify(int limit, std::vector<Source>* out);
+
   // ---- Maintenance (maintenance.cc): the checks and repairs of `rekall
   // doctor`, backups, and the rest the engine needs beside reads and writes.
 
@@ -209,6 +245,11 @@ class Store {
   // InvalidArgument for a field the file has no column for.
   Status ExtraColumns(const Entry& e, std::vector<std::string>* extra) const;
   Status WriteTags(const Entry& e);
+  // A structured context Rekall can read (store/rekall_context.h) rewritten
+  // as Rekall writes it, with its blob and summary columns; the keywords of
+  // its context_keywords rows. None when the entry has no such context.
+  std::optional<std::vector<std::string>> DeriveContextColumns(Entry* e) const;
+  Status WriteContextKeywords(const std::string& id, const std::vector<std::string>& keywords);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
   Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
                       const std::string& model_name = kOurModelName);
@@ -221,6 +262,11 @@ class Store {
   int txn_depth_ = 0;
   Status unwritable_;  // not ok: why every write fails (a damaged file)
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
+  bool has_links_table_ = false;
+  bool has_context_keywords_table_ = false;
+  bool HasTable(const std::string& name) const;
+  Status ReadSources(const std::string& sql, const std::vector<std::string>& binds, int limit,
+                     std::vector<Source>* out);
 };
 
 // Bounds on a keyword (or hybrid) query, so one request cannot hold the

@@ -12,9 +12,60 @@ namespace rekall::store {
 struct ListFilter {
   std::optional<std::string> type;
   std::optional<std::string> project;
+  // A status asks for entries of that status only. Without one, obsolete
+  // entries (Rekall's deprecated ones) are left out of the engine's search,
+  // similar and list unless include_obsolete asks for them, as Rekall hides
+  // them; the store itself filters only on what is set here.
   std::optional<std::string> status;
+  bool include_obsolete = false;
+  // Rekall's memory type (episodic or semantic; NULL reads as episodic).
+  std::optional<std::string> memory_type;
   std::vector<std::string> tags;  // every tag must be present
   int limit = 0;                  // 0: no limit
+};
+
+// Rekall's relation types of a link (the CHECK of its `links` table):
+// related (thematic), supersedes (the source replaces the target),
+// derived_from (the source was generalised from the target), contradicts.
+inline constexpr const char* kRelationTypes[] = {"related", "supersedes", "derived_from", "contradicts"};
+inline constexpr const char* kDefaultRelationType = kRelationTypes[0];
+inline bool IsRelationType(const std::string& t) {
+  for (const char* r : kRelationTypes)
+    if (t == r) return true;
+  return false;
+}
+
+// A row of Rekall's `links`: directed, source -> target; a pair may carry
+// several types, never the same one twice.
+struct Link {
+  std::string id;  // ULID
+  std::string source_id;
+  std::string target_id;
+  std::string relation_type;
+  std::string created_at;
+  std::optional<std::string> reason;
+};
+
+// A pending row of Rekall's `suggestions` (link or generalize).
+struct Suggestion {
+  std::string id;
+  std::string type;
+  std::vector<std::string> entry_ids;
+  std::string reason;
+  double score = 0;  // 0 to 1
+  std::string created_at;
+};
+
+// A row of Rekall's `sources` (a documentation site), with its themes.
+struct Source {
+  std::string id;
+  std::string domain;
+  std::string url_pattern;
+  double personal_score = 0;  // 0 to 100
+  std::string role;
+  std::string status;  // active, inaccessible or archived
+  std::optional<std::string> last_verified;
+  std::vector<std::string> themes;
 };
 
 // What Store::Open() found in the file.

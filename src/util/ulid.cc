@@ -47,8 +47,7 @@ bool IsUlid(const std::string& s) {
   return s[0] <= '7';
 }
 
-std::string NowIsoLocal() {
-  auto now = std::chrono::system_clock::now();
+std::string IsoLocal(std::chrono::system_clock::time_point now) {
   std::time_t t = std::chrono::system_clock::to_time_t(now);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
   std::tm tm{};
@@ -58,5 +57,7 @@ std::string NowIsoLocal() {
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(us));
   return buf;
 }
+
+std::string NowIsoLocal() { return IsoLocal(std::chrono::system_clock::now()); }
 
 }  // namespace rekall

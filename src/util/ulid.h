@@ -3,6 +3,7 @@
 // sort by creation time.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace rekall {
@@ -13,5 +14,7 @@ bool IsUlid(const std::string& s);
 // Local time as Python's datetime.now().isoformat() writes it, the format of
 // Rekall's created_at/updated_at columns: 2025-06-01T09:00:00.123456
 std::string NowIsoLocal();
+// The same for time `t`.
+std::string IsoLocal(std::chrono::system_clock::time_point t);
 
 }  // namespace rekall

@@ -86,6 +86,39 @@ TEST_F(CliTest, HelpEverywhere) {
   EXPECT_NE(r.code, 0);
 }
 
+// Issue 11: Rekall's name of the server command, and its documentation's.
+TEST_F(CliTest, McpServerAndMcpAreNamesOfServe) {
+  for (const char* name : {"mcp-server", "mcp"}) {
+    Result r = Run({name, "--help"});
+    EXPECT_EQ(r.code, 0) << name << ": " << r.err;
+    EXPECT_NE(r.out.find("over MCP (stdio)"), std::string::npos) << r.out;
+  }
+}
+
+// Issue 11: obsolete (deprecated) entries stay out of list and search unless
+// asked for; `show` counts a read in Rekall's access columns.
+TEST_F(CliTest, ObsoleteEntriesAreHiddenUnlessAskedFor) {
+  std::string live = AddEntry("proxy timeout live");
+  std::string old = AddEntry("proxy timeout old");
+  ASSERT_EQ(Run({"edit", old, "--status", "obsolete"}).code, 0);
+  Result r = Run({"--json", "list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).size(), 1u);
+  r = Run({"--json", "list", "--include-obsolete"});
+  EXPECT_EQ(json::parse(r.out).size(), 2u);
+  r = Run({"--json", "search", "--mode", "keyword", "proxy", "timeout"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto results = json::parse(r.out)["results"];
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0]["id"], live);
+  r = Run({"--json", "search", "--mode", "keyword", "--include-obsolete", "proxy", "timeout"});
+  EXPECT_EQ(json::parse(r.out)["results"].size(), 2u);
+  ASSERT_EQ(Run({"show", old}).code, 0);
+  r = Run({"--json", "show", old});
+  // The search that returned it and the first show, as Rekall counts reads.
+  EXPECT_EQ(json::parse(r.out)["extra"]["access_count"], 2);
+}
+
 TEST_F(CliTest, BareRekallPrintsHelpAndAMistypedCommandGetsTheNearestOne) {
   Result r = Run({}, "", false);
   EXPECT_EQ(r.code, 0) << r.err;

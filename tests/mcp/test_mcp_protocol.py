@@ -81,7 +81,8 @@ def test_initialize_and_list_tools(server_path: str) -> None:
                 assert search["required"] == ["query"]
                 assert search["properties"]["limit"]["default"] == 10
                 assert set(search["properties"]) == {
-                    "query", "context", "type", "project", "limit", "mode", "tags"}
+                    "query", "context", "type", "project", "limit", "mode", "tags", "include_obsolete",
+                    "memory_type"}
                 add = tools["rekall_add"].input_schema
                 assert add["properties"]["type"]["enum"] == [
                     "bug", "pattern", "decision", "pitfall", "config", "reference"]

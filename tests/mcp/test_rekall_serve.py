@@ -31,6 +31,8 @@ LATEST = "2025-11-25"
 REKALL_TOOLS = {
     "rekall_search", "rekall_show", "rekall_add", "rekall_similar",
     "rekall_info", "rekall_update", "rekall_delete",
+    "rekall_help", "rekall_link", "rekall_unlink", "rekall_related", "rekall_stale", "rekall_deprecate",
+    "rekall_suggest", "rekall_get_context", "rekall_generalize", "rekall_sources_suggest", "rekall_sources_verify",
 }
 
 
@@ -228,6 +230,10 @@ def test_every_tool(kb: Kb) -> None:
 
                 # Delete, then it is gone everywhere.
                 res = await call(session, "rekall_delete", {"id": nginx})
+                assert res.is_error is True and "confirm" in res.content[0].text
+                res = await call(session, "rekall_delete", {"id": nginx, "confirm": False})
+                assert res.is_error is True
+                res = await call(session, "rekall_delete", {"id": nginx, "confirm": True})
                 assert res.is_error is False
                 gone = await call(session, "rekall_show", {"id": nginx})
                 assert gone.is_error is True
@@ -237,7 +243,7 @@ def test_every_tool(kb: Kb) -> None:
 
                 # Tool errors the model can read.
                 for tool, args in [("rekall_show", {"id": "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}),
-                                   ("rekall_delete", {"id": nginx}),
+                                   ("rekall_delete", {"id": nginx, "confirm": True}),
                                    ("rekall_update", {"id": "nope", "title": "x"}),
                                    ("rekall_similar", {"entry_id": "nope"}),
                                    ("rekall_search", {"query": "x", "type": "nonsense"}),
@@ -246,7 +252,7 @@ def test_every_tool(kb: Kb) -> None:
                     res = await call(session, tool, args)
                     assert res.is_error is True, (tool, args)
                 with pytest.raises(MCPError) as unknown:
-                    await call(session, "rekall_help", {})
+                    await call(session, "rekall_nonexistent", {})
                 assert unknown.value.code == -32602
 
     anyio.run(main)
