@@ -54,6 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_SOURCE = ROOT / "src" / "store" / "rekall_schema_v12.cc"
 SHARED_ENTRIES = 4
+TAGS_KEPT = 8  # per writer and entry: a shared entry holds at most writers x 8 + 1 tags (store limit: 50)
 CLI_TIMEOUT_S = 120.0   # a hang becomes a failure, not a stuck harness
 MCP_TIMEOUT_S = 120.0
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -129,6 +130,10 @@ class CliWriter(threading.Thread):
         self.rng = random.Random(seed)
         self.own: list[str] = []
         self.count = 0
+        # The tags this writer added to each entry, oldest first: past
+        # TAGS_KEPT it removes its oldest with the next add, so no entry
+        # reaches the store's limit of 50 tags however long the run.
+        self.mine: dict[str, list[str]] = collections.defaultdict(list)
 
     def run(self) -> None:
         while time.monotonic() < self.deadline:
@@ -162,11 +167,18 @@ class CliWriter(threading.Thread):
 
     def add_tag(self, entry_id: str, which: str) -> None:
         tag = f"c{self.n}-{self.count}"
-        p, took = self.kb.timed("edit", entry_id, "--add-tag", tag)
+        mine = self.mine[entry_id]
+        old = mine[0] if len(mine) >= TAGS_KEPT else None
+        args = ["edit", entry_id, "--add-tag", tag] + (["--remove-tag", old] if old else [])
+        p, took = self.kb.timed(*args)
         if p.returncode != 0:
             return self.ledger.fail("cli", f"edit-{which}", timed_error(p, took))
+        mine.append(tag)
         with self.ledger.lock:
             self.ledger.tags[entry_id].add(tag)
+            if old:
+                mine.pop(0)
+                self.ledger.tags[entry_id].discard(old)
         self.ledger.ok("cli", f"edit-{which}")
 
     def delete(self) -> None:
