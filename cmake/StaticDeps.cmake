@@ -15,6 +15,10 @@ rekall_static_archive(OPENBLAS libopenblas.a Threads::Threads m)
 rekall_static_archive(UTF8PROC libutf8proc.a)
 rekall_static_archive(SQLITE3 libsqlite3.a Threads::Threads m ${CMAKE_DL_LIBS})
 find_library(REKALL_ZLIB_STATIC_ARCHIVE NAMES libz.a REQUIRED NO_CACHE)
+# The store's zlib (Rekall's context_blob) too: FindZLIB's target names the
+# shared library, per configuration.
+set_target_properties(ZLIB::ZLIB PROPERTIES IMPORTED_LOCATION "${REKALL_ZLIB_STATIC_ARCHIVE}"
+  IMPORTED_LOCATION_RELEASE "${REKALL_ZLIB_STATIC_ARCHIVE}" IMPORTED_LOCATION_DEBUG "${REKALL_ZLIB_STATIC_ARCHIVE}")
 rekall_static_archive(MINIZIP libminizip.a ${REKALL_ZLIB_STATIC_ARCHIVE})
 rekall_static_archive(NETTLE libnettle.a)
 # toml++ is a header-only library when asked; Debian ships no archive of it.
