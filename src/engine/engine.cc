@@ -715,7 +715,33 @@ Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* res
   // Only the search itself: catching up above must not be cut short.
   sqlite::CancelScope cancel(store_->db(), req.cancelled);
   resp->notice = index_notice_;
-  return req.mode == SearchMode::kSemantic ? SemanticSearch(req, q, resp) : HybridSearch(req, q, resp);
+  s = req.mode == SearchMode::kSemantic ? SemanticSearch(req, q, resp) : HybridSearch(req, q, resp);
+  if (!s.ok()) return s;
+  return IfNoVectorsSayHow(req, resp);
+}
+
+Status EngineImpl::IfNoVectorsSayHow(const SearchRequest& req, SearchResponse* resp) {
+  // Only when no result came from the vectors, so the counts cost nothing
+  // on the common path.
+  for (const auto& r : resp->results)
+    if (r.vector_rank) return Status::OK();
+  size_t indexed = 0, entries = 0;
+  Status s = index_->Count(&indexed);
+  if (s.ok() && indexed == 0) s = store_->Count(&entries);
+  if (!s.ok() || indexed > 0 || entries == 0) return s;
+  // A Rekall file that never had embeddings (Rekall's default): never a
+  // silent empty answer.
+  resp->notice = "no entry has an embedding yet (" + std::to_string(entries) +
+                 " entries): these are keyword results; `rekall index rebuild` adds them (about " +
+                 std::to_string(entries / kRebuildEntriesPerSecond + 1) + " s)";
+  if (req.mode != SearchMode::kSemantic) return Status::OK();
+  resp->mode_used = SearchMode::kKeyword;
+  sqlite::CancelScope cancel(store_->db(), req.cancelled);
+  std::string notice = resp->notice;
+  resp->results.clear();
+  s = KeywordOnly(req, resp);
+  resp->notice = notice;
+  return s;
 }
 
 Status EngineImpl::SemanticSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp) {

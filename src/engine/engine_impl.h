@@ -120,6 +120,13 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status KeywordOnly(const SearchRequest& req, SearchResponse* resp);
   Status SemanticSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp);
   Status HybridSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp);
+  // After a semantic or hybrid search that found no vector at all: when the
+  // file has entries but no embedding of ours, says so and how to add them,
+  // and answers a semantic search with keyword results.
+  Status IfNoVectorsSayHow(const SearchRequest& req, SearchResponse* resp);
+  // What `index rebuild` embeds per second on a 2-core machine (summaries of
+  // ~100 tokens; bench/embed: 65-88 texts/s quiet), for the estimate above.
+  static constexpr size_t kRebuildEntriesPerSecond = 60;
   // The stored summary vector of entry `id`, through the entry cache.
   Status EntryVector(const std::string& id, std::vector<float>* vec);
   // Embeds `entries` (in order, row-major into *vecs) in batches.

@@ -381,6 +381,43 @@ TEST_F(EngineTest, IdleReleaseKeepsTheQueryCacheSoARepeatedQueryNeedsNoModel) {
   EXPECT_EQ(fp->calls, calls + 1);
 }
 
+// Issue 11 #6: a Rekall file that never had embeddings (Rekall's default)
+// never answers a search by meaning with a silent nothing.
+TEST_F(EngineTest, WithoutAnyEmbeddingSearchSaysHowToAddThemAndAnswersByKeyword) {
+  auto eng = Open();
+  std::istringstream in(
+      "{\"title\":\"nginx gateway timeout\",\"type\":\"bug\",\"content\":\"proxy read timeout\"}\n"
+      "{\"title\":\"postgres pool\",\"type\":\"bug\",\"content\":\"too many connections\"}\n");
+  size_t imported = 0, skipped = 0;
+  std::string notice;
+  ASSERT_TRUE(eng->Import(in, OnConflict::kError, /*embed=*/false, &imported, &skipped, &notice).ok());
+  for (SearchMode mode : {SearchMode::kSemantic, SearchMode::kHybrid}) {
+    SCOPED_TRACE(SearchModeName(mode));
+    SearchRequest req;
+    req.query = "gateway timeout";
+    req.mode = mode;
+    SearchResponse resp;
+    ASSERT_TRUE(eng->Search(req, &resp).ok());
+    ASSERT_EQ(resp.results.size(), 1u);
+    EXPECT_EQ(resp.results[0].entry.title, "nginx gateway timeout");
+    EXPECT_EQ(resp.mode_used, mode == SearchMode::kSemantic ? SearchMode::kKeyword : SearchMode::kHybrid);
+    EXPECT_NE(resp.notice.find("no entry has an embedding yet (2 entries)"), std::string::npos) << resp.notice;
+    EXPECT_NE(resp.notice.find("`rekall index rebuild`"), std::string::npos) << resp.notice;
+  }
+  // Once embedded, no such notice.
+  size_t n = 0;
+  ASSERT_TRUE(eng->RebuildIndex(false, nullptr, &n).ok());
+  SearchRequest req;
+  req.query = "gateway timeout";
+  req.mode = SearchMode::kSemantic;
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_EQ(resp.mode_used, SearchMode::kSemantic);
+  EXPECT_EQ(resp.notice.find("no entry has an embedding"), std::string::npos) << resp.notice;
+  ASSERT_FALSE(resp.results.empty());
+  EXPECT_EQ(resp.results[0].vector_rank, 1);
+}
+
 TEST_F(EngineTest, WaitForModelEndsWithTheLoadOrTheCancellation) {
   FakeProvider* fp = nullptr;
   auto eng = Open("brute", &fp);
