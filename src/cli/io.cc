@@ -134,6 +134,29 @@ Status ExportToFile(Engine* eng, const std::string& file, ExchangeFormat format,
   return s;
 }
 
+// Where an export may go: a file in an existing folder, never the open
+// database (or its -wal, -shm, -journal) nor any other SQLite database, which
+// the rename would replace with text.
+Status CheckExportTarget(const std::string& file, const std::string& db_path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) return Status::InvalidArgument(file + " is a directory: name the export file");
+  fs::path parent = fs::absolute(file, ec).parent_path();
+  if (!fs::is_directory(parent, ec))
+    return Status::InvalidArgument("cannot export to " + file + ": folder " + parent.string() + " does not exist");
+  fs::path target = fs::weakly_canonical(file, ec), db = fs::weakly_canonical(db_path, ec);
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    if (target == fs::path(db.string() + suffix))
+      return Status::InvalidArgument("cannot export to " + file + ": it is the database itself (or its " +
+                                     "journal); name another file");
+  char magic[16] = {};
+  std::ifstream existing(file, std::ios::binary);
+  if (existing.read(magic, sizeof magic) && std::memcmp(magic, "SQLite format 3", 16) == 0)
+    return Status::InvalidArgument("cannot export to " + file + ": it is a SQLite database, which an export never "
+                                   "overwrites; name another file");
+  return Status::OK();
+}
+
 struct ExportOptions {
   std::string file;
   std::string format;  // empty: from the file name
@@ -148,6 +171,7 @@ Status Export(Context& ctx, const ExportOptions& o) {
     return Status::InvalidArgument("a zip archive is binary; name a file (kb.rekall.zip) or redirect the output");
   std::unique_ptr<Engine> eng;
   if (!(s = ctx.OpenEngine(&eng)).ok()) return s;
+  if (!to_stdout && !(s = CheckExportTarget(o.file, eng->path())).ok()) return s;
   size_t n = 0;
   std::string notice;
   if (to_stdout) s = eng->Export(std::cout, format, &n, &notice);

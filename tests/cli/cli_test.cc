@@ -892,3 +892,28 @@ TEST_F(CliTest, PathAndRangeMistakesSayWhatIsWrong) {
 
 }  // namespace
 }  // namespace rekall
+
+namespace rekall {
+namespace {
+
+// An export never replaces the database it reads (or its WAL), another
+// SQLite file, or a folder: each is invalid input (2), the file untouched.
+TEST_F(CliTest, ExportNeverOverwritesADatabaseOrAFolder) {
+  AddEntry("keep me");
+  std::string before = Run({"export"}).out;
+  std::filesystem::create_directory(dir_ + "/folder");
+  std::filesystem::copy_file(db_, dir_ + "/other.db");
+  std::string other = Slurp(dir_ + "/other.db");
+  for (const std::string& target : {db_, db_ + "-wal", dir_ + "/other.db", dir_ + "/folder",
+                                    dir_ + "/missing/x.jsonl"}) {
+    Result r = Run({"export", target});
+    EXPECT_EQ(r.code, 2) << target << ": " << r.err;
+    EXPECT_EQ(r.err.find("exported"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Slurp(dir_ + "/other.db"), other);
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/folder"));
+  EXPECT_EQ(Run({"export"}).out, before);
+}
+
+}  // namespace
+}  // namespace rekall
