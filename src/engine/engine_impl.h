@@ -179,6 +179,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
                     OnConflict on_conflict, std::vector<ImportItem>* items);
   // Writes one imported entry as its plan says (in the import's transaction).
   Status ImportOne(store::Entry* e, const std::string& where, ImportAction action);
+  Status ReplaceOne(const store::Entry& e, const std::string& where);
   // Plans, then writes every parsed entry, and its row of `vecs` when
   // given, in one transaction.
   Status WriteImport(std::vector<store::Entry>* entries, const std::vector<std::string>& where,

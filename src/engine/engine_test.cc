@@ -839,3 +839,57 @@ TEST_F(EngineTest, CancelledSearchStopsInsideSqlite) {
 
 }  // namespace
 }  // namespace rekall
+
+namespace rekall {
+namespace {
+
+// An import's replace rewrites the entry in place: its links and the entries
+// that point at it stay (a delete and insert dropped both; found by a
+// hostile test). A self-superseded entry in a file is refused.
+TEST_F(EngineTest, ImportReplaceKeepsLinksAndPointersAndRefusesSelfSupersede) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("postgres pool exhausted", "too many connections");
+  auto c = Make("old gateway note", "superseded");
+  std::string notice;
+  ASSERT_TRUE(eng->Add(&a, &notice).ok());
+  ASSERT_TRUE(eng->Add(&b, &notice).ok());
+  c.superseded_by = a.id;
+  ASSERT_TRUE(eng->Add(&c, &notice).ok());
+  store::Link l;
+  l.source_id = a.id;
+  l.target_id = b.id;
+  l.relation_type = "related";
+  ASSERT_TRUE(eng->Link(&l).ok());
+  std::ostringstream out;
+  size_t n = 0, skipped = 0;
+  ASSERT_TRUE(eng->Export(out, &n, &notice).ok());
+  std::string text = out.str();
+  size_t at = text.find("nginx gateway timeout");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 5, "NGINX");
+  std::istringstream in(text);
+  ASSERT_TRUE(eng->Import(in, OnConflict::kReplace, false, &n, &skipped, &notice).ok());
+  EXPECT_EQ(n, 3u);
+  size_t links = 0;
+  ASSERT_TRUE(eng->CountLinks(&links).ok());
+  EXPECT_EQ(links, 1u);
+  store::Entry got;
+  ASSERT_TRUE(eng->Get(c.id, &got).ok());
+  EXPECT_EQ(got.superseded_by, a.id);
+  ASSERT_TRUE(eng->Get(a.id, &got).ok());
+  EXPECT_EQ(got.title, "NGINX gateway timeout");
+  // Its old vector described other text: dropped, `index rebuild` adds it.
+  IndexStatus st;
+  ASSERT_TRUE(eng->GetIndexStatus(&st).ok());
+  EXPECT_EQ(st.missing, 1u);
+
+  std::istringstream self("{\"id\":\"" + b.id + "\",\"title\":\"t\",\"type\":\"bug\",\"superseded_by\":\"" + b.id +
+                          "\",\"created_at\":\"2026-01-01T00:00:00\",\"updated_at\":\"2026-01-01T00:00:00\"}\n");
+  Status s = eng->Import(self, OnConflict::kReplace, false, &n, &skipped, &notice);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("superseded by itself"), std::string::npos) << s.ToString();
+}
+
+}  // namespace
+}  // namespace rekall

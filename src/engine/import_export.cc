@@ -70,6 +70,8 @@ Status CheckImported(store::Entry* e, std::set<std::string>* seen) {
   store::NormalizeTags(&e->tags);
   Status s = store::ValidateEntry(*e);
   if (s.ok() && !e->id.empty() && !seen->insert(e->id).second) s = Status::InvalidArgument("duplicate id " + e->id);
+  if (s.ok() && e->superseded_by && *e->superseded_by == e->id)
+    s = Status::InvalidArgument("an entry cannot be superseded by itself (" + e->id + ")");
   return s;
 }
 
@@ -219,7 +221,7 @@ Status EngineImpl::ImportOne(store::Entry* e, const std::string& where, ImportAc
     s = store_->Add(e, nullptr);
     return s.IsInvalidArgument() ? LineError(where, s.message()) : s;
   }
-  if (action == ImportAction::kReplace && !(s = store_->Delete(e->id)).ok()) return s;
+  if (action == ImportAction::kReplace) return ReplaceOne(*e, where);
   if (action == ImportAction::kMerge) {
     // Rekall's merge: the file's entry as a new one beside the stored one,
     // created when it was, updated now.
@@ -231,6 +233,20 @@ Status EngineImpl::ImportOne(store::Entry* e, const std::string& where, ImportAc
   if (e->updated_at.empty()) e->updated_at = e->created_at;
   s = store_->InsertRaw(*e);
   return s.IsInvalidArgument() ? LineError(where, s.message()) : s;
+}
+
+// Rewrites the stored entry in place (never delete and insert): its links,
+// the entries that point at it and the columns the file lacks stay. A
+// summary vector of other text is dropped (the import puts the new one when
+// it embeds; otherwise `index rebuild` does).
+Status EngineImpl::ReplaceOne(const store::Entry& e, const std::string& where) {
+  store::Entry old;
+  Status s = store_->Get(e.id, &old);
+  if (s.ok()) s = store_->ReplaceRaw(e);
+  if (!s.ok()) return s.IsInvalidArgument() ? LineError(where, s.message()) : s;
+  if (store::SummaryText(old) == store::SummaryText(e) || !store_->schema().has_embeddings_table) return s;
+  if (!(s = store_->DeleteEmbedding(e.id, EmbeddingType::kSummary)).ok()) return s;
+  return index_ ? index_->Remove(e.id) : Status::OK();
 }
 
 Status EngineImpl::WriteImport(std::vector<store::Entry>* entries, const std::vector<std::string>& where,

@@ -526,6 +526,19 @@ Status Store::InsertRaw(const Entry& e) {
   });
 }
 
+Status Store::ReplaceRaw(const Entry& e) {
+  if (e.created_at.empty() || e.updated_at.empty())
+    return Status::InvalidArgument("entry " + e.id + " has no created_at/updated_at");
+  Status s = ValidateEntry(e);
+  if (!s.ok()) return s;
+  return WithTransaction([&]() -> Status {
+    Status t = WriteEntryRow(e, false);
+    if (!t.ok()) return t;
+    if (sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + e.id);
+    return WriteTags(e);
+  });
+}
+
 Status Store::SetSupersededBy(const std::string& id, const std::string& target) {
   return WithTransaction([&]() -> Status {
     Stmt st(db_, "UPDATE entries SET superseded_by = ?2 WHERE id = ?1");

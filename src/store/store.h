@@ -117,6 +117,10 @@ class Store {
 
   // Inserts a fully-formed entry (import): keeps its id and timestamps.
   Status InsertRaw(const Entry& e);
+  // The stored entry e.id rewritten in place from `e` as given (timestamps
+  // included): its links, the pointers of other entries to it, its
+  // embeddings and the columns `e` does not carry stay (an import's replace).
+  Status ReplaceRaw(const Entry& e);
   // Points entry `id` at `target` (import's second pass, once every entry of
   // the file exists, so chains and cycles of superseded_by load in any
   // order). Leaves updated_at as it is. InvalidArgument when `target` names
