@@ -148,7 +148,11 @@ Status Store::StaleEntries(int days, int limit, std::vector<Entry>* out) {
   out->clear();
   if (!HasEntryColumn("last_accessed")) return Status::OK();
   // Rekall compares its naive local ISO timestamps as text.
-  std::string cutoff = IsoLocal(std::chrono::system_clock::now() - std::chrono::hours(24) * days);
+  // Past ~1,900 years the cutoff precedes every date Rekall can write (and
+  // the clock arithmetic would leave the calendar): only never-read entries.
+  constexpr int kMaxDays = 700000;
+  std::string cutoff = days > kMaxDays ? std::string("0000-01-01T00:00:00")
+                                       : IsoLocal(std::chrono::system_clock::now() - std::chrono::hours(24) * days);
   Stmt st(db_, "SELECT id FROM entries WHERE status = 'active' AND (last_accessed IS NULL OR last_accessed < ?1) "
                "ORDER BY last_accessed ASC, id LIMIT ?2");
   st.Bind(1, cutoff);

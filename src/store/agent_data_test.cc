@@ -99,6 +99,13 @@ TEST_F(AgentDataStoreTest, StaleEntriesAreTheActiveOnesNotReadLately) {
   EXPECT_EQ(out[1].id, old);
   ASSERT_TRUE(store_->StaleEntries(30, 1, &out).ok());
   EXPECT_EQ(out.size(), 1u);
+  // A cutoff before any date (800,000 days) leaves only the never-read one;
+  // it listed every entry when the date arithmetic left the calendar.
+  for (int days : {800000, 1 << 20}) {
+    ASSERT_TRUE(store_->StaleEntries(days, 10, &out).ok());
+    ASSERT_EQ(out.size(), 1u) << days;
+    EXPECT_EQ(out[0].id, never);
+  }
   (void)fresh;
 }
 
