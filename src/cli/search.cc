@@ -70,7 +70,14 @@ Status Search(Context& ctx, const SearchOptions& o) {
   if (s.ok()) s = eng->Search(req, &resp);
   if (!s.ok()) return s;
   ctx.Notice(resp.notice);
-  PrintResults(ctx, resp.results, json{{"mode", SearchModeName(resp.mode_used)}, {"model_loading", resp.model_loading}});
+  // As rekall_search's structured result: the mode asked for and, when the
+  // answer is not what was asked (keyword results without the model or the
+  // vectors), why, for a program reading --json.
+  json head{{"mode", SearchModeName(resp.mode_used)},
+            {"requested_mode", SearchModeName(req.mode)},
+            {"model_loading", resp.model_loading}};
+  if (!resp.notice.empty()) head["notice"] = resp.notice;
+  PrintResults(ctx, resp.results, std::move(head));
   return Status::OK();
 }
 

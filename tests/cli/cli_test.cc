@@ -286,6 +286,8 @@ TEST_F(CliTest, WithoutTheModelSearchAnswersByKeywordAndSaysHowToGetIt) {
   EXPECT_NE(r.err.find("get the files with: "), std::string::npos) << r.err;
   json j = json::parse(r.out);
   EXPECT_EQ(j["mode"], "keyword");
+  EXPECT_EQ(j["requested_mode"], "hybrid");
+  EXPECT_NE(j["notice"].get<std::string>().find("get the files with: "), std::string::npos) << r.out;
   ASSERT_EQ(j["results"].size(), 1u);
   EXPECT_EQ(j["results"][0]["title"], "Nginx gateway timeout");
   r = Run({"--model-path", nowhere, "embed", "x"});
