@@ -216,6 +216,13 @@ void GeneralFields(const std::vector<store::Entry>& sources, store::Entry* e) {
 Status EngineImpl::GetContexts(const std::vector<std::string>& ids, std::vector<std::optional<std::string>>* out) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
+  // An id nobody stored is a mistake to report, not an entry without context.
+  for (const auto& id : ids) {
+    bool exists = false;
+    Status s = store_->Exists(id, &exists);
+    if (!s.ok()) return s;
+    if (!exists) return Status::NotFound("no entry with id " + id);
+  }
   return store_->StoredContexts(ids, out);
 }
 

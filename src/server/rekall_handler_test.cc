@@ -473,6 +473,9 @@ TEST_F(RekallHandlerTest, GetContextAndSuggestReadWhatAddStored) {
   EXPECT_TRUE(r.structured["contexts"][1]["context"].is_null());
   EXPECT_NE(r.text.find("(No context stored)"), std::string::npos);
   EXPECT_TRUE(Call("rekall_get_context", {{"entry_ids", json::array()}}).is_error);
+  r = Call("rekall_get_context", {{"entry_ids", {a, "01NOSUCHENTRY0000000000000"}}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("no entry with id 01NOSUCHENTRY0000000000000"), std::string::npos) << r.text;
   r = Call("rekall_get_context", {{"entry_ids", {c}}});
   EXPECT_NE(r.text.find("No context stored"), std::string::npos);
 
