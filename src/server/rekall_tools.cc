@@ -126,7 +126,7 @@ void AddLinkTools(std::vector<ToolSpec>* tools) {
   tools->push_back({"rekall_related",
                     "Entries linked to an entry, outgoing and incoming, up to `depth` links away.",
                     Object({{"entry_id", Str("Entry ID to explore")},
-                            {"depth", Int("How many links away to go (default: 1, max: 3)", 1)}},
+                            {"depth", Limit("How many links away to go (default: 1, max: 3; more is clamped)", 1)}},
                            {"entry_id"})});
 }
 

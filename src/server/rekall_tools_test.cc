@@ -85,6 +85,8 @@ TEST(RekallTools, RekallsDefaultsAndEnums) {
                               {{"source_id", "a"}, {"target_id", "b"}, {"reason", "r"}, {"relation_type", "foo"}})
                    .empty());
   EXPECT_EQ(NormalizeArguments(tools.at("rekall_related").input_schema, {{"entry_id", "a"}})["depth"], 1);
+  for (int depth : {0, -1})  // refused; past 3 is clamped by the handler
+    EXPECT_FALSE(CheckArguments(tools.at("rekall_related").input_schema, {{"entry_id", "a"}, {"depth", depth}}).empty());
   EXPECT_EQ(NormalizeArguments(tools.at("rekall_stale").input_schema, json::object()),
             (json{{"days", 90}, {"limit", 20}}));
   EXPECT_FALSE(CheckArguments(tools.at("rekall_delete").input_schema, {{"id", "a"}}).empty());
