@@ -74,6 +74,9 @@ Status ValidateEntry(const Entry& e) {
   if (!IsStatus(e.status))
     return Status::InvalidArgument("invalid status '" + e.status + "' (expected active or obsolete)");
   if (e.project && !(s = CheckText("project", *e.project, kMaxTitleBytes)).ok()) return s;
+  // Ids are Rekall's ULIDs (26 characters); 64 bytes bounds what a file
+  // brought by import may name, as superseded_by names one.
+  if (!(s = CheckText("id", e.id, 64)).ok()) return s;
   if (e.superseded_by && !(s = CheckText("superseded_by", *e.superseded_by, 64)).ok()) return s;
   if (e.tags.size() > kMaxTags)
     return Status::InvalidArgument("too many tags (" + std::to_string(e.tags.size()) + "; the limit is " +

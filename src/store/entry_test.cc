@@ -53,3 +53,24 @@ TEST(Entry, JsonErrorsNameTheField) {
 
 }  // namespace
 }  // namespace rekall::store
+
+namespace rekall::store {
+namespace {
+
+// An imported file may name any id: it is bounded like the superseded_by
+// that points at one (a 100,000-character id was stored).
+TEST(Entry, IdsAreBounded) {
+  Entry e;
+  e.title = "t";
+  e.type = "bug";
+  e.created_at = e.updated_at = "2026-01-01T00:00:00";
+  e.id = std::string(64, 'A');
+  EXPECT_TRUE(ValidateEntry(e).ok()) << ValidateEntry(e).ToString();
+  e.id = std::string(100000, 'A');
+  Status s = ValidateEntry(e);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("id is 100000 bytes; the limit is 64 bytes"), std::string::npos) << s.ToString();
+}
+
+}  // namespace
+}  // namespace rekall::store
