@@ -2,9 +2,13 @@
 // them in this order, which is the order `rekall --help` lists them in.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "store/types.h"
 
 namespace rekall::cli {
 
@@ -19,5 +23,22 @@ void RegisterAdminCommands(CLI::App* app, Context* ctx);   // admin.cc: migrate 
 inline constexpr const char* kIncludeObsoleteHelp = "Also obsolete (deprecated) entries, hidden otherwise";
 // And of --memory-type (list, search).
 inline constexpr const char* kMemoryTypeHelp = "Only this memory type: episodic or semantic (Rekall's)";
+
+// The filter options `list` and `search` share (--type, --project, --tag,
+// --status, --include-obsolete, --memory-type), declared once.
+class FilterOptions {
+ public:
+  // Declares them on `cmd`, which ToFilter asks which were given.
+  void Register(CLI::App* cmd);
+  // The engine's filter: each field set only when its option was given (the
+  // engine checks the values).
+  store::ListFilter ToFilter() const;
+
+ private:
+  CLI::App* cmd_ = nullptr;
+  std::string type_, project_, status_, memory_type_;
+  std::vector<std::string> tags_;
+  bool include_obsolete_ = false;
+};
 
 }  // namespace rekall::cli

@@ -190,6 +190,27 @@ int Run(int argc, char** argv) {
   return Finish(ctx, ctx.selected(ctx));
 }
 
+void FilterOptions::Register(CLI::App* cmd) {
+  cmd_ = cmd;
+  cmd->add_option("--type", type_, "Only this type");
+  cmd->add_option("--project,-p", project_, "Only this project");
+  cmd->add_option("--tag", tags_, "Only entries with this tag (repeatable: all required)");
+  cmd->add_option("--status", status_, "active or obsolete");
+  cmd->add_flag("--include-obsolete", include_obsolete_, kIncludeObsoleteHelp);
+  cmd->add_option("--memory-type", memory_type_, kMemoryTypeHelp);
+}
+
+store::ListFilter FilterOptions::ToFilter() const {
+  store::ListFilter f;
+  if (cmd_->count("--type")) f.type = type_;
+  if (cmd_->count("--project")) f.project = project_;
+  if (cmd_->count("--status")) f.status = status_;
+  if (cmd_->count("--memory-type")) f.memory_type = memory_type_;
+  f.include_obsolete = include_obsolete_;
+  f.tags = SplitTags(tags_);
+  return f;
+}
+
 std::string ReadAll(std::istream& in) {
   std::ostringstream ss;
   ss << in.rdbuf();

@@ -62,11 +62,8 @@ struct EditOptions {
 };
 
 struct ListOptions {
-  CLI::App* cmd = nullptr;
-  std::string type, project, status, memory_type;
-  std::vector<std::string> tags;
+  FilterOptions filter;
   int limit = 50;
-  bool include_obsolete = false;
 };
 
 // A JSON object on stdin, depth-bounded like every JSON that enters.
@@ -131,13 +128,7 @@ Status Show(Context& ctx, const std::string& id) {
 }
 
 Status List(Context& ctx, const ListOptions& o) {
-  store::ListFilter f;
-  if (o.cmd->count("--type")) f.type = o.type;  // the engine checks the filter
-  if (o.cmd->count("--project")) f.project = o.project;
-  if (o.cmd->count("--status")) f.status = o.status;
-  f.include_obsolete = o.include_obsolete;
-  if (o.cmd->count("--memory-type")) f.memory_type = o.memory_type;
-  f.tags = SplitTags(o.tags);
+  store::ListFilter f = o.filter.ToFilter();  // the engine checks the filter
   f.limit = o.limit;
   std::unique_ptr<Engine> eng;
   Status s = ctx.OpenEngine(&eng);
@@ -229,13 +220,7 @@ void RegisterEntryCommands(CLI::App* app, Context* ctx) {
 
   auto list = std::make_shared<ListOptions>();
   c = AddCommand(app, "list", "List entries, newest first", ctx, [list](Context& x) { return List(x, *list); });
-  list->cmd = c;
-  c->add_option("--type", list->type, "Only this type");
-  c->add_option("--project,-p", list->project, "Only this project");
-  c->add_option("--tag", list->tags, "Only entries with this tag (repeatable: all required)");
-  c->add_option("--status", list->status, "active or obsolete");
-  c->add_flag("--include-obsolete", list->include_obsolete, kIncludeObsoleteHelp);
-  c->add_option("--memory-type", list->memory_type, kMemoryTypeHelp);
+  list->filter.Register(c);
   c->add_option("--limit,-n", list->limit, "At most this many (0: all)")
       ->check(CLI::Range(0, std::numeric_limits<int>::max()));
 

@@ -16,11 +16,10 @@ using nlohmann::json;
 struct SearchOptions {
   CLI::App* cmd = nullptr;
   std::vector<std::string> words;
-  std::string mode = SearchModeName(kDefaultSearchMode), type, project, status, memory_type;
-  std::vector<std::string> tags;
+  std::string mode = SearchModeName(kDefaultSearchMode);
+  FilterOptions filter;
   int limit = 10;
   double min_score = 0;
-  bool include_obsolete = false;
 };
 
 struct SimilarOptions {
@@ -50,12 +49,7 @@ Status ToRequest(const SearchOptions& o, SearchRequest* req) {
   Status s = ParseSearchMode(o.mode, &req->mode);
   req->limit = o.limit;
   if (o.cmd->count("--min-score")) req->min_score = o.min_score;
-  if (o.cmd->count("--type")) req->filter.type = o.type;
-  if (o.cmd->count("--project")) req->filter.project = o.project;
-  if (o.cmd->count("--status")) req->filter.status = o.status;
-  req->filter.include_obsolete = o.include_obsolete;
-  if (o.cmd->count("--memory-type")) req->filter.memory_type = o.memory_type;
-  req->filter.tags = SplitTags(o.tags);
+  req->filter = o.filter.ToFilter();
   if (req->filter.type && !store::IsEntryType(*req->filter.type))
     s = Status::InvalidArgument("invalid type '" + *req->filter.type + "'");
   return s;
@@ -113,12 +107,7 @@ void RegisterSearchCommands(CLI::App* app, Context* ctx) {
   c->add_option("--min-score", q->min_score,
                 "Drop results scoring below this: a cosine (semantic), -bm25 (keyword) or the fused score "
                 "(hybrid, sum of 1/(60 + rank): at most about 0.033)");
-  c->add_option("--type", q->type, "Only this type");
-  c->add_option("--project,-p", q->project, "Only this project");
-  c->add_option("--tag", q->tags, "Only entries with this tag (repeatable)");
-  c->add_option("--status", q->status, "active or obsolete");
-  c->add_flag("--include-obsolete", q->include_obsolete, kIncludeObsoleteHelp);
-  c->add_option("--memory-type", q->memory_type, kMemoryTypeHelp);
+  q->filter.Register(c);
 
   auto sim = std::make_shared<SimilarOptions>();
   c = AddCommand(app, "similar", "Entries nearest in meaning to an entry", ctx,
