@@ -1,7 +1,5 @@
 #include "cli/version.h"
 
-#include <sqlite3.h>
-
 #include "config/resources.h"
 #include "engine/engine.h"
 #include "util/our_embeddings.h"
@@ -27,7 +25,7 @@ std::string SqliteVecVersion(const config::ResourceLocation& loc) {
 
 std::string VersionText(const config::Config& cfg) {
   config::ResourceLocation model = config::LocateModel(cfg);
-  std::string text = std::string("rekall ") + kVersion + " (SQLite " + sqlite3_libversion() + ")\n";
+  std::string text = std::string("rekall ") + kVersion + " (SQLite " + Engine::SqliteVersion() + ")\n";
   text += std::string("model: ") + kOurModelName + ", " + std::to_string(kOurDim) + "-d, " +
           (model.found() ? "at " + Where(model) : "not found: " + model.missing) + "\n";
   text += "sqlite-vec: " + SqliteVecVersion(config::LocateSqliteVec(cfg));

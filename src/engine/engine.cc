@@ -211,12 +211,10 @@ Status Engine::EmbedTexts(const config::Config& cfg, const std::vector<std::stri
 }
 
 Status Engine::SqliteVecVersion(const std::string& path, std::string* version) {
-  sqlite3* db = nullptr;
-  Status s = sqlite3_open(":memory:", &db) == SQLITE_OK ? LoadSqliteVec(db, path, version)
-                                                        : Status::IOError("cannot open an in-memory database");
-  sqlite3_close(db);
-  return s;
+  return ProbeSqliteVec(path, version);
 }
+
+std::string Engine::SqliteVersion() { return sqlite::LibraryVersion(); }
 
 Status Engine::PlanMigration(const EngineOptions& opts, MigrationReport* out) {
   *out = MigrationReport();

@@ -253,6 +253,8 @@ class Engine {
   // The version the sqlite-vec extension at `path` reports, loaded into a
   // throwaway in-memory database (`rekall --version`).
   static Status SqliteVecVersion(const std::string& path, std::string* version);
+  // The SQLite library this binary runs with, e.g. "3.40.1".
+  static std::string SqliteVersion();
 
   Engine() = default;
   virtual ~Engine();

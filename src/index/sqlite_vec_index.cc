@@ -858,6 +858,14 @@ class SqliteVecIndex final : public index_internal::BackendBase {
 
 }  // namespace
 
+Status ProbeSqliteVec(const std::string& path, std::string* version) {
+  sqlite3* db = nullptr;
+  Status s = sqlite3_open(":memory:", &db) == SQLITE_OK ? LoadSqliteVec(db, path, version)
+                                                        : Status::IOError("cannot open an in-memory database");
+  sqlite3_close(db);
+  return s;
+}
+
 Status LoadSqliteVec(sqlite3* db, const std::string& path, std::string* version) {
   auto probe = [&](std::string* v) {
     Stmt st;

@@ -28,6 +28,10 @@ namespace rekall {
 // columns). *version gets e.g. "v0.1.9".
 Status LoadSqliteVec(sqlite3* db, const std::string& path, std::string* version);
 
+// Loads `path` into a scratch in-memory database only to read its version:
+// what `rekall --version` reports without opening the user's file.
+Status ProbeSqliteVec(const std::string& path, std::string* version);
+
 // Creates embeddings_vec if needed (re-creating one of another shape) and
 // builds it or catches it up with the embeddings table (see
 // IndexOptions::build_batches_per_call). The extension must be loaded.

@@ -173,4 +173,6 @@ Status DataVersion(sqlite3* db, int64_t* v) {
   return s;
 }
 
+std::string LibraryVersion() { return sqlite3_libversion(); }
+
 }  // namespace rekall::sqlite

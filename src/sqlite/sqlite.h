@@ -166,4 +166,7 @@ class CancelScope {
 // file, so a long-running process notices other processes' writes.
 Status DataVersion(sqlite3* db, int64_t* v);
 
+// The SQLite library this binary runs with, e.g. "3.40.1" (for `--version`).
+std::string LibraryVersion();
+
 }  // namespace rekall::sqlite
