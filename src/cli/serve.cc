@@ -19,6 +19,7 @@ namespace {
 struct ServeOptions {
   int workers = 2;
   bool warm = false;
+  bool background_embedding = true;
 };
 
 Status Serve(Context& ctx, const ServeOptions& o) {
@@ -42,6 +43,9 @@ Status Serve(Context& ctx, const ServeOptions& o) {
   // Opening the engine did not load the model, so initialize and
   // tools/list are answered at once; a warm-up loads it in the background.
   if (o.warm || eng->config().warm_model) eng->WarmModel();
+  // A Rekall file that never had embeddings (Rekall's default) gets them
+  // while we serve; rekall_info follows the progress.
+  if (o.background_embedding) eng->StartBackgroundEmbedding();
   if (!ctx.quiet)
     std::cerr << "rekall serve: " << eng->path() << " (model " << ModelStateName(eng->model_state())
               << ", waits up to " << eng->config().model_load_wait_seconds
@@ -77,6 +81,8 @@ void RegisterServeCommand(CLI::App* app, Context* ctx) {
   c->alias("mcp-server")->alias("mcp");
   c->add_option("--workers", o->workers, "Threads running tool calls")->check(CLI::Range(1, 64));
   c->add_flag("--warm", o->warm, "Load the model in the background at start (also: [engine] warm_model)");
+  c->add_flag("!--no-background-embedding", o->background_embedding,
+              "Don't embed entries that lack an embedding in the background (they wait for `rekall index rebuild`)");
 
   auto client = std::make_shared<std::string>();
   c = AddCommand(app, "mcp-config", "Print the snippet that registers `rekall serve` with an agent client", ctx,

@@ -185,6 +185,12 @@ nlohmann::json EngineStatsToJson(const EngineStats& st) {
   where("sqlite_vec", st.sqlite_vec);
   j["model_loads"] = st.model_loads;
   j["model_idle_timeout_minutes"] = st.model_idle_timeout_minutes;
+  if (st.backfill.state != BackfillState::kOff) {
+    j["background_embedding"] = {{"state", BackfillStateName(st.backfill.state)},
+                                 {"done", st.backfill.done},
+                                 {"remaining", st.backfill.remaining}};
+    if (!st.backfill.error.empty()) j["background_embedding"]["error"] = st.backfill.error;
+  }
   j["rss_kb"] = st.rss_kb;
   j["peak_rss_kb"] = st.peak_rss_kb;
   return j;
@@ -287,6 +293,8 @@ Status EngineImpl::Open(EngineOptions opts, std::unique_ptr<EngineImpl>* out) {
 }
 
 EngineImpl::~EngineImpl() {
+  stop_backfill_ = true;
+  if (backfill_thread_.joinable()) backfill_thread_.join();
   {
     std::lock_guard<std::mutex> l(idle_mu_);
     stop_idle_ = true;
@@ -719,19 +727,28 @@ Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* res
 }
 
 Status EngineImpl::IfNoVectorsSayHow(const SearchRequest& req, SearchResponse* resp) {
+  BackfillStatus b = GetBackfill();
+  const bool backfilling = b.state == BackfillState::kRunning;
   // Only when no result came from the vectors, so the counts cost nothing
   // on the common path.
-  for (const auto& r : resp->results)
-    if (r.vector_rank) return Status::OK();
+  for (const auto& r : resp->results) {
+    if (!r.vector_rank) continue;
+    if (backfilling && resp->notice.empty())
+      resp->notice = std::to_string(b.remaining) +
+                     " entries have no embedding yet: they are being embedded in the background, and until "
+                     "then only keywords find them";
+    return Status::OK();
+  }
   size_t indexed = 0, entries = 0;
   Status s = index_->Count(&indexed);
   if (s.ok() && indexed == 0) s = store_->Count(&entries);
   if (!s.ok() || indexed > 0 || entries == 0) return s;
   // A Rekall file that never had embeddings (Rekall's default): never a
   // silent empty answer.
-  resp->notice = "no entry has an embedding yet (" + std::to_string(entries) +
-                 " entries): these are keyword results; `rekall index rebuild` adds them (about " +
-                 std::to_string(entries / kRebuildEntriesPerSecond + 1) + " s)";
+  resp->notice = "no entry has an embedding yet (" + std::to_string(entries) + " entries): these are keyword results; " +
+                 (backfilling ? std::string("they are being embedded in the background")
+                              : "`rekall index rebuild` adds them (about " +
+                                    std::to_string(entries / kRebuildEntriesPerSecond + 1) + " s)");
   if (req.mode != SearchMode::kSemantic) return Status::OK();
   resp->mode_used = SearchMode::kKeyword;
   sqlite::CancelScope cancel(store_->db(), req.cancelled);
@@ -957,6 +974,7 @@ Status EngineImpl::Stats(EngineStats* out) {
   st.model_idle_timeout_minutes = cfg_.model_idle_timeout_minutes;
   st.rss_kb = Kb(env_->CurrentRssBytes());
   st.peak_rss_kb = Kb(env_->PeakRssBytes());
+  st.backfill = GetBackfill();
   *out = std::move(st);
   return Status::OK();
 }

@@ -148,6 +148,19 @@ struct CacheStats {
   uint64_t hits = 0, misses = 0, evictions = 0, expirations = 0, invalidations = 0;
 };
 
+// The background build of missing summary embeddings
+// (Engine::StartBackgroundEmbedding): off until started, running, done, or
+// failed (and why).
+enum class BackfillState { kOff, kRunning, kDone, kFailed };
+const char* BackfillStateName(BackfillState s);  // "off" | "running" | "done" | "failed"
+
+struct BackfillStatus {
+  BackfillState state = BackfillState::kOff;
+  size_t done = 0;       // entries it embedded
+  size_t remaining = 0;  // entries still without an embedding of ours
+  std::string error;     // kFailed: why
+};
+
 // What `rekall stats` and the server's rekall_info report.
 struct EngineStats {
   std::string database;  // the file's path
@@ -169,6 +182,7 @@ struct EngineStats {
   config::ResourceLocation sqlite_vec;
   int model_loads = 0;
   long model_idle_timeout_minutes = 0;
+  BackfillStatus backfill;  // the server's background embedding
   long rss_kb = 0;       // resident memory now
   long peak_rss_kb = 0;  // and at its highest
 };
@@ -361,6 +375,15 @@ class Engine {
   virtual Status RebuildIndex(bool all, const std::function<void(size_t done, size_t total)>& progress,
                               size_t* embedded) = 0;
   virtual Status GetIndexStatus(IndexStatus* st) = 0;
+
+  // Embeds every entry without a summary embedding of ours on a thread of
+  // its own, at the lowest CPU priority and a few entries at a time: the
+  // embedding runs without the engine's lock, so other calls wait at most
+  // for one small write. For the server opening a Rekall file that never had
+  // embeddings (Rekall's default); Stats() reports the progress. Does nothing
+  // on a read-only file, without the model, when nothing is missing, or when
+  // already started. Entries changed meanwhile keep their own new vector.
+  virtual void StartBackgroundEmbedding() = 0;
 
   // Imports the entries of `in`, in req.format: all or nothing. Entries with
   // an id keep it (and their timestamps); req.on_conflict says what to do

@@ -71,6 +71,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status RebuildIndex(bool all, const std::function<void(size_t done, size_t total)>& progress,
                       size_t* embedded) override;
   Status GetIndexStatus(IndexStatus* st) override;
+  void StartBackgroundEmbedding() override;
 
   using Engine::Export;
   using Engine::Import;
@@ -122,7 +123,8 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status HybridSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp);
   // After a semantic or hybrid search that found no vector at all: when the
   // file has entries but no embedding of ours, says so and how to add them,
-  // and answers a semantic search with keyword results.
+  // and answers a semantic search with keyword results. While the background
+  // embedding runs, says that some entries are not embedded yet.
   Status IfNoVectorsSayHow(const SearchRequest& req, SearchResponse* resp);
   // What `index rebuild` embeds per second on a 2-core machine (summaries of
   // ~100 tokens; bench/embed: 65-88 texts/s quiet), for the estimate above.
@@ -165,6 +167,16 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status NearestFiltered(const std::vector<float>& q, int k, const store::ListFilter& f, std::vector<Hit>* hits);
   // Search without the bookkeeping of reads.
   Status SearchEntries(const SearchRequest& req, SearchResponse* resp);
+
+  // --- backfill.cc
+  void BackfillLoop(std::vector<std::string> ids);
+  // Embeds entries `ids` without holding mu_ while embedding, then stores
+  // the vector of each entry whose summary text is still the one embedded.
+  Status BackfillStep(const std::vector<std::string>& ids, size_t* stored);
+  void SetBackfill(const BackfillStatus& st);
+  BackfillStatus GetBackfill();
+  // Entries per step: small, so a write waits at most for one step's write.
+  static constexpr size_t kBackfillStep = 8;
 
   // --- import_export.cc
   // Reads and checks every entry of `in` before anything is written;
@@ -215,6 +227,12 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   bool stop_idle_ = false;
   std::atomic<bool> released_{true};  // nothing loaded yet
   std::thread idle_thread_;
+
+  // Background embedding (backfill.cc).
+  std::mutex backfill_mu_;
+  BackfillStatus backfill_;
+  std::atomic<bool> stop_backfill_{false};
+  std::thread backfill_thread_;
 };
 
 // Filter in the vector index's terms.

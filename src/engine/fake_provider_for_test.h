@@ -28,6 +28,7 @@ class FakeProvider : public EmbeddingProvider {
       return Status::Unavailable("model loading");
     }
     ++calls;
+    if (on_embed) on_embed(texts);
     out->assign(texts.size() * kOurDim, 0.0f);
     for (size_t i = 0; i < texts.size(); ++i) {
       std::istringstream ss(texts[i]);
@@ -56,6 +57,8 @@ class FakeProvider : public EmbeddingProvider {
   std::atomic<bool> missing{false};
   std::atomic<int> calls{0};
   std::chrono::milliseconds last_wait{-1};
+  // Runs at the start of each Embed (set it before the engine's threads start).
+  std::function<void(const std::vector<std::string>&)> on_embed;
 };
 
 }  // namespace rekall

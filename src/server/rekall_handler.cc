@@ -251,6 +251,19 @@ ToolResult RekallToolHandler::Similar(const json& args, const CancelToken& cance
   return r;
 }
 
+namespace {
+
+std::string BackfillLine(const BackfillStatus& b) {
+  std::string line = "background embedding: " + std::string(BackfillStateName(b.state)) + ", " +
+                     std::to_string(b.done) + " entries embedded, " + std::to_string(b.remaining) + " to go";
+  if (b.state == BackfillState::kRunning)
+    line += " (semantic search covers the embedded entries; keyword search covers all)";
+  if (!b.error.empty()) line += ": " + b.error;
+  return line;
+}
+
+}  // namespace
+
 ToolResult RekallToolHandler::Info() {
   EngineStats st;
   Status s = engine_->Stats(&st);
@@ -265,6 +278,7 @@ ToolResult RekallToolHandler::Info() {
     << "memory: " << st.rss_kb / 1024 << " MB resident, peak " << st.peak_rss_kb / 1024 << " MB\n"
     << "query cache: " << st.query_cache.size << " entries, " << st.query_cache.hits << " hits, "
     << st.query_cache.misses << " misses\n";
+  if (st.backfill.state != BackfillState::kOff) t << BackfillLine(st.backfill) << "\n";
   r.text = t.str();
   r.structured = EngineStatsToJson(st);
   return r;

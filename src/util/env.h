@@ -59,6 +59,11 @@ class Env {
   // bytes; 0 when the system does not tell (Linux's /proc/self/status).
   virtual size_t CurrentRssBytes() = 0;
   virtual size_t PeakRssBytes() = 0;
+
+  // Gives the calling thread (and the threads it starts) the lowest CPU
+  // priority (nice 19), for background work that must not slow down
+  // requests. Best effort: false when the system refuses.
+  virtual bool LowerThreadPriority() = 0;
 };
 
 // Forwards every call to another Env: a fake overrides only what it fakes.
@@ -83,6 +88,7 @@ class EnvWrapper : public Env {
   std::chrono::system_clock::time_point NowSystem() override { return target_->NowSystem(); }
   size_t CurrentRssBytes() override { return target_->CurrentRssBytes(); }
   size_t PeakRssBytes() override { return target_->PeakRssBytes(); }
+  bool LowerThreadPriority() override { return target_->LowerThreadPriority(); }
 
  private:
   Env* target_;

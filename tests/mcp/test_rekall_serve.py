@@ -268,7 +268,7 @@ def test_newer_search_supersedes_the_running_one(kb: Kb) -> None:
                        for i in range(1500)], embed=False)
 
     async def main() -> None:
-        async with stdio_client(kb.server()) as (r, w):
+        async with stdio_client(kb.server("--no-background-embedding")) as (r, w):
             async with ClientSession(r, w) as session:
                 await session.initialize()
                 superseded = 0
@@ -364,6 +364,41 @@ def test_concurrent_writer_process(kb: Kb) -> None:
                 assert json.loads(shown.stdout)["title"] == "Served write"
 
     anyio.run(main)
+
+
+def test_serve_embeds_missing_entries_in_the_background(kb: Kb) -> None:
+    """A Rekall file that never had embeddings (Rekall's default): serve
+    builds them in the background, rekall_info follows it, and semantic
+    search then ranks by meaning."""
+    kb.import_entries(SEED, embed=False)
+
+    async def main() -> None:
+        async with stdio_client(kb.server()) as (r, w):
+            async with ClientSession(r, w) as session:
+                await session.initialize()
+                deadline = time.monotonic() + WAIT_S
+                while True:
+                    res = await session.call_tool("rekall_info", {})
+                    info = res.structured_content
+                    state = info["background_embedding"]["state"]
+                    assert state in ("running", "done"), info
+                    if state == "done":
+                        break
+                    assert "background embedding: running" in res.content[0].text
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"background embedding never finished: {info}")
+                    await anyio.sleep(0.1)
+                assert info["background_embedding"] == {"state": "done", "done": len(SEED), "remaining": 0}
+                assert info["summary_embeddings"] == len(SEED)
+                res = await session.call_tool("rekall_search", {"query": "upstream server too slow", "mode": "semantic"})
+                assert res.is_error is False
+                assert res.structured_content["mode"] == "semantic"
+                assert res.structured_content["results"][0]["title"].startswith("nginx 502")
+
+    anyio.run(main)
+    # Written to the file: a new process sees every embedding.
+    st = json.loads(kb.cli("--json", "stats").stdout)
+    assert st["summary_embeddings"] == len(SEED)
 
 
 def test_search_while_the_model_loads_gives_marked_keyword_results(kb: Kb) -> None:
@@ -507,7 +542,7 @@ def raw(kb: Kb):
 
 def test_raw_malformed_messages_and_serving_goes_on(kb: Kb, raw) -> None:
     kb.import_entries(SEED, embed=False)
-    s = raw()
+    s = raw("--no-background-embedding")
     s.initialize()
     cases: list[tuple[bytes, int]] = [
         (b"{this is not json\n", -32700),
@@ -569,7 +604,7 @@ def test_raw_deeply_nested_values_are_rejected_and_serving_goes_on(kb: Kb, raw) 
     dumped: in tools/call arguments, and as a cancelled requestId."""
     kb.import_entries(SEED, embed=False)
     deep = b"[" * 300_000 + b"]" * 300_000
-    s = raw()
+    s = raw("--no-background-embedding")
     s.initialize()
     for n, tool, args in [
         (1, b"rekall_add", b'{"type":"bug","title":"deep","context":{"situation":' + deep + b"}}"),

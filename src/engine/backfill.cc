@@ -1,0 +1,106 @@
+// The server's background embedding of entries that have no summary
+// embedding of ours: a Rekall file opened for the first time with Rekall's
+// default configuration has none, and semantic search finds nothing there
+// until they exist. `index rebuild` does the same in the foreground, holding
+// the engine; here the embedding (about 15 ms of CPU per entry) runs without
+// the engine's lock, so searches and writes go on while it works.
+#include <algorithm>
+
+#include "engine/engine_impl.h"
+
+namespace rekall {
+
+const char* BackfillStateName(BackfillState s) {
+  switch (s) {
+    case BackfillState::kOff: return "off";
+    case BackfillState::kRunning: return "running";
+    case BackfillState::kDone: return "done";
+    case BackfillState::kFailed: return "failed";
+  }
+  return "off";
+}
+
+void EngineImpl::SetBackfill(const BackfillStatus& st) {
+  std::lock_guard<std::mutex> l(backfill_mu_);
+  backfill_ = st;
+}
+
+BackfillStatus EngineImpl::GetBackfill() {
+  std::lock_guard<std::mutex> l(backfill_mu_);
+  return backfill_;
+}
+
+void EngineImpl::StartBackgroundEmbedding() {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  if (backfill_thread_.joinable() || store_->schema().read_only || !store_->schema().has_embeddings_table) return;
+  if (!provider_->CheckAvailable().ok()) return;
+  std::vector<std::string> ids;
+  if (!SyncWithOtherWriters().ok() || !store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, &ids).ok() ||
+      ids.empty())
+    return;
+  BackfillStatus st;
+  st.state = BackfillState::kRunning;
+  st.remaining = ids.size();
+  SetBackfill(st);
+  backfill_thread_ = std::thread([this, ids = std::move(ids)]() mutable { BackfillLoop(std::move(ids)); });
+}
+
+void EngineImpl::BackfillLoop(std::vector<std::string> ids) {
+  env_->LowerThreadPriority();
+  BackfillStatus st = GetBackfill();
+  for (size_t i = 0; i < ids.size() && !stop_backfill_; i += kBackfillStep) {
+    auto first = ids.begin() + static_cast<long>(i);
+    std::vector<std::string> step(first, first + static_cast<long>(std::min(kBackfillStep, ids.size() - i)));
+    size_t stored = 0;
+    Status s = BackfillStep(step, &stored);
+    if (!s.ok()) {
+      st.state = BackfillState::kFailed;
+      st.error = s.ToString();
+      SetBackfill(st);
+      return;
+    }
+    st.done += stored;
+    st.remaining = ids.size() - i - step.size();
+    SetBackfill(st);
+  }
+  if (!stop_backfill_) st.state = BackfillState::kDone;
+  SetBackfill(st);
+}
+
+Status EngineImpl::BackfillStep(const std::vector<std::string>& ids, size_t* stored) {
+  std::vector<store::Entry> batch;
+  {
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    Status s = SyncWithOtherWriters();
+    if (s.ok()) s = EnsureIndex();
+    for (size_t j = 0; j < ids.size() && s.ok(); ++j) {
+      store::Entry e;
+      s = store_->Get(ids[j], &e);
+      if (s.ok()) batch.push_back(std::move(e));
+      if (s.IsNotFound()) s = Status::OK();  // deleted meanwhile
+    }
+    if (!s.ok()) return s;
+  }
+  std::vector<float> vecs;
+  Status s = batch.empty() ? Status::OK() : EmbedEntries(batch, &vecs);
+  if (!s.ok() || batch.empty()) return s;
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  s = store_->WithTransaction([&]() -> Status {
+    for (size_t j = 0; j < batch.size(); ++j) {
+      store::Entry now;
+      Status t = store_->Get(batch[j].id, &now);
+      if (t.IsNotFound()) continue;
+      // Changed since it was read: its writer stored the new text's vector.
+      if (t.ok() && store::SummaryText(now) != store::SummaryText(batch[j])) continue;
+      if (t.ok()) t = store_->PutSummary(now, Row(vecs, j));
+      if (!t.ok()) return t;
+      ++*stored;
+    }
+    return Status::OK();
+  });
+  if (!s.ok() && index_) index_->MarkStale();
+  if (s.ok()) store_->DataVersion(&data_version_);
+  return s;
+}
+
+}  // namespace rekall
