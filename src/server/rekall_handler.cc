@@ -162,6 +162,10 @@ ToolResult RekallToolHandler::Show(const json& args) {
 }
 
 ToolResult RekallToolHandler::Add(const json& args) {
+  if (args.value("auto_capture_conversation", false) || args.contains("conversation_excerpt_indices"))
+    return ToolResult::Error(
+        "auto_capture_conversation: this server does not read client transcripts; call rekall_add with the "
+        "excerpt in context.conversation_excerpt instead");
   present::EntryPatch patch = present::EntryPatch::FromToolArgs(args);
   std::string cannot_hold;
   if (patch.context && !engine_->HasEntryColumn(present::kContextColumn)) {
@@ -181,6 +185,9 @@ ToolResult RekallToolHandler::Add(const json& args) {
   Status s = engine_->Add(&e, &notice);
   if (!s.ok()) return ToolResult::FromStatus(s);
   if (!cannot_hold.empty()) notice += (notice.empty() ? "" : "; ") + cannot_hold;
+  if (args.value("auto_detect_files", false))
+    notice += std::string(notice.empty() ? "" : "; ") +
+              "auto_detect_files is not supported by this server: list the files in context.files_modified";
   ToolResult r;
   r.structured = json{{"id", e.id}, {"title", e.title}, {"type", e.type}, {"created_at", e.created_at}};
   if (!notice.empty()) r.structured["notice"] = notice;

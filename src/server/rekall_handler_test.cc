@@ -137,6 +137,16 @@ TEST_F(RekallHandlerTest, InvalidFieldsAreToolErrors) {
 // Integer arguments beyond any range saturate instead of wrapping: a huge
 // limit asks for everything (clamped to kMaxLimit), a huge confidence is
 // refused as out of range.
+TEST_F(RekallHandlerTest, TranscriptCaptureIsRefusedWithWhatToDoInstead) {
+  ToolResult r = Call("rekall_add", {{"title", "t"}, {"type", "bug"}, {"auto_capture_conversation", true},
+                                     {"_transcript_path", "/tmp/x.jsonl"}});
+  EXPECT_TRUE(r.is_error);
+  EXPECT_NE(r.text.find("context.conversation_excerpt"), std::string::npos) << r.text;
+  r = Call("rekall_add", {{"title", "t"}, {"type", "bug"}, {"auto_detect_files", true}});
+  EXPECT_FALSE(r.is_error) << r.text;
+  EXPECT_NE(r.structured.value("notice", std::string()).find("files_modified"), std::string::npos) << r.text;
+}
+
 TEST_F(RekallHandlerTest, HugeIntegerArgumentsSaturate) {
   for (const char* t : {"timeout one", "timeout two", "timeout three"}) AddEntry(t, "body");
   for (json limit : {json(1e300), json(18446744073709551615ull), json(9223372036854775807ll)}) {

@@ -268,6 +268,19 @@ std::vector<ToolSpec> RekallToolSpecs() {
                                                   "(rekall C++ addition; Rekall's CLI add -m)"},
                                   {"enum", std::vector<std::string>(std::begin(store::kMemoryTypes),
                                                                     std::end(store::kMemoryTypes))}};
+  // Rekall's transcript capture (out of scope here, see README): accepted
+  // names, so that its callers get a clear answer rather than "unknown".
+  add_props["auto_capture_conversation"] =
+      Bool("Capture the conversation from the client's transcript (Rekall's; not supported by this server: "
+           "put the excerpt in context.conversation_excerpt)");
+  add_props["auto_capture_conversation"]["default"] = false;
+  add_props["auto_detect_files"] = Bool("Detect modified files with git (Rekall's; not supported by this server: "
+                                        "list them in context.files_modified)");
+  add_props["auto_detect_files"]["default"] = false;
+  add_props["conversation_excerpt_indices"] =
+      json{{"type", "array"}, {"items", {{"type", "integer"}}}, {"description", "Rekall's transcript capture, step 2"}};
+  for (const char* k : {"_transcript_path", "_transcript_format", "_cwd", "_session_id"})
+    add_props[k] = Str("Rekall's transcript capture (not supported by this server)");
   // Rekall also requires `context`; we store entries without one.
   tools.push_back({"rekall_add",
                    "Add a new knowledge entry: after resolving a bug (type=bug), discovering a reusable "
@@ -304,7 +317,12 @@ std::vector<ToolSpec> RekallToolSpecs() {
                      {{"id", Str("Entry ID to delete (full id)")},
                       {"confirm", Bool("Must be true to confirm the permanent deletion")}}},
                     {"required", {"id", "confirm"}}}});
-  for (auto& t : tools) Annotate(&t);
+  for (auto& t : tools) {
+    Annotate(&t);
+    // A misspelt or unsupported argument is an error the model can read,
+    // not an argument silently ignored.
+    t.input_schema["additionalProperties"] = false;
+  }
   // Rekall's order of tools/list, ours (rekall_update) before rekall_delete.
   static const std::vector<std::string> order = {
       "rekall_help",    "rekall_search",  "rekall_show",    "rekall_add",          "rekall_link",

@@ -70,6 +70,33 @@ TEST(RekallTools, AddAcceptsRekallShapedCalls) {
   EXPECT_FALSE(CheckArguments(s, {{"type", "bug"}, {"title", "t"}, {"tags", "a,b"}}).empty());
 }
 
+TEST(RekallTools, UnknownArgumentsAreRefusedByEveryTool) {
+  for (const auto& [name, t] : ByName()) {
+    EXPECT_EQ(t.input_schema["additionalProperties"], false) << name;
+    json args = NormalizeArguments(t.input_schema, json::object());
+    for (const auto& r : t.input_schema.value("required", json::array())) args[r.get<std::string>()] = "x";
+    args["no_such_argument"] = 1;
+    auto p = CheckArguments(t.input_schema, args);
+    ASSERT_FALSE(p.empty()) << name;
+    EXPECT_EQ(p.back().rfind("no_such_argument: unknown argument (known: ", 0), 0u) << name << ": " << p.back();
+  }
+  // rekall_update takes no status (rekall_deprecate does): it used to
+  // succeed without changing anything.
+  auto p = CheckArguments(ByName().at("rekall_update").input_schema, {{"id", "01H"}, {"status", "obsolete"}});
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].rfind("status: unknown argument", 0), 0u) << p[0];
+  // Keys inside a context object stay open: Rekall keeps unknown ones.
+  EXPECT_TRUE(CheckArguments(ByName().at("rekall_add").input_schema,
+                             {{"type", "bug"}, {"title", "t"},
+                              {"context", {{"situation", "s"}, {"solution", "t"}, {"mood", "tired"}}}})
+                  .empty());
+  // Rekall's transcript-capture arguments are known names.
+  EXPECT_TRUE(CheckArguments(ByName().at("rekall_add").input_schema,
+                             {{"type", "bug"}, {"title", "t"}, {"auto_capture_conversation", false},
+                              {"_session_id", "s"}, {"conversation_excerpt_indices", {0, 1}}})
+                  .empty());
+}
+
 TEST(RekallTools, UpdateHasNoDefaultsThatWouldOverwrite) {
   const json& s = ByName().at("rekall_update").input_schema;
   EXPECT_EQ(NormalizeArguments(s, {{"id", "01H"}}), (json{{"id", "01H"}}));

@@ -40,6 +40,19 @@ bool HasType(const json& v, std::string_view type) {
 
 std::string Where(const std::string& path) { return path.empty() ? "arguments" : path; }
 
+// additionalProperties: false: a name the schema does not list is a mistake
+// (a misspelt or unsupported argument would otherwise do nothing, silently).
+void CheckNoOtherProperties(const json& props, const json& value, const std::string& path,
+                            std::vector<std::string>& problems) {
+  for (const auto& [name, v] : value.items()) {
+    if (props.contains(name)) continue;
+    std::string known;
+    for (const auto& [k, sub] : props.items()) known += (known.empty() ? "" : ", ") + k;
+    problems.push_back((path.empty() ? name : path + "." + name) + ": unknown argument (known: " +
+                       (known.empty() ? "none" : known) + ")");
+  }
+}
+
 void Check(const json& schema, const json& value, const std::string& path,
            std::vector<std::string>& problems) {
   if (!schema.is_object()) return;
@@ -92,13 +105,16 @@ void Check(const json& schema, const json& value, const std::string& path,
         }
       }
     }
-    if (auto props = schema.find("properties"); props != schema.end() && props->is_object()) {
+    auto props = schema.find("properties");
+    if (props != schema.end() && props->is_object()) {
       for (const auto& [name, sub] : props->items()) {
         auto it = value.find(name);
         if (it == value.end()) continue;
         Check(sub, *it, path.empty() ? name : path + "." + name, problems);
       }
     }
+    if (auto extra = schema.find("additionalProperties"); extra != schema.end() && *extra == false)
+      CheckNoOtherProperties(props != schema.end() ? *props : json::object(), value, path, problems);
   }
 
   if (value.is_array()) {

@@ -1,8 +1,9 @@
 // A small JSON Schema subset for tool arguments: enough to tell a model what
 // it got wrong, not a full validator. Supported keywords: type (a name or a
 // list of names), required, properties (recursively), items, enum, minimum,
-// maximum, default (top level only, by NormalizeArguments). Unknown keywords
-// are ignored, and so are properties the schema does not list.
+// maximum, additionalProperties (false only), default (top level only, by
+// NormalizeArguments). Unknown keywords are ignored; properties the schema
+// does not list are too, unless it says additionalProperties: false.
 #pragma once
 
 #include <string>
