@@ -51,6 +51,9 @@ Status Store::AddLink(Link* l) {
     return Status::InvalidArgument("invalid relation type '" + l->relation_type +
                                    "' (expected related, supersedes, derived_from or contradicts)");
   if (l->source_id == l->target_id) return Status::InvalidArgument("an entry cannot be linked to itself");
+  if (l->reason && l->reason->size() > kMaxLinkReasonBytes)
+    return Status::InvalidArgument("link reason too long (" + std::to_string(l->reason->size()) +
+                                   " bytes; the limit is " + std::to_string(kMaxLinkReasonBytes) + ")");
   return WithTransaction([&]() -> Status {
     for (const std::string* id : {&l->source_id, &l->target_id}) {
       bool exists = false;
@@ -122,7 +125,10 @@ Status Store::RecordAccess(const std::vector<std::string>& ids) {
   for (const char* c : {"access_count", "last_accessed", "consolidation_score"})
     if (!HasEntryColumn(c)) return Status::OK();
   std::string now = NowIsoLocal();
-  return WithTransaction([&]() -> Status {
+  // Bookkeeping, not the answer: while another process writes, skip it
+  // rather than hold the search up for the whole busy timeout.
+  sqlite3_busy_timeout(db_, kBookkeepingBusyMs);
+  Status s = WithTransaction([&]() -> Status {
     for (const auto& id : ids) {
       // Whole days since the previous read, floored as Python's timedelta.days.
       Stmt get(db_, "SELECT COALESCE(access_count, 0), julianday(?2) - julianday(last_accessed) "
@@ -137,11 +143,13 @@ Status Store::RecordAccess(const std::vector<std::string>& ids) {
       up.Bind(2, count);
       up.Bind(3, now);
       up.BindDouble(4, ConsolidationScore(count, days));
-      Status s = up.Run("recording a read");
-      if (!s.ok()) return s;
+      Status t = up.Run("recording a read");
+      if (!t.ok()) return t;
     }
     return Status::OK();
   });
+  sqlite3_busy_timeout(db_, busy_timeout_ms_);
+  return s;
 }
 
 Status Store::StaleEntries(int days, int limit, std::vector<Entry>* out) {

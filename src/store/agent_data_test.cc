@@ -1,6 +1,8 @@
 // Links, access bookkeeping and stale entries, in Rekall's tables.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "store/rekall_context.h"
 #include "store/store.h"
 #include "util/temp_dir_for_test.h"
@@ -85,6 +87,49 @@ TEST_F(AgentDataStoreTest, ReadsAreCountedAsRekallCountsThem) {
   EXPECT_EQ(st.Text(1).size(), 26u);  // naive local ISO with microseconds
 }
 
+// A read's bookkeeping gives up at once when another process holds the
+// write lock (it used to wait for the whole 5 s busy timeout); writes that
+// matter still wait for the lock.
+TEST_F(AgentDataStoreTest, ReadBookkeepingDoesNotWaitForAnotherWriter) {
+  std::string id = Add("a");
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.file("k.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto start = std::chrono::steady_clock::now();
+  Status s = store_->RecordAccess({id});
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(s.code(), Code::kBusy) << s.ToString();
+  // Far below the 5 s busy timeout of writes (not a timing target: a bound
+  // that tells "did not wait for the timeout" from "waited").
+  EXPECT_LT(waited, std::chrono::seconds(3));
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_EQ(Column(id, "access_count"), 0);
+  ASSERT_TRUE(store_->RecordAccess({id}).ok());
+  EXPECT_EQ(Column(id, "access_count"), 1);
+}
+
+TEST_F(AgentDataStoreTest, LinkReasonAndContextAreBounded) {
+  std::string a = Add("a"), b = Add("b");
+  Link l{"", a, b, "related", "", std::string(kMaxLinkReasonBytes + 1, 'r')};
+  Status s = store_->AddLink(&l);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("link reason too long"), std::string::npos) << s.ToString();
+  size_t n = 0;
+  ASSERT_TRUE(store_->CountLinks(&n).ok());
+  EXPECT_EQ(n, 0u);
+  l.reason = std::string(kMaxLinkReasonBytes, 'r');
+  EXPECT_TRUE(store_->AddLink(&l).ok());
+
+  Entry e;
+  e.title = "big context";
+  e.type = "bug";
+  e.extra["context_structured"] = R"({"situation": ")" + std::string(kMaxContextBytes, 'x') + R"(", "solution": "y"})";
+  s = store_->Add(&e);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("context too large"), std::string::npos) << s.ToString();
+}
+
 TEST_F(AgentDataStoreTest, StaleEntriesAreTheActiveOnesNotReadLately) {
   std::string old = Add("old"), fresh = Add("fresh"), never = Add("never");
   ASSERT_TRUE(sqlite::Exec(store_->db(),
@@ -114,6 +159,29 @@ TEST_F(AgentDataStoreTest, StaleEntriesAreTheActiveOnesNotReadLately) {
 
 namespace rekall::store {
 namespace {
+
+TEST_F(AgentDataStoreTest, AContextWithoutKeywordsGetsThemExtractedAsRekallsAddDoes) {
+  Entry e;
+  e.title = "Gunicorn worker timeout on uploads";
+  e.content = "Large uploads exceed the 30 s worker timeout.";
+  e.type = "bug";
+  e.extra["context_structured"] = R"({"situation": "uploads fail with 502", "solution": "raise --timeout to 120"})";
+  ASSERT_TRUE(store_->Add(&e).ok());
+  Entry got;
+  ASSERT_TRUE(store_->Get(e.id, &got).ok());
+  auto ctx = nlohmann::json::parse(got.extra["context_structured"].get<std::string>());
+  EXPECT_EQ(ctx["extraction_method"], "auto");
+  std::vector<std::string> kws = ctx["trigger_keywords"];
+  ASSERT_EQ(kws.size(), 5u);
+  // "uploads" occurs most (title x3, content, situation), then the title's
+  // other words.
+  EXPECT_EQ(kws[0], "uploads");
+  EXPECT_NE(std::find(kws.begin(), kws.end(), "gunicorn"), kws.end());
+  sqlite::Stmt kw(store_->db(), "SELECT count(*) FROM context_keywords WHERE entry_id = ?");
+  kw.Bind(1, e.id);
+  ASSERT_EQ(kw.Step(), SQLITE_ROW);
+  EXPECT_EQ(kw.Int(0), 5);
+}
 
 TEST_F(AgentDataStoreTest, StructuredContextIsWrittenAsRekallWritesIt) {
   Entry e;

@@ -87,6 +87,10 @@ Status ValidateEntry(const Entry& e) {
   }
   if (!(s = CheckTimestamp("created_at", e.created_at)).ok()) return s;
   if (!(s = CheckTimestamp("updated_at", e.updated_at)).ok()) return s;
+  if (auto it = e.extra.find("context_structured"); it != e.extra.end() && it->is_string() &&
+                                                     it->get_ref<const std::string&>().size() > kMaxContextBytes)
+    return Status::InvalidArgument("context too large (" + std::to_string(it->get_ref<const std::string&>().size()) +
+                                   " bytes of JSON; the limit is " + std::to_string(kMaxContextBytes) + ")");
   return ValidateRekallColumns(e.extra);
 }
 

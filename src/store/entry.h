@@ -22,6 +22,10 @@ inline constexpr size_t kMaxTitleBytes = 1000;
 inline constexpr size_t kMaxContentBytes = 1 << 20;
 inline constexpr size_t kMaxTagBytes = 100;
 inline constexpr size_t kMaxTags = 50;
+// A structured context is a few sentences and keywords; its JSON, as large
+// as content at most. A link's reason is a sentence.
+inline constexpr size_t kMaxContextBytes = kMaxContentBytes;
+inline constexpr size_t kMaxLinkReasonBytes = 4096;
 
 struct Entry {
   std::string id;  // ULID; empty before Add()

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "store/keywords.h"
 #include "util/ulid.h"
 
 namespace rekall::store {
@@ -89,6 +90,19 @@ std::string OrderedDumps(const json& ctx) {
 
 }  // namespace
 
+std::string ContextEmbeddingText(const std::string& context_structured) {
+  json ctx = json::parse(context_structured, nullptr, false);
+  if (!ctx.is_object()) return std::string();
+  auto field = [&ctx](const char* k) {
+    auto it = ctx.find(k);
+    return it != ctx.end() && it->is_string() ? Strip(it->get<std::string>()) : std::string();
+  };
+  std::string situation = field("situation"), solution = field("solution");
+  std::string text = situation.empty() ? "" : "Situation: " + situation;
+  if (!solution.empty()) text += (text.empty() ? "" : "\n") + std::string("Solution: ") + solution;
+  return text;
+}
+
 std::string ZlibCompress(const std::string& data) {
   uLongf n = compressBound(static_cast<uLong>(data.size()));
   std::string out(n, '\0');
@@ -118,12 +132,18 @@ bool ZlibDecompress(const std::string& data, std::string* out) {
   return rc == Z_STREAM_END;
 }
 
-bool ToRekallContext(const json& in, RekallContext* out) {
+bool ToRekallContext(const json& in, const std::string& title, const std::string& content, RekallContext* out) {
   if (!in.is_object() || !LongEnough(in.value("situation", json())) || !LongEnough(in.value("solution", json())))
     return false;
-  out->keywords = Keywords(in.value("trigger_keywords", json()));
-  if (out->keywords.empty()) return false;
   json ctx = in;
+  out->keywords = Keywords(in.value("trigger_keywords", json()));
+  if (out->keywords.empty()) {
+    // As Rekall's MCP add: from the title and all the text, marked "auto".
+    out->keywords = ExtractKeywords(title, title + " " + content + " " + in["situation"].get<std::string>() + " " +
+                                               in["solution"].get<std::string>());
+    if (!ctx.contains("extraction_method")) ctx["extraction_method"] = "auto";
+  }
+  if (out->keywords.empty()) return false;
   ctx["trigger_keywords"] = out->keywords;
   if (!ctx.contains("created_at")) ctx["created_at"] = NowIsoLocal();
   if (!ctx.contains("extraction_method")) ctx["extraction_method"] = "manual";

@@ -22,10 +22,20 @@ struct RekallContext {
 
 // False when `ctx` is not a context Rekall can read back (situation and
 // solution of at least 5 characters, one keyword at least): Rekall's reader
-// would raise on it. Keys Rekall's MCP add fills in (created_at,
-// extraction_method, time_of_day, day_of_week) are added when missing, from
-// the local time; keys Rekall does not know are kept after its own.
-bool ToRekallContext(const nlohmann::json& ctx, RekallContext* out);
+// would raise on it. Without trigger keywords, they are extracted from the
+// entry's `title` and `content` and the context's text, as Rekall's MCP add
+// does (store/keywords.h; extraction_method "auto"). Keys Rekall's MCP add
+// fills in (created_at, extraction_method, time_of_day, day_of_week) are
+// added when missing, from the local time; keys Rekall does not know are
+// kept after its own.
+bool ToRekallContext(const nlohmann::json& ctx, const std::string& title, const std::string& content,
+                     RekallContext* out);
+
+// The text Rekall embeds as an entry's 'context' embedding: "Situation:
+// <situation>\nSolution: <solution>" (either line alone when the other is
+// missing); empty when the stored context (`context_structured`'s JSON text)
+// has neither.
+std::string ContextEmbeddingText(const std::string& context_structured);
 
 // zlib's compress2 at level 6, as Python's zlib.compress(data, 6).
 std::string ZlibCompress(const std::string& data);

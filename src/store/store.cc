@@ -217,6 +217,7 @@ Status ReadTableNames(sqlite3* db, const std::string& where, std::set<std::strin
 }  // namespace
 
 Status Store::Init(const OpenOptions& opts) {
+  busy_timeout_ms_ = opts.busy_timeout_ms;
   sqlite3_busy_timeout(db_, opts.busy_timeout_ms);
   sqlite3_extended_result_codes(db_, 1);
   const std::string where = "database " + path_;
@@ -459,7 +460,8 @@ std::optional<std::vector<std::string>> Store::DeriveContextColumns(Entry* e) co
   auto it = e->extra.find("context_structured");
   if (it == e->extra.end() || !it->is_string()) return std::nullopt;
   RekallContext rc;
-  if (!ToRekallContext(nlohmann::json::parse(it->get<std::string>(), nullptr, false), &rc)) return std::nullopt;
+  if (!ToRekallContext(nlohmann::json::parse(it->get<std::string>(), nullptr, false), e->title, e->content, &rc))
+    return std::nullopt;
   *it = rc.json;
   auto b64 = [](const std::string& raw) {
     return nlohmann::json{{"base64", Base64Encode(reinterpret_cast<const unsigned char*>(raw.data()), raw.size())}};
@@ -559,6 +561,10 @@ Status Store::PutSummary(const Entry& e, const std::vector<float>& vec) {
     if (!t.ok()) return t;
     return NotifySummary(e, &vec);
   });
+}
+
+Status Store::PutContextEmbedding(const std::string& entry_id, const std::vector<float>& vec) {
+  return WithTransaction([&] { return PutEmbedding(entry_id, EmbeddingType::kContext, vec); });
 }
 
 Status Store::Update(Entry* e, const std::vector<float>* summary) {

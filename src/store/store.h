@@ -137,6 +137,10 @@ class Store {
   // transaction (index rebuild, import).
   Status PutSummary(const Entry& e, const std::vector<float>& vec);
 
+  // Writes an entry's context embedding (Rekall's second one, of its
+  // structured context). Not in the vector index: the engine scans them.
+  Status PutContextEmbedding(const std::string& entry_id, const std::vector<float>& vec);
+
   // NotFound when the entry has no embedding of `type`.
   Status GetEmbedding(const std::string& entry_id, EmbeddingType type, StoredEmbedding* out);
   // Every embedding of `type`, of any model.
@@ -178,7 +182,10 @@ class Store {
   // Rekall's bookkeeping of a read of each entry: access_count + 1,
   // last_accessed now, consolidation_score from both (its formula). Nothing
   // when the file lacks those columns or is read-only; never updated_at.
+  // Waits at most kBookkeepingBusyMs for another process's write lock, then
+  // gives up (kBusy): a read is not held up by someone else's long write.
   Status RecordAccess(const std::vector<std::string>& ids);
+  static constexpr int kBookkeepingBusyMs = 50;
   // Active entries not read for `days` days (or never), least recently read
   // first, at most `limit`.
   Status StaleEntries(int days, int limit, std::vector<Entry>* out);
@@ -260,6 +267,7 @@ class Store {
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  int busy_timeout_ms_ = 5000;  // OpenOptions::busy_timeout_ms
   Env* env_ = Env::Default();  // OpenOptions::env
   SchemaInfo schema_;
   WriteObserver* observer_ = nullptr;
