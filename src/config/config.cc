@@ -68,6 +68,27 @@ std::string DefaultConfigPath(const Options& o) {
   return (xdg.empty() ? Home(o.env) + "/.config" : xdg) + "/rekall/config.toml";
 }
 
+namespace {
+
+// Rekall's [smart_embeddings]: we read `enabled`; its other keys are
+// Rekall's (its model name, dimensions, thresholds, context_mode) and stay
+// its business, so no warning for them.
+Status LoadSmartEmbeddings(const toml::table& root, const std::string& path, Config* c) {
+  const toml::node* section = root.get("smart_embeddings");
+  if (section == nullptr) return Status::OK();
+  const toml::table* t = section->as_table();
+  if (t == nullptr)
+    return Status::InvalidArgument("config file " + path + ": 'smart_embeddings' must be a table ([smart_embeddings])");
+  const toml::node* n = t->get("enabled");
+  if (n == nullptr) return Status::OK();
+  if (!n->is_boolean())
+    return Status::InvalidArgument("config file " + path + " [smart_embeddings]: enabled must be true or false");
+  c->smart_embeddings = n->as_boolean()->get();
+  return Status::OK();
+}
+
+}  // namespace
+
 Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings, const Options& o) {
   Env* const env = o.env;
   if (!path.empty() && env->IsRegularFile(path)) {
@@ -86,6 +107,7 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
         return Status::InvalidArgument("config file " + path + ": '" + section + "' must be a table ([" + section +
                                        "]), not a value");
     if (!(s = GetString(root, "data_dir", path, &c->data_dir)).ok()) return s;
+    if (!(s = LoadSmartEmbeddings(root, path, c)).ok()) return s;
     if (const toml::table* perf = root["performance"].as_table()) {
       std::string where = path + " [performance]";
       if (!(s = GetInt(*perf, "cache_max_size", where, &c->cache_max_size)).ok()) return s;

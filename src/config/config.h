@@ -44,6 +44,12 @@ struct Config {
   // replaces model_idle_timeout_minutes (REKALL_MODEL_IDLE_TIMEOUT_SECONDS).
   long model_idle_timeout_seconds = -1;
 
+  // [smart_embeddings], Rekall's: `enabled` makes an add also embed the
+  // entry's structured context (Rekall's second, 'context' embedding), which
+  // our semantic and hybrid search then use beside the summary. (Summaries
+  // are embedded either way: our search needs them.)
+  bool smart_embeddings = false;
+
   // Top level, as Rekall reads it: where knowledge.db lives.
   std::string data_dir;
 

@@ -382,6 +382,7 @@ Status EngineImpl::SyncWithOtherWriters() {
     // Another connection committed: any cached entry vector may be stale.
     data_version_ = v;
     entry_cache_->Clear();
+    context_vectors_loaded_ = false;
     if (index_) {
       bool changed = false;
       s = index_->Refresh(&changed);
@@ -406,12 +407,14 @@ Status EngineImpl::OnSummaryVector(const store::Entry& e, const float* vec, int 
 
 Status EngineImpl::OnEntryRemoved(const std::string& id) {
   entry_cache_->Invalidate(id);
+  context_vectors_loaded_ = false;
   if (!index_) return Status::OK();
   return index_->Remove(id);
 }
 
 Status EngineImpl::AfterWrite(const std::string& id, Status s) {
   entry_cache_->Invalidate(id);
+  context_vectors_loaded_ = false;
   if (!s.ok() && index_) index_->MarkStale();
   // Our own commit moved data_version; don't mistake it for another writer's.
   if (s.ok()) store_->DataVersion(&data_version_);
@@ -467,7 +470,9 @@ Status EngineImpl::Add(store::Entry* e, std::string* notice) {
   if (have_vec && !(s = EnsureIndex()).ok()) return s;
   if (!have_vec && notice)
     *notice = "stored without an embedding (" + why + "); run `rekall index rebuild` once the model is installed";
-  return AfterWrite(e->id, store_->Add(e, have_vec ? &vec : nullptr));
+  s = AfterWrite(e->id, store_->Add(e, have_vec ? &vec : nullptr));
+  if (s.ok()) KeepContextVector(*e, notice);
+  return s;
 }
 
 Status EngineImpl::Update(store::Entry* e, std::string* notice) {
@@ -484,7 +489,9 @@ Status EngineImpl::Update(store::Entry* e, std::string* notice) {
   if (!have_vec && notice) *notice = "the entry's embedding was not updated (" + why + ")";
   if (!store_->schema().has_embeddings_table) return AfterWrite(e->id, store_->Update(e, nullptr));
   if (!(s = EnsureIndex()).ok()) return s;
-  return AfterWrite(e->id, have_vec ? store_->Update(e, &vec) : UpdateDroppingVector(e));
+  s = AfterWrite(e->id, have_vec ? store_->Update(e, &vec) : UpdateDroppingVector(e));
+  if (s.ok()) KeepContextVector(*e, notice);
+  return s;
 }
 
 Status EngineImpl::PatchedEntry(const std::string& id, const EntryPatchFn& apply, store::Entry* e) {
@@ -539,6 +546,7 @@ Status EngineImpl::Patch(const std::string& id, const EntryPatchFn& apply, store
     if (!moved) break;
   }
   if (s.ok() && !v.have && notice) *notice = "the entry's embedding was not updated (" + v.why + ")";
+  if (s.ok()) KeepContextVector(*out, notice);
   return s;
 }
 
@@ -744,24 +752,23 @@ Status EngineImpl::IfNoVectorsSayHow(const SearchRequest& req, SearchResponse* r
   if (s.ok() && indexed == 0) s = store_->Count(&entries);
   if (!s.ok() || indexed > 0 || entries == 0) return s;
   // A Rekall file that never had embeddings (Rekall's default): never a
-  // silent empty answer.
-  resp->notice = "no entry has an embedding yet (" + std::to_string(entries) + " entries): these are keyword results; " +
+  // silent empty answer. Both semantic and hybrid are keyword search here,
+  // and say so.
+  resp->mode_used = SearchMode::kKeyword;
+  sqlite::CancelScope cancel(store_->db(), req.cancelled);
+  resp->results.clear();
+  s = KeywordOnly(req, resp);
+  resp->notice = "no entry has an embedding yet (" + std::to_string(entries) + " entries): " +
+                 (resp->results.empty() ? "keyword search found nothing either; " : "these are keyword results; ") +
                  (backfilling ? std::string("they are being embedded in the background")
                               : "`rekall index rebuild` adds them (about " +
                                     std::to_string(entries / kRebuildEntriesPerSecond + 1) + " s)");
-  if (req.mode != SearchMode::kSemantic) return Status::OK();
-  resp->mode_used = SearchMode::kKeyword;
-  sqlite::CancelScope cancel(store_->db(), req.cancelled);
-  std::string notice = resp->notice;
-  resp->results.clear();
-  s = KeywordOnly(req, resp);
-  resp->notice = notice;
   return s;
 }
 
 Status EngineImpl::SemanticSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp) {
   std::vector<Hit> hits;
-  Status s = NearestFiltered(q, req.limit, req.filter, &hits);
+  Status s = VectorHits(q, req.limit, req.filter, &hits);
   if (!s.ok()) return s;
   int rank = 0;
   for (const auto& h : hits) {
@@ -782,7 +789,7 @@ Status EngineImpl::HybridSearch(const SearchRequest& req, const std::vector<floa
   Status s = store_->KeywordSearch(req.query, req.filter, depth, &kw);
   if (!s.ok()) return s;
   std::vector<Hit> vh;
-  if (!(s = NearestFiltered(q, depth, req.filter, &vh)).ok()) return s;
+  if (!(s = VectorHits(q, depth, req.filter, &vh)).ok()) return s;
   if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
   std::unordered_map<std::string, SearchResult> fused;
   for (const auto& h : kw) {

@@ -178,6 +178,17 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   // Entries per step: small, so a write waits at most for one step's write.
   static constexpr size_t kBackfillStep = 8;
 
+  // --- context_vectors.cc
+  // With [smart_embeddings] enabled: stores (or drops) the entry's context
+  // embedding after a write; a failure is said in *notice, the write stands.
+  void KeepContextVector(const store::Entry& e, std::string* notice);
+  Status LoadContextVectors();
+  // The k context vectors nearest to q whose entries pass `f`.
+  Status ContextHits(const std::vector<float>& q, int k, const store::ListFilter& f, std::vector<Hit>* hits);
+  // NearestFiltered, with each entry scored by the better of its summary
+  // and its context vector.
+  Status VectorHits(const std::vector<float>& q, int k, const store::ListFilter& f, std::vector<Hit>* hits);
+
   // --- import_export.cc
   // Reads and checks every entry of `in` before anything is written;
   // (*where)[i] names entry i in messages ("line 3", "entry 3").
@@ -227,6 +238,11 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   bool stop_idle_ = false;
   std::atomic<bool> released_{true};  // nothing loaded yet
   std::thread idle_thread_;
+
+  // Context vectors, loaded on first use (context_vectors.cc); under mu_.
+  bool context_vectors_loaded_ = false;
+  std::vector<std::string> context_ids_;
+  std::vector<float> context_matrix_;  // row-major, kOurDim per row
 
   // Background embedding (backfill.cc).
   std::mutex backfill_mu_;

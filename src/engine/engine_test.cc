@@ -400,9 +400,17 @@ TEST_F(EngineTest, WithoutAnyEmbeddingSearchSaysHowToAddThemAndAnswersByKeyword)
     ASSERT_TRUE(eng->Search(req, &resp).ok());
     ASSERT_EQ(resp.results.size(), 1u);
     EXPECT_EQ(resp.results[0].entry.title, "nginx gateway timeout");
-    EXPECT_EQ(resp.mode_used, mode == SearchMode::kSemantic ? SearchMode::kKeyword : SearchMode::kHybrid);
-    EXPECT_NE(resp.notice.find("no entry has an embedding yet (2 entries)"), std::string::npos) << resp.notice;
+    // Keyword results, labelled as such (hybrid used to keep its label).
+    EXPECT_EQ(resp.mode_used, SearchMode::kKeyword);
+    EXPECT_NE(resp.notice.find("no entry has an embedding yet (2 entries): these are keyword results"),
+              std::string::npos)
+        << resp.notice;
     EXPECT_NE(resp.notice.find("`rekall index rebuild`"), std::string::npos) << resp.notice;
+    // No keyword match either: the notice does not speak of results.
+    req.query = "kubernetes";
+    ASSERT_TRUE(eng->Search(req, &resp).ok());
+    EXPECT_TRUE(resp.results.empty());
+    EXPECT_NE(resp.notice.find("keyword search found nothing either"), std::string::npos) << resp.notice;
   }
   // Once embedded, no such notice.
   size_t n = 0;
