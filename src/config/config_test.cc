@@ -53,6 +53,7 @@ model_path = "/m"
 threads = 2
 [smart_embeddings]
 enabled = true
+context_mode = "required"
 )");
   Config c;
   std::vector<std::string> w;
@@ -64,6 +65,7 @@ enabled = true
   EXPECT_EQ(c.model_path, "/m");
   EXPECT_EQ(c.threads, 2);
   EXPECT_EQ(c.data_dir, "/srv/kb");
+  EXPECT_TRUE(c.smart_embeddings);  // Rekall's switch, read; its other keys are its own
   ASSERT_EQ(w.size(), 1u);  // only our section's unknown key
   EXPECT_NE(w[0].find("typo_key"), std::string::npos);
 }
@@ -81,6 +83,11 @@ TEST_F(ConfigTest, InvalidValuesAreClearErrors) {
   s = Load(Write("[performance\n"), &c, &w, opts_);
   EXPECT_NE(s.message().find("line 1"), std::string::npos) << s.ToString();
   c = Config();
+  s = Load(Write("[smart_embeddings]\nenabled = \"yes\"\n"), &c, &w, opts_);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("enabled must be true or false"), std::string::npos) << s.ToString();
+  s = Load(Write("smart_embeddings = 1\n"), &c, &w, opts_);
+  EXPECT_TRUE(s.IsInvalidArgument());
   s = Load(Write("[performance]\ncache_ttl_seconds = -5\n"), &c, &w, opts_);
   EXPECT_FALSE(s.ok());
 }
