@@ -1,10 +1,8 @@
 // Engine::StartBackgroundEmbedding: the server's build of missing summary
 // embeddings.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <condition_variable>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -12,23 +10,16 @@
 
 #include "engine/engine.h"
 #include "engine/fake_provider_for_test.h"
-
-namespace fs = std::filesystem;
+#include "util/temp_dir_for_test.h"
 
 namespace rekall {
 namespace {
 
 class BackfillTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rekall_backfill_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::unique_ptr<Engine> Open(FakeProvider** fp) {
     EngineOptions o;
-    o.db_path = dir_ + "/k.db";
+    o.db_path = dir_.file("k.db");
     o.cfg.vector_backend = "brute";
     o.long_running = true;
     auto p = std::make_unique<FakeProvider>();
@@ -70,7 +61,7 @@ class BackfillTest : public ::testing::Test {
     return st.backfill;
   }
 
-  std::string dir_;
+  TempDir dir_;
 };
 
 TEST_F(BackfillTest, EmbedsEveryEntryWithoutOneAndSemanticSearchFindsThem) {

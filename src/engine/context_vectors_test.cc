@@ -1,30 +1,21 @@
 // [smart_embeddings] enabled: the context embedding, stored as Rekall
 // stores it and used by semantic and hybrid search.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 
 #include "engine/engine.h"
 #include "engine/fake_provider_for_test.h"
+#include "util/temp_dir_for_test.h"
 #include "sqlite/sqlite.h"
-
-namespace fs = std::filesystem;
 
 namespace rekall {
 namespace {
 
 class ContextVectorsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/rekall_context_vectors_test_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::unique_ptr<Engine> Open(bool smart) {
     EngineOptions o;
-    o.db_path = dir_ + "/k.db";
+    o.db_path = dir_.file("k.db");
     o.cfg.vector_backend = "brute";
     o.cfg.smart_embeddings = smart;
     o.provider = std::make_unique<FakeProvider>();
@@ -37,7 +28,7 @@ class ContextVectorsTest : public ::testing::Test {
   // Rows of the embeddings table of type 'context' (read as Rekall would).
   int ContextRows() {
     sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open((dir_ + "/k.db").c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_open(dir_.file("k.db").c_str(), &db), SQLITE_OK);
     int n = -1;
     {
       sqlite::Stmt st(db, "SELECT count(*) FROM embeddings WHERE embedding_type = 'context' AND dimensions = 384");
@@ -66,7 +57,7 @@ class ContextVectorsTest : public ::testing::Test {
     return resp;
   }
 
-  std::string dir_;
+  TempDir dir_;
 };
 
 TEST_F(ContextVectorsTest, EnabledStoresTheContextEmbeddingAndSearchUsesIt) {
