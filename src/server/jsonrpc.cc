@@ -14,10 +14,11 @@ void LineFramer::Feed(std::string_view data, const LineFn& on_line,
     if (skipping_) {
       // Drop the chunk: it belongs to a line already reported as too long.
     } else if (buffer_.size() + chunk.size() > max_bytes_) {
+      buffer_.append(chunk.substr(0, max_bytes_ - buffer_.size()));
+      on_oversized(buffer_);
       buffer_.clear();
       buffer_.shrink_to_fit();
       skipping_ = true;
-      on_oversized();
     } else {
       buffer_.append(chunk);
     }
@@ -31,6 +32,58 @@ void LineFramer::Feed(std::string_view data, const LineFn& on_line,
     skipping_ = false;
     data.remove_prefix(nl + 1);
   }
+}
+
+namespace {
+
+// SAX events of a message's prefix: remembers the scalar value that follows
+// the key "id" at the top level; nested values are only counted.
+class IdFinder : public nlohmann::json_sax<json> {
+ public:
+  json id;
+
+  bool null() override { return Scalar(json()); }
+  bool boolean(bool v) override { return Scalar(json(v)); }
+  bool number_integer(number_integer_t v) override { return Scalar(json(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return Scalar(json(v)); }
+  bool number_float(number_float_t, const string_t&) override { return Scalar(json()); }
+  bool string(string_t& v) override { return Scalar(json(v)); }
+  bool binary(binary_t&) override { return Scalar(json()); }
+  bool start_object(std::size_t) override { return Open(); }
+  bool end_object() override { return Close(); }
+  bool start_array(std::size_t) override { return Open(); }
+  bool end_array() override { return Close(); }
+  bool key(string_t& k) override {
+    next_is_id_ = depth_ == 1 && k == "id";
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  bool Scalar(json v) {
+    if (next_is_id_ && depth_ == 1 && (v.is_string() || v.is_number_integer())) id = std::move(v);
+    next_is_id_ = false;
+    return true;
+  }
+  bool Open() {
+    next_is_id_ = false;
+    ++depth_;
+    return true;
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  bool next_is_id_ = false;
+};
+
+}  // namespace
+
+json IdOfPrefix(std::string_view prefix) {
+  IdFinder f;
+  json::sax_parse(prefix.begin(), prefix.end(), &f, json::input_format_t::json, /*strict=*/false);
+  return f.id;
 }
 
 void LineFramer::Finish(const LineFn& on_line) {

@@ -30,7 +30,8 @@ enum ErrorCode : int {
 class LineFramer {
  public:
   using LineFn = std::function<void(std::string_view line)>;
-  using OversizedFn = std::function<void()>;
+  // Gets the line's first max_bytes bytes (at most), to find its id in.
+  using OversizedFn = std::function<void(std::string_view prefix)>;
 
   explicit LineFramer(size_t max_bytes) : max_bytes_(max_bytes) {}
   void Feed(std::string_view data, const LineFn& on_line, const OversizedFn& on_oversized);
@@ -42,6 +43,12 @@ class LineFramer {
   std::string buffer_;
   bool skipping_ = false;  // inside an oversized line, until its '\n'
 };
+
+// The top-level "id" of a message of which only `prefix` is at hand (a line
+// too long to keep): read as a stream, stopping where the prefix ends, so a
+// request cut short still gets its error under its own id. Null when the
+// prefix has no top-level id (or not a string or integer one) before it ends.
+nlohmann::json IdOfPrefix(std::string_view prefix);
 
 // One parsed line.
 struct Message {

@@ -17,7 +17,7 @@ struct Collected {
 
 void FeedAll(LineFramer& f, Collected& c, std::string_view data) {
   f.Feed(
-      data, [&](std::string_view l) { c.lines.emplace_back(l); }, [&] { ++c.oversized; });
+      data, [&](std::string_view l) { c.lines.emplace_back(l); }, [&](std::string_view) { ++c.oversized; });
 }
 
 TEST(LineFramer, SplitsLinesAcrossChunks) {
@@ -189,6 +189,21 @@ TEST(MakeError, Shape) {
                      {"id", 3},
                      {"error", {{"code", -32601}, {"message", "Method not found: x"}, {"data", {{"k", 1}}}}}}));
   EXPECT_FALSE(MakeError(nullptr, kParseError, "m")["error"].contains("data"));
+}
+
+TEST(IdOfPrefix, FindsTheTopLevelIdOfACutLine) {
+  EXPECT_EQ(IdOfPrefix(R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"a":"xxxx)"), 7);
+  EXPECT_EQ(IdOfPrefix(R"({"id":"abc","params":[[[[)"), "abc");
+  // Only the top level counts, and only a string or an integer.
+  EXPECT_TRUE(IdOfPrefix(R"({"params":{"id":5},"method":"x)").is_null());
+  EXPECT_TRUE(IdOfPrefix(R"({"id":1.5,"method":"x)").is_null());
+  EXPECT_TRUE(IdOfPrefix(R"({"id":{"x":1},"method":"x)").is_null());
+  // Cut before the id's value, or not JSON at all.
+  EXPECT_TRUE(IdOfPrefix(R"({"method":"x","id":)").is_null());
+  EXPECT_TRUE(IdOfPrefix("not json").is_null());
+  EXPECT_TRUE(IdOfPrefix("").is_null());
+  // Deep nesting before the id is walked without recursion.
+  EXPECT_TRUE(IdOfPrefix("{\"params\":" + std::string(200000, '[')).is_null());
 }
 
 }  // namespace

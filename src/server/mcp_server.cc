@@ -498,9 +498,10 @@ int McpServer::Run(int in_fd, int out_fd) {
 
   jsonrpc::LineFramer framer(s.opt.max_message_bytes);
   auto on_line = [&s](std::string_view line) { s.HandleLine(line); };
-  auto on_oversized = [&s] {
+  auto on_oversized = [&s](std::string_view prefix) {
     Log("rejected a message longer than " + std::to_string(s.opt.max_message_bytes) + " bytes");
-    s.Send(jsonrpc::MakeError(nullptr, jsonrpc::kInvalidRequest,
+    // Under its own id when its start names one, so the client's call ends.
+    s.Send(jsonrpc::MakeError(jsonrpc::IdOfPrefix(prefix), jsonrpc::kInvalidRequest,
                               "Invalid Request: message longer than " +
                                   std::to_string(s.opt.max_message_bytes) + " bytes",
                               json{{"maxBytes", s.opt.max_message_bytes}}));

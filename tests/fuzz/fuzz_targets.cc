@@ -138,7 +138,11 @@ void JsonRpc(const uint8_t* data, size_t size) {
       if (wire.empty() || wire.back() != '\n' || wire.find('\n') != wire.size() - 1)
         Die("a serialised message is not exactly one line");
     }
-  }, [] {});
+  }, [](std::string_view prefix) {
+    if (prefix.size() > 64) Die("an oversized line's prefix is longer than the limit");
+    nlohmann::json id = server::jsonrpc::IdOfPrefix(prefix);
+    if (!id.is_null() && !id.is_string() && !id.is_number_integer()) Die("an id neither string nor integer");
+  });
   framer.Finish([&](std::string_view line) { server::jsonrpc::ParseLine(line); });
   // The same bytes as a whole line, and as tool arguments.
   server::jsonrpc::ParseLine(bytes);
