@@ -93,6 +93,29 @@ TEST_F(MaintenanceTest, FtsDriftIsCountedAndRebuilt) {
   EXPECT_EQ(hits[0].id, a);
 }
 
+// Every kind of drift counts, once per entry and stale FTS row; an FTS row
+// of no entry is not an entry's drift.
+TEST_F(MaintenanceTest, FtsDriftCountsEachStaleRowOfAnEntry) {
+  std::string a = AddEntry("nginx timeout", false);
+  std::string b = AddEntry("postgres pool", false);
+  std::string c = AddEntry("react effect", false);
+  AddEntry("intact", false);
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 0u);
+  Sql("UPDATE entries_fts SET title = 'old title' WHERE id = '" + a + "'");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 1u);
+  Sql("UPDATE entries_fts SET content = NULL WHERE id = '" + b + "'");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 2u);
+  Sql("INSERT INTO entries_fts(id, title, content, tags) VALUES('ghost', 'g', 'g', '')");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 2u);
+  // A second, stale row beside c's good one.
+  Sql("INSERT INTO entries_fts(id, title, content, tags) VALUES('" + c + "', 'react', 'stale', 'a b')");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 3u);
+  Sql("DELETE FROM entries_fts WHERE id = '" + a + "'");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 3u);  // missing instead of stale
+  ASSERT_TRUE(store_->RebuildFts().ok());
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 0u);
+}
+
 TEST_F(MaintenanceTest, DeleteEmbeddingDropsOnlyThatEntrysVector) {
   std::string a = AddEntry("one", true);
   std::string b = AddEntry("two", true);
