@@ -142,6 +142,17 @@ struct DoctorFinding {
   bool fixed = false;
 };
 
+// What `rekall doctor` runs.
+struct DoctorOptions {
+  // Repair what is safe, after a backup, and mark it fixed.
+  bool fix = false;
+  // Only the integrity check, a pending migration and the drift of the
+  // keyword and vector indexes: what damage or an interrupted write shows.
+  // The checks of every stored vector and orphan row and the model and
+  // sqlite-vec lookups are left out.
+  bool quick = false;
+};
+
 // Counters of one of the engine's embedding caches.
 struct CacheStats {
   size_t size = 0;
@@ -387,7 +398,12 @@ class Engine {
   // Integrity check, orphan rows, FTS drift, vector-index drift, model or
   // dimension mismatches, entries without embeddings. With `fix`, repairs
   // what is safe (after a backup, path in *backup) and marks it fixed.
-  virtual Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) = 0;
+  virtual Status Doctor(const DoctorOptions& opts, std::vector<DoctorFinding>* out, std::string* backup) = 0;
+  Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) {
+    DoctorOptions o;
+    o.fix = fix;
+    return Doctor(o, out, backup);
+  }
 
   // Entries, embeddings, backend, cache counters, model state, RSS.
   virtual Status Stats(EngineStats* out) = 0;

@@ -567,6 +567,50 @@ TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
   EXPECT_EQ(resp.results[0].entry.id, a.id);
 }
 
+// `doctor --quick`: the integrity check and the two drift checks alone, with
+// the same findings the full doctor reports for them; --fix repairs the drift.
+TEST_F(EngineTest, QuickDoctorRunsIntegrityAndDriftChecksAlone) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  {
+    std::unique_ptr<store::Store> raw;
+    ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
+    ASSERT_TRUE(sqlite::Exec(raw->db(),
+                               "PRAGMA foreign_keys = OFF; INSERT INTO tags(entry_id, tag) VALUES('ghost', 'x'); "
+                               "DELETE FROM entries_fts WHERE id = '" + a.id + "'",
+                               "test")
+                    .ok());
+  }
+  DoctorOptions quick;
+  quick.quick = true;
+  std::vector<DoctorFinding> found;
+  std::string backup;
+  ASSERT_TRUE(eng->Doctor(quick, &found, &backup).ok());
+  std::vector<std::string> checks;
+  for (const auto& f : found) checks.push_back(f.check);
+  EXPECT_EQ(checks, (std::vector<std::string>{"integrity", "fts_drift", "index_drift"}));
+  EXPECT_EQ(FindingOf(found, "integrity").severity, Severity::kOk);
+  EXPECT_EQ(FindingOf(found, "fts_drift").severity, Severity::kWarning);
+  EXPECT_EQ(FindingOf(found, "fts_drift").count, 1u);
+  EXPECT_EQ(FindingOf(found, "index_drift").severity, Severity::kOk);
+  std::vector<DoctorFinding> full;
+  ASSERT_TRUE(eng->Doctor(false, &full, &backup).ok());
+  for (const auto& f : found) {
+    EXPECT_EQ(FindingOf(full, f.check).message, f.message) << f.check;
+    EXPECT_EQ(FindingOf(full, f.check).count, f.count) << f.check;
+  }
+
+  quick.fix = true;
+  ASSERT_TRUE(eng->Doctor(quick, &found, &backup).ok());
+  EXPECT_TRUE(FindingOf(found, "fts_drift").fixed);
+  EXPECT_FALSE(backup.empty());
+  ASSERT_TRUE(eng->Doctor(false, &full, &backup).ok());
+  EXPECT_EQ(FindingOf(full, "fts_drift").count, 0u);
+  EXPECT_EQ(FindingOf(full, "orphan_tags").count, 1u);  // not a quick check: left as it was
+}
+
 // Issue 10: a summary holding NaN drops out of every search; doctor says so,
 // and --fix deletes it and re-embeds the entry.
 TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteVectors) {

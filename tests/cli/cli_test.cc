@@ -770,6 +770,26 @@ TEST_F(CliTest, DoctorExitCodeAndUniqueBackups) {
   for (const auto& b : backups) EXPECT_TRUE(fs::exists(b)) << b;
 }
 
+// `doctor --quick` reports the integrity and drift checks alone, and its
+// exit code follows them: an orphan tag (a full check) leaves it at 0.
+TEST_F(CliTest, QuickDoctorReportsIntegrityAndDrift) {
+  AddEntry("x");
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO tags(entry_id, tag) VALUES('ghost', 'g')", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Result r = Run({"--json", "doctor", "--quick"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  json j = json::parse(r.out);
+  std::vector<std::string> checks;
+  for (const auto& f : j["findings"]) checks.push_back(f["check"].get<std::string>());
+  EXPECT_EQ(checks, (std::vector<std::string>{"integrity", "fts_drift", "index_drift"}));
+  EXPECT_TRUE(j["healthy"].get<bool>());
+  r = Run({"--json", "doctor"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+}
+
 // A damaged Rekall file is never written: not migrated, no backup, the same
 // bytes; the error points at `rekall doctor`, which reports the damage.
 TEST_F(CliTest, DamagedDatabaseIsNeverWritten) {
