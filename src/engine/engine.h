@@ -153,6 +153,16 @@ struct DoctorOptions {
   bool quick = false;
 };
 
+// What `rekall vacuum` did.
+struct VacuumReport {
+  std::string database;  // the file's path
+  // The database's size before and after (its pages, the WAL checkpointed).
+  uint64_t bytes_before = 0, bytes_after = 0;
+  size_t entries = 0;                 // the same before and after
+  bool vector_index_rebuilt = false;  // the vec0 table rebuilt from `embeddings`
+  std::string notice;                 // one line for the user, or empty
+};
+
 // Counters of one of the engine's embedding caches.
 struct CacheStats {
   size_t size = 0;
@@ -404,6 +414,13 @@ class Engine {
     o.fix = fix;
     return Doctor(o, out, backup);
   }
+
+  // Gives the space of deleted entries back to the file system: their rows,
+  // FTS postings, embeddings and vec0 rows. sqlite-vec never frees a
+  // deleted vec0 row's space, so its table is rebuilt from `embeddings`
+  // (when the sqlite-vec backend is loaded), then the store vacuums.
+  // Refuses a read-only or damaged file (integrity check), changing nothing.
+  virtual Status Vacuum(VacuumReport* out) = 0;
 
   // Entries, embeddings, backend, cache counters, model state, RSS.
   virtual Status Stats(EngineStats* out) = 0;

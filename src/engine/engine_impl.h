@@ -79,6 +79,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
 
   using Engine::Doctor;
   Status Doctor(const DoctorOptions& opts, std::vector<DoctorFinding>* out, std::string* backup) override;
+  Status Vacuum(VacuumReport* out) override;
   Status Stats(EngineStats* out) override;
   void ReleaseIdleMemory() override;
 
@@ -202,6 +203,11 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding>* out, std::string* backup);
   // The repairs of rows: orphans deleted, the keyword index rebuilt.
   Status DoctorRepairRows(const DoctorCounts& c, std::vector<DoctorFinding>* out);
+
+  // --- vacuum.cc
+  // The vec0 table rebuilt from `embeddings` (sqlite-vec frees nothing on
+  // DELETE); *rebuilt false, with a notice, under another backend.
+  Status VacuumVectorIndex(VacuumReport* r);
 
   config::Config cfg_;
   Env* env_ = Env::Default();

@@ -101,4 +101,22 @@ Status Store::GetMigrationPlan(MigrationPlan* plan) { return store::PlanMigratio
 
 void Store::ReleaseMemory() { sqlite3_db_release_memory(db_); }
 
+Status Store::DatabaseBytes(uint64_t* bytes) {
+  size_t pages = 0, page_size = 0;
+  Status s = QueryCount(db_, "PRAGMA page_count", &pages);
+  if (s.ok()) s = QueryCount(db_, "PRAGMA page_size", &page_size);
+  *bytes = uint64_t(pages) * page_size;
+  return s;
+}
+
+Status Store::Vacuum() {
+  if (!unwritable_.ok()) return unwritable_;
+  if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was vacuumed");
+  if (txn_depth_ > 0) return Status::Internal("vacuum inside a transaction");
+  Status s = sqlite::Exec(db_, "INSERT INTO entries_fts(entries_fts) VALUES('optimize')", "merging the keyword index");
+  if (s.ok()) s = sqlite::Exec(db_, "VACUUM", "vacuum");
+  if (s.ok()) s = sqlite::Exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpointing after vacuum");
+  return s;
+}
+
 }  // namespace rekall::store

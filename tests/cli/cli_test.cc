@@ -790,6 +790,38 @@ TEST_F(CliTest, QuickDoctorReportsIntegrityAndDrift) {
   EXPECT_EQ(r.code, 1) << r.out << r.err;
 }
 
+// `vacuum` after deletes: bytes before and after (--json and text), every
+// entry kept with the same search results.
+TEST_F(CliTest, VacuumReportsBytesAndKeepsEntries) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(AddEntry("proxy timeout " + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Run({"delete", ids[size_t(i)]}).code, 0);
+  Result before = Run({"--json", "search", "proxy timeout"});
+  ASSERT_EQ(before.code, 0) << before.err;
+  Result r = Run({"--json", "vacuum"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["entries"], 3);
+  EXPECT_GT(j["bytes_before"].get<uint64_t>(), 0u);
+  EXPECT_LE(j["bytes_after"].get<uint64_t>(), j["bytes_before"].get<uint64_t>());
+  EXPECT_EQ(j["bytes_reclaimed"].get<uint64_t>(),
+            j["bytes_before"].get<uint64_t>() - j["bytes_after"].get<uint64_t>());
+  EXPECT_EQ(j["database"], db_);
+  Result after = Run({"--json", "search", "proxy timeout"});
+  auto ids_of = [](const Result& x) {
+    std::vector<std::string> out;
+    json j = json::parse(x.out);
+    for (const auto& e : j["results"]) out.push_back(e["id"].get<std::string>());
+    return out;
+  };
+  EXPECT_EQ(ids_of(after), ids_of(before));
+  EXPECT_EQ(ids_of(after).size(), 3u);
+  r = Run({"vacuum"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("before:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("after:"), std::string::npos) << r.out;
+}
+
 // A damaged Rekall file is never written: not migrated, no backup, the same
 // bytes; the error points at `rekall doctor`, which reports the damage.
 TEST_F(CliTest, DamagedDatabaseIsNeverWritten) {
