@@ -13,14 +13,15 @@ Status EngineImpl::Vacuum(VacuumReport* out) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   VacuumReport r;
   r.database = store_->path();
-  if (store_->schema().read_only)
-    return Status::IOError("database " + r.database + " is read-only; nothing was vacuumed");
+  // Damage first: a damaged file is opened read-only, and damage is what to say.
   std::vector<std::string> problems;
   Status s = store_->IntegrityCheck(&problems);
-  if (!s.ok()) return s;
+  if (!s.ok()) return s.Append("; nothing was vacuumed");
   if (!problems.empty())
     return Status::Corruption("database " + r.database + " fails SQLite's integrity check (" + problems[0] +
                               "); nothing was vacuumed. Run `rekall doctor` for the details");
+  if (store_->schema().read_only)
+    return Status::IOError("database " + r.database + " is read-only; nothing was vacuumed");
   size_t after = 0;
   if (!(s = store_->Count(&r.entries)).ok() || !(s = store_->DatabaseBytes(&r.bytes_before)).ok()) return s;
   if (store_->schema().has_embeddings_table && !(s = VacuumVectorIndex(&r)).ok()) return s;

@@ -842,6 +842,10 @@ TEST_F(CliTest, DamagedDatabaseIsNeverWritten) {
   r = Run({"--json", "doctor", "--fix"});
   EXPECT_EQ(r.code, 1) << r.out << r.err;
   EXPECT_EQ(Slurp(db_), before);
+  r = Run({"vacuum"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("nothing was vacuumed"), std::string::npos) << r.err;
+  EXPECT_EQ(Slurp(db_), before);
   for (const auto& e : fs::directory_iterator(dir_))
     EXPECT_EQ(e.path().filename().string().find(".backup-"), std::string::npos) << e.path();
 }
