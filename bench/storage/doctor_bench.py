@@ -11,6 +11,7 @@ assertion (the ctest smoke runs a small count).
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,17 +26,22 @@ FULL = ["integrity", "orphan_embeddings", "orphan_tags", "fts_drift", "model_mis
 QUICK = ["integrity", "fts_drift", "index_drift"]
 
 
-def run_doctor(rekall: str, db: str, extra: list, expected: list) -> float:
-    t0 = time.perf_counter()
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_doctor(rekall: str, db: str, extra: list, expected: list) -> tuple:
+    t0, c0 = time.perf_counter(), children_cpu()
     p = subprocess.run([rekall, "--db", db, "--json", "doctor"] + extra, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, children_cpu() - c0
     if p.returncode != 0:
         sys.exit(f"doctor {extra} exited {p.returncode}: {p.stdout}{p.stderr}")
     found = json.loads(p.stdout)
     checks = [f["check"] for f in found["findings"]]
     if checks != expected or not found["healthy"]:
         sys.exit(f"doctor {extra}: unexpected findings {p.stdout}")
-    return wall
+    return wall, cpu
 
 
 def main() -> None:
@@ -54,11 +60,12 @@ def main() -> None:
             print(f"store of {a.entries} entries built in {time.perf_counter() - t0:.1f} s "
                   f"({os.path.getsize(db) / 1e6:.1f} MB)")
         for name, extra, expected in (("doctor", [], FULL), ("doctor --quick", ["--quick"], QUICK)):
-            times = [run_doctor(rekall, db, extra, expected) for _ in range(a.reps)]
+            runs = [run_doctor(rekall, db, extra, expected) for _ in range(a.reps)]
+            times, cpus = [w for w, _ in runs], [c for _, c in runs]
             with open("/proc/loadavg") as f:
                 load = f.read().split()[0]
-            print(f"{name:16s} median {statistics.median(times):.2f} s over {a.reps} runs "
-                  f"(min {min(times):.2f}, max {max(times):.2f}; load average {load})")
+            print(f"{name:16s} median {statistics.median(times):.2f} s wall, {statistics.median(cpus):.2f} s CPU "
+                  f"over {a.reps} runs (wall min {min(times):.2f}, max {max(times):.2f}; load average {load})")
 
 
 if __name__ == "__main__":
