@@ -67,12 +67,12 @@ void PrintFindings(const Context& ctx, const std::vector<DoctorFinding>& finding
   std::cout.flush();
 }
 
-Status Doctor(Context& ctx, bool fix) {
+Status Doctor(Context& ctx, const DoctorOptions& opts) {
   std::unique_ptr<Engine> eng;
   Status s = ctx.OpenEngine(&eng);
   std::vector<DoctorFinding> findings;
   std::string backup;
-  if (s.ok()) s = eng->Doctor(fix, &findings, &backup);
+  if (s.ok()) s = eng->Doctor(opts, &findings, &backup);
   if (!s.ok()) return s;
   bool open_problems = false;
   for (const auto& f : findings)
@@ -92,10 +92,12 @@ void RegisterAdminCommands(CLI::App* app, Context* ctx) {
                            [dry_run](Context& x) { return Migrate(x, *dry_run); });
   c->add_flag("--dry-run", *dry_run, "Say what would change and where the backup would go; change nothing");
 
-  auto fix = std::make_shared<bool>(false);
+  auto doctor = std::make_shared<DoctorOptions>();
   c = AddCommand(app, "doctor", "Check the database: integrity, orphans, index drift, model mismatches", ctx,
-                 [fix](Context& x) { return Doctor(x, *fix); });
-  c->add_flag("--fix", *fix, "Repair what is safe (after a backup) and say what was done");
+                 [doctor](Context& x) { return Doctor(x, *doctor); });
+  c->add_flag("--fix", doctor->fix, "Repair what is safe (after a backup) and say what was done");
+  c->add_flag("--quick", doctor->quick,
+              "Only the integrity check and the keyword and vector index drift (no per-vector checks)");
 }
 
 }  // namespace rekall::cli

@@ -18,6 +18,7 @@ void RegisterIoCommands(CLI::App* app, Context* ctx);      // io.cc: import expo
 void RegisterIndexCommands(CLI::App* app, Context* ctx);   // index.cc: embed index stats
 void RegisterServeCommand(CLI::App* app, Context* ctx);    // serve.cc: serve mcp-config
 void RegisterAdminCommands(CLI::App* app, Context* ctx);   // admin.cc: migrate doctor
+void RegisterVacuumCommand(CLI::App* app, Context* ctx);   // vacuum.cc: vacuum
 
 // The help of --include-obsolete (list, search, similar).
 inline constexpr const char* kIncludeObsoleteHelp = "Also obsolete (deprecated) entries, hidden otherwise";

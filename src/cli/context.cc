@@ -171,6 +171,7 @@ int Run(int argc, char** argv) {
   RegisterIndexCommands(&app, &ctx);
   RegisterServeCommand(&app, &ctx);
   RegisterAdminCommands(&app, &ctx);
+  RegisterVacuumCommand(&app, &ctx);
   AddExamples(&app);
   if (argc == 1) {  // a bare `rekall` asks what it can do
     std::cout << app.help() << std::flush;

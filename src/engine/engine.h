@@ -142,6 +142,27 @@ struct DoctorFinding {
   bool fixed = false;
 };
 
+// What `rekall doctor` runs.
+struct DoctorOptions {
+  // Repair what is safe, after a backup, and mark it fixed.
+  bool fix = false;
+  // Only the integrity check, a pending migration and the drift of the
+  // keyword and vector indexes: what damage or an interrupted write shows.
+  // The checks of every stored vector and orphan row and the model and
+  // sqlite-vec lookups are left out.
+  bool quick = false;
+};
+
+// What `rekall vacuum` did.
+struct VacuumReport {
+  std::string database;  // the file's path
+  // The database's size before and after (its pages, the WAL checkpointed).
+  uint64_t bytes_before = 0, bytes_after = 0;
+  size_t entries = 0;                 // the same before and after
+  bool vector_index_rebuilt = false;  // the vec0 table rebuilt from `embeddings`
+  std::string notice;                 // one line for the user, or empty
+};
+
 // Counters of one of the engine's embedding caches.
 struct CacheStats {
   size_t size = 0;
@@ -412,7 +433,19 @@ class Engine {
   // Integrity check, orphan rows, FTS drift, vector-index drift, model or
   // dimension mismatches, entries without embeddings. With `fix`, repairs
   // what is safe (after a backup, path in *backup) and marks it fixed.
-  virtual Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) = 0;
+  virtual Status Doctor(const DoctorOptions& opts, std::vector<DoctorFinding>* out, std::string* backup) = 0;
+  Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) {
+    DoctorOptions o;
+    o.fix = fix;
+    return Doctor(o, out, backup);
+  }
+
+  // Gives the space of deleted entries back to the file system: their rows,
+  // FTS postings, embeddings and vec0 rows. sqlite-vec never frees a
+  // deleted vec0 row's space, so its table is rebuilt from `embeddings`
+  // (when the sqlite-vec backend is loaded), then the store vacuums.
+  // Refuses a read-only or damaged file (integrity check), changing nothing.
+  virtual Status Vacuum(VacuumReport* out) = 0;
 
   // Entries, embeddings, backend, cache counters, model state, RSS.
   virtual Status Stats(EngineStats* out) = 0;

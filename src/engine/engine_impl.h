@@ -78,7 +78,9 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status Import(std::istream& in, const ImportRequest& req, ImportReport* report) override;
   Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) override;
 
-  Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) override;
+  using Engine::Doctor;
+  Status Doctor(const DoctorOptions& opts, std::vector<DoctorFinding>* out, std::string* backup) override;
+  Status Vacuum(VacuumReport* out) override;
   Status Stats(EngineStats* out) override;
   void ReleaseIdleMemory() override;
 
@@ -212,12 +214,23 @@ class EngineImpl final : public Engine, private store::WriteObserver {
 
   // --- doctor.cc
   struct DoctorCounts;
-  Status DoctorCheck(std::vector<DoctorFinding>* out, DoctorCounts* c);
+  // The checks before the vector index's, in the order they are reported;
+  // `quick` keeps the integrity check, a pending migration and the FTS drift.
+  Status DoctorCheck(bool quick, std::vector<DoctorFinding>* out, DoctorCounts* c);
+  Status DoctorIntegrity(std::vector<DoctorFinding>* out);
+  // Orphans, other models, non-finite and missing summaries (fts_drift,
+  // already counted, is reported among them).
+  Status DoctorRowChecks(std::vector<DoctorFinding>* out, DoctorCounts* c);
   Status FindNonFiniteSummaries(std::vector<std::string>* ids);
   Status DoctorIndexDrift(std::vector<DoctorFinding>* out, DoctorCounts* c);
   Status DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding>* out, std::string* backup);
   // The repairs of rows: orphans deleted, the keyword index rebuilt.
   Status DoctorRepairRows(const DoctorCounts& c, std::vector<DoctorFinding>* out);
+
+  // --- vacuum.cc
+  // The vec0 table rebuilt from `embeddings` (sqlite-vec frees nothing on
+  // DELETE); *rebuilt false, with a notice, under another backend.
+  Status VacuumVectorIndex(VacuumReport* r);
 
   config::Config cfg_;
   Env* env_ = Env::Default();

@@ -575,6 +575,120 @@ TEST_F(EngineTest, DoctorFindsDamageAndRepairsItAfterABackup) {
   EXPECT_EQ(resp.results[0].entry.id, a.id);
 }
 
+// `doctor --quick`: the integrity check and the two drift checks alone, with
+// the same findings the full doctor reports for them; --fix repairs the drift.
+TEST_F(EngineTest, QuickDoctorRunsIntegrityAndDriftChecksAlone) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  {
+    std::unique_ptr<store::Store> raw;
+    ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
+    ASSERT_TRUE(sqlite::Exec(raw->db(),
+                               "PRAGMA foreign_keys = OFF; INSERT INTO tags(entry_id, tag) VALUES('ghost', 'x'); "
+                               "DELETE FROM entries_fts WHERE id = '" + a.id + "'",
+                               "test")
+                    .ok());
+  }
+  DoctorOptions quick;
+  quick.quick = true;
+  std::vector<DoctorFinding> found;
+  std::string backup;
+  ASSERT_TRUE(eng->Doctor(quick, &found, &backup).ok());
+  std::vector<std::string> checks;
+  for (const auto& f : found) checks.push_back(f.check);
+  EXPECT_EQ(checks, (std::vector<std::string>{"integrity", "fts_drift", "index_drift"}));
+  EXPECT_EQ(FindingOf(found, "integrity").severity, Severity::kOk);
+  EXPECT_EQ(FindingOf(found, "fts_drift").severity, Severity::kWarning);
+  EXPECT_EQ(FindingOf(found, "fts_drift").count, 1u);
+  EXPECT_EQ(FindingOf(found, "index_drift").severity, Severity::kOk);
+  std::vector<DoctorFinding> full;
+  ASSERT_TRUE(eng->Doctor(false, &full, &backup).ok());
+  for (const auto& f : found) {
+    EXPECT_EQ(FindingOf(full, f.check).message, f.message) << f.check;
+    EXPECT_EQ(FindingOf(full, f.check).count, f.count) << f.check;
+  }
+
+  quick.fix = true;
+  ASSERT_TRUE(eng->Doctor(quick, &found, &backup).ok());
+  EXPECT_TRUE(FindingOf(found, "fts_drift").fixed);
+  EXPECT_FALSE(backup.empty());
+  ASSERT_TRUE(eng->Doctor(false, &full, &backup).ok());
+  EXPECT_EQ(FindingOf(full, "fts_drift").count, 0u);
+  EXPECT_EQ(FindingOf(full, "orphan_tags").count, 1u);  // not a quick check: left as it was
+}
+
+// Issue 14 #7: after deleting half the entries, vacuum gives their space
+// back (rows, FTS postings, embeddings, vec0 rows) and keeps every entry:
+// the same entries and the same search results before and after.
+TEST_F(EngineTest, VacuumGivesSpaceBackAndKeepsEveryEntry) {
+  for (const std::string backend : {"sqlite-vec", "brute"}) {
+    SCOPED_TRACE(backend);
+    fs::remove(dir_ + "/k.db");
+    auto eng = Open(backend);
+    std::vector<std::string> ids;
+    std::string n, filler;
+    for (int i = 0; i < 40; ++i) filler += "upstream proxy timeout pool connection cache ";
+    for (int i = 0; i < 200; ++i) {
+      auto e = Make("note " + std::to_string(i) + (i % 3 ? " nginx gateway" : " postgres pool"), filler);
+      ASSERT_TRUE(eng->Add(&e, &n).ok());
+      ids.push_back(e.id);
+    }
+    for (size_t i = 0; i < ids.size(); i += 2) ASSERT_TRUE(eng->Delete(ids[i]).ok());
+    auto answers = [&] {
+      std::vector<std::string> got;
+      for (SearchMode mode : {SearchMode::kSemantic, SearchMode::kKeyword, SearchMode::kHybrid}) {
+        SearchRequest req;
+        req.query = "nginx gateway note 17";
+        req.mode = mode;
+        req.limit = 20;
+        SearchResponse resp;
+        EXPECT_TRUE(eng->Search(req, &resp).ok());
+        for (const auto& r : resp.results) got.push_back(r.entry.id + " " + std::to_string(r.score));
+      }
+      return got;
+    };
+    std::vector<std::string> before = answers();
+    ASSERT_EQ(before.size(), 60u);
+    VacuumReport r;
+    Status s = eng->Vacuum(&r);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(r.entries, 100u);
+    EXPECT_LT(r.bytes_after, r.bytes_before);
+    EXPECT_EQ(r.vector_index_rebuilt, backend == "sqlite-vec");
+    EXPECT_EQ(r.notice.empty(), backend == "sqlite-vec") << r.notice;
+    EXPECT_EQ(std::uintmax_t(r.bytes_after), fs::file_size(dir_ + "/k.db"));  // the WAL checkpointed
+    EXPECT_EQ(answers(), before);
+    eng.reset();
+    eng = Open(backend);  // a new process reads the vacuumed file alike
+    EXPECT_EQ(answers(), before);
+    EngineStats st;
+    ASSERT_TRUE(eng->Stats(&st).ok());
+    EXPECT_EQ(st.entries, 100u);
+    EXPECT_EQ(st.summary_embeddings, 100u);
+  }
+}
+
+TEST_F(EngineTest, VacuumRefusesAReadOnlyFile) {
+  {
+    auto eng = Open();
+    auto e = Make("nginx gateway timeout", "proxy read timeout");
+    std::string n;
+    ASSERT_TRUE(eng->Add(&e, &n).ok());
+  }
+  EngineOptions o;
+  o.db_path = dir_ + "/k.db";
+  o.read_only = true;
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> eng;
+  ASSERT_TRUE(Engine::Open(std::move(o), &eng).ok());
+  VacuumReport r;
+  Status s = eng->Vacuum(&r);
+  EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
+  EXPECT_NE(s.message().find("read-only"), std::string::npos) << s.ToString();
+}
+
 // Issue 10: a summary holding NaN drops out of every search; doctor says so,
 // and --fix deletes it and re-embeds the entry.
 TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteVectors) {

@@ -10,12 +10,18 @@ namespace {
 using sqlite::Stmt;
 
 // Entries whose FTS row is missing or whose indexed text differs from the
-// entry (Rekall's trigger indexes tags before they are written).
+// entry (Rekall's trigger indexes tags before they are written): the entries
+// with no FTS row, plus the FTS rows that differ from their entry. The FTS
+// id column is UNINDEXED, so the scan runs over entries_fts and looks each
+// entry up by its primary key; a join the other way scans the whole FTS
+// table once per entry (31 s at 10,000 entries).
 constexpr const char* kFtsDriftSql =
-    "SELECT COUNT(*) FROM entries e LEFT JOIN entries_fts f ON f.id = e.id WHERE f.id IS NULL "
-    "OR f.title IS NOT e.title OR f.content IS NOT e.content "
+    "SELECT (SELECT COUNT(*) FROM entries WHERE id NOT IN "
+    "(SELECT id FROM entries_fts WHERE id IS NOT NULL)) + "
+    "(SELECT COUNT(*) FROM entries_fts f JOIN entries e ON e.id = f.id WHERE "
+    "f.title IS NOT e.title OR f.content IS NOT e.content "
     "OR COALESCE(f.tags, '') IS NOT COALESCE((SELECT GROUP_CONCAT(tag, ' ') FROM "
-    "(SELECT tag FROM tags t WHERE t.entry_id = e.id ORDER BY tag)), '')";
+    "(SELECT tag FROM tags t WHERE t.entry_id = e.id ORDER BY tag)), ''))";
 
 // Every entry's FTS row, with its tags sorted as WriteTags leaves them.
 constexpr const char* kFtsRebuildSql =
@@ -94,5 +100,23 @@ Status Store::Backup(const std::string& dest) { return BackupDatabase(db_, dest,
 Status Store::GetMigrationPlan(MigrationPlan* plan) { return store::PlanMigration(db_, path_, plan, env_); }
 
 void Store::ReleaseMemory() { sqlite3_db_release_memory(db_); }
+
+Status Store::DatabaseBytes(uint64_t* bytes) {
+  size_t pages = 0, page_size = 0;
+  Status s = QueryCount(db_, "PRAGMA page_count", &pages);
+  if (s.ok()) s = QueryCount(db_, "PRAGMA page_size", &page_size);
+  *bytes = uint64_t(pages) * page_size;
+  return s;
+}
+
+Status Store::Vacuum() {
+  if (!unwritable_.ok()) return unwritable_;
+  if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was vacuumed");
+  if (txn_depth_ > 0) return Status::Internal("vacuum inside a transaction");
+  Status s = sqlite::Exec(db_, "INSERT INTO entries_fts(entries_fts) VALUES('optimize')", "merging the keyword index");
+  if (s.ok()) s = sqlite::Exec(db_, "VACUUM", "vacuum");
+  if (s.ok()) s = sqlite::Exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", "checkpointing after vacuum");
+  return s;
+}
 
 }  // namespace rekall::store

@@ -93,6 +93,61 @@ TEST_F(MaintenanceTest, FtsDriftIsCountedAndRebuilt) {
   EXPECT_EQ(hits[0].id, a);
 }
 
+// Every kind of drift counts, once per entry and stale FTS row; an FTS row
+// of no entry is not an entry's drift.
+TEST_F(MaintenanceTest, FtsDriftCountsEachStaleRowOfAnEntry) {
+  std::string a = AddEntry("nginx timeout", false);
+  std::string b = AddEntry("postgres pool", false);
+  std::string c = AddEntry("react effect", false);
+  AddEntry("intact", false);
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 0u);
+  Sql("UPDATE entries_fts SET title = 'old title' WHERE id = '" + a + "'");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 1u);
+  Sql("UPDATE entries_fts SET content = NULL WHERE id = '" + b + "'");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 2u);
+  Sql("INSERT INTO entries_fts(id, title, content, tags) VALUES('ghost', 'g', 'g', '')");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 2u);
+  // A second, stale row beside c's good one.
+  Sql("INSERT INTO entries_fts(id, title, content, tags) VALUES('" + c + "', 'react', 'stale', 'a b')");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 3u);
+  Sql("DELETE FROM entries_fts WHERE id = '" + a + "'");
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 3u);  // missing instead of stale
+  ASSERT_TRUE(store_->RebuildFts().ok());
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 0u);
+}
+
+// Vacuum returns the pages of deleted rows, keeps the rest, and is refused
+// inside a transaction (SQLite cannot VACUUM there) and on a read-only file.
+TEST_F(MaintenanceTest, VacuumShrinksTheFileAndKeepsLiveRows) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(AddEntry("entry " + std::to_string(i) + " nginx", true));
+  for (size_t i = 0; i < ids.size(); i += 2) ASSERT_TRUE(store_->Delete(ids[i]).ok());
+  uint64_t before = 0, after = 0;
+  ASSERT_TRUE(store_->DatabaseBytes(&before).ok());
+  Status inside = store_->WithTransaction([&] { return store_->Vacuum(); });
+  EXPECT_EQ(inside.code(), Code::kInternal) << inside.ToString();
+  Status s = store_->Vacuum();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(store_->DatabaseBytes(&after).ok());
+  EXPECT_LT(after, before);
+  EXPECT_EQ(after, fs::file_size(dir_ + "/k.db"));
+  size_t n = 0;
+  ASSERT_TRUE(store_->Count(&n).ok());
+  EXPECT_EQ(n, 50u);
+  EXPECT_EQ(Count(&Store::CountFtsDrift), 0u);
+  EXPECT_EQ(Count(&Store::CountOurSummaries), 50u);
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(store_->KeywordSearch("nginx", {}, 100, &hits).ok());
+  EXPECT_EQ(hits.size(), 50u);
+
+  store_.reset();
+  OpenOptions ro;
+  ro.read_only = true;
+  ASSERT_TRUE(Store::Open(dir_ + "/k.db", ro, &store_).ok());
+  EXPECT_EQ(store_->Vacuum().code(), Code::kIOError);
+  EXPECT_EQ(fs::file_size(dir_ + "/k.db"), after);
+}
+
 TEST_F(MaintenanceTest, DeleteEmbeddingDropsOnlyThatEntrysVector) {
   std::string a = AddEntry("one", true);
   std::string b = AddEntry("two", true);

@@ -230,6 +230,16 @@ class Store {
   Status GetMigrationPlan(MigrationPlan* plan);
   // Gives SQLite's page cache back (an idle long-running process).
   void ReleaseMemory();
+  // The database's size in bytes: its pages, whether still in the WAL or in
+  // the file (the file's size once checkpointed).
+  Status DatabaseBytes(uint64_t* bytes);
+  // Gives the space of deleted rows back to the file system: the keyword
+  // index's segments merged (FTS5 keeps a deleted row's postings until a
+  // merge), VACUUM (a new copy of every live page, atomic: an interruption
+  // leaves the old file), then the WAL checkpointed into the file and
+  // truncated. Refused on a read-only or damaged file, and inside a
+  // transaction. Other connections' open transactions make it Busy.
+  Status Vacuum();
 
  private:
   Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}

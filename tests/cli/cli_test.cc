@@ -770,6 +770,58 @@ TEST_F(CliTest, DoctorExitCodeAndUniqueBackups) {
   for (const auto& b : backups) EXPECT_TRUE(fs::exists(b)) << b;
 }
 
+// `doctor --quick` reports the integrity and drift checks alone, and its
+// exit code follows them: an orphan tag (a full check) leaves it at 0.
+TEST_F(CliTest, QuickDoctorReportsIntegrityAndDrift) {
+  AddEntry("x");
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO tags(entry_id, tag) VALUES('ghost', 'g')", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  Result r = Run({"--json", "doctor", "--quick"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  json j = json::parse(r.out);
+  std::vector<std::string> checks;
+  for (const auto& f : j["findings"]) checks.push_back(f["check"].get<std::string>());
+  EXPECT_EQ(checks, (std::vector<std::string>{"integrity", "fts_drift", "index_drift"}));
+  EXPECT_TRUE(j["healthy"].get<bool>());
+  r = Run({"--json", "doctor"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+}
+
+// `vacuum` after deletes: bytes before and after (--json and text), every
+// entry kept with the same search results.
+TEST_F(CliTest, VacuumReportsBytesAndKeepsEntries) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(AddEntry("proxy timeout " + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Run({"delete", ids[size_t(i)]}).code, 0);
+  Result before = Run({"--json", "search", "proxy timeout"});
+  ASSERT_EQ(before.code, 0) << before.err;
+  Result r = Run({"--json", "vacuum"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["entries"], 3);
+  EXPECT_GT(j["bytes_before"].get<uint64_t>(), 0u);
+  EXPECT_LE(j["bytes_after"].get<uint64_t>(), j["bytes_before"].get<uint64_t>());
+  EXPECT_EQ(j["bytes_reclaimed"].get<uint64_t>(),
+            j["bytes_before"].get<uint64_t>() - j["bytes_after"].get<uint64_t>());
+  EXPECT_EQ(j["database"], db_);
+  Result after = Run({"--json", "search", "proxy timeout"});
+  auto ids_of = [](const Result& x) {
+    std::vector<std::string> out;
+    json j = json::parse(x.out);
+    for (const auto& e : j["results"]) out.push_back(e["id"].get<std::string>());
+    return out;
+  };
+  EXPECT_EQ(ids_of(after), ids_of(before));
+  EXPECT_EQ(ids_of(after).size(), 3u);
+  r = Run({"vacuum"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("before:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("after:"), std::string::npos) << r.out;
+}
+
 // A damaged Rekall file is never written: not migrated, no backup, the same
 // bytes; the error points at `rekall doctor`, which reports the damage.
 TEST_F(CliTest, DamagedDatabaseIsNeverWritten) {
@@ -789,6 +841,10 @@ TEST_F(CliTest, DamagedDatabaseIsNeverWritten) {
   EXPECT_NE(r.err.find("rekall doctor"), std::string::npos) << r.err;
   r = Run({"--json", "doctor", "--fix"});
   EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(Slurp(db_), before);
+  r = Run({"vacuum"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("nothing was vacuumed"), std::string::npos) << r.err;
   EXPECT_EQ(Slurp(db_), before);
   for (const auto& e : fs::directory_iterator(dir_))
     EXPECT_EQ(e.path().filename().string().find(".backup-"), std::string::npos) << e.path();
