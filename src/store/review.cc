@@ -69,7 +69,8 @@ Status Store::DueForReview(const std::optional<std::string>& project, int limit,
   for (size_t i = 0; s.ok() && i < due.size(); ++i) s = Get(due[i].entry.id, &due[i].entry);
   if (!s.ok()) return s;
   // Python's sort is stable: equal priorities keep the next_review order.
-  std::stable_sort(due.begin(), due.end(), [](const DueReview& a, const DueReview& b) { return a.priority > b.priority; });
+  std::stable_sort(due.begin(), due.end(),
+                   [](const DueReview& a, const DueReview& b) { return a.priority > b.priority; });
   *out = std::move(due);
   return Status::OK();
 }
