@@ -46,7 +46,7 @@ Status Engine::Restore(const EngineOptions& opts, const std::string& file, bool 
       return s.Append("; nothing was restored");
     *safety_backup = dest;
   }
-  return store::RestoreDatabaseFile(file, opts.db_path);
+  return store::RestoreDatabaseFile(file, opts.db_path, opts.env);
 }
 
 }  // namespace rekall

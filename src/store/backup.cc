@@ -146,10 +146,12 @@ Status BackupDatabaseFile(const std::string& db_path, const std::string& dest, E
   return s.ok() ? BackupDatabase(db.get(), dest, env) : s;
 }
 
-Status RestoreDatabaseFile(const std::string& from, const std::string& db_path) {
+Status RestoreDatabaseFile(const std::string& from, const std::string& db_path, Env* env) {
   DbHandle src, dst;
   Status s = OpenDb(from, SQLITE_OPEN_READONLY, &src);
-  if (s.ok()) s = OpenDb(db_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &dst);
+  // A new database is private, as every file we create.
+  if (s.ok() && !env->FileExists(db_path)) s = env->CreateNewFile(db_path, 0600);
+  if (s.ok()) s = OpenDb(db_path, SQLITE_OPEN_READWRITE, &dst);
   if (s.ok()) s = CopyPages(src.get(), dst.get(), "restoring " + from + " into " + db_path);
   if (!s.ok()) return s.Append("; the database was not changed");
   return Status::OK();

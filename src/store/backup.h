@@ -41,9 +41,9 @@ Status InspectDatabaseFile(const std::string& path, DatabaseFileInfo* out, Env* 
 // the new file `dest` (0600; its folder created).
 Status BackupDatabaseFile(const std::string& db_path, const std::string& dest, Env* env = Env::Default());
 
-// Replaces the database at `db_path` (created when missing) by the content
-// of the file `from`, in one transaction of `db_path`.
-Status RestoreDatabaseFile(const std::string& from, const std::string& db_path);
+// Replaces the database at `db_path` (created 0600 when missing) by the
+// content of the file `from`, in one transaction of `db_path`.
+Status RestoreDatabaseFile(const std::string& from, const std::string& db_path, Env* env = Env::Default());
 
 // Deletes all but the newest kAutomaticBackupsKept automatic backups of
 // `db_path` of `kind` ("" for the migration's, "doctor-"); *removed: their

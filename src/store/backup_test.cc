@@ -58,6 +58,7 @@ TEST_F(BackupTest, BackupThenRestoreRoundTrips) {
   EXPECT_EQ(Titles(db_), (std::vector<std::string>{"a", "b"}));
   // Into a missing file too.
   ASSERT_TRUE(RestoreDatabaseFile(copy, dir_.file("new.db")).ok());
+  EXPECT_EQ(fs::status(dir_.file("new.db")).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_EQ(Titles(dir_.file("new.db")), (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(BackupDatabaseFile(dir_.file("none.db"), dir_.file("x.db")).IsNotFound());
 }
