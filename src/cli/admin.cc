@@ -31,7 +31,8 @@ void PrintMigration(const Context& ctx, const MigrationReport& r, bool dry_run) 
   } else {
     std::cout << (dry_run ? "would apply, in one transaction:\n" : "applied, in one transaction:\n");
     for (const auto& step : plan.steps) std::cout << "  - " << step.description << "\n";
-    std::cout << (dry_run ? "backup would be written to: " : "backup: ") << r.backup_path << "\n";
+    std::cout << (dry_run ? "backup would be written to: " : "backup: ") << r.backup_path
+              << (dry_run ? "" : " (" + FileSizeText(r.backup_path) + ")") << "\n";
   }
   if (r.entries_without_embedding > 0)
     std::cout << r.entries_without_embedding << " of " << r.entries
@@ -63,7 +64,7 @@ void PrintFindings(const Context& ctx, const std::vector<DoctorFinding>& finding
   }
   for (const auto& f : findings)
     std::cout << (f.fixed ? "fixed" : SeverityName(f.severity)) << "\t" << f.check << ": " << f.message << "\n";
-  if (!backup.empty()) std::cout << "backup before repairs: " << backup << "\n";
+  if (!backup.empty()) std::cout << "backup before repairs: " << backup << " (" << FileSizeText(backup) << ")\n";
   std::cout.flush();
 }
 

@@ -19,6 +19,9 @@ void RegisterIndexCommands(CLI::App* app, Context* ctx);   // index.cc: embed in
 void RegisterServeCommand(CLI::App* app, Context* ctx);    // serve.cc: serve mcp-config
 void RegisterAdminCommands(CLI::App* app, Context* ctx);   // admin.cc: migrate doctor
 void RegisterVacuumCommand(CLI::App* app, Context* ctx);   // vacuum.cc: vacuum
+void RegisterLinkCommands(CLI::App* app, Context* ctx);    // links.cc: link unlink related graph
+void RegisterMaintenanceCommands(CLI::App* app, Context* ctx);  // maintenance.cc: stale generalize review
+void RegisterBackupCommands(CLI::App* app, Context* ctx);  // backup.cc: backup restore
 
 // The help of --include-obsolete (list, search, similar).
 inline constexpr const char* kIncludeObsoleteHelp = "Also obsolete (deprecated) entries, hidden otherwise";

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/help.h"
 #include "cli/version.h"
+#include "store/backup.h"
 #include "util/json.h"
 #include "util/utf8.h"
 
@@ -125,7 +127,8 @@ Status Context::OpenEngine(std::unique_ptr<Engine>* out, Lifetime lifetime) cons
   const store::SchemaInfo& sc = (*out)->schema();
   if (sc.migrated && !quiet)
     std::cerr << "rekall: migrated " << path << " (Rekall schema " << sc.user_version << ", kept as is); backup at "
-              << sc.backup_path << std::endl;
+              << sc.backup_path << " (" << FileSizeText(sc.backup_path) << "; the last "
+              << store::kAutomaticBackupsKept << " are kept)" << std::endl;
   return s;
 }
 
@@ -172,6 +175,9 @@ int Run(int argc, char** argv) {
   RegisterServeCommand(&app, &ctx);
   RegisterAdminCommands(&app, &ctx);
   RegisterVacuumCommand(&app, &ctx);
+  RegisterLinkCommands(&app, &ctx);
+  RegisterMaintenanceCommands(&app, &ctx);
+  RegisterBackupCommands(&app, &ctx);
   AddExamples(&app);
   if (argc == 1) {  // a bare `rekall` asks what it can do
     std::cout << app.help() << std::flush;
@@ -211,6 +217,31 @@ store::ListFilter FilterOptions::ToFilter() const {
   f.tags = SplitTags(tags_);
   return f;
 }
+
+std::string SizeText(uint64_t bytes) {
+  char buf[32];
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  if (bytes < 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1024);
+  else std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / (1024 * 1024));
+  return buf;
+}
+
+std::string FileSizeText(const std::string& path) {
+  std::error_code ec;
+  uint64_t n = std::filesystem::file_size(path, ec);
+  return ec ? "size unknown" : SizeText(n);
+}
+
+bool AskYesNo(const std::string& question, bool default_yes) {
+  std::cerr << question << (default_yes ? " [Y/n] " : " [y/N] ") << std::flush;
+  std::string line;
+  if (!std::getline(std::cin, line)) return false;  // end of input: never a yes
+  const auto first = line.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return default_yes;
+  return line[first] == 'y' || line[first] == 'Y';
+}
+
+bool StdinIsTerminal() { return isatty(STDIN_FILENO) != 0; }
 
 std::string ReadAll(std::istream& in) {
   std::ostringstream ss;

@@ -9,6 +9,7 @@
 // failed instead of printing it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <istream>
 #include <memory>
@@ -96,6 +97,15 @@ int Run(int argc, char** argv);
 
 // Helpers for the command groups.
 std::string ReadAll(std::istream& in);
+// "512 B", "12.3 KB", "4.0 MB".
+std::string SizeText(uint64_t bytes);
+// SizeText of the file at `path`, or "size unknown".
+std::string FileSizeText(const std::string& path);
+// Asks `question` on stderr and reads the answer from stdin: an empty line
+// is `default_yes`; the end of input is no.
+bool AskYesNo(const std::string& question, bool default_yes);
+// Whether stdin is a terminal (a person who can answer a question).
+bool StdinIsTerminal();
 // Tags given as repeated options, each possibly comma-separated. A comma
 // after a backslash (\,) belongs to the tag, and \\ is one backslash, so
 // every tag can be named from the command line.

@@ -38,6 +38,24 @@ constexpr Examples kExamples[] = {
     {"mcp-config", "  rekall mcp-config claude-code\n  rekall mcp-config vscode > .vscode/mcp.json"},
     {"migrate", "  rekall migrate --dry-run\n  rekall migrate"},
     {"doctor", "  rekall doctor\n  rekall doctor --fix"},
+    {"link", "  rekall link 01JD8X 01JD8Y --type supersedes --reason \"the fix moved\"\n  rekall link 01JD8X 01JD8Z"},
+    {"unlink", "  rekall unlink 01JD8X 01JD8Y\n  rekall unlink 01JD8X 01JD8Y --type related"},
+    {"related", "  rekall related 01JD8X\n  rekall --json related 01JD8X --depth 2 --type derived_from"},
+    {"graph", "  rekall graph 01JD8X\n  rekall graph 01JD8X --depth 4 --outgoing"},
+    {"stale", "  rekall stale\n  rekall stale --days 90 --limit 50"},
+    {"generalize",
+     "  rekall generalize 01JD8X 01JD8Y 01JD8Z --dry-run\n"
+     "  rekall generalize 01JD8X 01JD8Y --title \"Proxy timeouts\" -y"},
+    {"review",
+     "  rekall review --limit 5 --project billing\n"
+     "  rekall --json review               # what is due; nothing reviewed\n"
+     "  printf '4\\n3\\nq\\n' | rekall review  # ratings from a script"},
+    {"backup",
+     "  rekall backup                      # ~/.rekall/backups/knowledge_<date>.db\n"
+     "  rekall backup -o /safe/kb.db\n  rekall backup --list"},
+    {"restore",
+     "  rekall restore ~/.rekall/backups/knowledge_2026-11-30_101500.db\n"
+     "  rekall restore kb.db --yes --no-safety"},
 };
 
 void AddExamplesBelow(CLI::App* app, const std::string& path) {

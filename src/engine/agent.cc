@@ -12,6 +12,7 @@
 
 #include "engine/engine_impl.h"
 #include "store/rekall_values.h"
+#include "util/ulid.h"
 
 namespace rekall {
 
@@ -42,10 +43,11 @@ Status EngineImpl::Link(store::Link* l) {
   return store_->AddLink(l);
 }
 
-Status EngineImpl::Unlink(const std::string& source, const std::string& target, int* removed) {
+Status EngineImpl::Unlink(const std::string& source, const std::string& target,
+                          const std::optional<std::string>& type, int* removed) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
-  return store_->RemoveLinks(source, target, removed);
+  return store_->RemoveLinks(source, target, type, removed);
 }
 
 Status EngineImpl::LinksOf(const std::string& id, std::vector<store::Link>* out) {
@@ -59,13 +61,15 @@ Status EngineImpl::CountLinks(size_t* n) {
   return store_->CountLinks(n);
 }
 
-Status EngineImpl::RelatedStep(const std::vector<std::string>& from, int depth, std::set<std::string>* seen,
-                               std::vector<RelatedEntry>* out, std::vector<std::string>* next) {
+Status EngineImpl::RelatedStep(const std::vector<std::string>& from, int depth, const std::optional<std::string>& type,
+                               std::set<std::string>* seen, std::vector<RelatedEntry>* out,
+                               std::vector<std::string>* next) {
   for (const auto& id : from) {
     std::vector<store::Link> links;
     Status s = store_->LinksOf(id, &links);
     if (!s.ok()) return s;
     for (const auto& link : links) {
+      if (type && link.relation_type != *type) continue;
       RelatedEntry r;
       r.outgoing = link.source_id == id;
       const std::string& other = r.outgoing ? link.target_id : link.source_id;
@@ -81,7 +85,8 @@ Status EngineImpl::RelatedStep(const std::vector<std::string>& from, int depth, 
   return Status::OK();
 }
 
-Status EngineImpl::Related(const std::string& id, int depth, std::vector<RelatedEntry>* out) {
+Status EngineImpl::Related(const std::string& id, int depth, const std::optional<std::string>& type,
+                           std::vector<RelatedEntry>* out) {
   out->clear();
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
@@ -93,7 +98,7 @@ Status EngineImpl::Related(const std::string& id, int depth, std::vector<Related
   int max_depth = std::clamp(depth, 1, kMaxRelatedDepth);
   for (int d = 1; s.ok() && d <= max_depth && !frontier.empty(); ++d) {
     std::vector<std::string> next;
-    s = RelatedStep(frontier, d, &seen, out, &next);
+    s = RelatedStep(frontier, d, type, &seen, out, &next);
     frontier = std::move(next);
   }
   return s;
@@ -122,6 +127,23 @@ Status EngineImpl::Stale(int days, int limit, std::vector<store::Entry>* out) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   Touch();
   return store_->StaleEntries(days, limit, out);
+}
+
+// Rekall's review dates are local calendar days (date.today()).
+std::string EngineImpl::Today() const { return IsoLocal(env_->NowSystem()).substr(0, 10); }
+
+Status EngineImpl::DueForReview(const std::optional<std::string>& project, int limit,
+                                std::vector<store::DueReview>* out) {
+  if (limit < 0) return Status::InvalidArgument("limit must be >= 0");
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  return store_->DueForReview(project, limit, Today(), out);
+}
+
+Status EngineImpl::RecordReview(const std::string& id, int quality, store::ReviewSchedule* out) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  return store_->RecordReview(id, quality, Today(), out);
 }
 
 }  // namespace rekall
@@ -245,23 +267,36 @@ Status EngineImpl::WriteGeneralized(store::Entry* e, const std::vector<std::stri
   }));
 }
 
-Status EngineImpl::Generalize(const std::vector<std::string>& asked, store::Entry* e, std::string* notice) {
-  std::vector<std::string> ids;
+Status EngineImpl::DraftGeneralizedLocked(const std::vector<std::string>& asked, store::Entry* e,
+                                          std::vector<std::string>* ids) {
   for (const auto& id : asked)
-    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-  if (ids.size() < 2) return Status::InvalidArgument("at least 2 distinct entry ids are needed to generalize");
-  std::lock_guard<std::recursive_mutex> l(mu_);
-  Touch();
+    if (std::find(ids->begin(), ids->end(), id) == ids->end()) ids->push_back(id);
+  if (ids->size() < 2) return Status::InvalidArgument("at least 2 distinct entry ids are needed to generalize");
   if (!store_->has_links_table()) return Status::Unavailable("this database has no links table; run `rekall migrate`");
-  std::vector<store::Entry> sources(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    Status s = store_->Get(ids[i], &sources[i]);
+  std::vector<store::Entry> sources(ids->size());
+  for (size_t i = 0; i < ids->size(); ++i) {
+    Status s = store_->Get((*ids)[i], &sources[i]);
     if (!s.ok()) return s;
   }
   if (e->title.empty()) e->title = GeneralTitle(sources);
   if (e->type.empty()) e->type = "pattern";
   GeneralFields(sources, e);
-  Status s = WriteGeneralized(e, ids);
+  return Status::OK();
+}
+
+Status EngineImpl::DraftGeneralized(const std::vector<std::string>& asked, store::Entry* e) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  std::vector<std::string> ids;
+  return DraftGeneralizedLocked(asked, e, &ids);
+}
+
+Status EngineImpl::Generalize(const std::vector<std::string>& asked, store::Entry* e, std::string* notice) {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Touch();
+  std::vector<std::string> ids;
+  Status s = DraftGeneralizedLocked(asked, e, &ids);
+  if (s.ok()) s = WriteGeneralized(e, ids);
   if (s.ok() && notice && !store_->schema().has_embeddings_table) *notice = "stored without an embedding";
   return s;
 }

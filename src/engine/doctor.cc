@@ -19,6 +19,7 @@
 
 #include "config/resources.h"
 #include "engine/engine_impl.h"
+#include "store/backup.h"
 #include "util/ulid.h"
 
 namespace rekall {
@@ -187,6 +188,8 @@ Status EngineImpl::DoctorRepair(const DoctorCounts& c, std::vector<DoctorFinding
   Status s = store_->Backup(b);
   if (!s.ok()) return s.Append("; nothing was repaired");
   if (backup) *backup = b;
+  std::vector<std::string> pruned;
+  (void)store::PruneAutomaticBackups(store_->path(), "doctor-", &pruned);  // best effort, as after a migration
   if (!(s = DoctorRepairRows(c, out)).ok()) return s;
   if ((c.mismatched || c.missing || !c.non_finite.empty()) && provider_->CheckAvailable().ok()) {
     size_t n = 0;

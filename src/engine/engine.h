@@ -31,6 +31,7 @@
 #include "engine/search_mode.h"
 #include "store/entry.h"
 #include "store/migrate.h"
+#include "store/review.h"
 #include "store/types.h"
 #include "util/env.h"
 #include "util/status.h"
@@ -280,6 +281,25 @@ class Engine {
   // PlanMigration, then applies the plan when one is needed (after a backup).
   static Status Migrate(const EngineOptions& opts, MigrationReport* out);
 
+  // ---- Whole-file copies (backup.cc), through SQLite's online backup API,
+  // without opening (or migrating) the database as an Engine.
+
+  // Copies the database at opts.db_path to `dest`, or, when empty, to a
+  // new dated file in Rekall's folder (~/.rekall/backups/knowledge_<ts>.db,
+  // where Rekall's own `restore` finds it). *out: the copy.
+  static Status Backup(const EngineOptions& opts, const std::string& dest, store::BackupFile* out);
+  // The backups of opts.db_path: the automatic ones beside it and those in
+  // Rekall's folder, newest first.
+  static Status ListBackups(const EngineOptions& opts, std::vector<store::BackupFile>* out);
+  // Checks that `file` is a whole knowledge base (SQLite's integrity check,
+  // a Rekall schema we know) and says what it holds; changes nothing.
+  static Status InspectBackup(const EngineOptions& opts, const std::string& file, store::DatabaseFileInfo* out);
+  // InspectBackup, then (with `safety`, when the database exists) a copy of
+  // the current database in Rekall's folder (*safety_backup), then replaces
+  // it by `file` in one transaction: on any failure it is as it was.
+  static Status Restore(const EngineOptions& opts, const std::string& file, bool safety,
+                        store::DatabaseFileInfo* restored, std::string* safety_backup);
+
   // The model behind the configuration, without a database (`rekall embed`):
   // row-major texts.size() x *dim unit vectors.
   static Status EmbedTexts(const config::Config& cfg, const std::vector<std::string>& texts,
@@ -357,20 +377,32 @@ class Engine {
   virtual Status Read(const std::string& id, store::Entry* e) = 0;
   // Links two entries (exact ids) in Rekall's `links` table; *l gets its id.
   virtual Status Link(store::Link* l) = 0;
-  // Removes the links from `source` to `target`, of every type.
-  virtual Status Unlink(const std::string& source, const std::string& target, int* removed) = 0;
+  // Removes the links from `source` to `target`, of relation `type` when
+  // given, else of every type.
+  virtual Status Unlink(const std::string& source, const std::string& target, const std::optional<std::string>& type,
+                        int* removed) = 0;
   // The links of entry `id`, both directions.
   virtual Status LinksOf(const std::string& id, std::vector<store::Link>* out) = 0;
   virtual Status CountLinks(size_t* n) = 0;
   // Entries linked to `id` either way, up to `depth` links away (1 to
-  // kMaxRelatedDepth; clamped), each once, nearest first.
-  virtual Status Related(const std::string& id, int depth, std::vector<RelatedEntry>* out) = 0;
+  // kMaxRelatedDepth; clamped), each once, nearest first; through links of
+  // relation `type` only, when given.
+  virtual Status Related(const std::string& id, int depth, const std::optional<std::string>& type,
+                         std::vector<RelatedEntry>* out) = 0;
   // Marks entry `id` obsolete, superseded by `replaced_by` when given (which
   // must exist), as Rekall's `deprecate` does: kept, hidden from search.
   virtual Status Deprecate(const std::string& id, const std::optional<std::string>& replaced_by, store::Entry* out,
                            std::string* notice) = 0;
   // Active entries not read for `days` days (or never), least recent first.
   virtual Status Stale(int days, int limit, std::vector<store::Entry>* out) = 0;
+  // Rekall's spaced repetition, on its columns (store/review.cc): entries
+  // due on or before today (local date) of `project` when given, the
+  // `limit` earliest, most urgent first.
+  virtual Status DueForReview(const std::optional<std::string>& project, int limit,
+                              std::vector<store::DueReview>* out) = 0;
+  // Grade `quality` (0 to 5) for entry `id` (exact): interval, ease factor
+  // and next review as Rekall computes them; *out the new values.
+  virtual Status RecordReview(const std::string& id, int quality, store::ReviewSchedule* out) = 0;
   // The free-text context stored with each of `ids` (exact ids), or none.
   virtual Status GetContexts(const std::vector<std::string>& ids,
                              std::vector<std::optional<std::string>>* out) = 0;
@@ -380,6 +412,9 @@ class Engine {
   // more, the project the first source's. It is linked derived_from to each
   // source, all in one transaction.
   virtual Status Generalize(const std::vector<std::string>& ids, store::Entry* e, std::string* notice) = 0;
+  // The entry Generalize would write for `ids` (title, type, content, tags,
+  // project, confidence), written nowhere: what `generalize --dry-run` shows.
+  virtual Status DraftGeneralized(const std::vector<std::string>& ids, store::Entry* e) = 0;
   // Rekall's pending suggestions (of `type` when given, at most `limit`)
   // and, with `clusters`, entries sharing trigger keywords.
   virtual Status Suggest(const std::optional<std::string>& type, int limit, bool clusters, Suggestions* out) = 0;

@@ -55,14 +55,20 @@ class EngineImpl final : public Engine, private store::WriteObserver {
 
   Status Read(const std::string& id, store::Entry* e) override;
   Status Link(store::Link* l) override;
-  Status Unlink(const std::string& source, const std::string& target, int* removed) override;
+  Status Unlink(const std::string& source, const std::string& target, const std::optional<std::string>& type,
+                int* removed) override;
   Status LinksOf(const std::string& id, std::vector<store::Link>* out) override;
   Status CountLinks(size_t* n) override;
-  Status Related(const std::string& id, int depth, std::vector<RelatedEntry>* out) override;
+  Status Related(const std::string& id, int depth, const std::optional<std::string>& type,
+                 std::vector<RelatedEntry>* out) override;
   Status Deprecate(const std::string& id, const std::optional<std::string>& replaced_by, store::Entry* out,
                    std::string* notice) override;
   Status Stale(int days, int limit, std::vector<store::Entry>* out) override;
+  Status DueForReview(const std::optional<std::string>& project, int limit,
+                      std::vector<store::DueReview>* out) override;
+  Status RecordReview(const std::string& id, int quality, store::ReviewSchedule* out) override;
   Status GetContexts(const std::vector<std::string>& ids, std::vector<std::optional<std::string>>* out) override;
+  Status DraftGeneralized(const std::vector<std::string>& ids, store::Entry* e) override;
   Status Generalize(const std::vector<std::string>& ids, store::Entry* e, std::string* notice) override;
   Status Suggest(const std::optional<std::string>& type, int limit, bool clusters, Suggestions* out) override;
   Status SourcesFor(const std::string& id, int limit, std::vector<store::Source>* out) override;
@@ -158,9 +164,14 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   // Rekall's bookkeeping of reads of `results`; best effort: a read never
   // fails because its bookkeeping could not be written.
   void RecordReads(const std::vector<SearchResult>& results);
+  // The local date, YYYY-MM-DD, by env_'s clock.
+  std::string Today() const;
   // The entries one link away from each of `from` not in *seen, for Related.
-  Status RelatedStep(const std::vector<std::string>& from, int depth, std::set<std::string>* seen,
-                     std::vector<RelatedEntry>* out, std::vector<std::string>* next);
+  Status RelatedStep(const std::vector<std::string>& from, int depth, const std::optional<std::string>& type,
+                     std::set<std::string>* seen, std::vector<RelatedEntry>* out, std::vector<std::string>* next);
+  // Generalize's entry for `asked` (duplicates dropped into *ids), checked
+  // and filled, with mu_ held.
+  Status DraftGeneralizedLocked(const std::vector<std::string>& asked, store::Entry* e, std::vector<std::string>* ids);
   // Generalize's entry and its links, written in one transaction.
   Status WriteGeneralized(store::Entry* e, const std::vector<std::string>& sources);
   // The index's k nearest summary vectors passing `f`. The index filters on

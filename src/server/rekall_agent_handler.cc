@@ -102,7 +102,7 @@ ToolResult RekallToolHandler::Unlink(const json& args) {
   Status s = ArgId(args, "source_id", &source);
   if (s.ok()) s = ArgId(args, "target_id", &target);
   int removed = 0;
-  if (s.ok()) s = engine_->Unlink(source, target, &removed);
+  if (s.ok()) s = engine_->Unlink(source, target, std::nullopt, &removed);
   if (!s.ok()) return ToolResult::FromStatus(s);
   ToolResult r;
   r.structured = json{{"source_id", source}, {"target_id", target}, {"removed", removed}};
@@ -117,7 +117,7 @@ ToolResult RekallToolHandler::Related(const json& args) {
   if (s.ok()) s = engine_->Get(id, &start);
   int depth = static_cast<int>(std::clamp<long>(JsonToLongSaturated(args.at("depth")), 1, kMaxRelatedDepth));
   std::vector<RelatedEntry> out;
-  if (s.ok()) s = engine_->Related(id, depth, &out);
+  if (s.ok()) s = engine_->Related(id, depth, std::nullopt, &out);
   if (!s.ok()) return ToolResult::FromStatus(s);
   ToolResult r;
   json related = json::array();

@@ -85,13 +85,15 @@ Status Store::AddLink(Link* l) {
   });
 }
 
-Status Store::RemoveLinks(const std::string& source, const std::string& target, int* removed) {
+Status Store::RemoveLinks(const std::string& source, const std::string& target,
+                          const std::optional<std::string>& type, int* removed) {
   *removed = 0;
   if (!has_links_table_) return NoLinksTable();
   return WithTransaction([&]() -> Status {
-    Stmt st(db_, "DELETE FROM links WHERE source_id = ?1 AND target_id = ?2");
+    Stmt st(db_, "DELETE FROM links WHERE source_id = ?1 AND target_id = ?2 AND (?3 IS NULL OR relation_type = ?3)");
     st.Bind(1, source);
     st.Bind(2, target);
+    st.Bind(3, type);
     Status s = st.Run("removing links");
     if (s.ok()) *removed = sqlite3_changes(db_);
     return s;

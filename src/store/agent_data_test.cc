@@ -59,9 +59,17 @@ TEST_F(AgentDataStoreTest, LinksInRekallsTable) {
   EXPECT_EQ(n, 2u);
 
   int removed = 0;
-  ASSERT_TRUE(store_->RemoveLinks(b, a, &removed).ok());
+  ASSERT_TRUE(store_->RemoveLinks(b, a, std::nullopt, &removed).ok());
   EXPECT_EQ(removed, 0);  // direction matters
-  ASSERT_TRUE(store_->RemoveLinks(a, b, &removed).ok());
+  ASSERT_TRUE(store_->RemoveLinks(a, b, std::string("contradicts"), &removed).ok());
+  EXPECT_EQ(removed, 0);  // of that type only
+  ASSERT_TRUE(store_->RemoveLinks(a, b, std::string("related"), &removed).ok());
+  EXPECT_EQ(removed, 1);
+  ASSERT_TRUE(store_->LinksOf(a, &links).ok());
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_EQ(links[0].relation_type, "supersedes");
+  ASSERT_TRUE(store_->AddLink(&other).ok());
+  ASSERT_TRUE(store_->RemoveLinks(a, b, std::nullopt, &removed).ok());
   EXPECT_EQ(removed, 2);  // every type
   // Deleting an entry takes its links along.
   ASSERT_TRUE(store_->AddLink(&l).ok());

@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "store/backup.h"
 #include "store/migrate.h"
 #include "store/rekall_context.h"
 #include "store/rekall_values.h"
@@ -279,6 +280,10 @@ Status Store::MigrateIfNeeded(const OpenOptions& opts) {
   if (!(s = RunMigration(db_, plan, opts.migrate, &backup, opts.env)).ok()) return s;
   schema_.migrated = true;
   schema_.backup_path = backup;
+  // Keep the newest few: a file that keeps being migrated (a Rekall that
+  // drops our tables) must not fill the folder. Best effort.
+  std::vector<std::string> pruned;
+  if (!backup.empty()) (void)PruneAutomaticBackups(path_, "", &pruned);
   for (const auto& step : plan.steps) schema_.migration_steps.push_back(step.description);
   return Status::OK();
 }

@@ -23,6 +23,7 @@
 #include "sqlite/sqlite.h"
 #include "store/entry.h"
 #include "store/migrate.h"
+#include "store/review.h"
 #include "store/types.h"
 #include "util/env.h"
 #include "util/our_embeddings.h"
@@ -173,9 +174,10 @@ class Store {
   // entry does not exist; InvalidArgument for a link of an entry to itself,
   // an unknown relation type, or one that exists already.
   Status AddLink(Link* l);
-  // Deletes the links from `source` to `target`, of any type (direction
-  // matters); *removed: how many.
-  Status RemoveLinks(const std::string& source, const std::string& target, int* removed);
+  // Deletes the links from `source` to `target` (direction matters), of
+  // relation `type` when given, else of any type; *removed: how many.
+  Status RemoveLinks(const std::string& source, const std::string& target, const std::optional<std::string>& type,
+                     int* removed);
   // The links whose source or target is `id`, oldest first.
   Status LinksOf(const std::string& id, std::vector<Link>* out);
   Status CountLinks(size_t* n);
@@ -189,6 +191,17 @@ class Store {
   // Active entries not read for `days` days (or never), least recently read
   // first, at most `limit`.
   Status StaleEntries(int days, int limit, std::vector<Entry>* out);
+
+  // Rekall's spaced repetition (review.cc). `today` is the local date,
+  // YYYY-MM-DD, as Rekall's date.today().
+  // Active entries whose next_review is on or before today (of `project`
+  // when given): the `limit` earliest, then most urgent first (Rekall's
+  // priority). None when the file lacks Rekall's review columns.
+  Status DueForReview(const std::optional<std::string>& project, int limit, const std::string& today,
+                      std::vector<DueReview>* out);
+  // Applies grade `quality` (0 to 5) to entry `id` as Rekall does: its
+  // interval, ease factor and next review; nothing else. *out: the new values.
+  Status RecordReview(const std::string& id, int quality, const std::string& today, ReviewSchedule* out);
 
   // The free-text context of each of `ids` (context_compressed, inflated):
   // what rekall_get_context shows; nullopt for none (or no such entry).

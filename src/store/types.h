@@ -3,6 +3,7 @@
 // engine/engine.h can show them without SQLite's headers.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -79,6 +80,32 @@ struct SchemaInfo {
   bool migrated = false;           // Open() migrated the file
   std::string backup_path;         // the backup made before migrating
   std::vector<std::string> migration_steps;
+};
+
+// A database file as `restore` checks it (store/backup.h).
+struct DatabaseFileInfo {
+  std::string path;
+  int rekall_schema_version = 0;  // PRAGMA user_version
+  size_t entries = 0;
+  size_t links = 0;
+  uint64_t bytes = 0;
+};
+
+// Who made a backup file, by its name and folder.
+enum class BackupKind {
+  kExplicit,    // `rekall backup` (ours or Rekall's), in Rekall's folder
+  kPreRestore,  // the safety copy before a restore, in Rekall's folder
+  kMigration,   // automatic, beside the database, before a migration
+  kDoctor,      // automatic, beside the database, before `doctor --fix`
+};
+const char* BackupKindName(BackupKind k);  // "backup" | "pre-restore" | "migration" | "doctor"
+
+// One backup file (`backup --list`).
+struct BackupFile {
+  std::string path;
+  std::string modified;  // local time, YYYY-MM-DD HH:MM:SS
+  uint64_t bytes = 0;
+  BackupKind kind = BackupKind::kExplicit;
 };
 
 }  // namespace rekall::store
