@@ -87,7 +87,8 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 bool TakesValue(CLI::App* app, const std::string& arg) {
   if (arg.rfind("-", 0) != 0 || arg.find('=') != std::string::npos) return false;
   const CLI::Option* o = app->get_option_no_throw(arg);
-  return o && o->get_type_size() != 0 && !o->get_positional();
+  // A flag (--json, --quiet) expects no item, though its type size is 1.
+  return o && o->get_items_expected_min() > 0 && !o->get_positional();
 }
 
 }  // namespace

@@ -135,6 +135,12 @@ TEST_F(CliTest, BareRekallPrintsHelpAndAMistypedCommandGetsTheNearestOne) {
   r = Run({"search", "--mode", "fuzzy", "x"});  // a known command's own error is not a typo
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err.find("unknown command"), std::string::npos) << r.err;
+  // Nor after a global flag (--json, --quiet take no value: the command
+  // after them was taken for the flag's value).
+  r = Run({"--json", "--quiet", "search", "--mode", "fuzzy", "x"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.find("unknown command"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fuzzy"), std::string::npos) << r.err;
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"add", "--help"}, {"search", "--help"}, {"index", "rebuild", "--help"}, {"mcp-config", "--help"}}) {
     r = Run(args);
