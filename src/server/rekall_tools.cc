@@ -214,6 +214,32 @@ const std::vector<ToolTraits>& Traits() {
   return traits;
 }
 
+// rekall_add's arguments: an entry's fields, its memory type, and Rekall's
+// transcript-capture names.
+json AddProperties() {
+  json add_props = EntryProperties();
+  add_props["confidence"]["default"] = 2;
+  add_props["memory_type"] = json{{"type", "string"},
+                                  {"description", "episodic (an event, the default) or semantic (general knowledge) "
+                                                  "(rekall C++ addition; Rekall's CLI add -m)"},
+                                  {"enum", std::vector<std::string>(std::begin(store::kMemoryTypes),
+                                                                    std::end(store::kMemoryTypes))}};
+  // Rekall's transcript capture (out of scope here, see README): accepted
+  // names, so that its callers get a clear answer rather than "unknown".
+  add_props["auto_capture_conversation"] =
+      Bool("Capture the conversation from the client's transcript (Rekall's; not supported by this server: "
+           "put the excerpt in context.conversation_excerpt)");
+  add_props["auto_capture_conversation"]["default"] = false;
+  add_props["auto_detect_files"] = Bool("Detect modified files with git (Rekall's; not supported by this server: "
+                                        "list them in context.files_modified)");
+  add_props["auto_detect_files"]["default"] = false;
+  add_props["conversation_excerpt_indices"] =
+      json{{"type", "array"}, {"items", {{"type", "integer"}}}, {"description", "Rekall's transcript capture, step 2"}};
+  for (const char* k : {"_transcript_path", "_transcript_format", "_cwd", "_session_id"})
+    add_props[k] = Str("Rekall's transcript capture (not supported by this server)");
+  return add_props;
+}
+
 void Annotate(ToolSpec* t) {
   for (const auto& tr : Traits()) {
     if (t->name != tr.name) continue;
@@ -261,26 +287,7 @@ std::vector<ToolSpec> RekallToolSpecs() {
                     {"properties", {{"id", Str("Entry ID (full or prefix)")}}},
                     {"required", {"id"}}}});
 
-  json add_props = EntryProperties();
-  add_props["confidence"]["default"] = 2;
-  add_props["memory_type"] = json{{"type", "string"},
-                                  {"description", "episodic (an event, the default) or semantic (general knowledge) "
-                                                  "(rekall C++ addition; Rekall's CLI add -m)"},
-                                  {"enum", std::vector<std::string>(std::begin(store::kMemoryTypes),
-                                                                    std::end(store::kMemoryTypes))}};
-  // Rekall's transcript capture (out of scope here, see README): accepted
-  // names, so that its callers get a clear answer rather than "unknown".
-  add_props["auto_capture_conversation"] =
-      Bool("Capture the conversation from the client's transcript (Rekall's; not supported by this server: "
-           "put the excerpt in context.conversation_excerpt)");
-  add_props["auto_capture_conversation"]["default"] = false;
-  add_props["auto_detect_files"] = Bool("Detect modified files with git (Rekall's; not supported by this server: "
-                                        "list them in context.files_modified)");
-  add_props["auto_detect_files"]["default"] = false;
-  add_props["conversation_excerpt_indices"] =
-      json{{"type", "array"}, {"items", {{"type", "integer"}}}, {"description", "Rekall's transcript capture, step 2"}};
-  for (const char* k : {"_transcript_path", "_transcript_format", "_cwd", "_session_id"})
-    add_props[k] = Str("Rekall's transcript capture (not supported by this server)");
+  json add_props = AddProperties();
   // Rekall also requires `context`; we store entries without one.
   tools.push_back({"rekall_add",
                    "Add a new knowledge entry: after resolving a bug (type=bug), discovering a reusable "
