@@ -439,13 +439,25 @@ Status Store::WriteTags(const Entry& e) {
     int rc = ins.Step();
     if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing tags");
   }
+  return IndexTags(e.id);
+}
+
+Status Store::IndexTags(const std::string& id) {
   // Rekall's triggers index the entry before its tags exist; bring the FTS
-  // row's tags column up to date so keyword search finds tags.
-  Stmt fts(db_, "UPDATE entries_fts SET tags = (SELECT GROUP_CONCAT(tag, ' ') FROM tags WHERE entry_id = ?1) WHERE id = ?1");
-  fts.Bind(1, e.id);
-  int rc = fts.Step();
-  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "indexing tags");
-  return Status::OK();
+  // row's tags column up to date so keyword search finds tags. The row the
+  // trigger just wrote is the newest (a rowid lookup); matching on the
+  // UNINDEXED id column instead scans the whole FTS table, which made every
+  // add O(entries) and an import quadratic. The scan stays as the fallback
+  // for a file whose triggers did not write that row.
+  static constexpr const char* kSet = "UPDATE entries_fts SET tags = (SELECT GROUP_CONCAT(tag, ' ') FROM tags WHERE entry_id = ?1) ";
+  Stmt newest(db_, std::string(kSet) +
+                       "WHERE rowid = (SELECT rowid FROM entries_fts ORDER BY rowid DESC LIMIT 1) AND id = ?1");
+  newest.Bind(1, id);
+  Status s = newest.Run("indexing tags");
+  if (!s.ok() || sqlite3_changes(db_) > 0) return s;
+  Stmt scan(db_, std::string(kSet) + "WHERE id = ?1");
+  scan.Bind(1, id);
+  return scan.Run("indexing tags");
 }
 
 Status Store::NotifySummary(const Entry& e, const std::vector<float>* summary) {

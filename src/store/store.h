@@ -285,6 +285,8 @@ class Store {
   std::optional<std::vector<std::string>> DeriveContextColumns(Entry* e) const;
   Status WriteContextKeywords(const std::string& id, const std::vector<std::string>& keywords);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
+  // The FTS row of entry `id` gets its tags (see WriteTags).
+  Status IndexTags(const std::string& id);
   Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
                       const std::string& model_name = kOurModelName);
 
