@@ -18,14 +18,16 @@ void RegisterIoCommands(CLI::App* app, Context* ctx);      // io.cc: import expo
 void RegisterIndexCommands(CLI::App* app, Context* ctx);   // index.cc: embed index stats
 void RegisterServeCommand(CLI::App* app, Context* ctx);    // serve.cc: serve mcp-config
 void RegisterAdminCommands(CLI::App* app, Context* ctx);   // admin.cc: migrate doctor
+void RegisterCatalogCommands(CLI::App* app, Context* ctx);  // catalog.cc: browse deprecate info
 
 // The help of --include-obsolete (list, search, similar).
 inline constexpr const char* kIncludeObsoleteHelp = "Also obsolete (deprecated) entries, hidden otherwise";
 // And of --memory-type (list, search).
 inline constexpr const char* kMemoryTypeHelp = "Only this memory type: episodic or semantic (Rekall's)";
 
-// The filter options `list` and `search` share (--type, --project, --tag,
-// --status, --include-obsolete, --memory-type), declared once.
+// The filter options `list`, `browse` and `search` share (--type/-t,
+// --project/-p, --tag, --status, --include-obsolete, --memory-type/-m: the
+// short ones Rekall's), declared once.
 class FilterOptions {
  public:
   // Declares them on `cmd`, which ToFilter asks which were given.
@@ -40,5 +42,9 @@ class FilterOptions {
   std::vector<std::string> tags_;
   bool include_obsolete_ = false;
 };
+
+// `list` and `browse`: the entries the filter selects, newest first, one
+// line each (with --json, an array of entries).
+Status ListEntries(Context& ctx, const store::ListFilter& f);
 
 }  // namespace rekall::cli

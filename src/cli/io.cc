@@ -26,6 +26,7 @@ struct ImportOptions {
   std::string strategy;  // empty: the format's default
   bool no_embed = false;
   bool dry_run = false;
+  bool yes = false, no_backup = false;  // Rekall's; accepted (see their help)
 };
 
 // The format asked for, or the one the file name says (JSON Lines for stdin
@@ -185,15 +186,16 @@ Status Export(Context& ctx, const ExportOptions& o) {
 }  // namespace
 
 void RegisterIoCommands(CLI::App* app, Context* ctx) {
-  const std::vector<std::string> formats = {"jsonl", "json", "zip", "md"};
+  const std::vector<std::string> formats = {"jsonl", "json", "zip", "rekall", "md"};
   auto imp = std::make_shared<ImportOptions>();
   CLI::App* c = AddCommand(app, "import",
                            "Import entries (all or nothing) from JSON Lines, Rekall's JSON or a .rekall.zip", ctx,
                            [imp](Context& x) { return Import(x, *imp); });
   c->add_option("file", imp->file, "File, or - for stdin (JSON Lines unless --format)")->required();
-  c->add_option("--format", imp->format, "jsonl, json or zip (default: from the file name: .jsonl, .json, .zip)")
-      ->check(CLI::IsMember(std::vector<std::string>{"jsonl", "json", "zip"}));
-  c->add_option("--strategy,--on-conflict", imp->strategy,
+  c->add_option("--format,-f", imp->format,
+                "jsonl, json or zip (Rekall's name: rekall) (default: from the file name: .jsonl, .json, .zip)")
+      ->check(CLI::IsMember(std::vector<std::string>{"jsonl", "json", "zip", "rekall"}));
+  c->add_option("--strategy,--on-conflict,-s", imp->strategy,
                 "When an id exists: skip, replace, merge (a copy with a new id) or error "
                 "(default: skip for Rekall's formats, error for JSON Lines)")
       ->check(CLI::IsMember(std::vector<std::string>{OnConflictName(OnConflict::kError),
@@ -202,13 +204,17 @@ void RegisterIoCommands(CLI::App* app, Context* ctx) {
                                                      OnConflictName(OnConflict::kMerge)}));
   c->add_flag("-n,--dry-run", imp->dry_run, "Say what the import would do, change nothing");
   c->add_flag("--no-embed", imp->no_embed, "Do not compute embeddings (run `rekall index rebuild` later)");
+  c->add_flag("-y,--yes", imp->yes, "Accepted for Rekall's form: import never asks");
+  c->add_flag("--no-backup", imp->no_backup,
+              "Accepted for Rekall's form: import makes no backup, it is one transaction (all or nothing)");
 
   auto exp = std::make_shared<ExportOptions>();
   c = AddCommand(app, "export", "Export every entry: JSON Lines, Rekall's JSON, .rekall.zip or Markdown", ctx,
                  [exp](Context& x) { return Export(x, *exp); });
   c->add_option("file", exp->file, "Output file (default: stdout)");
-  c->add_option("--format", exp->format,
-                "jsonl, json, zip or md (default: from the file name: .jsonl, .json, .rekall.zip, .md; else jsonl)")
+  c->add_option("--format,-f", exp->format,
+                "jsonl, json, zip (Rekall's name: rekall) or md (default: from the file name: .jsonl, .json, "
+                ".rekall.zip, .md; else jsonl)")
       ->check(CLI::IsMember(formats));
 }
 
