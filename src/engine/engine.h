@@ -388,7 +388,14 @@ class Engine {
   // beyond them). Bytes of stored texts that are not valid UTF-8 (written by
   // another tool) are exported as U+FFFD, and *notice says how many entries
   // had them.
-  virtual Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) = 0;
+  // `only` (Rekall's export -t/-p) keeps the entries its fields select:
+  // type, project, status, memory type, tags; obsolete entries stay unless
+  // it names a status.
+  virtual Status Export(std::ostream& out, ExchangeFormat format, const store::ListFilter& only, size_t* exported,
+                        std::string* notice) = 0;
+  Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) {
+    return Export(out, format, store::ListFilter(), exported, notice);
+  }
   Status Export(std::ostream& out, size_t* exported, std::string* notice) {
     return Export(out, ExchangeFormat::kJsonLines, exported, notice);
   }

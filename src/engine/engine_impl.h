@@ -76,7 +76,8 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   using Engine::Export;
   using Engine::Import;
   Status Import(std::istream& in, const ImportRequest& req, ImportReport* report) override;
-  Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) override;
+  Status Export(std::ostream& out, ExchangeFormat format, const store::ListFilter& only, size_t* exported,
+                std::string* notice) override;
 
   Status Doctor(bool fix, std::vector<DoctorFinding>* out, std::string* backup) override;
   Status Stats(EngineStats* out) override;

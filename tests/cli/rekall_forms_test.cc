@@ -346,6 +346,20 @@ TEST_F(RekallFormsTest, ExportImportShortOptions) {
   r = Run({"export", "-f", "md"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("kept"), std::string::npos);
+  AddEntry("a pattern of another project", "pattern");
+  std::string other_project = json::parse(Run({"--json", "--quiet", "add", "bug", "elsewhere", "-p", "ops"}).out)["id"];
+  r = Run({"export", "-f", "json", "-t", "bug"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).size(), 2u) << r.out;
+  r = Run({"export", "-f", "json", "-t", "bug", "-p", "ops"});
+  ASSERT_EQ(json::parse(r.out).size(), 1u) << r.out;
+  EXPECT_EQ(json::parse(r.out)[0]["id"], other_project);
+  r = Run({"export", "--project", "nobody"});
+  EXPECT_EQ(r.out, "");
+  r = Run({"export", "-t", "banana", dir_ + "/x.jsonl"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("invalid type"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/x.jsonl"));
   std::string other = dir_ + "/other.db";
   r = Run({"--db", other, "--json", "import", dir_ + "/kb.rekall.zip", "-s", "skip", "-n", "-y", "--no-backup"}, "",
           false);
