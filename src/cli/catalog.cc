@@ -114,7 +114,8 @@ Status Info(Context& ctx) {
   std::cout << "version:  rekall " << kVersion << "\n"
             << "database: " << i.path << "\n"
             << "schema:   v" << i.schema_version << "/" << kLatestRekallSchemaVersion
-            << (current ? " (current)" : " (outdated: `rekall migrate` updates it)") << "\n"
+            << (current ? " (current)" : " (outdated: Rekall's `rekall init` upgrades it; we read it as it is)")
+            << "\n"
             << "entries:  " << i.entries << " (" << active << " active, " << i.obsolete << " obsolete)\n"
             << "links:    " << i.links << "\n"
             << "size:     " << i.size_bytes << " bytes" << std::endl;

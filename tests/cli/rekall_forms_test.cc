@@ -329,6 +329,17 @@ TEST_F(RekallFormsTest, InfoSaysWhatTheDatabaseHolds) {
   EXPECT_NE(r.out.find("entries:  3 (2 active, 1 obsolete)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("schema:   v12/12 (current)"), std::string::npos) << r.out;
 
+  // An older Rekall schema is said to be outdated, and read as it is.
+  std::string v7 = std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/rekall-v7.db";
+  if (fs::exists(v7)) {
+    fs::copy_file(v7, dir_ + "/v7.db");
+    r = Run({"--db", dir_ + "/v7.db", "--json", "info"}, "", false);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(json::parse(r.out)["schema_version"], 7);
+    EXPECT_EQ(json::parse(r.out)["schema_current"], false);
+    EXPECT_EQ(Slurp(dir_ + "/v7.db"), Slurp(v7));
+  }
+
   std::string missing = dir_ + "/missing.db";
   r = Run({"--db", missing, "info"}, "", false);
   EXPECT_EQ(r.code, 1);
