@@ -261,7 +261,8 @@ TEST_F(RekallFormsTest, SimilarByIdPrefixOrText) {
 
   ASSERT_EQ(Run({"deprecate", b}).code, 0);
   r = Run({"--json", "--quiet", "similar", "504 from the proxy"});
-  for (const auto& res : json::parse(r.out)["results"]) EXPECT_NE(res["id"], b);
+  j = json::parse(r.out);
+  for (const auto& res : j["results"]) EXPECT_NE(res["id"], b);
   r = Run({"--json", "--quiet", "similar", "504 from the proxy", "--include-obsolete"});
   EXPECT_EQ(json::parse(r.out)["results"][0]["id"], b) << r.out;
 }
