@@ -22,14 +22,16 @@ void RegisterVacuumCommand(CLI::App* app, Context* ctx);   // vacuum.cc: vacuum
 void RegisterLinkCommands(CLI::App* app, Context* ctx);    // links.cc: link unlink related graph
 void RegisterMaintenanceCommands(CLI::App* app, Context* ctx);  // maintenance.cc: stale generalize review
 void RegisterBackupCommands(CLI::App* app, Context* ctx);  // backup.cc: backup restore
+void RegisterCatalogCommands(CLI::App* app, Context* ctx);  // catalog.cc: browse deprecate info
 
 // The help of --include-obsolete (list, search, similar).
 inline constexpr const char* kIncludeObsoleteHelp = "Also obsolete (deprecated) entries, hidden otherwise";
 // And of --memory-type (list, search).
 inline constexpr const char* kMemoryTypeHelp = "Only this memory type: episodic or semantic (Rekall's)";
 
-// The filter options `list` and `search` share (--type, --project, --tag,
-// --status, --include-obsolete, --memory-type), declared once.
+// The filter options `list`, `browse` and `search` share (--type/-t,
+// --project/-p, --tag, --status, --include-obsolete, --memory-type/-m: the
+// short ones Rekall's), declared once.
 class FilterOptions {
  public:
   // Declares them on `cmd`, which ToFilter asks which were given.
@@ -44,5 +46,9 @@ class FilterOptions {
   std::vector<std::string> tags_;
   bool include_obsolete_ = false;
 };
+
+// `list` and `browse`: the entries the filter selects, newest first, one
+// line each (with --json, an array of entries).
+Status ListEntries(Context& ctx, const store::ListFilter& f);
 
 }  // namespace rekall::cli

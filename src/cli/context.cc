@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +61,18 @@ Status CheckConfigPath(const std::optional<std::string>& option) {
   if (::access(path.c_str(), R_OK) != 0)
     return Status::InvalidArgument(std::string(what) + ": config file " + path + " does not exist or is not readable");
   return Status::OK();
+}
+
+// Rekall's two-letter short options of `add`, -cj and -ci, as their long
+// names: CLI11 knows one-letter short options only (it would read -cj as
+// -c with the value "j").
+void MapTwoLetterOptions(int argc, char** argv) {
+  static char context_json[] = "--context-json", context_interactive[] = "--context-interactive";
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-cj") argv[i] = context_json;
+    else if (a == "-ci") argv[i] = context_interactive;
+  }
 }
 
 }  // namespace
@@ -178,11 +191,13 @@ int Run(int argc, char** argv) {
   RegisterLinkCommands(&app, &ctx);
   RegisterMaintenanceCommands(&app, &ctx);
   RegisterBackupCommands(&app, &ctx);
+  RegisterCatalogCommands(&app, &ctx);
   AddExamples(&app);
   if (argc == 1) {  // a bare `rekall` asks what it can do
     std::cout << app.help() << std::flush;
     return 0;
   }
+  MapTwoLetterOptions(argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -199,12 +214,12 @@ int Run(int argc, char** argv) {
 
 void FilterOptions::Register(CLI::App* cmd) {
   cmd_ = cmd;
-  cmd->add_option("--type", type_, "Only this type");
+  cmd->add_option("--type,-t", type_, "Only this type");
   cmd->add_option("--project,-p", project_, "Only this project");
   cmd->add_option("--tag", tags_, "Only entries with this tag (repeatable: all required)");
   cmd->add_option("--status", status_, "active or obsolete");
   cmd->add_flag("--include-obsolete", include_obsolete_, kIncludeObsoleteHelp);
-  cmd->add_option("--memory-type", memory_type_, kMemoryTypeHelp);
+  cmd->add_option("--memory-type,-m", memory_type_, kMemoryTypeHelp);
 }
 
 store::ListFilter FilterOptions::ToFilter() const {

@@ -13,10 +13,13 @@ struct Examples {
 
 constexpr Examples kExamples[] = {
     {"add",
+     "  rekall add pattern \"Retry with backoff\" -m semantic --content \"jitter, cap, idempotent calls only\"\n"
+     "  echo \"## Problem ...\" | rekall add bug \"Fix: Nginx 504 after 60 s\" -t nginx,timeout -p billing -c 3\n"
+     "  rekall add bug \"Gateway timeout\" -cj '{\"situation\":\"504 under load\",\"solution\":\"raise the timeout\"}'\n"
      "  rekall add --title \"Nginx 504 after 60 s\" --type bug --project billing \\\n"
      "             --content \"proxy_read_timeout defaults to 60s\" --tag nginx --tag timeout\n"
      "  echo '{\"title\":\"Use ULIDs\",\"type\":\"decision\",\"content\":\"sortable ids\"}' | rekall add"},
-    {"show", "  rekall show 01JD8X...\n  rekall --json show 01JD8X..."},
+    {"show", "  rekall show 01JD8X\n  rekall --json show 01JD8XK2M4..."},
     {"list", "  rekall list --type bug --project billing --limit 20\n  rekall list --tag nginx --tag prod"},
     {"edit",
      "  rekall edit 01JD8X... --confidence 5 --add-tag prod\n"
@@ -25,10 +28,14 @@ constexpr Examples kExamples[] = {
     {"search",
      "  rekall search \"request times out behind the reverse proxy\"\n"
      "  rekall search --mode keyword proxy-read-timeout\n"
-     "  rekall search --mode hybrid --type bug --tag nginx --limit 5 \"gateway timeout\""},
-    {"similar", "  rekall similar 01JD8X... --limit 3"},
-    {"import", "  rekall import kb.jsonl\n  rekall import kb.jsonl --on-conflict skip\n  rekall import kb.rekall.zip --strategy merge --dry-run\n  cat kb.jsonl | rekall import -"},
-    {"export", "  rekall export > kb.jsonl\n  rekall export kb.jsonl\n  rekall export kb.rekall.zip      # Rekall's archive: `rekall import` in Rekall reads it\n  rekall export --format md > kb.md"},
+     "  rekall search --mode hybrid --type bug --tag nginx --limit 5 \"gateway timeout\"\n"
+     "  rekall search \"bug nginx timeout\" --json -l 5 -t bug -m episodic      # Rekall's short options"},
+    {"similar", "  rekall similar 01JD8X... --limit 3\n  rekall similar \"requests time out behind the proxy\" -l 5"},
+    {"browse", "  rekall browse\n  rekall browse -t bug -p billing -l 50"},
+    {"deprecate", "  rekall deprecate 01JD8X... -r 01JD9A..."},
+    {"info", "  rekall info\n  rekall --json info"},
+    {"import", "  rekall import kb.jsonl\n  rekall import kb.jsonl --on-conflict skip\n  rekall import kb.rekall.zip -s merge -n\n  cat kb.jsonl | rekall import -"},
+    {"export", "  rekall export > kb.jsonl\n  rekall export kb.jsonl\n  rekall export kb.rekall.zip      # Rekall's archive: `rekall import` in Rekall reads it\n  rekall export -f md > kb.md"},
     {"embed", "  rekall embed \"some text\" \"other text\""},
     {"index", "  rekall index status\n  rekall index rebuild --all"},
     {"index status", "  rekall index status\n  rekall --json index status"},

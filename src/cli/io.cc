@@ -26,6 +26,7 @@ struct ImportOptions {
   std::string strategy;  // empty: the format's default
   bool no_embed = false;
   bool dry_run = false;
+  bool yes = false, no_backup = false;  // Rekall's; accepted (see their help)
 };
 
 // The format asked for, or the one the file name says (JSON Lines for stdin
@@ -119,14 +120,15 @@ Status Import(Context& ctx, const ImportOptions& o) {
 // knowledge as the database, so it is private like it: the temporary file is
 // created new (never one that was there, nor a link) with mode 0600 whatever
 // the umask, and the rename keeps that mode.
-Status ExportToFile(Engine* eng, const std::string& file, ExchangeFormat format, size_t* n, std::string* notice) {
+Status ExportToFile(Engine* eng, const std::string& file, ExchangeFormat format, const store::ListFilter& only,
+                    size_t* n, std::string* notice) {
   std::string tmp = file + ".tmp-" + std::to_string(::getpid());
   Status s = Env::Default()->CreateNewFile(tmp, 0600);
   if (!s.ok()) return Status::IOError("cannot write export: " + s.message());
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) s = Status::IOError("cannot write " + tmp);
-    else s = eng->Export(f, format, n, notice);
+    else s = eng->Export(f, format, only, n, notice);
   }
   if (s.ok()) s = Env::Default()->SyncFile(tmp);
   if (s.ok() && std::rename(tmp.c_str(), file.c_str()) != 0) s = Status::IOError("cannot write " + file);
@@ -158,8 +160,17 @@ Status CheckExportTarget(const std::string& file, const std::string& db_path) {
 }
 
 struct ExportOptions {
+  CLI::App* cmd = nullptr;
   std::string file;
   std::string format;  // empty: from the file name
+  std::string type, project;  // Rekall's -t and -p: only those entries
+
+  store::ListFilter Only() const {
+    store::ListFilter f;
+    if (cmd->count("--type")) f.type = type;
+    if (cmd->count("--project")) f.project = project;
+    return f;
+  }
 };
 
 Status Export(Context& ctx, const ExportOptions& o) {
@@ -174,8 +185,8 @@ Status Export(Context& ctx, const ExportOptions& o) {
   if (!to_stdout && !(s = CheckExportTarget(o.file, eng->path())).ok()) return s;
   size_t n = 0;
   std::string notice;
-  if (to_stdout) s = eng->Export(std::cout, format, &n, &notice);
-  else s = ExportToFile(eng.get(), o.file, format, &n, &notice);
+  if (to_stdout) s = eng->Export(std::cout, format, o.Only(), &n, &notice);
+  else s = ExportToFile(eng.get(), o.file, format, o.Only(), &n, &notice);
   if (!s.ok()) return s;
   ctx.Notice(notice);
   if (!to_stdout && !ctx.quiet) std::cerr << "exported " << n << " entries to " << o.file << std::endl;
@@ -185,15 +196,16 @@ Status Export(Context& ctx, const ExportOptions& o) {
 }  // namespace
 
 void RegisterIoCommands(CLI::App* app, Context* ctx) {
-  const std::vector<std::string> formats = {"jsonl", "json", "zip", "md"};
+  const std::vector<std::string> formats = {"jsonl", "json", "zip", "rekall", "md"};
   auto imp = std::make_shared<ImportOptions>();
   CLI::App* c = AddCommand(app, "import",
                            "Import entries (all or nothing) from JSON Lines, Rekall's JSON or a .rekall.zip", ctx,
                            [imp](Context& x) { return Import(x, *imp); });
   c->add_option("file", imp->file, "File, or - for stdin (JSON Lines unless --format)")->required();
-  c->add_option("--format", imp->format, "jsonl, json or zip (default: from the file name: .jsonl, .json, .zip)")
-      ->check(CLI::IsMember(std::vector<std::string>{"jsonl", "json", "zip"}));
-  c->add_option("--strategy,--on-conflict", imp->strategy,
+  c->add_option("--format,-f", imp->format,
+                "jsonl, json or zip (Rekall's name: rekall) (default: from the file name: .jsonl, .json, .zip)")
+      ->check(CLI::IsMember(std::vector<std::string>{"jsonl", "json", "zip", "rekall"}));
+  c->add_option("--strategy,--on-conflict,-s", imp->strategy,
                 "When an id exists: skip, replace, merge (a copy with a new id) or error "
                 "(default: skip for Rekall's formats, error for JSON Lines)")
       ->check(CLI::IsMember(std::vector<std::string>{OnConflictName(OnConflict::kError),
@@ -202,14 +214,22 @@ void RegisterIoCommands(CLI::App* app, Context* ctx) {
                                                      OnConflictName(OnConflict::kMerge)}));
   c->add_flag("-n,--dry-run", imp->dry_run, "Say what the import would do, change nothing");
   c->add_flag("--no-embed", imp->no_embed, "Do not compute embeddings (run `rekall index rebuild` later)");
+  c->add_flag("-y,--yes", imp->yes, "Accepted for Rekall's form: import never asks");
+  c->add_flag("--no-backup", imp->no_backup,
+              "Accepted for Rekall's form: import makes no backup, it is one transaction (all or nothing)");
 
   auto exp = std::make_shared<ExportOptions>();
-  c = AddCommand(app, "export", "Export every entry: JSON Lines, Rekall's JSON, .rekall.zip or Markdown", ctx,
+  c = AddCommand(app, "export", "Export the entries (every one, or -t/-p's): JSON Lines, Rekall's JSON, .rekall.zip "
+                 "or Markdown", ctx,
                  [exp](Context& x) { return Export(x, *exp); });
   c->add_option("file", exp->file, "Output file (default: stdout)");
-  c->add_option("--format", exp->format,
-                "jsonl, json, zip or md (default: from the file name: .jsonl, .json, .rekall.zip, .md; else jsonl)")
+  c->add_option("--format,-f", exp->format,
+                "jsonl, json, zip (Rekall's name: rekall) or md (default: from the file name: .jsonl, .json, "
+                ".rekall.zip, .md; else jsonl)")
       ->check(CLI::IsMember(formats));
+  exp->cmd = c;
+  c->add_option("--type,-t", exp->type, "Only entries of this type (Rekall's)");
+  c->add_option("--project,-p", exp->project, "Only entries of this project (Rekall's)");
 }
 
 }  // namespace rekall::cli

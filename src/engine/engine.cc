@@ -18,6 +18,8 @@
 
 namespace rekall {
 
+const int kLatestRekallSchemaVersion = store::kRekallUserVersion;
+
 namespace {
 
 constexpr int kRrfK = 60;  // reciprocal rank fusion constant (Cormack et al.)
@@ -78,13 +80,17 @@ const char* OnConflictName(OnConflict c) {
 }
 
 Status ParseExchangeFormat(const std::string& s, ExchangeFormat* out) {
+  if (s == "rekall") {  // Rekall's name of its archive
+    *out = ExchangeFormat::kRekallZip;
+    return Status::OK();
+  }
   for (ExchangeFormat f : {ExchangeFormat::kJsonLines, ExchangeFormat::kRekallJson, ExchangeFormat::kRekallZip,
                            ExchangeFormat::kMarkdown})
     if (s == ExchangeFormatName(f)) {
       *out = f;
       return Status::OK();
     }
-  return Status::InvalidArgument("--format must be jsonl, json, zip or md");
+  return Status::InvalidArgument("--format must be jsonl, json, zip (or rekall) or md");
 }
 
 const char* ExchangeFormatName(ExchangeFormat f) {
@@ -592,7 +598,8 @@ Status EngineImpl::Exists(const std::string& id, bool* exists) {
   return store_->Exists(id, exists);
 }
 
-Status EngineImpl::ResolveId(const std::string& id_or_prefix, std::string* id) {
+Status EngineImpl::MatchIds(const std::string& id_or_prefix, int limit, std::vector<std::string>* ids) {
+  ids->clear();
   std::string want = id_or_prefix;
   for (auto& c : want) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (want.empty()) return Status::InvalidArgument("the id is empty");
@@ -604,13 +611,17 @@ Status EngineImpl::ResolveId(const std::string& id_or_prefix, std::string* id) {
     Status s = store_->Exists(candidate, &exists);
     if (!s.ok()) return s;
     if (exists) {
-      *id = candidate;
+      ids->push_back(candidate);
       return Status::OK();
     }
   }
-  if (want.size() >= kUlidLength) return Status::NotFound("no entry with id " + id_or_prefix);
+  if (want.size() >= kUlidLength) return Status::OK();
+  return store_->IdsWithPrefix(want, limit, ids);
+}
+
+Status EngineImpl::ResolveId(const std::string& id_or_prefix, std::string* id) {
   std::vector<std::string> found;
-  Status s = store_->IdsWithPrefix(want, 3, &found);
+  Status s = MatchIds(id_or_prefix, 3, &found);
   if (!s.ok()) return s;
   if (found.empty()) return Status::NotFound("no entry with id " + id_or_prefix);
   if (found.size() > 1)

@@ -94,7 +94,8 @@ const char* OnConflictName(OnConflict c);
 // `.rekall.zip` archive (that array with a checksummed manifest), and its
 // Markdown export (export only).
 enum class ExchangeFormat { kJsonLines, kRekallJson, kRekallZip, kMarkdown };
-Status ParseExchangeFormat(const std::string& s, ExchangeFormat* out);  // "jsonl" | "json" | "zip" | "md"
+// "jsonl" | "json" | "zip" (or Rekall's name of it, "rekall") | "md"
+Status ParseExchangeFormat(const std::string& s, ExchangeFormat* out);
 const char* ExchangeFormatName(ExchangeFormat f);
 // The format a file name says: *.zip (Rekall's *.rekall.zip), *.json, *.md,
 // *.jsonl. False for any other name.
@@ -246,6 +247,10 @@ struct Suggestions {
   std::vector<KeywordCluster> clusters;
 };
 
+// The latest Rekall schema (its PRAGMA user_version) this engine knows: a
+// file at an older one is outdated (`rekall info`).
+extern const int kLatestRekallSchemaVersion;
+
 // The deepest Related reaches (Rekall's documented maximum).
 inline constexpr int kMaxRelatedDepth = 3;
 
@@ -362,6 +367,10 @@ class Engine {
   // (case-insensitive: ULIDs are upper case), to the full id. NotFound when
   // nothing matches; InvalidArgument when the prefix is ambiguous.
   virtual Status ResolveId(const std::string& id_or_prefix, std::string* id) = 0;
+  // Every id `id_or_prefix` names, as ResolveId reads it: the exact id
+  // alone, or up to `limit` ids with that prefix, in id order (none: an
+  // empty list). `show` lists them when a prefix names several.
+  virtual Status MatchIds(const std::string& id_or_prefix, int limit, std::vector<std::string>* ids) = 0;
 
   virtual Status Search(const SearchRequest& req, SearchResponse* resp) = 0;
   // Entries nearest to entry `id` (itself excluded); obsolete ones only when
@@ -460,7 +469,14 @@ class Engine {
   // beyond them). Bytes of stored texts that are not valid UTF-8 (written by
   // another tool) are exported as U+FFFD, and *notice says how many entries
   // had them.
-  virtual Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) = 0;
+  // `only` (Rekall's export -t/-p) keeps the entries its fields select:
+  // type, project, status, memory type, tags; obsolete entries stay unless
+  // it names a status.
+  virtual Status Export(std::ostream& out, ExchangeFormat format, const store::ListFilter& only, size_t* exported,
+                        std::string* notice) = 0;
+  Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) {
+    return Export(out, format, store::ListFilter(), exported, notice);
+  }
   Status Export(std::ostream& out, size_t* exported, std::string* notice) {
     return Export(out, ExchangeFormat::kJsonLines, exported, notice);
   }

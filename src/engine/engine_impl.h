@@ -47,6 +47,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status Exists(const std::string& id, bool* exists) override;
   bool HasEntryColumn(const std::string& column) const override { return store_->HasEntryColumn(column); }
   Status ResolveId(const std::string& id_or_prefix, std::string* id) override;
+  Status MatchIds(const std::string& id_or_prefix, int limit, std::vector<std::string>* ids) override;
 
   Status Search(const SearchRequest& req, SearchResponse* resp) override;
   Status Similar(const std::string& id, int limit, const store::ListFilter& f, std::vector<SearchResult>* out,
@@ -82,7 +83,8 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   using Engine::Export;
   using Engine::Import;
   Status Import(std::istream& in, const ImportRequest& req, ImportReport* report) override;
-  Status Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) override;
+  Status Export(std::ostream& out, ExchangeFormat format, const store::ListFilter& only, size_t* exported,
+                std::string* notice) override;
 
   using Engine::Doctor;
   Status Doctor(const DoctorOptions& opts, std::vector<DoctorFinding>* out, std::string* backup) override;

@@ -340,6 +340,16 @@ TEST_F(EngineTest, ResolveIdTakesExactIdsAndUniquePrefixes) {
   EXPECT_TRUE(eng->ResolveId("01B", &id).IsNotFound());
   EXPECT_TRUE(eng->ResolveId("01AAAAAAAAAAAAAAAAAAAAAAAC", &id).IsNotFound());
   EXPECT_TRUE(eng->ResolveId("", &id).IsInvalidArgument());
+  // Every id a prefix names, for `show` to list: at most `limit`, in order.
+  std::vector<std::string> ids;
+  ASSERT_TRUE(eng->MatchIds("01aaa", 5, &ids).ok());
+  EXPECT_EQ(ids, (std::vector<std::string>{a.id, b.id}));
+  ASSERT_TRUE(eng->MatchIds("01aaa", 1, &ids).ok());
+  EXPECT_EQ(ids, std::vector<std::string>{a.id});
+  ASSERT_TRUE(eng->MatchIds(a.id, 5, &ids).ok());  // an exact id names itself alone
+  EXPECT_EQ(ids, std::vector<std::string>{a.id});
+  ASSERT_TRUE(eng->MatchIds("01B", 5, &ids).ok());
+  EXPECT_TRUE(ids.empty());
   bool exists = false;
   ASSERT_TRUE(eng->Exists(b.id, &exists).ok());
   EXPECT_TRUE(exists);

@@ -339,10 +339,16 @@ Status EngineImpl::ExportRekall(const std::vector<store::Entry>& newest_first, E
   return WriteRekallArchive(RekallManifestJson(newest_first, entries_json, NowIsoLocal()), entries_json, out);
 }
 
-Status EngineImpl::Export(std::ostream& out, ExchangeFormat format, size_t* exported, std::string* notice) {
+Status EngineImpl::Export(std::ostream& out, ExchangeFormat format, const store::ListFilter& only, size_t* exported,
+                          std::string* notice) {
+  store::ListFilter f = only;
+  f.include_obsolete = true;  // the store filters only on what is set
+  f.limit = 0;
+  Status s = store::ValidateFilter(f);
+  if (!s.ok()) return s;
   std::lock_guard<std::recursive_mutex> l(mu_);
   std::vector<store::Entry> all;
-  Status s = store_->List({}, &all);
+  s = store_->List(f, &all);
   if (!s.ok()) return s;
   // JSON Lines oldest first, so an import replays the history in order;
   // Rekall's formats newest first, as Rekall lists them.

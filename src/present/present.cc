@@ -77,14 +77,45 @@ std::vector<std::pair<std::string, std::string>> EntryFields(const store::Entry&
 }
 
 // "  label:      value": values aligned after the longest usual label.
-std::string TerminalEntry(const store::Entry& e) {
-  std::string s = e.title + "\n";
-  for (const auto& [label, value] : EntryFields(e)) {
+std::string TerminalFields(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string s;
+  for (const auto& [label, value] : fields) {
     std::string head = label + ":";
     if (head.size() < 11) head.resize(11, ' ');
     s += "  " + head + " " + value + "\n";
   }
-  return s + "\n" + e.content + "\n";
+  return s;
+}
+
+std::string TerminalEntry(const store::Entry& e) {
+  return e.title + "\n" + TerminalFields(EntryFields(e)) + "\n" + e.content + "\n";
+}
+
+// A value of Rekall's columns in `extra` as text ("" when absent or null).
+std::string ExtraText(const store::Entry& e, const char* column) {
+  auto it = e.extra.find(column);
+  if (it == e.extra.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+// What `show` adds to EntryFields: Rekall's memory type and reads, and each
+// field of the structured context.
+std::vector<std::pair<std::string, std::string>> DetailFields(const store::Entry& e) {
+  std::vector<std::pair<std::string, std::string>> f;
+  std::string memory = ExtraText(e, "memory_type"), count = ExtraText(e, "access_count");
+  if (!memory.empty()) f.emplace_back("memory", memory);
+  if (!count.empty()) {
+    std::string last = ExtraText(e, "last_accessed");
+    f.emplace_back("accessed", count + " times" + (last.empty() ? "" : ", last " + last));
+  }
+  json context = EntryContext(e);
+  if (context.is_string()) f.emplace_back("context", context.get<std::string>());
+  if (!context.is_object()) return f;
+  for (auto it = context.begin(); it != context.end(); ++it) {
+    if (it->is_null()) continue;
+    f.emplace_back(it.key(), it->is_string() ? it->get<std::string>() : it->dump());
+  }
+  return f;
 }
 
 std::string AgentEntry(const store::Entry& e) {
@@ -168,6 +199,25 @@ std::string EntryText(const store::Entry& e, Audience audience) {
   return audience == Audience::kTerminal ? TerminalEntry(e) : AgentEntry(e);
 }
 
+std::string EntryDetailText(const store::Entry& e, const std::vector<LinkedEntry>& links) {
+  std::string s = e.title + "\n" + TerminalFields(EntryFields(e)) + TerminalFields(DetailFields(e));
+  s += "\n" + e.content + "\n";
+  if (!links.empty()) s += "\nlinks:\n";
+  for (const auto& l : links)
+    s += std::string(l.outgoing ? "  -> [" : "  <- [") + l.relation_type + "] " + l.id + "  " + l.title + "\n";
+  return s;
+}
+
+json LinkedEntriesJson(const std::vector<LinkedEntry>& links) {
+  json j = json::array();
+  for (const auto& l : links)
+    j.push_back(json{{"direction", l.outgoing ? "outgoing" : "incoming"},
+                     {"relation_type", l.relation_type},
+                     {"entry_id", l.id},
+                     {"title", l.title}});
+  return j;
+}
+
 json EntryContext(const store::Entry& e) {
   auto ctx = e.extra.find(kContextColumn);
   if (ctx == e.extra.end() || !ctx->is_string()) return nullptr;
@@ -195,6 +245,7 @@ EntryPatch EntryPatch::FromToolArgs(const json& args) {
       JsonToLongSaturated(*it), std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
   if (auto it = args.find("tags"); it != args.end()) p.tags = it->get<std::vector<std::string>>();
   if (auto it = args.find("context"); it != args.end()) p.context = *it;
+  if (auto it = args.find("memory_type"); it != args.end()) p.memory_type = it->get<std::string>();
   return p;
 }
 
@@ -228,8 +279,19 @@ void EntryPatch::ApplyTo(store::Entry* e) const {
     json object = context->is_string() ? json{{"situation", context->get<std::string>()}} : *context;
     e->extra[kContextColumn] = DumpJson(object, -1, nullptr);
   }
+  if (memory_type) e->extra["memory_type"] = *memory_type;
   for (const auto& t : add_tags) e->tags.push_back(t);
   for (const auto& t : remove_tags) std::erase(e->tags, t);
+}
+
+Status EntryPatch::FitToColumns(const std::function<bool(const std::string&)>& has_column, std::string* notice) {
+  if (memory_type && !has_column("memory_type"))
+    return Status::InvalidArgument("this database (an older Rekall schema) has no memory_type column");
+  if (context && !has_column(kContextColumn)) {
+    context.reset();
+    *notice += std::string(notice->empty() ? "" : "; ") + "this database cannot hold the context";
+  }
+  return Status::OK();
 }
 
 }  // namespace rekall::present

@@ -11,6 +11,7 @@
 // takes the Audience it is for; what both show is written once.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,21 @@ std::string EntryLine(const store::Entry& e);
 // "field: value", adds the structured context's fields, and does not.
 std::string EntryText(const store::Entry& e, Audience audience);
 
+// An entry linked to the one shown, seen from it.
+struct LinkedEntry {
+  bool outgoing = false;      // the link goes from the entry shown to this one
+  std::string relation_type;
+  std::string id, title;      // title: empty when the entry is gone
+};
+
+// An entry in full for `rekall show` (kTerminal): EntryText's fields, then
+// Rekall's memory type and reads and each field of the structured context,
+// the content, and the links ("  -> [type] id  title").
+std::string EntryDetailText(const store::Entry& e, const std::vector<LinkedEntry>& links);
+// The links as JSON: [{direction, relation_type, entry_id, title}], the
+// shape of rekall_show's links plus the title.
+nlohmann::json LinkedEntriesJson(const std::vector<LinkedEntry>& links);
+
 // Rekall's structured context of `e`: the parsed object (or the raw text if
 // it is not JSON), null when the entry has none.
 nlohmann::json EntryContext(const store::Entry& e);
@@ -92,6 +108,8 @@ struct EntryPatch {
   // Rekall's structured context: an object, or a plain string (Rekall's
   // older form), which becomes the object's "situation".
   std::optional<nlohmann::json> context;
+  // Rekall's memory_type (episodic or semantic; the store checks it).
+  std::optional<std::string> memory_type;
   std::vector<std::string> add_tags;     // added after `tags` is applied
   std::vector<std::string> remove_tags;  // removed last
 
@@ -105,6 +123,13 @@ struct EntryPatch {
 
   // Sets the fields given; validation is the engine's, on Add or Update.
   void ApplyTo(store::Entry* e) const;
+
+  // Fits the patch to a database of an older Rekall schema, which may lack
+  // the columns of the context and the memory type (`has_column` says which
+  // it has): a context is dropped, the entry kept, and *notice says so; a
+  // memory type asked for cannot be honoured and is refused. One rule for
+  // rekall_add and `rekall add`.
+  Status FitToColumns(const std::function<bool(const std::string&)>& has_column, std::string* notice);
 };
 
 }  // namespace rekall::present

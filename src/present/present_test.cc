@@ -172,3 +172,65 @@ TEST(Present, DeepStoredContextStaysText) {
 
 }  // namespace
 }  // namespace rekall::present
+
+namespace rekall::present {
+namespace {
+
+// `show`: the fields, Rekall's memory type and reads, the context, the
+// content, then the links with the other entry's title.
+TEST(Present, EntryDetailTextShowsContextReadsAndLinks) {
+  store::Entry e = SampleEntry();
+  e.extra["memory_type"] = "semantic";
+  e.extra["access_count"] = 3;
+  e.extra["last_accessed"] = "2026-11-03T10:00:00";
+  e.extra[kContextColumn] = R"({"situation": "504 under load", "what_failed": null})";
+  std::vector<LinkedEntry> links = {{true, "related", "01JE0000000000000000000000", "Proxy buffers"},
+                                    {false, "supersedes", "01JF0000000000000000000000", ""}};
+  EXPECT_EQ(EntryDetailText(e, links),
+            "Nginx 504 after 60 s\n"
+            "  id:         01JD0000000000000000000000\n"
+            "  type:       bug\n"
+            "  project:    billing\n"
+            "  confidence: 4\n"
+            "  status:     active\n"
+            "  tags:       nginx, timeout\n"
+            "  created:    2026-11-01T10:00:00\n"
+            "  updated:    2026-11-02T10:00:00\n"
+            "  memory:     semantic\n"
+            "  accessed:   3 times, last 2026-11-03T10:00:00\n"
+            "  situation:  504 under load\n"
+            "\n"
+            "proxy_read_timeout defaults to 60s\n"
+            "\nlinks:\n"
+            "  -> [related] 01JE0000000000000000000000  Proxy buffers\n"
+            "  <- [supersedes] 01JF0000000000000000000000  \n");
+  json j = LinkedEntriesJson(links);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0], json({{"direction", "outgoing"}, {"relation_type", "related"},
+                        {"entry_id", "01JE0000000000000000000000"}, {"title", "Proxy buffers"}}));
+  EXPECT_EQ(j[1]["direction"], "incoming");
+}
+
+// One rule for rekall_add and `rekall add` on an older Rekall schema.
+TEST(Present, FitToColumnsDropsTheContextAndRefusesTheMemoryType) {
+  auto none = [](const std::string&) { return false; };
+  auto all = [](const std::string&) { return true; };
+  EntryPatch p;
+  p.context = json{{"situation", "s"}};
+  std::string notice;
+  ASSERT_TRUE(p.FitToColumns(all, &notice).ok());
+  EXPECT_TRUE(p.context.has_value());
+  EXPECT_EQ(notice, "");
+  ASSERT_TRUE(p.FitToColumns(none, &notice).ok());
+  EXPECT_FALSE(p.context.has_value());
+  EXPECT_EQ(notice, "this database cannot hold the context");
+  p.memory_type = "semantic";
+  EXPECT_TRUE(p.FitToColumns(none, &notice).IsInvalidArgument());
+  store::Entry e;
+  ASSERT_TRUE(p.FitToColumns(all, &notice).ok());
+  p.ApplyTo(&e);
+  EXPECT_EQ(e.extra["memory_type"], "semantic");
+}
+
+}  // namespace
+}  // namespace rekall::present

@@ -167,22 +167,15 @@ ToolResult RekallToolHandler::Add(const json& args) {
         "auto_capture_conversation: this server does not read client transcripts; call rekall_add with the "
         "excerpt in context.conversation_excerpt instead");
   present::EntryPatch patch = present::EntryPatch::FromToolArgs(args);
+  // A database of an older Rekall schema keeps the entry without its
+  // context, and says so.
   std::string cannot_hold;
-  if (patch.context && !engine_->HasEntryColumn(present::kContextColumn)) {
-    // A database of an older Rekall schema: keep the entry, say the context
-    // was not stored.
-    patch.context.reset();
-    cannot_hold = "this database cannot hold the context";
-  }
+  Status s = patch.FitToColumns([this](const std::string& c) { return engine_->HasEntryColumn(c); }, &cannot_hold);
+  if (!s.ok()) return ToolResult::Error(s.message());
   store::Entry e;
   patch.ApplyTo(&e);
-  if (auto it = args.find("memory_type"); it != args.end()) {
-    if (!engine_->HasEntryColumn("memory_type"))
-      return ToolResult::Error("this database (an older Rekall schema) has no memory_type column");
-    e.extra["memory_type"] = *it;
-  }
   std::string notice;
-  Status s = engine_->Add(&e, &notice);
+  s = engine_->Add(&e, &notice);
   if (!s.ok()) return ToolResult::FromStatus(s);
   if (!cannot_hold.empty()) notice += (notice.empty() ? "" : "; ") + cannot_hold;
   if (args.value("auto_detect_files", false))
