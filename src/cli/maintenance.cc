@@ -1,5 +1,6 @@
 // rekall stale | generalize | review: keeping a knowledge base alive, as
 // Rekall's commands of those names do, on its columns.
+#include <algorithm>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -95,7 +96,13 @@ Status ConfirmGeneralize(const GeneralizeOptions& o) {
 Status Generalize(Context& ctx, GeneralizeOptions o) {
   std::unique_ptr<Engine> eng;
   Status s = ctx.OpenEngine(&eng);
-  for (size_t i = 0; s.ok() && i < o.ids.size(); ++i) s = eng->ResolveId(o.ids[i], &o.ids[i]);
+  std::vector<std::string> ids;  // resolved, each once: each is linked once
+  for (size_t i = 0; s.ok() && i < o.ids.size(); ++i) {
+    std::string id;
+    if ((s = eng->ResolveId(o.ids[i], &id)).ok() && std::find(ids.begin(), ids.end(), id) == ids.end())
+      ids.push_back(id);
+  }
+  o.ids = std::move(ids);
   store::Entry e;
   e.title = o.title;
   if (s.ok()) s = eng->DraftGeneralized(o.ids, &e);

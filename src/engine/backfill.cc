@@ -32,7 +32,12 @@ BackfillStatus EngineImpl::GetBackfill() {
 
 void EngineImpl::StartBackgroundEmbedding() {
   std::lock_guard<std::recursive_mutex> l(mu_);
-  if (backfill_thread_.joinable() || store_->schema().read_only || !store_->schema().has_embeddings_table) return;
+  backfill_wanted_ = true;
+  if (store_->schema().read_only || !store_->schema().has_embeddings_table) return;
+  if (backfill_thread_.joinable()) {
+    if (GetBackfill().state == BackfillState::kRunning) return;
+    backfill_thread_.join();  // finished: its last step is written
+  }
   if (!provider_->CheckAvailable().ok()) return;
   std::vector<std::string> ids;
   if (!SyncWithOtherWriters().ok() || !store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, &ids).ok() ||
@@ -48,6 +53,23 @@ void EngineImpl::StartBackgroundEmbedding() {
 void EngineImpl::BackfillLoop(std::vector<std::string> ids) {
   env_->LowerThreadPriority();
   BackfillStatus st = GetBackfill();
+  // Rounds: entries that lost or never got their vector meanwhile (another
+  // process's import, a restore) are picked up while rounds make progress.
+  for (size_t before = st.done; !ids.empty() && !stop_backfill_; before = st.done) {
+    if (!BackfillRound(ids, &st)) return;
+    std::lock_guard<std::recursive_mutex> l(mu_);
+    if (st.done == before || !SyncWithOtherWriters().ok() ||
+        !store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, &ids).ok())
+      break;
+    st.remaining = ids.size();
+    SetBackfill(st);
+  }
+  if (!stop_backfill_) st.state = BackfillState::kDone;
+  SetBackfill(st);
+}
+
+bool EngineImpl::BackfillRound(const std::vector<std::string>& ids, BackfillStatus* out) {
+  BackfillStatus& st = *out;
   for (size_t i = 0; i < ids.size() && !stop_backfill_; i += kBackfillStep) {
     auto first = ids.begin() + static_cast<long>(i);
     std::vector<std::string> step(first, first + static_cast<long>(std::min(kBackfillStep, ids.size() - i)));
@@ -57,14 +79,13 @@ void EngineImpl::BackfillLoop(std::vector<std::string> ids) {
       st.state = BackfillState::kFailed;
       st.error = s.ToString();
       SetBackfill(st);
-      return;
+      return false;
     }
     st.done += stored;
     st.remaining = ids.size() - i - step.size();
     SetBackfill(st);
   }
-  if (!stop_backfill_) st.state = BackfillState::kDone;
-  SetBackfill(st);
+  return true;
 }
 
 Status EngineImpl::BackfillStep(const std::vector<std::string>& ids, size_t* stored) {

@@ -98,6 +98,34 @@ TEST_F(BackfillTest, EmbedsEveryEntryWithoutOneAndSemanticSearchFindsThem) {
   EXPECT_EQ(j["background_embedding"]["done"], 21);
 }
 
+// Another process adds entries without vectors (an import with --no-embed,
+// a restore) after the server's background embedding finished: the server
+// notices the write and embeds them too.
+TEST_F(BackfillTest, EntriesWrittenByAnotherProcessWithoutVectorsAreEmbeddedToo) {
+  FakeProvider* fp = nullptr;
+  auto eng = Open(&fp);
+  AddWithoutEmbeddings(eng.get(), fp, 3);
+  eng->StartBackgroundEmbedding();
+  ASSERT_EQ(WaitForBackfill(eng.get()).state, BackfillState::kDone);
+  {
+    FakeProvider* other_fp = nullptr;
+    auto other = Open(&other_fp);  // another connection to the same file
+    AddWithoutEmbeddings(other.get(), other_fp, 5);
+  }
+  SearchRequest req;  // a search by meaning notices the other writer
+  req.query = "entry";
+  req.mode = SearchMode::kHybrid;
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  BackfillStatus b = WaitForBackfill(eng.get());
+  EXPECT_EQ(b.state, BackfillState::kDone) << b.error;
+  IndexStatus is;
+  ASSERT_TRUE(eng->GetIndexStatus(&is).ok());
+  EXPECT_EQ(is.entries, 8u);
+  EXPECT_EQ(is.missing, 0u);
+  EXPECT_EQ(is.indexed, 8u);
+}
+
 TEST_F(BackfillTest, NothingToDoLeavesItOff) {
   FakeProvider* fp = nullptr;
   auto eng = Open(&fp);

@@ -140,7 +140,7 @@ Status EngineImpl::DoctorRowChecks(std::vector<DoctorFinding>* out, DoctorCounts
   if (!(s = FindNonFiniteSummaries(&c->non_finite)).ok()) return s;
   add("non_finite_vectors", WarnIf(c->non_finite.size()),
       std::to_string(c->non_finite.size()) +
-          " summary embeddings hold NaN or infinite values (no search can find them; --fix deletes them and "
+          " summary embeddings hold NaN or infinite values or malformed bytes (no search can find them; --fix deletes them and "
           "re-embeds when the model is there, else `rekall index rebuild` does)",
       c->non_finite.size());
   add("missing_embeddings", c->missing ? Severity::kInfo : Severity::kOk,
@@ -157,7 +157,8 @@ Status EngineImpl::FindNonFiniteSummaries(std::vector<std::string>* ids) {
   if (!s.ok()) return s;
   for (const auto& e : all) {
     if (!IsOurEmbedding(e.model_name, e.dimensions)) continue;
-    if (std::any_of(e.vector.begin(), e.vector.end(), [](float v) { return !std::isfinite(v); }))
+    if (e.vector.size() != static_cast<size_t>(e.dimensions) ||  // malformed bytes
+        std::any_of(e.vector.begin(), e.vector.end(), [](float v) { return !std::isfinite(v); }))
       ids->push_back(e.entry_id);
   }
   return Status::OK();

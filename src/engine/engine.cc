@@ -394,6 +394,9 @@ Status EngineImpl::SyncWithOtherWriters() {
       s = index_->Refresh(&changed);
       if (!s.ok()) return s;
     }
+    // Another process may have added entries without vectors (an import
+    // with --no-embed, a restore): the server embeds them too.
+    if (backfill_wanted_) StartBackgroundEmbedding();
   }
   return Status::OK();
 }

@@ -185,6 +185,8 @@ class EngineImpl final : public Engine, private store::WriteObserver {
 
   // --- backfill.cc
   void BackfillLoop(std::vector<std::string> ids);
+  // One pass over `ids`; false when a step failed (then *st says why).
+  bool BackfillRound(const std::vector<std::string>& ids, BackfillStatus* st);
   // Embeds entries `ids` without holding mu_ while embedding, then stores
   // the vector of each entry whose summary text is still the one embedded.
   Status BackfillStep(const std::vector<std::string>& ids, size_t* stored);
@@ -274,6 +276,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   std::mutex backfill_mu_;
   BackfillStatus backfill_;
   std::atomic<bool> stop_backfill_{false};
+  bool backfill_wanted_ = false;  // started once (the server): restarted after others' writes (under mu_)
   std::thread backfill_thread_;
 };
 

@@ -701,7 +701,12 @@ TEST_F(EngineTest, VacuumRefusesAReadOnlyFile) {
 
 // Issue 10: a summary holding NaN drops out of every search; doctor says so,
 // and --fix deletes it and re-embeds the entry.
-TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteVectors) {
+// A NaN component, or bytes that do not match the dimension (which used to
+// stop doctor before it reported anything): found, and fixed by --fix.
+TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteAndMalformedVectors) {
+  for (bool malformed : {false, true}) {
+  SCOPED_TRACE(malformed ? "malformed bytes" : "NaN");
+  fs::remove(dir_ + "/k.db");
   auto eng = Open();
   auto a = Make("nginx gateway timeout", "proxy read timeout");
   auto b = Make("postgres pool exhausted", "too many connections");
@@ -711,8 +716,8 @@ TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteVectors) {
   {
     std::unique_ptr<store::Store> raw;
     ASSERT_TRUE(store::Store::Open(dir_ + "/k.db", {}, &raw).ok());
-    std::vector<float> v(store::kDim, 0.1f);
-    v[7] = std::nanf("");
+    std::vector<float> v(malformed ? 1 : store::kDim, 0.1f);
+    v[malformed ? 0 : 7] = malformed ? 0.1f : std::nanf("");
     sqlite::Stmt st(raw->db(), "UPDATE embeddings SET vector = ? WHERE entry_id = ? AND embedding_type = 'summary'");
     st.BindBlob(1, v.data(), v.size() * sizeof(float));
     st.Bind(2, a.id);
@@ -732,6 +737,7 @@ TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteVectors) {
   ASSERT_TRUE(eng->Similar(b.id, 5, {}, &out, &n).ok());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].entry.id, a.id);
+  }
 }
 
 TEST_F(EngineTest, UpdateWithoutTheModelDropsTheStaleVector) {

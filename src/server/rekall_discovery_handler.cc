@@ -112,7 +112,7 @@ ToolResult RekallToolHandler::Generalize(const json& args) {
   for (const auto& given : args.at("entry_ids")) {
     std::string id;
     if (!(s = engine_->ResolveId(given.get<std::string>(), &id)).ok()) return ToolResult::FromStatus(s);
-    ids.push_back(id);
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);  // linked once each
   }
   store::Entry e;
   e.title = args.value("title", std::string());

@@ -122,7 +122,10 @@ std::string FreeRekallBackupPath(const std::string& dir, const std::string& suff
 Status InspectDatabaseFile(const std::string& path, DatabaseFileInfo* out, Env* env) {
   *out = DatabaseFileInfo();
   out->path = path;
-  if (!env->IsRegularFile(path)) return Status::InvalidArgument("no such file: " + path);
+  if (!env->IsRegularFile(path))
+    return Status::InvalidArgument((env->FileExists(path) ? "not a regular file (a folder, a pipe, a device): "
+                                                          : "no such file: ") +
+                                   path);
   DbHandle db;
   Status s = OpenDb(path, SQLITE_OPEN_READONLY, &db);
   if (s.ok()) s = IntegrityOf(db.get(), path);
@@ -140,7 +143,9 @@ Status InspectDatabaseFile(const std::string& path, DatabaseFileInfo* out, Env* 
 
 Status BackupDatabaseFile(const std::string& db_path, const std::string& dest, Env* env) {
   if (!env->IsRegularFile(db_path)) return Status::NotFound("no database to back up at " + db_path);
-  Status s = env->CreateDirs(fs::path(dest).parent_path().string(), 0700);
+  // A bare file name lives in the working folder, which exists.
+  const fs::path folder = fs::path(dest).parent_path();
+  Status s = folder.empty() ? Status::OK() : env->CreateDirs(folder.string(), 0700);
   DbHandle db;
   if (s.ok()) s = OpenDb(db_path, SQLITE_OPEN_READONLY, &db);
   return s.ok() ? BackupDatabase(db.get(), dest, env) : s;

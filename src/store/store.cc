@@ -865,8 +865,9 @@ Status Store::ListEmbeddings(EmbeddingType type, std::vector<StoredEmbedding>* o
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
     StoredEmbedding e;
-    Status s = ReadEmbeddingRow(st, type, &e);
-    if (!s.ok()) return s;
+    // A row whose bytes do not match its dimension is listed with no vector,
+    // so that a check (doctor) can report and repair it rather than stop.
+    if (!ReadEmbeddingRow(st, type, &e).ok()) e.vector.clear();
     out->push_back(std::move(e));
   }
   return st.Done(rc, "reading embeddings");

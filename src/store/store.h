@@ -144,7 +144,8 @@ class Store {
 
   // NotFound when the entry has no embedding of `type`.
   Status GetEmbedding(const std::string& entry_id, EmbeddingType type, StoredEmbedding* out);
-  // Every embedding of `type`, of any model.
+  // Every embedding of `type`, of any model; one whose bytes do not match
+  // its dimension has an empty vector.
   Status ListEmbeddings(EmbeddingType type, std::vector<StoredEmbedding>* out);
   // Ids of entries that have no embedding of ours (util/our_embeddings.h)
   // for `type`.

@@ -208,6 +208,22 @@ TEST_F(CliMaintenanceTest, GeneralizeDryRunThenCreatesWithoutAPrompt) {
   EXPECT_EQ(Run({"generalize", a, a}).code, 2);
   EXPECT_EQ(Run({"generalize", a, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"}).code, 3);
   EXPECT_EQ(Count(), 3u);
+  // An id given twice is one source, linked once, and said so.
+  j = RunJson({"generalize", a, b, a});
+  EXPECT_EQ(j["sources"], (json{a, b}));
+  const std::string again = j["entry"]["id"];
+  EXPECT_EQ(Sql("SELECT count(*) FROM links WHERE source_id = '" + again + "'"), "2");
+}
+
+TEST_F(CliMaintenanceTest, BackupToABareFileNameAndRestoreOfAFolderSaySo) {
+  AddEntry("kept");
+  json b = RunJson({"backup", "-o", "bare.db"});  // in the working folder
+  EXPECT_EQ(Count(dir_ + "/bare.db"), 1u) << b.dump();
+  fs::create_directories(dir_ + "/folder");
+  Result r = Run({"restore", "folder", "--yes"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("not a regular file"), std::string::npos) << r.err;
+  EXPECT_EQ(Count(), 1u);
 }
 
 // Rekall's review: its due entries, and its SM-2 arithmetic on its columns,
