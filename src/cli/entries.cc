@@ -318,8 +318,13 @@ Status Delete(Context& ctx, const std::vector<std::string>& ids) {
     if (!(s = eng->Exists(id, &exists)).ok()) return s;
     if (!exists) return Status::NotFound("no entry with id " + id + "; nothing deleted");
   }
-  for (const auto& id : ids)
-    if (!(s = eng->Delete(id)).ok()) return s;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if ((s = eng->Delete(ids[i])).ok()) continue;
+    // Each delete is its own transaction: say exactly which are gone.
+    std::string done;
+    for (size_t j = 0; j < i; ++j) done += (j ? ", " : "") + ids[j];
+    return s.Append(i == 0 ? "; nothing deleted" : "; deleted before the failure: " + done + "; the rest were not");
+  }
   if (ctx.json) ctx.PrintJson(json{{"deleted", ids}});
   else for (const auto& id : ids) std::cout << "deleted " << id << "\n";
   return Status::OK();
