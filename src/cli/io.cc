@@ -74,25 +74,10 @@ void PrintDryRun(const Context& ctx, const ImportReport& r) {
             << ", skip " << r.skipped << "; nothing was changed" << std::endl;
 }
 
-Status Import(Context& ctx, const ImportOptions& o) {
-  ImportRequest req;
-  Status s = ResolveFormat(o.format, o.file, false, &req.format);
-  // Rekall's formats default to Rekall's strategy (skip); ours to error.
-  bool rekall_format = req.format != ExchangeFormat::kJsonLines;
-  req.on_conflict = rekall_format ? OnConflict::kSkip : OnConflict::kError;
-  if (s.ok() && !o.strategy.empty()) s = ParseOnConflict(o.strategy, &req.on_conflict);
-  if (!s.ok()) return s;
-  std::ifstream f;
-  std::istream* in = &std::cin;
-  if (o.file != "-") {
-    std::error_code ec;
-    if (std::filesystem::is_directory(o.file, ec)) return Status::InvalidArgument(o.file + " is a directory, not a file");
-    f.open(o.file, std::ios::binary);
-    if (!f) return Status::InvalidArgument("cannot read " + o.file + ": " + std::strerror(errno));
-    in = &f;
-  }
-  std::unique_ptr<Engine> eng;
-  if (!(s = ctx.OpenEngine(&eng)).ok()) return s;
+// Runs the import on an open engine and prints what it did.
+Status ImportInto(Context& ctx, const ImportOptions& o, Engine* eng, std::istream* in, ImportRequest* request) {
+  ImportRequest& req = *request;
+  Status s;
   req.embed = !o.no_embed;
   req.dry_run = o.dry_run;
   // On a terminal only: an import's output in a log stays as it was.
@@ -113,6 +98,39 @@ Status Import(Context& ctx, const ImportOptions& o) {
     std::cout << "imported " << n << " entries" << (r.skipped ? ", skipped " + std::to_string(r.skipped) : "")
               << (r.merged ? " (" + std::to_string(r.merged) + " merged as copies with new ids)" : "") << std::endl;
   return Status::OK();
+}
+
+Status Import(Context& ctx, const ImportOptions& o) {
+  ImportRequest req;
+  Status s = ResolveFormat(o.format, o.file, false, &req.format);
+  // Rekall's formats default to Rekall's strategy (skip); ours to error.
+  bool rekall_format = req.format != ExchangeFormat::kJsonLines;
+  req.on_conflict = rekall_format ? OnConflict::kSkip : OnConflict::kError;
+  if (s.ok() && !o.strategy.empty()) s = ParseOnConflict(o.strategy, &req.on_conflict);
+  if (!s.ok()) return s;
+  std::ifstream f;
+  std::istream* in = &std::cin;
+  if (o.file != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_directory(o.file, ec)) return Status::InvalidArgument(o.file + " is a directory, not a file");
+    f.open(o.file, std::ios::binary);
+    if (!f) return Status::InvalidArgument("cannot read " + o.file + ": " + std::strerror(errno));
+    in = &f;
+  }
+  // A database this import creates is removed again when nothing lands in
+  // it (a dry run, a refused file): a typo in --db leaves no empty file.
+  EngineOptions where;
+  std::error_code ec;
+  bool created = ctx.MakeEngineOptions(Lifetime::kOneShot, &where).ok() &&
+                 !std::filesystem::exists(std::filesystem::symlink_status(where.db_path, ec));
+  std::unique_ptr<Engine> eng;
+  if (!(s = ctx.OpenEngine(&eng)).ok()) return s;
+  s = ImportInto(ctx, o, eng.get(), in, &req);
+  if (created && (o.dry_run || !s.ok())) {
+    eng.reset();
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(where.db_path + suffix, ec);
+  }
+  return s;
 }
 
 // Writes beside, then renames: an interrupted export never leaves a
@@ -177,6 +195,8 @@ Status Export(Context& ctx, const ExportOptions& o) {
   ExchangeFormat format;
   Status s = ResolveFormat(o.format, o.file, true, &format);
   if (!s.ok()) return s;
+  if (o.cmd->count("file") && o.file.empty())
+    return Status::InvalidArgument("the output file name is empty (omit it, or give -, for stdout)");
   bool to_stdout = o.file.empty() || o.file == "-";
   if (to_stdout && format == ExchangeFormat::kRekallZip && isatty(STDOUT_FILENO))
     return Status::InvalidArgument("a zip archive is binary; name a file (kb.rekall.zip) or redirect the output");

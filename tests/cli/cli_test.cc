@@ -324,6 +324,34 @@ TEST_F(CliTest, ImportRollsBackWholeAndNamesTheLine) {
   EXPECT_EQ(Run({"export"}).out, before);
 }
 
+// An import that writes nothing (a dry run, a refused file) into a database
+// that did not exist leaves no file behind: a typo in --db creates nothing.
+TEST_F(CliTest, AnImportThatWritesNothingCreatesNoDatabase) {
+  std::ofstream(dir_ + "/one.jsonl") << "{\"title\":\"a\",\"type\":\"bug\"}\n";
+  std::ofstream(dir_ + "/bad.jsonl") << "{not json}\n";
+  Result r = Run({"--db", dir_ + "/typo.db", "import", "--dry-run", dir_ + "/one.jsonl"}, "", false);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/typo.db"));
+  r = Run({"--db", dir_ + "/typo.db", "import", dir_ + "/bad.jsonl"}, "", false);
+  EXPECT_EQ(r.code, 2);
+  for (const char* f : {"/typo.db", "/typo.db-wal", "/typo.db-shm"}) EXPECT_FALSE(fs::exists(dir_ + f)) << f;
+  r = Run({"--db", dir_ + "/typo.db", "import", dir_ + "/one.jsonl"}, "", false);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ + "/typo.db"));
+  // An existing database is never removed, even by a refused import.
+  r = Run({"--db", dir_ + "/typo.db", "import", dir_ + "/bad.jsonl"}, "", false);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(fs::exists(dir_ + "/typo.db"));
+}
+
+TEST_F(CliTest, ExportToAnEmptyFileNameIsRefused) {
+  AddEntry("kept");
+  Result r = Run({"export", ""});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("output file name is empty"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
 TEST_F(CliTest, ExportImportRoundTripIsExact) {
   std::string sample = std::string(REKALL_SOURCE_DIR) + "/data/sample.jsonl";
   Result r = Run({"--quiet", "import", "--no-embed", sample});
