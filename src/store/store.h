@@ -286,6 +286,8 @@ class Store {
   std::optional<std::vector<std::string>> DeriveContextColumns(Entry* e) const;
   Status WriteContextKeywords(const std::string& id, const std::vector<std::string>& keywords);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
+  // Rekall's FTS update trigger, fired only when title or content change.
+  Status NarrowFtsUpdateTrigger();
   // The FTS row of entry `id` gets its tags (see WriteTags).
   Status IndexTags(const std::string& id);
   Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,

@@ -180,6 +180,43 @@ TEST(StoreOpen, ReadOnlyFileReadsButRefusesWrites) {
   EXPECT_TRUE(s->Delete(id).ToString().find("read-only") != std::string::npos);
 }
 
+// Rekall's FTS update trigger fires only when the title or content is set:
+// recording a read leaves the FTS row alone (it used to re-index it, scanning
+// the FTS table per row), and edits are still indexed, tags included.
+TEST(StoreOpen, TheFtsUpdateTriggerSkipsBookkeeping) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  auto one = [&](const std::string& sql) {
+    sqlite::Stmt st(s->db(), sql);
+    return st.Step() == SQLITE_ROW ? st.Text(0) : std::string();
+  };
+  EXPECT_NE(one("SELECT sql FROM sqlite_master WHERE name = 'entries_au'").find("AFTER UPDATE OF title, content ON"),
+            std::string::npos);
+  Entry e = MakeEntry("Nginx 504 behind proxy");
+  e.tags = {"gateway"};
+  ASSERT_TRUE(s->Add(&e).ok());
+  const std::string rowid = one("SELECT rowid FROM entries_fts WHERE id = '" + e.id + "'");
+  ASSERT_TRUE(s->RecordAccess({e.id}).ok());
+  EXPECT_EQ(one("SELECT rowid FROM entries_fts WHERE id = '" + e.id + "'"), rowid);  // not re-indexed
+  EXPECT_EQ(one("SELECT count(*) FROM entries_fts"), "1");
+  e.title = "Haproxy 503";
+  e.content = "the balancer answered 503";
+  ASSERT_TRUE(s->Update(&e).ok());
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(s->KeywordSearch("haproxy", {}, 10, &hits).ok());
+  EXPECT_EQ(hits.size(), 1u);
+  ASSERT_TRUE(s->KeywordSearch("gateway", {}, 10, &hits).ok());  // its tags too
+  EXPECT_EQ(hits.size(), 1u);
+  ASSERT_TRUE(s->KeywordSearch("nginx", {}, 10, &hits).ok());
+  EXPECT_TRUE(hits.empty());
+  // Opening again leaves the narrowed trigger as it is.
+  s.reset();
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  EXPECT_NE(one("SELECT sql FROM sqlite_master WHERE name = 'entries_au'").find("UPDATE OF title, content"),
+            std::string::npos);
+}
+
 TEST(StoreCrud, AddGetUpdateDelete) {
   TempDir d;
   std::unique_ptr<Store> s;
