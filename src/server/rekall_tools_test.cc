@@ -80,6 +80,11 @@ TEST(RekallTools, UnknownArgumentsAreRefusedByEveryTool) {
     ASSERT_FALSE(p.empty()) << name;
     EXPECT_EQ(p.back().rfind("no_such_argument: unknown argument (known: ", 0), 0u) << name << ": " << p.back();
   }
+  json many = {{"query", "q"}};
+  for (int i = 0; i < 1000; ++i) many["unknown_" + std::to_string(i)] = i;
+  auto capped = CheckArguments(ByName().at("rekall_search").input_schema, many);
+  ASSERT_EQ(capped.size(), kMaxProblems + 1);
+  EXPECT_EQ(capped.back(), "and 990 more");
   // rekall_update takes no status (rekall_deprecate does): it used to
   // succeed without changing anything.
   auto p = CheckArguments(ByName().at("rekall_update").input_schema, {{"id", "01H"}, {"status", "obsolete"}});

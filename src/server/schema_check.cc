@@ -145,6 +145,13 @@ std::vector<std::string> CheckArguments(const json& schema, const json& args) {
   }
   json effective = NormalizeArguments(schema, args);
   Check(schema, effective, "", problems);
+  // A call with thousands of wrong arguments gets the first few, not an
+  // answer larger than the call.
+  if (problems.size() > kMaxProblems) {
+    size_t more = problems.size() - kMaxProblems;
+    problems.resize(kMaxProblems);
+    problems.push_back("and " + std::to_string(more) + " more");
+  }
   return problems;
 }
 

@@ -6,6 +6,7 @@
 // does not list are too, unless it says additionalProperties: false.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,9 @@
 namespace rekall::server {
 
 // Problems found in `args` against `schema`, one human-readable line each
-// ("limit: expected integer, got string"); empty when the arguments fit.
+// ("limit: expected integer, got string"); empty when the arguments fit. At
+// most kMaxProblems, then one line "and N more".
+inline constexpr size_t kMaxProblems = 10;
 std::vector<std::string> CheckArguments(const nlohmann::json& schema, const nlohmann::json& args);
 
 // The arguments a handler sees: top-level properties set to null that the

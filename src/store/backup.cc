@@ -1,5 +1,8 @@
 #include "store/backup.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -109,7 +112,15 @@ std::vector<fs::path> FilesIn(const std::string& dir) {
 
 }  // namespace
 
-std::string RekallBackupsDir(Env* env) { return env->GetEnv("HOME") + "/.rekall/backups"; }
+std::string RekallBackupsDir(Env* env) {
+  // As Python's expanduser: $HOME, else the account's home directory.
+  std::string home = env->GetEnv("HOME");
+  if (home.empty()) {
+    const struct passwd* pw = getpwuid(getuid());
+    if (pw && pw->pw_dir) home = pw->pw_dir;
+  }
+  return home + "/.rekall/backups";
+}
 
 std::string FreeRekallBackupPath(const std::string& dir, const std::string& suffix, Env* env) {
   std::time_t t = std::chrono::system_clock::to_time_t(env->NowSystem());
