@@ -3,64 +3,25 @@
 // user or a script would: arguments, stdin, stdout, stderr, exit code.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
-namespace fs = std::filesystem;
-using nlohmann::json;
+#include "cli_fixture.h"
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-class CliMaintenanceTest : public ::testing::Test {
+// The CLI fixture, with a home folder of its own (Rekall's ~/.rekall/backups)
+// and without the model (entries stored unembedded: these commands never
+// need it); stdin from `input`, never a terminal.
+class CliMaintenanceTest : public CliTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/rekall_cli_maint_XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    db_ = dir_ + "/k.db";
+    CliTest::SetUp();
     fs::create_directories(dir_ + "/home");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  // Runs rekall on the test's database, with its own home folder (Rekall's
-  // ~/.rekall/backups) and without the model (entries stored unembedded:
-  // these commands never need it). stdin from `input`, never a terminal.
-  Result Run(const std::vector<std::string>& args, const std::string& input = "") {
-    std::ofstream(dir_ + "/stdin", std::ios::binary) << input;
-    std::string cmd = "cd " + Quote(dir_) + " && env -u REKALL_HOME -u REKALL_DB_PATH HOME=" + Quote(dir_ + "/home") +
-                      " XDG_CONFIG_HOME=" + Quote(dir_ + "/cfg") + " REKALL_MODEL_PATH=" + Quote(dir_ + "/no-model") +
-                      " " + Quote(REKALL_BIN) + " --db " + Quote(db_);
-    for (const auto& a : args) cmd += " " + Quote(a);
-    cmd += " <" + Quote(dir_ + "/stdin") + " >" + Quote(dir_ + "/stdout") + " 2>" + Quote(dir_ + "/stderr");
-    int st = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = Slurp(dir_ + "/stdout");
-    r.err = Slurp(dir_ + "/stderr");
-    return r;
+    env_ = "HOME=" + Quote(dir_ + "/home") + " REKALL_MODEL_PATH=" + Quote(dir_ + "/no-model") + " ";
   }
   json RunJson(const std::vector<std::string>& args, const std::string& input = "") {
     std::vector<std::string> a{"--json", "--quiet"};
@@ -87,7 +48,6 @@ class CliMaintenanceTest : public ::testing::Test {
     return out;
   }
   size_t Count(const std::string& path = "") { return std::stoul(Sql("SELECT count(*) FROM entries", path)); }
-  std::string dir_, db_;
 };
 
 TEST_F(CliMaintenanceTest, EveryCommandHasHelpWithExamples) {
