@@ -165,8 +165,14 @@ Status EngineImpl::FindNonFiniteSummaries(std::vector<std::string>* ids) {
 }
 
 Status EngineImpl::DoctorIndexDrift(std::vector<DoctorFinding>* out, DoctorCounts* c) {
-  // Opening the index of a read-only file could not build it; nothing to compare.
-  if (!store_->schema().has_embeddings_table || store_->schema().read_only) return Status::OK();
+  if (!store_->schema().has_embeddings_table) return Status::OK();
+  // Opening the index of a read-only file could not build it: nothing to
+  // compare, and the report says so rather than look complete.
+  if (store_->schema().read_only) {
+    out->push_back({"index_drift", Severity::kInfo, "not checked: the file is read-only, so the vector index cannot "
+                                                    "be opened to compare", 0, false});
+    return Status::OK();
+  }
   Status s = store_->CountOurSummaries(&c->ours);
   if (!s.ok()) return s;
   s = EnsureIndex();

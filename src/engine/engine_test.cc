@@ -740,6 +740,28 @@ TEST_F(EngineTest, DoctorFlagsAndFixesNonFiniteAndMalformedVectors) {
   }
 }
 
+TEST_F(EngineTest, DoctorOnAReadOnlyFileSaysWhatItCouldNotCheck) {
+  {
+    auto eng = Open();
+    auto a = Make("nginx gateway timeout", "proxy read timeout");
+    std::string n;
+    ASSERT_TRUE(eng->Add(&a, &n).ok());
+  }
+  EngineOptions o;
+  o.db_path = dir_ + "/k.db";
+  o.read_only = true;
+  o.cfg.vector_backend = "brute";
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> ro;
+  ASSERT_TRUE(Engine::Open(std::move(o), &ro).ok());
+  std::vector<DoctorFinding> found;
+  std::string backup;
+  ASSERT_TRUE(ro->Doctor(false, &found, &backup).ok());
+  DoctorFinding f = FindingOf(found, "index_drift");
+  EXPECT_EQ(f.severity, Severity::kInfo);
+  EXPECT_NE(f.message.find("read-only"), std::string::npos) << f.message;
+}
+
 TEST_F(EngineTest, UpdateWithoutTheModelDropsTheStaleVector) {
   FakeProvider* fp = nullptr;
   auto eng = Open("brute", &fp);
