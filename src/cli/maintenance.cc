@@ -148,9 +148,8 @@ Rating ParseRating(const std::string& line, int* grade, bool* defaulted) {
 
 void ShowDue(size_t i, size_t n, const store::DueReview& d) {
   const store::Entry& e = d.entry;
-  auto mt = e.extra.find("memory_type");
   std::cout << "[" << i << "/" << n << "] " << e.title << " (" << e.id << ")\n      Type: " << e.type
-            << " | Memory: " << (mt != e.extra.end() && mt->is_string() ? mt->get<std::string>() : "episodic") << "\n";
+            << " | Memory: " << store::MemoryTypeOf(e) << "\n";
   if (d.days_overdue > 0) std::cout << "      Overdue: " << d.days_overdue << " days\n";
   if (!e.content.empty())
     std::cout << "\n      " << (e.content.size() > 200 ? e.content.substr(0, 200) + "..." : e.content) << "\n\n";

@@ -348,9 +348,7 @@ Status EngineImpl::NearestFiltered(const std::vector<float>& q, int k, const sto
     for (const auto& h : all) {
       store::Entry e;
       if (!store_->Get(h.entry_id, &e).ok()) continue;
-      auto mt = e.extra.find("memory_type");
-      std::string type = mt != e.extra.end() && mt->is_string() ? mt->get<std::string>() : store::kMemoryTypes[0];
-      if (type == *f.memory_type) hits->push_back(h);
+      if (store::MemoryTypeOf(e) == *f.memory_type) hits->push_back(h);
       if (static_cast<int>(hits->size()) == k) return Status::OK();
     }
     if (static_cast<int>(all.size()) < want || want > (1 << 24)) return Status::OK();  // the index has no more

@@ -61,6 +61,11 @@ Status CheckTimestamp(const char* field, const std::string& v) {
 
 }  // namespace
 
+std::string MemoryTypeOf(const Entry& e) {
+  auto mt = e.extra.find("memory_type");
+  return mt != e.extra.end() && mt->is_string() ? mt->get<std::string>() : kMemoryTypes[0];
+}
+
 Status ValidateEntry(const Entry& e) {
   Status s;
   if (!(s = CheckText("title", e.title, kMaxTitleBytes)).ok()) return s;

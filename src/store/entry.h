@@ -50,6 +50,9 @@ inline constexpr const char* kObsoleteStatus = kStatuses[1];
 
 bool IsEntryType(const std::string& t);
 bool IsStatus(const std::string& s);
+// Rekall's memory type of `e`: its memory_type column, NULL (or absent, an
+// older schema) reading as episodic.
+std::string MemoryTypeOf(const Entry& e);
 
 // Checks every field a user can set, and every field Rekall parses the way
 // Rekall parses it (store/rekall_values.h); the message names the field.
