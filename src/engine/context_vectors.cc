@@ -11,8 +11,8 @@
 #include <algorithm>
 
 #include "engine/engine_impl.h"
+#include "index/simd.h"
 #include "store/rekall_context.h"
-#include "store/rekall_values.h"
 #include "util/our_embeddings.h"
 
 namespace rekall {
@@ -25,12 +25,7 @@ bool PassesFilter(const store::Entry& e, const store::ListFilter& f) {
   if (f.status && e.status != *f.status) return false;
   for (const auto& t : f.tags)
     if (std::find(e.tags.begin(), e.tags.end(), t) == e.tags.end()) return false;
-  if (f.memory_type) {
-    auto mt = e.extra.find("memory_type");
-    std::string type = mt != e.extra.end() && mt->is_string() ? mt->get<std::string>() : store::kMemoryTypes[0];
-    if (type != *f.memory_type) return false;
-  }
-  return true;
+  return !f.memory_type || store::MemoryTypeOf(e) == *f.memory_type;
 }
 
 }  // namespace
@@ -75,14 +70,12 @@ Status EngineImpl::ContextHits(const std::vector<float>& q, int k, const store::
   if (!store_->schema().has_embeddings_table || q.size() != static_cast<size_t>(kOurDim)) return Status::OK();
   Status s = LoadContextVectors();
   if (!s.ok() || context_ids_.empty()) return s;
+  // Rows of kOurDim (384) floats need no padding to the kernels' lanes.
+  static_assert(kOurDim % simd::kFloatLanes == 0);
+  std::vector<float> scores(context_ids_.size());
+  simd::Best().dot_rows(q.data(), context_matrix_.data(), kOurDim, context_ids_.size(), scores.data());
   std::vector<Hit> all(context_ids_.size());
-  for (size_t i = 0; i < context_ids_.size(); ++i) {
-    const float* v = context_matrix_.data() + i * kOurDim;
-    double dot = 0;
-    for (int d = 0; d < kOurDim; ++d) dot += static_cast<double>(v[d]) * q[d];
-    all[i].entry_id = context_ids_[i];
-    all[i].score = static_cast<float>(dot);
-  }
+  for (size_t i = 0; i < context_ids_.size(); ++i) all[i] = Hit{context_ids_[i], scores[i]};
   std::sort(all.begin(), all.end(), [](const Hit& a, const Hit& b) {
     return a.score != b.score ? a.score > b.score : a.entry_id < b.entry_id;
   });
