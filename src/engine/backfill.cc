@@ -74,7 +74,7 @@ bool EngineImpl::BackfillRound(const std::vector<std::string>& ids, BackfillStat
     auto first = ids.begin() + static_cast<long>(i);
     std::vector<std::string> step(first, first + static_cast<long>(std::min(kBackfillStep, ids.size() - i)));
     size_t stored = 0;
-    Status s = BackfillStep(step, &stored);
+    Status s = EmbedAndStore(step, &stored);
     if (!s.ok()) {
       st.state = BackfillState::kFailed;
       st.error = s.ToString();
@@ -88,7 +88,7 @@ bool EngineImpl::BackfillRound(const std::vector<std::string>& ids, BackfillStat
   return true;
 }
 
-Status EngineImpl::BackfillStep(const std::vector<std::string>& ids, size_t* stored) {
+Status EngineImpl::EmbedAndStore(const std::vector<std::string>& ids, size_t* stored) {
   std::vector<store::Entry> batch;
   {
     std::lock_guard<std::recursive_mutex> l(mu_);

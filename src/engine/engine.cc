@@ -910,22 +910,6 @@ Status EngineImpl::IdsToEmbed(bool all, std::vector<std::string>* ids) {
   return s;
 }
 
-Status EngineImpl::EmbedAndStore(const std::vector<std::string>& ids) {
-  std::vector<store::Entry> batch(ids.size());
-  Status s;
-  for (size_t j = 0; j < ids.size() && s.ok(); ++j) s = store_->Get(ids[j], &batch[j]);
-  std::vector<float> vecs;
-  if (s.ok()) s = EmbedEntries(batch, &vecs);
-  if (!s.ok()) return s;
-  s = store_->WithTransaction([&]() -> Status {
-    Status t;
-    for (size_t j = 0; j < batch.size() && t.ok(); ++j) t = store_->PutSummary(batch[j], Row(vecs, j));
-    return t;
-  });
-  if (!s.ok() && index_) index_->MarkStale();
-  return s;
-}
-
 Status EngineImpl::RebuildIndex(bool all, const std::function<void(size_t, size_t)>& progress, size_t* embedded) {
   std::lock_guard<std::recursive_mutex> l(mu_);
   *embedded = 0;
@@ -938,8 +922,9 @@ Status EngineImpl::RebuildIndex(bool all, const std::function<void(size_t, size_
   for (size_t i = 0; i < ids.size(); i += kEmbedBatch) {
     auto first = ids.begin() + static_cast<long>(i);
     std::vector<std::string> batch(first, first + static_cast<long>(std::min(kEmbedBatch, ids.size() - i)));
-    if (!(s = EmbedAndStore(batch)).ok()) return s;
-    *embedded += batch.size();
+    size_t stored = 0;
+    if (!(s = EmbedAndStore(batch, &stored)).ok()) return s;
+    *embedded += stored;
     if (progress) progress(*embedded, ids.size());
   }
   store_->DataVersion(&data_version_);

@@ -149,8 +149,12 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   std::vector<float> Row(const std::vector<float>& vecs, size_t i) const;
   // What RebuildIndex embeds: entries without a summary of ours, or all.
   Status IdsToEmbed(bool all, std::vector<std::string>* ids);
-  // Embeds entries `ids` and stores their summaries in one transaction.
-  Status EmbedAndStore(const std::vector<std::string>& ids);
+  // Embeds entries `ids` and stores the summary of each whose summary text
+  // is still the one embedded, in one transaction; *stored counts them
+  // (entries deleted meanwhile are skipped). mu_ is taken only to read and
+  // to write, so the background embedding (not holding it) lets other calls
+  // run while it embeds; index rebuild holds it throughout (backfill.cc).
+  Status EmbedAndStore(const std::vector<std::string>& ids, size_t* stored);
   // Turns a write's failure into stale in-memory index state.
   Status AfterWrite(const std::string& id, Status s);
 
@@ -187,9 +191,6 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   void BackfillLoop(std::vector<std::string> ids);
   // One pass over `ids`; false when a step failed (then *st says why).
   bool BackfillRound(const std::vector<std::string>& ids, BackfillStatus* st);
-  // Embeds entries `ids` without holding mu_ while embedding, then stores
-  // the vector of each entry whose summary text is still the one embedded.
-  Status BackfillStep(const std::vector<std::string>& ids, size_t* stored);
   void SetBackfill(const BackfillStatus& st);
   BackfillStatus GetBackfill();
   // Entries per step: small, so a write waits at most for one step's write.
