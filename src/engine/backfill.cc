@@ -50,6 +50,13 @@ void EngineImpl::StartBackgroundEmbedding() {
   backfill_thread_ = std::thread([this, ids = std::move(ids)]() mutable { BackfillLoop(std::move(ids)); });
 }
 
+void EngineImpl::RestartBackfillIfBehind() {
+  if (GetBackfill().state == BackfillState::kRunning) return;
+  size_t indexed = 0, entries = 0;
+  if (index_ && (!index_->Count(&indexed).ok() || !store_->Count(&entries).ok() || indexed >= entries)) return;
+  StartBackgroundEmbedding();
+}
+
 void EngineImpl::BackfillLoop(std::vector<std::string> ids) {
   env_->LowerThreadPriority();
   BackfillStatus st = GetBackfill();

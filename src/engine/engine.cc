@@ -396,7 +396,7 @@ Status EngineImpl::SyncWithOtherWriters() {
     }
     // Another process may have added entries without vectors (an import
     // with --no-embed, a restore): the server embeds them too.
-    if (backfill_wanted_) StartBackgroundEmbedding();
+    if (backfill_wanted_) RestartBackfillIfBehind();
   }
   return Status::OK();
 }

@@ -189,6 +189,10 @@ class EngineImpl final : public Engine, private store::WriteObserver {
 
   // --- backfill.cc
   void BackfillLoop(std::vector<std::string> ids);
+  // After another process's write: starts the background embedding again
+  // when the index holds fewer vectors than there are entries. Two counts,
+  // so the common case (nothing missing) never lists the entries.
+  void RestartBackfillIfBehind();
   // One pass over `ids`; false when a step failed (then *st says why).
   bool BackfillRound(const std::vector<std::string>& ids, BackfillStatus* st);
   void SetBackfill(const BackfillStatus& st);
