@@ -36,11 +36,20 @@ void LineFramer::Feed(std::string_view data, const LineFn& on_line,
 
 namespace {
 
-// SAX events of a message's prefix: remembers the scalar value that follows
-// the key "id" at the top level; nested values are only counted.
-class IdFinder : public nlohmann::json_sax<json> {
+// The top level of a message read as a stream of SAX events, nested values
+// only counted, never built: the envelope of a line too deep to parse whole,
+// or of the start of a line too long to keep.
+struct Envelope {
+  bool complete = false;   // the text was one whole JSON value
+  bool is_object = false;  // ... whose top level is an object
+  bool has_id = false;     // with an "id" key (whatever its value)
+  bool has_method = false; // and a "method" key with a scalar value
+  json id;                 // the "id" when it is a string or an integer; else null
+};
+
+class EnvelopeReader : public nlohmann::json_sax<json> {
  public:
-  json id;
+  Envelope env;
 
   bool null() override { return Scalar(json()); }
   bool boolean(bool v) override { return Scalar(json(v)); }
@@ -49,24 +58,29 @@ class IdFinder : public nlohmann::json_sax<json> {
   bool number_float(number_float_t, const string_t&) override { return Scalar(json()); }
   bool string(string_t& v) override { return Scalar(json(v)); }
   bool binary(binary_t&) override { return Scalar(json()); }
-  bool start_object(std::size_t) override { return Open(); }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0) env.is_object = true;
+    return Open();
+  }
   bool end_object() override { return Close(); }
   bool start_array(std::size_t) override { return Open(); }
   bool end_array() override { return Close(); }
   bool key(string_t& k) override {
-    next_is_id_ = depth_ == 1 && k == "id";
+    key_ = depth_ == 1 ? k : std::string();
+    if (key_ == "id") env.has_id = true;
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 
  private:
   bool Scalar(json v) {
-    if (next_is_id_ && depth_ == 1 && (v.is_string() || v.is_number_integer())) id = std::move(v);
-    next_is_id_ = false;
+    if (depth_ == 1 && key_ == "id" && (v.is_string() || v.is_number_integer())) env.id = std::move(v);
+    if (depth_ == 1 && key_ == "method") env.has_method = true;
+    key_.clear();
     return true;
   }
   bool Open() {
-    next_is_id_ = false;
+    key_.clear();
     ++depth_;
     return true;
   }
@@ -75,16 +89,18 @@ class IdFinder : public nlohmann::json_sax<json> {
     return true;
   }
   int depth_ = 0;
-  bool next_is_id_ = false;
+  std::string key_;  // the top-level key whose value comes next
 };
+
+Envelope ReadEnvelope(std::string_view text) {
+  EnvelopeReader r;
+  r.env.complete = json::sax_parse(text.begin(), text.end(), &r, json::input_format_t::json, /*strict=*/true);
+  return r.env;
+}
 
 }  // namespace
 
-json IdOfPrefix(std::string_view prefix) {
-  IdFinder f;
-  json::sax_parse(prefix.begin(), prefix.end(), &f, json::input_format_t::json, /*strict=*/false);
-  return f.id;
-}
+json IdOfPrefix(std::string_view prefix) { return ReadEnvelope(prefix).id; }
 
 void LineFramer::Finish(const LineFn& on_line) {
   if (!skipping_ && !buffer_.empty()) {
@@ -118,28 +134,12 @@ ParseOutcome Rejected(std::optional<json> error, std::string why) {
   return {std::nullopt, std::move(error), std::move(why)};
 }
 
-// The top level of a message too deep to parse whole: its scalar members (id,
-// method, jsonrpc) are kept and every nested array or object is dropped as it
-// is read, so nothing deep is built. *has_id says whether an "id" key was
-// there at all, even one whose (nested) value was dropped.
-json ShallowEnvelope(std::string_view line, bool* has_id) {
-  *has_id = false;
-  auto keep = [has_id](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1 && parsed == "id") *has_id = true;
-    bool opens = event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
-    return depth == 0 || !opens;
-  };
-  return json::parse(line.begin(), line.end(), keep, /*allow_exceptions=*/false);
-}
-
 ParseOutcome TooDeep(std::string_view line, int max_depth) {
   std::string why = "Invalid Request: JSON nested deeper than " + std::to_string(max_depth) + " levels";
-  bool has_id = false;
-  json top = ShallowEnvelope(line, &has_id);
-  bool is_object = top.is_object();
-  if (is_object && !has_id && top.contains("method")) return Rejected(std::nullopt, why);  // a notification
-  json id = is_object ? top.value("id", json()) : json();
-  if (!id.is_string() && !id.is_number_integer()) id = nullptr;
+  Envelope env = ReadEnvelope(line);
+  bool is_object = env.complete && env.is_object;
+  if (is_object && !env.has_id && env.has_method) return Rejected(std::nullopt, why);  // a notification
+  json id = is_object ? env.id : json();
   return Rejected(MakeError(id, kInvalidRequest, why, json{{"maxDepth", max_depth}}), why);
 }
 
