@@ -51,11 +51,16 @@ class CliTest : public ::testing::Test {
   }
   // Runs rekall with args (each quoted), stdin from `input`.
   Result Run(const std::vector<std::string>& args, const std::string& input = "", bool with_db = true) {
-    std::ofstream(dir_ + "/stdin", std::ios::binary) << input;
     std::string cmd = std::string("cd ") + Quote(dir_) + " && env -u REKALL_HOME -u REKALL_DB_PATH XDG_CONFIG_HOME=" +
                       Quote(dir_ + "/cfg") + " " + env_ + Quote(REKALL_BIN);
     if (with_db) cmd += " --db " + Quote(db_);
     for (const auto& a : args) cmd += " " + Quote(a);
+    return RunShell(cmd, input);
+  }
+  // Runs shell command `cmd` with stdin from `input`, capturing stdout,
+  // stderr and the exit code.
+  Result RunShell(std::string cmd, const std::string& input = "") {
+    std::ofstream(dir_ + "/stdin", std::ios::binary) << input;
     cmd += " <" + Quote(dir_ + "/stdin") + " >" + Quote(dir_ + "/stdout") + " 2>" + Quote(dir_ + "/stderr");
     int st = std::system(cmd.c_str());
     Result r;

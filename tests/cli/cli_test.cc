@@ -872,13 +872,7 @@ TEST_F(CliTest, ReadOnlyFolderReadsWithoutWritingAndWritesSayWhy) {
                       " setpriv --reuid=" + std::to_string(nobody->pw_uid) + " --regid=" +
                       std::to_string(nobody->pw_gid) + " --clear-groups " + Quote(REKALL_BIN) + " --db " + Quote(db);
     for (const auto& a : args) cmd += " " + Quote(a);
-    cmd += " </dev/null >" + Quote(dir_ + "/stdout") + " 2>" + Quote(dir_ + "/stderr");
-    int st = std::system(cmd.c_str());
-    Result r;
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = Slurp(dir_ + "/stdout");
-    r.err = Slurp(dir_ + "/stderr");
-    return r;
+    return RunShell(cmd);
   };
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--json", "list"}, {"--json", "search", "--mode", "keyword", "kept"}, {"--json", "show", id},
