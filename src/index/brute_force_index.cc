@@ -410,6 +410,11 @@ class BruteForceIndex final : public index_internal::BackendBase {
 
   const size_t qstride_;  // dim_ rounded up to the int8 SIMD lanes
   int threads_;
+  // The float scan kernel: the best level's until the matrix is large
+  // enough for the choice to matter, then the one measured fastest on it
+  // (simd::FastestDotRows).
+  simd::DotRowsFn dot_rows_ = simd::Best().dot_rows;
+  bool dot_tuned_ = false;
 
   // ids_.size() rows of stride_ floats, zero-padded.
   std::vector<float, index_internal::HugePageAllocator<float>> mat_;
@@ -482,11 +487,13 @@ bool BruteForceIndex::PlanScanLocked(const Filter& f, ScanPlan* p) const {
 
 void BruteForceIndex::FloatTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk,
                                       std::vector<Cand>* top) {
-  const simd::Kernels& kern = simd::Best();
+  if (!dot_tuned_ && ids_.size() >= opts_.parallel_threshold) {
+    dot_rows_ = simd::FastestDotRows(mat_.data(), stride_, ids_.size()).fn;
+    dot_tuned_ = true;
+  }
+  const simd::DotRowsFn dot = dot_rows_;
   auto better = [this](const Cand& a, const Cand& b) { return Better(a, b); };
-  auto score = [&](size_t row, size_t count, float* out) {
-    kern.dot_rows(q.data(), &mat_[row * stride_], stride_, count, out);
-  };
+  auto score = [&](size_t row, size_t count, float* out) { dot(q.data(), &mat_[row * stride_], stride_, count, out); };
   auto scan = [&](size_t b, size_t e, std::vector<Cand>* h) {
     // Scattered rows defeat the hardware prefetcher: ask for the row two
     // ahead while scoring this one.

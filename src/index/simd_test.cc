@@ -40,5 +40,21 @@ TEST(Simd, EveryLevelMatchesScalar) {
   std::printf("detected level: %s\n", LevelName(DetectedLevel()));
 }
 
+// The kernel picked by measurement is one this CPU runs, and it computes
+// the same scores.
+TEST(Simd, FastestDotRowsIsARunnableLevelWithTheSameScores) {
+  std::mt19937_64 rng(2);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const size_t stride = 384, n = 2001;
+  std::vector<float> mat(stride * n), want(n), got(n);
+  for (float& x : mat) x = u(rng);
+  const DotRowsChoice c = FastestDotRows(mat.data(), stride, n);
+  EXPECT_LE(int(c.level), int(DetectedLevel()));
+  KernelsFor(Level::kScalar).dot_rows(mat.data(), mat.data(), stride, n, want.data());
+  c.fn(mat.data(), mat.data(), stride, n, got.data());
+  for (size_t i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], 1e-3);
+  std::printf("fastest float kernel here: %s\n", LevelName(c.level));
+}
+
 }  // namespace
 }  // namespace rekall::simd
