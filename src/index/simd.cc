@@ -194,14 +194,9 @@ uint64_t ReadRowsAvx2(const float* mat, size_t stride, size_t n) {
 
 // ---- AVX-512 (F + BW) ---------------------------------------------------
 
-// Horizontal sums through memory: GCC 12's 512-bit reduce/extract/shuffle
-// intrinsics pass _mm*_undefined_* and trip -Wmaybe-uninitialized.
-__attribute__((target("avx512f,avx512bw"))) float Reduce512(__m512 v) {
-  alignas(64) float t[16];
-  _mm512_store_ps(t, v);
-  return HsumAvx(_mm256_add_ps(_mm256_load_ps(t), _mm256_load_ps(t + 8)));
-}
-
+// The int8 scan's horizontal sum goes through memory: GCC 12's unmasked
+// 512-bit reduce/extract/shuffle intrinsics pass _mm*_undefined_* and trip
+// -Wmaybe-uninitialized (the float path uses the masked forms instead).
 __attribute__((target("avx512f,avx512bw"))) int32_t Reduce512i(__m512i v) {
   alignas(64) int32_t t[16];
   _mm512_store_si512(t, v);
@@ -256,7 +251,11 @@ void DotRowsAvx512(const float* q, const float* mat, size_t stride, size_t n, fl
     const float* r = mat + i * stride;
     __m512 a = _mm512_setzero_ps();
     for (size_t j = 0; j < stride; j += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(r + j), _mm512_loadu_ps(q + j), a);
-    out[i] = Reduce512(a);
+    // The same summation order as the four-row path, so a row scores the
+    // same bits whichever path scans it (the backends agree exactly).
+    alignas(16) float t[4];
+    Sum4Rows512(a, a, a, a, t);
+    out[i] = t[0];
   }
 }
 
