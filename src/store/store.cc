@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "store/backup.h"
+#include "store/filter_sql.h"
 #include "store/migrate.h"
 #include "store/rekall_context.h"
 #include "store/rekall_values.h"
@@ -681,10 +682,7 @@ Status Store::IdsWithPrefix(const std::string& prefix, int limit, std::vector<st
   return st.Done(rc, "resolving an id prefix");
 }
 
-namespace {
-
-// WHERE clause of a filter over entries aliased `e`; binds in order.
-std::string FilterSql(const ListFilter& f, std::vector<std::string>* binds) {
+std::string internal::FilterSql(const ListFilter& f, std::vector<std::string>* binds) {
   std::string w;
   auto add = [&](const std::string& cond, const std::string& v) {
     w += (w.empty() ? " WHERE " : " AND ") + cond;
@@ -698,11 +696,9 @@ std::string FilterSql(const ListFilter& f, std::vector<std::string>* binds) {
   return w;
 }
 
-}  // namespace
-
 Status Store::List(const ListFilter& f, std::vector<Entry>* out) {
   std::vector<std::string> binds;
-  std::string sql = "SELECT e.id FROM entries e" + FilterSql(f, &binds) + " ORDER BY e.created_at DESC, e.id DESC";
+  std::string sql = "SELECT e.id FROM entries e" + internal::FilterSql(f, &binds) + " ORDER BY e.created_at DESC, e.id DESC";
   if (f.limit > 0) sql += " LIMIT " + std::to_string(f.limit);
   Stmt st(db_, sql);
   Status s = st.status("listing entries");
@@ -730,92 +726,6 @@ Status Store::Count(size_t* n) {
   int rc = st.Step();
   if (rc != SQLITE_ROW) return sqlite::ToStatus(db_, rc, "counting entries");
   *n = static_cast<size_t>(st.Int(0));
-  return Status::OK();
-}
-
-namespace {
-
-// A term as a quoted FTS5 string: operators (AND, NEAR, *, ^, :) inside lose
-// their meaning. Empty when it holds nothing the unicode61 tokenizer indexes
-// (a letter, digit or non-ASCII character), so `*` or `(` alone do not
-// become an empty phrase.
-std::string QuotedTerm(const std::string& term) {
-  bool searchable = false;
-  for (unsigned char c : term) searchable |= (std::isalnum(c) || c >= 0x80);
-  if (!searchable) return "";
-  std::string quoted = "\"";
-  for (char c : term) {
-    if (c == '"') quoted += "\"\"";
-    else quoted += c;
-  }
-  return quoted + "\"";
-}
-
-std::string AsciiLower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
-
-std::string BuildFtsQuery(const std::string& q) {
-  // Split on whitespace. Each distinct term (ASCII case folded) once, at
-  // most kMaxFtsTerms of them: FTS5's bm25() walks every phrase against
-  // every occurrence, so a repeated word costs quadratically (issue 10 #6).
-  std::string out;
-  std::unordered_set<std::string> seen;
-  size_t i = 0;
-  while (i < q.size() && seen.size() < kMaxFtsTerms) {
-    while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
-    size_t j = i;
-    while (j < q.size() && !std::isspace(static_cast<unsigned char>(q[j]))) ++j;
-    std::string quoted = QuotedTerm(q.substr(i, j - i));
-    if (!quoted.empty() && seen.insert(AsciiLower(quoted)).second) {
-      if (!out.empty()) out += " OR ";
-      out += quoted;
-    }
-    i = j;
-  }
-  return out;
-}
-
-Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int limit, std::vector<KeywordHit>* out) {
-  out->clear();
-  if (query.find('\0') != std::string::npos) return Status::InvalidArgument("query contains a NUL byte");
-  if (!IsValidUtf8(query)) return Status::InvalidArgument("query is not valid UTF-8");
-  if (query.size() > kMaxKeywordQueryBytes)
-    return Status::InvalidArgument("keyword query of " + std::to_string(query.size()) + " bytes; at most " +
-                                   std::to_string(kMaxKeywordQueryBytes) + " are searched");
-  if (limit <= 0) return Status::OK();
-  // Any word, ranked by bm25: entries holding more of the words, and rarer
-  // ones, come first, and entries holding only some of them still fill the
-  // list (requiring every word first capped recall: bench/quality/README.md).
-  std::string match = BuildFtsQuery(query);
-  if (match.empty()) return Status::OK();
-  std::vector<std::string> binds;
-  std::string filter = FilterSql(f, &binds);
-  // Title and tags weigh more than the body: they are what a user chose to
-  // name the knowledge by.
-  std::string sql =
-      "SELECT e.id, bm25(entries_fts, 0.0, 3.0, 1.0, 2.0) AS score FROM entries_fts "
-      "JOIN entries e ON e.id = entries_fts.id" +
-      (filter.empty() ? std::string(" WHERE ") : filter + " AND ") +
-      "entries_fts MATCH ? ORDER BY score, e.id LIMIT " + std::to_string(limit);
-  Stmt st(db_, sql);
-  Status s = st.status("keyword search");
-  if (!s.ok()) return s;
-  int i = 1;
-  for (const auto& b : binds) st.Bind(i++, b);
-  st.Bind(i, match);
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    KeywordHit h;
-    h.id = st.Text(0);
-    h.bm25 = st.Double(1);
-    h.rank = static_cast<int>(out->size()) + 1;
-    out->push_back(std::move(h));
-  }
-  if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "keyword search");
   return Status::OK();
 }
 

@@ -635,5 +635,76 @@ TEST(StoreSearch, KeywordQueryPastTheSizeLimitIsRefused) {
   EXPECT_NE(st.message().find("at most"), std::string::npos) << st.message();
 }
 
+// The whole-table ranking KeywordSearch stands for: every word, one join,
+// ordered by bm25 then id.
+std::vector<std::pair<std::string, double>> FullRanking(Store* s, const std::string& query, int limit) {
+  sqlite::Stmt st(s->db(),
+                  "SELECT e.id, bm25(entries_fts, 0.0, 3.0, 1.0, 2.0) AS score FROM entries_fts JOIN entries e ON "
+                  "e.id = entries_fts.id WHERE entries_fts MATCH ? ORDER BY score, e.id LIMIT " +
+                      std::to_string(limit));
+  st.Bind(1, BuildFtsQuery(query));
+  std::vector<std::pair<std::string, double>> out;
+  while (st.Step() == SQLITE_ROW) out.emplace_back(st.Text(0), st.Double(1));
+  return out;
+}
+
+// Words held by half the entries or more weigh 1e-6 in bm25: the search
+// ranks by the other words, gives the same entries in the same order as
+// the whole-table ranking (scores within 1e-5), and fills a longer list
+// with the entries holding only the common word, as that ranking does.
+TEST(StoreSearch, KeywordSearchRanksByInformativeWordsAndFillsFromCommonOnes) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  for (int i = 0; i < 30; ++i) {
+    std::string extra = i < 3 ? std::string(" nginx") + (i == 0 ? " nginx upstream" : "") : "";
+    Entry e = MakeEntry("service note " + std::to_string(i) + extra);
+    e.tags = {};
+    e.content = std::string(size_t(i % 5 + 1), 'x') + " the service restarts" + (i == 1 ? " upstream" : "");
+    ASSERT_TRUE(s->Add(&e).ok());
+  }
+  for (int limit : {2, 3, 10, 40}) {
+    SCOPED_TRACE(limit);
+    std::vector<KeywordHit> hits;
+    ASSERT_TRUE(s->KeywordSearch("the service nginx upstream", {}, limit, &hits).ok());
+    auto want = FullRanking(s.get(), "the service nginx upstream", limit);
+    ASSERT_EQ(hits.size(), want.size());
+    for (size_t i = 0; i < hits.size(); ++i) {
+      EXPECT_EQ(hits[i].id, want[i].first) << i;
+      EXPECT_NEAR(hits[i].bm25, want[i].second, 1e-5);
+      EXPECT_EQ(hits[i].rank, int(i) + 1);
+    }
+  }
+}
+
+// Entries tied on score come in id order even when the ties run past the
+// rows the ranking pass reads; an FTS row without its entry never shows.
+TEST(StoreSearch, KeywordSearchOrdersLongTiesByIdAndSkipsOrphanRows) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  for (int i = 0; i < 40; ++i) {
+    Entry e = MakeEntry("alpha beta");
+    e.content = "same body";
+    e.tags = {};
+    e.id = "01TIE" + std::to_string(100 - i);  // later rows, smaller ids
+    ASSERT_TRUE(s->Add(&e).ok());
+  }
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(s->KeywordSearch("alpha", {}, 5, &hits).ok());
+  auto want = FullRanking(s.get(), "alpha", 5);
+  ASSERT_EQ(hits.size(), 5u);
+  for (size_t i = 0; i < hits.size(); ++i) EXPECT_EQ(hits[i].id, want[i].first);
+  ASSERT_TRUE(ExecSql(s->db(), "INSERT INTO entries_fts(id, title, content, tags) VALUES('00ORPHAN', 'gamma', '', '')",
+                      "orphan")
+                  .ok());
+  Entry g = MakeEntry("gamma ray");
+  g.tags = {};
+  ASSERT_TRUE(s->Add(&g).ok());
+  ASSERT_TRUE(s->KeywordSearch("gamma", {}, 5, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, g.id);
+}
+
 }  // namespace
 }  // namespace rekall::store

@@ -1,0 +1,216 @@
+// Store::KeywordSearch: FTS5 bm25 over Rekall's entries_fts, any word.
+//
+// Why it is more than one SELECT. bm25() scores every entry holding any of
+// the words, and an agent's query is full of words most entries hold ("how",
+// "with", "error"): on the soak benchmark's 10K entries the median query
+// matched 6,400 entries, and the single join-and-rank SELECT took p50 27.5 ms
+// / p95 51.5 ms (load 10, scripted side by side in /tmp/kw/kw2.py on the soak
+// store). Two things cut it to p50 7.0 / p95 15.7 ms on the same run:
+//   - Words held by at least half the entries carry no weight: FTS5's bm25
+//     gives such a phrase an IDF of 1e-6 (log((N - n + 0.5) / (n + 0.5)) is
+//     <= 0 and is floored there). They are left out of the ranking pass when
+//     another word remains, so the pass scores only entries holding an
+//     informative word. Scores then differ from the full query's by at most
+//     1e-6 x 2.2 x 3 per word left out, which can only reorder entries tied
+//     to that precision; when fewer than `limit` entries hold an
+//     informative word, the full query runs instead (the rest of the list
+//     is entries holding only common words).
+//   - Without a filter, the ranking pass reads rowids and scores only, and
+//     the ids of the few rows kept are looked up afterwards (the join read
+//     every matching entry's FTS row and entries row before ranking).
+#include <algorithm>
+#include <cctype>
+#include <unordered_set>
+
+#include "sqlite/sqlite.h"
+#include "store/filter_sql.h"
+#include "store/store.h"
+#include "util/utf8.h"
+
+namespace rekall::store {
+
+namespace {
+
+using sqlite::Stmt;
+
+// Title and tags weigh more than the body: they are what a user chose to
+// name the knowledge by. Columns: id, title, content, tags.
+constexpr const char* kBm25 = "bm25(entries_fts, 0.0, 3.0, 1.0, 2.0)";
+
+// Rows read past `limit` by the rowid-only pass, so that entries tied with
+// the last one kept are all seen and ordered by id.
+constexpr int kTieMargin = 16;
+
+// A term as a quoted FTS5 string: operators (AND, NEAR, *, ^, :) inside lose
+// their meaning. Empty when it holds nothing the unicode61 tokenizer indexes
+// (a letter, digit or non-ASCII character), so `*` or `(` alone do not
+// become an empty phrase.
+std::string QuotedTerm(const std::string& term) {
+  bool searchable = false;
+  for (unsigned char c : term) searchable |= (std::isalnum(c) || c >= 0x80);
+  if (!searchable) return "";
+  std::string quoted = "\"";
+  for (char c : term) {
+    if (c == '"') quoted += "\"\"";
+    else quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string AsciiLower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The query's distinct terms (ASCII case folded), quoted, at most
+// kMaxFtsTerms of them: FTS5's bm25() walks every phrase against every
+// occurrence, so a repeated word costs quadratically (issue 10 #6).
+std::vector<std::string> FtsTerms(const std::string& q) {
+  std::vector<std::string> terms;
+  std::unordered_set<std::string> seen;
+  size_t i = 0;
+  while (i < q.size() && seen.size() < kMaxFtsTerms) {
+    while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
+    size_t j = i;
+    while (j < q.size() && !std::isspace(static_cast<unsigned char>(q[j]))) ++j;
+    std::string quoted = QuotedTerm(q.substr(i, j - i));
+    if (!quoted.empty() && seen.insert(AsciiLower(quoted)).second) terms.push_back(std::move(quoted));
+    i = j;
+  }
+  return terms;
+}
+
+std::string OrOf(const std::vector<std::string>& terms) {
+  std::string out;
+  for (const std::string& t : terms) out += (out.empty() ? "" : " OR ") + t;
+  return out;
+}
+
+// The entries_fts rows holding `phrase`, counted up to `cap`.
+Status CountMatches(sqlite3* db, const std::string& phrase, int64_t cap, int64_t* n) {
+  Stmt st(db, "SELECT count(*) FROM (SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? LIMIT ?)");
+  st.Bind(1, phrase);
+  st.Bind(2, cap);
+  Status s = st.StepRow("counting keyword matches");
+  if (s.ok()) *n = st.Int(0);
+  return s;
+}
+
+// The terms held by fewer than half the rows of entries_fts (the only ones
+// bm25 weighs). All of them when the row count cannot be read (an FTS table
+// without its docsize table).
+Status InformativeTerms(sqlite3* db, const std::vector<std::string>& terms, std::vector<std::string>* out) {
+  *out = terms;
+  if (terms.size() < 2) return Status::OK();
+  Stmt rows(db, "SELECT count(*) FROM entries_fts_docsize");
+  if (!rows.status("").ok() || rows.Step() != SQLITE_ROW) return Status::OK();
+  const int64_t total = rows.Int(0);
+  out->clear();
+  for (const std::string& t : terms) {
+    int64_t n = 0;
+    Status s = CountMatches(db, t, (total + 1) / 2, &n);
+    if (!s.ok()) return s;
+    if (2 * n < total) out->push_back(t);
+  }
+  return Status::OK();
+}
+
+bool ByScoreThenId(const KeywordHit& a, const KeywordHit& b) {
+  return a.bm25 < b.bm25 || (a.bm25 == b.bm25 && a.id < b.id);
+}
+
+// Ranks `match` with a filter: the join applies it row by row.
+Status JoinRanked(sqlite3* db, const std::string& match, const ListFilter& f, int limit,
+                  std::vector<KeywordHit>* out) {
+  std::vector<std::string> binds;
+  std::string filter = internal::FilterSql(f, &binds);
+  std::string sql = std::string("SELECT e.id, ") + kBm25 +
+                    " AS score FROM entries_fts JOIN entries e ON e.id = entries_fts.id" +
+                    (filter.empty() ? std::string(" WHERE ") : filter + " AND ") +
+                    "entries_fts MATCH ? ORDER BY score, e.id LIMIT " + std::to_string(limit);
+  Stmt st(db, sql);
+  Status s = st.status("keyword search");
+  if (!s.ok()) return s;
+  int i = 1;
+  for (const auto& b : binds) st.Bind(i++, b);
+  st.Bind(i, match);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out->push_back(KeywordHit{st.Text(0), st.Double(1), 0});
+  return st.Done(rc, "keyword search");
+}
+
+// Ranks `match` without a filter: rowids and scores first, then the ids of
+// the rows kept. False in *exact (and *out unusable) when ties run past the
+// rows read or an FTS row has no entry: JoinRanked then answers.
+Status RowidRanked(sqlite3* db, const std::string& match, int limit, std::vector<KeywordHit>* out, bool* exact) {
+  *exact = false;
+  Stmt st(db, std::string("SELECT rowid, ") + kBm25 +
+                  " AS score FROM entries_fts WHERE entries_fts MATCH ? ORDER BY score LIMIT ?");
+  st.Bind(1, match);
+  st.Bind(2, int64_t(limit) + kTieMargin);
+  std::vector<std::pair<int64_t, double>> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) rows.emplace_back(st.Int(0), st.Double(1));
+  Status s = st.Done(rc, "keyword search");
+  if (!s.ok()) return s;
+  if (rows.size() > size_t(limit) && rows.back().second == rows[limit - 1].second) return Status::OK();
+  Stmt id(db, "SELECT e.id FROM entries_fts f JOIN entries e ON e.id = f.id WHERE f.rowid = ?");
+  for (const auto& [rowid, score] : rows) {
+    id.Reset();
+    id.Bind(1, rowid);
+    if ((rc = id.Step()) != SQLITE_ROW) return rc == SQLITE_DONE ? Status::OK() : id.Done(rc, "keyword search");
+    out->push_back(KeywordHit{id.Text(0), score, 0});
+  }
+  std::sort(out->begin(), out->end(), ByScoreThenId);
+  if (out->size() > size_t(limit)) out->resize(limit);
+  *exact = true;
+  return Status::OK();
+}
+
+Status Ranked(sqlite3* db, const std::string& match, const ListFilter& f, int limit, std::vector<KeywordHit>* out) {
+  out->clear();
+  std::vector<std::string> binds;
+  if (internal::FilterSql(f, &binds).empty()) {
+    bool exact = false;
+    Status s = RowidRanked(db, match, limit, out, &exact);
+    if (!s.ok() || exact) return s;
+    out->clear();
+  }
+  return JoinRanked(db, match, f, limit, out);
+}
+
+// Numbers the hits, or empties the list on an error.
+Status Finish(Status s, std::vector<KeywordHit>* out) {
+  if (!s.ok()) out->clear();
+  for (size_t i = 0; i < out->size(); ++i) (*out)[i].rank = static_cast<int>(i) + 1;
+  return s;
+}
+
+}  // namespace
+
+std::string BuildFtsQuery(const std::string& q) { return OrOf(FtsTerms(q)); }
+
+Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int limit, std::vector<KeywordHit>* out) {
+  out->clear();
+  if (query.find('\0') != std::string::npos) return Status::InvalidArgument("query contains a NUL byte");
+  if (!IsValidUtf8(query)) return Status::InvalidArgument("query is not valid UTF-8");
+  if (query.size() > kMaxKeywordQueryBytes)
+    return Status::InvalidArgument("keyword query of " + std::to_string(query.size()) + " bytes; at most " +
+                                   std::to_string(kMaxKeywordQueryBytes) + " are searched");
+  if (limit <= 0) return Status::OK();
+  // Any word, ranked by bm25: entries holding more of the words, and rarer
+  // ones, come first, and entries holding only some of them still fill the
+  // list (requiring every word first capped recall: bench/quality/README.md).
+  const std::vector<std::string> terms = FtsTerms(query);
+  if (terms.empty()) return Status::OK();
+  std::vector<std::string> informative;
+  Status s = InformativeTerms(db_, terms, &informative);
+  if (s.ok() && !informative.empty() && informative.size() < terms.size()) {
+    s = Ranked(db_, OrOf(informative), f, limit, out);
+    if (!s.ok() || out->size() >= size_t(limit)) return Finish(s, out);
+  }
+  if (s.ok()) s = Ranked(db_, OrOf(terms), f, limit, out);
+  return Finish(s, out);
+}
+
+}  // namespace rekall::store
