@@ -28,6 +28,10 @@ Status ReadOptionalJson(const std::string& path, nlohmann::json* out) {
   return Status::OK();
 }
 
+// Tokens in a lone batch from which BLAS may split its products across
+// threads (see EmbedIds).
+constexpr size_t kBlasSplitTokens = 192;
+
 // openblas_set_num_threads is process-wide and not free to call; only call
 // it when the wanted count changes.
 void SetBlasThreads(int n) {
@@ -132,8 +136,14 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
 
   const int threads = std::min<int>(options_.num_threads, static_cast<int>(batches.size()));
   if (threads <= 1) {
-    // One batch (e.g. a query): let BLAS split the matrix products.
-    SetBlasThreads(options_.num_threads);
+    // One batch (a query, an added entry): BLAS splits the matrix products
+    // only when they are big enough. Below kBlasSplitTokens the hand-off
+    // to OpenBLAS's workers costs what it saves, and its workers then spin
+    // (sched_yield) for a while after every product: in `rekall serve`
+    // that spinning was half the CPU of each add or update, and 2 threads
+    // were slower than 1 up to ~130 tokens (bench_embed --mode query, load
+    // 10: 64 vs 76 ms at 90 words; 86 vs 80 ms at 180 words).
+    SetBlasThreads(tokens >= kBlasSplitTokens ? options_.num_threads : 1);
     std::vector<float> pooled;
     for (const auto& b : batches) run_batch(b, &pooled);
     return Status::OK();
