@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""One kind of request against `rekall serve`, for several binaries side by side.
+
+    python3 bench/soak/focus.py --kind keyword --bin build/rekall --bin /tmp/rekall-old
+    python3 bench/soak/focus.py --kind writes --requests 200 --rounds 2 --bin A --bin B
+
+Where soak.py mixes every tool to watch memory over a long session, this
+measures one path at a time (keyword, hybrid or semantic search; writes =
+adds and updates alternating) on a copy of soak.py's cached 10K-entry store
+(built on first use, minutes), each binary in turn, `--rounds` times
+interleaved so that a change in the machine's load hits every binary alike.
+Besides wall-clock percentiles it reports the server process's CPU time per
+request (utime + stime from /proc), which the other processes on a shared
+machine disturb much less than latency. The load average is printed with
+each round: the figures are only comparable within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import soak  # noqa: E402
+
+INIT = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "focus", "version": "1"}}
+
+
+def server_cpu(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def requests(kind: str, n: int, ids: list[str], seed: int):
+    rng = random.Random(seed)
+    for i in range(n):
+        if kind == "writes" and i % 2 == 0:
+            yield "add", "rekall_add", soak.make_entry(rng, 50000 + i)
+        elif kind == "writes":
+            yield "update", "rekall_update", {"id": rng.choice(ids), "confidence": rng.randint(0, 5),
+                                              "content": soak.make_entry(rng, i)["content"]}
+        else:
+            yield kind, "rekall_search", {"query": soak.make_query(rng), "mode": kind, "limit": 10}
+
+
+def run_one(binary: str, base: Path, kind: str, n: int, seed: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "kb.db"
+        shutil.copy(base, db)
+        cfg = Path(tmp) / "config.toml"
+        cfg.write_text("")
+        srv = soak.Server(binary, db, cfg, 600)
+        try:
+            srv.request("initialize", INIT)
+            warm = srv.call("rekall_search", {"query": "timeout", "mode": "keyword", "limit": 200})
+            ids = [r["id"] for r in warm["structuredContent"]["results"]]
+            if kind != "writes":  # the model and the index are loaded before timing
+                srv.call("rekall_search", {"query": "warm up", "mode": kind, "limit": 10})
+            lat: dict[str, list[float]] = {}
+            c0 = server_cpu(srv.proc.pid)
+            for label, tool, args in requests(kind, n, ids, seed):
+                t = time.perf_counter()
+                res = srv.call(tool, args)
+                lat.setdefault(label, []).append((time.perf_counter() - t) * 1000)
+                if res.get("isError"):
+                    raise RuntimeError(f"{tool}: {res['content'][0]['text']}")
+            lat["cpu"] = [(server_cpu(srv.proc.pid) - c0) * 1000 / n]
+            return lat
+        finally:
+            srv.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", action="append", required=True, help="a rekall binary (repeat to compare)")
+    ap.add_argument("--kind", choices=["keyword", "hybrid", "semantic", "writes"], default="keyword")
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--entries", type=int, default=10000)
+    ap.add_argument("--cache-dir", default=str(soak.ROOT / "build" / "soak-cache"))
+    args = ap.parse_args()
+    base = soak.build_db(args.bin[0], args.entries, Path(args.cache_dir))
+    print(f"| round | load avg | binary | request | p50 ms | p95 ms | max ms | server CPU ms/request |")
+    print("|---|---|---|---|---:|---:|---:|---:|")
+    for r in range(args.rounds):
+        for b in args.bin:
+            load = os.getloadavg()[0]
+            lat = run_one(b, base, args.kind, args.requests, seed=r)
+            cpu = lat.pop("cpu")[0]
+            for label, xs in lat.items():
+                print(f"| {r + 1} | {load:.1f} | {b} | {label} | {soak.percentile(xs, 50):.1f} | "
+                      f"{soak.percentile(xs, 95):.1f} | {max(xs):.1f} | {cpu:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
