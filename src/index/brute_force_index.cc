@@ -259,6 +259,7 @@ class BruteForceIndex final : public index_internal::BackendBase {
     if (!s.ok()) return s;
     std::vector<float> v(dim_);
     src_.clear();
+    ReserveLocked(size_t(marks.embeddings.count));
     s = index_internal::ForEachSourceRow(
         db_, dim_,
         [&](const index_internal::SourceRow& r) {
@@ -304,6 +305,20 @@ class BruteForceIndex final : public index_internal::BackendBase {
     marks_ = now;
     fp_dirty_ = false;
     return Status::OK();
+  }
+
+  // Room for n rows before a load: growing row by row reallocated and
+  // copied the matrix and rehashed the id map several times over (a tenth
+  // of a 100K load, by perf: page zeroing, copies, rehashing).
+  void ReserveLocked(size_t n) {
+    mat_.reserve(n * stride_);
+    ids_.reserve(n);
+    type_.reserve(n);
+    project_.reserve(n);
+    status_.reserve(n);
+    tags_.reserve(n);
+    row_of_.reserve(n);
+    src_.reserve(n);
   }
 
   // Records where row `id`'s source lives (src_ stays aligned with ids_).

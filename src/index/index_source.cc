@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <unordered_map>
 
 #include "util/our_embeddings.h"
 
@@ -99,16 +100,77 @@ Status DecodeSourceRows(sqlite::Stmt& st, int dim, const std::function<Status(co
 
 }  // namespace
 
+namespace {
+
+// An entry's metadata and where it lives, for the load's hash join.
+struct EntryRow {
+  EntryMeta meta;
+  int64_t rowid = 0;
+};
+using EntryRows = std::unordered_map<std::string, EntryRow>;
+
+// Text column `col` into *out, reusing its buffer ("" for NULL).
+void AssignText(const sqlite::Stmt& st, int col, std::string* out) {
+  const unsigned char* t = sqlite3_column_text(st.get(), col);
+  const size_t n = size_t(st.Bytes(col));
+  out->assign(t ? reinterpret_cast<const char*>(t) : "", t ? n : 0);
+}
+
+// Every entry's metadata, then every tag: two sequential scans.
+Status ReadEntryRows(sqlite3* db, EntryRows* out) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, "SELECT id, type, project, status, rowid FROM entries");
+  if (!s.ok()) return s;
+  std::string id;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    AssignText(st, 0, &id);
+    EntryRow& r = (*out)[id];
+    AssignText(st, 1, &r.meta.type);
+    AssignText(st, 2, &r.meta.project);
+    if (st.IsNull(3)) r.meta.status = "active";
+    else AssignText(st, 3, &r.meta.status);
+    r.rowid = st.Int(4);
+  }
+  if (!(s = st.Done(rc, "reading entries")).ok()) return s;
+  if (!(s = st.Prepare(db, "SELECT entry_id, tag FROM tags")).ok()) return s;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    AssignText(st, 0, &id);
+    auto it = out->find(id);
+    if (it != out->end()) it->second.meta.tags.push_back(st.Text(1));
+  }
+  return st.Done(rc, "reading tags");
+}
+
+}  // namespace
+
+// Three sequential scans joined in memory: the SQL join (a b-tree search
+// into entries and one into tags per embedding) took twice as long at
+// 100K entries (bench/index/RESULTS.md).
 Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const SourceRow&)>& fn,
                         size_t* skipped) {
+  EntryRows entries;
+  Status s = ReadEntryRows(db, &entries);
   sqlite::Stmt st;
-  Status s = st.Prepare(db, SourceRowSql(""));
+  if (s.ok()) s = st.Prepare(db, "SELECT em.entry_id, em.vector, em.rowid FROM embeddings em WHERE " + SourceWhere());
   if (!s.ok()) return s;
-  std::vector<float> buf(dim);
   SourceRow row;
   size_t skip = 0;
-  s = DecodeSourceRows(st, dim, fn, buf, row, &skip);
-  if (!s.ok()) return s;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    AssignText(st, 0, &row.entry_id);
+    auto it = entries.find(row.entry_id);
+    if (it == entries.end()) continue;  // an orphan of a deleted entry
+    if (st.Bytes(1) != dim * int(sizeof(float)) || st.Blob(1) == nullptr) {
+      ++skip;
+      continue;
+    }
+    row.vec = st.Blob(1);
+    row.meta = it->second.meta;  // reuses row's buffers
+    row.rowids = SourceRowids{st.Int(2), it->second.rowid};
+    if (!(s = fn(row)).ok()) return s;
+  }
+  if (!(s = st.Done(rc, "reading embeddings")).ok()) return s;
   if (skipped) *skipped = skip;
   return Status::OK();
 }

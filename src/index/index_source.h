@@ -43,7 +43,7 @@ struct SourceRowids {
 // One summary embedding as stored, with its entry's metadata.
 struct SourceRow {
   std::string entry_id;
-  const float* vec;  // dim floats, valid during the callback only
+  const void* vec;  // dim float32 values at any alignment (read it with ToUnit), valid during the callback only
   EntryMeta meta;
   SourceRowids rowids;
 };
