@@ -284,8 +284,9 @@ class BruteForceIndex final : public index_internal::BackendBase {
   }
 
   // Another connection committed: reads only what changed since marks_
-  // (issue 13 #6: one added row at 100K in about 1 ms instead of a 345 ms
-  // reload), or reloads everything when the change cannot be proven caught.
+  // (one added entry at 100K: 4 ms instead of a 1.1-1.3 s reload, load 9-10,
+  // bench/index/RESULTS.md), or reloads everything when it cannot prove the
+  // change caught.
   Status CatchUpLocked(int64_t dv, const index_internal::SourceMarks& now) {
     index_internal::SourceChanges ch;
     Status s = index_internal::FindSourceChanges(db_, marks_, now, &ch);
