@@ -365,12 +365,31 @@ void EngineImpl::WarmIndex() {
   std::lock_guard<std::recursive_mutex> l(mu_);
   if (index_ || warm_index_thread_.joinable() || !store_->schema().has_embeddings_table) return;
   Touch();  // the idle release gives it back if no call comes
+  {
+    std::lock_guard<std::mutex> w(warm_mu_);
+    warming_ = true;
+  }
   warm_index_thread_ = std::thread([this] {
-    std::lock_guard<std::recursive_mutex> l(mu_);
-    // A failure is left to the first call that needs the index: it tries
-    // again and reports it.
-    if (SyncWithOtherWriters().ok()) EnsureIndex();
+    {
+      std::lock_guard<std::recursive_mutex> l(mu_);
+      // A failure is left to the first call that needs the index: it tries
+      // again and reports it.
+      if (SyncWithOtherWriters().ok()) EnsureIndex();
+    }
+    std::lock_guard<std::mutex> w(warm_mu_);
+    warming_ = false;
+    warm_cv_.notify_all();
   });
+}
+
+bool EngineImpl::WaitForWarmIndex(const std::atomic<bool>* cancelled) {
+  // Short slices, as WaitForModel: a cancellation is seen within one.
+  std::unique_lock<std::mutex> w(warm_mu_);
+  while (warming_) {
+    if (Cancelled(cancelled)) return false;
+    warm_cv_.wait_for(w, std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
 Status EngineImpl::EnsureIndex() {
@@ -748,11 +767,9 @@ Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* res
     return KeywordOnly(req, resp);
   }
   if (!s.ok()) return s;
-  if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
+  if (Cancelled(req.cancelled) || !WaitForWarmIndex(req.cancelled)) return Status::Cancelled("search cancelled");
 
   std::lock_guard<std::recursive_mutex> l(mu_);
-  // The lock may have been held by the index's background load.
-  if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
   if (!(s = SyncWithOtherWriters()).ok()) return s;
   if (!(s = EnsureIndex()).ok()) return s;
   // Only the search itself: catching up above must not be cut short.

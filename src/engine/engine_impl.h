@@ -285,8 +285,14 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   bool backfill_wanted_ = false;  // started once (the server): restarted after others' writes (under mu_)
   std::thread backfill_thread_;
 
-  // The index opened in the background (WarmIndex).
+  // The index opened in the background (WarmIndex); searches wait for it
+  // outside mu_, so that a cancellation is seen while they wait.
   std::thread warm_index_thread_;
+  std::mutex warm_mu_;
+  std::condition_variable warm_cv_;
+  bool warming_ = false;  // under warm_mu_
+  // False when *cancelled turned true while WarmIndex was loading.
+  bool WaitForWarmIndex(const std::atomic<bool>* cancelled);
 };
 
 // Filter in the vector index's terms.
