@@ -43,6 +43,9 @@ Status Serve(Context& ctx, const ServeOptions& o) {
   // Opening the engine did not load the model, so initialize and
   // tools/list are answered at once; a warm-up loads it in the background.
   if (o.warm || eng->config().warm_model) eng->WarmModel();
+  // The vector index loads now, while the client initializes and the model
+  // loads on the first search: that search no longer pays for both in turn.
+  eng->WarmIndex();
   // A Rekall file that never had embeddings (Rekall's default) gets them
   // while we serve; rekall_info follows the progress.
   if (o.background_embedding) eng->StartBackgroundEmbedding();

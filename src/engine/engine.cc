@@ -301,6 +301,7 @@ Status EngineImpl::Open(EngineOptions opts, std::unique_ptr<EngineImpl>* out) {
 EngineImpl::~EngineImpl() {
   stop_backfill_ = true;
   if (backfill_thread_.joinable()) backfill_thread_.join();
+  if (warm_index_thread_.joinable()) warm_index_thread_.join();
   {
     std::lock_guard<std::mutex> l(idle_mu_);
     stop_idle_ = true;
@@ -358,6 +359,37 @@ bool EngineImpl::WaitForModel(std::chrono::milliseconds max_wait, const std::ato
     if (provider_->WaitForLoad(std::clamp(left, std::chrono::milliseconds(0), kSlice))) return true;
     if (left <= std::chrono::milliseconds(0)) return false;
   }
+}
+
+void EngineImpl::WarmIndex() {
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  if (index_ || warm_index_thread_.joinable() || !store_->schema().has_embeddings_table) return;
+  Touch();  // the idle release gives it back if no call comes
+  {
+    std::lock_guard<std::mutex> w(warm_mu_);
+    warming_ = true;
+  }
+  warm_index_thread_ = std::thread([this] {
+    {
+      std::lock_guard<std::recursive_mutex> l(mu_);
+      // A failure is left to the first call that needs the index: it tries
+      // again and reports it.
+      if (SyncWithOtherWriters().ok()) EnsureIndex();
+    }
+    std::lock_guard<std::mutex> w(warm_mu_);
+    warming_ = false;
+    warm_cv_.notify_all();
+  });
+}
+
+bool EngineImpl::WaitForWarmIndex(const std::atomic<bool>* cancelled) {
+  // Short slices, as WaitForModel: a cancellation is seen within one.
+  std::unique_lock<std::mutex> w(warm_mu_);
+  while (warming_) {
+    if (Cancelled(cancelled)) return false;
+    warm_cv_.wait_for(w, std::chrono::milliseconds(10));
+  }
+  return true;
 }
 
 Status EngineImpl::EnsureIndex() {
@@ -735,7 +767,7 @@ Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* res
     return KeywordOnly(req, resp);
   }
   if (!s.ok()) return s;
-  if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
+  if (Cancelled(req.cancelled) || !WaitForWarmIndex(req.cancelled)) return Status::Cancelled("search cancelled");
 
   std::lock_guard<std::recursive_mutex> l(mu_);
   if (!(s = SyncWithOtherWriters()).ok()) return s;

@@ -335,6 +335,12 @@ class Engine {
   // once *cancelled is true. True when no load is in progress any more
   // (loaded, failed or missing); false when the wait ran out or was cancelled.
   virtual bool WaitForModel(std::chrono::milliseconds max_wait, const std::atomic<bool>* cancelled = nullptr) = 0;
+  // Starts opening the vector index in the background (a server, at start):
+  // loading 100K vectors into the brute index takes a few hundred ms, which
+  // then overlaps the model's own lazy load instead of adding to the first
+  // search. Calls arriving meanwhile that need the engine wait for it.
+  // No-op when the index is open or the file has no embeddings table.
+  virtual void WarmIndex() = 0;
 
   // Adds an entry with its summary embedding. Without the model the entry is
   // stored without one and *notice says how to add it later.

@@ -37,6 +37,7 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   ModelState model_state() const override { return provider_->state(); }
   void WarmModel() override { provider_->WarmUp(); }
   bool WaitForModel(std::chrono::milliseconds max_wait, const std::atomic<bool>* cancelled) override;
+  void WarmIndex() override;
 
   Status Add(store::Entry* e, std::string* notice) override;
   Status Update(store::Entry* e, std::string* notice) override;
@@ -283,6 +284,15 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   std::atomic<bool> stop_backfill_{false};
   bool backfill_wanted_ = false;  // started once (the server): restarted after others' writes (under mu_)
   std::thread backfill_thread_;
+
+  // The index opened in the background (WarmIndex); searches wait for it
+  // outside mu_, so that a cancellation is seen while they wait.
+  std::thread warm_index_thread_;
+  std::mutex warm_mu_;
+  std::condition_variable warm_cv_;
+  bool warming_ = false;  // under warm_mu_
+  // False when *cancelled turned true while WarmIndex was loading.
+  bool WaitForWarmIndex(const std::atomic<bool>* cancelled);
 };
 
 // Filter in the vector index's terms.

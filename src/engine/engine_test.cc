@@ -974,6 +974,71 @@ TEST_F(EngineTest, PatchOfAMissingEntryOrABadValueChangesNothing) {
 
 // Issue 10 #6: cancellation reaches SQLite: a cancelled search stops with
 // Cancelled instead of running its query to the end.
+// serve opens the index in the background at start; the idle release
+// still gives it back, and searches find what it holds.
+TEST_F(EngineTest, WarmIndexLoadsInTheBackgroundAndIsStillReleasedWhenIdle) {
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  std::string n;
+  ASSERT_TRUE(Open()->Add(&a, &n).ok());
+  EngineOptions o;
+  o.db_path = dir_ + "/k.db";
+  o.cfg.model_idle_timeout_seconds = 1;
+  o.long_running = true;
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> eng;
+  ASSERT_TRUE(Engine::Open(std::move(o), &eng).ok());
+  EngineStats st;
+  ASSERT_TRUE(eng->Stats(&st).ok());
+  EXPECT_EQ(st.backend, "not loaded");
+  eng->WarmIndex();
+  for (int i = 0; i < 100 && st.backend != "brute"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(eng->Stats(&st).ok());
+  }
+  EXPECT_EQ(st.backend, "brute");
+  EXPECT_EQ(st.indexed_vectors, std::optional<size_t>(1));
+  for (int i = 0; i < 50 && st.backend != "not loaded"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(eng->Stats(&st).ok());
+  }
+  EXPECT_EQ(st.backend, "not loaded");
+  SearchRequest req;
+  req.query = "gateway";
+  req.mode = SearchMode::kSemantic;
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, a.id);
+}
+
+// Another process edits an entry's text (its vector rewritten in place)
+// and its type: the running engine's index follows.
+TEST_F(EngineTest, AnotherProcessEditIsSeenByTheRunningIndex) {
+  auto eng = Open();
+  auto a = Make("nginx gateway timeout", "proxy read timeout");
+  auto b = Make("postgres pool exhausted", "too many connections");
+  std::string n;
+  ASSERT_TRUE(eng->Add(&a, &n).ok());
+  ASSERT_TRUE(eng->Add(&b, &n).ok());
+  SearchRequest req;
+  req.query = "react effect cleanup";
+  req.mode = SearchMode::kSemantic;
+  req.filter.type = "pattern";
+  SearchResponse resp;
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  EXPECT_TRUE(resp.results.empty());
+  auto other = Open();
+  b.title = "react effect cleanup";
+  b.content = "useEffect unsubscribe";
+  b.type = "pattern";
+  ASSERT_TRUE(other->Update(&b, &n).ok());
+  ASSERT_TRUE(eng->Search(req, &resp).ok());
+  ASSERT_EQ(resp.results.size(), 1u);
+  EXPECT_EQ(resp.results[0].entry.id, b.id);
+  ASSERT_TRUE(resp.results[0].cosine);
+  EXPECT_GT(*resp.results[0].cosine, 0.5);  // the new text's vector (the old one shares no word)
+}
+
 TEST_F(EngineTest, CancelledSearchStopsInsideSqlite) {
   auto eng = Open();
   std::string n;

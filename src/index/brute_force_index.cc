@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "index/backend_base.h"
 #include "index/huge_alloc.h"
@@ -108,13 +109,14 @@ class BruteForceIndex final : public index_internal::BackendBase {
     if (!s.ok()) return s;
     std::lock_guard<std::mutex> l(mu_);
     UpsertLocked(entry_id, v.data(), meta);
+    NoteSourceLocked(entry_id, {});  // our own write: where it lives is not known
     fp_dirty_ = true;
     return Status::OK();
   }
 
   Status Remove(const std::string& entry_id) override {
     std::lock_guard<std::mutex> l(mu_);
-    RemoveLocked(entry_id);
+    RemoveTrackedLocked(entry_id);
     fp_dirty_ = true;
     return Status::OK();
   }
@@ -154,6 +156,7 @@ class BruteForceIndex final : public index_internal::BackendBase {
     decltype(tags_)().swap(tags_);
     decltype(row_of_)().swap(row_of_);
     decltype(dict_)().swap(dict_);
+    decltype(src_)().swap(src_);
     stale_ = true;  // reloaded at the next use
     return true;
   }
@@ -250,14 +253,20 @@ class BruteForceIndex final : public index_internal::BackendBase {
     // Read the change markers first: a commit racing with the load then
     // shows up as a change at the next check (a spare rebuild, never a miss).
     int64_t dv = 0;
+    index_internal::SourceMarks marks;
     Status s = sqlite::DataVersion(db_, &dv);
+    if (s.ok()) s = index_internal::ReadSourceMarks(db_, &marks);
     if (!s.ok()) return s;
-    std::string fp = index_internal::SourceFingerprint(db_);
     std::vector<float> v(dim_);
+    src_.clear();
+    ReserveLocked(size_t(marks.embeddings.count));
     s = index_internal::ForEachSourceRow(
         db_, dim_,
         [&](const index_internal::SourceRow& r) {
-          if (index_internal::ToUnit(r.vec, dim_, v.data())) UpsertLocked(r.entry_id, v.data(), r.meta);
+          if (index_internal::ToUnit(r.vec, dim_, v.data())) {
+            UpsertLocked(r.entry_id, v.data(), r.meta);
+            NoteSourceLocked(r.entry_id, r.rowids);
+          }
           return Status::OK();
         },
         skipped);
@@ -268,9 +277,106 @@ class BruteForceIndex final : public index_internal::BackendBase {
     }
     if (loaded) *loaded = ids_.size();
     data_version_ = dv;
-    fingerprint_ = std::move(fp);
+    marks_ = std::move(marks);
     fp_dirty_ = false;
     stale_ = false;
+    return Status::OK();
+  }
+
+  // Another connection committed: reads only what changed since marks_
+  // (one added entry at 100K: 4 ms instead of a 1.1-1.3 s reload, load 9-10,
+  // bench/index/RESULTS.md), or reloads everything when it cannot prove the
+  // change caught.
+  Status CatchUpLocked(int64_t dv, const index_internal::SourceMarks& now) {
+    index_internal::SourceChanges ch;
+    Status s = index_internal::FindSourceChanges(db_, marks_, now, &ch);
+    if (!s.ok()) return s;
+    // Past an eighth of the rows, one sequential reload reads less.
+    if (!ch.provable || ch.touched.size() > ids_.size() / 8 + 64 || src_.size() != ids_.size())
+      return RebuildLocked(nullptr, nullptr);
+    // Our own writes since marks_ blur the counts, and rows we wrote have no
+    // known rowids: compare rowids, and read those rows again.
+    if (ch.rows_gone || fp_dirty_) s = DropGoneLocked(&ch.touched);
+    if (s.ok()) s = ReadAgainLocked(ch.touched);
+    if (!s.ok()) {
+      stale_ = true;  // partly applied: reload at the next use
+      return s;
+    }
+    data_version_ = dv;
+    marks_ = now;
+    fp_dirty_ = false;
+    return Status::OK();
+  }
+
+  // Room for n rows before a load: growing row by row reallocated and
+  // copied the matrix and rehashed the id map several times over (a tenth
+  // of a 100K load, by perf: page zeroing, copies, rehashing).
+  void ReserveLocked(size_t n) {
+    mat_.reserve(n * stride_);
+    ids_.reserve(n);
+    type_.reserve(n);
+    project_.reserve(n);
+    status_.reserve(n);
+    tags_.reserve(n);
+    row_of_.reserve(n);
+    src_.reserve(n);
+  }
+
+  // Records where row `id`'s source lives (src_ stays aligned with ids_).
+  void NoteSourceLocked(const std::string& id, index_internal::SourceRowids at) {
+    const uint32_t row = row_of_.at(id);
+    if (src_.size() < ids_.size()) src_.resize(ids_.size());
+    src_[row] = at;
+  }
+
+  // RemoveLocked, keeping src_ aligned with the rows it moves.
+  void RemoveTrackedLocked(const std::string& id) {
+    auto it = row_of_.find(id);
+    if (it == row_of_.end()) return;
+    if (src_.size() == ids_.size()) {
+      src_[it->second] = src_.back();
+      src_.pop_back();
+    }
+    RemoveLocked(id);
+  }
+
+  // Removes the rows whose embeddings or entries row is gone, comparing
+  // rowids (no id or vector is read); rows written by this process, whose
+  // rowids are not known, join *again to be read again.
+  Status DropGoneLocked(std::vector<std::string>* again) {
+    std::vector<int64_t> em, en;
+    Status s = index_internal::ReadRowids(db_, "embeddings", &em);
+    if (s.ok()) s = index_internal::ReadRowids(db_, "entries", &en);
+    if (!s.ok()) return s;
+    std::vector<std::string> gone;
+    for (size_t r = 0; r < ids_.size(); ++r) {
+      const index_internal::SourceRowids& at = src_[r];
+      if (at.embedding == 0) {
+        again->push_back(ids_[r]);
+      } else if (!std::binary_search(em.begin(), em.end(), at.embedding) ||
+                 !std::binary_search(en.begin(), en.end(), at.entry)) {
+        gone.push_back(ids_[r]);
+      }
+    }
+    for (const std::string& id : gone) RemoveTrackedLocked(id);
+    return Status::OK();
+  }
+
+  // Reads these entries' source rows again; an id without one is removed.
+  Status ReadAgainLocked(const std::vector<std::string>& ids) {
+    std::unordered_set<std::string> seen;
+    std::vector<float> v(dim_);
+    Status s = index_internal::ForEachSourceRowOf(db_, dim_, ids, [&](const index_internal::SourceRow& r) {
+      if (!index_internal::ToUnit(r.vec, dim_, v.data())) return Status::OK();  // never indexed
+      UpsertLocked(r.entry_id, v.data(), r.meta);
+      NoteSourceLocked(r.entry_id, r.rowids);
+      seen.insert(r.entry_id);
+      return Status::OK();
+    });
+    if (!s.ok()) return s;
+    for (const std::string& id : ids) {
+      if (!seen.count(id)) RemoveTrackedLocked(id);
+    }
     return Status::OK();
   }
 
@@ -287,16 +393,17 @@ class BruteForceIndex final : public index_internal::BackendBase {
     Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     if (dv != data_version_) {
-      std::string fp = index_internal::SourceFingerprint(db_);
-      if (fp_dirty_ || fp != fingerprint_) {
+      index_internal::SourceMarks now;
+      if (!(s = index_internal::ReadSourceMarks(db_, &now)).ok()) return s;
+      if (fp_dirty_ || now != marks_) {
         if (changed) *changed = true;
-        return RebuildLocked(nullptr, nullptr);
+        return CatchUpLocked(dv, now);
       }
       data_version_ = dv;
     } else if (fp_dirty_ && sqlite3_get_autocommit(db_)) {
       // Nobody else committed since our last look, so the tables now hold
-      // exactly our own committed writes: re-baseline the fingerprint.
-      fingerprint_ = index_internal::SourceFingerprint(db_);
+      // exactly our own committed writes: re-baseline the marks.
+      if (!(s = index_internal::ReadSourceMarks(db_, &marks_)).ok()) return s;
       fp_dirty_ = false;
     }
     return Status::OK();
@@ -433,7 +540,9 @@ class BruteForceIndex final : public index_internal::BackendBase {
   bool stale_ = false;
   bool fp_dirty_ = false;
   int64_t data_version_ = 0;
-  std::string fingerprint_;
+  index_internal::SourceMarks marks_;  // where the source tables stood at the last sync
+  // Per row, where its source lives, for finding rows deleted by others.
+  std::vector<index_internal::SourceRowids> src_;
 };
 
 Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter& f, std::vector<Hit>* out) {

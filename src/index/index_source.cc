@@ -1,9 +1,11 @@
 #include "index/index_source.h"
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <unordered_map>
 
 #include "util/our_embeddings.h"
 
@@ -45,29 +47,39 @@ bool ToUnit(const void* src, int dim, float* out) {
   return true;
 }
 
-Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const SourceRow&)>& fn,
-                        size_t* skipped) {
+namespace {
+
+// The row query, with an optional extra condition on `em` (binding ?1).
+std::string SourceRowSql(const std::string& also) {
   // Tags travel as one string joined by the unit separator, which no tag holds.
-  sqlite::Stmt st;
-  Status s = st.Prepare(db,
-      std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status,"
-                  " (SELECT group_concat(t.tag, char(31)) FROM tags t WHERE t.entry_id = em.entry_id)"
-                  " FROM ") + kSourceJoin + " WHERE " + SourceWhere());
-  if (!s.ok()) return s;
-  std::vector<float> buf(dim);
-  SourceRow row;
-  size_t skip = 0;
+  return std::string("SELECT em.entry_id, em.vector, e.type, e.project, e.status,"
+                     " (SELECT group_concat(t.tag, char(31)) FROM tags t WHERE t.entry_id = em.entry_id),"
+                     " em.rowid, e.rowid"
+                     " FROM ") +
+         kSourceJoin + " WHERE " + SourceWhere() + also;
+}
+
+// Steps `st` (a SourceRowSql query) to its end, decoding each row into `row`
+// (whose vector lands in `buf`) and handing it to fn. Rows of another
+// size are counted in *skip.
+Status DecodeSourceRows(sqlite::Stmt& st, int dim, const std::function<Status(const SourceRow&)>& fn,
+                        std::vector<float>& buf, SourceRow& row, size_t* skip) {
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
     const void* blob = st.Blob(1);
     const int bytes = st.Bytes(1);
     if (blob == nullptr || bytes != dim * int(sizeof(float))) {
-      ++skip;
+      ++*skip;
       continue;
     }
     std::memcpy(buf.data(), blob, bytes);
-    row.entry_id = st.Text(0);
+    // Assigned in place: a fresh std::string per row was one allocation
+    // per entry (ids are longer than the small-string buffer).
+    const unsigned char* id = sqlite3_column_text(st.get(), 0);
+    const size_t id_len = size_t(st.Bytes(0));
+    row.entry_id.assign(id ? reinterpret_cast<const char*>(id) : "", id ? id_len : 0);
     row.vec = buf.data();
+    row.rowids = SourceRowids{st.Int(6), st.Int(7)};
     row.meta.type = st.Text(2);
     row.meta.project = st.Text(3);
     row.meta.status = st.IsNull(4) ? "active" : st.Text(4);
@@ -80,13 +92,102 @@ Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const S
       row.meta.tags.push_back(tags.substr(b, e - b));
       b = e + 1;
     }
-    s = fn(row);
+    Status s = fn(row);
     if (!s.ok()) return s;
   }
-  s = st.Done(rc, "reading embeddings");
+  return st.Done(rc, "reading embeddings");
+}
+
+}  // namespace
+
+namespace {
+
+// An entry's metadata and where it lives, for the load's hash join.
+struct EntryRow {
+  EntryMeta meta;
+  int64_t rowid = 0;
+};
+using EntryRows = std::unordered_map<std::string, EntryRow>;
+
+// Text column `col` into *out, reusing its buffer ("" for NULL).
+void AssignText(const sqlite::Stmt& st, int col, std::string* out) {
+  const unsigned char* t = sqlite3_column_text(st.get(), col);
+  const size_t n = size_t(st.Bytes(col));
+  out->assign(t ? reinterpret_cast<const char*>(t) : "", t ? n : 0);
+}
+
+// Every entry's metadata, then every tag: two sequential scans.
+Status ReadEntryRows(sqlite3* db, EntryRows* out) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, "SELECT id, type, project, status, rowid FROM entries");
   if (!s.ok()) return s;
+  std::string id;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    AssignText(st, 0, &id);
+    EntryRow& r = (*out)[id];
+    AssignText(st, 1, &r.meta.type);
+    AssignText(st, 2, &r.meta.project);
+    if (st.IsNull(3)) r.meta.status = "active";
+    else AssignText(st, 3, &r.meta.status);
+    r.rowid = st.Int(4);
+  }
+  if (!(s = st.Done(rc, "reading entries")).ok()) return s;
+  if (!(s = st.Prepare(db, "SELECT entry_id, tag FROM tags")).ok()) return s;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    AssignText(st, 0, &id);
+    auto it = out->find(id);
+    if (it != out->end()) it->second.meta.tags.push_back(st.Text(1));
+  }
+  return st.Done(rc, "reading tags");
+}
+
+}  // namespace
+
+// Three sequential scans joined in memory: the SQL join (a b-tree search
+// into entries and one into tags per embedding) took twice as long at
+// 100K entries (bench/index/RESULTS.md).
+Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const SourceRow&)>& fn,
+                        size_t* skipped) {
+  EntryRows entries;
+  Status s = ReadEntryRows(db, &entries);
+  sqlite::Stmt st;
+  if (s.ok()) s = st.Prepare(db, "SELECT em.entry_id, em.vector, em.rowid FROM embeddings em WHERE " + SourceWhere());
+  if (!s.ok()) return s;
+  SourceRow row;
+  size_t skip = 0;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    AssignText(st, 0, &row.entry_id);
+    auto it = entries.find(row.entry_id);
+    if (it == entries.end()) continue;  // an orphan of a deleted entry
+    if (st.Bytes(1) != dim * int(sizeof(float)) || st.Blob(1) == nullptr) {
+      ++skip;
+      continue;
+    }
+    row.vec = st.Blob(1);
+    row.meta = it->second.meta;  // reuses row's buffers
+    row.rowids = SourceRowids{st.Int(2), it->second.rowid};
+    if (!(s = fn(row)).ok()) return s;
+  }
+  if (!(s = st.Done(rc, "reading embeddings")).ok()) return s;
   if (skipped) *skipped = skip;
   return Status::OK();
+}
+
+Status ForEachSourceRowOf(sqlite3* db, int dim, const std::vector<std::string>& ids,
+                          const std::function<Status(const SourceRow&)>& fn) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, SourceRowSql(" AND em.entry_id = ?1"));
+  std::vector<float> buf(dim);
+  SourceRow row;
+  size_t skip = 0;
+  for (size_t i = 0; s.ok() && i < ids.size(); ++i) {
+    st.Reset();
+    st.Bind(1, ids[i]);
+    s = DecodeSourceRows(st, dim, fn, buf, row, &skip);
+  }
+  return s;
 }
 
 std::string SourceFingerprint(sqlite3* db) {
@@ -109,6 +210,144 @@ std::string SourceFingerprint(sqlite3* db) {
   }
   static std::atomic<uint64_t> unique{0};
   return "unknown:" + std::to_string(++unique);
+}
+
+namespace {
+
+// Whether Rekall's keyword table exists: its update trigger gives an entry
+// whose title or content is set a new keyword row, with a higher rowid.
+Status HasFts(sqlite3* db, bool* has) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'entries_fts'");
+  if (s.ok()) s = st.StepRow("schema");
+  if (s.ok()) *has = st.Int(0) == 1;
+  return s;
+}
+
+// Rows above was.max_rowid, and whether they account for all the growth
+// of the count: if not, some row that existed is gone.
+Status RowsAbove(sqlite3* db, const char* table, const TableMark& was, const TableMark& now, bool* kept) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, std::string("SELECT count(*) FROM ") + table + " WHERE rowid > ?1");
+  if (!s.ok()) return s;
+  st.Bind(1, was.max_rowid);
+  if (!(s = st.StepRow(table)).ok()) return s;
+  *kept = now.count == was.count + st.Int(0);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ReadSourceMarks(sqlite3* db, SourceMarks* m) {
+  bool fts = false;
+  Status s = HasFts(db, &fts);
+  if (!s.ok()) return s;
+  // Each subquery but the last is a b-tree edge or count: about 1 ms at
+  // 100K entries. max(updated_at) scans the entries (no index): ~30 ms.
+  sqlite::Stmt st;
+  s = st.Prepare(db, std::string("SELECT (SELECT schema_version FROM pragma_schema_version),") +
+                         " (SELECT coalesce(max(rowid), 0) FROM embeddings), (SELECT count(*) FROM embeddings),"
+                         " (SELECT coalesce(max(rowid), 0) FROM entries), (SELECT count(*) FROM entries),"
+                         " (SELECT coalesce(max(rowid), 0) FROM tags), (SELECT count(*) FROM tags), " +
+                         (fts ? "(SELECT coalesce(max(rowid), 0) FROM entries_fts)," : "-1,") +
+                         " (SELECT coalesce(max(updated_at), '') FROM entries)");
+  if (s.ok()) s = st.StepRow("source marks");
+  if (!s.ok()) return s;
+  m->schema_version = st.Int(0);
+  m->embeddings = TableMark{st.Int(1), st.Int(2)};
+  m->entries = TableMark{st.Int(3), st.Int(4)};
+  m->tags = TableMark{st.Int(5), st.Int(6)};
+  m->fts_max_rowid = st.Int(7);
+  m->max_updated = st.Text(8);
+  return Status::OK();
+}
+
+namespace {
+
+// Appends to *ids the first column of every row of `sql`, whose ?1..?5 are
+// the marks: embeddings, entries and tags max rowids, FTS max rowid, updated_at.
+Status AppendIds(sqlite3* db, const std::string& sql, const SourceMarks& was, std::vector<std::string>* ids) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, sql);
+  if (!s.ok()) return s;
+  for (int i = 1; i <= sqlite3_bind_parameter_count(st.get()); ++i) {
+    switch (i) {
+      case 1: st.Bind(1, was.embeddings.max_rowid); break;
+      case 2: st.Bind(2, was.entries.max_rowid); break;
+      case 3: st.Bind(3, was.tags.max_rowid); break;
+      case 4: st.Bind(4, was.fts_max_rowid); break;
+      default: st.Bind(5, was.max_updated);
+    }
+  }
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
+  return st.Done(rc, "reading changed entries");
+}
+
+// Entries updated in place since `was`, as a query ("" when none can be).
+std::string EditedSql(const SourceMarks& was, const SourceMarks& now) {
+  std::string sql;
+  if (now.fts_max_rowid >= 0) sql = "SELECT id FROM entries_fts WHERE rowid >= ?4";
+  // updated_at has no index: scanned only when its maximum moved.
+  if (now.max_updated != was.max_updated)
+    sql += std::string(sql.empty() ? "" : " UNION ") + "SELECT id FROM entries WHERE updated_at > ?5";
+  return sql;
+}
+
+}  // namespace
+
+Status FindSourceChanges(sqlite3* db, const SourceMarks& was, const SourceMarks& now, SourceChanges* out) {
+  *out = SourceChanges();
+  // A schema change or VACUUM (it may renumber rowids), or the keyword
+  // table appearing or going.
+  if (now.schema_version != was.schema_version || (now.fts_max_rowid < 0) != (was.fts_max_rowid < 0)) {
+    out->provable = false;
+    return Status::OK();
+  }
+  bool em_kept = false, en_kept = false, tag_kept = false;
+  Status s = RowsAbove(db, "embeddings", was.embeddings, now.embeddings, &em_kept);
+  if (s.ok()) s = RowsAbove(db, "entries", was.entries, now.entries, &en_kept);
+  if (s.ok()) s = RowsAbove(db, "tags", was.tags, now.tags, &tag_kept);
+  if (!s.ok()) return s;
+  out->rows_gone = !em_kept || !en_kept;
+  // An entry updated in place moves its updated_at (Rekall's writes and
+  // ours), and when its title or content is set (our store's updates set
+  // every column) it gets a new keyword row, even with an older updated_at
+  // (an import's replace). A vector our store rewrites in place is read
+  // again with its entry.
+  const std::string edited = EditedSql(was, now);
+  if (!edited.empty() && !(s = AppendIds(db, edited, was, &out->touched)).ok()) return s;
+  // A tag row removed with no entry updated or deleted is a pattern no
+  // writer we know uses: not provable.
+  const bool updated = now.max_updated != was.max_updated || now.fts_max_rowid > was.fts_max_rowid;
+  if (!tag_kept && !updated && !out->rows_gone) {
+    out->provable = false;
+    return Status::OK();
+  }
+  // New rows (a vector or an entry replaced by delete + insert or INSERT
+  // OR REPLACE gets a new rowid), and the row at each old maximum in case it
+  // was deleted and its rowid reused.
+  s = AppendIds(db,
+                "SELECT entry_id FROM embeddings WHERE rowid >= ?1"
+                " UNION SELECT id FROM entries WHERE rowid >= ?2"
+                " UNION SELECT entry_id FROM tags WHERE rowid >= ?3",
+                was, &out->touched);
+  if (!s.ok()) return s;
+  std::sort(out->touched.begin(), out->touched.end());
+  out->touched.erase(std::unique(out->touched.begin(), out->touched.end()), out->touched.end());
+  return Status::OK();
+}
+
+Status ReadRowids(sqlite3* db, const char* table, std::vector<int64_t>* sorted) {
+  sorted->clear();
+  sqlite::Stmt st;
+  // Read from the table's smallest index (rowids only), then sorted.
+  Status s = st.Prepare(db, std::string("SELECT rowid FROM ") + table);
+  if (!s.ok()) return s;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) sorted->push_back(st.Int(0));
+  std::sort(sorted->begin(), sorted->end());
+  return st.Done(rc, table);
 }
 
 }  // namespace rekall::index_internal

@@ -34,17 +34,69 @@ bool ToUnit(const void* src, int dim, float* out);
 extern const char* const kSourceJoin;
 std::string SourceWhere();  // refers to `em` only
 
+// Where a source row lives: the rowids of its embeddings and entries rows
+// (0: not known, an index row written by its own process).
+struct SourceRowids {
+  int64_t embedding = 0, entry = 0;
+};
+
 // One summary embedding as stored, with its entry's metadata.
 struct SourceRow {
   std::string entry_id;
-  const float* vec;  // dim floats, valid during the callback only
+  const void* vec;  // dim float32 values at any alignment (read it with ToUnit), valid during the callback only
   EntryMeta meta;
+  SourceRowids rowids;
 };
 
 // Calls fn for every summary embedding of `dim` floats; others are counted
 // in *skipped. NULL project -> "", NULL status -> "active".
 Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const SourceRow&)>& fn,
                         size_t* skipped);
+
+// Calls fn for the summary embedding of each of `ids` that has one (an id
+// without one is skipped: the caller tells by its absence).
+Status ForEachSourceRowOf(sqlite3* db, int dim, const std::vector<std::string>& ids,
+                          const std::function<Status(const SourceRow&)>& fn);
+
+// Where one source table stood: rowids only grow (SQLite gives a new row
+// max(rowid) + 1) except through VACUUM, so rows above max_rowid are new,
+// and the count tells whether any older row is gone.
+struct TableMark {
+  int64_t max_rowid = 0;
+  int64_t count = 0;
+  bool operator==(const TableMark&) const = default;
+};
+
+// Where the source tables stood when an index last read them, so that it
+// can read only what changed since (the brute index's catch-up).
+struct SourceMarks {
+  int64_t schema_version = 0;  // moves on schema changes and on VACUUM
+  TableMark embeddings, entries, tags;
+  // Highest rowid of entries_fts (-1: no such table), whose update trigger
+  // gives an entry whose title or content is set a new keyword row.
+  int64_t fts_max_rowid = -1;
+  std::string max_updated;  // latest entries.updated_at
+  bool operator==(const SourceMarks&) const = default;
+};
+Status ReadSourceMarks(sqlite3* db, SourceMarks* m);
+
+// What changed between two readings of the marks, as far as rowids and
+// updated_at prove it.
+struct SourceChanges {
+  // Entries to read again (vector and metadata): new or replaced
+  // embeddings, entries and tag rows, and entries updated in place.
+  // An id without a source row any more is to be removed.
+  std::vector<std::string> touched;
+  // Some embeddings or entries row that existed is gone: compare rowids.
+  bool rows_gone = false;
+  // False: the change cannot be proven caught (schema change, VACUUM, a
+  // tag removed without its entry being updated): reload everything.
+  bool provable = true;
+};
+Status FindSourceChanges(sqlite3* db, const SourceMarks& was, const SourceMarks& now, SourceChanges* out);
+
+// Every rowid of `table`, sorted (read from its smallest index).
+Status ReadRowids(sqlite3* db, const char* table, std::vector<int64_t>* sorted);
 
 // A cheap summary of the source tables (row counts, max rowids, latest
 // updated_at) used to tell whether a commit by another connection touched

@@ -108,8 +108,9 @@ class VectorIndex {
   // values are skipped and counted in *skipped. Brute: about 0.5 s per 100K.
   virtual Status Rebuild(size_t* loaded, size_t* skipped) = 0;
   // Checks PRAGMA data_version; if another connection committed and the
-  // source tables' fingerprint moved, resynchronises (brute: full reload;
-  // sqlite-vec: rewrites only the rows that differ). *changed tells.
+  // source tables moved, resynchronises (brute: reads only the rows that
+  // changed, or reloads when it cannot prove what changed; sqlite-vec:
+  // rewrites only the rows that differ). *changed tells.
   virtual Status Refresh(bool* changed) = 0;
   // The caller's transaction that carried Upsert/Remove calls rolled back:
   // in-memory state must be reloaded before the next search.

@@ -218,6 +218,25 @@ Status ReadTableNames(sqlite3* db, const std::string& where, std::set<std::strin
 
 }  // namespace
 
+namespace {
+
+// A long-running process (the server) learns what another process changed
+// from the rows past its last look, and from entries.updated_at for entries
+// updated in place; without an index each look scanned every entry for
+// max(updated_at): 30-90 ms at 100K entries instead of about 4 ms for the
+// whole catch-up of one added entry (bench/index/RESULTS.md). Best effort
+// (a writable file): without it (read-only, a busy writer) the look scans.
+// An index is no change to Rekall's tables: Rekall's code never sees it.
+void IndexUpdatedAt(sqlite3* db) {
+  Stmt st(db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'rekall_engine_entries_updated_at'");
+  if (!st.status("reading indexes").ok() || st.Step() == SQLITE_ROW) return;
+  st.Finalize();
+  sqlite::Exec(db, "CREATE INDEX IF NOT EXISTS rekall_engine_entries_updated_at ON entries(updated_at)",
+               "indexing updated_at");
+}
+
+}  // namespace
+
 Status Store::Init(const OpenOptions& opts) {
   busy_timeout_ms_ = opts.busy_timeout_ms;
   sqlite3_busy_timeout(db_, opts.busy_timeout_ms);
@@ -235,6 +254,7 @@ Status Store::Init(const OpenOptions& opts) {
   if (tables.empty() && !(s = CreateSchema(where)).ok()) return s;
   if (!(s = MigrateIfNeeded(opts)).ok()) return s;
   if (!(s = NarrowFtsUpdateTrigger()).ok()) return s;
+  if (!schema_.read_only) IndexUpdatedAt(db_);
   // What the file holds now, created or migrated.
   if (!(s = ReadTableNames(db_, where, &tables)).ok()) return s;
   ReadBookkeeping(tables, where);

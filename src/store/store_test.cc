@@ -217,6 +217,17 @@ TEST(StoreOpen, TheFtsUpdateTriggerSkipsBookkeeping) {
             std::string::npos);
 }
 
+// Our index on entries(updated_at) lets another process's index find the
+// entries updated since its last look without scanning them all.
+TEST(StoreOpen, IndexesUpdatedAtForOtherProcesses) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  sqlite::Stmt st(s->db(), "EXPLAIN QUERY PLAN SELECT id FROM entries WHERE updated_at > '2026-01-01'");
+  ASSERT_EQ(st.Step(), SQLITE_ROW);
+  EXPECT_NE(st.Text(3).find("rekall_engine_entries_updated_at"), std::string::npos) << st.Text(3);
+}
+
 TEST(StoreCrud, AddGetUpdateDelete) {
   TempDir d;
   std::unique_ptr<Store> s;
