@@ -46,9 +46,10 @@ enum class IndexBackend { kAuto, kSqliteVec, kBrute };
 Status ParseIndexBackend(const std::string& s, IndexBackend* out);
 
 enum class Quantization {
-  kAuto,  // int8 pre-scan once the base holds >= quantize_threshold vectors
+  kAuto,  // int8 pre-scan from quantize_threshold vectors, 1-bit from bits_threshold
   kNone,  // always exact float32
   kInt8,  // always int8 pre-scan + float32 rescoring
+  kBits,  // always 1-bit (Hamming) pre-scan + float32 rescoring
 };
 
 struct IndexOptions {
@@ -60,6 +61,8 @@ struct IndexOptions {
   Quantization quantization = Quantization::kAuto;
   size_t quantize_threshold = 100000;  // brute: see Quantization::kAuto
   int rescore_factor = 20;             // brute int8: rescore factor*k candidates
+  size_t bits_threshold = 200000;      // brute: see Quantization::kAuto
+  size_t bits_candidates = 2000;       // brute 1-bit: rows rescored exactly (at least 20*k)
   // Before each Search, check PRAGMA data_version and resynchronise if another
   // connection changed the embeddings/entries/tags tables.
   bool auto_refresh = true;
