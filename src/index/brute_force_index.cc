@@ -605,6 +605,10 @@ void BruteForceIndex::QuantizedTopKLocked(const std::vector<float>& q, const Sca
 void BruteForceIndex::BitsTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk, size_t rescore,
                                      std::vector<Cand>* top) {
   if (!bits_ready_) BuildBitsLocked();
+  if (q_ready_) {  // kAuto moved past bits_threshold: the int8 matrix is no longer read
+    decltype(qmat_)().swap(qmat_);
+    q_ready_ = false;
+  }
   std::vector<uint64_t> qw(bwords_);
   for (size_t w = 0; w < bwords_; ++w) qw[w] = CodeWord(q.data(), w);
   const simd::BitKernels& kern = simd::BestBits();

@@ -215,6 +215,8 @@ TEST(BruteForceIndex, BitsRecallOnClusteredVectors) {
   IndexOptions o = InMemory(dim);
   o.quantization = Quantization::kBits;
   o.bits_candidates = 1000;
+  o.threads = 3;
+  o.parallel_threshold = 1000;  // split the scan at row counts that end inside a code block
   auto bits = NewBruteForceIndex(nullptr, o);
   o.quantization = Quantization::kNone;
   auto exact = NewBruteForceIndex(nullptr, o);
