@@ -5,8 +5,11 @@
 // not dot products) with its own CPU feature.
 //
 // Why 1 bit: a top-10 over 1M 384-d vectors reads the whole pre-scan
-// matrix per query. The int8 matrix is 384 MB (~40 ms at the ~10 GB/s this
-// VM reads); the codes are 48 MB (bench/index/RESULTS.md, "1-bit pre-scan").
+// matrix per query. The int8 matrix is 384 MB, the codes 48 MB: at 1M, with
+// memory reading ~10 GB/s under load, int8 took 45 ms p50 and the 1-bit scan
+// plus rescoring of 1000 rows 7.7 ms, 3.0x a plain read of the 48 MB
+// (bench/index/RESULTS.md, "Real vectors"). The VPOPCNTDQ kernel keeps the
+// scan at memory speed; popcnt (6 instructions a row) is the fallback.
 #pragma once
 
 #include <cstddef>
