@@ -8,8 +8,9 @@
 // matrix per query. The int8 matrix is 384 MB, the codes 48 MB: at 1M, with
 // memory reading ~10 GB/s under load, int8 took 45 ms p50 and the 1-bit scan
 // plus rescoring of 1000 rows 7.7 ms, 3.0x a plain read of the 48 MB
-// (bench/index/RESULTS.md, "Real vectors"). The VPOPCNTDQ kernel keeps the
-// scan at memory speed; popcnt (6 instructions a row) is the fallback.
+// (bench/index/RESULTS.md, "Real vectors"). At 100K the popcnt fallback
+// (REKALL_SIMD_LEVEL=avx2) was within the load's noise of VPOPCNTDQ (2.1 vs
+// 1.8 ms p50, alternating runs): there the rescoring dominates.
 #pragma once
 
 #include <cstddef>
