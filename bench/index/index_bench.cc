@@ -1,13 +1,18 @@
 // KNN latency of the vector index backends on synthetic random unit vectors
-// (384-d), next to raw vec0 queries and the memory-bandwidth bound of a full
-// scan. Prints one Markdown table row per (size, method).
+// (384-d) or on vectors read from files, next to raw vec0 queries and the
+// memory-bandwidth bound of a full scan. Prints one Markdown table row per
+// (size, method).
 //
 //   index_bench [--sizes 1000,10000,100000,1000000] [--queries 100] [--k 10]
 //               [--vec-max 100000] [--threads 2] [--ext path/to/vec0.so]
-//               [--dir /tmp]
+//               [--dir /tmp] [--vectors BASE.f32 --query-vectors Q.f32]
+//               [--bits-candidates 1000,2000,4000]
 //
 // vec0 rows are built only up to --vec-max vectors (building 1M takes
-// minutes on two cores); 0 skips vec0 entirely.
+// minutes on two cores); 0 skips vec0 entirely. --vectors / --query-vectors
+// are raw float32 rows of 384 values (bench/index/prepare_vectors.py): each
+// size takes the first N rows of BASE, the queries the first --queries rows
+// of Q. --bits-candidates lists the 1-bit rows measured (one row each).
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -25,6 +30,7 @@
 #include "index/brute_force_index.h"
 #include "index/huge_alloc.h"
 #include "index/simd.h"
+#include "index/simd_bits.h"
 #include "index/sqlite_vec_index.h"
 #include "index/vector_index.h"
 
@@ -87,6 +93,32 @@ void RandomUnits(size_t n, uint64_t seed, Matrix* out) {
     });
   }
   for (auto& t : ts) t.join();
+}
+
+// Reads up to max_rows rows of kDim floats from a raw float32 file; false if
+// it cannot be read.
+bool LoadF32(const std::string& path, size_t max_rows, Matrix* out) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  std::fseek(f, 0, SEEK_END);
+  const size_t rows = std::min(max_rows, size_t(std::ftell(f)) / (kDim * sizeof(float)));
+  std::fseek(f, 0, SEEK_SET);
+  out->resize(rows * kDim);
+  const bool ok = std::fread(out->data(), sizeof(float) * kDim, rows, f) == rows;
+  std::fclose(f);
+  return ok;
+}
+
+std::vector<size_t> ParseList(const std::string& v) {
+  std::vector<size_t> out;
+  size_t p = 0;
+  while (p < v.size()) {
+    size_t e = v.find(',', p);
+    if (e == std::string::npos) e = v.size();
+    out.push_back(std::stoull(v.substr(p, e - p)));
+    p = e + 1;
+  }
+  return out;
 }
 
 std::string Id(size_t i) {
@@ -155,24 +187,47 @@ double Recall(const std::vector<std::vector<Hit>>& got, const std::vector<std::v
   return total ? double(hit) / total : 1.0;
 }
 
+// The 1-bit pre-scan + float rescoring, one row per candidate count; its
+// memory is the float matrix plus 48 bytes a row of codes.
+void BitsRows(const Matrix& data, size_t n, const Matrix& qs, int queries, int k, int threads,
+              const std::vector<size_t>& candidates, const std::vector<std::vector<Hit>>& exact) {
+  for (size_t c : candidates) {
+    IndexOptions o;
+    o.quantization = rekall::Quantization::kBits;
+    o.threads = threads;
+    o.bits_candidates = c;
+    auto idx = rekall::NewBruteForceIndex(nullptr, o);
+    for (size_t i = 0; i < n; ++i) Die(idx->Upsert(Id(i), &data[i * kDim], kDim, rekall::EntryMeta{"bug", "", "active", {}}), "upsert");
+    std::vector<std::vector<Hit>> got(queries);
+    // The codes are 1/32 of the float matrix: n/32 float rows.
+    auto [l, ratio] = TimeVsBound(queries, data.data(), std::max<size_t>(1, n / 32), threads, [&](int i) {
+      Die(idx->Search(&qs[i * kDim], kDim, k, {}, &got[i]), "search");
+    });
+    char note[200];
+    std::snprintf(note, sizeof note, "recall@%d = %.4f (rescoring %zu candidates); %.2fx a plain read of %.0f MB; %.0f MB held",
+                  k, Recall(got, exact), c, ratio, n * 48 / 1e6, n * (kDim * 4 + 48) / 1e6);
+    Row(n, "brute 1-bit + rescore (" + std::to_string(threads) + " threads)", l, note);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<size_t> sizes = {1000, 10000, 100000, 1000000};
   int queries = 100, k = 10, threads = 2;
   size_t vec_max = 100000;
-  std::string ext = REKALL_DEFAULT_SQLITE_VEC, dir = "/tmp";
+  std::string ext = REKALL_DEFAULT_SQLITE_VEC, dir = "/tmp", vectors, query_vectors;
+  std::vector<size_t> bits_candidates = {2000};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--sizes") {
-      sizes.clear();
-      size_t p = 0;
-      while (p < v.size()) {
-        size_t e = v.find(',', p);
-        if (e == std::string::npos) e = v.size();
-        sizes.push_back(std::stoull(v.substr(p, e - p)));
-        p = e + 1;
-      }
+      sizes = ParseList(v);
+    } else if (a == "--bits-candidates") {
+      bits_candidates = ParseList(v);
+    } else if (a == "--vectors") {
+      vectors = v;
+    } else if (a == "--query-vectors") {
+      query_vectors = v;
     } else if (a == "--queries") {
       queries = std::stoi(v);
     } else if (a == "--k") {
@@ -190,15 +245,34 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("simd level: %s, threads: %d, k: %d, queries: %d, sqlite %s\n\n",
-              rekall::simd::LevelName(rekall::simd::DetectedLevel()), threads, k, queries, sqlite3_libversion());
-  std::printf("| N | method | p50 ms | p95 ms | mean ms | note |\n|---|---|---|---|---|---|\n");
+  std::printf("simd level: %s, bit kernels: %s, threads: %d, k: %d, sqlite %s\n",
+              rekall::simd::LevelName(rekall::simd::DetectedLevel()),
+              rekall::simd::BitLevelName(rekall::simd::DetectedBitLevel()), threads, k, sqlite3_libversion());
 
-  Matrix qs;
-  RandomUnits(size_t(queries), 7, &qs);
+  Matrix qs, file_data;
+  if (query_vectors.empty()) {
+    RandomUnits(size_t(queries), 7, &qs);
+  } else if (!LoadF32(query_vectors, size_t(queries), &qs)) {
+    std::fprintf(stderr, "cannot read %s\n", query_vectors.c_str());
+    return 1;
+  }
+  queries = int(qs.size() / kDim);
+  const size_t max_n = *std::max_element(sizes.begin(), sizes.end());
+  if (!vectors.empty() && !LoadF32(vectors, max_n, &file_data)) {
+    std::fprintf(stderr, "cannot read %s\n", vectors.c_str());
+    return 1;
+  }
+  std::printf("base: %s (%zu rows read), queries: %s (%d)\n\n", vectors.empty() ? "random unit vectors" : vectors.c_str(),
+              file_data.size() / kDim, query_vectors.empty() ? "random unit vectors" : query_vectors.c_str(), queries);
+  std::printf("| N | method | p50 ms | p95 ms | mean ms | note |\n|---|---|---|---|---|---|\n");
   for (size_t n : sizes) {
     Matrix data;
-    RandomUnits(n, 1, &data);
+    if (vectors.empty()) {
+      RandomUnits(n, 1, &data);
+    } else {
+      n = std::min(n, file_data.size() / kDim);
+      data.assign(file_data.begin(), file_data.begin() + n * kDim);
+    }
 
     // ---- memory-bandwidth bound ---------------------------------------
     const size_t bytes = n * kDim * sizeof(float);
@@ -256,11 +330,13 @@ int main(int argc, char** argv) {
       auto [l, ratio] = TimeVsBound(queries, data.data(), std::max<size_t>(1, n / 4), threads, [&](int i) {
         Die(idx->Search(&qs[i * kDim], kDim, k, {}, &got[i]), "search");
       });
-      char note[160];
-      std::snprintf(note, sizeof note, "recall@%d = %.4f (rescoring %d candidates); %.2fx a plain read of %zu MB",
-                    k, Recall(got, exact), std::max(k * o.rescore_factor, k + 32), ratio, n * kDim / 1000000);
+      char note[200];
+      std::snprintf(note, sizeof note, "recall@%d = %.4f (rescoring %d candidates); %.2fx a plain read of %zu MB; %.0f MB held",
+                    k, Recall(got, exact), std::max(k * o.rescore_factor, k + 32), ratio, n * kDim / 1000000,
+                    n * kDim * 5 / 1e6);
       Row(n, "brute int8 + rescore (" + std::to_string(threads) + " threads)", l, note);
     }
+    BitsRows(data, n, qs, queries, k, threads, bits_candidates, exact);
 
     // ---- sqlite-vec: through the wrapper and raw ---------------------------
     if (n <= vec_max) {

@@ -3,6 +3,10 @@
 //   bench_embed --model DIR --mode query --threads 1 --runs 300 [--query TEXT]
 //   bench_embed --model DIR --mode throughput --threads 2 --texts FILE.jsonl
 //   bench_embed --model DIR --mode load
+//   bench_embed --model DIR --mode dump --threads 2 --texts FILE.jsonl --out FILE.f32 [--max-seq 128]
+// The dump mode writes the embeddings of the texts (one JSON string a line)
+// as raw float32 rows of dim() values, in input order, for the vector-index
+// benchmarks on real embeddings (bench/index/prepare_vectors.py).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -38,11 +42,44 @@ static double ThreadCpuMs() {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+// Reads one JSON string per non-empty line.
+static bool ReadTexts(const std::string& path, std::vector<std::string>* texts) {
+  std::ifstream in(path);
+  if (!in) return false;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) texts->push_back(nlohmann::json::parse(line).get<std::string>());
+  }
+  return true;
+}
+
+// Embeds the texts in chunks (bounded memory, progress on stderr) and
+// appends each chunk's rows to `out_path`.
+static rekall::Status Dump(const Embedder& e, const std::vector<std::string>& texts, const std::string& out_path,
+                           nlohmann::json* r) {
+  std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+  if (!out) return rekall::Status::IOError("cannot write " + out_path);
+  constexpr size_t kChunk = 4096;
+  std::vector<float> v;
+  auto a = Clock::now();
+  for (size_t i = 0; i < texts.size(); i += kChunk) {
+    const size_t end = std::min(texts.size(), i + kChunk);
+    rekall::Status s = e.Embed(std::vector<std::string>(texts.begin() + i, texts.begin() + end), &v);
+    if (!s.ok()) return s;
+    out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
+    std::cerr << end << "/" << texts.size() << " " << Ms(Clock::now() - a) / 1000 << " s\n";
+  }
+  if (!out.flush()) return rekall::Status::IOError("write failed: " + out_path);
+  (*r)["texts"] = texts.size();
+  (*r)["dim"] = e.dim();
+  (*r)["seconds"] = Ms(Clock::now() - a) / 1000;
+  return rekall::Status::OK();
+}
+
 int main(int argc, char** argv) {
-  std::string model = REKALL_DEFAULT_MODEL_DIR_FOR_BENCH, mode = "query", texts_path,
+  std::string model = REKALL_DEFAULT_MODEL_DIR_FOR_BENCH, mode = "query", texts_path, out_path,
               query = "how do I undo the last git commit";
   int threads = 1, runs = 300;
-  size_t batch_tokens = 0;
+  size_t batch_tokens = 0, max_seq = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--model") model = v;
@@ -51,6 +88,8 @@ int main(int argc, char** argv) {
     else if (k == "--runs") runs = std::atoi(v.c_str());
     else if (k == "--texts") texts_path = v;
     else if (k == "--query") query = v;
+    else if (k == "--out") out_path = v;
+    else if (k == "--max-seq") max_seq = std::strtoul(v.c_str(), nullptr, 10);
     else if (k == "--batch-tokens") batch_tokens = std::strtoul(v.c_str(), nullptr, 10);
     else {
       std::cerr << "unknown option " << k << "\n";
@@ -60,6 +99,7 @@ int main(int argc, char** argv) {
   EmbedderOptions opt;
   opt.num_threads = threads;
   if (batch_tokens) opt.max_batch_tokens = batch_tokens;
+  if (max_seq) opt.max_seq_length = max_seq;
   nlohmann::json r = {{"impl", "rekall"}, {"mode", mode}, {"threads", threads}};
 
   auto t0 = Clock::now();
@@ -94,15 +134,18 @@ int main(int argc, char** argv) {
     r["tokens"] = e->tokenizer().Encode(query).size();
     r["p50_ms"] = lat[lat.size() / 2];
     r["p90_ms"] = lat[lat.size() * 9 / 10];
-  } else if (mode == "throughput") {
-    std::ifstream in(texts_path);
-    if (!in) {
+  } else if (mode == "dump") {
+    std::vector<std::string> texts;
+    if (!ReadTexts(texts_path, &texts)) {
       std::cerr << "cannot read " << texts_path << "\n";
       return 1;
     }
+    s = Dump(*e, texts, out_path, &r);
+  } else if (mode == "throughput") {
     std::vector<std::string> texts;
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty()) texts.push_back(nlohmann::json::parse(line).get<std::string>());
+    if (!ReadTexts(texts_path, &texts)) {
+      std::cerr << "cannot read " << texts_path << "\n";
+      return 1;
     }
     s = e->Embed(std::vector<std::string>(texts.begin(), texts.begin() + std::min<size_t>(32, texts.size())), &out);
     auto a = Clock::now();

@@ -14,6 +14,7 @@
 #include "index/huge_alloc.h"
 #include "index/index_source.h"
 #include "index/simd.h"
+#include "index/simd_bits.h"
 
 namespace rekall {
 namespace {
@@ -87,6 +88,9 @@ void ScanPart(const ScanPlan& p, size_t b, size_t e, const void* base, size_t ro
   }
 }
 
+// What a search scans before the exact float32 scores (Quantization).
+enum class PreScan { kNone, kInt8, kBits };
+
 // Filter with strings replaced by dictionary ids.
 struct CompiledFilter {
   uint32_t type = kNone, project = kNone, status = kNone;
@@ -97,7 +101,9 @@ struct CompiledFilter {
 class BruteForceIndex final : public index_internal::BackendBase {
  public:
   BruteForceIndex(sqlite3* db, const IndexOptions& o)
-      : BackendBase(db, o), qstride_(RoundUp(size_t(o.dim), simd::kInt8Lanes)) {
+      : BackendBase(db, o),
+        qstride_(RoundUp(size_t(o.dim), simd::kInt8Lanes)),
+        bwords_(RoundUp(size_t(o.dim), 64) / 64) {
     threads_ = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   }
 
@@ -149,6 +155,8 @@ class BruteForceIndex final : public index_internal::BackendBase {
     decltype(mat_)().swap(mat_);
     decltype(qmat_)().swap(qmat_);
     decltype(qscale_)().swap(qscale_);
+    decltype(codes_)().swap(codes_);
+    decltype(bmean_)().swap(bmean_);
     decltype(ids_)().swap(ids_);
     decltype(type_)().swap(type_);
     decltype(project_)().swap(project_);
@@ -186,6 +194,7 @@ class BruteForceIndex final : public index_internal::BackendBase {
       status_.push_back(0);
       tags_.emplace_back();
       if (q_ready_) qmat_.resize(qmat_.size() + qstride_, 128);
+      if (bits_ready_) codes_.resize(CodeWords(ids_.size()), 0);
     }
     std::memcpy(&mat_[size_t(row) * stride_], unit, sizeof(float) * dim_);
     type_[row] = Intern(m.type);
@@ -202,6 +211,11 @@ class BruteForceIndex final : public index_internal::BackendBase {
       // refit once they stop being rare.
       if (q_clamped_ > ids_.size() / 100 + 16) q_ready_ = false;
     }
+    if (bits_ready_) {
+      EncodeRow(row);
+      // The mean was fitted to far fewer rows: refit at the next search.
+      if (ids_.size() > 2 * bits_fit_rows_ + 1000) bits_ready_ = false;
+    }
   }
 
   // Swap-remove: the last row moves into the hole so the matrix stays dense.
@@ -214,6 +228,7 @@ class BruteForceIndex final : public index_internal::BackendBase {
     if (row != last) {
       std::memcpy(&mat_[size_t(row) * stride_], &mat_[size_t(last) * stride_], sizeof(float) * stride_);
       if (q_ready_) std::memcpy(&qmat_[size_t(row) * qstride_], &qmat_[size_t(last) * qstride_], qstride_);
+      if (bits_ready_) MoveCode(last, row);
       ids_[row] = std::move(ids_[last]);
       type_[row] = type_[last];
       project_[row] = project_[last];
@@ -224,6 +239,7 @@ class BruteForceIndex final : public index_internal::BackendBase {
     ids_.pop_back();
     mat_.resize(mat_.size() - stride_);
     if (q_ready_) qmat_.resize(qmat_.size() - qstride_);
+    if (bits_ready_) codes_.resize(CodeWords(ids_.size()));
     type_.pop_back();
     project_.pop_back();
     status_.pop_back();
@@ -242,6 +258,8 @@ class BruteForceIndex final : public index_internal::BackendBase {
     qmat_.clear();
     q_ready_ = false;
     q_clamped_ = 0;
+    codes_.clear();
+    bits_ready_ = false;
   }
 
   Status RebuildLocked(size_t* loaded, size_t* skipped) {
@@ -409,13 +427,16 @@ class BruteForceIndex final : public index_internal::BackendBase {
     return Status::OK();
   }
 
-  bool UseQuantized() const {
+  PreScan ChoosePreScan() const {
     switch (opts_.quantization) {
-      case Quantization::kNone: return false;
-      case Quantization::kInt8: return true;
-      case Quantization::kAuto: return ids_.size() >= opts_.quantize_threshold;
+      case Quantization::kNone: return PreScan::kNone;
+      case Quantization::kInt8: return PreScan::kInt8;
+      case Quantization::kBits: return PreScan::kBits;
+      case Quantization::kAuto:
+        if (ids_.size() >= opts_.bits_threshold) return PreScan::kBits;
+        return ids_.size() >= opts_.quantize_threshold ? PreScan::kInt8 : PreScan::kNone;
     }
-    return false;
+    return PreScan::kNone;
   }
 
   // Per-dimension symmetric scale fitted to the data: real embeddings have a
@@ -448,6 +469,49 @@ class BruteForceIndex final : public index_internal::BackendBase {
       d[j] = uint8_t(int(x) + 128);
     }
     if (clamped) ++q_clamped_;
+  }
+
+  // 64-bit words of codes_ for n rows: whole blocks (simd_bits.h).
+  size_t CodeWords(size_t n) const {
+    return RoundUp(n, simd::kBitBlockRows) * bwords_;
+  }
+
+  // Word w of the code of v: bit b is 1 when v[64w + b] > the mean of that
+  // dimension; padding bits are 0.
+  uint64_t CodeWord(const float* v, size_t w) const {
+    uint64_t x = 0;
+    const int end = std::min(dim_, int(64 * w + 64));
+    for (int j = int(64 * w); j < end; ++j) x |= uint64_t(v[j] > bmean_[j]) << (j % 64);
+    return x;
+  }
+
+  void EncodeRow(uint32_t row) {
+    const float* v = &mat_[size_t(row) * stride_];
+    for (size_t w = 0; w < bwords_; ++w) codes_[simd::BitWordIndex(row, w, bwords_)] = CodeWord(v, w);
+  }
+
+  void MoveCode(uint32_t from, uint32_t to) {
+    for (size_t j = 0; j < bwords_; ++j) {
+      codes_[simd::BitWordIndex(to, j, bwords_)] = codes_[simd::BitWordIndex(from, j, bwords_)];
+    }
+  }
+
+  // MiniLM vectors are far from centred (a common direction): thresholding
+  // raw values at 0 would leave many bits nearly constant. The per-dimension
+  // mean splits each dimension where the data is.
+  void BuildBitsLocked() {
+    const size_t n = ids_.size();
+    std::vector<double> sum(dim_, 0.0);
+    for (size_t i = 0; i < n; ++i) {
+      const float* r = &mat_[i * stride_];
+      for (int j = 0; j < dim_; ++j) sum[j] += r[j];
+    }
+    bmean_.assign(dim_, 0.0f);
+    for (int j = 0; j < dim_; ++j) bmean_[j] = n ? float(sum[j] / double(n)) : 0.0f;
+    codes_.assign(CodeWords(n), 0);
+    for (size_t i = 0; i < n; ++i) EncodeRow(uint32_t(i));
+    bits_fit_rows_ = n;
+    bits_ready_ = true;
   }
 
   bool CompileFilter(const Filter& f, CompiledFilter* cf) const {
@@ -487,6 +551,12 @@ class BruteForceIndex final : public index_internal::BackendBase {
   // exact float32 score.
   void QuantizedTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk, size_t rescore,
                            std::vector<Cand>* top);
+  // The `rescore` nearest by Hamming distance of the 1-bit codes, then the
+  // kk best of those by exact float32 score.
+  void BitsTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk, size_t rescore,
+                      std::vector<Cand>* top);
+  // The kk best of the candidate rows by exact float32 score.
+  void RescoreLocked(const std::vector<float>& q, const std::vector<ICand>& cands, size_t kk, std::vector<Cand>* top);
 
   // Runs scan(begin, end, &partial) over [0, m) split across threads when m
   // is large, then keeps the `keep` best of the partial results by `better`.
@@ -516,6 +586,7 @@ class BruteForceIndex final : public index_internal::BackendBase {
   }
 
   const size_t qstride_;  // dim_ rounded up to the int8 SIMD lanes
+  const size_t bwords_;   // 64-bit words of a 1-bit code: dim_ / 64 rounded up
   int threads_;
   // The float scan kernel: the best level's until the matrix is large
   // enough for the choice to matter, then the one measured fastest on it
@@ -536,6 +607,12 @@ class BruteForceIndex final : public index_internal::BackendBase {
   std::vector<uint8_t, index_internal::HugePageAllocator<uint8_t>> qmat_;
   std::vector<float> qscale_;  // per dimension
   size_t q_clamped_ = 0;
+
+  bool bits_ready_ = false;
+  // 1-bit codes, block-laid (simd::BitWordIndex): bwords_ * 8 bytes a row.
+  std::vector<uint64_t, index_internal::HugePageAllocator<uint64_t>> codes_;
+  std::vector<float> bmean_;  // per dimension: the threshold of each bit
+  size_t bits_fit_rows_ = 0;  // rows when bmean_ was fitted
 
   bool stale_ = false;
   bool fp_dirty_ = false;
@@ -558,8 +635,12 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
   if (!PlanScanLocked(f, &plan)) return Status::OK();  // nothing matches
   const size_t kk = std::min(plan.matching, size_t(k));
   const size_t rescore = std::max<size_t>(kk * size_t(std::max(1, opts_.rescore_factor)), kk + 32);
+  const size_t bits_rescore = std::max(opts_.bits_candidates, kk * 20);
+  const PreScan pre = ChoosePreScan();
   std::vector<Cand> top;
-  if (UseQuantized() && plan.matching > rescore) {
+  if (pre == PreScan::kBits && plan.matching > bits_rescore) {
+    BitsTopKLocked(q, plan, kk, bits_rescore, &top);
+  } else if (pre == PreScan::kInt8 && plan.matching > rescore) {
     QuantizedTopKLocked(q, plan, kk, rescore, &top);
   } else {
     FloatTopKLocked(q, plan, kk, &top);
@@ -634,13 +715,50 @@ void BruteForceIndex::QuantizedTopKLocked(const std::vector<float>& q, const Sca
   };
   std::vector<ICand> cands;
   ParallelTopK<ICand>(p.span, rescore, iscan, ibetter, &cands);
-  // Exact float32 rescoring of the candidates decides the final order.
+  RescoreLocked(q, cands, kk, top);
+}
+
+void BruteForceIndex::BitsTopKLocked(const std::vector<float>& q, const ScanPlan& p, size_t kk, size_t rescore,
+                                     std::vector<Cand>* top) {
+  if (!bits_ready_) BuildBitsLocked();
+  if (q_ready_) {  // kAuto moved past bits_threshold: the int8 matrix is no longer read
+    decltype(qmat_)().swap(qmat_);
+    q_ready_ = false;
+  }
+  std::vector<uint64_t> qw(bwords_);
+  for (size_t w = 0; w < bwords_; ++w) qw[w] = CodeWord(q.data(), w);
+  const simd::BitKernels& kern = simd::BestBits();
+  // Fewer differing bits is nearer; rows in increasing order break ties.
+  auto hbetter = [](const ICand& a, const ICand& b) { return a.s < b.s || (a.s == b.s && a.row < b.row); };
+  auto hscore = [&](size_t row, size_t count, int32_t* out) {
+    kern.hamming_rows(qw.data(), codes_.data(), bwords_, row, count, out);
+  };
+  auto hscan = [&](size_t b, size_t e, std::vector<ICand>* h) {
+    // A sparse plan prefetches the row's block (its words are 64 bytes apart).
+    ScanPart<ICand, int32_t>(p, b, e, codes_.data(), bwords_ * sizeof(uint64_t), 4, hscore, rescore, hbetter, h);
+  };
+  std::vector<ICand> cands;
+  ParallelTopK<ICand>(p.span, rescore, hscan, hbetter, &cands);
+  RescoreLocked(q, cands, kk, top);
+}
+
+void BruteForceIndex::RescoreLocked(const std::vector<float>& q, const std::vector<ICand>& cands, size_t kk,
+                                    std::vector<Cand>* top) {
+  // Exact float32 rescoring of the candidates decides the final order. The
+  // rows are scattered: fetch the row a few candidates ahead.
+  const simd::Kernels& kern = simd::Best();
   auto better = [this](const Cand& a, const Cand& b) { return Better(a, b); };
+  constexpr size_t kAhead = 4;
+  const size_t row_bytes = stride_ * sizeof(float);
   top->reserve(kk + 1);
-  for (const ICand& c : cands) {
+  for (size_t i = 0; i < cands.size(); ++i) {
+    if (i + kAhead < cands.size()) {
+      const char* next = reinterpret_cast<const char*>(&mat_[size_t(cands[i + kAhead].row) * stride_]);
+      for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(next + off);
+    }
     float sc;
-    kern.dot_rows(q.data(), &mat_[size_t(c.row) * stride_], stride_, 1, &sc);
-    PushTopK(top, kk, Cand{sc, c.row}, better);
+    kern.dot_rows(q.data(), &mat_[size_t(cands[i].row) * stride_], stride_, 1, &sc);
+    PushTopK(top, kk, Cand{sc, cands[i].row}, better);
   }
 }
 
