@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <bit>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "util/our_embeddings.h"
@@ -109,6 +111,11 @@ std::string SourceFingerprint(sqlite3* db) {
   }
   static std::atomic<uint64_t> unique{0};
   return "unknown:" + std::to_string(++unique);
+}
+
+int64_t FingerprintSummaryRows(const std::string& fp) {
+  if (fp.empty() || !std::isdigit(static_cast<unsigned char>(fp[0]))) return -1;
+  return std::strtoll(fp.c_str(), nullptr, 10);
 }
 
 }  // namespace rekall::index_internal

@@ -52,4 +52,8 @@ Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const S
 // errs towards rebuilding.
 std::string SourceFingerprint(sqlite3* db);
 
+// The number of summary embeddings a fingerprint counted (its first field),
+// -1 for an unknown schema's.
+int64_t FingerprintSummaryRows(const std::string& fp);
+
 }  // namespace rekall::index_internal
