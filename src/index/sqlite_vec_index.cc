@@ -49,12 +49,17 @@ constexpr const char* kLayoutRow = "embeddings_vec.layout";
 constexpr const char* kCodeRow = "embeddings_vec.code";
 // vec0 refuses k above 4096; larger requests take the exact path.
 constexpr int kVecMaxK = 4096;
-// vec0 hands back the best rescore_factor * max(k, kMinRescoreK) codes
-// (200 at k = 10 and the default factor 20), rescored exactly. Measured on
-// real MiniLM vectors (SciFact: 5,183 abstracts, 300 claims as queries),
-// recall against the exact top k: k = 10 from 200: 0.9987 (from 100: 0.995);
-// k = 1 from 20: 0.993, from 100: 1.0, hence the floor.
-constexpr int kMinRescoreK = 5;
+// vec0 hands back the best vec_candidates_per_k * max(k, kMinK) codes (96
+// for k <= 16 at the default 6, 300 for hybrid search's 50), rescored
+// exactly. vec0 selects its top k' in O(rows * k') (at 10K
+// rows, load 8: 2 ms of Hamming distances, then ~0.1 ms per candidate), so
+// k' is the cost, and the fewest that keep recall >= 0.99 are used.
+// Measured on real MiniLM vectors, recall against the exact top k
+// (bench/index/RESULTS.md): SciFact (5,183 abstracts, 300 claims) k = 10
+// from 100: 0.995, k = 1 from 20: 0.993 and from 100: 1.0; a 32K mixed
+// corpus, k = 10 from 60: 0.987, from 100: 0.996; k = 50 (hybrid search's
+// depth) from 300: 0.990.
+constexpr int kMinK = 16;
 
 std::string Lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -152,7 +157,10 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     std::string fp = index_internal::SourceFingerprint(db_);
     if (CodeOutgrown(fp) && sqlite3_get_autocommit(db_)) {
       s = RefitLocked(dv);
-      if (s.ok() || !CanAnswerBehind(s)) return s;
+      if (!s.ok() && !CanAnswerBehind(s)) return s;
+      // Done, or under way (searches score the sources until it completes);
+      // a file we cannot write keeps its table and code.
+      if (s.ok() || phase_ != Phase::kReady) return Status::OK();
     }
     if (fp != stored) {
       s = ReconcileLocked(&fp);
@@ -287,12 +295,16 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return Status::OK();
   }
 
+  int64_t Candidates(int k) const {
+    return int64_t(std::max(1, opts_.vec_candidates_per_k)) * std::max(k, kMinK);
+  }
+
   // The code was fitted to fewer than half the vectors there are now (a base
   // that started small): worth fitting again. A base no larger than the
   // fewest candidates has every row rescored anyway.
   bool CodeOutgrown(const std::string& fp) const {
     const int64_t rows = index_internal::FingerprintSummaryRows(fp);
-    return rows > int64_t(opts_.rescore_factor) * kMinRescoreK && rows >= 2 * std::max<int64_t>(1, code_.fitted_rows());
+    return rows > Candidates(1) && rows >= 2 * std::max<int64_t>(1, code_.fitted_rows());
   }
 
   // Re-creates embeddings_vec with a code fitted to today's vectors, by the
@@ -873,13 +885,13 @@ class SqliteVecIndex final : public index_internal::BackendBase {
 
   // The best candidates by Hamming distance between codes, with the
   // filters applied inside vec0, rescored exactly: the top k of those.
-  // How many candidates: see kMinRescoreK. A base (or the rows a filter
+  // How many candidates: see kMinK. A base (or the rows a filter
   // keeps) no larger than that is ranked exactly.
   Status KnnLocked(const std::vector<float>& q, int k, const Filter& f, std::vector<Scored>* out) {
     Stmt* st = nullptr;
     Status s = KnnStatementLocked(f, &st);
     if (!s.ok()) return s;
-    const int64_t fetch = std::min<int64_t>(kVecMaxK, int64_t(opts_.rescore_factor) * std::max(k, kMinRescoreK));
+    const int64_t fetch = std::min<int64_t>(kVecMaxK, Candidates(k));
     st->Reset();
     st->BindBlob(1, Encode(q.data()), size_t(code_.bytes()));
     st->Bind(2, fetch);

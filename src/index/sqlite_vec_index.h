@@ -6,9 +6,9 @@
 // bytes at 384-d, not a second float32 copy of 1,536: a 10K-entry file
 // shrinks from 1.48x to about 1.05x Rekall's own); vec0 ranks the codes by
 // Hamming distance, filters applied inside it, and the best
-// rescore_factor * max(k, 5) are rescored exactly from the embeddings
-// table. Approximate past that many rows: recall@10 0.999 against the exact
-// top 10 on real MiniLM vectors (bench/index/RESULTS.md).
+// vec_candidates_per_k * max(k, 16) are rescored exactly from the
+// embeddings table. Approximate past that many rows: recall@10 0.995
+// against the exact top 10 on real MiniLM vectors (bench/index/RESULTS.md).
 // It also keeps rows in a table rekall_index_state(name, value): under
 // "embeddings_vec", the fingerprint of the source tables embeddings_vec was
 // last synchronised with, so changes made while no index was open are

@@ -59,7 +59,8 @@ struct IndexOptions {
   size_t parallel_threshold = 50000;   // brute: rows before the scan is split
   Quantization quantization = Quantization::kAuto;
   size_t quantize_threshold = 100000;  // brute: see Quantization::kAuto
-  int rescore_factor = 20;             // rescored: brute int8 factor*k; sqlite-vec factor*max(k, 5)
+  int rescore_factor = 20;             // brute int8: rescore factor*k candidates
+  int vec_candidates_per_k = 6;        // sqlite-vec: rescore the best this*max(k, 16) codes
   // Before each Search, check PRAGMA data_version and resynchronise if another
   // connection changed the embeddings/entries/tags tables.
   bool auto_refresh = true;
