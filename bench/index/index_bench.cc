@@ -383,7 +383,7 @@ int main(int argc, char** argv) {
       sqlite3_stmt* raw = nullptr;
       sqlite3_prepare_v2(db, "SELECT entry_id, distance FROM embeddings_vec WHERE embedding MATCH vec_bit(?1) AND k = ?2",
                          -1, &raw, nullptr);
-      const int cands = std::max(5, k) * o.rescore_factor;
+      const int cands = std::max(16, k) * o.vec_candidates_per_k;
       std::vector<unsigned char> code(3 * kDim / 8);
       l = Time(queries, [&](int i) {
         std::fill(code.begin(), code.end(), 0);
