@@ -6,7 +6,9 @@ interleaved in the same run, e.g. the checkout's and an installed wheel's:
 
 The base is made with the first binary: entries through `import --no-embed`,
 random unit summary vectors written straight into the embeddings table (as
-bench/engine does), then `index status` builds the vec0 table.
+bench/engine does); each binary then gets its own copy, whose vec0 table it
+builds (`index status`): two binaries of different vec0 layouts would
+otherwise rebuild the table at every turn.
 """
 
 import argparse
@@ -41,7 +43,13 @@ def make_base(rekall: str, db: str, n: int) -> None:
     con.executemany("INSERT INTO embeddings VALUES (?,?,?,?,?,?,?)", rows)
     con.commit()
     con.close()
-    subprocess.run([rekall, "--db", db, "--quiet", "index", "status"], check=True, stdout=subprocess.DEVNULL)
+
+
+def index_copy(rekall: str, db: str, copy: str) -> None:
+    con = sqlite3.connect(db)
+    con.execute("VACUUM INTO ?", (copy,))
+    con.close()
+    subprocess.run([rekall, "--db", copy, "--quiet", "index", "status"], check=True, stdout=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -56,12 +64,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "knowledge.db")
         make_base(a.first, db, a.entries)
+        dbs = {a.first: os.path.join(tmp, "first.db"), a.second: os.path.join(tmp, "second.db")}
+        for b, copy in dbs.items():
+            index_copy(b, db, copy)
         times = {a.first: [], a.second: []}
         for i in range(a.reps):
             order = [a.first, a.second] if i % 2 == 0 else [a.second, a.first]
             for b in order:
                 t0 = time.perf_counter()
-                subprocess.run([b, "--db", db, "--quiet", "search", "--backend", "sqlite-vec", QUERIES[i % 3]],
+                subprocess.run([b, "--db", dbs[b], "--quiet", "search", "--backend", "sqlite-vec", QUERIES[i % 3]],
                                check=True, stdout=subprocess.DEVNULL, env=env, cwd=tmp)
                 times[b].append((time.perf_counter() - t0) * 1000)
     for b, t in times.items():

@@ -104,4 +104,8 @@ Status ReadRowids(sqlite3* db, const char* table, std::vector<int64_t>* sorted);
 // errs towards rebuilding.
 std::string SourceFingerprint(sqlite3* db);
 
+// The number of summary embeddings a fingerprint counted (its first field),
+// -1 for an unknown schema's.
+int64_t FingerprintSummaryRows(const std::string& fp);
+
 }  // namespace rekall::index_internal

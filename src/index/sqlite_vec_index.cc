@@ -13,12 +13,14 @@
 #include <unordered_map>
 
 #include "index/backend_base.h"
+#include "index/bit_code.h"
 #include "index/index_source.h"
 #include "index/simd.h"
 
 namespace rekall {
 namespace {
 
+using index_internal::ThermometerCode;
 using index_internal::ToUnit;
 using sqlite::Stmt;
 
@@ -37,11 +39,27 @@ constexpr const char* kStateTable = "rekall_index_state";
 // fingerprint of a complete table (an older rekall reading "building..."
 // sees a mismatch and reconciles, which completes the table too).
 constexpr const char* kBuildingPrefix = "building\x1f";
+// The layout of embeddings_vec, in rekall_index_state under kLayoutRow:
+//   1 (implicit, no row): float[dim], ranked by L2 (before 2026-11-30);
+//   2: bit[3 * dim], the ThermometerCode of each unit vector (bit_code.h),
+//      ranked by Hamming distance, its thresholds under kCodeRow.
+// A table of another layout is re-created by the batch build.
+constexpr int kLayoutVersion = 2;
+constexpr const char* kLayoutRow = "embeddings_vec.layout";
+constexpr const char* kCodeRow = "embeddings_vec.code";
 // vec0 refuses k above 4096; larger requests take the exact path.
 constexpr int kVecMaxK = 4096;
-// Float error margin of vec0's L2 distance turned into a cosine: candidates
-// within it of the k-th score are fetched too, so ranks never depend on it.
-constexpr float kScoreSlack = 1e-4f;
+// vec0 hands back the best vec_candidates_per_k * max(k, kMinK) codes (96
+// for k <= 16 at the default 6, 300 for hybrid search's 50), rescored
+// exactly. vec0 selects its top k' in O(rows * k') (at 10K
+// rows, load 8: 2 ms of Hamming distances, then ~0.1 ms per candidate), so
+// k' is the cost, and the fewest that keep recall >= 0.99 are used.
+// Measured on real MiniLM vectors, recall against the exact top k
+// (bench/index/RESULTS.md): SciFact (5,183 abstracts, 300 claims) k = 10
+// from 100: 0.995, k = 1 from 20: 0.993 and from 100: 1.0; a 32K mixed
+// corpus, k = 10 from 60: 0.987, from 100: 0.996; k = 50 (hybrid search's
+// depth) from 300: 0.990.
+constexpr int kMinK = 16;
 
 std::string Lower(std::string s) {
   for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -137,6 +155,13 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       return Status::OK();
     }
     std::string fp = index_internal::SourceFingerprint(db_);
+    if (CodeOutgrown(fp) && sqlite3_get_autocommit(db_)) {
+      s = RefitLocked(dv);
+      if (!s.ok() && !CanAnswerBehind(s)) return s;
+      // Done, or under way (searches score the sources until it completes);
+      // a file we cannot write keeps its table and code.
+      if (s.ok() || phase_ != Phase::kReady) return Status::OK();
+    }
     if (fp != stored) {
       s = ReconcileLocked(&fp);
       if (!s.ok()) return s;
@@ -152,8 +177,11 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     if (!s.ok()) return s;
     std::lock_guard<std::mutex> l(mu_);
     fp_dirty_ = true;
+    bool ours = false;
+    s = TableIsOursLocked(&ours);
+    if (!s.ok()) return s;
     // No table of ours yet: the build will read this row from the sources.
-    if (phase_ == Phase::kAbsent) return Status::OK();
+    if (!ours) return Status::OK();
     sqlite::Savepoint sp;
     s = sp.Begin(db_, kSavepoint);
     if (!s.ok()) return s;
@@ -249,33 +277,92 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   }
 
  private:
+  // Whether embeddings_vec is ours to write, reading again (with the code)
+  // what another connection may have changed since we last looked: a
+  // rebuild with a code fitted anew, or a rekall of layout 1 re-creating its
+  // float table (a row of ours would not fit in it).
+  Status TableIsOursLocked(bool* ours) {
+    int64_t dv = 0;
+    Status s = sqlite::DataVersion(db_, &dv);
+    if (!s.ok()) return s;
+    Phase ph = phase_;
+    if (dv != data_version_) {
+      std::string stored;
+      s = ReadPhase(&ph, &stored);
+      if (!s.ok()) return s;
+    }
+    *ours = ph != Phase::kAbsent && phase_ != Phase::kAbsent;
+    return Status::OK();
+  }
+
+  int64_t Candidates(int k) const {
+    return int64_t(std::max(1, opts_.vec_candidates_per_k)) * std::max(k, kMinK);
+  }
+
+  // The code was fitted to fewer than half the vectors there are now (a base
+  // that started small): worth fitting again. A base no larger than the
+  // fewest candidates has every row rescored anyway.
+  bool CodeOutgrown(const std::string& fp) const {
+    const int64_t rows = index_internal::FingerprintSummaryRows(fp);
+    return rows > Candidates(1) && rows >= 2 * std::max<int64_t>(1, code_.fitted_rows());
+  }
+
+  // Re-creates embeddings_vec with a code fitted to today's vectors, by the
+  // batch build (as for a new layout).
+  Status RefitLocked(int64_t dv) {
+    data_version_ = dv;
+    force_new_build_ = true;
+    Status s = ContinueBuildLocked(opts_.build_batches_per_call, nullptr, nullptr);
+    force_new_build_ = false;
+    return s;
+  }
+
   // Catching embeddings_vec up with another connection's commit needs the
   // write lock: on a read-only connection (or while another process holds
   // the lock past the busy timeout) answers come from the source tables,
   // which are always current, and the catch-up is retried next time.
   static bool CanAnswerBehind(const Status& s) { return s.code() == Code::kIOError || s.code() == Code::kBusy; }
 
+  int CodeBits() const { return ThermometerCode(dim_).bits(); }
+
   std::string CreateSql() const {
-    return std::string("CREATE VIRTUAL TABLE ") + kTable + " USING vec0(entry_id TEXT PRIMARY KEY, embedding float[" +
-           std::to_string(dim_) + "], type text, project text, status text)";
+    return std::string("CREATE VIRTUAL TABLE ") + kTable + " USING vec0(entry_id TEXT PRIMARY KEY, embedding bit[" +
+           std::to_string(CodeBits()) + "], type text, project text, status text)";
   }
 
-  // An older embeddings_vec (e.g. Rekall's, without metadata columns) or
-  // one of another dimension is re-created: it is derived data.
+  // An older embeddings_vec (e.g. Rekall's, without metadata columns, or
+  // ours of layout 1) or one of another dimension is re-created: it is
+  // derived data.
   bool ShapeMatches(const std::string& sql) const {
     for (std::string part : {std::string("using vec0"), std::string("entry_id text primary key"),
-                             "float[" + std::to_string(dim_) + "]", std::string("type text"),
+                             "bit[" + std::to_string(CodeBits()) + "]", std::string("type text"),
                              std::string("project text"), std::string("status text")}) {
       if (sql.find(part) == std::string::npos) return false;
     }
     return true;
   }
 
-  std::string StoredFingerprint() {
+  // The value of a rekall_index_state row; false when absent (or no table).
+  bool ReadStateRow(const char* name, std::string* value) {
     Stmt st;
-    if (!st.Prepare(db_, std::string("SELECT value FROM ") + kStateTable + " WHERE name = ?1").ok()) return "";
-    st.Bind(1, kTable);
-    return st.Step() == SQLITE_ROW ? st.Text(0) : "";
+    if (!st.Prepare(db_, std::string("SELECT value FROM ") + kStateTable + " WHERE name = ?1").ok()) return false;
+    st.Bind(1, name);
+    if (st.Step() != SQLITE_ROW) return false;
+    const char* p = static_cast<const char*>(st.Blob(0));
+    value->assign(p ? p : "", size_t(st.Bytes(0)));
+    return true;
+  }
+
+  std::string StoredFingerprint() {
+    std::string v;
+    return ReadStateRow(kTable, &v) ? v : "";
+  }
+
+  // The code embeddings_vec was written with, if its layout is ours.
+  bool ReadCode(ThermometerCode* code) {
+    std::string layout, blob;
+    return ReadStateRow(kLayoutRow, &layout) && layout == std::to_string(kLayoutVersion) &&
+           ReadStateRow(kCodeRow, &blob) && ThermometerCode::Parse(blob.data(), int(blob.size()), dim_, code);
   }
 
   // Best effort: a read-only database simply reconciles at every open.
@@ -305,20 +392,28 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return Run(std::string("CREATE TABLE IF NOT EXISTS ") + kStateTable + "(name TEXT PRIMARY KEY, value TEXT)");
   }
 
-  Status WriteState(const std::string& v) {
+  Status WriteState(const std::string& v) { return WriteStateRow(kTable, v, false); }
+
+  // blob: stored as a BLOB (the code's thresholds), else as TEXT.
+  Status WriteStateRow(const char* name, const std::string& v, bool blob) {
     Status s = CreateStateTable();
     if (!s.ok()) return s;
     Stmt st;
     s = st.Prepare(db_, std::string("INSERT OR REPLACE INTO ") + kStateTable + "(name, value) VALUES (?1, ?2)");
     if (!s.ok()) return s;
-    st.Bind(1, kTable);
-    st.Bind(2, v);
+    st.Bind(1, name);
+    if (blob) {
+      st.BindBlob(2, v.data(), v.size());
+    } else {
+      st.Bind(2, v);
+    }
     return st.Run("writing " + std::string(kStateTable));
   }
 
-  // kAbsent: no embeddings_vec, or one of another shape (not ours to use);
-  // kBuilding: ours, being built; kReady: ours and complete (*stored = the
-  // fingerprint it was last synchronised with, "" if unknown).
+  // kAbsent: no embeddings_vec, or one of another shape or layout (not ours
+  // to use); kBuilding: ours, being built; kReady: ours and complete
+  // (*stored = the fingerprint it was last synchronised with, "" if
+  // unknown). Unless kAbsent, code_ is the code its rows were written with.
   Status ReadPhase(Phase* ph, std::string* stored) {
     Stmt st;
     Status s = st.Prepare(db_, "SELECT sql FROM sqlite_master WHERE name = ?1");
@@ -328,7 +423,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     if (st.Step() == SQLITE_ROW) sql = Lower(st.Text(0));
     st.Finalize();  // a running statement would block DROP TABLE
     *stored = StoredFingerprint();
-    if (sql.empty() || !ShapeMatches(sql)) {
+    if (sql.empty() || !ShapeMatches(sql) || !ReadCode(&code_)) {
       *ph = Phase::kAbsent;
     } else {
       *ph = IsBuilding(*stored) ? Phase::kBuilding : Phase::kReady;
@@ -399,6 +494,13 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   // ids already present (written by Upsert since the build began: current),
   // and moves the cursor; after the last batch, marks the table complete.
   Status BuildBatchLocked(size_t* loaded, size_t* skipped) {
+    const ThermometerCode before = code_;
+    Status s = BuildBatchTxLocked(loaded, skipped);
+    if (!s.ok()) code_ = before;  // rolled back with the batch
+    return s;
+  }
+
+  Status BuildBatchTxLocked(size_t* loaded, size_t* skipped) {
     sqlite::Transaction t;
     Status s = t.Begin(db_, "starting a build batch of " + std::string(kTable));
     if (!s.ok()) return s;
@@ -445,11 +547,9 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   // changed by nobody's writes but ours.
   Status StartBatchLocked(Phase ph, const std::string& stored, int64_t dv, Batch* batch) {
     if (ph == Phase::kAbsent || force_new_build_) {
-      FinalizeStatementsLocked();  // ours on the old table go before it is dropped
-      Status s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
-      if (s.ok()) s = Run(CreateSql());
-      if (!s.ok()) return s;
       batch->fp_now = index_internal::SourceFingerprint(db_);
+      Status s = RecreateTableLocked(ph != Phase::kAbsent && !CodeOutgrown(batch->fp_now));
+      if (!s.ok()) return s;
       batch->b.base = batch->fp_now;
       batch->clear_dirty = true;
       return Status::OK();
@@ -468,6 +568,34 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     }
     batch->clear_dirty = true;
     return Status::OK();
+  }
+
+  // Drops embeddings_vec and creates it empty in the current layout, its
+  // code recorded beside it. The code is fitted to the source vectors (one
+  // pass over them) unless keep_code: rebuilding a table of this layout
+  // (index rebuild, vacuum) keeps it, so the same rows rank the same.
+  Status RecreateTableLocked(bool keep_code) {
+    FinalizeStatementsLocked();  // ours on the old table go before it is dropped
+    Status s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
+    if (s.ok()) s = Run(CreateSql());
+    if (s.ok() && !keep_code) s = FitCodeLocked();
+    if (s.ok()) s = WriteStateRow(kLayoutRow, std::to_string(kLayoutVersion), false);
+    if (s.ok()) s = WriteStateRow(kCodeRow, code_.Serialize(), true);
+    return s;
+  }
+
+  Status FitCodeLocked() {
+    index_internal::CodeFitter fit(dim_);
+    std::vector<float> v(dim_);
+    Status s = index_internal::ForEachSourceRow(
+        db_, dim_,
+        [&](const index_internal::SourceRow& r) {
+          if (ToUnit(r.vec, dim_, v.data())) fit.Add(v.data());
+          return Status::OK();
+        },
+        nullptr);
+    if (s.ok()) code_ = fit.Finish();
+    return s;
   }
 
   // The next `limit` source rows after the cursor, in entry_id order.
@@ -569,12 +697,12 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   Status InsertRow(const std::string& id, const float* unit, const EntryMeta& m) {
     if (!ins_.prepared()) {
       Status s = ins_.Prepare(db_, std::string("INSERT INTO ") + kTable +
-                                       "(entry_id, embedding, type, project, status) VALUES (?1, ?2, ?3, ?4, ?5)");
+                                       "(entry_id, embedding, type, project, status) VALUES (?1, vec_bit(?2), ?3, ?4, ?5)");
       if (!s.ok()) return s;
     }
     ins_.Reset();
     ins_.Bind(1, id);
-    ins_.BindBlob(2, unit, sizeof(float) * dim_);
+    ins_.BindBlob(2, Encode(unit), size_t(code_.bytes()));
     // vec0 metadata text columns reject NULL: an absent value is "".
     ins_.Bind(3, m.type);
     ins_.Bind(4, m.project);
@@ -583,17 +711,22 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   }
 
   Status RebuildLocked(size_t* loaded, size_t* skipped) {
+    const ThermometerCode before = code_;
+    Status s = RebuildSavepointLocked(loaded, skipped);
+    if (!s.ok()) code_ = before;  // rolled back with the savepoint
+    return s;
+  }
+
+  Status RebuildSavepointLocked(size_t* loaded, size_t* skipped) {
     int64_t dv = 0;
     Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
     std::string fp = index_internal::SourceFingerprint(db_);
-    FinalizeStatementsLocked();  // ours on the old table go before it is dropped
     {
       sqlite::Savepoint sp;
       s = sp.Begin(db_, kSavepoint);
       if (!s.ok()) return s;
-      s = Run(std::string("DROP TABLE IF EXISTS ") + kTable);
-      if (s.ok()) s = Run(CreateSql());
+      s = RecreateTableLocked(phase_ != Phase::kAbsent && !CodeOutgrown(fp));
       size_t n = 0;
       std::vector<float> v(dim_);
       if (s.ok()) {
@@ -629,7 +762,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   }
 
   // Brings embeddings_vec in line with the source tables, touching only the
-  // rows that differ: compares a hash of (unit vector, type, project, status).
+  // rows that differ: compares a hash of (code, type, project, status).
   // One write scope (BEGIN IMMEDIATE at top level) around the scan and the
   // writes, so no other process inserts the same rows in between (vec0's
   // UNIQUE error, issue 10 #4). At top level the sources' fingerprint is
@@ -648,7 +781,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
         db_, dim_,
         [&](const index_internal::SourceRow& r) {
           if (!ToUnit(r.vec, dim_, v.data())) return Status::OK();
-          const uint64_t h = RowHash(v.data(), sizeof(float) * dim_, r.meta.type, r.meta.project, r.meta.status);
+          const uint64_t h = RowHash(Encode(v.data()), size_t(code_.bytes()), r.meta.type, r.meta.project, r.meta.status);
           auto it = have.find(r.entry_id);
           if (it != have.end()) {
             const bool same = it->second == h;
@@ -724,32 +857,72 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return true;
   }
 
-  // vec0 hands back vectors slowly (~0.25 ms a row in KNN results on this
-  // machine), so candidates are rescored from the embeddings table, looked
-  // up through its UNIQUE(entry_id, embedding_type) index.
-  float SourceScore(const std::vector<float>& q, const std::string& id, float distance) {
-    if (!src_.prepared() &&
-        !src_.Prepare(db_, std::string("SELECT em.vector FROM embeddings em WHERE em.entry_id = ?1 AND ") +
-                               index_internal::SourceWhere())
-             .ok()) {
-      return 1.0f - distance * distance / 2;
+  // The code of a unit vector, in a buffer reused by the next call.
+  const uint8_t* Encode(const float* unit) {
+    code_buf_.resize(size_t(code_.bytes()));
+    code_.Encode(unit, code_buf_.data());
+    return code_buf_.data();
+  }
+
+  // The exact score of a candidate, from the embeddings table (the one
+  // float32 copy of a vector in the file), looked up through its
+  // UNIQUE(entry_id, embedding_type) index. False when its vector is gone
+  // or unusable: the exact path would not rank it either.
+  Status SourceScore(const std::vector<float>& q, const std::string& id, bool* found, float* score) {
+    if (!src_.prepared()) {
+      Status s = src_.Prepare(db_, std::string("SELECT em.vector FROM embeddings em WHERE em.entry_id = ?1 AND ") +
+                                       index_internal::SourceWhere());
+      if (!s.ok()) return s;
     }
     src_.Reset();
     src_.Bind(1, id);
-    float sc;
-    if (src_.Step() != SQLITE_ROW || !Score(q, src_.Blob(0), src_.Bytes(0), &sc)) {
-      sc = 1.0f - distance * distance / 2;  // unit vectors: |a-b|^2 = 2 - 2 cos
-    }
+    const int rc = src_.Step();
+    *found = rc == SQLITE_ROW && Score(q, src_.Blob(0), src_.Bytes(0), score);
+    Status s = rc == SQLITE_ROW ? Status::OK() : src_.Done(rc, "reading embeddings");
     src_.Reset();
-    return sc;
+    return s;
   }
 
+  // The best candidates by Hamming distance between codes, with the
+  // filters applied inside vec0, rescored exactly: the top k of those.
+  // How many candidates: see kMinK. A base (or the rows a filter
+  // keeps) no larger than that is ranked exactly.
   Status KnnLocked(const std::vector<float>& q, int k, const Filter& f, std::vector<Scored>* out) {
+    Stmt* st = nullptr;
+    Status s = KnnStatementLocked(f, &st);
+    if (!s.ok()) return s;
+    const int64_t fetch = std::min<int64_t>(kVecMaxK, Candidates(k));
+    st->Reset();
+    st->BindBlob(1, Encode(q.data()), size_t(code_.bytes()));
+    st->Bind(2, fetch);
+    if (f.type) st->Bind(3, *f.type);
+    if (f.project) st->Bind(4, *f.project);
+    if (f.status) st->Bind(5, *f.status);
+    out->clear();
+    int rc;
+    while ((rc = st->Step()) == SQLITE_ROW) {
+      std::string id = st->Text(0);
+      bool found = false;
+      float score = 0;
+      s = SourceScore(q, id, &found, &score);
+      if (!s.ok()) break;
+      if (found) out->push_back(Scored{score, std::move(id)});
+    }
+    if (s.ok()) s = st->Done(rc, "vec0 KNN query");
+    st->Reset();
+    if (!s.ok()) return s;
+    const size_t kk = std::min(out->size(), size_t(k));
+    std::partial_sort(out->begin(), out->begin() + kk, out->end(), Better);
+    out->resize(kk);
+    return Status::OK();
+  }
+
+  // One statement per combination of filters, kept for reuse.
+  Status KnnStatementLocked(const Filter& f, Stmt** out) {
     const int shape = (f.type ? 1 : 0) | (f.project ? 2 : 0) | (f.status ? 4 : 0);
     std::unique_ptr<Stmt>& st = knn_[shape];
     if (!st) {
-      std::string sql = std::string("SELECT entry_id, distance FROM ") + kTable +
-                        " WHERE embedding MATCH ?1 AND k = ?2";
+      std::string sql = std::string("SELECT entry_id FROM ") + kTable + " WHERE embedding MATCH vec_bit(?1) AND k = ?2";
       if (f.type) sql += " AND type = ?3";
       if (f.project) sql += " AND project = ?4";
       if (f.status) sql += " AND status = ?5";
@@ -760,37 +933,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
         return s;
       }
     }
-    // Fetch a few more than k: vec0 ranks by float L2 distance, and near the
-    // k-th place that order may differ from the exact one. Widen while the
-    // last fetched candidate is (within slack) as good as the k-th.
-    int fetch = std::min(kVecMaxK, k + 16);
-    for (;;) {
-      st->Reset();
-      st->BindBlob(1, q.data(), sizeof(float) * dim_);
-      st->Bind(2, int64_t(fetch));
-      if (f.type) st->Bind(3, *f.type);
-      if (f.project) st->Bind(4, *f.project);
-      if (f.status) st->Bind(5, *f.status);
-      out->clear();
-      float lowest = 2.0f;
-      int rc;
-      while ((rc = st->Step()) == SQLITE_ROW) {
-        std::string id = st->Text(0);
-        float s = SourceScore(q, id, float(st->Double(1)));
-        lowest = std::min(lowest, s);
-        out->push_back(Scored{s, std::move(id)});
-      }
-      Status s = st->Done(rc, "vec0 KNN query");
-      if (!s.ok()) return s;
-      st->Reset();
-      std::sort(out->begin(), out->end(), Better);
-      if (int(out->size()) < fetch) break;  // every matching row was fetched
-      // out->size() == fetch > k: rows not fetched score at most `lowest`.
-      if ((*out)[k - 1].s > lowest + kScoreSlack) break;
-      if (fetch >= kVecMaxK) return ExactLocked(q, k, f, out);
-      fetch = std::min(kVecMaxK, fetch * 4);
-    }
-    if (int(out->size()) > k) out->resize(k);
+    *out = st.get();
     return Status::OK();
   }
 
@@ -844,6 +987,8 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   Stmt del_, ins_, src_, has_, batch_first_, batch_next_;
   std::map<int, std::unique_ptr<Stmt>> knn_;
   std::vector<float> row_;
+  ThermometerCode code_;          // the code embeddings_vec's rows were written with
+  std::vector<uint8_t> code_buf_;  // Encode's
   int64_t data_version_ = 0;
   std::string fingerprint_;
   bool fp_dirty_ = false;

@@ -76,6 +76,7 @@ struct IndexOptions {
   // recall@10 0.990 at 1M and 0.9995 at 100K; 2000 gave 0.998 at 1M for
   // 14 ms p50 instead of 7.7 ms.
   size_t bits_candidates = 1000;
+  int vec_candidates_per_k = 6;        // sqlite-vec: rescore the best this*max(k, 16) codes
   // Before each Search, check PRAGMA data_version and resynchronise if another
   // connection changed the embeddings/entries/tags tables.
   bool auto_refresh = true;
