@@ -350,6 +350,8 @@ Status ReadRowids(sqlite3* db, const char* table, std::vector<int64_t>* sorted) 
   while ((rc = st.Step()) == SQLITE_ROW) sorted->push_back(st.Int(0));
   std::sort(sorted->begin(), sorted->end());
   return st.Done(rc, table);
+}
+
 int64_t FingerprintSummaryRows(const std::string& fp) {
   if (fp.empty() || !std::isdigit(static_cast<unsigned char>(fp[0]))) return -1;
   return std::strtoll(fp.c_str(), nullptr, 10);
