@@ -314,7 +314,11 @@ class BruteForceIndex final : public index_internal::BackendBase {
       return RebuildLocked(nullptr, nullptr);
     // Our own writes since marks_ blur the counts, and rows we wrote have no
     // known rowids: compare rowids, and read those rows again.
-    if (ch.rows_gone || fp_dirty_) s = DropGoneLocked(&ch.touched);
+    if (ch.rows_gone || fp_dirty_) {
+      s = DropGoneLocked(&ch.touched);
+      std::sort(ch.touched.begin(), ch.touched.end());
+      ch.touched.erase(std::unique(ch.touched.begin(), ch.touched.end()), ch.touched.end());
+    }
     if (s.ok()) s = ReadAgainLocked(ch.touched);
     if (!s.ok()) {
       stale_ = true;  // partly applied: reload at the next use
@@ -360,13 +364,17 @@ class BruteForceIndex final : public index_internal::BackendBase {
 
   // Removes the rows whose embeddings or entries row is gone, comparing
   // rowids (no id or vector is read); rows written by this process, whose
-  // rowids are not known, join *again to be read again.
+  // rowids are not known, join *again to be read again, and so do the rows
+  // above the highest known rowids still present: with the highest rows
+  // deleted, a row written since may have reused a rowid at or below the
+  // last maximum seen (a hostile test's delete + INSERT OR REPLACE).
   Status DropGoneLocked(std::vector<std::string>* again) {
     std::vector<int64_t> em, en;
     Status s = index_internal::ReadRowids(db_, "embeddings", &em);
     if (s.ok()) s = index_internal::ReadRowids(db_, "entries", &en);
     if (!s.ok()) return s;
     std::vector<std::string> gone;
+    int64_t top_em = 0, top_en = 0;  // highest known rowids still present
     for (size_t r = 0; r < ids_.size(); ++r) {
       const index_internal::SourceRowids& at = src_[r];
       if (at.embedding == 0) {
@@ -374,10 +382,13 @@ class BruteForceIndex final : public index_internal::BackendBase {
       } else if (!std::binary_search(em.begin(), em.end(), at.embedding) ||
                  !std::binary_search(en.begin(), en.end(), at.entry)) {
         gone.push_back(ids_[r]);
+      } else {
+        top_em = std::max(top_em, at.embedding);
+        top_en = std::max(top_en, at.entry);
       }
     }
     for (const std::string& id : gone) RemoveTrackedLocked(id);
-    return Status::OK();
+    return index_internal::IdsAboveRowids(db_, top_em, top_en, again);
   }
 
   // Reads these entries' source rows again; an id without one is removed.

@@ -168,6 +168,31 @@ TEST_P(CatchUpTest, HighestRowidReused) {
   ExpectEqualsFresh();
 }
 
+// The two highest entries deleted, then another entry's vector replaced
+// alone (INSERT OR REPLACE, as Rekall writes it; updated_at unchanged): the
+// new embeddings row reuses a rowid at or below the last maximum seen.
+TEST_P(CatchUpTest, VectorReplacedIntoARowidFreedByDeletes) {
+  testing::WriteEntryRows(other_, "x1", Vec(6), Meta(1), "2026-02-01");
+  testing::WriteEntryRows(other_, "x2", Vec(7), Meta(2), "2026-02-01");
+  ExpectEqualsFresh();
+  testing::DeleteEntryRows(other_, "x2");
+  testing::DeleteEntryRows(other_, "x1");
+  const std::vector<float> v = Vec(8);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(other_,
+                               "INSERT OR REPLACE INTO embeddings(id, entry_id, embedding_type, vector, dimensions,"
+                               " model_name, created_at) VALUES (?1 || ':summary', ?1, 'summary', ?2, ?3,"
+                               " 'sentence-transformers/all-MiniLM-L6-v2', '')",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  sqlite3_bind_text(st, 1, Id(12).c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(st, 2, v.data(), int(v.size() * sizeof(float)), SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 3, int(v.size()));
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  ExpectEqualsFresh();
+}
+
 TEST_P(CatchUpTest, ManyChanges) {
   Other("BEGIN");
   for (int i = 0; i < 30; ++i) testing::WriteEntryRows(other_, "new" + std::to_string(i), Vec(100 + i), Meta(i), "2026-04-01");

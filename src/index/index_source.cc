@@ -340,6 +340,17 @@ Status FindSourceChanges(sqlite3* db, const SourceMarks& was, const SourceMarks&
   return Status::OK();
 }
 
+Status IdsAboveRowids(sqlite3* db, int64_t embedding, int64_t entry, std::vector<std::string>* ids) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, "SELECT entry_id FROM embeddings WHERE rowid > ?1 UNION SELECT id FROM entries WHERE rowid > ?2");
+  if (!s.ok()) return s;
+  st.Bind(1, embedding);
+  st.Bind(2, entry);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) ids->push_back(st.Text(0));
+  return st.Done(rc, "reading rows written since");
+}
+
 Status ReadRowids(sqlite3* db, const char* table, std::vector<int64_t>* sorted) {
   sorted->clear();
   sqlite::Stmt st;

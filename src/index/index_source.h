@@ -95,6 +95,13 @@ struct SourceChanges {
 };
 Status FindSourceChanges(sqlite3* db, const SourceMarks& was, const SourceMarks& now, SourceChanges* out);
 
+// The entries whose embeddings row has a rowid above `embedding` or whose
+// entries row has one above `entry`: where rows written since can be, once
+// rows were deleted. SQLite gives a new row max(rowid) + 1, so after the
+// highest rows are deleted a new one can reuse a rowid at or below the
+// last maximum seen; it is never below a row that still exists.
+Status IdsAboveRowids(sqlite3* db, int64_t embedding, int64_t entry, std::vector<std::string>* ids);
+
 // Every rowid of `table`, sorted (read from its smallest index).
 Status ReadRowids(sqlite3* db, const char* table, std::vector<int64_t>* sorted);
 
