@@ -263,6 +263,28 @@ TEST_P(CatchUpTest, DetectionNamesOnlyWhatChanged) {
   EXPECT_FALSE(ch.provable);
 }
 
+// The stored form of the marks gives back the marks and the text after
+// them; anything else is no marks.
+TEST(SourceMarksText, RoundTripsAndRejectsOtherText) {
+  index_internal::SourceMarks m;
+  m.schema_version = 7;
+  m.embeddings = {120, 100};
+  m.entries = {130, 99};
+  m.tags = {0, 0};
+  m.fts_max_rowid = -1;
+  m.max_updated = "2026-11-30 07:00:00:x";  // a ':' inside is read by length
+  const std::string text = index_internal::SerializeMarks(m, "100|12|");
+  index_internal::SourceMarks back;
+  std::string tail;
+  ASSERT_TRUE(index_internal::ParseMarks(text, &back, &tail));
+  EXPECT_EQ(back, m);
+  EXPECT_EQ(tail, "100|12|");
+  for (const std::string& bad : {std::string(), std::string("marks2") + text.substr(6), text.substr(0, 20),
+                                 std::string("marks1 1 2 3"), std::string("100|12|")}) {
+    EXPECT_FALSE(index_internal::ParseMarks(bad, &back, &tail)) << bad;
+  }
+}
+
 // An entry rewritten in place with an older updated_at (an import's
 // replace): its new keyword row tells.
 TEST_P(CatchUpTest, RewrittenInPlaceWithOlderUpdatedAt) {
