@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "index/index_source.h"
+#include "index/sqlite_vec_index.h"
 #include "index/index_test_util.h"
 
 namespace rekall {
@@ -65,18 +66,28 @@ class CatchUpTest : public ::testing::TestWithParam<Param> {
     sqlite3_close(other_);
   }
 
-  static std::unique_ptr<VectorIndex> OpenOn(sqlite3* db, IndexBackend b,
-                                             std::function<void(bool, size_t)> catch_up_hook = nullptr) {
+  static IndexOptions Options(IndexBackend b) {
     IndexOptions o;
     o.backend = b;
     o.extension_path = REKALL_TEST_SQLITE_VEC;
     o.vec_candidates_per_k = 4096;  // every row a candidate: exact answers
-    o.catch_up_hook = std::move(catch_up_hook);
     o.dim = kDim;
     o.quantization = Quantization::kNone;  // exact scores on both sides
+    return o;
+  }
+
+  static std::unique_ptr<VectorIndex> OpenOn(sqlite3* db, IndexBackend b) {
     std::unique_ptr<VectorIndex> idx;
     std::string notice;
-    EXPECT_TRUE(OpenVectorIndex(db, o, &idx, &notice).ok());
+    EXPECT_TRUE(OpenVectorIndex(db, Options(b), &idx, &notice).ok());
+    return idx;
+  }
+
+  // A sqlite-vec index on db as OpenVectorIndex makes one, watched by hook.
+  static std::unique_ptr<VectorIndex> OpenVecOn(sqlite3* db, CatchUpHook hook) {
+    std::unique_ptr<VectorIndex> idx;
+    EXPECT_TRUE(LoadSqliteVec(db, REKALL_TEST_SQLITE_VEC, nullptr).ok());
+    EXPECT_TRUE(NewSqliteVecIndex(db, Options(IndexBackend::kSqliteVec), &idx, std::move(hook)).ok());
     return idx;
   }
 
@@ -314,7 +325,7 @@ TEST_P(CatchUpTest, NewSqliteVecProcessReadsOnlyWhatChanged) {
   std::vector<std::pair<bool, size_t>> calls;
   auto hook = [&](bool incremental, size_t entries) { calls.emplace_back(incremental, entries); };
   sqlite3* next = db_.Open();
-  auto reopened = OpenOn(next, IndexBackend::kSqliteVec, hook);
+  auto reopened = OpenVecOn(next, hook);
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_TRUE(calls[0].first);
   // The entry holding a table's highest rowid before may be read again too.
@@ -329,7 +340,7 @@ TEST_P(CatchUpTest, NewSqliteVecProcessReadsOnlyWhatChanged) {
   Other("VACUUM");
   testing::WriteEntryRows(other_, "after", Vec(5), Meta(2), "2026-09-02");
   next = db_.Open();
-  reopened = OpenOn(next, IndexBackend::kSqliteVec, hook);
+  reopened = OpenVecOn(next, hook);
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_FALSE(calls[0].first);
   EXPECT_EQ(calls[0].second, 202u);
@@ -348,7 +359,7 @@ TEST_P(CatchUpTest, SqliteVecDeletionThenAddition) {
   auto hook = [&](bool inc, size_t) { incremental.push_back(inc); };
   testing::DeleteEntryRows(other_, Id(3));
   sqlite3* next = db_.Open();
-  idx_ = OpenOn(next, IndexBackend::kSqliteVec, hook);
+  idx_ = OpenVecOn(next, hook);
   ExpectEqualsFresh();
   testing::WriteEntryRows(other_, "added", Vec(1), Meta(1), "2026-09-01");
   ExpectEqualsFresh();

@@ -128,7 +128,8 @@ enum class Phase { kReady, kBuilding, kAbsent };
 
 class SqliteVecIndex final : public index_internal::BackendBase {
  public:
-  SqliteVecIndex(sqlite3* db, const IndexOptions& o) : BackendBase(db, o) {}
+  SqliteVecIndex(sqlite3* db, const IndexOptions& o, CatchUpHook hook)
+      : BackendBase(db, o), catch_up_hook_(std::move(hook)) {}
 
   ~SqliteVecIndex() override {
     // Our own committed writes moved the source tables; if nobody else
@@ -856,7 +857,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       return InsertRow(r.entry_id, v.data(), r.meta);
     });
     if (!s.ok()) return s;
-    if (opts_.catch_up_hook) opts_.catch_up_hook(true, ch.touched.size());
+    if (catch_up_hook_) catch_up_hook_(true, ch.touched.size());
     *done = true;
     return Status::OK();
   }
@@ -891,7 +892,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       s = DeleteRow(id);
       if (!s.ok()) return s;
     }
-    if (opts_.catch_up_hook) opts_.catch_up_hook(false, read);
+    if (catch_up_hook_) catch_up_hook_(false, read);
     return Status::OK();
   }
 
@@ -1090,6 +1091,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   // read: a row we wrote that another process then deleted would not show
   // in a comparison with them, so the next catch-up compares every row.
   bool marks_behind_ = false;
+  const CatchUpHook catch_up_hook_;
   Phase phase_ = Phase::kReady;
   bool force_new_build_ = false;  // Rebuild: drop and re-create first
   // data_version at our last committed build batch: unchanged at the next
@@ -1147,8 +1149,9 @@ Status LoadSqliteVec(sqlite3* db, const std::string& path, std::string* version)
   return Status::OK();
 }
 
-Status NewSqliteVecIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<VectorIndex>* out) {
-  auto idx = std::make_unique<SqliteVecIndex>(db, opts);
+Status NewSqliteVecIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<VectorIndex>* out,
+                         CatchUpHook catch_up_hook) {
+  auto idx = std::make_unique<SqliteVecIndex>(db, opts, std::move(catch_up_hook));
   Status s = idx->Init();
   if (!s.ok()) return s;
   *out = std::move(idx);

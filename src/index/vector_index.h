@@ -93,10 +93,6 @@ struct IndexOptions {
   // Tests: called inside each build batch's transaction, just before its
   // commit, with the number of rows the batch inserted.
   std::function<void(size_t)> build_batch_hook;
-  // Tests: sqlite-vec, called when a catch-up with the sources is about to
-  // commit, with whether it read only what changed (else every row) and how
-  // many entries it read again.
-  std::function<void(bool incremental, size_t entries)> catch_up_hook;
 };
 
 // All methods are safe to call from several threads, but they use the
