@@ -264,6 +264,46 @@ Status ReadSourceMarks(sqlite3* db, SourceMarks* m) {
   return Status::OK();
 }
 
+// "marks1" and nine integers (the last: the length of max_updated), each
+// after a space, then ':', max_updated and the tail.
+constexpr const char* kMarksVersion = "marks1";
+
+std::string SerializeMarks(const SourceMarks& m, const std::string& tail) {
+  std::string s = kMarksVersion;
+  for (int64_t v : {m.schema_version, m.embeddings.max_rowid, m.embeddings.count, m.entries.max_rowid,
+                    m.entries.count, m.tags.max_rowid, m.tags.count, m.fts_max_rowid, int64_t(m.max_updated.size())}) {
+    s += ' ';
+    s += std::to_string(v);
+  }
+  s += ':';
+  s += m.max_updated;
+  s += tail;
+  return s;
+}
+
+bool ParseMarks(const std::string& text, SourceMarks* m, std::string* tail) {
+  const size_t head = std::strlen(kMarksVersion);
+  if (text.compare(0, head, kMarksVersion) != 0) return false;
+  const char* p = text.c_str() + head;
+  int64_t v[9];
+  for (int64_t& x : v) {
+    if (*p != ' ' || !(std::isdigit(static_cast<unsigned char>(p[1])) || p[1] == '-')) return false;
+    char* end = nullptr;
+    x = std::strtoll(p + 1, &end, 10);
+    p = end;
+  }
+  const size_t at = size_t(p - text.c_str());
+  if (*p != ':' || v[8] < 0 || uint64_t(v[8]) > text.size() - at - 1) return false;
+  m->schema_version = v[0];
+  m->embeddings = TableMark{v[1], v[2]};
+  m->entries = TableMark{v[3], v[4]};
+  m->tags = TableMark{v[5], v[6]};
+  m->fts_max_rowid = v[7];
+  m->max_updated = text.substr(at + 1, size_t(v[8]));
+  *tail = text.substr(at + 1 + size_t(v[8]));
+  return true;
+}
+
 namespace {
 
 // Appends to *ids the first column of every row of `sql`, whose ?1..?5 are

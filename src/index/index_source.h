@@ -80,6 +80,12 @@ struct SourceMarks {
 };
 Status ReadSourceMarks(sqlite3* db, SourceMarks* m);
 
+// The marks as versioned text, for a backend that keeps them in the file
+// (sqlite-vec's state row), followed by `tail`; ParseMarks is false on any
+// other text (then there are no marks) and gives back the tail.
+std::string SerializeMarks(const SourceMarks& m, const std::string& tail);
+bool ParseMarks(const std::string& text, SourceMarks* m, std::string* tail);
+
 // What changed between two readings of the marks, as far as rowids and
 // updated_at prove it.
 struct SourceChanges {

@@ -16,7 +16,11 @@
 // with the build's cursor; the layout version and the code's thresholds
 // (fitted to the vectors when the table is created, again once the base
 // has doubled). A table of another layout (layout 1: float[dim]) is
-// re-created by the batch build.
+// re-created by the batch build. Beside the fingerprint, under
+// "embeddings_vec.marks", where the source tables stood (SourceMarks), so
+// that a catch-up rewrites only the entries changed since (one added row at
+// 100K entries: 10.5 s -> 152 ms, bench/index/RESULTS.md); without them,
+// or when they cannot prove what changed, every row is compared.
 // The build (first open, new shape, Rebuild) commits batches of
 // build_batch_rows rows in entry_id order, skipping ids already present, so
 // an interrupted build resumes where it stopped and never duplicates a row;
@@ -24,6 +28,8 @@
 // (in this process and in any other opening the file).
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -44,6 +50,11 @@ Status ProbeSqliteVec(const std::string& path, std::string* version);
 // Creates embeddings_vec if needed (re-creating one of another shape) and
 // builds it or catches it up with the embeddings table (see
 // IndexOptions::build_batches_per_call). The extension must be loaded.
-Status NewSqliteVecIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<VectorIndex>* out);
+// catch_up_hook (tests) is called when a catch-up with the sources is about
+// to commit, with whether it read only what changed (else every row) and
+// how many entries it read again.
+using CatchUpHook = std::function<void(bool incremental, size_t entries)>;
+Status NewSqliteVecIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<VectorIndex>* out,
+                         CatchUpHook catch_up_hook = nullptr);
 
 }  // namespace rekall
