@@ -178,12 +178,16 @@ TEST(SqliteVecLayout, FloatTableOfLayoutOneIsRebuiltAsCodes) {
 // The code is fitted when the table is created; a rebuild (index rebuild,
 // vacuum) keeps it, so the same rows rank the same; once the base has
 // doubled since, the next open fits it again.
+// Few enough candidates that a base of 300 rows is not rescored whole (a
+// code is refitted only then).
+constexpr int kFewCandidatesPerK = 6;
+
 TEST(SqliteVecLayout, RebuildKeepsTheCodeAndADoubledBaseRefitsIt) {
   TempDb db;
   auto ref = Fill(db.db(), 0, 150, 9);
   std::unique_ptr<VectorIndex> idx;
   std::string notice;
-  ASSERT_TRUE(OpenVectorIndex(db.db(), Opts(), &idx, &notice).ok());
+  ASSERT_TRUE(OpenVectorIndex(db.db(), Opts(kFewCandidatesPerK), &idx, &notice).ok());
   EXPECT_EQ(FittedRows(db.db()), 150);
   const std::string code = StateRow(db.db(), "embeddings_vec.code");
   ref.merge(Fill(db.db(), 150, 250, 10));  // another writer: 250 < 2 * 150
@@ -192,12 +196,12 @@ TEST(SqliteVecLayout, RebuildKeepsTheCodeAndADoubledBaseRefitsIt) {
   EXPECT_EQ(loaded, 250u);
   EXPECT_EQ(StateRow(db.db(), "embeddings_vec.code"), code);
   idx.reset();
-  ASSERT_TRUE(OpenVectorIndex(db.db(), Opts(), &idx, &notice).ok());
+  ASSERT_TRUE(OpenVectorIndex(db.db(), Opts(kFewCandidatesPerK), &idx, &notice).ok());
   EXPECT_EQ(StateRow(db.db(), "embeddings_vec.code"), code);
 
   ref.merge(Fill(db.db(), 250, 300, 11));  // 300 = 2 * 150: fitted again at the next open
   idx.reset();
-  ASSERT_TRUE(OpenVectorIndex(db.db(), Opts(), &idx, &notice).ok());
+  ASSERT_TRUE(OpenVectorIndex(db.db(), Opts(kFewCandidatesPerK), &idx, &notice).ok());
   EXPECT_EQ(FittedRows(db.db()), 300);
   size_t n = 0;
   ASSERT_TRUE(idx->Count(&n).ok());
