@@ -688,6 +688,51 @@ TEST(StoreSearch, KeywordSearchRanksByInformativeWordsAndFillsFromCommonOnes) {
   }
 }
 
+// With a filter, the rowid ranking looks up the entries of the best rows
+// and skips those the filter rules out; the list equals the join's, ties
+// in id order, whether the filter keeps most rows (status), few (project,
+// tag), or none.
+TEST(StoreSearch, KeywordSearchWithFilterEqualsTheFilteredJoin) {
+  TempDir d;
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(d.file("k.db"), {}, &s).ok());
+  for (int i = 0; i < 120; ++i) {
+    // Three scores only (title length varies by i % 3): long ties.
+    Entry e = MakeEntry("alpha beta" + std::string(i % 3 == 0 ? "" : i % 3 == 1 ? " gamma" : " gamma delta"),
+                        i % 4 == 0 ? "pattern" : "bug");
+    e.content = "same body";
+    e.project = i % 10 == 0 ? "rare" : "proj";
+    e.tags = {i % 7 == 0 ? "seven" : "other"};
+    e.id = "01FLT" + std::to_string(1000 - i);  // later rows, smaller ids
+    ASSERT_TRUE(s->Add(&e).ok());
+  }
+  struct Case {
+    ListFilter f;
+    std::string where;
+  };
+  std::vector<Case> cases(5);
+  cases[0].f.status = "active", cases[0].where = "e.status = 'active'";
+  cases[1].f.type = "pattern", cases[1].where = "e.type = 'pattern'";
+  cases[2].f.project = "rare", cases[2].where = "e.project = 'rare'";
+  cases[3].f.tags = {"seven"}, cases[3].where = "e.id IN (SELECT entry_id FROM tags WHERE tag = 'seven')";
+  cases[4].f.project = "none", cases[4].where = "e.project = 'none'";
+  for (const Case& c : cases) {
+    for (int limit : {1, 5, 10, 40}) {
+      SCOPED_TRACE(c.where + " limit " + std::to_string(limit));
+      sqlite::Stmt st(s->db(), "SELECT e.id FROM entries_fts JOIN entries e ON e.id = entries_fts.id WHERE " + c.where +
+                                   " AND entries_fts MATCH 'alpha' ORDER BY bm25(entries_fts, 0.0, 3.0, 1.0, 2.0), "
+                                   "e.id LIMIT " + std::to_string(limit));
+      std::vector<std::string> want;
+      while (st.Step() == SQLITE_ROW) want.push_back(st.Text(0));
+      std::vector<KeywordHit> hits;
+      ASSERT_TRUE(s->KeywordSearch("alpha", c.f, limit, &hits).ok());
+      std::vector<std::string> got;
+      for (const auto& h : hits) got.push_back(h.id);
+      EXPECT_EQ(got, want);
+    }
+  }
+}
+
 // Entries tied on score come in id order even when the ties run past the
 // rows the ranking pass reads; an FTS row without its entry never shows.
 TEST(StoreSearch, KeywordSearchOrdersLongTiesByIdAndSkipsOrphanRows) {
