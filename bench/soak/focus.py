@@ -84,8 +84,10 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--entries", type=int, default=10000)
     ap.add_argument("--cache-dir", default=str(soak.ROOT / "build" / "soak-cache"))
+    ap.add_argument("--db", help="time this store instead of the soak's (e.g. bench/storage/make_store.py "
+                    "--texts soak at 100K, whose vectors are random: for keyword timing)")
     args = ap.parse_args()
-    base = soak.build_db(args.bin[0], args.entries, Path(args.cache_dir))
+    base = Path(args.db) if args.db else soak.build_db(args.bin[0], args.entries, Path(args.cache_dir))
     print(f"| round | load avg | binary | request | p50 ms | p95 ms | max ms | server CPU ms/request |")
     print("|---|---|---|---|---:|---:|---:|---:|")
     for r in range(args.rounds):

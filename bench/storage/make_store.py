@@ -7,6 +7,12 @@ the embeddings. Going through `rekall import` would take minutes per
 10,000 entries, and computing real embeddings longer still.
 
     python3 bench/storage/make_store.py --bin build/rekall --entries 10000 knowledge.db
+    python3 bench/storage/make_store.py --bin build/rekall --entries 100000 --texts soak kb.db
+
+`--texts soak` writes the soak benchmark's notes (bench/soak/soak.py: a few
+hundred words, near-duplicate templates) instead of draws from 30 words, so
+that keyword search sees realistic term frequencies at sizes the soak's
+import would take an hour to embed.
 """
 
 import argparse
@@ -15,6 +21,8 @@ import random
 import sqlite3
 import struct
 import subprocess
+import sys
+from pathlib import Path
 
 WORDS = ("nginx proxy timeout postgres pool react effect cache index query model vector search thread lock "
          "retry backoff deadlock migration schema cursor socket buffer latency memory leak compile linker").split()
@@ -39,10 +47,20 @@ def entry_rows(i: int, rnd: random.Random):
     return entry, tags, emb
 
 
-def write_entries(db: str, n: int, rnd: random.Random) -> None:
+def soak_entry_rows(i: int, rnd: random.Random):
+    """entry_rows with the soak benchmark's text, type, project and tags."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "soak"))
+    import soak  # noqa: E402
+    e = soak.make_entry(rnd, i)
+    entry, _, emb = entry_rows(i, rnd)
+    entry = (entry[0], e["title"], e["content"], e["type"], e.get("project"), entry[5], entry[6])
+    return entry, [(entry[0], t) for t in e["tags"]], emb
+
+
+def write_entries(db: str, n: int, rnd: random.Random, rows=entry_rows) -> None:
     con = sqlite3.connect(db)
     for i in range(n):
-        entry, tags, emb = entry_rows(i, rnd)
+        entry, tags, emb = rows(i, rnd)
         # Tags first: the insert trigger indexes the entry's tags with it.
         con.executemany("INSERT INTO tags(entry_id, tag) VALUES (?, ?)", tags)
         con.execute("INSERT INTO entries(id, title, content, type, project, created_at, updated_at) "
@@ -52,14 +70,14 @@ def write_entries(db: str, n: int, rnd: random.Random) -> None:
     con.close()
 
 
-def make_store(rekall: str, db: str, n: int, seed: int = 7) -> None:
+def make_store(rekall: str, db: str, n: int, seed: int = 7, texts: str = "words") -> None:
     """Writes a fresh store of n entries at db (removed first)."""
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
     quiet = {"check": True, "stdout": subprocess.DEVNULL}
     subprocess.run([rekall, "--db", db, "--quiet", "stats"], **quiet)  # creates the schema
-    write_entries(db, n, random.Random(seed))
+    write_entries(db, n, random.Random(seed), soak_entry_rows if texts == "soak" else entry_rows)
     subprocess.run([rekall, "--db", db, "--quiet", "index", "status"], **quiet)
 
 
@@ -68,8 +86,9 @@ def main() -> None:
     ap.add_argument("db")
     ap.add_argument("--bin", required=True)
     ap.add_argument("--entries", type=int, default=10000)
+    ap.add_argument("--texts", choices=["words", "soak"], default="words")
     a = ap.parse_args()
-    make_store(os.path.abspath(a.bin), os.path.abspath(a.db), a.entries)
+    make_store(os.path.abspath(a.bin), os.path.abspath(a.db), a.entries, texts=a.texts)
 
 
 if __name__ == "__main__":
