@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cmath>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "embed/bert.h"
+#include "embed/linear.h"
 
 namespace rekall::embed {
 namespace {
@@ -31,6 +33,13 @@ Status ReadOptionalJson(const std::string& path, nlohmann::json* out) {
 // Tokens in a lone batch from which BLAS may split its products across
 // threads (see EmbedIds).
 constexpr size_t kBlasSplitTokens = 192;
+
+// True when the machine's other cores are idle: the 1-minute load average
+// (which counts this process too) is below `threads` - 0.5.
+bool CoresFree(int threads) {
+  double load = 0;
+  return threads > 1 && getloadavg(&load, 1) == 1 && load < threads - 0.5;
+}
 
 // openblas_set_num_threads is process-wide and not free to call; only call
 // it when the wanted count changes.
@@ -142,8 +151,13 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
     // (sched_yield) for a while after every product: in `rekall serve`
     // that spinning was half the CPU of each add or update, and 2 threads
     // were slower than 1 up to ~130 tokens (bench_embed --mode query, load
-    // 10: 64 vs 76 ms at 90 words; 86 vs 80 ms at 180 words).
-    SetBlasThreads(tokens >= kBlasSplitTokens ? options_.num_threads : 1);
+    // 10: 64 vs 76 ms at 90 words; 86 vs 80 ms at 180 words). When the
+    // other cores are idle, though, splitting pays from the first batch
+    // OpenBLAS takes over from our small-batch kernel (load 0.8: 58 tokens
+    // 18.0 -> 11.5 ms, 117 tokens 28.8 -> 19.5 ms on 2 threads).
+    const bool split = tokens >= kBlasSplitTokens ||
+                       (tokens > static_cast<size_t>(SmallLinearMaxRows()) && CoresFree(options_.num_threads));
+    SetBlasThreads(split ? options_.num_threads : 1);
     std::vector<float> pooled;
     for (const auto& b : batches) run_batch(b, &pooled);
     return Status::OK();
