@@ -121,6 +121,16 @@ Status Transaction::Commit(const std::string& what) {
   return s;
 }
 
+ReadSnapshot::ReadSnapshot(sqlite3* db) {
+  if (sqlite3_get_autocommit(db) && sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) db_ = db;
+}
+
+ReadSnapshot::~ReadSnapshot() {
+  // A read transaction commits or rolls back alike; an interrupted
+  // statement may already have ended it.
+  if (db_ && !sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+}
+
 Savepoint::~Savepoint() {
   if (!open_) return;
   if (!top_) {

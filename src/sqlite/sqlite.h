@@ -119,6 +119,25 @@ class Transaction {
   bool open_ = false;
 };
 
+// One read snapshot for several statements: BEGIN (deferred) ... COMMIT
+// when the connection is in autocommit mode, nothing inside a transaction
+// (which is a snapshot already). Without it each statement reads the file
+// as it is then, and a second statement may see another process's write
+// that the first did not (issue 13 hostile test: a keyword search ranked
+// FTS rows, then looked up their entries after a delete and an insert had
+// reused a row number). Taking no write lock, it blocks no writer in WAL
+// mode.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(sqlite3* db);
+  ~ReadSnapshot();
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+ private:
+  sqlite3* db_ = nullptr;  // null when the snapshot is the caller's
+};
+
 // The one write scope: atomic inside the caller's transaction (SAVEPOINT
 // `name` ... RELEASE) or, outside one, a transaction of its own that is
 // BEGIN IMMEDIATE ... COMMIT. Never a bare SAVEPOINT in autocommit mode:

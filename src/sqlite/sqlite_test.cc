@@ -200,6 +200,27 @@ TEST_F(SqliteTest, SavepointOutsideATransactionTakesTheWriteLock) {
   sqlite3_close_v2(other);
 }
 
+// Two reads inside a ReadSnapshot see the same file, whatever another
+// connection commits between them (WAL: the writer is not blocked); inside
+// the caller's transaction the snapshot leaves that transaction open.
+TEST_F(SqliteTest, ReadSnapshotSeesOneStateOfTheFile) {
+  ASSERT_TRUE(Exec(db_, "PRAGMA journal_mode = WAL", "wal").ok());
+  sqlite3* other = Open(SQLITE_OPEN_READWRITE);
+  {
+    ReadSnapshot snap(db_);
+    EXPECT_EQ(Rows(db_), 0);
+    ASSERT_TRUE(Exec(other, "INSERT INTO t(k) VALUES ('x')", "theirs").ok());
+    EXPECT_EQ(Rows(db_), 0);
+  }
+  EXPECT_TRUE(sqlite3_get_autocommit(db_));
+  EXPECT_EQ(Rows(db_), 1);
+  ASSERT_TRUE(Exec(db_, "BEGIN", "begin").ok());
+  { ReadSnapshot inner(db_); }
+  EXPECT_FALSE(sqlite3_get_autocommit(db_));
+  ASSERT_TRUE(Exec(db_, "COMMIT", "commit").ok());
+  sqlite3_close_v2(other);
+}
+
 // A reader upgraded to a writer while another connection writes: the step
 // fails with SQLITE_BUSY, and the statement must not stay in progress.
 class BusyWriteTest : public SqliteTest {

@@ -207,8 +207,12 @@ Status RowidRanked(sqlite3* db, const std::string& match, const Filter& f, int l
   std::vector<std::pair<int64_t, double>> rows;
   for (int64_t cap : {int64_t(limit) + kTieMargin, std::max<int64_t>(int64_t(limit) + kTieMargin, kTieRows)}) {
     Status s = RankedRowids(db, match, cap, &rows);
+    if (!s.ok()) return s;
+    // Every row read ties with the limit-th: the kept rows' tie runs past
+    // them too, so looking them up would be wasted.
+    if (int64_t(rows.size()) == cap && rows.back().second == rows[size_t(limit) - 1].second) continue;
     bool complete = false;
-    if (s.ok()) s = KeptRows(db, rows, f, limit, out, &complete);
+    s = KeptRows(db, rows, f, limit, out, &complete);
     if (!s.ok()) return s;
     if (complete || int64_t(rows.size()) < cap) {
       std::sort(out->begin(), out->end(), ByScoreThenId);
@@ -255,6 +259,9 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
   // list (requiring every word first capped recall: bench/quality/README.md).
   const std::vector<std::string> terms = FtsTerms(query);
   if (terms.empty()) return Status::OK();
+  // The counts, the ranking and the lookups of its rows read one state of
+  // the file, whatever another process writes meanwhile.
+  sqlite::ReadSnapshot snapshot(db_);
   std::vector<std::string> informative;
   Status s = InformativeTerms(db_, terms, &informative);
   Filter filter;
