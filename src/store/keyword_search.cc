@@ -127,20 +127,24 @@ bool ByScoreThenId(const KeywordHit& a, const KeywordHit& b) {
   return a.bm25 < b.bm25 || (a.bm25 == b.bm25 && a.id < b.id);
 }
 
-// Ranks `match` with a filter: the join applies it row by row.
-Status JoinRanked(sqlite3* db, const std::string& match, const ListFilter& f, int limit,
-                  std::vector<KeywordHit>* out) {
+// A filter's WHERE clause and its values (FilterSql), built once per query.
+struct FilterClause {
+  std::string sql;  // "" when the filter is empty
   std::vector<std::string> binds;
-  std::string filter = internal::FilterSql(f, &binds);
+};
+
+// Ranks `match` with a filter: the join applies it row by row.
+Status JoinRanked(sqlite3* db, const std::string& match, const FilterClause& filter, int limit,
+                  std::vector<KeywordHit>* out) {
   std::string sql = std::string("SELECT e.id, ") + kBm25 +
                     " AS score FROM entries_fts JOIN entries e ON e.id = entries_fts.id" +
-                    (filter.empty() ? std::string(" WHERE ") : filter + " AND ") +
+                    (filter.sql.empty() ? std::string(" WHERE ") : filter.sql + " AND ") +
                     "entries_fts MATCH ? ORDER BY score, e.id LIMIT " + std::to_string(limit);
   Stmt st(db, sql);
   Status s = st.status("keyword search");
   if (!s.ok()) return s;
   int i = 1;
-  for (const auto& b : binds) st.Bind(i++, b);
+  for (const auto& b : filter.binds) st.Bind(i++, b);
   st.Bind(i, match);
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) out->push_back(KeywordHit{st.Text(0), st.Double(1), 0});
@@ -175,16 +179,16 @@ Status RowidRanked(sqlite3* db, const std::string& match, int limit, std::vector
   return Status::OK();
 }
 
-Status Ranked(sqlite3* db, const std::string& match, const ListFilter& f, int limit, std::vector<KeywordHit>* out) {
+Status Ranked(sqlite3* db, const std::string& match, const FilterClause& filter, int limit,
+              std::vector<KeywordHit>* out) {
   out->clear();
-  std::vector<std::string> binds;
-  if (internal::FilterSql(f, &binds).empty()) {
+  if (filter.sql.empty()) {
     bool exact = false;
     Status s = RowidRanked(db, match, limit, out, &exact);
     if (!s.ok() || exact) return s;
     out->clear();
   }
-  return JoinRanked(db, match, f, limit, out);
+  return JoinRanked(db, match, filter, limit, out);
 }
 
 // Numbers the hits, or empties the list on an error.
@@ -211,13 +215,15 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
   // list (requiring every word first capped recall: bench/quality/README.md).
   const std::vector<std::string> terms = FtsTerms(query);
   if (terms.empty()) return Status::OK();
+  FilterClause filter;
+  filter.sql = internal::FilterSql(f, &filter.binds);
   std::vector<std::string> informative;
   Status s = InformativeTerms(db_, terms, &informative);
   if (s.ok() && !informative.empty() && informative.size() < terms.size()) {
-    s = Ranked(db_, OrOf(informative), f, limit, out);
+    s = Ranked(db_, OrOf(informative), filter, limit, out);
     if (!s.ok() || out->size() >= size_t(limit)) return Finish(s, out);
   }
-  if (s.ok()) s = Ranked(db_, OrOf(terms), f, limit, out);
+  if (s.ok()) s = Ranked(db_, OrOf(terms), filter, limit, out);
   return Finish(s, out);
 }
 
