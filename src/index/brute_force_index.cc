@@ -46,6 +46,14 @@ void PushTopK(std::vector<C>* h, size_t keep, const C& c, const Better& better) 
   }
 }
 
+// Asks for every 64-byte line of the row of `row_bytes` at `row`: a
+// scattered row is read a few rows ahead of its scoring, so its lines are
+// on their way while the rows before it are scored.
+inline void PrefetchRow(const void* row, size_t row_bytes) {
+  const char* p = static_cast<const char*>(row);
+  for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(p + off);
+}
+
 // Which rows a search scores. Pre-filter: the scan only visits matching
 // rows, so a filtered query still returns k hits whenever k entries match.
 // A selective filter gathers the matching rows (scored with prefetch); a
@@ -78,10 +86,7 @@ void ScanPart(const ScanPlan& p, size_t b, size_t e, const void* base, size_t ro
       i += count;
       continue;
     }
-    if (i + ahead < e) {
-      const char* next = static_cast<const char*>(base) + size_t(p.rows[i + ahead]) * row_bytes;
-      for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(next + off);
-    }
+    if (i + ahead < e) PrefetchRow(static_cast<const char*>(base) + size_t(p.rows[i + ahead]) * row_bytes, row_bytes);
     const uint32_t r = p.rows[i++];
     score(r, 1, buf);
     PushTopK(h, keep, C{buf[0], r}, better);
@@ -763,10 +768,7 @@ void BruteForceIndex::RescoreLocked(const std::vector<float>& q, const std::vect
   const size_t row_bytes = stride_ * sizeof(float);
   top->reserve(kk + 1);
   for (size_t i = 0; i < cands.size(); ++i) {
-    if (i + kAhead < cands.size()) {
-      const char* next = reinterpret_cast<const char*>(&mat_[size_t(cands[i + kAhead].row) * stride_]);
-      for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(next + off);
-    }
+    if (i + kAhead < cands.size()) PrefetchRow(&mat_[size_t(cands[i + kAhead].row) * stride_], row_bytes);
     float sc;
     kern.dot_rows(q.data(), &mat_[size_t(cands[i].row) * stride_], stride_, 1, &sc);
     PushTopK(top, kk, Cand{sc, cands[i].row}, better);

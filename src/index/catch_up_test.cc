@@ -325,9 +325,6 @@ TEST(SourceMarksText, RoundTripsAndRejectsOtherText) {
 // replace): its new keyword row tells.
 TEST_P(CatchUpTest, RewrittenInPlaceWithOlderUpdatedAt) {
   if (!WithFts()) GTEST_SKIP() << "without the keyword table only updated_at can tell";
-  // sqlite-vec notices another commit by the source fingerprint (counts,
-  // rowids, latest updated_at), which this rewrite leaves as it was.
-  if (Backend() == IndexBackend::kSqliteVec) GTEST_SKIP() << "the fingerprint does not move";
   Other("UPDATE entries SET title = 'imported', type = 'pattern', status = 'obsolete', updated_at = '2000-01-01'"
         " WHERE id = '" + Id(13) + "'");
   ExpectEqualsFresh();
@@ -391,6 +388,89 @@ TEST_P(CatchUpTest, SqliteVecDeletionThenAddition) {
   EXPECT_EQ(incremental, (std::vector<bool>{false, true}));
   idx_.reset();
   sqlite3_close(next);
+}
+
+// The value of a rekall_index_state row ("" when none).
+std::string StateRow(sqlite3* db, const std::string& name) {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "SELECT value FROM rekall_index_state WHERE name = ?1", -1, &st, nullptr);
+  sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  std::string v;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+    v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  }
+  sqlite3_finalize(st);
+  return v;
+}
+
+void SetStateRow(sqlite3* db, const std::string& name, const std::string& value) {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO rekall_index_state(name, value) VALUES (?1, ?2)", -1, &st, nullptr);
+  sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, value.c_str(), -1, SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+}
+
+// An older rekall wrote last: it brought embeddings_vec in line and stored
+// what it stores, the sources' fingerprint, with the marks row of the
+// rekall of 2026-11-30 or without it (before). Another program then
+// changed the sources. The next open catches up from those marks when
+// there are some (reading only what changed), else by comparing every row;
+// either way it answers as a fresh index.
+TEST_P(CatchUpTest, SqliteVecCatchesUpAfterAnOlderRekall) {
+  if (Backend() != IndexBackend::kSqliteVec) GTEST_SKIP() << "sqlite-vec's state row";
+  for (bool with_marks : {true, false}) {
+    SCOPED_TRACE(with_marks ? "with the marks row" : "fingerprint alone");
+    ExpectEqualsFresh();  // embeddings_vec in line with the sources
+    idx_.reset();
+    const std::string fp = testing::OlderRekallFingerprint(other_);
+    SetStateRow(other_, "embeddings_vec", fp);
+    if (with_marks) {
+      index_internal::SourceMarks m;
+      ASSERT_TRUE(index_internal::ReadSourceMarks(other_, &m).ok());
+      SetStateRow(other_, "embeddings_vec.marks", index_internal::SerializeMarks(m, fp));
+    } else {
+      Other("DELETE FROM rekall_index_state WHERE name = 'embeddings_vec.marks'");
+    }
+    const std::string tag = with_marks ? "a" : "b";
+    testing::WriteEntryRows(other_, "added" + tag, Vec(with_marks ? 21 : 22), Meta(1), "2026-10-01");
+    Other("UPDATE entries SET type = 'pattern', updated_at = '2026-10-02' WHERE id = '" + Id(with_marks ? 5 : 6) + "'");
+    std::vector<bool> incremental;
+    auto hook = [&](bool inc, size_t) { incremental.push_back(inc); };
+    idx_ = OpenVecOn(db_.db(), hook);
+    EXPECT_EQ(incremental, std::vector<bool>{with_marks});
+    ExpectEqualsFresh();
+  }
+}
+
+// What this rekall leaves for an older one: a state row that no
+// fingerprint of the sources equals, so that an older rekall always
+// compares, even once the sources are back where a fingerprint it could
+// have taken before was (an entry added, caught up into embeddings_vec,
+// then deleted by another program); and, for the rekall of 2026-11-30,
+// marks stored with that state which are where embeddings_vec stands.
+TEST_P(CatchUpTest, SqliteVecStateMakesAnOlderRekallCatchUp) {
+  if (Backend() != IndexBackend::kSqliteVec) GTEST_SKIP() << "sqlite-vec's state row";
+  ExpectEqualsFresh();
+  const std::string before = testing::OlderRekallFingerprint(other_);
+  testing::WriteEntryRows(other_, "added", Vec(1), Meta(1), "2027-01-01");
+  ExpectEqualsFresh();  // "added" caught up into embeddings_vec
+  const std::string state = StateRow(other_, "embeddings_vec");
+  index_internal::SourceMarks stored, now;
+  std::string tail;
+  ASSERT_TRUE(index_internal::ParseMarks(StateRow(other_, "embeddings_vec.marks"), &stored, &tail));
+  ASSERT_TRUE(index_internal::ReadSourceMarks(other_, &now).ok());
+  EXPECT_EQ(tail, state);  // trusted by the rekall of 2026-11-30
+  EXPECT_EQ(stored, now);
+  EXPECT_NE(state, testing::OlderRekallFingerprint(other_));
+  idx_.reset();
+  testing::DeleteEntryRows(other_, "added");
+  ASSERT_EQ(testing::OlderRekallFingerprint(other_), before);
+  // "added" is still in embeddings_vec: an older rekall must not trust it.
+  EXPECT_NE(StateRow(other_, "embeddings_vec"), before);
+  idx_ = OpenVecOn(db_.db(), nullptr);
+  ExpectEqualsFresh();
 }
 
 INSTANTIATE_TEST_SUITE_P(Schemas, CatchUpTest,

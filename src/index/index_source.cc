@@ -1,7 +1,6 @@
 #include "index/index_source.h"
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cctype>
 #include <cmath>
@@ -192,26 +191,12 @@ Status ForEachSourceRowOf(sqlite3* db, int dim, const std::vector<std::string>& 
   return s;
 }
 
-std::string SourceFingerprint(sqlite3* db) {
+Status CountSummaryRows(sqlite3* db, int64_t* n) {
   sqlite::Stmt st;
-  Status s = st.Prepare(db,
-      "SELECT (SELECT count(*) FROM embeddings WHERE " + EmbeddingTypeSql("", EmbeddingType::kSummary) + "),"
-      " (SELECT coalesce(max(rowid), 0) FROM embeddings),"
-      " (SELECT count(*) FROM entries),"
-      // A delete plus an insert by another program (Rekall itself) keeps the
-      // counts: the sum of rowids still moves.
-      " (SELECT total(rowid) FROM entries),"
-      " (SELECT total(rowid) FROM embeddings),"
-      " (SELECT coalesce(max(updated_at), '') FROM entries),"
-      " (SELECT count(*) FROM tags),"
-      " (SELECT coalesce(max(rowid), 0) FROM tags)");
-  if (s.ok() && st.Step() == SQLITE_ROW) {
-    std::string fp;
-    for (int i = 0; i < 8; ++i) fp += st.Text(i) + "|";
-    return fp;
-  }
-  static std::atomic<uint64_t> unique{0};
-  return "unknown:" + std::to_string(++unique);
+  Status s = st.Prepare(db, "SELECT count(*) FROM embeddings WHERE " + EmbeddingTypeSql("", EmbeddingType::kSummary));
+  if (s.ok()) s = st.StepRow("counting summary embeddings");
+  if (s.ok()) *n = st.Int(0);
+  return s;
 }
 
 namespace {
@@ -401,11 +386,6 @@ Status ReadRowids(sqlite3* db, const char* table, std::vector<int64_t>* sorted) 
   while ((rc = st.Step()) == SQLITE_ROW) sorted->push_back(st.Int(0));
   std::sort(sorted->begin(), sorted->end());
   return st.Done(rc, table);
-}
-
-int64_t FingerprintSummaryRows(const std::string& fp) {
-  if (fp.empty() || !std::isdigit(static_cast<unsigned char>(fp[0]))) return -1;
-  return std::strtoll(fp.c_str(), nullptr, 10);
 }
 
 }  // namespace rekall::index_internal

@@ -1,7 +1,7 @@
 // Internal to src/index: what both backends read from the database — the
 // summary embeddings with their entry metadata, the change detector
-// (PRAGMA data_version, in src/sqlite, + a fingerprint of the source
-// tables) — and the vector checks both apply.
+// (PRAGMA data_version, in src/sqlite, + the marks of the source tables)
+// — and the vector checks both apply.
 #pragma once
 
 #include <cstdint>
@@ -67,8 +67,9 @@ struct TableMark {
   bool operator==(const TableMark&) const = default;
 };
 
-// Where the source tables stood when an index last read them, so that it
-// can read only what changed since (the brute index's catch-up).
+// Where the source tables stood when an index last read them: equal marks
+// say nothing it reads changed, and different ones what to read again
+// (FindSourceChanges). Both backends' catch-up.
 struct SourceMarks {
   int64_t schema_version = 0;  // moves on schema changes and on VACUUM
   TableMark embeddings, entries, tags;
@@ -111,14 +112,7 @@ Status IdsAboveRowids(sqlite3* db, int64_t embedding, int64_t entry, std::vector
 // Every rowid of `table`, sorted (read from its smallest index).
 Status ReadRowids(sqlite3* db, const char* table, std::vector<int64_t>* sorted);
 
-// A cheap summary of the source tables (row counts, max rowids, latest
-// updated_at) used to tell whether a commit by another connection touched
-// what the index is built from. Unknown schemas give a unique value, which
-// errs towards rebuilding.
-std::string SourceFingerprint(sqlite3* db);
-
-// The number of summary embeddings a fingerprint counted (its first field),
-// -1 for an unknown schema's.
-int64_t FingerprintSummaryRows(const std::string& fp);
+// The number of summary embeddings, of any model or size (*n).
+Status CountSummaryRows(sqlite3* db, int64_t* n);
 
 }  // namespace rekall::index_internal

@@ -107,6 +107,31 @@ inline void DeleteEntryRows(sqlite3* db, const std::string& id) {
   }
 }
 
+// What a rekall before 2026-11-30 stored as the state of a complete
+// sqlite-vec table (rekall_index_state 'embeddings_vec'), and compares with
+// the sources at each look: a fingerprint of them (summary embeddings,
+// highest embeddings rowid, entries, sums of rowids, latest updated_at,
+// tags). For tests that play such a binary on the same file.
+inline std::string OlderRekallFingerprint(sqlite3* db) {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT (SELECT count(*) FROM embeddings WHERE embedding_type = 'summary'),"
+                     " (SELECT coalesce(max(rowid), 0) FROM embeddings), (SELECT count(*) FROM entries),"
+                     " (SELECT total(rowid) FROM entries), (SELECT total(rowid) FROM embeddings),"
+                     " (SELECT coalesce(max(updated_at), '') FROM entries), (SELECT count(*) FROM tags),"
+                     " (SELECT coalesce(max(rowid), 0) FROM tags)",
+                     -1, &st, nullptr);
+  std::string fp;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    for (int i = 0; i < 8; ++i) {
+      const unsigned char* t = sqlite3_column_text(st, i);
+      fp += std::string(t ? reinterpret_cast<const char*>(t) : "") + "|";
+    }
+  }
+  sqlite3_finalize(st);
+  return fp;
+}
+
 inline std::vector<float> RandomUnit(std::mt19937_64& rng, int dim) {
   std::normal_distribution<float> nd;
   std::vector<float> v(dim);

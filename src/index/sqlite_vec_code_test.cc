@@ -149,7 +149,7 @@ TEST(SqliteVecLayout, FloatTableOfLayoutOneIsRebuiltAsCodes) {
   }
   ExecOrDie(db.db(), "CREATE TABLE rekall_index_state(name TEXT PRIMARY KEY, value TEXT)");
   ExecOrDie(db.db(), "INSERT INTO rekall_index_state VALUES ('embeddings_vec', '" +
-                         index_internal::SourceFingerprint(db.db()) + "')");
+                         testing::OlderRekallFingerprint(db.db()) + "')");
 
   std::unique_ptr<VectorIndex> idx;
   std::string notice;
@@ -157,7 +157,10 @@ TEST(SqliteVecLayout, FloatTableOfLayoutOneIsRebuiltAsCodes) {
   EXPECT_NE(TableSql(db.db()).find("bit[1152]"), std::string::npos) << TableSql(db.db());
   EXPECT_EQ(StateRow(db.db(), "embeddings_vec.layout"), "2");
   EXPECT_EQ(FittedRows(db.db()), 300);
-  EXPECT_EQ(StateRow(db.db(), "embeddings_vec"), index_internal::SourceFingerprint(db.db()));
+  // Complete, and in step with the sources as they stand.
+  index_internal::SourceMarks marks;
+  ASSERT_TRUE(index_internal::ReadSourceMarks(db.db(), &marks).ok());
+  EXPECT_EQ(StateRow(db.db(), "embeddings_vec"), index_internal::SerializeMarks(marks, ""));
   size_t n = 0;
   ASSERT_TRUE(idx->Count(&n).ok());
   EXPECT_EQ(n, 300u);

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -25,19 +26,27 @@ using index_internal::ToUnit;
 using sqlite::Stmt;
 
 constexpr const char* kTable = "embeddings_vec";
-// Where the source-table fingerprint the vec0 table was last synchronised
-// with is kept, so a later process can tell whether someone (e.g. Python
-// Rekall) changed the embeddings while no index was open.
+// Where the source tables stood when the vec0 table last matched them is
+// kept in the row kTable of this table, so a later process can tell
+// whether someone (e.g. Python Rekall) changed them while no index was
+// open: the SerializeMarks text of their SourceMarks (index_source.h),
+// "marks1 ...", the state of a complete table. Rekall before 2026-11-30
+// kept a fingerprint there instead (counts and sums of rowids: a scan of
+// every source table at each look, most of a one-row catch-up), which it
+// compares with the sources' fingerprint: it never equals our text, so an
+// older binary always catches up after us, and never trusts a table we
+// changed. A fingerprint found there is no state of ours: the marks stored
+// with it (kMarksRow) are used, else every row is compared.
 constexpr const char* kStateTable = "rekall_index_state";
 // While embeddings_vec is being built, the same row holds
-//   "building" US <base fingerprint> US [">" <last entry_id committed>]
+//   "building" US <base state> US [">" <last entry_id committed>]
 // (US = \x1f): rows are inserted in entry_id order, one committed batch at a
 // time, and a resumed build starts after the last committed entry_id. The
-// base fingerprint is the one of the source tables the rows below the cursor
+// base state is the one of the source tables the rows below the cursor
 // agree with; "" = unknown (the sources changed behind the build), so the
-// build ends with a reconcile. A value not starting with "building" is the
-// fingerprint of a complete table (an older rekall reading "building..."
-// sees a mismatch and reconciles, which completes the table too).
+// build ends with a reconcile (an older rekall's base, a fingerprint, never
+// equals our state: the same). An older rekall reading "building..."
+// sees a mismatch and reconciles, which completes the table too.
 constexpr const char* kBuildingPrefix = "building\x1f";
 // The layout of embeddings_vec, in rekall_index_state under kLayoutRow:
 //   1 (implicit, no row): float[dim], ranked by L2 (before 2026-11-30);
@@ -47,13 +56,14 @@ constexpr const char* kBuildingPrefix = "building\x1f";
 constexpr int kLayoutVersion = 2;
 constexpr const char* kLayoutRow = "embeddings_vec.layout";
 constexpr const char* kCodeRow = "embeddings_vec.code";
-// Where the source tables stood (index_source.h's SourceMarks) when
-// embeddings_vec last matched them, as SerializeMarks text whose tail is the
-// fingerprint written with them: marks count only while that fingerprint is
-// the stored one, so a writer that stores a fingerprint without marks (an
-// older rekall, a build) leaves none. With them, a catch-up rewrites only
-// the entries that changed instead of comparing every vec0 row with every
-// source row (4.8 s at 100K entries after one added row: RESULTS.md).
+// For the rekall of 2026-11-30 that kept a fingerprint in kTable's row:
+// the same marks as SerializeMarks text whose tail is the kTable value
+// written with them. It trusts them only while that value is the stored
+// one (so a writer that stores a fingerprint without marks, an older
+// rekall, leaves none), and then rewrites only the entries that changed
+// instead of comparing every vec0 row with every source row (4.8 s at 100K
+// entries after one added row: RESULTS.md). We write it beside our state,
+// and read it only when the state row holds that rekall's fingerprint.
 constexpr const char* kMarksRow = "embeddings_vec.marks";
 // vec0 refuses k above 4096; larger requests take the exact path.
 constexpr int kVecMaxK = 4096;
@@ -113,7 +123,37 @@ BuildState ParseBuilding(const std::string& v) {
 }
 
 std::string BuildingValue(const BuildState& b) {
-  return std::string(kBuildingPrefix) + b.base + "\x1f" + (b.has_cursor ? ">" + b.cursor : std::string());
+  // A base holding the separator (an updated_at with \x1f in it) would be
+  // read back with a wrong cursor: kept as unknown instead.
+  const std::string base = b.base.find('\x1f') == std::string::npos ? b.base : std::string();
+  return std::string(kBuildingPrefix) + base + "\x1f" + (b.has_cursor ? ">" + b.cursor : std::string());
+}
+
+// Where the source tables stand: their marks, and the text kTable's row
+// keeps for them. Marks that cannot be read (a schema we do not know) give
+// a text no other reading equals, which errs towards comparing every row.
+struct SourceState {
+  index_internal::SourceMarks marks;
+  bool known = false;
+  std::string text;
+};
+
+SourceState ReadSourceState(sqlite3* db) {
+  SourceState st;
+  st.known = index_internal::ReadSourceMarks(db, &st.marks).ok();
+  if (st.known) {
+    st.text = index_internal::SerializeMarks(st.marks, "");
+  } else {
+    static std::atomic<uint64_t> unique{0};
+    st.text = "unknown:" + std::to_string(++unique);
+  }
+  return st;
+}
+
+// The marks of a state text of ours; false for any other text.
+bool ParseState(const std::string& text, index_internal::SourceMarks* m) {
+  std::string tail;
+  return index_internal::ParseMarks(text, m, &tail) && tail.empty();
 }
 
 // A savepoint around every change to embeddings_vec: atomic inside or
@@ -138,17 +178,16 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     // committed since, record that the vec0 table matches them.
     std::lock_guard<std::mutex> l(mu_);
     if (phase_ != Phase::kReady) return;  // the state row says how far the build got
-    if (!persist_pending_ && !fp_dirty_) return;
+    if (!persist_pending_ && !state_dirty_) return;
     if (!sqlite3_get_autocommit(db_)) return;
     int64_t dv = 0;
     if (!sqlite::DataVersion(db_, &dv).ok() || dv != data_version_) return;
-    // Marks read first: were another commit to land in between, they would
-    // be older than the fingerprint, and the next catch-up read more.
-    index_internal::SourceMarks marks;
-    const bool have_marks = index_internal::ReadSourceMarks(db_, &marks).ok();
-    const std::string fp = index_internal::SourceFingerprint(db_);
-    PersistFingerprint(fp);
-    if (have_marks) PersistMarks(marks, fp);
+    sqlite::Savepoint sp;
+    if (!sp.Begin(db_, kSavepoint).ok()) return;
+    // Read again under the write lock: nobody else committed since dv.
+    if (!sqlite::DataVersion(db_, &dv).ok() || dv != data_version_) return;
+    PersistState(ReadSourceState(db_));
+    sp.Release();
   }
 
   const char* name() const override { return "sqlite-vec"; }
@@ -171,20 +210,20 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       if (!s.ok() && !CanAnswerBehind(s)) return s;
       return Status::OK();
     }
-    std::string fp = index_internal::SourceFingerprint(db_);
-    if (CodeOutgrown(fp) && sqlite3_get_autocommit(db_)) {
+    SourceState now = ReadSourceState(db_);
+    if (CodeOutgrown(now) && sqlite3_get_autocommit(db_)) {
       s = RefitLocked(dv);
       if (!s.ok() && !CanAnswerBehind(s)) return s;
       // Done, or under way (searches score the sources until it completes);
       // a file we cannot write keeps its table and code.
       if (s.ok() || phase_ != Phase::kReady) return Status::OK();
     }
-    if (fp != stored) {
-      s = ReconcileLocked(&fp);
+    if (now.text != stored) {
+      s = ReconcileLocked(&now.text);
       if (!s.ok()) return s;
     }
     data_version_ = dv;
-    fingerprint_ = fp;
+    synced_ = now.text;
     return Status::OK();
   }
 
@@ -193,7 +232,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     Status s = CheckUpsert(entry_id, vec, dim, &v);
     if (!s.ok()) return s;
     std::lock_guard<std::mutex> l(mu_);
-    fp_dirty_ = true;
+    state_dirty_ = true;
     marks_behind_ = true;
     bool ours = false;
     s = TableIsOursLocked(&ours);
@@ -212,7 +251,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
 
   Status Remove(const std::string& entry_id) override {
     std::lock_guard<std::mutex> l(mu_);
-    fp_dirty_ = true;
+    state_dirty_ = true;
     marks_behind_ = true;
     if (phase_ == Phase::kAbsent) return Status::OK();
     return DeleteRow(entry_id);
@@ -284,7 +323,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   // SQLite rolled the vec0 rows back with the rest of the transaction.
   void MarkStale() override {
     std::lock_guard<std::mutex> l(mu_);
-    fp_dirty_ = true;
+    state_dirty_ = true;
     marks_behind_ = true;
   }
 
@@ -322,12 +361,15 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return std::max<int64_t>(k, int64_t(std::max(1, opts_.vec_candidates_per_k)) * kMinK);
   }
 
-  // The code was fitted to fewer than half the vectors there are now (a base
-  // that started small): worth fitting again. A base no larger than the
-  // fewest candidates has every row rescored anyway.
-  bool CodeOutgrown(const std::string& fp) const {
-    const int64_t rows = index_internal::FingerprintSummaryRows(fp);
-    return rows > Candidates(1) && rows >= 2 * std::max<int64_t>(1, code_.fitted_rows());
+  // The code was fitted to fewer than half the summary vectors there are
+  // now (a base that started small): worth fitting again. A base no larger
+  // than the fewest candidates has every row rescored anyway. The count of
+  // all embeddings in the marks rules most opens out without counting.
+  bool CodeOutgrown(const SourceState& now) {
+    const int64_t enough = std::max<int64_t>(Candidates(1) + 1, 2 * std::max<int64_t>(1, code_.fitted_rows()));
+    if (now.known && now.marks.embeddings.count < enough) return false;
+    int64_t rows = 0;
+    return index_internal::CountSummaryRows(db_, &rows).ok() && rows >= enough;
   }
 
   // Re-creates embeddings_vec with a code fitted to today's vectors, by the
@@ -376,7 +418,8 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return true;
   }
 
-  std::string StoredFingerprint() {
+  // kTable's row: our state text, a build's, or an older rekall's fingerprint.
+  std::string StoredState() {
     std::string v;
     return ReadStateRow(kTable, &v) ? v : "";
   }
@@ -388,44 +431,39 @@ class SqliteVecIndex final : public index_internal::BackendBase {
            ReadStateRow(kCodeRow, &blob) && ThermometerCode::Parse(blob.data(), int(blob.size()), dim_, code);
   }
 
-  // The marks stored with the fingerprint embeddings_vec matches; false when
-  // none, unreadable, or written with another fingerprint.
+  // Where the source tables stood when embeddings_vec last matched them:
+  // our state, or the marks a rekall of 2026-11-30 stored beside its
+  // fingerprint; false when none (an older rekall's fingerprint alone, a
+  // build in progress, unreadable text).
   bool StoredMarks(index_internal::SourceMarks* m) {
+    const std::string stored = StoredState();
+    if (ParseState(stored, m)) return true;
     std::string text, tail;
-    return ReadStateRow(kMarksRow, &text) && index_internal::ParseMarks(text, m, &tail) && !tail.empty() &&
-           tail == StoredFingerprint();
+    return !stored.empty() && ReadStateRow(kMarksRow, &text) && index_internal::ParseMarks(text, m, &tail) &&
+           tail == stored;
   }
 
-  // Best effort, as PersistFingerprint.
-  void PersistMarks(const index_internal::SourceMarks& m, const std::string& fp) {
-    WriteStateRow(kMarksRow, index_internal::SerializeMarks(m, fp), false);
-  }
-
-  // The fingerprint of a table just brought in line with the sources inside
-  // the current write transaction, with the marks read now.
-  Status WriteSyncedLocked(const std::string& fp) {
-    Status s = WriteState(fp);
-    index_internal::SourceMarks marks;
-    if (s.ok() && index_internal::ReadSourceMarks(db_, &marks).ok()) PersistMarks(marks, fp);
-    return s;
-  }
-
-  // Best effort: a read-only database simply reconciles at every open.
-  // Never overwrites the state of a build in progress (e.g. a rebuild
-  // another process started since we last looked).
-  void PersistFingerprint(const std::string& fp) {
+  // Records that embeddings_vec matches the sources as they stand at `now`:
+  // kTable's row, and kMarksRow for the rekall of 2026-11-30. Inside the
+  // current write transaction, so that both rows change or neither. Unless
+  // over_build, never overwrites the state of a build in progress (e.g. a
+  // rebuild another process started since we last looked). Where this is
+  // best effort (a read-only database), the next process compares again.
+  Status PersistState(const SourceState& now, bool over_build = false) {
     persist_pending_ = false;
-    if (CreateStateTable().ok()) {
-      Stmt st;
-      if (st.Prepare(db_, std::string("INSERT INTO ") + kStateTable +
-                              "(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value"
-                              " WHERE substr(value, 1, 9) <> 'building' || char(31)")
-              .ok()) {
-        st.Bind(1, kTable);
-        st.Bind(2, fp);
-        st.Step();
-      }
+    Status s = CreateStateTable();
+    Stmt st;
+    if (s.ok()) {
+      s = st.Prepare(db_, std::string("INSERT INTO ") + kStateTable +
+                              "(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = excluded.value" +
+                              (over_build ? "" : " WHERE substr(value, 1, 9) <> 'building' || char(31)"));
     }
+    if (!s.ok()) return s;
+    st.Bind(1, kTable);
+    st.Bind(2, now.text);
+    s = st.Run("writing " + std::string(kStateTable));
+    if (s.ok() && now.known) s = WriteStateRow(kMarksRow, index_internal::SerializeMarks(now.marks, now.text), false);
+    return s;
   }
 
   // SQL as it is, keeping SQLite's error class (read-only -> IOError, locked
@@ -457,8 +495,9 @@ class SqliteVecIndex final : public index_internal::BackendBase {
 
   // kAbsent: no embeddings_vec, or one of another shape or layout (not ours
   // to use); kBuilding: ours, being built; kReady: ours and complete
-  // (*stored = the fingerprint it was last synchronised with, "" if
-  // unknown). Unless kAbsent, code_ is the code its rows were written with.
+  // (*stored = the state text of the sources it was last synchronised
+  // with, an older rekall's fingerprint, or "" if unknown). Unless kAbsent,
+  // code_ is the code its rows were written with.
   Status ReadPhase(Phase* ph, std::string* stored) {
     Stmt st;
     Status s = st.Prepare(db_, "SELECT sql FROM sqlite_master WHERE name = ?1");
@@ -467,7 +506,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     std::string sql;
     if (st.Step() == SQLITE_ROW) sql = Lower(st.Text(0));
     st.Finalize();  // a running statement would block DROP TABLE
-    *stored = StoredFingerprint();
+    *stored = StoredState();
     if (sql.empty() || !ShapeMatches(sql) || !ReadCode(&code_)) {
       *ph = Phase::kAbsent;
     } else {
@@ -482,11 +521,11 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     knn_.clear();
   }
 
-  void MarkReady(const std::string& fp, int64_t dv) {
+  void MarkReady(const std::string& state, int64_t dv) {
     phase_ = Phase::kReady;
-    fingerprint_ = fp;
+    synced_ = state;
     data_version_ = dv;
-    fp_dirty_ = false;
+    state_dirty_ = false;
     persist_pending_ = false;
     build_dv_known_ = false;
     marks_behind_ = false;  // the build or rebuild stored marks read after our writes
@@ -528,8 +567,8 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   // the batch has committed.
   struct Batch {
     BuildState b;
-    std::string fp_now;        // the sources' fingerprint, when read
-    bool clear_dirty = false;  // fp_dirty_ is accounted for
+    std::string state_now;     // the sources' state text, when read
+    bool clear_dirty = false;  // state_dirty_ is accounted for
     size_t inserted = 0, bad = 0;
     bool last = false;  // the table is complete
   };
@@ -576,42 +615,44 @@ class SqliteVecIndex final : public index_internal::BackendBase {
 
   // Another connection completed the table: catch up as an open does.
   Status CatchUpCompletedLocked(sqlite::Transaction* t, const std::string& stored, int64_t dv) {
-    std::string fp_now = index_internal::SourceFingerprint(db_);
-    if (fp_now != stored) {
-      Status s = ReconcileLocked(&fp_now);
-      if (s.ok()) s = WriteSyncedLocked(fp_now);
+    std::string now = ReadSourceState(db_).text;
+    const bool same = now == stored;
+    if (!same) {
+      Status s = ReconcileLocked(&now);
+      if (s.ok()) s = WriteSyncedLocked(&now);
       if (!s.ok()) return s;
     }
     Status s = t->Commit("committing a build batch of " + std::string(kTable));
     if (!s.ok()) return s;
-    const bool behind = marks_behind_ && fp_now == stored;  // no marks written here
-    MarkReady(fp_now, dv);
+    const bool behind = marks_behind_ && same;  // no marks written here
+    MarkReady(now, dv);
     marks_behind_ = behind;
     return Status::OK();
   }
 
   // A new build drops and re-creates the table; a build in progress goes on
-  // from its cursor, its base fingerprint kept only while the sources have
+  // from its cursor, its base state kept only while the sources have
   // changed by nobody's writes but ours.
   Status StartBatchLocked(Phase ph, const std::string& stored, int64_t dv, Batch* batch) {
     if (ph == Phase::kAbsent || force_new_build_) {
-      batch->fp_now = index_internal::SourceFingerprint(db_);
-      Status s = RecreateTableLocked(ph != Phase::kAbsent && !CodeOutgrown(batch->fp_now));
+      Status s = RecreateTableLocked(ph != Phase::kAbsent && !CodeOutgrown(ReadSourceState(db_)));
       if (!s.ok()) return s;
-      batch->b.base = batch->fp_now;
+      // Read after the new table moved the schema version.
+      batch->state_now = ReadSourceState(db_).text;
+      batch->b.base = batch->state_now;
       batch->clear_dirty = true;
       return Status::OK();
     }
     BuildState& b = batch->b;
     b = ParseBuilding(stored);
     const bool nobody_else = build_dv_known_ && dv == build_dv_;
-    if (nobody_else && !fp_dirty_) return Status::OK();
-    batch->fp_now = index_internal::SourceFingerprint(db_);
-    if (fp_dirty_ && nobody_else) {
+    if (nobody_else && !state_dirty_) return Status::OK();
+    batch->state_now = ReadSourceState(db_).text;
+    if (state_dirty_ && nobody_else) {
       // Only our own writes since our last batch: they went into the table
       // (Upsert/Remove), or were rolled back with it.
-      if (!b.base.empty()) b.base = batch->fp_now;
-    } else if (b.base != batch->fp_now) {
+      if (!b.base.empty()) b.base = batch->state_now;
+    } else if (b.base != batch->state_now) {
       b.base.clear();  // changed behind the build: reconcile at the end
     }
     batch->clear_dirty = true;
@@ -703,28 +744,35 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return Status::OK();
   }
 
-  // The state row: the cursor, or after the last batch the fingerprint the
-  // complete table matches.
+  // The state row: the cursor, or after the last batch the state of the
+  // sources the complete table matches.
   Status WriteBatchStateLocked(Batch* batch) {
     if (!batch->last) return WriteState(BuildingValue(batch->b));
     if (batch->b.base.empty()) {
       // The sources changed behind the build: bring every row in line.
-      Status s = ReconcileLocked(&batch->fp_now);
+      Status s = ReconcileLocked(&batch->state_now);
       if (!s.ok()) return s;
-    } else {
-      batch->fp_now = batch->b.base;  // verified above, or unchanged since (same data_version)
     }
-    return WriteSyncedLocked(batch->fp_now);
+    // Else the base was verified above, or is unchanged since (same data_version).
+    return WriteSyncedLocked(&batch->state_now);
+  }
+
+  // Inside the write transaction that brought the table in line with the
+  // sources: records their state, read now (*state gets its text).
+  Status WriteSyncedLocked(std::string* state) {
+    const SourceState now = ReadSourceState(db_);
+    *state = now.text;
+    return PersistState(now, true);
   }
 
   // Committed: only now does the in-memory state follow.
   void BatchCommittedLocked(const Batch& batch, int64_t dv, size_t* loaded, size_t* skipped) {
     force_new_build_ = false;
-    if (batch.clear_dirty) fp_dirty_ = false;
+    if (batch.clear_dirty) state_dirty_ = false;
     if (loaded) *loaded += batch.inserted;
     if (skipped) *skipped += batch.bad;
     if (batch.last) {
-      MarkReady(batch.fp_now, dv);
+      MarkReady(batch.state_now, dv);
       return;
     }
     phase_ = Phase::kBuilding;
@@ -769,18 +817,16 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     int64_t dv = 0;
     Status s = sqlite::DataVersion(db_, &dv);
     if (!s.ok()) return s;
-    std::string fp = index_internal::SourceFingerprint(db_);
-    index_internal::SourceMarks marks;
-    bool have_marks = false;
+    SourceState now;
     {
       sqlite::Savepoint sp;
       s = sp.Begin(db_, kSavepoint);
       if (!s.ok()) return s;
-      s = RecreateTableLocked(phase_ != Phase::kAbsent && !CodeOutgrown(fp));
+      s = RecreateTableLocked(phase_ != Phase::kAbsent && !CodeOutgrown(ReadSourceState(db_)));
       size_t n = 0;
       std::vector<float> v(dim_);
       // After the re-created table moved the schema version, before the rows.
-      if (s.ok()) have_marks = index_internal::ReadSourceMarks(db_, &marks).ok();
+      if (s.ok()) now = ReadSourceState(db_);
       if (s.ok()) {
         s = index_internal::ForEachSourceRow(
             db_, dim_,
@@ -796,9 +842,8 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       if (!s.ok()) return s;
       if (loaded) *loaded = n;
     }
-    // Best effort, as PersistFingerprint (read-only file).
-    if (WriteState(fp).ok() && have_marks) PersistMarks(marks, fp);
-    MarkReady(fp, dv);
+    PersistState(now, true);  // best effort (a read-only file)
+    MarkReady(now.text, dv);
     return Status::OK();
   }
 
@@ -819,25 +864,23 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   // every row (ReconcileAllLocked). One write scope (BEGIN IMMEDIATE at top
   // level) around the reads and the writes, so no other process inserts the
   // same rows in between (vec0's UNIQUE error, issue 10 #4). At top level
-  // the sources' fingerprint and marks are stored in the same transaction,
-  // so the next process does not reconcile again. *fp: the fingerprint of
-  // the sources it matched.
-  Status ReconcileLocked(std::string* fp) {
+  // the sources' state is stored in the same transaction, so the next
+  // process does not reconcile again. *state: the text of the sources'
+  // state it matched.
+  Status ReconcileLocked(std::string* state) {
     sqlite::Savepoint sp;
     Status s = sp.Begin(db_, kSavepoint);
     if (!s.ok()) return s;
-    *fp = index_internal::SourceFingerprint(db_);
-    index_internal::SourceMarks now;
-    const bool have_now = index_internal::ReadSourceMarks(db_, &now).ok();
+    const SourceState now = ReadSourceState(db_);
+    *state = now.text;
     bool done = false;
-    if (have_now) s = CatchUpByMarksLocked(now, &done);
+    if (now.known) s = CatchUpByMarksLocked(now.marks, &done);
     if (s.ok() && !done) s = ReconcileAllLocked();
     if (!s.ok()) return s;
     if (!sp.top_level()) return sp.Release();
-    PersistFingerprint(*fp);
-    if (have_now) PersistMarks(now, *fp);
+    PersistState(now);  // best effort (a read-only file)
     s = sp.Release();
-    if (s.ok() && have_now) marks_behind_ = false;
+    if (s.ok() && now.known) marks_behind_ = false;
     return s;
   }
 
@@ -916,7 +959,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       s = ReadPhase(&phase_, &stored);
       if (!s.ok()) return s;
       if (phase_ == Phase::kReady && was != Phase::kReady) {
-        fingerprint_ = stored;  // completed elsewhere: compared with the sources below
+        synced_ = stored;  // completed elsewhere: compared with the sources below
         recheck = true;
       }
     }
@@ -927,19 +970,21 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       return s;
     }
     if (dv != data_version_ || recheck) {
-      std::string fp = index_internal::SourceFingerprint(db_);
-      if (fp_dirty_ || fp != fingerprint_) {
+      // The marks alone tell whether the sources moved (b-tree edges and
+      // counts, where the fingerprint of before also summed every rowid).
+      std::string now = ReadSourceState(db_).text;
+      if (state_dirty_ || now != synced_) {
         if (changed) *changed = true;
-        s = ReconcileLocked(&fp);
+        s = ReconcileLocked(&now);
         if (!s.ok()) return s;
-        fp_dirty_ = false;
+        state_dirty_ = false;
       }
-      fingerprint_ = fp;
+      synced_ = now;
       data_version_ = dv;
-    } else if (fp_dirty_ && sqlite3_get_autocommit(db_)) {
+    } else if (state_dirty_ && sqlite3_get_autocommit(db_)) {
       // Only our own committed writes happened: re-baseline.
-      fingerprint_ = index_internal::SourceFingerprint(db_);
-      fp_dirty_ = false;
+      synced_ = ReadSourceState(db_).text;
+      state_dirty_ = false;
       persist_pending_ = true;
     }
     return Status::OK();
@@ -1089,8 +1134,10 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   ThermometerCode code_;          // the code embeddings_vec's rows were written with
   std::vector<uint8_t> code_buf_;  // Encode's
   int64_t data_version_ = 0;
-  std::string fingerprint_;
-  bool fp_dirty_ = false;
+  // The state text of the sources embeddings_vec matched at data_version_,
+  // and whether our own writes moved them since.
+  std::string synced_;
+  bool state_dirty_ = false;
   bool persist_pending_ = false;
   // Our own writes went into embeddings_vec since the stored marks were
   // read: a row we wrote that another process then deleted would not show

@@ -10,17 +10,21 @@
 // embeddings table. Approximate past that many rows: recall@10 0.995
 // against the exact top 10 on real MiniLM vectors (bench/index/RESULTS.md).
 // It also keeps rows in a table rekall_index_state(name, value): under
-// "embeddings_vec", the fingerprint of the source tables embeddings_vec was
-// last synchronised with, so changes made while no index was open are
-// caught at the next open, or, while the table is being built, "building"
-// with the build's cursor; the layout version and the code's thresholds
-// (fitted to the vectors when the table is created, again once the base
-// has doubled). A table of another layout (layout 1: float[dim]) is
-// re-created by the batch build. Beside the fingerprint, under
-// "embeddings_vec.marks", where the source tables stood (SourceMarks), so
-// that a catch-up rewrites only the entries changed since (one added row at
-// 100K entries: 10.5 s -> 152 ms, bench/index/RESULTS.md); without them,
-// or when they cannot prove what changed, every row is compared.
+// "embeddings_vec", where the source tables stood (their SourceMarks:
+// counts and highest rowids, latest updated_at) when embeddings_vec last
+// matched them, so that changes made while no index was open are caught at
+// the next open and a catch-up rewrites only the entries changed since
+// (one added row at 100K entries: 10.5 s comparing every row; with the
+// marks, 1.8-3.1x faster once the fingerprint of the sources, a sum of
+// every rowid, is no longer read beside them: bench/index/RESULTS.md); or,
+// while the table is being built, "building" with the build's cursor; the
+// layout version and the code's thresholds (fitted to the vectors when the
+// table is created, again once the base has doubled). A table of another layout (layout 1: float[dim])
+// is re-created by the batch build. Older rekalls kept a fingerprint there
+// instead, which ours never equals: each catches up after the other, never
+// trusting a table the other changed (sqlite_vec_index.cc, kStateTable).
+// Without marks, or when they cannot prove what changed (a row deleted,
+// VACUUM), every row is compared.
 // The build (first open, new shape, Rebuild) commits batches of
 // build_batch_rows rows in entry_id order, skipping ids already present, so
 // an interrupted build resumes where it stopped and never duplicates a row;

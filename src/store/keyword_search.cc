@@ -89,13 +89,18 @@ std::string OrOf(const std::vector<std::string>& terms) {
   return out;
 }
 
-// The entries_fts rows holding `phrase`, counted up to `cap`.
-Status CountMatches(sqlite3* db, const std::string& phrase, int64_t cap, int64_t* n) {
-  Stmt st(db, "SELECT count(*) FROM (SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? LIMIT ?)");
+// The entries_fts rows holding `phrase`, counted up to `cap` by `st`
+// (kCountMatchesSql, prepared once for all the terms of a query).
+constexpr const char* kCountMatchesSql =
+    "SELECT count(*) FROM (SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? LIMIT ?)";
+
+Status CountMatches(Stmt& st, const std::string& phrase, int64_t cap, int64_t* n) {
+  st.Reset();
   st.Bind(1, phrase);
   st.Bind(2, cap);
   Status s = st.StepRow("counting keyword matches");
   if (s.ok()) *n = st.Int(0);
+  st.Reset();
   return s;
 }
 
@@ -108,10 +113,13 @@ Status InformativeTerms(sqlite3* db, const std::vector<std::string>& terms, std:
   Stmt rows(db, "SELECT count(*) FROM entries_fts_docsize");
   if (!rows.status("").ok() || rows.Step() != SQLITE_ROW) return Status::OK();
   const int64_t total = rows.Int(0);
+  Stmt count(db, kCountMatchesSql);
+  Status s = count.status("counting keyword matches");
+  if (!s.ok()) return s;
   out->clear();
   for (const std::string& t : terms) {
     int64_t n = 0;
-    Status s = CountMatches(db, t, (total + 1) / 2, &n);
+    s = CountMatches(count, t, (total + 1) / 2, &n);
     if (!s.ok()) return s;
     if (2 * n < total) out->push_back(t);
   }
