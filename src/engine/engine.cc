@@ -401,6 +401,9 @@ Status EngineImpl::EnsureIndex() {
   Status s = ParseIndexBackend(cfg_.vector_backend, &io.backend);
   if (!s.ok()) return s;
   if (long_running_ && io.backend == IndexBackend::kAuto) io.backend = IndexBackend::kBrute;
+  // A server's brute matrix loads off our lock: searches meanwhile scan the
+  // tables exactly instead of waiting for it.
+  io.load_in_background = long_running_;
   config::ResourceLocation vec = config::LocateSqliteVec(cfg_);
   io.extension_path = vec.path;
   io.threads = static_cast<int>(cfg_.threads);

@@ -335,11 +335,14 @@ class Engine {
   // once *cancelled is true. True when no load is in progress any more
   // (loaded, failed or missing); false when the wait ran out or was cancelled.
   virtual bool WaitForModel(std::chrono::milliseconds max_wait, const std::atomic<bool>* cancelled = nullptr) = 0;
-  // Starts opening the vector index in the background (a server, at start):
-  // loading 100K vectors into the brute index takes a few hundred ms, which
-  // then overlaps the model's own lazy load instead of adding to the first
-  // search. Calls arriving meanwhile that need the engine wait for it.
-  // No-op when the index is open or the file has no embeddings table.
+  // Starts opening the vector index in the background (a server, at start).
+  // The brute index of a long-running engine loads its matrix (0.5-1.5 s at
+  // 100K vectors) on a thread of its own without holding the engine's lock;
+  // searches meanwhile score the stored vectors exactly from the file, so
+  // the first search does not wait for the load. Opening the sqlite-vec
+  // index (catching it up) is done on this thread; searches arriving
+  // meanwhile wait for it. No-op when the index is open or the file has no
+  // embeddings table.
   virtual void WarmIndex() = 0;
 
   // Adds an entry with its summary embedding. Without the model the entry is

@@ -3,6 +3,7 @@
 // bases), with an optional int8 pre-scan + float32 rescoring for 100K+ bases.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "index/vector_index.h"
@@ -13,5 +14,22 @@ namespace rekall {
 // Rebuild and Refresh do nothing and ReleaseMemory keeps every vector.
 // Otherwise call Rebuild() once to load it.
 std::unique_ptr<VectorIndex> NewBruteForceIndex(sqlite3* db, const IndexOptions& opts);
+
+// A brute index for `db` whose rows are read through `read_db`, another
+// connection to the same file, inside one read transaction there, so that
+// `db` stays free for other work while it loads (any thread may run this;
+// `db` is not touched). The index knows where the source tables stood in
+// that snapshot: its first use on `db` catches up with every commit since,
+// this process's own included, as with another process's. `stop` (may be
+// null) turning true abandons the load with Cancelled.
+Status LoadBruteForceIndex(sqlite3* db, sqlite3* read_db, const IndexOptions& opts, const std::atomic<bool>* stop,
+                           std::unique_ptr<VectorIndex>* out);
+
+// The brute index of IndexOptions::load_in_background: returns at once,
+// loading on a thread of its own through a read-only connection of its own
+// (LoadBruteForceIndex), and answers meanwhile from the source tables on
+// `db` by exact scans. Unavailable when `db` has no file to open again (an
+// in-memory database): load it in place instead.
+Status OpenBruteForceIndexInBackground(sqlite3* db, const IndexOptions& opts, std::unique_ptr<VectorIndex>* out);
 
 }  // namespace rekall

@@ -6,8 +6,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 
+#include "index/simd.h"
 #include "util/our_embeddings.h"
 
 namespace rekall::index_internal {
@@ -188,6 +191,186 @@ Status ForEachSourceRowOf(sqlite3* db, int dim, const std::vector<std::string>& 
     st.Bind(1, ids[i]);
     s = DecodeSourceRows(st, dim, fn, buf, row, &skip);
   }
+  return s;
+}
+
+bool SourceScorer::Score(const void* blob, int bytes, float* s) {
+  if (blob == nullptr || bytes != int(sizeof(float)) * dim_) return false;
+  if (!ToUnit(blob, dim_, row_.data())) return false;  // the padding stays zero
+  simd::Best().dot_rows(q_.data(), row_.data(), q_.size(), 1, s);
+  return true;
+}
+
+namespace {
+
+// Whether an entry exists and passes a filter, with a load's rules (NULL
+// type and project = "", NULL status = "active").
+class EntryCheck {
+ public:
+  EntryCheck(sqlite3* db, const Filter& f) : db_(db), f_(f) {}
+
+  Status Passes(const std::string& id, bool* pass) {
+    *pass = false;
+    Status s = Prepare(&entry_,
+                       "SELECT coalesce(type, ''), coalesce(project, ''), coalesce(status, 'active')"
+                       " FROM entries WHERE id = ?1");
+    if (!s.ok()) return s;
+    entry_.Bind(1, id);
+    const int rc = entry_.Step();
+    if (rc != SQLITE_ROW) return entry_.Done(rc, "reading entries");  // none: an orphan embedding
+    const bool meta = (!f_.type || entry_.Text(0) == *f_.type) && (!f_.project || entry_.Text(1) == *f_.project) &&
+                      (!f_.status || entry_.Text(2) == *f_.status);
+    if (!meta || f_.tags.empty()) {
+      *pass = meta;
+      return Status::OK();
+    }
+    if (!(s = Prepare(&tags_, "SELECT tag FROM tags WHERE entry_id = ?1")).ok()) return s;
+    tags_.Bind(1, id);
+    std::vector<std::string> have;
+    int trc;
+    while ((trc = tags_.Step()) == SQLITE_ROW) have.push_back(tags_.Text(0));
+    std::sort(have.begin(), have.end());
+    *pass = std::all_of(f_.tags.begin(), f_.tags.end(),
+                        [&](const std::string& t) { return std::binary_search(have.begin(), have.end(), t); });
+    return tags_.Done(trc, "reading tags");
+  }
+
+ private:
+  // Ready to run: prepared once, reset before each use.
+  Status Prepare(sqlite::Stmt* st, const char* sql) {
+    if (st->prepared()) {
+      st->Reset();
+      return Status::OK();
+    }
+    return st->Prepare(db_, sql);
+  }
+
+  sqlite3* const db_;
+  const Filter& f_;
+  sqlite::Stmt entry_, tags_;
+};
+
+// Offers a row to `top`, a heap of the `keep` best rows so far in HitBefore
+// order (the worst on top); the id is copied only when the row gets in.
+void OfferRow(std::vector<Hit>* top, size_t keep, float score, const sqlite::Stmt& st, int id_col) {
+  if (top->size() == keep) {
+    const Hit& worst = top->front();
+    if (score < worst.score) return;
+    if (score == worst.score) {
+      const char* id = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), id_col));
+      if (!(std::string_view(id ? id : "", size_t(st.Bytes(id_col))) < worst.entry_id)) return;
+    }
+    std::pop_heap(top->begin(), top->end(), HitBefore);
+    top->back() = Hit{st.Text(id_col), score};
+  } else {
+    top->push_back(Hit{st.Text(id_col), score});
+  }
+  std::push_heap(top->begin(), top->end(), HitBefore);
+}
+
+// The `keep` best summary embeddings of our model by exact score, their
+// entries not read, in HitBefore order; *every_row when no scored row was
+// left out. One sequential scan of the embeddings table.
+Status TopOfEmbeddings(sqlite3* db, int dim, const std::vector<float>& q, size_t keep, std::vector<Hit>* top,
+                       bool* every_row) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, "SELECT em.entry_id, em.vector FROM embeddings em WHERE " + SourceWhere());
+  if (!s.ok()) return s;
+  SourceScorer scorer(q, dim);
+  top->clear();
+  top->reserve(std::min<size_t>(keep, 4096) + 1);  // NearestFiltered may ask for millions
+  size_t scored = 0;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    float score;
+    if (!scorer.Score(st.Blob(1), st.Bytes(1), &score)) continue;
+    ++scored;
+    OfferRow(top, keep, score, st, 0);
+  }
+  if (!(s = st.Done(rc, "scanning embeddings")).ok()) return s;
+  std::sort_heap(top->begin(), top->end(), HitBefore);
+  *every_row = scored <= keep;
+  return Status::OK();
+}
+
+// ExactSourceSearch over the join of every row with its entry (and, for a
+// tag filter, driven by the tags table).
+Status JoinedExactSearch(sqlite3* db, int dim, const std::vector<float>& q, int k, const Filter& f,
+                         std::vector<Hit>* out) {
+  std::vector<std::string> tags = f.tags;
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  std::string sql = std::string("SELECT em.entry_id, em.vector FROM ") + kSourceJoin + " WHERE " + SourceWhere();
+  std::vector<const std::string*> binds;
+  if (!tags.empty()) {
+    // Driven through the (entry_id, embedding_type) index when selective.
+    sql += " AND em.entry_id IN (SELECT entry_id FROM tags WHERE tag IN (";
+    for (size_t i = 0; i < tags.size(); ++i) {
+      sql += i ? ",?" : "?";
+      binds.push_back(&tags[i]);
+    }
+    sql += ") GROUP BY entry_id HAVING count(DISTINCT tag) = " + std::to_string(tags.size()) + ")";
+  }
+  auto cond = [&](const std::optional<std::string>& val, const char* expr) {
+    if (!val) return;
+    sql += std::string(" AND ") + expr + " = ?";
+    binds.push_back(&*val);
+  };
+  cond(f.type, "coalesce(e.type, '')");
+  cond(f.project, "coalesce(e.project, '')");
+  cond(f.status, "coalesce(e.status, 'active')");
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, sql);
+  if (!s.ok()) return s;
+  for (size_t i = 0; i < binds.size(); ++i) st.Bind(int(i + 1), *binds[i]);
+  SourceScorer scorer(q, dim);
+  out->clear();
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    float score;
+    if (scorer.Score(st.Blob(1), st.Bytes(1), &score)) OfferRow(out, size_t(k), score, st, 0);
+  }
+  if (!(s = st.Done(rc, "scanning embeddings")).ok()) return s;
+  std::sort_heap(out->begin(), out->end(), HitBefore);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ExactSourceSearch(sqlite3* db, int dim, const std::vector<float>& q, int k, const Filter& f,
+                         std::vector<Hit>* out) {
+  out->clear();
+  if (k <= 0) return Status::OK();
+  if (f.tags.empty()) {
+    // The best rows whatever their entries: the k best passing `f` are the
+    // first k of them that pass, when that many do. Every search filters
+    // (on status = active at least), rarely finely: 4k + 64 candidates
+    // leave room for a type filter (1 entry in 6) and for orphans.
+    const size_t keep = 4 * size_t(k) + 64;
+    std::vector<Hit> top;
+    bool every_row = false;
+    Status s = TopOfEmbeddings(db, dim, q, keep, &top, &every_row);
+    if (!s.ok()) return s;
+    EntryCheck check(db, f);
+    for (Hit& h : top) {
+      bool pass = false;
+      if (!(s = check.Passes(h.entry_id, &pass)).ok()) return s;
+      if (pass) out->push_back(std::move(h));
+      if (out->size() == size_t(k)) return Status::OK();
+    }
+    if (every_row) return Status::OK();
+    out->clear();
+  }
+  // A tag filter (often selective), or a filter too fine for the candidates.
+  return JoinedExactSearch(db, dim, q, k, f, out);
+}
+
+Status CountSourceRows(sqlite3* db, int dim, size_t* n) {
+  sqlite::Stmt st;
+  Status s = st.Prepare(db, std::string("SELECT count(*) FROM ") + kSourceJoin + " WHERE " + SourceWhere() +
+                                " AND length(em.vector) = " + std::to_string(sizeof(float) * size_t(dim)));
+  if (s.ok()) s = st.StepRow("counting index rows");
+  if (s.ok()) *n = size_t(st.Int(0));
   return s;
 }
 

@@ -58,6 +58,43 @@ Status ForEachSourceRow(sqlite3* db, int dim, const std::function<Status(const S
 Status ForEachSourceRowOf(sqlite3* db, int dim, const std::vector<std::string>& ids,
                           const std::function<Status(const SourceRow&)>& fn);
 
+// The exact score of stored vectors against one query, normalised and
+// scored with the brute backend's kernel and padding: every path (the
+// brute scan, sqlite-vec's rescoring, the exact scans below) gives
+// bit-identical scores.
+class SourceScorer {
+ public:
+  // q: unit length, zero-padded to a multiple of the SIMD lanes (what
+  // BackendBase::CheckQuery makes); it must outlive the scorer.
+  SourceScorer(const std::vector<float>& q, int dim) : q_(q), dim_(dim), row_(q.size(), 0.0f) {}
+  // False when `blob` is not dim finite float32 values: never ranked.
+  bool Score(const void* blob, int bytes, float* s);
+
+ private:
+  const std::vector<float>& q_;
+  const int dim_;
+  std::vector<float> row_;  // the stored vector at unit length, padded with zeros
+};
+
+// The order of results: score desc, then entry id asc.
+inline bool HitBefore(const Hit& a, const Hit& b) {
+  return a.score > b.score || (a.score == b.score && a.entry_id < b.entry_id);
+}
+
+// The k best source rows (ForEachSourceRow's: an embedding without its
+// entry never ranks) passing `f`, by exact score against `q` (as
+// SourceScorer takes it), in HitBefore order, read from the source tables
+// alone: what a backend answers while its own copy is not there
+// (sqlite-vec building or behind, brute loading in the background). Only
+// the embeddings are scanned; the entries of the best candidates are then
+// checked against `f` (and exist), and the join of every row is scanned
+// only when too few of them pass.
+Status ExactSourceSearch(sqlite3* db, int dim, const std::vector<float>& q, int k, const Filter& f,
+                         std::vector<Hit>* out);
+
+// The source rows of `dim` floats: the rows a load indexes.
+Status CountSourceRows(sqlite3* db, int dim, size_t* n);
+
 // Where one source table stood: rowids only grow (SQLite gives a new row
 // max(rowid) + 1) except through VACUUM, so rows above max_rowid are new,
 // and the count tells whether any older row is gone.

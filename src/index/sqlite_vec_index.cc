@@ -270,15 +270,13 @@ class SqliteVecIndex final : public index_internal::BackendBase {
       behind = true;
     }
     if (k <= 0) return Status::OK();
-    std::vector<Scored> top;
     // vec0 metadata cannot hold a list of tags: tag filters (and k beyond
     // vec0's cap) score the matching rows exactly instead; so does a search
     // while embeddings_vec could not be caught up or is not completely built.
-    if (behind || phase_ != Phase::kReady || !f.tags.empty() || k > kVecMaxK / 2) {
-      s = ExactLocked(q, k, f, &top);
-    } else {
-      s = KnnLocked(q, k, f, &top);
-    }
+    if (behind || phase_ != Phase::kReady || !f.tags.empty() || k > kVecMaxK / 2)
+      return index_internal::ExactSourceSearch(db_, dim_, q, k, f, out);
+    std::vector<Scored> top;
+    s = KnnLocked(q, k, f, &top);
     if (!s.ok()) return s;
     out->reserve(top.size());
     for (Scored& h : top) out->push_back(Hit{std::move(h.id), h.s});
@@ -289,11 +287,9 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     std::lock_guard<std::mutex> l(mu_);
     Status s = FreshLocked(opts_.auto_refresh, nullptr);
     if (!s.ok() && !CanAnswerBehind(s)) return s;
+    if (!s.ok() || phase_ != Phase::kReady) return index_internal::CountSourceRows(db_, dim_, n);
     Stmt st;
-    s = st.Prepare(db_, s.ok() && phase_ == Phase::kReady ? std::string("SELECT count(*) FROM ") + kTable
-                               : std::string("SELECT count(*) FROM ") + index_internal::kSourceJoin + " WHERE " +
-                                     index_internal::SourceWhere() + " AND length(em.vector) = " +
-                                     std::to_string(sizeof(float) * dim_));
+    s = st.Prepare(db_, std::string("SELECT count(*) FROM ") + kTable);
     if (s.ok()) s = st.StepRow("counting index rows");
     if (s.ok()) *n = size_t(st.Int(0));
     return s;
@@ -331,7 +327,6 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   bool ReleaseMemory() override {
     std::lock_guard<std::mutex> l(mu_);
     FinalizeStatementsLocked();
-    std::vector<float>().swap(row_);
     return false;
   }
 
@@ -990,17 +985,6 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return Status::OK();
   }
 
-  // Exact score of a source vector (embeddings.vector), normalised and
-  // scored with the same kernel and padding as the brute backend, so both
-  // backends return bit-identical scores. False if the blob is unusable.
-  bool Score(const std::vector<float>& q, const void* blob, int bytes, float* s) {
-    if (blob == nullptr || bytes != int(sizeof(float) * dim_)) return false;
-    row_.assign(stride_, 0.0f);
-    if (!ToUnit(blob, dim_, row_.data())) return false;
-    simd::Best().dot_rows(q.data(), row_.data(), stride_, 1, s);
-    return true;
-  }
-
   // The code of a unit vector, in a buffer reused by the next call.
   const uint8_t* Encode(const float* unit) {
     code_buf_.resize(size_t(code_.bytes()));
@@ -1012,7 +996,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
   // float32 copy of a vector in the file), looked up through its
   // UNIQUE(entry_id, embedding_type) index. False when its vector is gone
   // or unusable: the exact path would not rank it either.
-  Status SourceScore(const std::vector<float>& q, const std::string& id, bool* found, float* score) {
+  Status SourceScore(index_internal::SourceScorer* scorer, const std::string& id, bool* found, float* score) {
     if (!src_.prepared()) {
       Status s = src_.Prepare(db_, std::string("SELECT em.vector FROM embeddings em WHERE em.entry_id = ?1 AND ") +
                                        index_internal::SourceWhere());
@@ -1021,7 +1005,7 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     src_.Reset();
     src_.Bind(1, id);
     const int rc = src_.Step();
-    *found = rc == SQLITE_ROW && Score(q, src_.Blob(0), src_.Bytes(0), score);
+    *found = rc == SQLITE_ROW && scorer->Score(src_.Blob(0), src_.Bytes(0), score);
     Status s = rc == SQLITE_ROW ? Status::OK() : src_.Done(rc, "reading embeddings");
     src_.Reset();
     return s;
@@ -1043,12 +1027,13 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     if (f.project) st->Bind(4, *f.project);
     if (f.status) st->Bind(5, *f.status);
     out->clear();
+    index_internal::SourceScorer scorer(q, dim_);
     int rc;
     while ((rc = st->Step()) == SQLITE_ROW) {
       std::string id = st->Text(0);
       bool found = false;
       float score = 0;
-      s = SourceScore(q, id, &found, &score);
+      s = SourceScore(&scorer, id, &found, &score);
       if (!s.ok()) break;
       if (found) out->push_back(Scored{score, std::move(id)});
     }
@@ -1081,56 +1066,8 @@ class SqliteVecIndex final : public index_internal::BackendBase {
     return Status::OK();
   }
 
-  // Scores every source row (the rows a rebuild loads) matching the filter,
-  // with a rebuild's rules (NULL project = "", NULL status = "active");
-  // tags through the tags table. Reads the embeddings table: vec0 returns
-  // vectors slowly.
-  Status ExactLocked(const std::vector<float>& q, int k, const Filter& f, std::vector<Scored>* out) {
-    std::vector<std::string> tags = f.tags;
-    std::sort(tags.begin(), tags.end());
-    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
-    std::string sql = std::string("SELECT em.entry_id, em.vector FROM ") + index_internal::kSourceJoin +
-                      " WHERE " + index_internal::SourceWhere();
-    std::vector<const std::string*> binds;
-    if (!tags.empty()) {
-      // Driven through the (entry_id, embedding_type) index when selective.
-      sql += " AND em.entry_id IN (SELECT entry_id FROM tags WHERE tag IN (";
-      for (size_t i = 0; i < tags.size(); ++i) {
-        sql += i ? ",?" : "?";
-        binds.push_back(&tags[i]);
-      }
-      sql += ") GROUP BY entry_id HAVING count(DISTINCT tag) = " + std::to_string(tags.size()) + ")";
-    }
-    auto cond = [&](const std::optional<std::string>& val, const char* expr) {
-      if (!val) return;
-      sql += std::string(" AND ") + expr + " = ?";
-      binds.push_back(&*val);
-    };
-    cond(f.type, "coalesce(e.type, '')");
-    cond(f.project, "coalesce(e.project, '')");
-    cond(f.status, "coalesce(e.status, 'active')");
-    Stmt st;
-    Status s = st.Prepare(db_, sql);
-    if (!s.ok()) return s;
-    for (size_t i = 0; i < binds.size(); ++i) st.Bind(int(i + 1), *binds[i]);
-    out->clear();
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      float sc;
-      if (!Score(q, st.Blob(1), st.Bytes(1), &sc)) continue;
-      out->push_back(Scored{sc, st.Text(0)});
-    }
-    s = st.Done(rc, "scanning embeddings");
-    if (!s.ok()) return s;
-    const size_t kk = std::min(out->size(), size_t(k));
-    std::partial_sort(out->begin(), out->begin() + kk, out->end(), Better);
-    out->resize(kk);
-    return Status::OK();
-  }
-
   Stmt del_, ins_, src_, has_, batch_first_, batch_next_;
   std::map<int, std::unique_ptr<Stmt>> knn_;
-  std::vector<float> row_;
   ThermometerCode code_;          // the code embeddings_vec's rows were written with
   std::vector<uint8_t> code_buf_;  // Encode's
   int64_t data_version_ = 0;

@@ -38,6 +38,8 @@ Status OpenVectorIndex(sqlite3* db, const IndexOptions& opts, std::unique_ptr<Ve
     // auto: sqlite-vec is an accelerator, never a requirement.
     if (notice) *notice = "sqlite-vec unavailable (" + s.message() + "); using brute-force vector search";
   }
+  // A database without a file of its own to open again loads here.
+  if (opts.load_in_background && OpenBruteForceIndexInBackground(db, opts, out).ok()) return Status::OK();
   std::unique_ptr<VectorIndex> idx = NewBruteForceIndex(db, opts);
   Status s = idx->Rebuild(nullptr, nullptr);
   if (!s.ok()) return s;

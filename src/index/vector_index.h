@@ -98,6 +98,18 @@ struct IndexOptions {
   // Tests: called inside each build batch's transaction, just before its
   // commit, with the number of rows the batch inserted.
   std::function<void(size_t)> build_batch_hook;
+  // brute on a database file: OpenVectorIndex returns at once and the
+  // matrix loads on a thread of its own, through a read-only connection of
+  // its own; searches and counts meanwhile scan the source tables exactly on
+  // the caller's connection (a server's first search at 100K entries then
+  // waits for no load: bench/engine/RESULTS.md), writes go to the tables
+  // alone, and the loaded index takes over at the first call after the
+  // load, caught up with every commit since its snapshot.
+  bool load_in_background = false;
+  // Tests: called on the loading thread inside the load's read transaction
+  // once every row is read (loaded = false), then once the loaded index is
+  // handed over (loaded = true).
+  std::function<void(bool loaded)> background_load_hook;
 };
 
 // All methods are safe to call from several threads, but they use the
