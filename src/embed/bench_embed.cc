@@ -7,6 +7,7 @@
 // The dump mode writes the embeddings of the texts (one JSON string a line)
 // as raw float32 rows of dim() values, in input order, for the vector-index
 // benchmarks on real embeddings (bench/index/prepare_vectors.py).
+// --precision fp32|bf16 (any mode) sets the embedder's arithmetic.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
               query = "how do I undo the last git commit";
   int threads = 1, runs = 300;
   size_t batch_tokens = 0, max_seq = 0;
+  rekall::Precision precision = rekall::Precision::kFp32;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--model") model = v;
@@ -91,16 +93,23 @@ int main(int argc, char** argv) {
     else if (k == "--out") out_path = v;
     else if (k == "--max-seq") max_seq = std::strtoul(v.c_str(), nullptr, 10);
     else if (k == "--batch-tokens") batch_tokens = std::strtoul(v.c_str(), nullptr, 10);
-    else {
+    else if (k == "--precision") {
+      if (!rekall::ParsePrecision(v, &precision)) {
+        std::cerr << "--precision must be fp32, bf16 or int8, not " << v << "\n";
+        return 2;
+      }
+    } else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
     }
   }
   EmbedderOptions opt;
   opt.num_threads = threads;
+  opt.precision = precision;
   if (batch_tokens) opt.max_batch_tokens = batch_tokens;
   if (max_seq) opt.max_seq_length = max_seq;
-  nlohmann::json r = {{"impl", "rekall"}, {"mode", mode}, {"threads", threads}};
+  nlohmann::json r = {{"impl", "rekall"}, {"mode", mode}, {"threads", threads},
+                      {"precision", rekall::PrecisionName(precision)}};
 
   auto t0 = Clock::now();
   std::unique_ptr<Embedder> e;

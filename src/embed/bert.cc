@@ -58,7 +58,10 @@ Status BertConfig::FromFile(const std::string& path, BertConfig* out) {
   return Status::OK();
 }
 
-Status BertModel::Load(const std::string& dir, std::unique_ptr<BertModel>* out) {
+Status BertModel::Load(const std::string& dir, Precision precision, std::unique_ptr<BertModel>* out) {
+  if (const char* why = PrecisionRefusal(precision)) return Status::InvalidArgument(why);
+  if (precision != Precision::kFp32)
+    return Status::InvalidArgument(std::string("precision ") + PrecisionName(precision) + " has no kernels yet");
   std::unique_ptr<BertModel> m(new BertModel());
   Status s = BertConfig::FromFile(dir + "/config.json", &m->cfg_);
   if (!s.ok()) return s;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "embed/safetensors.h"
+#include "util/precision.h"
 #include "util/status.h"
 
 namespace rekall::embed {
@@ -30,8 +31,9 @@ struct BertConfig {
 class BertModel {
  public:
   // Loads `dir`/config.json and `dir`/model.safetensors, checking every
-  // tensor's dtype and shape against the config.
-  static Status Load(const std::string& dir, std::unique_ptr<BertModel>* out);
+  // tensor's dtype and shape against the config. Only Precision::kFp32 runs
+  // yet.
+  static Status Load(const std::string& dir, Precision precision, std::unique_ptr<BertModel>* out);
 
   // Runs the encoder on the sequences (token ids, each 1..max_positions long,
   // ids < vocab) packed one after another without padding, and writes for

@@ -65,7 +65,7 @@ Status Embedder::Load(const std::string& dir, const EmbedderOptions& options, st
       if (m.is_object() && m.value("type", "") == "sentence_transformers.models.Normalize") e->normalize_ = true;
     }
   }
-  s = BertModel::Load(dir, &e->model_);
+  s = BertModel::Load(dir, options.precision, &e->model_);
   if (!s.ok()) return s;
   s = Tokenizer::Load(dir + "/vocab.txt", &e->tokenizer_);
   if (!s.ok()) return s;
