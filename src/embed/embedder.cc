@@ -115,11 +115,11 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
     tokens += ids[i].size();
   }
 
-  auto run_batch = [&](const std::vector<size_t>& batch, std::vector<float>* pooled) {
+  auto run_batch = [&](const std::vector<size_t>& batch, std::vector<float>* pooled, int product_threads) {
     std::vector<const std::vector<int32_t>*> seqs;
     for (size_t i : batch) seqs.push_back(&ids[i]);
     pooled->resize(batch.size() * d);
-    model_->MeanPooled(seqs, pooled->data());
+    model_->MeanPooled(seqs, pooled->data(), product_threads);
     for (size_t j = 0; j < batch.size(); ++j) {
       const float* src = pooled->data() + j * d;
       float* dst = out->data() + batch[j] * d;
@@ -143,9 +143,11 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
     // that spinning was half the CPU of each add or update, and 2 threads
     // were slower than 1 up to ~130 tokens (bench_embed --mode query, load
     // 10: 64 vs 76 ms at 90 words; 86 vs 80 ms at 180 words).
-    SetBlasThreads(tokens >= kBlasSplitTokens ? options_.num_threads : 1);
+    // The bf16 products split their columns the same way, on threads of ours.
+    const int split = tokens >= kBlasSplitTokens ? options_.num_threads : 1;
+    SetBlasThreads(split);
     std::vector<float> pooled;
-    for (const auto& b : batches) run_batch(b, &pooled);
+    for (const auto& b : batches) run_batch(b, &pooled, split);
     return Status::OK();
   }
   // Several batches: one per thread of ours, BLAS single-threaded, which
@@ -154,7 +156,7 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
   std::atomic<size_t> next{0};
   auto worker = [&] {
     std::vector<float> pooled;
-    for (size_t b; (b = next.fetch_add(1)) < batches.size();) run_batch(batches[b], &pooled);
+    for (size_t b; (b = next.fetch_add(1)) < batches.size();) run_batch(batches[b], &pooled, 1);
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
