@@ -87,8 +87,9 @@ def export_onnx(model_dir, path):
                                     "embedding": {0: "batch"}})
 
 
-def make_texts(path, n):
-    """n developer-note paragraphs of about 100 tokens, deterministic."""
+def make_texts(path, n, sentences=(5, 7)):
+    """n developer-note paragraphs of about 100 tokens (5 to 7 sentences;
+    13 to 17 give about 250), deterministic."""
     import random
     rng = random.Random(42)
     words = ("the a to of and in is for on with that this it we use when not be can by from as our run "
@@ -100,7 +101,7 @@ def make_texts(path, n):
     with open(path, "w", encoding="utf-8") as f:
         for _ in range(n):
             sent = []
-            for _ in range(rng.randint(5, 7)):
+            for _ in range(rng.randint(*sentences)):
                 k = rng.randint(8, 16)
                 w = [rng.choice(words) for _ in range(k)]
                 w[0] = w[0].capitalize()
@@ -117,11 +118,12 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--texts")
+    ap.add_argument("--sentences", default="5,7", help="texts: sentences per paragraph, MIN,MAX")
     args = ap.parse_args()
     model_dir = os.path.abspath(args.model)
 
     if args.impl == "texts":
-        make_texts(args.texts, args.runs)
+        make_texts(args.texts, args.runs, tuple(int(x) for x in args.sentences.split(",")))
         return
     if args.impl == "export":
         export_onnx(model_dir, args.onnx)

@@ -6,6 +6,8 @@
 #
 #   bench/embed/run.sh            # REPS=3 rounds, interleaved
 #   REPS=5 OUT=/tmp/b bench/embed/run.sh
+#   PRECISIONS="fp32 bf16" IMPLS="rekall ort" MODES="query throughput" bench/embed/run.sh
+#   SENTENCES=13,17 OUT=/tmp/b250 bench/embed/run.sh    # paragraphs of ~250 tokens instead of ~100
 #
 # Needs: bench_embed (built here if absent: cmake -DREKALL_BUILD_BENCH=ON),
 # a venv with torch==2.13.0 sentence-transformers onnxruntime onnx (created
@@ -15,6 +17,10 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 OUT="${OUT:-/tmp/rekall-bench}"
 VENV="${VENV:-/work/venv-ref}"
 REPS="${REPS:-3}"
+PRECISIONS="${PRECISIONS:-fp32}"  # rekall's embedder precisions, each measured in every round
+IMPLS="${IMPLS:-rekall ort st}"
+MODES="${MODES:-query throughput load}"
+SENTENCES="${SENTENCES:-5,7}"     # sentences per generated paragraph
 MODEL="${MODEL:-$ROOT/models/all-MiniLM-L6-v2}"
 BENCH_EMBED="${BENCH_EMBED:-$ROOT/build-embed-bench/src/embed/bench_embed}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -33,7 +39,7 @@ PY="$VENV/bin/python"
 BP="$ROOT/bench/embed/bench_py.py"
 
 TEXTS="$OUT/paragraphs.jsonl"
-[[ -f "$TEXTS" ]] || "$PY" "$BP" --impl texts --texts "$TEXTS" --runs 1000
+[[ -f "$TEXTS" ]] || "$PY" "$BP" --impl texts --texts "$TEXTS" --runs 1000 --sentences "$SENTENCES"
 ONNX="$OUT/model.onnx"
 [[ -f "$ONNX" ]] || "$PY" "$BP" --impl export --model "$MODEL" --onnx "$ONNX" 2>/dev/null
 
@@ -46,14 +52,17 @@ run() {  # one measurement, one process; the JSON line goes to $RES
 }
 for rep in $(seq "$REPS"); do
   echo "== round $rep/$REPS ($(uptime | sed 's/.*load/load/'))"
-  for impl in rekall ort st; do
-    for mode in query throughput load; do
+  for impl in $IMPLS; do
+    for mode in $MODES; do
       threads=1
       [[ $mode == throughput ]] && threads=2
       runs=300
       [[ $impl == st ]] && runs=100
       if [[ $impl == rekall ]]; then
-        run "$BENCH_EMBED" --model "$MODEL" --mode $mode --threads $threads --runs $runs --texts "$TEXTS"
+        for precision in $PRECISIONS; do
+          run "$BENCH_EMBED" --model "$MODEL" --mode $mode --threads $threads --runs $runs --texts "$TEXTS" \
+            --precision "$precision"
+        done
       else
         run "$PY" "$BP" --impl $impl --model "$MODEL" --onnx "$ONNX" --mode $mode --threads $threads \
           --runs $runs --texts "$TEXTS"

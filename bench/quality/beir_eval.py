@@ -26,6 +26,9 @@ their judged documents plus the corpus's first others up to N documents.
 --db PATH keeps the database there and imports only when it does not exist
 yet, so that several builds can be measured on one import (the import
 embeds every document: about 4 minutes for SciFact's 5183 on 2 cores).
+--precision P runs the binary with REKALL_PRECISION=P (fp32, bf16: the
+embedder's arithmetic, for the import and the queries alike; give each
+precision its own --db).
 --check exits 1 unless every figure is a number in [0, 1] and each mode
 found at least one relevant document (a sanity check, not a score target).
 
@@ -124,12 +127,14 @@ def score(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict:
 # ---------------------------------------------------------------- rekall
 
 class Rekall:
-    def __init__(self, binary: Path, home: Path, db: Path | None):
+    def __init__(self, binary: Path, home: Path, db: Path | None, precision: str | None = None):
         self.binary = str(binary)
         self.db = str(db or home / "kb.db")
         # Only this run's database and no user configuration.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("REKALL_")}
         self.env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_DATA_HOME=str(home / "data"))
+        if precision:
+            self.env["REKALL_PRECISION"] = precision
 
     def run(self, args: list[str]) -> str:
         p = subprocess.run([self.binary, "--db", self.db, "--quiet"] + args, capture_output=True, text=True,
@@ -194,6 +199,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--docs", type=int, help="import at most N documents (the judged ones first)")
     ap.add_argument("--db", type=Path, help="keep the database here; import only if it does not exist")
     ap.add_argument("--jobs", type=int, default=1, help="searches run at once")
+    ap.add_argument("--precision", help="the embedder's precision (REKALL_PRECISION): fp32 or bf16")
     ap.add_argument("--json-out", type=Path, help="write the figures here as JSON")
     ap.add_argument("--check", action="store_true", help="exit 1 unless the figures are sane")
     return ap.parse_args()
@@ -207,7 +213,7 @@ def evaluate(a: argparse.Namespace, home: Path) -> dict:
     missing = sorted({d for judged in qrels.values() for d in judged} - set(docs))
     if missing or set(qrels) - set(texts):
         raise RuntimeError(f"judgments name documents or queries the set lacks: {missing[:5]}")
-    rk = Rekall(a.bin, home, a.db)
+    rk = Rekall(a.bin, home, a.db, a.precision)
     import_s = 0.0 if a.db and a.db.exists() else import_docs(rk, docs, home)
     queries = {q: texts[q] for q in qrels}
     results = {}
@@ -215,7 +221,7 @@ def evaluate(a: argparse.Namespace, home: Path) -> dict:
         t = time.monotonic()
         runs = run_mode(rk, mode, queries, a.jobs)
         results[mode] = {**score(runs, qrels), "seconds_per_query": (time.monotonic() - t) / len(queries)}
-    return {"set": str(a.data), "split": a.split, "documents": len(docs), "queries": len(queries),
+    return {"set": str(a.data), "split": a.split, "precision": a.precision or "fp32", "documents": len(docs), "queries": len(queries),
             "import_seconds": round(import_s, 1), "results": results,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "machine": machine()}
 
@@ -229,7 +235,7 @@ def main() -> int:
     a = parse_args()
     with tempfile.TemporaryDirectory(prefix="rekall-quality-") as tmp:
         report = evaluate(a, Path(tmp))
-    print(f"{report['set']} ({report['split']}): {report['documents']} documents, {report['queries']} queries; "
+    print(f"{report['set']} ({report['split']}, {report['precision']}): {report['documents']} documents, {report['queries']} queries; "
           f"import {report['import_seconds']} s; {report['date']}, {report['machine']}")
     print(table(report["results"]))
     if a.json_out:

@@ -51,6 +51,12 @@ Status GetString(const toml::table& t, const std::string& key, const std::string
   return Status::OK();
 }
 
+// `value` as a precision name; `what` names where it came from.
+Status ParsePrecisionValue(const std::string& what, const std::string& value, Precision* out) {
+  if (ParsePrecision(value, out)) return Status::OK();
+  return Status::InvalidArgument(what + " must be fp32, bf16 or int8, not '" + value + "'");
+}
+
 }  // namespace
 
 std::string ExpandHome(const std::string& p, const Options& o) {
@@ -129,12 +135,17 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
         if (!n->is_number()) return Status::InvalidArgument(where + ": model_load_wait_seconds must be a number");
         c->model_load_wait_seconds = n->value<double>().value_or(5.0);
       }
+      if (eng->get("precision")) {
+        std::string p;
+        if (!(s = GetString(*eng, "precision", where, &p)).ok()) return s;
+        if (!(s = ParsePrecisionValue(where + ": precision", p, &c->precision)).ok()) return s;
+      }
       if (const toml::node* n = eng->get("warm_model")) {
         if (!n->is_boolean()) return Status::InvalidArgument(where + ": warm_model must be true or false");
         c->warm_model = n->as_boolean()->get();
       }
       WarnUnknownKeys(*eng, {"model_path", "sqlite_vec_path", "threads", "model_load_wait_seconds", "warm_model",
-                             "model_idle_timeout_seconds"},
+                             "model_idle_timeout_seconds", "precision"},
                       where, warnings);
     }
     Status v = Validate(*c);
@@ -152,6 +163,9 @@ Status Load(const std::string& path, Config* c, std::vector<std::string>* warnin
     return s;
   if (!(v = env->GetEnv("REKALL_THREADS")).empty() && !(s = ParseLong("REKALL_THREADS", v, &c->threads)).ok()) return s;
   if (!(v = env->GetEnv("REKALL_VECTOR_BACKEND")).empty()) c->vector_backend = v;
+  if (!(v = env->GetEnv("REKALL_PRECISION")).empty() &&
+      !(s = ParsePrecisionValue("REKALL_PRECISION", v, &c->precision)).ok())
+    return s;
   if (!(v = env->GetEnv("REKALL_MODEL_PATH")).empty()) {
     c->model_path = v;
     c->model_path_origin = Origin::kEnvironment;
@@ -181,6 +195,8 @@ Status Validate(const Config& c) {
     return Status::InvalidArgument("threads must be between 0 (all cores) and 256, not " + std::to_string(c.threads));
   if (c.model_load_wait_seconds < 0 || c.model_load_wait_seconds > 600)
     return Status::InvalidArgument("model_load_wait_seconds must be between 0 and 600");
+  if (const char* why = PrecisionRefusal(c.precision))
+    return Status::InvalidArgument(std::string("precision = \"") + PrecisionName(c.precision) + "\" is refused: " + why);
   return Status::OK();
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "util/env.h"
+#include "util/precision.h"
 #include "util/status.h"
 
 namespace rekall::config {
@@ -40,6 +41,9 @@ struct Config {
   long threads = 0;               // 0: all cores
   double model_load_wait_seconds = 5.0;  // server: wait this long for a loading model
   bool warm_model = false;        // server: load the model in the background at start
+  // The embedder's arithmetic (REKALL_PRECISION): fp32 (exact, the default)
+  // or bf16; Validate refuses a precision that does not ship, with the reason.
+  Precision precision = Precision::kFp32;
   // Finer idle timeout, for tests and short-lived experiments: when >= 0 it
   // replaces model_idle_timeout_minutes (REKALL_MODEL_IDLE_TIMEOUT_SECONDS).
   long model_idle_timeout_seconds = -1;
@@ -63,7 +67,7 @@ std::string DefaultConfigPath(const Options& o = Options());
 // Reads `path` (a missing file is fine: defaults), then the environment
 // (REKALL_CACHE_MAX_SIZE, REKALL_CACHE_TTL_SECONDS,
 // REKALL_MODEL_IDLE_TIMEOUT_MINUTES, REKALL_VECTOR_BACKEND, REKALL_MODEL_PATH,
-// REKALL_SQLITE_VEC_PATH, REKALL_THREADS). Unknown keys in our sections add
+// REKALL_SQLITE_VEC_PATH, REKALL_THREADS, REKALL_PRECISION). Unknown keys in our sections add
 // a warning; an invalid value is an error naming the key and the file.
 Status Load(const std::string& path, Config* c, std::vector<std::string>* warnings,
             const Options& o = Options());

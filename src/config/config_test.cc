@@ -106,6 +106,48 @@ TEST_F(ConfigTest, EnvironmentOverridesFile) {
   EXPECT_FALSE(Load(p, &c, &w, opts_).ok());
 }
 
+TEST_F(ConfigTest, PrecisionIsFp32UnlessAskedAndBadOrUnshippedValuesAreErrors) {
+  Config c;
+  std::vector<std::string> w;
+  ASSERT_TRUE(Load(Write("[engine]\nthreads = 1\n"), &c, &w, opts_).ok());
+  EXPECT_EQ(c.precision, Precision::kFp32);
+  ASSERT_TRUE(Load(Write("[engine]\nprecision = \"bf16\"\n"), &c, &w, opts_).ok());
+  EXPECT_EQ(c.precision, Precision::kBf16);
+  EXPECT_TRUE(w.empty());
+  env_.SetEnv("REKALL_PRECISION", "fp32");  // the environment overrides the file
+  c = Config();
+  ASSERT_TRUE(Load(Write("[engine]\nprecision = \"bf16\"\n"), &c, &w, opts_).ok());
+  EXPECT_EQ(c.precision, Precision::kFp32);
+  env_.UnsetEnv("REKALL_PRECISION");
+
+  const std::string bad = Write("[engine]\nprecision = \"fp16\"\n");
+  c = Config();
+  Status s = Load(bad, &c, &w, opts_);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find(bad + " [engine]: precision must be fp32, bf16 or int8, not 'fp16'"), std::string::npos)
+      << s.ToString();
+  c = Config();
+  s = Load(Write("[engine]\nprecision = 16\n"), &c, &w, opts_);
+  EXPECT_NE(s.message().find("precision must be a string"), std::string::npos) << s.ToString();
+  // A known precision that does not ship is refused with the reason, not run as fp32.
+  const std::string int8 = Write("[engine]\nprecision = \"int8\"\n");
+  c = Config();
+  s = Load(int8, &c, &w, opts_);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("config file " + int8), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("precision = \"int8\" is refused"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("nDCG@10"), std::string::npos) << s.ToString();
+  env_.SetEnv("REKALL_PRECISION", "BF16");
+  c = Config();
+  s = Load("", &c, &w, opts_);
+  EXPECT_NE(s.message().find("REKALL_PRECISION must be fp32, bf16 or int8, not 'BF16'"), std::string::npos)
+      << s.ToString();
+  env_.SetEnv("REKALL_PRECISION", "int8");
+  c = Config();
+  s = Load("", &c, &w, opts_);
+  EXPECT_NE(s.message().find("environment: precision = \"int8\" is refused"), std::string::npos) << s.ToString();
+}
+
 TEST_F(ConfigTest, DbPathPrecedenceFollowsRekall) {
   Config c;
   c.data_dir = "/from/config";

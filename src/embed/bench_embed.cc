@@ -7,6 +7,12 @@
 // The dump mode writes the embeddings of the texts (one JSON string a line)
 // as raw float32 rows of dim() values, in input order, for the vector-index
 // benchmarks on real embeddings (bench/index/prepare_vectors.py).
+// --precision fp32|bf16 (any mode) sets the embedder's arithmetic.
+//   bench_embed --mode linear [--runs 15]
+// times one dense product per kernel (fp32, and each bf16 kernel this CPU
+// has) on the model's shapes, one thread, and prints GFLOP/s per line.
+#include <cblas.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +25,8 @@
 #include <vector>
 
 #include "embed/embedder.h"
+#include "embed/linear.h"
+#include "embed/linear_bf16.h"
 #include "util/env.h"
 
 using rekall::embed::Embedder;
@@ -75,11 +83,49 @@ static rekall::Status Dump(const Embedder& e, const std::vector<std::string>& te
   return rekall::Status::OK();
 }
 
+// GFLOP/s of one dense product per kernel: fp32 (Linear: our small kernel
+// up to 48 rows, OpenBLAS beyond) and each bf16 kernel this CPU has, on the
+// model's shapes, single-threaded. The median of `runs` products.
+static nlohmann::json LinearRates(int runs) {
+  using namespace rekall::embed;
+  openblas_set_num_threads(1);
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<float> x(512 * 1536), w(1536 * 1536), y(512 * 1536);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f - 0.5f;
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 104729) % 1000) / 1000.0f - 0.5f;
+  for (auto [n, k] : {std::pair{384, 384}, std::pair{1536, 384}, std::pair{384, 1536}}) {
+    Bf16Matrix pw;
+    Bf16Matrix::Pack(w.data(), n, k, &pw);
+    for (int m : {2, 10, 32, 100, 512}) {
+      nlohmann::json r = {{"m", m}, {"n", n}, {"k", k}};
+      // Thread CPU time: the machine is shared, and preemption is not the kernel's.
+      auto rate = [&](auto&& product) {
+        std::vector<double> t;
+        for (int i = 0; i < runs; ++i) {
+          double a = ThreadCpuMs();
+          product();
+          t.push_back(ThreadCpuMs() - a);
+        }
+        std::sort(t.begin(), t.end());
+        return 2.0 * m * n * k / (t[t.size() / 2] * 1e6);
+      };
+      r["fp32"] = rate([&] { Linear(x.data(), w.data(), nullptr, y.data(), m, n, k); });
+      for (Bf16Kernel kern : {Bf16Kernel::kAmx, Bf16Kernel::kAvx512Bf16, Bf16Kernel::kAvx512, Bf16Kernel::kAvx2}) {
+        if (Bf16KernelAvailable(kern))
+          r[Bf16KernelName(kern)] = rate([&] { LinearBf16(x.data(), pw, nullptr, y.data(), m, kern); });
+      }
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
 int main(int argc, char** argv) {
   std::string model = REKALL_DEFAULT_MODEL_DIR_FOR_BENCH, mode = "query", texts_path, out_path,
               query = "how do I undo the last git commit";
   int threads = 1, runs = 300;
   size_t batch_tokens = 0, max_seq = 0;
+  rekall::Precision precision = rekall::Precision::kFp32;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--model") model = v;
@@ -91,16 +137,27 @@ int main(int argc, char** argv) {
     else if (k == "--out") out_path = v;
     else if (k == "--max-seq") max_seq = std::strtoul(v.c_str(), nullptr, 10);
     else if (k == "--batch-tokens") batch_tokens = std::strtoul(v.c_str(), nullptr, 10);
-    else {
+    else if (k == "--precision") {
+      if (!rekall::ParsePrecision(v, &precision)) {
+        std::cerr << "--precision must be fp32, bf16 or int8, not " << v << "\n";
+        return 2;
+      }
+    } else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
     }
   }
   EmbedderOptions opt;
   opt.num_threads = threads;
+  opt.precision = precision;
   if (batch_tokens) opt.max_batch_tokens = batch_tokens;
   if (max_seq) opt.max_seq_length = max_seq;
-  nlohmann::json r = {{"impl", "rekall"}, {"mode", mode}, {"threads", threads}};
+  nlohmann::json r = {{"impl", "rekall"}, {"mode", mode}, {"threads", threads},
+                      {"precision", rekall::PrecisionName(precision)}};
+  if (mode == "linear") {
+    for (const auto& line : LinearRates(runs == 300 ? 15 : runs)) std::cout << line.dump() << "\n";
+    return 0;
+  }
 
   auto t0 = Clock::now();
   std::unique_ptr<Embedder> e;

@@ -12,9 +12,6 @@
 #include "embed/linear.h"
 
 namespace rekall::embed {
-namespace {
-
-}  // namespace
 
 Status BertConfig::FromFile(const std::string& path, BertConfig* out) {
   std::ifstream in(path);
@@ -58,8 +55,36 @@ Status BertConfig::FromFile(const std::string& path, BertConfig* out) {
   return Status::OK();
 }
 
-Status BertModel::Load(const std::string& dir, std::unique_ptr<BertModel>* out) {
+Status BertModel::LoadDense(const std::string& name, int n, int k, Dense* d) {
+  const float* w = nullptr;
+  Status s = file_->GetF32(name, {n, k}, &w);
+  if (!s.ok()) return s;
+  d->n = n;
+  d->k = k;
+  if (precision_ == Precision::kFp32) {
+    d->f32 = w;
+    return Status::OK();
+  }
+  if (!Bf16Matrix::Pack(w, n, k, &d->bf16)) {
+    return Status::InvalidArgument(file_->path() + ": tensor '" + name + "' is " + std::to_string(n) + " x " +
+                                   std::to_string(k) + ", but precision bf16 needs both multiples of 32");
+  }
+  file_->DropPages(w, static_cast<size_t>(n) * k * sizeof(float));
+  return Status::OK();
+}
+
+void BertModel::Apply(const Dense& d, const float* x, float* y, int m, int threads) {
+  if (d.f32) {
+    Linear(x, d.f32, nullptr, y, m, d.n, d.k);
+  } else {
+    LinearBf16(x, d.bf16, nullptr, y, m, Bf16Kernel::kAuto, threads);
+  }
+}
+
+Status BertModel::Load(const std::string& dir, Precision precision, std::unique_ptr<BertModel>* out) {
+  if (const char* why = PrecisionRefusal(precision)) return Status::InvalidArgument(why);
   std::unique_ptr<BertModel> m(new BertModel());
+  m->precision_ = precision;
   Status s = BertConfig::FromFile(dir + "/config.json", &m->cfg_);
   if (!s.ok()) return s;
   s = SafeTensors::Open(dir + "/model.safetensors", &m->file_);
@@ -68,6 +93,9 @@ Status BertModel::Load(const std::string& dir, std::unique_ptr<BertModel>* out) 
   SafeTensors& f = *m->file_;
   auto get = [&](const std::string& name, std::vector<int64_t> shape, const float** p) {
     if (s.ok()) s = f.GetF32(name, shape, p);
+  };
+  auto dense = [&](const std::string& name, int64_t n, int64_t k, Dense* d) {
+    if (s.ok()) s = m->LoadDense(name, static_cast<int>(n), static_cast<int>(k), d);
   };
   get("embeddings.word_embeddings.weight", {m->cfg_.vocab, h}, &m->word_);
   get("embeddings.position_embeddings.weight", {m->cfg_.max_positions, h}, &m->pos_);
@@ -78,19 +106,19 @@ Status BertModel::Load(const std::string& dir, std::unique_ptr<BertModel>* out) 
   for (int i = 0; i < m->cfg_.layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
     Layer& L = m->layers_[i];
-    get(p + "attention.self.query.weight", {h, h}, &L.wq);
+    dense(p + "attention.self.query.weight", h, h, &L.q);
     get(p + "attention.self.query.bias", {h}, &L.bq);
-    get(p + "attention.self.key.weight", {h, h}, &L.wk);
+    dense(p + "attention.self.key.weight", h, h, &L.k);
     get(p + "attention.self.key.bias", {h}, &L.bk);
-    get(p + "attention.self.value.weight", {h, h}, &L.wv);
+    dense(p + "attention.self.value.weight", h, h, &L.v);
     get(p + "attention.self.value.bias", {h}, &L.bv);
-    get(p + "attention.output.dense.weight", {h, h}, &L.wo);
+    dense(p + "attention.output.dense.weight", h, h, &L.o);
     get(p + "attention.output.dense.bias", {h}, &L.bo);
     get(p + "attention.output.LayerNorm.weight", {h}, &L.ln1_g);
     get(p + "attention.output.LayerNorm.bias", {h}, &L.ln1_b);
-    get(p + "intermediate.dense.weight", {in, h}, &L.w1);
+    dense(p + "intermediate.dense.weight", in, h, &L.up);
     get(p + "intermediate.dense.bias", {in}, &L.b1);
-    get(p + "output.dense.weight", {h, in}, &L.w2);
+    dense(p + "output.dense.weight", h, in, &L.down);
     get(p + "output.dense.bias", {h}, &L.b2);
     get(p + "output.LayerNorm.weight", {h}, &L.ln2_g);
     get(p + "output.LayerNorm.bias", {h}, &L.ln2_b);
@@ -100,7 +128,7 @@ Status BertModel::Load(const std::string& dir, std::unique_ptr<BertModel>* out) 
   return Status::OK();
 }
 
-void BertModel::MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs, float* out) const {
+void BertModel::MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs, float* out, int threads) const {
   const int H = cfg_.hidden, I = cfg_.intermediate, nh = cfg_.heads, hd = H / nh;
   const float eps = cfg_.layer_norm_eps;
   std::vector<size_t> offs(seqs.size() + 1, 0);
@@ -139,11 +167,11 @@ void BertModel::MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs,
   // The 1/sqrt(d) attention scale is folded into Q's bias step.
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (const Layer& L : layers_) {
-    Linear(x, L.wq, nullptr, q, T, H, H);
+    Apply(L.q, x, q, T, threads);
     kernels::AddBias(q, L.bq, T, H, scale);
-    Linear(x, L.wk, nullptr, k, T, H, H);
+    Apply(L.k, x, k, T, threads);
     kernels::AddBias(k, L.bk, T, H, 1.0f);
-    Linear(x, L.wv, nullptr, v, T, H, H);
+    Apply(L.v, x, v, T, threads);
     kernels::AddBias(v, L.bv, T, H, 1.0f);
     // Each sequence attends only to itself: with packing there is no padding
     // to mask, which equals HF's masked attention over a padded batch.
@@ -158,11 +186,11 @@ void BertModel::MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs,
                     tmp + c0, H);
       }
     }
-    Linear(tmp, L.wo, nullptr, q, T, H, H);  // q is free again: reuse it as output
+    Apply(L.o, tmp, q, T, threads);  // q is free again: reuse it as output
     kernels::AddBiasResidualLayerNorm(x, q, L.bo, L.ln1_g, L.ln1_b, T, H, eps);
-    Linear(x, L.w1, nullptr, inter, T, I, H);
+    Apply(L.up, x, inter, T, threads);
     kernels::AddBiasGelu(inter, L.b1, T, I);
-    Linear(inter, L.w2, nullptr, q, T, H, I);
+    Apply(L.down, inter, q, T, threads);
     kernels::AddBiasResidualLayerNorm(x, q, L.b2, L.ln2_g, L.ln2_b, T, H, eps);
   }
 

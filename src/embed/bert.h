@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "embed/linear_bf16.h"
 #include "embed/safetensors.h"
+#include "util/precision.h"
 #include "util/status.h"
 
 namespace rekall::embed {
@@ -30,26 +32,45 @@ struct BertConfig {
 class BertModel {
  public:
   // Loads `dir`/config.json and `dir`/model.safetensors, checking every
-  // tensor's dtype and shape against the config.
-  static Status Load(const std::string& dir, std::unique_ptr<BertModel>* out);
+  // tensor's dtype and shape against the config. With Precision::kBf16 the
+  // six dense weights of each layer are rounded to bf16 and packed here,
+  // once, and their float32 pages in the mapping are let go (the model then
+  // holds about half the memory); embeddings, biases and LayerNorm stay
+  // float32. kInt8 is refused (util/precision.h says why).
+  static Status Load(const std::string& dir, Precision precision, std::unique_ptr<BertModel>* out);
 
   // Runs the encoder on the sequences (token ids, each 1..max_positions long,
   // ids < vocab) packed one after another without padding, and writes for
   // each the mean of its last hidden states (dim() floats, not normalised).
+  // `threads` > 1 lets a bf16 product split its columns across that many
+  // threads (fp32 products take theirs from OpenBLAS's setting).
   // Thread-safe: all state is per call.
-  void MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs, float* out) const;
+  void MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs, float* out, int threads = 1) const;
 
   const BertConfig& config() const { return cfg_; }
   int dim() const { return cfg_.hidden; }
+  Precision precision() const { return precision_; }
 
  private:
+  // A dense layer's weight, n x k: the float32 matrix in the mapping, or
+  // (bf16) its packed copy.
+  struct Dense {
+    const float* f32 = nullptr;
+    Bf16Matrix bf16;
+    int n = 0, k = 0;
+  };
   struct Layer {
-    const float *wq, *bq, *wk, *bk, *wv, *bv, *wo, *bo, *ln1_g, *ln1_b;
-    const float *w1, *b1, *w2, *b2, *ln2_g, *ln2_b;
+    Dense q, k, v, o, up, down;
+    const float *bq, *bk, *bv, *bo, *ln1_g, *ln1_b, *b1, *b2, *ln2_g, *ln2_b;
   };
   BertModel() = default;
+  // Reads the weight `name` (n x k) into *d in this model's precision.
+  Status LoadDense(const std::string& name, int n, int k, Dense* d);
+  // y (m x d.n) = x (m x d.k) . weight^T, no bias.
+  static void Apply(const Dense& d, const float* x, float* y, int m, int threads);
 
   BertConfig cfg_;
+  Precision precision_ = Precision::kFp32;
   std::unique_ptr<SafeTensors> file_;
   const float *word_ = nullptr, *pos_ = nullptr, *type_ = nullptr, *emb_ln_g_ = nullptr, *emb_ln_b_ = nullptr;
   std::vector<Layer> layers_;

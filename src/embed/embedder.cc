@@ -74,7 +74,7 @@ Status Embedder::Load(const std::string& dir, const EmbedderOptions& options, st
       if (m.is_object() && m.value("type", "") == "sentence_transformers.models.Normalize") e->normalize_ = true;
     }
   }
-  s = BertModel::Load(dir, &e->model_);
+  s = BertModel::Load(dir, options.precision, &e->model_);
   if (!s.ok()) return s;
   s = Tokenizer::Load(dir + "/vocab.txt", &e->tokenizer_);
   if (!s.ok()) return s;
@@ -124,11 +124,11 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
     tokens += ids[i].size();
   }
 
-  auto run_batch = [&](const std::vector<size_t>& batch, std::vector<float>* pooled) {
+  auto run_batch = [&](const std::vector<size_t>& batch, std::vector<float>* pooled, int product_threads) {
     std::vector<const std::vector<int32_t>*> seqs;
     for (size_t i : batch) seqs.push_back(&ids[i]);
     pooled->resize(batch.size() * d);
-    model_->MeanPooled(seqs, pooled->data());
+    model_->MeanPooled(seqs, pooled->data(), product_threads);
     for (size_t j = 0; j < batch.size(); ++j) {
       const float* src = pooled->data() + j * d;
       float* dst = out->data() + batch[j] * d;
@@ -152,14 +152,17 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
     // that spinning was half the CPU of each add or update, and 2 threads
     // were slower than 1 up to ~130 tokens (bench_embed --mode query, load
     // 10: 64 vs 76 ms at 90 words; 86 vs 80 ms at 180 words). When the
-    // other cores are idle, though, splitting pays from the first batch
+    // other cores are idle, though, fp32 splitting pays from the first batch
     // OpenBLAS takes over from our small-batch kernel (load 0.8: 58 tokens
-    // 18.0 -> 11.5 ms, 117 tokens 28.8 -> 19.5 ms on 2 threads).
-    const bool split = tokens >= kBlasSplitTokens ||
-                       (tokens > static_cast<size_t>(SmallLinearMaxRows()) && CoresFree(options_.num_threads));
-    SetBlasThreads(split ? options_.num_threads : 1);
+    // 18.0 -> 11.5 ms, 117 tokens 28.8 -> 19.5 ms on 2 threads; not
+    // measured for bf16, which keeps the 192-token rule).
+    // The bf16 products split their columns the same way, on threads of ours.
+    const bool idle_split = options_.precision == Precision::kFp32 &&
+                            tokens > static_cast<size_t>(SmallLinearMaxRows()) && CoresFree(options_.num_threads);
+    const int split = tokens >= kBlasSplitTokens || idle_split ? options_.num_threads : 1;
+    SetBlasThreads(split);
     std::vector<float> pooled;
-    for (const auto& b : batches) run_batch(b, &pooled);
+    for (const auto& b : batches) run_batch(b, &pooled, split);
     return Status::OK();
   }
   // Several batches: one per thread of ours, BLAS single-threaded, which
@@ -168,7 +171,7 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
   std::atomic<size_t> next{0};
   auto worker = [&] {
     std::vector<float> pooled;
-    for (size_t b; (b = next.fetch_add(1)) < batches.size();) run_batch(batches[b], &pooled);
+    for (size_t b; (b = next.fetch_add(1)) < batches.size();) run_batch(batches[b], &pooled, 1);
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);

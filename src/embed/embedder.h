@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "embed/tokenizer.h"
+#include "util/precision.h"
 #include "util/status.h"
 
 namespace rekall::embed {
@@ -26,6 +27,11 @@ struct EmbedderOptions {
   // memory; 512 rows keep OpenBLAS efficient (bench: 2048 was not faster and
   // pushed peak RSS to 146 MB with 2 threads, 512 gives 85 MB).
   size_t max_batch_tokens = 512;
+  // The dense layers' arithmetic: fp32 is the model's own, bit for bit; bf16
+  // rounds weights (once, at load) and activations to bfloat16 and sums in
+  // float32 (bert.h, linear_bf16.h). A precision that does not ship
+  // (util/precision.h) makes Load fail.
+  Precision precision = Precision::kFp32;
 };
 
 class Embedder {

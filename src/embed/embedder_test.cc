@@ -79,5 +79,34 @@ TEST_F(EmbedderTest, MaxSeqLengthOption) {
   EXPECT_GT(Cosine(a.data(), b.data(), 384), 0.99999);
 }
 
+// bf16: a batch split over the threads (one batch of >= 192 tokens) gives
+// what one thread gives, batching changes nothing, and the vectors stay
+// close to fp32's. A precision that does not ship is refused at load.
+TEST_F(EmbedderTest, Bf16SplitsItsProductsAndStaysNearFp32) {
+  EmbedderOptions opt;
+  opt.precision = Precision::kBf16;
+  auto one = Make(opt);
+  opt.num_threads = 2;
+  auto two = Make(opt);
+  auto fp32 = Make();
+  std::string long_text;
+  for (int i = 0; i < 60; ++i) long_text += "the proxy timed out while the backend wrote its log ";
+  std::vector<float> a, b, f;
+  ASSERT_TRUE(one->Embed({long_text, "short query"}, &a).ok());
+  ASSERT_TRUE(two->Embed({long_text}, &b).ok());
+  ASSERT_TRUE(fp32->Embed({long_text, "short query"}, &f).ok());
+  EXPECT_GT(Cosine(a.data(), b.data(), 384), 0.99999);
+  EXPECT_GT(Cosine(a.data(), f.data(), 384), 0.99);
+  EXPECT_GT(Cosine(a.data() + 384, f.data() + 384, 384), 0.99);
+  EXPECT_LT(Cosine(a.data(), f.data(), 384), 1.0 - 1e-9);  // really another arithmetic
+
+  std::unique_ptr<Embedder> e;
+  opt.precision = Precision::kInt8;
+  Status s = Embedder::Load(kModelDir, opt, &e);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("int8"), std::string::npos) << s.ToString();
+  EXPECT_EQ(e, nullptr);
+}
+
 }  // namespace
 }  // namespace rekall::embed

@@ -69,10 +69,16 @@ double Cosine(const float* a, const std::vector<float>& b) {
   return ab / std::sqrt(aa * bb);
 }
 
-void CheckEmbeddings(int threads) {
+// The lowest cosine to sentence-transformers' float32 vectors allowed for
+// each precision on the fixture's 240 texts. Measured 2026-11-30: fp32
+// 1 - 2e-12; bf16 worst 1 - 6.1e-5, mean 1 - 1.4e-5 (the bound leaves 3x).
+double MinCosine(Precision p) { return p == Precision::kFp32 ? 0.9999 : 0.9998; }
+
+void CheckEmbeddings(int threads, Precision precision = Precision::kFp32) {
   std::unique_ptr<Embedder> e;
   EmbedderOptions opt;
   opt.num_threads = threads;
+  opt.precision = precision;
   opt.max_batch_tokens = 1024;  // several batches: exercises the thread pool
   Status s = Embedder::Load(kModelDir, opt, &e);
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -84,16 +90,18 @@ void CheckEmbeddings(int threads) {
   s = e->Embed(texts, &out);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(out.size(), items.size() * 384);
-  double worst = 1;
+  double worst = 1, sum = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     double c = Cosine(out.data() + i * 384, items[i].embedding);
     worst = std::min(worst, c);
-    EXPECT_GE(c, 0.9999) << "text #" << i << ": " << items[i].text;
+    sum += c;
+    EXPECT_GE(c, MinCosine(precision)) << "text #" << i << ": " << items[i].text;
     double norm = 0;
     for (int k = 0; k < 384; ++k) norm += out[i * 384 + k] * out[i * 384 + k];
     EXPECT_NEAR(norm, 1.0, 1e-4);
   }
-  std::cout << std::setprecision(9) << "worst cosine over " << items.size() << " texts: 1 - " << (1 - worst) << "\n";
+  std::cout << std::setprecision(9) << PrecisionName(precision) << ": worst cosine over " << items.size()
+            << " texts: 1 - " << (1 - worst) << ", mean 1 - " << (1 - sum / items.size()) << "\n";
 }
 
 TEST(Parity, EmbeddingsEqualSentenceTransformers) {
@@ -104,6 +112,11 @@ TEST(Parity, EmbeddingsEqualSentenceTransformers) {
 TEST(Parity, EmbeddingsEqualWithTwoThreads) {
   if (!ModelPresent()) GTEST_SKIP() << "model folder " << kModelDir << " absent: run scripts/setup.sh";
   CheckEmbeddings(2);
+}
+
+TEST(Parity, Bf16StaysCloseToSentenceTransformers) {
+  if (!ModelPresent()) GTEST_SKIP() << "model folder " << kModelDir << " absent: run scripts/setup.sh";
+  CheckEmbeddings(2, Precision::kBf16);
 }
 
 }  // namespace

@@ -119,6 +119,14 @@ SafeTensors::~SafeTensors() {
   if (base_ != nullptr) ::munmap(base_, size_);
 }
 
+void SafeTensors::DropPages(const void* p, size_t bytes) {
+  const auto begin = reinterpret_cast<uintptr_t>(p), base = reinterpret_cast<uintptr_t>(base_);
+  if (base_ == nullptr || begin < base || begin + bytes > base + size_) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = (begin + bytes) / page * page;
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 Status SafeTensors::GetF32(const std::string& name, const std::vector<int64_t>& shape, const float** out) {
   auto it = entries_.find(name);
   if (it == entries_.end()) return Status::Corruption(path_ + ": missing tensor '" + name + "'");

@@ -33,6 +33,13 @@ class SafeTensors {
   // valid as long as this object lives.
   Status GetF32(const std::string& name, const std::vector<int64_t>& shape, const float** out);
 
+  // Tells the kernel that the bytes [p, p + bytes) of the mapping will not be
+  // read again (the bf16 embedder keeps its own copy of the weights): the
+  // whole pages inside the range leave the process's memory. A range outside
+  // the mapping (an aligned copy) is left alone. Reading it again afterwards
+  // is still correct: the pages come back from the file.
+  void DropPages(const void* p, size_t bytes);
+
   const std::map<std::string, Entry>& entries() const { return entries_; }
   const std::string& path() const { return path_; }
   size_t file_size() const { return size_; }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "embed/bert.h"
 #include "embed/embedder.h"
@@ -41,6 +42,28 @@ class SafeTensorsTest : public ::testing::Test {
   }
   fs::path dir_;
 };
+
+// The bf16 model lets the pages of the float32 weights go after packing
+// them: reading them afterwards still gives the file's values (they come
+// back from the file), and a tensor held in a heap copy (unaligned in the
+// file) is never dropped, which would zero it.
+TEST_F(SafeTensorsTest, DroppedPagesReadBackAndHeapCopiesAreLeftAlone) {
+  std::vector<float> v(16384);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * 0.5f;
+  const std::string data(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  for (int pad : {0, 1}) {  // header padded to 8 bytes (mapped tensor), or off by one (heap copy)
+    std::string h = R"({"w":{"dtype":"F32","shape":[16384],"data_offsets":[0,65536]}})";
+    while ((h.size() + 8) % 8) h += ' ';
+    h += std::string(pad, ' ');
+    std::unique_ptr<SafeTensors> st;
+    ASSERT_TRUE(SafeTensors::Open(Write("drop" + std::to_string(pad) + ".safetensors", h, data), &st).ok());
+    const float* p = nullptr;
+    ASSERT_TRUE(st->GetF32("w", {16384}, &p).ok());
+    ASSERT_EQ(p[16383], v[16383]);
+    st->DropPages(p, v.size() * sizeof(float));
+    for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(p[i], v[i]) << "pad " << pad << " i " << i;
+  }
+}
 
 TEST_F(SafeTensorsTest, ReadsValidFile) {
   // Header padded to 8 bytes like HF's writer does.

@@ -191,6 +191,7 @@ nlohmann::json EngineStatsToJson(const EngineStats& st) {
   where("sqlite_vec", st.sqlite_vec);
   j["model_loads"] = st.model_loads;
   j["model_idle_timeout_minutes"] = st.model_idle_timeout_minutes;
+  j["model_precision"] = PrecisionName(st.model_precision);
   if (st.backfill.state != BackfillState::kOff) {
     j["background_embedding"] = {{"state", BackfillStateName(st.backfill.state)},
                                  {"done", st.backfill.done},
@@ -1013,6 +1014,7 @@ Status EngineImpl::Stats(EngineStats* out) {
   st.sqlite_vec = config::LocateSqliteVec(cfg_);
   st.model_loads = provider_->load_count();
   st.model_idle_timeout_minutes = cfg_.model_idle_timeout_minutes;
+  st.model_precision = cfg_.precision;
   st.rss_kb = Kb(env_->CurrentRssBytes());
   st.peak_rss_kb = Kb(env_->PeakRssBytes());
   st.backfill = GetBackfill();

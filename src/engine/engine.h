@@ -205,6 +205,7 @@ struct EngineStats {
   config::ResourceLocation sqlite_vec;
   int model_loads = 0;
   long model_idle_timeout_minutes = 0;
+  Precision model_precision = Precision::kFp32;  // the embedder's arithmetic ([engine] precision)
   BackfillStatus backfill;  // the server's background embedding
   long rss_kb = 0;       // resident memory now
   long peak_rss_kb = 0;  // and at its highest

@@ -501,7 +501,7 @@ TEST_F(EngineTest, StatsJsonKeepsItsKeys) {
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   EXPECT_EQ(keys, (std::vector<std::string>{"backend", "cache_max_size", "cache_ttl_seconds", "database",
                                             "engine_schema_version", "entries", "entry_cache", "indexed_vectors",
-                                            "model_idle_timeout_minutes", "model_loads", "model_path", "model_source",
+                                            "model_idle_timeout_minutes", "model_loads", "model_path", "model_precision", "model_source",
                                             "model_state", "peak_rss_kb", "query_cache", "rekall_schema_version",
                                             "rss_kb", "sqlite_vec_path", "sqlite_vec_source", "summary_embeddings"}));
   EXPECT_EQ(j["entries"], 1);
@@ -509,6 +509,7 @@ TEST_F(EngineTest, StatsJsonKeepsItsKeys) {
   EXPECT_EQ(j["indexed_vectors"], 1);
   EXPECT_EQ(j["model_state"], "loaded");
   EXPECT_EQ(j["database"], dir_ + "/k.db");
+  EXPECT_EQ(j["model_precision"], "fp32");
 }
 
 TEST_F(EngineTest, MigrationPlanOfAnUpToDateFileIsEmpty) {

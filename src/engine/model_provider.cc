@@ -63,6 +63,7 @@ class ManagedProvider : public EmbeddingProvider {
     embed::ModelManagerOptions o;
     o.model_dir = dir;
     o.embedder.num_threads = static_cast<int>(cfg.threads);
+    o.embedder.precision = cfg.precision;
     o.idle_timeout = cfg.model_idle_timeout_seconds >= 0
                          ? std::chrono::milliseconds(cfg.model_idle_timeout_seconds * 1000)
                          : std::chrono::milliseconds(cfg.model_idle_timeout_minutes * 60 * 1000);

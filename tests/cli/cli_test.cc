@@ -391,6 +391,20 @@ TEST_F(CliTest, ConfigErrorsAndWarnings) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("unknown key 'cache_size'"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("theme"), std::string::npos) << r.err;
+  // [engine] precision: a bad name and a precision that does not ship both
+  // stop the command (exit 2) with the key, the file and, for int8, why.
+  const std::string cfg = dir_ + "/cfg/rekall/config.toml";
+  std::ofstream(cfg) << "[engine]\nprecision = \"fp8\"\n";
+  r = Run({"list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(cfg + " [engine]: precision must be fp32, bf16 or int8, not 'fp8'"), std::string::npos) << r.err;
+  std::ofstream(cfg) << "[engine]\nprecision = \"int8\"\n";
+  r = Run({"list"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("precision = \"int8\" is refused"), std::string::npos) << r.err;
+  std::ofstream(cfg) << "[engine]\nprecision = \"bf16\"\n";
+  r = Run({"list"});
+  EXPECT_EQ(r.code, 0) << r.err;
 }
 
 // Issue 10 #2: two `edit` processes on one entry at once, with different
