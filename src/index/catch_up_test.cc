@@ -23,15 +23,8 @@ using testing::TempDb;
 
 constexpr int kDim = 16;
 
-EntryMeta Meta(int i) {
-  static const char* kTypes[] = {"bug", "pattern", "decision"};
-  EntryMeta m{kTypes[i % 3], i % 4 == 0 ? "" : "p" + std::to_string(i % 2), i % 5 == 0 ? "obsolete" : "active", {}};
-  if (i % 2 == 0) m.tags.push_back("even");
-  if (i % 3 == 0) m.tags.push_back("three");
-  return m;
-}
-
-std::string Id(int i) { return "e" + std::to_string(1000 + i); }
+using testing::Id;
+using testing::Meta;
 
 // Rekall's keyword index with its update trigger as our store narrows it
 // (fired when the title or content is set), or none.

@@ -30,6 +30,19 @@ inline const char* kSchema =
     " embedding_type TEXT, vector BLOB, dimensions INTEGER, model_name TEXT, created_at TEXT,"
     " UNIQUE(entry_id, embedding_type));";
 
+// Entry i of the catch-up and background-load tests: ids e1000, e1001...,
+// and metadata varied so that every filter (type, project, status, tags)
+// selects a different subset.
+inline EntryMeta Meta(int i) {
+  static const char* kTypes[] = {"bug", "pattern", "decision"};
+  EntryMeta m{kTypes[i % 3], i % 4 == 0 ? "" : "p" + std::to_string(i % 2), i % 5 == 0 ? "obsolete" : "active", {}};
+  if (i % 2 == 0) m.tags.push_back("even");
+  if (i % 3 == 0) m.tags.push_back("three");
+  return m;
+}
+
+inline std::string Id(int i) { return "e" + std::to_string(1000 + i); }
+
 // A database file in a fresh temporary directory, removed at destruction.
 class TempDb {
  public:
