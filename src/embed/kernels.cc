@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "util/cpu.h"
+
 // Runtime dispatch: each kernel body (an always-inline *Impl function) is
 // compiled three times, for baseline x86-64, AVX2+FMA and AVX-512, and the
 // first call picks the widest the CPU supports. (GCC's target_clones would
@@ -31,21 +33,10 @@
 namespace rekall::embed::kernels {
 namespace {
 
-// 2: AVX-512 (F, VL, DQ, BW), 1: AVX2 + FMA, 0: baseline.
+// 2: AVX-512 (F, VL, DQ, BW), 1: AVX2 + FMA, 0: baseline (util/cpu.h).
 int CpuLevel() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const int level = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
-      return 2;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
-    return 0;
-  }();
+  static const int level = Cpu().avx512 ? 2 : Cpu().avx2 ? 1 : 0;
   return level;
-#else
-  return 0;
-#endif
 }
 
 // std::fmin/fmax handle NaN and compile to libm calls, which blocks

@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include "embed/kernels.h"
+#include "util/cpu.h"
 
 namespace rekall::embed {
 namespace {
@@ -125,11 +126,8 @@ __attribute__((target("avx2,fma"))) void SmallAvx2(const float* x, const float* 
 enum class Isa { kNone, kAvx2, kAvx512 };
 
 Isa DetectIsa() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
-#endif
+  if (Cpu().avx512) return Isa::kAvx512;
+  if (Cpu().avx2) return Isa::kAvx2;
   return Isa::kNone;
 }
 

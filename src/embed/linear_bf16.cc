@@ -1,6 +1,5 @@
 #include "embed/linear_bf16.h"
 
-#include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -14,6 +13,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+
+#include "util/cpu.h"
 
 namespace rekall::embed {
 namespace {
@@ -164,10 +165,6 @@ __attribute__((target("amx-tile,amx-bf16,avx512f"))) void AmxKernel(const Produc
 // ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA), once per process.
 bool AmxUsable() {
 #if defined(__x86_64__) && defined(__linux__)
-  unsigned a, b, c, d;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool tile = d & (1u << 24), bf16 = d & (1u << 22);
-  if (!tile || !bf16) return false;
   constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
   return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 #else
@@ -345,28 +342,24 @@ void ScalarKernel(const Product& p, int nb_begin, int nb_end) {
 
 // ---- dispatch -------------------------------------------------------------
 
-struct Cpu {
+// util/cpu.h's features, with AMX only where the OS granted its state.
+struct Units {
   bool avx2 = false, avx512 = false, avx512bf16 = false, amx = false;
 };
 
-Cpu DetectCpu() {
-  Cpu c;
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  c.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  c.avx512 = __builtin_cpu_supports("avx512f");
-  unsigned a, b, cx, d;
-  // CPUID.(EAX=7, ECX=1):EAX bit 5 is AVX512_BF16 (its registers are the
-  // AVX-512 state, whose OS support avx512f above already checked).
-  c.avx512bf16 = c.avx512 && __get_cpuid_count(7, 1, &a, &b, &cx, &d) && (a & (1u << 5));
-  c.amx = c.avx512 && AmxUsable();
-#endif
+Units DetectUnits() {
+  const CpuFeatures& f = Cpu();
+  Units c;
+  c.avx2 = f.avx2;
+  c.avx512 = f.avx512;
+  c.avx512bf16 = f.avx512_bf16;
+  c.amx = f.amx_bf16 && AmxUsable();
   return c;
 }
 
-const Cpu& TheCpu() {
-  static const Cpu cpu = DetectCpu();
-  return cpu;
+const Units& TheUnits() {
+  static const Units units = DetectUnits();
+  return units;
 }
 
 double ThreadCpuSeconds() {
@@ -476,7 +469,7 @@ uint16_t Bf16Matrix::At(int j, int i) const {
 }
 
 bool Bf16KernelAvailable(Bf16Kernel kernel) {
-  const Cpu& c = TheCpu();
+  const Units& c = TheUnits();
   switch (kernel) {
     case Bf16Kernel::kAmx: return c.amx;
     case Bf16Kernel::kAvx512Bf16: return c.avx512bf16;
@@ -489,7 +482,7 @@ bool Bf16KernelAvailable(Bf16Kernel kernel) {
 }
 
 Bf16Kernel Bf16KernelFor(int m) {
-  const Cpu& c = TheCpu();
+  const Units& c = TheUnits();
   if (c.amx && m >= kAmxMinRows) return Bf16Kernel::kAmx;
   if (c.avx512bf16) return FasterVectorKernel();
   if (c.avx512) return Bf16Kernel::kAvx512;

@@ -12,7 +12,7 @@
 #define REKALL_X86 1
 #endif
 
-#include "util/env.h"
+#include "util/cpu.h"
 
 namespace rekall::simd {
 namespace {
@@ -321,37 +321,22 @@ uint64_t ReadRowsAvx512(const float* mat, size_t stride, size_t n) {
 
 #endif  // REKALL_X86
 
+// The level of util/cpu.h's features (REKALL_SIMD_LEVEL's cap included).
 Level Detect() {
 #ifdef REKALL_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
-    return __builtin_cpu_supports("avx512vnni") ? Level::kAvx512Vnni : Level::kAvx512;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Level::kAvx2;
-  return Level::kSse2;
+  const CpuFeatures& c = Cpu();
+  if (c.avx512) return c.avx512_vnni ? Level::kAvx512Vnni : Level::kAvx512;
+  if (c.avx2) return Level::kAvx2;
+  return c.sse2 ? Level::kSse2 : Level::kScalar;
 #else
   return Level::kScalar;
 #endif
 }
 
-// REKALL_SIMD_LEVEL=scalar|sse2|avx2|avx512 caps the level, to exercise the
-// fallbacks on a machine that has more.
-Level Capped() {
-  Level l = Detect();
-  const std::string e = Env::Default()->GetEnv("REKALL_SIMD_LEVEL");
-  Level cap = l;
-  if (e == "scalar") cap = Level::kScalar;
-  if (e == "sse2") cap = Level::kSse2;
-  if (e == "avx2") cap = Level::kAvx2;
-  if (e == "avx512") cap = Level::kAvx512;
-  if (int(cap) < int(l)) l = cap;
-  return l;
-}
-
 }  // namespace
 
 Level DetectedLevel() {
-  static const Level level = Capped();
+  static const Level level = Detect();
   return level;
 }
 

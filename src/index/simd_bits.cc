@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "index/simd.h"
+#include "util/cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -62,23 +63,13 @@ __attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) void HammingRowsAvx512
   HammingRowsPopcnt(q, codes, words, first + i, n - i, out + i);
 }
 
-bool HasPopcnt() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("popcnt");
-}
-
-bool HasAvx512Popcnt() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
-}
-
 #endif  // REKALL_X86
 
 BitLevel Detect() {
 #ifdef REKALL_X86
-  const Level cap = DetectedLevel();  // honours REKALL_SIMD_LEVEL
-  if (int(cap) >= int(Level::kAvx512) && HasAvx512Popcnt()) return BitLevel::kAvx512Popcnt;
-  if (cap != Level::kScalar && HasPopcnt()) return BitLevel::kPopcnt;
+  const CpuFeatures& c = Cpu();  // REKALL_SIMD_LEVEL's cap included
+  if (c.avx512_vpopcntdq) return BitLevel::kAvx512Popcnt;
+  if (c.popcnt) return BitLevel::kPopcnt;
 #endif
   return BitLevel::kScalar;
 }

@@ -39,7 +39,8 @@ struct BitKernels {
 };
 
 // The best level this CPU supports, capped like the dot-product kernels by
-// REKALL_SIMD_LEVEL (scalar -> kScalar, sse2/avx2 -> at most kPopcnt).
+// REKALL_SIMD_LEVEL (util/cpu.h: scalar -> kScalar, sse2 to avx512 -> at
+// most kPopcnt, since VPOPCNTDQ is an extension).
 BitLevel DetectedBitLevel();
 const char* BitLevelName(BitLevel l);
 // Kernels for `l`, which must not exceed DetectedBitLevel().

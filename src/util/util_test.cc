@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <vector>
 
+#include "util/cpu.h"
 #include "util/env.h"
 #include "util/fake_env_for_test.h"
 #include "util/our_embeddings.h"
@@ -140,6 +142,27 @@ TEST(FakeEnv, OwnVariablesFoldersAndClock) {
   env.Advance(std::chrono::minutes(5));
   EXPECT_EQ(env.NowSteady() - t0, std::chrono::minutes(5));
   EXPECT_EQ(env.NowSystem() - w0, std::chrono::minutes(5));
+}
+
+TEST(Cpu, SimdLevelCapsEveryFeatureAboveIt) {
+  CpuFeatures all;
+  all.sse2 = all.popcnt = all.avx2 = all.avx512 = true;
+  all.avx512_vnni = all.avx512_vpopcntdq = all.avx512_bf16 = all.amx_bf16 = true;
+  auto on = [](const CpuFeatures& f) {
+    return std::vector<bool>{f.sse2,        f.popcnt,           f.avx2,        f.avx512,
+                             f.avx512_vnni, f.avx512_vpopcntdq, f.avx512_bf16, f.amx_bf16};
+  };
+  using V = std::vector<bool>;
+  EXPECT_EQ(on(CappedFeatures(all, "")), V(8, true));
+  EXPECT_EQ(on(CappedFeatures(all, "turbo")), V(8, true));  // unknown: no cap
+  EXPECT_EQ(on(CappedFeatures(all, "avx512")), (V{true, true, true, true, false, false, false, false}));
+  EXPECT_EQ(on(CappedFeatures(all, "avx2")), (V{true, true, true, false, false, false, false, false}));
+  EXPECT_EQ(on(CappedFeatures(all, "sse2")), (V{true, true, false, false, false, false, false, false}));
+  EXPECT_EQ(on(CappedFeatures(all, "scalar")), V(8, false));
+  // A cap never adds what the CPU lacks.
+  CpuFeatures avx2_only;
+  avx2_only.sse2 = avx2_only.popcnt = avx2_only.avx2 = true;
+  EXPECT_EQ(on(CappedFeatures(avx2_only, "avx512")), (V{true, true, true, false, false, false, false, false}));
 }
 
 }  // namespace rekall
