@@ -19,10 +19,11 @@ std::vector<float> Random(size_t n, unsigned seed) {
 }
 
 // The small-batch kernel against OpenBLAS for every row count it serves,
-// with and without bias, on the model's two shapes.
+// with and without bias, on the model's shapes and one whose n is not a
+// multiple of 3 (the AVX2 kernel's other blocking).
 TEST(Linear, SmallKernelMatchesBlas) {
   if (SmallLinearMaxRows() == 0) GTEST_SKIP() << "CPU without AVX2/AVX-512: OpenBLAS only";
-  for (auto [n, k] : {std::pair{384, 384}, std::pair{1536, 384}, std::pair{384, 1536}}) {
+  for (auto [n, k] : {std::pair{384, 384}, std::pair{1536, 384}, std::pair{384, 1536}, std::pair{512, 384}}) {
     for (int m = 1; m <= SmallLinearMaxRows(); m += (m < 6 ? 1 : 7)) {
       auto x = Random(size_t(m) * k, 1), w = Random(size_t(n) * k, 2), b = Random(n, 3);
       std::vector<float> ref(size_t(m) * n), y(size_t(m) * n, -7.0f);
