@@ -3,14 +3,15 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <numeric>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "embed/bert.h"
 #include "embed/linear.h"
@@ -50,11 +51,36 @@ void SetBlasThreads(int n) {
 
 }  // namespace
 
+// OpenBLAS's pthread build (Debian's default) starts its worker threads as
+// it loads, and each spins in sched_yield for ~2^28 cycles (~0.1 s) before
+// it sleeps: a whole one-shot `rekall search` lasts ~80 ms, so it took twice
+// its CPU time, the second core spinning throughout (perf of 20 cold
+// searches: 37% of the samples in sched_yield; OPENBLAS_NUM_THREADS=1: CPU
+// 160 -> 80 ms, the same wall time on an idle machine). No product wants
+// those threads until SetBlasThreads asks for more than one, and OpenBLAS
+// starts them again then (openblas_set_num_threads re-creates a stopped
+// pool, so the count is set to 1 first). blas_thread_shutdown_ is the call
+// OpenBLAS itself makes around fork; a weak reference, since other BLAS
+// builds (serial, OpenMP) have no such pool.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
+namespace {
+
+// Only before the first Load: no product can be running in OpenBLAS then.
+void StopIdleBlasThreads() {
+  SetBlasThreads(1);
+  if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
+}  // namespace
+
 Embedder::~Embedder() = default;
 
 int Embedder::dim() const { return model_->dim(); }
 
 Status Embedder::Load(const std::string& dir, const EmbedderOptions& options, std::unique_ptr<Embedder>* out) {
+  static std::once_flag blas_threads_stopped;
+  std::call_once(blas_threads_stopped, StopIdleBlasThreads);
   std::unique_ptr<Embedder> e(new Embedder());
   e->options_ = options;
   if (e->options_.num_threads <= 0) e->options_.num_threads = std::max(1u, std::thread::hardware_concurrency());
