@@ -61,31 +61,6 @@ __attribute__((target("avx512f"))) inline void BlockAvx512(const float* x, const
     _mm_storeu_ps(y + static_cast<size_t>(i) * n, _mm_add_ps(HSum512x4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]), b));
 }
 
-__attribute__((target("avx512f"))) void SmallAvx512(const float* x, const float* w, const float* bias, float* y,
-                                                     int m, int n, int k) {
-  constexpr int NB = 4;
-  for (int n0 = 0; n0 < n; n0 += NB) {
-    const float* w0 = w + static_cast<size_t>(n0) * k;
-    const float* b0 = bias ? bias + n0 : nullptr;
-    // Only the first pass over this weight block prefetches the next one.
-    const float* pf = n0 + NB < n ? w0 + static_cast<size_t>(NB) * k : nullptr;
-    int m0 = 0;
-    // 6 x 4 accumulators + 4 weight vectors + 1 input fit the 32 registers.
-    for (; m0 + 6 <= m; m0 += 6, pf = nullptr)
-      BlockAvx512<6, NB>(x + static_cast<size_t>(m0) * k, w0, b0, y + static_cast<size_t>(m0) * n + n0, n, k, pf);
-    const float* xr = x + static_cast<size_t>(m0) * k;
-    float* yr = y + static_cast<size_t>(m0) * n + n0;
-    switch (m - m0) {
-      case 5: BlockAvx512<5, NB>(xr, w0, b0, yr, n, k, pf); break;
-      case 4: BlockAvx512<4, NB>(xr, w0, b0, yr, n, k, pf); break;
-      case 3: BlockAvx512<3, NB>(xr, w0, b0, yr, n, k, pf); break;
-      case 2: BlockAvx512<2, NB>(xr, w0, b0, yr, n, k, pf); break;
-      case 1: BlockAvx512<1, NB>(xr, w0, b0, yr, n, k, pf); break;
-      default: break;
-    }
-  }
-}
-
 __attribute__((target("avx2,fma"))) inline float HSum256(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -117,36 +92,58 @@ __attribute__((target("avx2,fma"))) inline void BlockAvx2(const float* x, const 
     for (int j = 0; j < NB; ++j) y[static_cast<size_t>(i) * n + j] = HSum256(acc[i][j]) + (bias ? bias[j] : 0.0f);
 }
 
-// Weight blocks of NB rows, each read from memory once and multiplied with
-// MB rows of x at a time while it sits in L1.
-template <int MB, int NB>
-__attribute__((target("avx2,fma"))) void SmallAvx2Blocks(const float* x, const float* w, const float* bias, float* y,
-                                                        int m, int n, int k) {
-  for (int n0 = 0; n0 < n; n0 += NB) {
-    const float* w0 = w + static_cast<size_t>(n0) * k;
-    const float* b0 = bias ? bias + n0 : nullptr;
-    const float* pf = n0 + NB < n ? w0 + static_cast<size_t>(NB) * k : nullptr;
-    int m0 = 0;
-    for (; m0 + MB <= m; m0 += MB, pf = nullptr)
-      BlockAvx2<MB, NB>(x + static_cast<size_t>(m0) * k, w0, b0, y + static_cast<size_t>(m0) * n + n0, n, k, pf);
-    const float* xr = x + static_cast<size_t>(m0) * k;
-    float* yr = y + static_cast<size_t>(m0) * n + n0;
-    switch (m - m0) {
-      case 3: BlockAvx2<3, NB>(xr, w0, b0, yr, n, k, pf); break;
-      case 2: BlockAvx2<2, NB>(xr, w0, b0, yr, n, k, pf); break;
-      case 1: BlockAvx2<1, NB>(xr, w0, b0, yr, n, k, pf); break;
-      default: break;
-    }
+// The two instruction sets' block kernels, as types for SmallBlocks.
+struct Avx512 {
+  template <int MB, int NB>
+  static void Block(const float* x, const float* w0, const float* bias, float* y, int n, int k, const float* pf) {
+    BlockAvx512<MB, NB>(x, w0, bias, y, n, k, pf);
+  }
+};
+struct Avx2 {
+  template <int MB, int NB>
+  static void Block(const float* x, const float* w0, const float* bias, float* y, int n, int k, const float* pf) {
+    BlockAvx2<MB, NB>(x, w0, bias, y, n, k, pf);
+  }
+};
+
+// The last rows - m0 < MB rows of x, by one block of that many.
+template <class Kernel, int R, int NB>
+void RemainderBlock(int rows, const float* x, const float* w0, const float* bias, float* y, int n, int k,
+                    const float* pf) {
+  if constexpr (R >= 1) {
+    if (rows == R) return Kernel::template Block<R, NB>(x, w0, bias, y, n, k, pf);
+    RemainderBlock<Kernel, R - 1, NB>(rows, x, w0, bias, y, n, k, pf);
   }
 }
 
+// Weight blocks of NB rows, each read from memory once and multiplied with
+// MB rows of x at a time while it sits in L1.
+template <class Kernel, int MB, int NB>
+void SmallBlocks(const float* x, const float* w, const float* bias, float* y, int m, int n, int k) {
+  for (int n0 = 0; n0 < n; n0 += NB) {
+    const float* w0 = w + static_cast<size_t>(n0) * k;
+    const float* b0 = bias ? bias + n0 : nullptr;
+    // Only the first pass over this weight block prefetches the next one.
+    const float* pf = n0 + NB < n ? w0 + static_cast<size_t>(NB) * k : nullptr;
+    int m0 = 0;
+    for (; m0 + MB <= m; m0 += MB, pf = nullptr)
+      Kernel::template Block<MB, NB>(x + static_cast<size_t>(m0) * k, w0, b0, y + static_cast<size_t>(m0) * n + n0, n, k, pf);
+    RemainderBlock<Kernel, MB - 1, NB>(m - m0, x + static_cast<size_t>(m0) * k, w0, b0,
+                                       y + static_cast<size_t>(m0) * n + n0, n, k, pf);
+  }
+}
+
+// 6 x 4 accumulators + 4 weight vectors + 1 input fit AVX-512's 32 registers.
+void SmallAvx512(const float* x, const float* w, const float* bias, float* y, int m, int n, int k) {
+  SmallBlocks<Avx512, 6, 4>(x, w, bias, y, m, n, k);
+}
+
 // Every layer of MiniLM has n a multiple of 3 (384, 1152, 1536).
-__attribute__((target("avx2,fma"))) void SmallAvx2(const float* x, const float* w, const float* bias, float* y, int m,
-                                                  int n, int k) {
+void SmallAvx2(const float* x, const float* w, const float* bias, float* y, int m, int n, int k) {
   if (n % 3 == 0) {
-    SmallAvx2Blocks<4, 3>(x, w, bias, y, m, n, k);
+    SmallBlocks<Avx2, 4, 3>(x, w, bias, y, m, n, k);
   } else {
-    SmallAvx2Blocks<3, 4>(x, w, bias, y, m, n, k);
+    SmallBlocks<Avx2, 3, 4>(x, w, bias, y, m, n, k);
   }
 }
 
