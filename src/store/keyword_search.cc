@@ -95,7 +95,6 @@ constexpr const char* kCountMatchesSql =
     "SELECT count(*) FROM (SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? LIMIT ?)";
 
 Status CountMatches(Stmt& st, const std::string& phrase, int64_t cap, int64_t* n) {
-  st.Reset();
   st.Bind(1, phrase);
   st.Bind(2, cap);
   Status s = st.StepRow("counting keyword matches");
@@ -134,6 +133,8 @@ bool ByScoreThenId(const KeywordHit& a, const KeywordHit& b) {
 struct Filter {
   std::string sql;  // " WHERE ..." over entries `e`, or ""
   std::vector<std::string> binds;
+  // What a condition after the filter's own starts with.
+  std::string WhereAnd() const { return sql.empty() ? " WHERE " : sql + " AND "; }
 };
 
 // Ranks `match` by joining every matching row with its entry: the
@@ -141,8 +142,7 @@ struct Filter {
 // answer.
 Status JoinRanked(sqlite3* db, const std::string& match, const Filter& f, int limit, std::vector<KeywordHit>* out) {
   std::string sql = std::string("SELECT e.id, ") + kBm25 +
-                    " AS score FROM entries_fts JOIN entries e ON e.id = entries_fts.id" +
-                    (f.sql.empty() ? std::string(" WHERE ") : f.sql + " AND ") +
+                    " AS score FROM entries_fts JOIN entries e ON e.id = entries_fts.id" + f.WhereAnd() +
                     "entries_fts MATCH ? ORDER BY score, e.id LIMIT " + std::to_string(limit);
   Stmt st(db, sql);
   Status s = st.status("keyword search");
@@ -177,8 +177,7 @@ Status KeptRows(sqlite3* db, const std::vector<std::pair<int64_t, double>>& rows
   *complete = false;
   // CROSS JOIN keeps the FTS row first: on its own the planner may scan
   // every entry the filter's index selects and probe the FTS row of each.
-  Stmt id(db, "SELECT e.id FROM entries_fts f CROSS JOIN entries e ON e.id = f.id" +
-                  (f.sql.empty() ? std::string(" WHERE ") : f.sql + " AND ") + "f.rowid = ?");
+  Stmt id(db, "SELECT e.id FROM entries_fts f CROSS JOIN entries e ON e.id = f.id" + f.WhereAnd() + "f.rowid = ?");
   Status s = id.status("keyword search");
   for (size_t r = 0; s.ok() && r < rows.size(); ++r) {
     if (out->size() >= size_t(limit) && rows[r].second != out->back().bm25) {
