@@ -16,6 +16,7 @@
 #include "index/index_source.h"
 #include "index/simd.h"
 #include "index/simd_bits.h"
+#include "index/stored_codes.h"
 
 namespace rekall {
 namespace {
@@ -272,11 +273,12 @@ class BruteForceIndex final : public index_internal::BackendBase {
   // Loads every row through `read_db`, another connection to db_'s file,
   // inside one read transaction there (a snapshot), without touching db_:
   // LoadBruteForceIndex.
-  Status LoadThrough(sqlite3* read_db, const std::atomic<bool>* stop) {
+  Status LoadThrough(sqlite3* read_db, const std::atomic<bool>* stop, index_internal::StoredCodes* codes) {
     std::lock_guard<std::mutex> l(mu_);
     Status s = sqlite::Exec(read_db, "BEGIN", "starting the index load's read transaction");
     if (s.ok()) s = LoadLocked(read_db, stop, nullptr, nullptr);
     if (s.ok()) PrepareScanLocked();
+    if (s.ok() && codes && opts_.codes_min_rows > 0 && ids_.size() >= opts_.codes_min_rows) ExportCodesLocked(codes);
     if (s.ok() && opts_.background_load_hook) opts_.background_load_hook(false);
     // Reads only: ending the snapshot cannot lose anything.
     sqlite::Exec(read_db, "ROLLBACK", "ending the index load's read transaction");
@@ -520,19 +522,37 @@ class BruteForceIndex final : public index_internal::BackendBase {
     if (clamped) ++q_clamped_;
   }
 
+  // The codes of every row as loaded and where each row comes from, for
+  // the file (stored_codes.h); *c left empty when a row's source is not known.
+  void ExportCodesLocked(index_internal::StoredCodes* c) const {
+    const size_t n = ids_.size();
+    *c = index_internal::StoredCodes();
+    if (src_.size() != n) return;
+    c->rowids.resize(n);
+    for (size_t r = 0; r < n; ++r) c->rowids[r] = src_[r].embedding;
+    if (std::count(c->rowids.begin(), c->rowids.end(), 0) > 0) {
+      c->rowids.clear();
+      return;
+    }
+    c->marks = marks_;
+    c->dim = dim_;
+    if (bits_ready_) {
+      c->mean = bmean_;
+      c->codes.assign(codes_.begin(), codes_.end());
+      return;
+    }
+    c->mean = index_internal::FitBitMeans(mat_.data(), n, stride_, dim_);
+    c->codes.assign(CodeWords(n), 0);
+    index_internal::EncodeBitRows(mat_.data(), n, stride_, dim_, c->mean, c->codes.data());
+  }
+
   // 64-bit words of codes_ for n rows: whole blocks (simd_bits.h).
   size_t CodeWords(size_t n) const {
     return RoundUp(n, simd::kBitBlockRows) * bwords_;
   }
 
-  // Word w of the code of v: bit b is 1 when v[64w + b] > the mean of that
-  // dimension; padding bits are 0.
-  uint64_t CodeWord(const float* v, size_t w) const {
-    uint64_t x = 0;
-    const int end = std::min(dim_, int(64 * w + 64));
-    for (int j = int(64 * w); j < end; ++j) x |= uint64_t(v[j] > bmean_[j]) << (j % 64);
-    return x;
-  }
+  // Word w of the code of v (index_internal::BitCodeWord).
+  uint64_t CodeWord(const float* v, size_t w) const { return index_internal::BitCodeWord(v, bmean_.data(), dim_, w); }
 
   void EncodeRow(uint32_t row) {
     const float* v = &mat_[size_t(row) * stride_];
@@ -550,15 +570,9 @@ class BruteForceIndex final : public index_internal::BackendBase {
   // mean splits each dimension where the data is.
   void BuildBitsLocked() {
     const size_t n = ids_.size();
-    std::vector<double> sum(dim_, 0.0);
-    for (size_t i = 0; i < n; ++i) {
-      const float* r = &mat_[i * stride_];
-      for (int j = 0; j < dim_; ++j) sum[j] += r[j];
-    }
-    bmean_.assign(dim_, 0.0f);
-    for (int j = 0; j < dim_; ++j) bmean_[j] = n ? float(sum[j] / double(n)) : 0.0f;
+    bmean_ = index_internal::FitBitMeans(mat_.data(), n, stride_, dim_);
     codes_.assign(CodeWords(n), 0);
-    for (size_t i = 0; i < n; ++i) EncodeRow(uint32_t(i));
+    index_internal::EncodeBitRows(mat_.data(), n, stride_, dim_, bmean_, codes_.data());
     bits_fit_rows_ = n;
     bits_ready_ = true;
   }
@@ -818,10 +832,10 @@ std::unique_ptr<VectorIndex> NewBruteForceIndex(sqlite3* db, const IndexOptions&
 }
 
 Status LoadBruteForceIndex(sqlite3* db, sqlite3* read_db, const IndexOptions& opts, const std::atomic<bool>* stop,
-                           std::unique_ptr<VectorIndex>* out) {
+                           std::unique_ptr<VectorIndex>* out, index_internal::StoredCodes* codes) {
   if (db == nullptr || read_db == nullptr) return Status::InvalidArgument("no database connection");
   auto idx = std::make_unique<BruteForceIndex>(db, opts);
-  Status s = idx->LoadThrough(read_db, stop);
+  Status s = idx->LoadThrough(read_db, stop, codes);
   if (s.ok()) *out = std::move(idx);
   return s;
 }

@@ -8,6 +8,10 @@
 
 #include "index/vector_index.h"
 
+namespace rekall::index_internal {
+struct StoredCodes;
+}
+
 namespace rekall {
 
 // `db` may be null: a purely in-memory index (benchmarks, tests) on which
@@ -21,9 +25,11 @@ std::unique_ptr<VectorIndex> NewBruteForceIndex(sqlite3* db, const IndexOptions&
 // `db` is not touched). The index knows where the source tables stood in
 // that snapshot: its first use on `db` catches up with every commit since,
 // this process's own included, as with another process's. `stop` (may be
-// null) turning true abandons the load with Cancelled.
+// null) turning true abandons the load with Cancelled. `codes` (may be
+// null) gets the 1-bit codes of the rows loaded, to be stored in the file,
+// when there are opts.codes_min_rows of them (else it is left empty).
 Status LoadBruteForceIndex(sqlite3* db, sqlite3* read_db, const IndexOptions& opts, const std::atomic<bool>* stop,
-                           std::unique_ptr<VectorIndex>* out);
+                           std::unique_ptr<VectorIndex>* out, index_internal::StoredCodes* codes = nullptr);
 
 // The brute index of IndexOptions::load_in_background: returns at once,
 // loading on a thread of its own through a read-only connection of its own

@@ -201,54 +201,41 @@ bool SourceScorer::Score(const void* blob, int bytes, float* s) {
   return true;
 }
 
+Status EntryCheck::Passes(const std::string& id, bool* pass) {
+  *pass = false;
+  Status s = Prepare(&entry_,
+                     "SELECT coalesce(type, ''), coalesce(project, ''), coalesce(status, 'active')"
+                     " FROM entries WHERE id = ?1");
+  if (!s.ok()) return s;
+  entry_.Bind(1, id);
+  const int rc = entry_.Step();
+  if (rc != SQLITE_ROW) return entry_.Done(rc, "reading entries");  // none: an orphan embedding
+  const bool meta = (!f_.type || entry_.Text(0) == *f_.type) && (!f_.project || entry_.Text(1) == *f_.project) &&
+                    (!f_.status || entry_.Text(2) == *f_.status);
+  if (!meta || f_.tags.empty()) {
+    *pass = meta;
+    return Status::OK();
+  }
+  if (!(s = Prepare(&tags_, "SELECT tag FROM tags WHERE entry_id = ?1")).ok()) return s;
+  tags_.Bind(1, id);
+  std::vector<std::string> have;
+  int trc;
+  while ((trc = tags_.Step()) == SQLITE_ROW) have.push_back(tags_.Text(0));
+  std::sort(have.begin(), have.end());
+  *pass = std::all_of(f_.tags.begin(), f_.tags.end(),
+                      [&](const std::string& t) { return std::binary_search(have.begin(), have.end(), t); });
+  return tags_.Done(trc, "reading tags");
+}
+
+Status EntryCheck::Prepare(sqlite::Stmt* st, const char* sql) {
+  if (st->prepared()) {
+    st->Reset();
+    return Status::OK();
+  }
+  return st->Prepare(db_, sql);
+}
+
 namespace {
-
-// Whether an entry exists and passes a filter, with a load's rules (NULL
-// type and project = "", NULL status = "active").
-class EntryCheck {
- public:
-  EntryCheck(sqlite3* db, const Filter& f) : db_(db), f_(f) {}
-
-  Status Passes(const std::string& id, bool* pass) {
-    *pass = false;
-    Status s = Prepare(&entry_,
-                       "SELECT coalesce(type, ''), coalesce(project, ''), coalesce(status, 'active')"
-                       " FROM entries WHERE id = ?1");
-    if (!s.ok()) return s;
-    entry_.Bind(1, id);
-    const int rc = entry_.Step();
-    if (rc != SQLITE_ROW) return entry_.Done(rc, "reading entries");  // none: an orphan embedding
-    const bool meta = (!f_.type || entry_.Text(0) == *f_.type) && (!f_.project || entry_.Text(1) == *f_.project) &&
-                      (!f_.status || entry_.Text(2) == *f_.status);
-    if (!meta || f_.tags.empty()) {
-      *pass = meta;
-      return Status::OK();
-    }
-    if (!(s = Prepare(&tags_, "SELECT tag FROM tags WHERE entry_id = ?1")).ok()) return s;
-    tags_.Bind(1, id);
-    std::vector<std::string> have;
-    int trc;
-    while ((trc = tags_.Step()) == SQLITE_ROW) have.push_back(tags_.Text(0));
-    std::sort(have.begin(), have.end());
-    *pass = std::all_of(f_.tags.begin(), f_.tags.end(),
-                        [&](const std::string& t) { return std::binary_search(have.begin(), have.end(), t); });
-    return tags_.Done(trc, "reading tags");
-  }
-
- private:
-  // Ready to run: prepared once, reset before each use.
-  Status Prepare(sqlite::Stmt* st, const char* sql) {
-    if (st->prepared()) {
-      st->Reset();
-      return Status::OK();
-    }
-    return st->Prepare(db_, sql);
-  }
-
-  sqlite3* const db_;
-  const Filter& f_;
-  sqlite::Stmt entry_, tags_;
-};
 
 // Offers a row to `top`, a heap of the `keep` best rows so far in HitBefore
 // order (the worst on top); the id is copied only when the row gets in.

@@ -81,6 +81,23 @@ inline bool HitBefore(const Hit& a, const Hit& b) {
   return a.score > b.score || (a.score == b.score && a.entry_id < b.entry_id);
 }
 
+// Whether an entry exists and passes a filter, with a load's rules (NULL
+// type and project = "", NULL status = "active"): for rows whose entry was
+// not read with them. Its statements are prepared once, at the first check.
+class EntryCheck {
+ public:
+  EntryCheck(sqlite3* db, const Filter& f) : db_(db), f_(f) {}
+  Status Passes(const std::string& id, bool* pass);
+
+ private:
+  // Ready to run: prepared once, reset before each use.
+  Status Prepare(sqlite::Stmt* st, const char* sql);
+
+  sqlite3* const db_;
+  const Filter& f_;
+  sqlite::Stmt entry_, tags_;
+};
+
 // The k best source rows (ForEachSourceRow's: an embedding without its
 // entry never ranks) passing `f`, by exact score against `q` (as
 // SourceScorer takes it), in HitBefore order, read from the source tables

@@ -106,9 +106,18 @@ struct IndexOptions {
   // alone, and the loaded index takes over at the first call after the
   // load, caught up with every commit since its snapshot.
   bool load_in_background = false;
+  // brute loaded in the background, from this many rows (0: never): once
+  // loaded, the 1-bit codes of its rows are stored in the file (table
+  // rekall_index_codes, a write transaction on the loading thread, skipped
+  // on a read-only file or when they are current), and the next such index
+  // answers from them while it loads: its first search at 100K entries
+  // reads 4.8 MB of codes instead of 154 MB of vectors
+  // (index/stored_codes.h, bench/engine/RESULTS.md). Below it the exact
+  // scan is quick (10K entries: about a tenth of 100K's).
+  size_t codes_min_rows = 10000;
   // Tests: called on the loading thread inside the load's read transaction
   // once every row is read (loaded = false), then once the loaded index is
-  // handed over (loaded = true).
+  // handed over and its codes are stored (loaded = true).
   std::function<void(bool loaded)> background_load_hook;
 };
 
