@@ -89,6 +89,14 @@ class BackgroundBruteIndex final : public index_internal::BackendBase {
     if (VectorIndex* in = InnerLocked()) in->MarkStale();
   }
 
+  bool Describe(ScanReport* r) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (VectorIndex* in = InnerLocked()) return in->Describe(r);
+    *r = ScanReport{};
+    r->loading = true;  // exact scans of the source tables meanwhile
+    return true;
+  }
+
   bool ReleaseMemory() override {
     std::lock_guard<std::mutex> l(mu_);
     StopLoad();
