@@ -6,7 +6,7 @@
 //   index_bench [--sizes 1000,10000,100000,1000000] [--queries 100] [--k 10]
 //               [--vec-max 100000] [--threads 2] [--ext path/to/vec0.so]
 //               [--dir /tmp] [--vectors BASE.f32 --query-vectors Q.f32]
-//               [--bits-candidates 1000,2000,4000]
+//               [--bits-candidates 1000,2000,4000] [--pre-scans-only 1]
 // (--base and --query-file are the same as --vectors and --query-vectors.)
 //
 // vec0 rows are built only up to --vec-max vectors (building 1M takes
@@ -14,6 +14,8 @@
 // are raw float32 rows of 384 values (bench/index/prepare_vectors.py): each
 // size takes the first N rows of BASE, the queries the first --queries rows
 // of Q. --bits-candidates lists the 1-bit rows measured (one row each).
+// --pre-scans-only 1 keeps the exact scan (on --threads, the reference of
+// the recall figures), the 1-bit rows and kAuto's, and skips the rest.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -212,6 +214,33 @@ void BitsRows(const Matrix& data, size_t n, const Matrix& qs, int queries, int k
   }
 }
 
+// Quantization::kAuto with its recall self-check (the default index): the
+// choice it made, what the check cost, and its recall against the exact
+// scan on the benchmark's queries.
+void AutoRow(const Matrix& data, size_t n, const Matrix& qs, int queries, int k, int threads,
+             const std::vector<std::vector<Hit>>& exact) {
+  IndexOptions o;
+  o.threads = threads;
+  auto idx = rekall::NewBruteForceIndex(nullptr, o);
+  for (size_t i = 0; i < n; ++i) Die(idx->Upsert(Id(i), &data[i * kDim], kDim, rekall::EntryMeta{"bug", "", "active", {}}), "upsert");
+  std::vector<std::vector<Hit>> got(queries);
+  Lat l = Time(queries, [&](int i) { Die(idx->Search(&qs[i * kDim], kDim, k, {}, &got[i]), "search"); });
+  rekall::ScanReport r;
+  idx->Describe(&r);
+  char note[300];
+  if (r.checked) {
+    std::snprintf(note, sizeof note,
+                  "recall@%d = %.4f; chose %s, %zu candidates; check: 1-bit recall@10 ~%.4f at %zu candidates, "
+                  "%d queries, %.0f ms",
+                  k, Recall(got, exact), rekall::QuantizationName(r.scan), r.candidates, r.bits_recall,
+                  r.bits_candidates, r.check_queries, r.check_ms);
+  } else {
+    std::snprintf(note, sizeof note, "recall@%d = %.4f; %s (below the 1-bit threshold: no check)", k,
+                  Recall(got, exact), rekall::QuantizationName(r.scan));
+  }
+  Row(n, "brute auto, self-checked (" + std::to_string(threads) + " threads)", l, note);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -220,10 +249,14 @@ int main(int argc, char** argv) {
   size_t vec_max = 100000;
   std::string ext = REKALL_DEFAULT_SQLITE_VEC, dir = "/tmp", vectors, query_vectors;
   std::vector<size_t> bits_candidates = {2000};
+  bool pre_scans_only = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i], v = argv[i + 1];
     if (a == "--sizes") {
       sizes = ParseList(v);
+    } else if (a == "--pre-scans-only") {
+      pre_scans_only = v == "1";
+      if (pre_scans_only) vec_max = 0;
     } else if (a == "--bits-candidates") {
       bits_candidates = ParseList(v);
     } else if (a == "--vectors" || a == "--base") {
@@ -278,7 +311,7 @@ int main(int argc, char** argv) {
 
     // ---- memory-bandwidth bound ---------------------------------------
     const size_t bytes = n * kDim * sizeof(float);
-    {
+    if (!pre_scans_only) {
       // Same layout as the index: 384 floats is already a multiple of 16.
       double t1 = ReadBound(data.data(), n, kDim, 1);
       double tn = ReadBound(data.data(), n, kDim, threads);
@@ -292,6 +325,7 @@ int main(int argc, char** argv) {
     // ---- brute force: float, 1 thread and `threads` ------------------------
     std::vector<std::vector<Hit>> exact(queries);
     for (int th : {1, threads}) {
+      if (pre_scans_only && th == 1 && threads != 1) continue;
       IndexOptions o;
       o.quantization = rekall::Quantization::kNone;
       o.threads = th;
@@ -304,7 +338,7 @@ int main(int argc, char** argv) {
       std::snprintf(note, sizeof note, "%.2fx a plain %d-thread read of the matrix%s", ratio, th,
                     n >= o.parallel_threshold || th == 1 ? "" : " (below the split threshold: scan on 1 thread)");
       Row(n, "brute float32 (" + std::to_string(th) + " thread" + (th > 1 ? "s" : "") + ")", l, note);
-      if (th == threads) {
+      if (th == threads && !pre_scans_only) {
         // Filtered: type covers 1/6 of the base.
         auto fidx = rekall::NewBruteForceIndex(nullptr, o);
         static const char* kTypes[] = {"bug", "pattern", "decision", "pitfall", "config", "reference"};
@@ -321,7 +355,7 @@ int main(int argc, char** argv) {
     }
 
     // ---- brute force: int8 pre-scan + float rescoring -------------------
-    {
+    if (!pre_scans_only) {
       IndexOptions o;
       o.quantization = rekall::Quantization::kInt8;
       o.threads = threads;
@@ -339,6 +373,7 @@ int main(int argc, char** argv) {
       Row(n, "brute int8 + rescore (" + std::to_string(threads) + " threads)", l, note);
     }
     BitsRows(data, n, qs, queries, k, threads, bits_candidates, exact);
+    AutoRow(data, n, qs, queries, k, threads, exact);
 
     // ---- sqlite-vec: through the wrapper and raw ---------------------------
     if (n <= vec_max) {

@@ -162,6 +162,25 @@ Filter ToIndexFilter(const store::ListFilter& f) {
   return out;
 }
 
+namespace {
+
+// EngineStats::vector_scan: the self-check's fields only when it ran.
+nlohmann::json ScanReportToJson(const ScanReport& r) {
+  nlohmann::json j{{"mode", QuantizationName(r.scan)}};
+  if (r.candidates) j["candidates"] = r.candidates;
+  if (r.loading) j["loading"] = true;
+  if (r.checked) {
+    j["bits_check"] = {{"estimated_recall_at_10", std::round(r.bits_recall * 1e4) / 1e4},
+                       {"lower_bound", std::round(r.bits_recall_low * 1e4) / 1e4},
+                       {"candidates", r.bits_candidates},
+                       {"queries", r.check_queries},
+                       {"ms", std::round(r.check_ms * 10) / 10}};
+  }
+  return j;
+}
+
+}  // namespace
+
 nlohmann::json EngineStatsToJson(const EngineStats& st) {
   auto cache_json = [](const CacheStats& c) {
     return nlohmann::json{{"size", c.size},       {"hits", c.hits},
@@ -177,6 +196,7 @@ nlohmann::json EngineStatsToJson(const EngineStats& st) {
   j["backend"] = st.backend;
   if (st.indexed_vectors) j["indexed_vectors"] = *st.indexed_vectors;
   if (!st.backend_notice.empty()) j["backend_notice"] = st.backend_notice;
+  if (st.vector_scan) j["vector_scan"] = ScanReportToJson(*st.vector_scan);
   j["entry_cache"] = cache_json(st.entry_cache);
   j["query_cache"] = cache_json(st.query_cache);
   j["cache_max_size"] = st.cache_max_size;
@@ -1005,6 +1025,10 @@ Status EngineImpl::Stats(EngineStats* out) {
     st.indexed_vectors = n;
   }
   st.backend_notice = index_notice_;
+  if (index_) {
+    ScanReport r;
+    if (index_->Describe(&r)) st.vector_scan = r;
+  }
   st.entry_cache = ToCacheStats(entry_cache_->stats());
   st.query_cache = ToCacheStats(query_cache_->stats());
   st.cache_max_size = cfg_.cache_max_size;

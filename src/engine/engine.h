@@ -29,6 +29,7 @@
 #include "config/resources.h"
 #include "engine/embedding_provider.h"
 #include "engine/search_mode.h"
+#include "index/scan_report.h"
 #include "store/entry.h"
 #include "store/migrate.h"
 #include "store/review.h"
@@ -194,6 +195,9 @@ struct EngineStats {
   std::string backend;            // "not loaded" until a search or write opens the index
   std::optional<size_t> indexed_vectors;  // when the index is open
   std::string backend_notice;             // why the backend is not the one asked for; or empty
+  // How the brute index scans, and what its recall self-check chose
+  // (absent for sqlite-vec, or before the index is open).
+  std::optional<ScanReport> vector_scan;
   CacheStats entry_cache;                 // entry id -> summary vector
   CacheStats query_cache;                 // query text -> vector
   long cache_max_size = 0;
@@ -212,7 +216,8 @@ struct EngineStats {
 };
 
 // The JSON object of `rekall stats --json` and rekall_info (keys as above;
-// indexed_vectors, backend_notice and the *_missing lines only when present).
+// indexed_vectors, backend_notice, vector_scan and the *_missing lines only
+// when present).
 nlohmann::json EngineStatsToJson(const EngineStats& st);
 
 // `rekall migrate`: what a database needs, and what was done.

@@ -503,10 +503,13 @@ TEST_F(EngineTest, StatsJsonKeepsItsKeys) {
                                             "engine_schema_version", "entries", "entry_cache", "indexed_vectors",
                                             "model_idle_timeout_minutes", "model_loads", "model_path", "model_precision", "model_source",
                                             "model_state", "peak_rss_kb", "query_cache", "rekall_schema_version",
-                                            "rss_kb", "sqlite_vec_path", "sqlite_vec_source", "summary_embeddings"}));
+                                            "rss_kb", "sqlite_vec_path", "sqlite_vec_source", "summary_embeddings",
+                                            "vector_scan"}));
   EXPECT_EQ(j["entries"], 1);
   EXPECT_EQ(j["summary_embeddings"], 1);
   EXPECT_EQ(j["indexed_vectors"], 1);
+  // One vector, far below the 1-bit threshold: exact, and nothing checked.
+  EXPECT_EQ(j["vector_scan"], (nlohmann::json{{"mode", "float32"}}));
   EXPECT_EQ(j["model_state"], "loaded");
   EXPECT_EQ(j["database"], dir_ + "/k.db");
   EXPECT_EQ(j["model_precision"], "fp32");

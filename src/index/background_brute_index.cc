@@ -78,9 +78,11 @@ class BackgroundBruteIndex final : public index_internal::BackendBase {
     std::vector<float> q;
     Status s = CheckQuery(query, dim, &q);
     if (!s.ok() || k <= 0) return s;
-    if (const index_internal::StoredCodes* c = StoredCodesLocked()) {
-      // The in-memory 1-bit path's candidate count (BruteForceIndex::Search).
-      const size_t candidates = std::max(opts_.bits_candidates, size_t(k) * 20);
+    const index_internal::StoredCodes* c = StoredCodesLocked();
+    if (c && c->candidates > 0) {
+      // The in-memory 1-bit path's candidate count (BruteForceIndex::Search),
+      // as the recall check chose it on these rows.
+      const size_t candidates = std::max(c->candidates, size_t(k) * 20);
       index_internal::CodesAnswer answer;
       s = index_internal::StoredCodesSearch(db_, *c, q, k, f, candidates, out, &answer);
       if (!s.ok() || answer == index_internal::CodesAnswer::kAnswered) return s;
@@ -105,6 +107,14 @@ class BackgroundBruteIndex final : public index_internal::BackendBase {
     std::lock_guard<std::mutex> l(mu_);
     // Loading: the writes rolled back never reached anything but the tables.
     if (VectorIndex* in = InnerLocked()) in->MarkStale();
+  }
+
+  bool Describe(ScanReport* r) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (VectorIndex* in = InnerLocked()) return in->Describe(r);
+    *r = ScanReport{};
+    r->loading = true;  // exact scans of the source tables meanwhile
+    return true;
   }
 
   bool ReleaseMemory() override {

@@ -273,5 +273,40 @@ TEST_F(BackgroundLoadTest, InMemoryDatabaseLoadsInPlace) {
   sqlite3_close(mem);
 }
 
+// The 1-bit recall self-check runs on the loading thread: the index handed
+// over reports its verdict before any search has run on it. Meanwhile the
+// report says the searches are exact scans of the tables.
+TEST_F(BackgroundLoadTest, BitsCheckRunsOnTheLoadingThread) {
+  IndexOptions o = Options(true);
+  o.quantization = Quantization::kAuto;
+  o.bits_threshold = o.quantize_threshold = 100;  // the 300 rows take the 1-bit path
+  std::promise<void> handed_over;
+  o.background_load_hook = [&](bool loaded) {
+    if (loaded) handed_over.set_value();
+  };
+  resumed_ = true;  // no pause in this test
+  std::string notice;
+  ASSERT_TRUE(OpenVectorIndex(db_.db(), o, &idx_, &notice).ok());
+  handed_over.get_future().wait();
+  ScanReport r;
+  ASSERT_TRUE(idx_->Describe(&r));
+  EXPECT_FALSE(r.loading);
+  EXPECT_TRUE(r.checked);
+  EXPECT_EQ(r.check_queries, o.bits_check_queries);
+  EXPECT_GT(r.bits_recall, 0.0);
+}
+
+TEST_F(BackgroundLoadTest, ReportsLoadingWhileTheMatrixLoads) {
+  OpenPaused();
+  ScanReport r;
+  ASSERT_TRUE(idx_->Describe(&r));
+  EXPECT_TRUE(r.loading);
+  EXPECT_FALSE(r.checked);
+  Resume();
+  ASSERT_TRUE(idx_->Describe(&r));
+  EXPECT_FALSE(r.loading);
+  EXPECT_EQ(r.scan, Quantization::kNone);  // Options(): exact scores
+}
+
 }  // namespace
 }  // namespace rekall

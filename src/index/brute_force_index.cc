@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include <unordered_set>
 
 #include "index/backend_base.h"
+#include "index/bits_recall_check.h"
 #include "index/huge_alloc.h"
 #include "index/index_source.h"
 #include "index/simd.h"
@@ -154,6 +156,25 @@ class BruteForceIndex final : public index_internal::BackendBase {
     stale_ = true;
   }
 
+  bool Describe(ScanReport* r) override {
+    std::lock_guard<std::mutex> l(mu_);
+    *r = ScanReport{};
+    const PreScan pre = ChoosePreScan();
+    r->scan = pre == PreScan::kBits   ? Quantization::kBits
+              : pre == PreScan::kInt8 ? Quantization::kInt8
+                                      : Quantization::kNone;
+    if (pre == PreScan::kBits) r->candidates = std::max(BitsCandidates(), size_t(10 * 20));
+    if (pre == PreScan::kInt8) r->candidates = Int8Candidates(10);
+    if (!check_.checked) return true;
+    r->checked = true;
+    r->bits_recall = check_.recall;
+    r->bits_recall_low = check_.recall_low;
+    r->bits_candidates = check_.candidates;
+    r->check_queries = check_.queries;
+    r->check_ms = check_.ms;
+    return true;
+  }
+
   bool ReleaseMemory() override {
     std::lock_guard<std::mutex> l(mu_);
     if (db_ == nullptr) return false;  // the vectors exist nowhere else
@@ -267,6 +288,7 @@ class BruteForceIndex final : public index_internal::BackendBase {
     q_clamped_ = 0;
     codes_.clear();
     bits_ready_ = false;
+    check_ = BitsCheck{};
   }
 
  public:
@@ -277,7 +299,6 @@ class BruteForceIndex final : public index_internal::BackendBase {
     std::lock_guard<std::mutex> l(mu_);
     Status s = sqlite::Exec(read_db, "BEGIN", "starting the index load's read transaction");
     if (s.ok()) s = LoadLocked(read_db, stop, nullptr, nullptr);
-    if (s.ok()) PrepareScanLocked();
     if (s.ok() && codes && opts_.codes_min_rows > 0 && ids_.size() >= opts_.codes_min_rows) ExportCodesLocked(codes);
     if (s.ok() && opts_.background_load_hook) opts_.background_load_hook(false);
     // Reads only: ending the snapshot cannot lose anything.
@@ -330,6 +351,9 @@ class BruteForceIndex final : public index_internal::BackendBase {
     marks_ = std::move(marks);
     fp_dirty_ = false;
     stale_ = false;
+    // What the first search would build, built with the load: on the
+    // loading thread for a server, and reported by `rekall stats --memory`.
+    PrepareScanLocked();
     return Status::OK();
   }
 
@@ -470,12 +494,22 @@ class BruteForceIndex final : public index_internal::BackendBase {
     return Status::OK();
   }
 
-  // Builds now what the first search would build (the 1-bit codes or the
-  // int8 matrix: ~0.1 s at 100K) before it could run.
-  void PrepareScanLocked() {
+  // Builds what the search about to run scans, if it is not built yet (the
+  // 1-bit codes and their recall check, or the int8 matrix: ~0.1 s each at
+  // 100K), and tells which it is. Every load calls it (a server's on its
+  // loading thread), so that searches find it built.
+  PreScan PrepareScanLocked() {
+    // kAuto past bits_threshold keeps the codes even when its check chose
+    // int8: a refit (the base doubled, or reloaded) checks again.
+    const bool wants_bits = opts_.quantization == Quantization::kBits ||
+                            (opts_.quantization == Quantization::kAuto && ids_.size() >= opts_.bits_threshold);
+    if (wants_bits && !bits_ready_) {
+      BuildBitsLocked();
+      CheckBitsLocked();
+    }
     const PreScan pre = ChoosePreScan();
-    if (pre == PreScan::kBits && !bits_ready_) BuildBitsLocked();
     if (pre == PreScan::kInt8 && !q_ready_) BuildQuantizedLocked();
+    return pre;
   }
 
   PreScan ChoosePreScan() const {
@@ -484,10 +518,74 @@ class BruteForceIndex final : public index_internal::BackendBase {
       case Quantization::kInt8: return PreScan::kInt8;
       case Quantization::kBits: return PreScan::kBits;
       case Quantization::kAuto:
-        if (ids_.size() >= opts_.bits_threshold) return PreScan::kBits;
+        if (ids_.size() >= opts_.bits_threshold) return check_.bits_ok ? PreScan::kBits : PreScan::kInt8;
         return ids_.size() >= opts_.quantize_threshold ? PreScan::kInt8 : PreScan::kNone;
     }
     return PreScan::kNone;
+  }
+
+  // Rows the int8 pre-scan keeps for exact rescoring, for a top kk.
+  size_t Int8Candidates(size_t kk) const {
+    return std::max<size_t>(kk * size_t(std::max(1, opts_.rescore_factor)), kk + 32);
+  }
+
+  // Rows the 1-bit pre-scan keeps (before the floor of 20 per hit).
+  size_t BitsCandidates() const { return check_.checked ? check_.candidates : opts_.bits_candidates; }
+
+  // What the recall check of 1-bit codes found (CheckCodes).
+  struct BitsCheck {
+    bool checked = false;
+    bool bits_ok = true;     // the 1-bit path reached bits_min_recall
+    size_t candidates = 0;   // rows rescored (the widest tried when !bits_ok)
+    double recall = 0;       // estimated recall@10 there
+    double recall_low = 0;   // its lower bound (RecallEstimate)
+    int queries = 0;
+    double ms = 0;
+  };
+
+  // kAuto's recall self-check of the codes just fitted (bits_recall_check.h).
+  void CheckBitsLocked() {
+    check_ = BitsCheck{};
+    if (opts_.quantization != Quantization::kAuto || opts_.bits_check_queries <= 0) return;
+    check_ = CheckCodes(codes_.data(), bmean_);
+  }
+
+  // The recall check of the 1-bit codes `codes` (block-laid, one per row)
+  // fitted with thresholds `mean`: widens the candidates, doubling them up
+  // to bits_max_candidates, until the estimated recall@10, less its
+  // sampling error, reaches bits_min_recall; bits_ok false when even the
+  // widest falls short (the int8 scan then takes over).
+  BitsCheck CheckCodes(const uint64_t* codes, const std::vector<float>& mean) const {
+    const auto start = std::chrono::steady_clock::now();
+    index_internal::BitsCheckInput in;
+    in.mat = mat_.data();
+    in.stride = stride_;
+    in.rows = ids_.size();
+    in.dim = dim_;
+    in.codes = codes;
+    in.words = bwords_;
+    in.encode = [this, &mean](const float* q, uint64_t* code) {
+      for (size_t w = 0; w < bwords_; ++w) code[w] = index_internal::BitCodeWord(q, mean.data(), dim_, w);
+    };
+    in.threads = threads_;
+    std::vector<uint32_t> ranks;
+    size_t per_query = 0;
+    index_internal::BitsRanksOfExact(in, opts_.bits_check_queries, 10, opts_.bits_check_seed, &ranks, &per_query);
+    size_t c = std::max<size_t>(opts_.bits_candidates, 1);
+    index_internal::RecallEstimate e = index_internal::RecallWithin(ranks, per_query, c);
+    while (e.low < opts_.bits_min_recall && c < opts_.bits_max_candidates) {
+      c = std::min(2 * c, opts_.bits_max_candidates);
+      e = index_internal::RecallWithin(ranks, per_query, c);
+    }
+    BitsCheck b;
+    b.checked = true;
+    b.bits_ok = e.low >= opts_.bits_min_recall;
+    b.candidates = c;
+    b.recall = e.mean;
+    b.recall_low = e.low;
+    b.queries = opts_.bits_check_queries;
+    b.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return b;
   }
 
   // Per-dimension symmetric scale fitted to the data: real embeddings have a
@@ -523,7 +621,12 @@ class BruteForceIndex final : public index_internal::BackendBase {
   }
 
   // The codes of every row as loaded and where each row comes from, for
-  // the file (stored_codes.h); *c left empty when a row's source is not known.
+  // the file (stored_codes.h); *c left empty when a row's source is not
+  // known. With them, the candidates a search from them rescores: those
+  // the recall check chose (run here on the exported codes when the index
+  // itself scans another way, ~0.4 s at 100K on the loading thread), or 0
+  // when the check found no count enough: the stored codes then answer
+  // nothing, and a fresh server scans exactly until its matrix is loaded.
   void ExportCodesLocked(index_internal::StoredCodes* c) const {
     const size_t n = ids_.size();
     *c = index_internal::StoredCodes();
@@ -539,11 +642,15 @@ class BruteForceIndex final : public index_internal::BackendBase {
     if (bits_ready_) {
       c->mean = bmean_;
       c->codes.assign(codes_.begin(), codes_.end());
-      return;
+    } else {
+      c->mean = index_internal::FitBitMeans(mat_.data(), n, stride_, dim_);
+      c->codes.assign(CodeWords(n), 0);
+      index_internal::EncodeBitRows(mat_.data(), n, stride_, dim_, c->mean, c->codes.data());
     }
-    c->mean = index_internal::FitBitMeans(mat_.data(), n, stride_, dim_);
-    c->codes.assign(CodeWords(n), 0);
-    index_internal::EncodeBitRows(mat_.data(), n, stride_, dim_, c->mean, c->codes.data());
+    BitsCheck b = check_;
+    if (!b.checked && opts_.bits_check_queries > 0 && opts_.quantization != Quantization::kBits)
+      b = CheckCodes(c->codes.data(), c->mean);
+    c->candidates = !b.checked ? opts_.bits_candidates : b.bits_ok ? b.candidates : 0;
   }
 
   // 64-bit words of codes_ for n rows: whole blocks (simd_bits.h).
@@ -676,6 +783,8 @@ class BruteForceIndex final : public index_internal::BackendBase {
   std::vector<uint64_t, index_internal::HugePageAllocator<uint64_t>> codes_;
   std::vector<float> bmean_;  // per dimension: the threshold of each bit
   size_t bits_fit_rows_ = 0;  // rows when bmean_ was fitted
+  // The verdict of CheckBitsLocked on the rows the codes were fitted to.
+  BitsCheck check_;
 
   bool stale_ = false;
   bool fp_dirty_ = false;
@@ -700,9 +809,9 @@ Status BruteForceIndex::Search(const float* query, int dim, int k, const Filter&
   ScanPlan plan;
   if (!PlanScanLocked(f, &plan)) return Status::OK();  // nothing matches
   const size_t kk = std::min(plan.matching, size_t(k));
-  const size_t rescore = std::max<size_t>(kk * size_t(std::max(1, opts_.rescore_factor)), kk + 32);
-  const size_t bits_rescore = std::max(opts_.bits_candidates, kk * 20);
-  const PreScan pre = ChoosePreScan();
+  const PreScan pre = PrepareScanLocked();  // first: the check may widen the candidates
+  const size_t rescore = Int8Candidates(kk);
+  const size_t bits_rescore = std::max(BitsCandidates(), kk * 20);
   std::vector<Cand> top;
   if (pre == PreScan::kBits && plan.matching > bits_rescore) {
     BitsTopKLocked(q, plan, kk, bits_rescore, &top);

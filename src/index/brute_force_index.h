@@ -1,6 +1,8 @@
 // The brute-force backend of VectorIndex: every vector in one contiguous
 // float32 matrix scored in a single SIMD pass (split across threads for large
-// bases), with an optional int8 pre-scan + float32 rescoring for 100K+ bases.
+// bases), with a 1-bit or int8 pre-scan + float32 rescoring for 100K+ bases
+// (Quantization; kAuto checks the 1-bit path's recall on the rows it holds
+// before relying on it: bits_recall_check.h).
 #pragma once
 
 #include <atomic>

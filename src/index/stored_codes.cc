@@ -22,22 +22,23 @@ size_t Blocked(size_t rows) { return (rows + simd::kBitBlockRows - 1) / simd::kB
 // The header's layout tail.
 struct Layout {
   int dim = 0;
-  int64_t rows = 0, chunk_rows = 0, block_rows = 0;
+  int64_t rows = 0, chunk_rows = 0, block_rows = 0, candidates = 0;
 };
 
 std::string LayoutTail(const Layout& l) {
   return std::string(" ") + kLayout + " " + std::to_string(l.dim) + " " + std::to_string(l.rows) + " " +
-         std::to_string(l.chunk_rows) + " " + std::to_string(l.block_rows);
+         std::to_string(l.chunk_rows) + " " + std::to_string(l.block_rows) + " " + std::to_string(l.candidates);
 }
 
 bool ParseLayout(const std::string& tail, Layout* l) {
   char name[8] = {0};
-  long long rows = 0, chunk_rows = 0, block_rows = 0;
+  long long rows = 0, chunk_rows = 0, block_rows = 0, candidates = 0;
   int dim = 0, used = 0;
-  if (std::sscanf(tail.c_str(), " %7s %d %lld %lld %lld%n", name, &dim, &rows, &chunk_rows, &block_rows, &used) != 5)
+  if (std::sscanf(tail.c_str(), " %7s %d %lld %lld %lld %lld%n", name, &dim, &rows, &chunk_rows, &block_rows,
+                  &candidates, &used) != 6)
     return false;
-  if (size_t(used) != tail.size() || std::strcmp(name, kLayout) != 0) return false;
-  *l = Layout{dim, rows, chunk_rows, block_rows};
+  if (size_t(used) != tail.size() || std::strcmp(name, kLayout) != 0 || candidates < 0) return false;
+  *l = Layout{dim, rows, chunk_rows, block_rows, candidates};
   return true;
 }
 
@@ -92,7 +93,8 @@ bool Current(sqlite3* db, const StoredCodes& c) {
   Layout l;
   std::vector<float> mean;
   return ReadHeader(st, &marks, &l, &mean) && marks == c.marks && l.dim == c.dim &&
-         l.rows == int64_t(c.rowids.size()) && l.chunk_rows == int64_t(kChunkRows);
+         l.rows == int64_t(c.rowids.size()) && l.chunk_rows == int64_t(kChunkRows) &&
+         l.candidates == int64_t(c.candidates);
 }
 
 Status InsertChunk(sqlite::Stmt& ins, int64_t chunk, const void* keys, size_t key_bytes, const void* data,
@@ -158,7 +160,7 @@ Status WriteStoredCodes(sqlite3* db, const StoredCodes& c, bool* written) {
   sqlite::Stmt ins;
   if (s.ok()) s = ins.Prepare(db, std::string("INSERT INTO ") + kTable + "(chunk, keys, data) VALUES (?1, ?2, ?3)");
   if (!s.ok()) return s;
-  const Layout layout{c.dim, int64_t(n), int64_t(kChunkRows), int64_t(simd::kBitBlockRows)};
+  const Layout layout{c.dim, int64_t(n), int64_t(kChunkRows), int64_t(simd::kBitBlockRows), int64_t(c.candidates)};
   const std::string head = SerializeMarks(c.marks, LayoutTail(layout));
   s = InsertChunk(ins, 0, head.data(), head.size(), c.mean.data(), c.mean.size() * sizeof(float));
   for (size_t first = 0, i = 1; s.ok() && first < n; first += kChunkRows, ++i) {
@@ -179,6 +181,7 @@ bool ReadStoredCodes(sqlite3* db, int dim, StoredCodes* out) {
   Layout l;
   if (!ReadHeader(st, &out->marks, &l, &out->mean) || l.dim != dim) return false;
   out->dim = dim;
+  out->candidates = size_t(l.candidates);
   out->rowids.clear();
   out->codes.clear();
   for (int64_t i = 1; int64_t(out->rowids.size()) < l.rows; ++i) {

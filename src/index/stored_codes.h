@@ -16,8 +16,8 @@
 // (BackgroundBruteIndex), never by a request:
 //   chunk 0, the header: keys = SerializeMarks text of the SourceMarks of
 //     the snapshot the codes were taken from, with the tail
-//     " bits1 <dim> <rows> <chunk_rows> <block_rows>"; data = the dim
-//     float32 thresholds (the per-dimension means).
+//     " bits1 <dim> <rows> <chunk_rows> <block_rows> <candidates>"; data =
+//     the dim float32 thresholds (the per-dimension means).
 //   chunk i >= 1: rows [(i-1) * chunk_rows, ...) of the codes: keys = the
 //     `embeddings` rowid of each row (int64), data = their codes, laid in
 //     blocks as in memory (simd::BitWordIndex; the last block zero-padded).
@@ -64,6 +64,11 @@ struct StoredCodes {
   std::vector<float> mean;       // dim thresholds
   std::vector<int64_t> rowids;   // the embeddings rowid of each row
   std::vector<uint64_t> codes;   // block-laid, RoundUp(rows, 8) * BitWords(dim) words
+  // The rows a search from them rescores exactly, as the brute index's
+  // recall check of its 1-bit pre-scan chose on these rows; 0 when no count
+  // held the recall the index requires (it scans int8 then): the codes
+  // answer nothing.
+  size_t candidates = 0;
 };
 
 // Creates the table when absent. A schema change: every catch-up by marks

@@ -167,6 +167,9 @@ TEST_F(StoredCodesTest, WrittenCodesReadBack) {
   EXPECT_EQ(back.mean, c.mean);
   EXPECT_EQ(back.rowids, c.rowids);
   EXPECT_EQ(back.codes, c.codes);
+  // Few rows, all within the candidates: the recall check keeps them all.
+  EXPECT_EQ(c.candidates, candidates_);
+  EXPECT_EQ(back.candidates, c.candidates);
   // Current already: not written again.
   ASSERT_TRUE(index_internal::WriteStoredCodes(db_.db(), c, &written).ok());
   EXPECT_FALSE(written);
@@ -348,6 +351,56 @@ TEST_F(StoredCodesTest, BackgroundLoadStoresCodesForTheNext) {
   }
   resume.set_value();
   idx.reset();
+}
+
+// Rows the 1-bit codes cannot tell apart (random vectors) with no room to
+// widen the candidates: the recall check run on the exported codes finds
+// no count enough, the codes say so (0 candidates) in the file, and a
+// fresh server's searches during its load scan exactly instead.
+TEST_F(StoredCodesTest, CodesTheRecallCheckRejectsAnswerNothing) {
+  ExecOrDie(db_.db(), "PRAGMA journal_mode = WAL");
+  std::mt19937_64 rng(31);
+  ExecOrDie(db_.db(), "BEGIN");
+  for (int i = 0; i < 3000; ++i) testing::WriteEntryRows(db_.db(), Id(i), RandomUnit(rng, kDim), Meta(i));
+  ExecOrDie(db_.db(), "COMMIT");
+  other_ = db_.Open();
+  IndexOptions o = Options(Quantization::kAuto);
+  o.bits_candidates = o.bits_max_candidates = 12;
+  sqlite3* read_db = db_.Open();
+  std::unique_ptr<VectorIndex> idx;
+  StoredCodes c;
+  ASSERT_TRUE(LoadBruteForceIndex(db_.db(), read_db, o, nullptr, &idx, &c).ok());
+  sqlite3_close(read_db);
+  ASSERT_EQ(c.rowids.size(), 3000u);
+  EXPECT_EQ(c.candidates, 0u);
+  bool written = false;
+  ASSERT_TRUE(index_internal::CreateStoredCodesTable(db_.db()).ok());
+  ASSERT_TRUE(index_internal::WriteStoredCodes(db_.db(), c, &written).ok());
+  ASSERT_TRUE(written);
+  StoredCodes back;
+  ASSERT_TRUE(index_internal::ReadStoredCodes(db_.db(), kDim, &back));
+  EXPECT_EQ(back.candidates, 0u);
+
+  // A server loading with these codes in the file answers exactly meanwhile.
+  o.load_in_background = true;
+  std::promise<void> paused, resume;
+  o.background_load_hook = [&](bool loaded) {
+    if (loaded) return;
+    paused.set_value();
+    resume.get_future().wait();
+  };
+  std::unique_ptr<VectorIndex> server;
+  std::string notice;
+  ASSERT_TRUE(OpenVectorIndex(db_.db(), o, &server, &notice).ok());
+  paused.get_future().wait();
+  for (int t = 0; t < 5; ++t) {
+    auto q = RandomUnit(rng, kDim);
+    std::vector<Hit> got;
+    ASSERT_TRUE(server->Search(q.data(), kDim, 10, Filter{}, &got).ok());
+    ExpectSame(got, FreshSearch(Quantization::kNone, q, 10, Filter{}), "loading");
+  }
+  resume.set_value();
+  server.reset();
 }
 
 }  // namespace

@@ -7,6 +7,18 @@ namespace rekall {
 
 VectorIndex::~VectorIndex() = default;
 
+bool VectorIndex::Describe(ScanReport*) { return false; }
+
+const char* QuantizationName(Quantization q) {
+  switch (q) {
+    case Quantization::kAuto: return "auto";
+    case Quantization::kNone: return "float32";
+    case Quantization::kInt8: return "int8";
+    case Quantization::kBits: return "1-bit";
+  }
+  return "?";
+}
+
 Status ParseIndexBackend(const std::string& s, IndexBackend* out) {
   if (s == "auto") {
     *out = IndexBackend::kAuto;

@@ -10,12 +10,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "index/scan_report.h"
 #include "util/our_embeddings.h"
 #include "util/status.h"
 
@@ -45,19 +47,6 @@ enum class IndexBackend { kAuto, kSqliteVec, kBrute };
 // "auto" | "sqlite-vec" | "brute"
 Status ParseIndexBackend(const std::string& s, IndexBackend* out);
 
-// What the brute index scans before exact float32 scores. Measured on real
-// MiniLM embeddings (bench/index/RESULTS.md, "Real vectors", 2026-11-30,
-// memory reading at ~10 GB/s under load): at 100K the 1-bit pre-scan with
-// 1000 candidates took 1.6 ms p50 at recall@10 0.9995 where int8 took 4.5 ms
-// (recall 1.0); at 1M (real + fitted-Gaussian rows) 7.7 / 13.0 ms p50 / p95
-// at recall@10 0.990, against 45 ms for int8 and 122 ms for float32.
-enum class Quantization {
-  kAuto,  // int8 pre-scan from quantize_threshold vectors, 1-bit from bits_threshold
-  kNone,  // always exact float32
-  kInt8,  // always int8 pre-scan + float32 rescoring
-  kBits,  // always 1-bit (Hamming) pre-scan + float32 rescoring of bits_candidates rows
-};
-
 struct IndexOptions {
   IndexBackend backend = IndexBackend::kAuto;
   std::string extension_path;  // sqlite-vec loadable library (vec0.so)
@@ -76,6 +65,21 @@ struct IndexOptions {
   // recall@10 0.990 at 1M and 0.9995 at 100K; 2000 gave 0.998 at 1M for
   // 14 ms p50 instead of 7.7 ms.
   size_t bits_candidates = 1000;
+  // brute kAuto: the recall self-check of the 1-bit pre-scan. Each time the
+  // codes are fitted (the load, a reload, the base doubled since), recall@10
+  // of the pre-scan + rescoring is estimated against the exact scan on this
+  // many queries drawn from the rows held (bits_recall_check.h); the
+  // rescored rows are doubled from bits_candidates up to
+  // bits_max_candidates until the estimate, less two standard errors,
+  // reaches bits_min_recall, and past that the index scans int8 instead.
+  // 0 = no check (the 1-bit path at bits_candidates, as kBits). Real MiniLM
+  // vectors keep 1000 candidates; random unit vectors fall back to int8
+  // (bench/index/RESULTS.md, "The 1-bit pre-scan's recall self-check").
+  int bits_check_queries = 64;
+  double bits_min_recall = 0.95;
+  size_t bits_max_candidates = 4000;
+  // The sample queries' seed: the same rows give the same verdict.
+  uint64_t bits_check_seed = 0x5eed;
   // sqlite-vec: rescore the best this*16 codes exactly (k when larger).
   // 6 * max(k, 16) gave recall@10 0.994 on
   // SciFact but 0.89 (3 top hits of 30 wrong) on the soak store's
@@ -166,6 +170,10 @@ class VectorIndex {
   // file; only cached statements go), or, brute without a database,
   // nothing could be rebuilt and nothing was freed.
   virtual bool ReleaseMemory() = 0;
+  // How an unfiltered search scans now (`rekall stats`, rekall_info), for
+  // the brute index; false, *r untouched, for a backend with nothing to say
+  // (sqlite-vec: its 3-bit code and candidates are fixed).
+  virtual bool Describe(ScanReport* r);
 };
 
 // Opens the index for `db`. backend=kAuto tries sqlite-vec and falls back to

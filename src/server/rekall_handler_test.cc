@@ -307,6 +307,9 @@ TEST_F(RekallHandlerTest, InfoReportsEngineStats) {
   EXPECT_TRUE(r.structured.contains("query_cache"));
   EXPECT_TRUE(r.structured.contains("backend"));
   EXPECT_NE(r.text.find("entries: 1"), std::string::npos) << r.text;
+  // How the brute index scans: exact below the 1-bit threshold.
+  EXPECT_NE(r.text.find("vector scan: exact float32"), std::string::npos) << r.text;
+  EXPECT_EQ(r.structured["vector_scan"]["mode"], "float32");
 }
 
 // A database of Rekall's schema 2 has no context column: the entry is kept,
