@@ -200,6 +200,7 @@ Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique
 }
 
 Store::~Store() {
+  checkpointer_.reset();
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -251,6 +252,9 @@ Status Store::Init(const OpenOptions& opts) {
     return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
   if (!(s = BeforeFirstWrite(!tables.empty(), tables.count("rekall_engine_meta") > 0)).ok()) return s;
   if (!(s = ConfigureConnection(where)).ok()) return s;
+  if (opts.background_checkpoint && !schema_.read_only &&
+      !(s = sqlite::Checkpointer::Start(db_, path_, {}, &checkpointer_)).ok())
+    return s;
   if (tables.empty() && !(s = CreateSchema(where)).ok()) return s;
   if (!(s = MigrateIfNeeded(opts)).ok()) return s;
   if (!(s = NarrowFtsUpdateTrigger()).ok()) return s;

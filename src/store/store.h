@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "sqlite/checkpointer.h"
 #include "sqlite/sqlite.h"
 #include "store/entry.h"
 #include "store/migrate.h"
@@ -73,6 +74,10 @@ struct OpenOptions {
   bool read_only = false;
   // How long a write waits for another process's lock before kBusy.
   int busy_timeout_ms = 5000;
+  // WAL checkpoints run on a thread of their own instead of inside the
+  // commit that fills the log (sqlite/checkpointer.h): for a long-running
+  // server, whose requests should not wait for an fdatasync.
+  bool background_checkpoint = false;
   // Migrate an existing Rekall file that lacks what we need (after a
   // backup). Off: open it as it is and report schema().pending_migration.
   bool auto_migrate = true;
@@ -294,6 +299,7 @@ class Store {
                       const std::string& model_name = kOurModelName);
 
   sqlite3* db_ = nullptr;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // stopped before db_ closes
   std::string path_;
   int busy_timeout_ms_ = 5000;  // OpenOptions::busy_timeout_ms
   Env* env_ = Env::Default();  // OpenOptions::env
