@@ -146,6 +146,33 @@ TEST_F(SqliteTest, TransactionCommitsOrRollsBack) {
   EXPECT_EQ(Rows(db_), 1);
 }
 
+// Inside the scope the table's trigger does not fire, on a statement
+// prepared there; a statement prepared before the scope, stepped after it,
+// and every statement after it fire it again.
+TEST_F(SqliteTest, TriggersOffSilencesTriggersOnlyInsideTheScope) {
+  ASSERT_TRUE(Exec(db_, "CREATE TABLE log(k TEXT); CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN "
+                        "INSERT INTO log VALUES (NEW.k); END;", "schema").ok());
+  auto logged = [&] {
+    Stmt st(db_, "SELECT count(*) FROM log");
+    EXPECT_TRUE(st.StepRow("count").ok());
+    return st.Int(0);
+  };
+  Stmt before(db_, "INSERT INTO t(k) VALUES ('prepared before')");
+  {
+    TriggersOff off(db_);
+    ASSERT_TRUE(Exec(db_, "INSERT INTO t(k) VALUES ('silent')", "insert").ok());
+    {
+      TriggersOff nested(db_);  // already off: leaves it off
+    }
+    ASSERT_TRUE(Exec(db_, "INSERT INTO t(k) VALUES ('still silent')", "insert").ok());
+  }
+  EXPECT_EQ(logged(), 0);
+  EXPECT_EQ(before.Step(), SQLITE_DONE);  // re-prepared with the trigger on
+  ASSERT_TRUE(Exec(db_, "INSERT INTO t(k) VALUES ('heard')", "insert").ok());
+  EXPECT_EQ(logged(), 2);
+  EXPECT_EQ(Rows(db_), 4);
+}
+
 TEST_F(SqliteTest, SecondWriterIsBusy) {
   sqlite3* other = Open(SQLITE_OPEN_READWRITE);
   sqlite3_busy_timeout(other, 0);

@@ -291,8 +291,14 @@ class Store {
   std::optional<std::vector<std::string>> DeriveContextColumns(Entry* e) const;
   Status WriteContextKeywords(const std::string& id, const std::vector<std::string>& keywords);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
-  // Rekall's FTS update trigger, fired only when title or content change.
+  // The keyword index kept in step (fts_upkeep.cc). Rekall's FTS update
+  // trigger, fired only when title or content change.
   Status NarrowFtsUpdateTrigger();
+  // Sets fts_upkeep_ when our UPDATEs may do the update trigger's work
+  // themselves, through an index of ours on the FTS rows' entry ids.
+  void PrepareFtsUpkeep();
+  // The update trigger's work for entry `id`, its scan replaced by a lookup.
+  Status ReindexFtsRow(const std::string& id);
   // The FTS row of entry `id` gets its tags (see WriteTags).
   Status IndexTags(const std::string& id);
   Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
@@ -310,6 +316,7 @@ class Store {
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
   bool has_links_table_ = false;
   bool has_context_keywords_table_ = false;
+  bool fts_upkeep_ = false;  // PrepareFtsUpkeep
   bool HasTable(const std::string& name) const;
   Status ReadSources(const std::string& sql, const std::vector<std::string>& binds, int limit,
                      std::vector<Source>* out);
