@@ -1,10 +1,11 @@
 // The keyword index (Rekall's FTS5 table entries_fts) kept in step with
 // `entries`. Rekall's triggers do it: entries_ai indexes a new entry,
 // entries_au re-indexes an updated one, entries_ad drops a deleted one. The
-// two last find the entry's FTS row by `id`, a column FTS5 does not index:
-// each scans the whole FTS table, 4 ms at 10K entries and 20 ms at 50K per
-// row. What is here keeps what those triggers write exactly as they would
-// write it, and spares our own writes the scans.
+// last two find the entry's FTS row by `id`, a column FTS5 does not index:
+// each scans the whole FTS table, 4 ms a row at 10K entries and 34 ms at 50K
+// (bench/soak/RESULTS.md). What is here keeps the FTS table exactly as
+// entries_au would leave it, and spares our own updates its scan (our
+// deletes still go through entries_ad).
 #include <cctype>
 
 #include "store/schema.h"
