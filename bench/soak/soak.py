@@ -235,7 +235,7 @@ MIX = [  # (kind, weight)
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rekall = str(Path(args.bin).resolve())
-    db_cached = build_db(rekall, args.entries, Path(args.cache_dir))
+    db_cached = Path(args.db) if args.db else build_db(rekall, args.entries, Path(args.cache_dir))
     work = Path(tempfile.mkdtemp(prefix="rekall-soak-"))
     try:
         db = work / "knowledge.db"
@@ -397,6 +397,8 @@ def main() -> int:
     ap.add_argument("--entries", type=int, default=10000)
     ap.add_argument("--cache-dir", default=str(ROOT / "build" / "soak-cache"),
                     help="where built databases are kept for reuse")
+    ap.add_argument("--db", help="run on a copy of this store instead of the cached one (e.g. 50K entries from "
+                    "bench/storage/make_store.py --texts soak; say its size with --entries)")
     ap.add_argument("--sample-every", type=int, default=0, help="RSS sample period in requests (default: n/50)")
     ap.add_argument("--idle-seconds", type=int, default=3,
                     help="model idle timeout of the server (REKALL_MODEL_IDLE_TIMEOUT_SECONDS)")

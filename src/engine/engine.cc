@@ -295,6 +295,7 @@ Status EngineImpl::Open(EngineOptions opts, std::unique_ptr<EngineImpl>* out) {
   store::OpenOptions so;
   so.env = e->env_;
   so.read_only = opts.read_only;
+  so.background_checkpoint = opts.long_running;
   Status s = store::Store::Open(opts.db_path, so, &e->store_);
   if (!s.ok()) return s;
   e->store_->set_observer(e.get());

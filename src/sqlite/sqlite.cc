@@ -121,6 +121,15 @@ Status Transaction::Commit(const std::string& what) {
   return s;
 }
 
+TriggersOff::TriggersOff(sqlite3* db) : db_(db) {
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_TRIGGER, -1, &was_on_);
+  if (was_on_) sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, nullptr);
+}
+
+TriggersOff::~TriggersOff() {
+  if (was_on_) sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_TRIGGER, 1, nullptr);
+}
+
 ReadSnapshot::ReadSnapshot(sqlite3* db) {
   if (sqlite3_get_autocommit(db) && sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) == SQLITE_OK) db_ = db;
 }

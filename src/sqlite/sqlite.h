@@ -119,6 +119,25 @@ class Transaction {
   bool open_ = false;
 };
 
+// The connection's triggers off for the life of the scope, then back as
+// they were (SQLITE_DBCONFIG_ENABLE_TRIGGER; TEMP triggers still fire).
+// For a write that does a trigger's work itself, more cheaply (the store's
+// keyword index upkeep). SQLite compiles a statement's triggers when it
+// prepares it: prepare and step the statement inside the scope. Changing
+// the setting expires the connection's prepared statements, which SQLite
+// prepares again on their next step.
+class TriggersOff {
+ public:
+  explicit TriggersOff(sqlite3* db);
+  ~TriggersOff();
+  TriggersOff(const TriggersOff&) = delete;
+  TriggersOff& operator=(const TriggersOff&) = delete;
+
+ private:
+  sqlite3* db_;
+  int was_on_ = 1;
+};
+
 // One read snapshot for several statements: BEGIN (deferred) ... COMMIT
 // when the connection is in autocommit mode, nothing inside a transaction
 // (which is a snapshot already). Without it each statement reads the file

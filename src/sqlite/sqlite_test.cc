@@ -1,5 +1,12 @@
 #include "sqlite/sqlite.h"
 
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "sqlite/checkpointer.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -137,6 +144,33 @@ TEST_F(SqliteTest, TransactionCommitsOrRollsBack) {
     ASSERT_TRUE(t.Commit("committing").ok());
   }
   EXPECT_EQ(Rows(db_), 1);
+}
+
+// Inside the scope the table's trigger does not fire, on a statement
+// prepared there; a statement prepared before the scope, stepped after it,
+// and every statement after it fire it again.
+TEST_F(SqliteTest, TriggersOffSilencesTriggersOnlyInsideTheScope) {
+  ASSERT_TRUE(Exec(db_, "CREATE TABLE log(k TEXT); CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN "
+                        "INSERT INTO log VALUES (NEW.k); END;", "schema").ok());
+  auto logged = [&] {
+    Stmt st(db_, "SELECT count(*) FROM log");
+    EXPECT_TRUE(st.StepRow("count").ok());
+    return st.Int(0);
+  };
+  Stmt before(db_, "INSERT INTO t(k) VALUES ('prepared before')");
+  {
+    TriggersOff off(db_);
+    ASSERT_TRUE(Exec(db_, "INSERT INTO t(k) VALUES ('silent')", "insert").ok());
+    {
+      TriggersOff nested(db_);  // already off: leaves it off
+    }
+    ASSERT_TRUE(Exec(db_, "INSERT INTO t(k) VALUES ('still silent')", "insert").ok());
+  }
+  EXPECT_EQ(logged(), 0);
+  EXPECT_EQ(before.Step(), SQLITE_DONE);  // re-prepared with the trigger on
+  ASSERT_TRUE(Exec(db_, "INSERT INTO t(k) VALUES ('heard')", "insert").ok());
+  EXPECT_EQ(logged(), 2);
+  EXPECT_EQ(Rows(db_), 4);
 }
 
 TEST_F(SqliteTest, SecondWriterIsBusy) {
@@ -355,6 +389,58 @@ TEST_F(SqliteTest, OurEmbeddingsSqlSelectsOurRowsOnly) {
   EXPECT_EQ(ids(EmbeddingTypeSql("m", EmbeddingType::kSummary)),
             "long-name,short-name,other-model,other-dim,short-bytes");
   EXPECT_EQ(ids(OurSummarySql("")), "long-name,short-name");  // the bare table
+}
+
+// Writes n rows of a 4,000-byte blob (about a page each), one commit each.
+void WritePages(sqlite3* db, int n) {
+  Stmt ins(db, "INSERT INTO t(k, b) VALUES ('w', ?1)");
+  const std::string big(4000, 'x');
+  for (int i = 0; i < n; ++i) {
+    ins.Reset();
+    ins.BindBlob(1, big.data(), big.size());
+    ASSERT_TRUE(ins.Run("insert").ok());
+  }
+}
+
+// Frames in the WAL as a PASSIVE checkpoint finds them.
+int WalFrames(sqlite3* db) {
+  Stmt st(db, "PRAGMA wal_checkpoint(PASSIVE)");
+  EXPECT_TRUE(st.StepRow("checkpoint").ok());
+  return static_cast<int>(st.Int(1));
+}
+
+// Commits no longer checkpoint by themselves: the log grows past SQLite's
+// 1,000-page automatic threshold until the Checkpointer (whose threshold is
+// out of reach here) would run; once it is gone the connection's automatic
+// checkpoints are back.
+TEST_F(SqliteTest, CheckpointerTakesTheCheckpointsOutOfCommits) {
+  ASSERT_TRUE(Exec(db_, "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF", "wal").ok());
+  std::unique_ptr<Checkpointer> c;
+  Checkpointer::Options o;
+  o.pages = 1 << 30;
+  ASSERT_TRUE(Checkpointer::Start(db_, path_, o, &c).ok());
+  WritePages(db_, 1300);
+  EXPECT_GT(WalFrames(db_), 1200);
+  EXPECT_EQ(c->checkpoints(), 0);
+  c.reset();
+  WritePages(db_, 1300);  // restarts the log, then checkpoints at 1,000
+  EXPECT_LT(WalFrames(db_), 1100);
+}
+
+// Past its threshold, the Checkpointer's thread checkpoints; every row is
+// there for another connection.
+TEST_F(SqliteTest, CheckpointerCheckpointsOnItsThread) {
+  ASSERT_TRUE(Exec(db_, "PRAGMA journal_mode = WAL", "wal").ok());
+  std::unique_ptr<Checkpointer> c;
+  Checkpointer::Options o;
+  o.pages = 16;
+  ASSERT_TRUE(Checkpointer::Start(db_, path_, o, &c).ok());
+  WritePages(db_, 100);
+  for (int i = 0; i < 500 && c->checkpoints() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GT(c->checkpoints(), 0);
+  sqlite3* other = Open(SQLITE_OPEN_READONLY);
+  EXPECT_EQ(Rows(other), 100);
+  sqlite3_close_v2(other);
 }
 
 }  // namespace

@@ -247,4 +247,12 @@ CREATE INDEX idx_sources_ai_confidence ON sources(ai_confidence);
 )SQL";
 }
 
+std::string RekallTriggerSql(const std::string& name) {
+  const std::string schema = RekallSchemaV12();
+  const size_t at = schema.find("CREATE TRIGGER " + name + " ");
+  const size_t end = at == std::string::npos ? at : schema.find("\nEND;", at);
+  if (end == std::string::npos) return "";
+  return schema.substr(at, end + 4 - at);
+}
+
 }  // namespace rekall::store

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <unordered_set>
 
@@ -200,6 +201,7 @@ Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique
 }
 
 Store::~Store() {
+  checkpointer_.reset();
   if (db_) sqlite3_close_v2(db_);
 }
 
@@ -251,38 +253,18 @@ Status Store::Init(const OpenOptions& opts) {
     return Status::InvalidArgument(where + " is a SQLite database but not a Rekall knowledge base (no `entries` table); it was not modified");
   if (!(s = BeforeFirstWrite(!tables.empty(), tables.count("rekall_engine_meta") > 0)).ok()) return s;
   if (!(s = ConfigureConnection(where)).ok()) return s;
+  if (opts.background_checkpoint && !schema_.read_only &&
+      !(s = sqlite::Checkpointer::Start(db_, path_, {}, &checkpointer_)).ok())
+    return s;
   if (tables.empty() && !(s = CreateSchema(where)).ok()) return s;
   if (!(s = MigrateIfNeeded(opts)).ok()) return s;
   if (!(s = NarrowFtsUpdateTrigger()).ok()) return s;
+  PrepareFtsUpkeep();
   if (!schema_.read_only) IndexUpdatedAt(db_);
   // What the file holds now, created or migrated.
   if (!(s = ReadTableNames(db_, where, &tables)).ok()) return s;
   ReadBookkeeping(tables, where);
   return Status::OK();
-}
-
-// Rekall's entries_au trigger re-indexes an entry's FTS row on every UPDATE
-// of its row, and its `DELETE FROM entries_fts WHERE id = OLD.id` scans the
-// whole FTS table (id is UNINDEXED): 4 ms per row at 10K entries, 9 ms at
-// 20K. Recording reads (access_count, last_accessed: every result of every
-// search) paid that for text that did not change. Fired only when the title
-// or content is set, it indexes exactly the same text: Rekall's own updates
-// set every column, and tags reach the row through IndexTags. Rekall creates
-// its triggers IF NOT EXISTS, so it keeps this one. Lossless, so no backup.
-Status Store::NarrowFtsUpdateTrigger() {
-  if (schema_.read_only) return Status::OK();
-  Stmt st(db_, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'entries_au'");
-  if (!st.status("reading triggers").ok() || st.Step() != SQLITE_ROW) return Status::OK();
-  std::string sql = st.Text(0);
-  st.Finalize();
-  static const std::string kWide = "AFTER UPDATE ON entries", kNarrow = "AFTER UPDATE OF title, content ON entries";
-  size_t at = sql.find(kWide);
-  if (at == std::string::npos) return Status::OK();  // narrowed already, or not Rekall's
-  sql.replace(at, kWide.size(), kNarrow);
-  return WithTransaction([&]() -> Status {
-    Status t = sqlite::Exec(db_, "DROP TRIGGER entries_au", "narrowing the keyword index trigger");
-    return t.ok() ? sqlite::Exec(db_, sql, "narrowing the keyword index trigger") : t;
-  });
 }
 
 Status Store::ConfigureConnection(const std::string& where) {
@@ -446,6 +428,12 @@ Status Store::WriteEntryRow(const Entry& e, bool insert) {
   std::vector<std::string> extra_cols;
   Status s = ExtraColumns(e, &extra_cols);
   if (!s.ok()) return s;
+  // An UPDATE re-indexes the entry's keyword row. With fts_upkeep_ that is
+  // ReindexFtsRow's work, and Rekall's trigger, which scans the FTS table
+  // for the row, is left out of the statement (fts_upkeep.cc).
+  const bool reindex = !insert && fts_upkeep_;
+  std::optional<sqlite::TriggersOff> off;
+  if (reindex) off.emplace(db_);
   Stmt st(db_, EntryWriteSql(insert, extra_cols));
   if (!(s = st.status("preparing entry write")).ok()) return s;
   st.Bind(1, e.id);
@@ -463,12 +451,13 @@ Status Store::WriteEntryRow(const Entry& e, bool insert) {
     if (!s.ok()) return s;
   }
   const int rc = st.Step();
+  off.reset();
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY && insert)
     return Status::InvalidArgument("an entry with id " + e.id + " already exists");
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return Status::InvalidArgument("superseded_by names no existing entry");
   if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing entry " + e.id);
   if (!insert && sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + e.id);
-  return Status::OK();
+  return reindex ? ReindexFtsRow(e.id) : Status::OK();
 }
 
 Status Store::WriteTags(const Entry& e) {
@@ -486,24 +475,6 @@ Status Store::WriteTags(const Entry& e) {
     if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "writing tags");
   }
   return IndexTags(e.id);
-}
-
-Status Store::IndexTags(const std::string& id) {
-  // Rekall's triggers index the entry before its tags exist; bring the FTS
-  // row's tags column up to date so keyword search finds tags. The row the
-  // trigger just wrote is the newest (a rowid lookup); matching on the
-  // UNINDEXED id column instead scans the whole FTS table, which made every
-  // add O(entries) and an import quadratic. The scan stays as the fallback
-  // for a file whose triggers did not write that row.
-  static constexpr const char* kSet = "UPDATE entries_fts SET tags = (SELECT GROUP_CONCAT(tag, ' ') FROM tags WHERE entry_id = ?1) ";
-  Stmt newest(db_, std::string(kSet) +
-                       "WHERE rowid = (SELECT rowid FROM entries_fts ORDER BY rowid DESC LIMIT 1) AND id = ?1");
-  newest.Bind(1, id);
-  Status s = newest.Run("indexing tags");
-  if (!s.ok() || sqlite3_changes(db_) > 0) return s;
-  Stmt scan(db_, std::string(kSet) + "WHERE id = ?1");
-  scan.Bind(1, id);
-  return scan.Run("indexing tags");
 }
 
 Status Store::NotifySummary(const Entry& e, const std::vector<float>* summary) {

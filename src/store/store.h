@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "sqlite/checkpointer.h"
 #include "sqlite/sqlite.h"
 #include "store/entry.h"
 #include "store/migrate.h"
@@ -73,6 +74,10 @@ struct OpenOptions {
   bool read_only = false;
   // How long a write waits for another process's lock before kBusy.
   int busy_timeout_ms = 5000;
+  // WAL checkpoints run on a thread of their own instead of inside the
+  // commit that fills the log (sqlite/checkpointer.h): for a long-running
+  // server, whose requests should not wait for an fdatasync.
+  bool background_checkpoint = false;
   // Migrate an existing Rekall file that lacks what we need (after a
   // backup). Off: open it as it is and report schema().pending_migration.
   bool auto_migrate = true;
@@ -286,14 +291,21 @@ class Store {
   std::optional<std::vector<std::string>> DeriveContextColumns(Entry* e) const;
   Status WriteContextKeywords(const std::string& id, const std::vector<std::string>& keywords);
   Status NotifySummary(const Entry& e, const std::vector<float>* summary);
-  // Rekall's FTS update trigger, fired only when title or content change.
+  // The keyword index kept in step (fts_upkeep.cc). Rekall's FTS update
+  // trigger, fired only when title or content change.
   Status NarrowFtsUpdateTrigger();
+  // Sets fts_upkeep_ when our UPDATEs may do the update trigger's work
+  // themselves, through an index of ours on the FTS rows' entry ids.
+  void PrepareFtsUpkeep();
+  // The update trigger's work for entry `id`, its scan replaced by a lookup.
+  Status ReindexFtsRow(const std::string& id);
   // The FTS row of entry `id` gets its tags (see WriteTags).
   Status IndexTags(const std::string& id);
   Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
                       const std::string& model_name = kOurModelName);
 
   sqlite3* db_ = nullptr;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // stopped before db_ closes
   std::string path_;
   int busy_timeout_ms_ = 5000;  // OpenOptions::busy_timeout_ms
   Env* env_ = Env::Default();  // OpenOptions::env
@@ -304,6 +316,7 @@ class Store {
   std::vector<std::string> entry_columns_;  // columns of `entries` in this file
   bool has_links_table_ = false;
   bool has_context_keywords_table_ = false;
+  bool fts_upkeep_ = false;  // PrepareFtsUpkeep
   bool HasTable(const std::string& name) const;
   Status ReadSources(const std::string& sql, const std::vector<std::string>& binds, int limit,
                      std::vector<Source>* out);

@@ -217,6 +217,92 @@ TEST(StoreOpen, TheFtsUpdateTriggerSkipsBookkeeping) {
             std::string::npos);
 }
 
+// Counts the runs of Rekall's FTS update trigger on a connection (SQLite
+// traces each trigger program it starts as "-- TRIGGER <name>").
+struct TriggerRuns {
+  explicit TriggerRuns(sqlite3* db) : db(db) {
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, [](unsigned, void* self, void*, void* x) {
+      if (std::string(static_cast<const char*>(x)) == "-- TRIGGER entries_au") ++static_cast<TriggerRuns*>(self)->n;
+      return 0;
+    }, this);
+  }
+  ~TriggerRuns() { sqlite3_trace_v2(db, 0, nullptr, nullptr); }
+  sqlite3* db;
+  int n = 0;
+};
+
+std::string Dump(sqlite3* db, const std::string& sql) {
+  std::string out;
+  sqlite::Stmt st(db, sql);
+  while (st.Step() == SQLITE_ROW) {
+    for (int c = 0; c < st.ColumnCount(); ++c) out += (st.IsNull(c) ? "NULL" : st.Text(c)) + "|";
+    out += "\n";
+  }
+  return out;
+}
+
+// Our updates leave Rekall's FTS update trigger out (its DELETE scans the
+// whole FTS table) and do its work through our index on the FTS rows' ids.
+// On two copies of a file Rekall wrote, with keyword rows drifted as a
+// crash or an old bug leaves them (an entry with two rows, one with none),
+// the same updates through that path and through Rekall's trigger (which a
+// user's own trigger on `entries` makes us keep) leave the same keyword
+// table: rows, rowids, ids, text and tags.
+TEST(RekallFixture, OurUpdatesIndexKeywordsExactlyAsRekallsTrigger) {
+  std::string src = FixturePath("rekall-v12.db");
+  if (!fs::exists(src)) GTEST_SKIP() << "fixture absent: " << src;
+  TempDir d;
+  std::vector<std::string> ids;
+  std::string fts[2];
+  for (int copy = 0; copy < 2; ++copy) {
+    std::string p = d.file("v12-" + std::to_string(copy) + ".db");
+    fs::copy_file(src, p);
+    {
+      sqlite3* raw = nullptr;
+      ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
+      std::string sql =
+          "INSERT INTO entries_fts(id, title, content, tags) SELECT id, 'zzdrift', 'zzdrift', '' FROM entries "
+          "ORDER BY id LIMIT 1 OFFSET 3; DELETE FROM entries_fts WHERE id = (SELECT id FROM entries ORDER BY id "
+          "LIMIT 1 OFFSET 5);";
+      if (copy == 1)
+        sql += "CREATE TABLE audit(id TEXT); CREATE TRIGGER user_audit AFTER UPDATE ON entries BEGIN "
+               "INSERT INTO audit VALUES (NEW.id); END;";
+      ASSERT_TRUE(sqlite::Exec(raw, sql, "drift").ok());
+      sqlite3_close(raw);
+    }
+    std::unique_ptr<Store> s;
+    ASSERT_TRUE(Store::Open(p, {}, &s).ok());
+    if (ids.empty()) {
+      sqlite::Stmt st(s->db(), "SELECT id FROM entries ORDER BY id LIMIT 12");
+      while (st.Step() == SQLITE_ROW) ids.push_back(st.Text(0));
+    }
+    TriggerRuns runs(s->db());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      Entry e;
+      ASSERT_TRUE(s->Get(ids[i], &e).ok());
+      e.title = "edited title " + std::to_string(i);
+      if (i % 2) e.content = "haproxy answered 503 " + std::to_string(i);
+      if (i % 3 == 0) e.tags = {"gateway", "t" + std::to_string(i)};
+      ASSERT_TRUE(s->Update(&e).ok()) << ids[i];
+    }
+    EXPECT_EQ(runs.n, copy == 0 ? 0 : static_cast<int>(ids.size()));
+    fts[copy] = Dump(s->db(), "SELECT rowid, id, title, content, tags FROM entries_fts ORDER BY rowid");
+    EXPECT_TRUE(sqlite::Exec(s->db(), "INSERT INTO entries_fts(entries_fts) VALUES('integrity-check')", "fts").ok());
+    EXPECT_EQ(Dump(s->db(), "PRAGMA integrity_check"), "ok|\n");
+    std::vector<KeywordHit> hits;
+    ASSERT_TRUE(s->KeywordSearch("haproxy", {}, 20, &hits).ok());
+    EXPECT_EQ(hits.size(), ids.size() / 2);
+    // Rekall's trigger stays in the file, and fires for other writers.
+    EXPECT_NE(Dump(s->db(), "SELECT sql FROM sqlite_master WHERE name = 'entries_au'").find("DELETE FROM entries_fts"),
+              std::string::npos);
+    ASSERT_TRUE(sqlite::Exec(s->db(), "UPDATE entries SET title = 'raw' WHERE id = '" + ids[0] + "'", "raw").ok());
+    EXPECT_EQ(runs.n, copy == 0 ? 1 : static_cast<int>(ids.size()) + 1);
+  }
+  EXPECT_EQ(fts[0], fts[1]);
+  EXPECT_NE(fts[0].find("edited title 11"), std::string::npos);
+  EXPECT_EQ(fts[0].find("zzdrift"), std::string::npos);  // the duplicate row went too
+}
+
 // Our index on entries(updated_at) lets another process's index find the
 // entries updated since its last look without scanning them all.
 TEST(StoreOpen, IndexesUpdatedAtForOtherProcesses) {
