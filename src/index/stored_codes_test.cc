@@ -142,6 +142,24 @@ class StoredCodesTest : public ::testing::Test {
     }
   }
 
+  // A server's index on db_ with options `o`, its background load held
+  // after it read its snapshot until *resume is set (null on failure).
+  std::unique_ptr<VectorIndex> PausedServer(IndexOptions o, std::promise<void>* resume) {
+    auto paused = std::make_shared<std::promise<void>>();
+    std::shared_future<void> go = resume->get_future().share();
+    o.load_in_background = true;
+    o.background_load_hook = [paused, go](bool loaded) {
+      if (loaded) return;
+      paused->set_value();
+      go.wait();
+    };
+    std::unique_ptr<VectorIndex> idx;
+    std::string notice;
+    if (!OpenVectorIndex(db_.db(), o, &idx, &notice).ok()) return nullptr;
+    paused->get_future().wait();
+    return idx;
+  }
+
   std::vector<float> Vec(uint64_t seed) {
     std::mt19937_64 rng(seed);
     return RandomUnit(rng, kDim);
@@ -328,18 +346,9 @@ TEST_F(StoredCodesTest, BackgroundLoadStoresCodesForTheNext) {
   ASSERT_TRUE(index_internal::ReadSourceMarks(db_.db(), &now).ok());
   EXPECT_EQ(c.marks, now);
 
-  IndexOptions o = Options();
-  o.load_in_background = true;
-  std::promise<void> paused, resume;
-  o.background_load_hook = [&](bool loaded) {
-    if (loaded) return;
-    paused.set_value();
-    resume.get_future().wait();
-  };
-  std::unique_ptr<VectorIndex> idx;
-  std::string notice;
-  ASSERT_TRUE(OpenVectorIndex(db_.db(), o, &idx, &notice).ok());
-  paused.get_future().wait();
+  std::promise<void> resume;
+  std::unique_ptr<VectorIndex> idx = PausedServer(Options(), &resume);
+  ASSERT_TRUE(idx);
   testing::WriteEntryRows(other_, "added", Vec(1), Meta(1), "2026-03-01");
   testing::DeleteEntryRows(other_, Id(10));
   std::mt19937_64 rng(13);
@@ -382,17 +391,9 @@ TEST_F(StoredCodesTest, CodesTheRecallCheckRejectsAnswerNothing) {
   EXPECT_EQ(back.candidates, 0u);
 
   // A server loading with these codes in the file answers exactly meanwhile.
-  o.load_in_background = true;
-  std::promise<void> paused, resume;
-  o.background_load_hook = [&](bool loaded) {
-    if (loaded) return;
-    paused.set_value();
-    resume.get_future().wait();
-  };
-  std::unique_ptr<VectorIndex> server;
-  std::string notice;
-  ASSERT_TRUE(OpenVectorIndex(db_.db(), o, &server, &notice).ok());
-  paused.get_future().wait();
+  std::promise<void> resume;
+  std::unique_ptr<VectorIndex> server = PausedServer(o, &resume);
+  ASSERT_TRUE(server);
   for (int t = 0; t < 5; ++t) {
     auto q = RandomUnit(rng, kDim);
     std::vector<Hit> got;
