@@ -85,21 +85,41 @@ Status Store::NarrowFtsUpdateTrigger() {
 // keeps it up to date for every writer, Rekall included, and Rekall's code
 // never names it; without it the lookup is still right, only slower.
 void Store::PrepareFtsUpkeep() {
-  fts_upkeep_ = false;
-  if (schema_.read_only) return;
+  fts_upkeep_ = FtsUpkeepApplies();
+  // After the index it may have created: that is a schema change too.
+  Stmt st(db_, "PRAGMA schema_version");
+  fts_upkeep_schema_ = st.Step() == SQLITE_ROW ? st.Int(0) : -1;
+}
+
+bool Store::FtsUpkeepApplies() {
+  if (schema_.read_only) return false;
   Stmt st(db_, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'");
   bool has_update_trigger = false;
   while (st.Step() == SQLITE_ROW) {
-    if (!IsRekallTrigger(st.Text(0), st.Text(1))) return;
+    if (!IsRekallTrigger(st.Text(0), st.Text(1))) return false;
     has_update_trigger = has_update_trigger || st.Text(0) == "entries_au";
   }
-  if (!has_update_trigger) return;
+  if (!has_update_trigger) return false;
   const std::vector<std::string> fts_cols = {"id", "title", "content", "tags"};
   const std::vector<std::string> content_cols = {"id", "c0", "c1", "c2", "c3"};
-  if (Columns(db_, "entries_fts") != fts_cols || Columns(db_, "entries_fts_content") != content_cols) return;
+  if (Columns(db_, "entries_fts") != fts_cols || Columns(db_, "entries_fts_content") != content_cols) return false;
   sqlite::Exec(db_, "CREATE INDEX IF NOT EXISTS rekall_engine_fts_id ON entries_fts_content(c0)",
                "indexing the keyword rows' entry ids");
-  fts_upkeep_ = true;
+  return true;
+}
+
+// Another process may add, change or drop a trigger on `entries`, or the
+// FTS table, while we run (a server decided once at its start, and then
+// kept silencing a trigger a user added later: hostile test). Every such
+// change moves the schema cookie; called inside the write transaction, so
+// nobody changes the schema between this look and the UPDATE.
+bool Store::FtsUpkeepHolds() {
+  Stmt st(db_, "PRAGMA schema_version");
+  if (st.Step() != SQLITE_ROW) return false;
+  const int64_t now = st.Int(0);
+  st.Finalize();
+  if (now != fts_upkeep_schema_) PrepareFtsUpkeep();
+  return fts_upkeep_;
 }
 
 // entries_au's work for entry `id`, which an UPDATE has just rewritten with

@@ -431,7 +431,7 @@ Status Store::WriteEntryRow(const Entry& e, bool insert) {
   // An UPDATE re-indexes the entry's keyword row. With fts_upkeep_ that is
   // ReindexFtsRow's work, and Rekall's trigger, which scans the FTS table
   // for the row, is left out of the statement (fts_upkeep.cc).
-  const bool reindex = !insert && fts_upkeep_;
+  const bool reindex = !insert && FtsUpkeepHolds();
   std::optional<sqlite::TriggersOff> off;
   if (reindex) off.emplace(db_);
   Stmt st(db_, EntryWriteSql(insert, extra_cols));

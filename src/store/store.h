@@ -295,8 +295,12 @@ class Store {
   // trigger, fired only when title or content change.
   Status NarrowFtsUpdateTrigger();
   // Sets fts_upkeep_ when our UPDATEs may do the update trigger's work
-  // themselves, through an index of ours on the FTS rows' entry ids.
+  // themselves, through an index of ours on the FTS rows' entry ids, and
+  // the schema version it was decided at.
   void PrepareFtsUpkeep();
+  bool FtsUpkeepApplies();
+  // fts_upkeep_, decided again when the schema changed since.
+  bool FtsUpkeepHolds();
   // The update trigger's work for entry `id`, its scan replaced by a lookup.
   Status ReindexFtsRow(const std::string& id);
   // The FTS row of entry `id` gets its tags (see WriteTags).
@@ -317,6 +321,7 @@ class Store {
   bool has_links_table_ = false;
   bool has_context_keywords_table_ = false;
   bool fts_upkeep_ = false;  // PrepareFtsUpkeep
+  int64_t fts_upkeep_schema_ = -1;  // PRAGMA schema_version when fts_upkeep_ was decided
   bool HasTable(const std::string& name) const;
   Status ReadSources(const std::string& sql, const std::vector<std::string>& binds, int limit,
                      std::vector<Source>* out);

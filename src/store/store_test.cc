@@ -303,6 +303,54 @@ TEST(RekallFixture, OurUpdatesIndexKeywordsExactlyAsRekallsTrigger) {
   EXPECT_EQ(fts[0].find("zzdrift"), std::string::npos);  // the duplicate row went too
 }
 
+// A trigger another process adds on `entries` while our store is open
+// (a running server) fires for our updates from then on: the store sees
+// the schema change and stops leaving the update trigger out; dropped
+// again, our updates take the cheaper path again (hostile test).
+TEST(RekallFixture, ATriggerAddedWhileOpenFiresForOurUpdates) {
+  std::string src = FixturePath("rekall-v12.db");
+  if (!fs::exists(src)) GTEST_SKIP() << "fixture absent: " << src;
+  TempDir d;
+  std::string p = d.file("v12.db");
+  fs::copy_file(src, p);
+  std::unique_ptr<Store> s;
+  ASSERT_TRUE(Store::Open(p, {}, &s).ok());
+  std::string id;
+  {
+    sqlite::Stmt st(s->db(), "SELECT id FROM entries ORDER BY id LIMIT 1");
+    ASSERT_EQ(st.Step(), SQLITE_ROW);
+    id = st.Text(0);
+  }
+  TriggerRuns runs(s->db());
+  auto edit = [&](const std::string& title) {
+    Entry e;
+    ASSERT_TRUE(s->Get(id, &e).ok());
+    e.title = title;
+    ASSERT_TRUE(s->Update(&e).ok());
+  };
+  edit("first edit");
+  EXPECT_EQ(runs.n, 0);  // Rekall's triggers only: the update trigger left out
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &other), SQLITE_OK);
+  ASSERT_TRUE(sqlite::Exec(other,
+                           "CREATE TABLE audit(id TEXT); CREATE TRIGGER user_audit AFTER UPDATE ON entries BEGIN "
+                           "INSERT INTO audit VALUES (NEW.id); END;",
+                           "a user's trigger")
+                  .ok());
+  edit("second edit");
+  EXPECT_EQ(Dump(s->db(), "SELECT count(*) FROM audit"), "1|\n");
+  EXPECT_EQ(runs.n, 1);  // and Rekall's own, no longer left out
+  ASSERT_TRUE(sqlite::Exec(other, "DROP TRIGGER user_audit", "dropping it").ok());
+  sqlite3_close(other);
+  edit("third edit");
+  EXPECT_EQ(Dump(s->db(), "SELECT count(*) FROM audit"), "1|\n");
+  EXPECT_EQ(runs.n, 1);
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(s->KeywordSearch("third", {}, 5, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, id);
+}
+
 // Our index on entries(updated_at) lets another process's index find the
 // entries updated since its last look without scanning them all.
 TEST(StoreOpen, IndexesUpdatedAtForOtherProcesses) {
