@@ -42,8 +42,9 @@ class BertModel {
   // Runs the encoder on the sequences (token ids, each 1..max_positions long,
   // ids < vocab) packed one after another without padding, and writes for
   // each the mean of its last hidden states (dim() floats, not normalised).
-  // `threads` > 1 lets a bf16 product split its columns across that many
-  // threads (fp32 products take theirs from OpenBLAS's setting).
+  // `threads` > 1 splits the work across that many threads (rows of the
+  // products, heads of attention); each product then runs on one thread, so
+  // the caller sets OpenBLAS to one.
   // Thread-safe: all state is per call.
   void MeanPooled(const std::vector<const std::vector<int32_t>*>& seqs, float* out, int threads = 1) const;
 
@@ -63,6 +64,7 @@ class BertModel {
     Dense q, k, v, o, up, down;
     const float *bq, *bk, *bv, *bo, *ln1_g, *ln1_b, *b1, *b2, *ln2_g, *ln2_b;
   };
+  class Pass;  // one call's activations and work split (bert.cc)
   BertModel() = default;
   // Reads the weight `name` (n x k) into *d in this model's precision.
   Status LoadDense(const std::string& name, int n, int k, Dense* d);

@@ -31,8 +31,8 @@ Status ReadOptionalJson(const std::string& path, nlohmann::json* out) {
   return Status::OK();
 }
 
-// Tokens in a lone batch from which BLAS may split its products across
-// threads (see EmbedIds).
+// Tokens in a lone batch from which its work is split across threads
+// whatever the load (see EmbedIds).
 constexpr size_t kBlasSplitTokens = 192;
 
 // True when the machine's other cores are idle: the 1-minute load average
@@ -170,30 +170,26 @@ Status Embedder::EmbedIds(const std::vector<std::vector<int32_t>>& ids, std::vec
   };
 
   const int threads = std::min<int>(options_.num_threads, static_cast<int>(batches.size()));
+  // Every product runs on one OpenBLAS thread: work is split by our own
+  // threads (BertModel::MeanPooled's rows and heads, or a batch each).
+  SetBlasThreads(1);
   if (threads <= 1) {
-    // One batch (a query, an added entry): BLAS splits the matrix products
-    // only when they are big enough. Below kBlasSplitTokens the hand-off
-    // to OpenBLAS's workers costs what it saves, and its workers then spin
-    // (sched_yield) for a while after every product: in `rekall serve`
-    // that spinning was half the CPU of each add or update, and 2 threads
-    // were slower than 1 up to ~130 tokens (bench_embed --mode query, load
-    // 10: 64 vs 76 ms at 90 words; 86 vs 80 ms at 180 words). When the
-    // other cores are idle, though, fp32 splitting pays from the first batch
-    // OpenBLAS takes over from our small-batch kernel (load 0.8: 58 tokens
-    // 18.0 -> 11.5 ms, 117 tokens 28.8 -> 19.5 ms on 2 threads; not
-    // measured for bf16, which keeps the 192-token rule).
-    // The bf16 products split their columns the same way, on threads of ours.
+    // One batch (a query, an added entry): split across threads only when
+    // it is big enough. A split's hand-off costs what it saves on short
+    // texts when the other core is busy (with OpenBLAS splitting the
+    // products, 2 threads were slower than 1 up to ~130 tokens at load 10:
+    // 64 vs 76 ms at 90 words; 86 vs 80 ms at 180 words). When the other
+    // cores are idle, splitting pays from the first batch our small-product
+    // kernel hands over (load 0.8: 58 tokens 18.0 -> 11.5 ms, 117 tokens
+    // 28.8 -> 19.5 ms on 2 threads; bf16 keeps the 192-token rule).
     const bool idle_split = options_.precision == Precision::kFp32 &&
                             tokens > static_cast<size_t>(SmallLinearMaxRows()) && CoresFree(options_.num_threads);
     const int split = tokens >= kBlasSplitTokens || idle_split ? options_.num_threads : 1;
-    SetBlasThreads(split);
     std::vector<float> pooled;
     for (const auto& b : batches) run_batch(b, &pooled, split);
     return Status::OK();
   }
-  // Several batches: one per thread of ours, BLAS single-threaded, which
-  // also parallelises attention and the element-wise kernels.
-  SetBlasThreads(1);
+  // Several batches: one per thread of ours.
   std::atomic<size_t> next{0};
   auto worker = [&] {
     std::vector<float> pooled;

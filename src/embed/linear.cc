@@ -39,7 +39,7 @@ __attribute__((target("avx512f"))) inline __m128 HSum512x4(__m512 a0, __m512 a1,
 // accumulators stay in registers. Needs k % 16 == 0.
 template <int MB, int NB>
 __attribute__((target("avx512f"))) inline void BlockAvx512(const float* x, const float* w0, const float* bias,
-                                                          float* y, int n, int k, const float* prefetch) {
+                                                          float* y, int ldy, int k, const float* prefetch) {
   __m512 acc[MB][NB];
   for (auto& r : acc)
     for (auto& a : r) a = _mm512_setzero_ps();
@@ -58,7 +58,7 @@ __attribute__((target("avx512f"))) inline void BlockAvx512(const float* x, const
   static_assert(NB == 4, "the reduction stores 4 outputs at a time");
   const __m128 b = bias ? _mm_loadu_ps(bias) : _mm_setzero_ps();
   for (int i = 0; i < MB; ++i)
-    _mm_storeu_ps(y + static_cast<size_t>(i) * n, _mm_add_ps(HSum512x4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]), b));
+    _mm_storeu_ps(y + static_cast<size_t>(i) * ldy, _mm_add_ps(HSum512x4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]), b));
 }
 
 __attribute__((target("avx2,fma"))) inline float HSum256(__m256 v) {
@@ -74,7 +74,7 @@ __attribute__((target("avx2,fma"))) inline float HSum256(__m256 v) {
 // 4-cycle latency, 8 independent sums leave no slack.
 template <int MB, int NB>
 __attribute__((target("avx2,fma"))) inline void BlockAvx2(const float* x, const float* w0, const float* bias, float* y,
-                                                         int n, int k, const float* prefetch) {
+                                                         int ldy, int k, const float* prefetch) {
   __m256 acc[MB][NB];
   for (auto& r : acc)
     for (auto& a : r) a = _mm256_setzero_ps();
@@ -89,37 +89,37 @@ __attribute__((target("avx2,fma"))) inline void BlockAvx2(const float* x, const 
     }
   }
   for (int i = 0; i < MB; ++i)
-    for (int j = 0; j < NB; ++j) y[static_cast<size_t>(i) * n + j] = HSum256(acc[i][j]) + (bias ? bias[j] : 0.0f);
+    for (int j = 0; j < NB; ++j) y[static_cast<size_t>(i) * ldy + j] = HSum256(acc[i][j]) + (bias ? bias[j] : 0.0f);
 }
 
 // The two instruction sets' block kernels, as types for SmallBlocks.
 struct Avx512 {
   template <int MB, int NB>
-  static void Block(const float* x, const float* w0, const float* bias, float* y, int n, int k, const float* pf) {
-    BlockAvx512<MB, NB>(x, w0, bias, y, n, k, pf);
+  static void Block(const float* x, const float* w0, const float* bias, float* y, int ldy, int k, const float* pf) {
+    BlockAvx512<MB, NB>(x, w0, bias, y, ldy, k, pf);
   }
 };
 struct Avx2 {
   template <int MB, int NB>
-  static void Block(const float* x, const float* w0, const float* bias, float* y, int n, int k, const float* pf) {
-    BlockAvx2<MB, NB>(x, w0, bias, y, n, k, pf);
+  static void Block(const float* x, const float* w0, const float* bias, float* y, int ldy, int k, const float* pf) {
+    BlockAvx2<MB, NB>(x, w0, bias, y, ldy, k, pf);
   }
 };
 
 // The last rows - m0 < MB rows of x, by one block of that many.
 template <class Kernel, int R, int NB>
-void RemainderBlock(int rows, const float* x, const float* w0, const float* bias, float* y, int n, int k,
+void RemainderBlock(int rows, const float* x, const float* w0, const float* bias, float* y, int ldy, int k,
                     const float* pf) {
   if constexpr (R >= 1) {
-    if (rows == R) return Kernel::template Block<R, NB>(x, w0, bias, y, n, k, pf);
-    RemainderBlock<Kernel, R - 1, NB>(rows, x, w0, bias, y, n, k, pf);
+    if (rows == R) return Kernel::template Block<R, NB>(x, w0, bias, y, ldy, k, pf);
+    RemainderBlock<Kernel, R - 1, NB>(rows, x, w0, bias, y, ldy, k, pf);
   }
 }
 
 // Weight blocks of NB rows, each read from memory once and multiplied with
 // MB rows of x at a time while it sits in L1.
 template <class Kernel, int MB, int NB>
-void SmallBlocks(const float* x, const float* w, const float* bias, float* y, int m, int n, int k) {
+void SmallBlocks(const float* x, const float* w, const float* bias, float* y, int m, int n, int k, int ldy) {
   for (int n0 = 0; n0 < n; n0 += NB) {
     const float* w0 = w + static_cast<size_t>(n0) * k;
     const float* b0 = bias ? bias + n0 : nullptr;
@@ -127,23 +127,24 @@ void SmallBlocks(const float* x, const float* w, const float* bias, float* y, in
     const float* pf = n0 + NB < n ? w0 + static_cast<size_t>(NB) * k : nullptr;
     int m0 = 0;
     for (; m0 + MB <= m; m0 += MB, pf = nullptr)
-      Kernel::template Block<MB, NB>(x + static_cast<size_t>(m0) * k, w0, b0, y + static_cast<size_t>(m0) * n + n0, n, k, pf);
+      Kernel::template Block<MB, NB>(x + static_cast<size_t>(m0) * k, w0, b0, y + static_cast<size_t>(m0) * ldy + n0, ldy, k,
+                                     pf);
     RemainderBlock<Kernel, MB - 1, NB>(m - m0, x + static_cast<size_t>(m0) * k, w0, b0,
-                                       y + static_cast<size_t>(m0) * n + n0, n, k, pf);
+                                       y + static_cast<size_t>(m0) * ldy + n0, ldy, k, pf);
   }
 }
 
 // 6 x 4 accumulators + 4 weight vectors + 1 input fit AVX-512's 32 registers.
-void SmallAvx512(const float* x, const float* w, const float* bias, float* y, int m, int n, int k) {
-  SmallBlocks<Avx512, 6, 4>(x, w, bias, y, m, n, k);
+void SmallAvx512(const float* x, const float* w, const float* bias, float* y, int m, int n, int k, int ldy) {
+  SmallBlocks<Avx512, 6, 4>(x, w, bias, y, m, n, k, ldy);
 }
 
 // Every layer of MiniLM has n a multiple of 3 (384, 1152, 1536).
-void SmallAvx2(const float* x, const float* w, const float* bias, float* y, int m, int n, int k) {
+void SmallAvx2(const float* x, const float* w, const float* bias, float* y, int m, int n, int k, int ldy) {
   if (n % 3 == 0) {
-    SmallBlocks<Avx2, 4, 3>(x, w, bias, y, m, n, k);
+    SmallBlocks<Avx2, 4, 3>(x, w, bias, y, m, n, k, ldy);
   } else {
-    SmallBlocks<Avx2, 3, 4>(x, w, bias, y, m, n, k);
+    SmallBlocks<Avx2, 3, 4>(x, w, bias, y, m, n, k, ldy);
   }
 }
 
@@ -163,19 +164,29 @@ int SmallLinearMaxRows() { return kIsa == Isa::kNone ? 0 : kSmallMaxRows; }
 
 bool SmallLinear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k,
                  bool force_avx2) {
+  return SmallLinearLd(x, w, bias, y, m, n, k, n, force_avx2);
+}
+
+bool SmallLinearLd(const float* x, const float* w, const float* bias, float* y, int m, int n, int k, int ldy,
+                   bool force_avx2) {
   if (k % 16 != 0 || n % 4 != 0) return false;
   switch (force_avx2 && kIsa == Isa::kAvx512 ? Isa::kAvx2 : kIsa) {
-    case Isa::kAvx512: SmallAvx512(x, w, bias, y, m, n, k); return true;
-    case Isa::kAvx2: SmallAvx2(x, w, bias, y, m, n, k); return true;
+    case Isa::kAvx512: SmallAvx512(x, w, bias, y, m, n, k, ldy); return true;
+    case Isa::kAvx2: SmallAvx2(x, w, bias, y, m, n, k, ldy); return true;
     case Isa::kNone: return false;
   }
   return false;
 }
 
 void Linear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k) {
-  if (m <= SmallLinearMaxRows() && SmallLinear(x, w, bias, y, m, n, k)) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
-  if (bias) kernels::AddBias(y, bias, m, n, 1.0f);
+  LinearLd(x, w, bias, y, m, n, k, n);
+}
+
+void LinearLd(const float* x, const float* w, const float* bias, float* y, int m, int n, int k, int ldy) {
+  if (m <= SmallLinearMaxRows() && SmallLinearLd(x, w, bias, y, m, n, k, ldy)) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w, k, 0.0f, y, ldy);
+  if (bias)
+    for (int r = 0; r < m; ++r) kernels::AddBias(y + static_cast<size_t>(r) * ldy, bias, 1, n, 1.0f);
 }
 
 }  // namespace rekall::embed

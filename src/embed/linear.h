@@ -11,6 +11,9 @@ namespace rekall::embed {
 // x: m x k, w: n x k (PyTorch Linear layout), y: m x n, all row-major and
 // contiguous. bias (n floats) may be null.
 void Linear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k);
+// The same into rows ldy >= n floats apart: a share of y's columns, computed
+// from the matching rows of w (BertModel splits products this way).
+void LinearLd(const float* x, const float* w, const float* bias, float* y, int m, int n, int k, int ldy);
 
 // Rows up to which Linear uses the small-batch kernel (0 when the CPU has
 // neither AVX-512 nor AVX2+FMA, then OpenBLAS does everything).
@@ -21,5 +24,7 @@ int SmallLinearMaxRows();
 // AVX2 version on an AVX-512 CPU, so tests cover both.
 bool SmallLinear(const float* x, const float* w, const float* bias, float* y, int m, int n, int k,
                  bool force_avx2 = false);
+bool SmallLinearLd(const float* x, const float* w, const float* bias, float* y, int m, int n, int k, int ldy,
+                   bool force_avx2 = false);
 
 }  // namespace rekall::embed

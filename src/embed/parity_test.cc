@@ -9,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "embed/bert.h"
 #include "embed/embedder.h"
 
 namespace rekall::embed {
@@ -117,6 +118,47 @@ TEST(Parity, EmbeddingsEqualWithTwoThreads) {
 TEST(Parity, Bf16StaysCloseToSentenceTransformers) {
   if (!ModelPresent()) GTEST_SKIP() << "model folder " << kModelDir << " absent: run scripts/setup.sh";
   CheckEmbeddings(2, Precision::kBf16);
+}
+
+// Splitting one call's work across threads (BertModel's own split: fp32
+// products by columns, bf16 by rows, attention by heads) changes no vector
+// beyond float rounding, whatever the lengths: shorter and longer than the
+// small-product kernel's limit, more threads than heads' share, a packed
+// batch of several sequences.
+void CheckSplitMatchesOneThread(Precision precision) {
+  std::unique_ptr<BertModel> m;
+  Status s = BertModel::Load(kModelDir, precision, &m);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto seq = [](int n, int salt) {
+    std::vector<int32_t> ids(n, 0);
+    ids.front() = 101;
+    for (int i = 1; i + 1 < n; ++i) ids[i] = 1000 + (i * 7919 + salt * 104729) % 28000;
+    ids.back() = 102;
+    return ids;
+  };
+  const std::vector<std::vector<std::vector<int32_t>>> cases = {
+      {seq(3, 1)}, {seq(11, 2)}, {seq(49, 3)}, {seq(65, 4)}, {seq(130, 5)}, {seq(256, 6)},
+      {seq(11, 7), seq(65, 8), seq(130, 9)}};
+  const int d = m->dim();
+  for (const auto& c : cases) {
+    std::vector<const std::vector<int32_t>*> seqs;
+    for (const auto& ids : c) seqs.push_back(&ids);
+    std::vector<float> one(c.size() * d), split(c.size() * d);
+    m->MeanPooled(seqs, one.data(), 1);
+    for (int threads : {2, 3}) {
+      m->MeanPooled(seqs, split.data(), threads);
+      for (size_t i = 0; i < one.size(); ++i)
+        ASSERT_NEAR(split[i], one[i], 1e-4 * (1 + std::fabs(one[i])))
+            << PrecisionName(precision) << ", " << c.size() << " sequences, first of " << c[0].size()
+            << " tokens, " << threads << " threads, value " << i;
+    }
+  }
+}
+
+TEST(Parity, SplittingAPassAcrossThreadsKeepsTheVectors) {
+  if (!ModelPresent()) GTEST_SKIP() << "model folder " << kModelDir << " absent: run scripts/setup.sh";
+  CheckSplitMatchesOneThread(Precision::kFp32);
+  CheckSplitMatchesOneThread(Precision::kBf16);
 }
 
 }  // namespace
