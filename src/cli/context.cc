@@ -15,6 +15,8 @@
 #include "cli/help.h"
 #include "cli/version.h"
 #include "store/backup.h"
+#include "util/cpu.h"
+#include "util/env.h"
 #include "util/json.h"
 #include "util/utf8.h"
 
@@ -169,6 +171,10 @@ CLI::App* AddCommand(CLI::App* parent, const std::string& name, const std::strin
 }
 
 int Run(int argc, char** argv) {
+  if (Status simd = CheckSimdLevel(Env::Default()->GetEnv("REKALL_SIMD_LEVEL")); !simd.ok()) {
+    std::cerr << "rekall: " << simd.message() << std::endl;
+    return 2;
+  }
   CLI::App app{"rekall: a local-first semantic memory for developers. Keep what you learned (bugs, patterns, "
                "decisions) and find it again by meaning, offline."};
   app.name("rekall");

@@ -60,4 +60,9 @@ const CpuFeatures& Cpu() {
 
 CpuFeatures CappedFeatures(CpuFeatures f, const std::string& level) { return Capped(f, ParseCap(level)); }
 
+Status CheckSimdLevel(const std::string& level) {
+  if (level.empty() || ParseCap(level) != Cap::kNone) return Status::OK();
+  return Status::InvalidArgument("REKALL_SIMD_LEVEL=" + level + ": expected scalar, sse2, avx2 or avx512 (or unset)");
+}
+
 }  // namespace rekall

@@ -20,6 +20,8 @@
 
 #include <string>
 
+#include "util/status.h"
+
 namespace rekall {
 
 struct CpuFeatures {
@@ -41,5 +43,10 @@ const CpuFeatures& Cpu();
 // `f` as REKALL_SIMD_LEVEL=`level` leaves it (Cpu() applies it once; tests
 // check the cap with it).
 CpuFeatures CappedFeatures(CpuFeatures f, const std::string& level);
+
+// InvalidArgument unless `level` is empty or one of the levels above: Cpu()
+// itself cannot fail (a kernel asks for it anywhere), so the tool's entry
+// point checks REKALL_SIMD_LEVEL first, and a typo is not taken as "no cap".
+Status CheckSimdLevel(const std::string& level);
 
 }  // namespace rekall

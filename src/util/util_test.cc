@@ -154,7 +154,10 @@ TEST(Cpu, SimdLevelCapsEveryFeatureAboveIt) {
   };
   using V = std::vector<bool>;
   EXPECT_EQ(on(CappedFeatures(all, "")), V(8, true));
-  EXPECT_EQ(on(CappedFeatures(all, "turbo")), V(8, true));  // unknown: no cap
+  EXPECT_EQ(on(CappedFeatures(all, "turbo")), V(8, true));  // unknown: no cap, but refused at the door:
+  EXPECT_TRUE(CheckSimdLevel("turbo").IsInvalidArgument());
+  EXPECT_TRUE(CheckSimdLevel("AVX2").IsInvalidArgument());
+  for (const char* ok : {"", "scalar", "sse2", "avx2", "avx512"}) EXPECT_TRUE(CheckSimdLevel(ok).ok()) << ok;
   EXPECT_EQ(on(CappedFeatures(all, "avx512")), (V{true, true, true, true, false, false, false, false}));
   EXPECT_EQ(on(CappedFeatures(all, "avx2")), (V{true, true, true, false, false, false, false, false}));
   EXPECT_EQ(on(CappedFeatures(all, "sse2")), (V{true, true, false, false, false, false, false, false}));
