@@ -300,7 +300,7 @@ TEST_F(StoredCodesTest, DamagedCodesAreNotRead) {
       "UPDATE rekall_index_codes SET keys = substr(keys, 1, 16) WHERE chunk = 1",
       "UPDATE rekall_index_codes SET data = zeroblob(4) WHERE chunk = 0",
       "UPDATE rekall_index_codes SET keys = CAST('marks1 1 2' AS BLOB) WHERE chunk = 0",
-      "UPDATE rekall_index_codes SET keys = CAST(replace(CAST(keys AS TEXT), 'bits1', 'bits9') AS BLOB)"
+      "UPDATE rekall_index_codes SET keys = CAST(replace(CAST(keys AS TEXT), 'bits2', 'bits9') AS BLOB)"
       " WHERE chunk = 0",
       "UPDATE rekall_index_codes SET keys = CAST(replace(CAST(keys AS TEXT), ' 5000 ', ' 999999999999 ') AS BLOB)"
       " WHERE chunk = 0",
@@ -309,6 +309,17 @@ TEST_F(StoredCodesTest, DamagedCodesAreNotRead) {
       "DELETE FROM rekall_index_codes WHERE chunk = 2",
       "INSERT INTO rekall_index_codes VALUES (3, x'00', x'00')",
       "DELETE FROM rekall_index_codes WHERE chunk = 0",
+      // Damage that keeps every size (hostile test of bits1): only the
+      // checksum tells.
+      "UPDATE rekall_index_codes SET data = zeroblob(length(data)) WHERE chunk = 1",
+      "UPDATE rekall_index_codes SET keys = zeroblob(length(keys)) WHERE chunk = 2",
+      "UPDATE rekall_index_codes SET data = (SELECT data FROM rekall_index_codes WHERE chunk = 1) WHERE chunk = 2",
+      "UPDATE rekall_index_codes SET data = zeroblob(length(data)) WHERE chunk = 0",
+      "UPDATE rekall_index_codes SET data = substr(data, 1, length(data) - 1) || x'ff' WHERE chunk = 2",
+      // A layout-1 table (before the checksum): no codes, rewritten later.
+      "UPDATE rekall_index_codes SET keys = CAST(replace(replace(CAST(keys AS TEXT), 'bits2', 'bits1'),"
+      " ' ' || substr(CAST(keys AS TEXT), length(rtrim(CAST(keys AS TEXT), '0123456789')) + 1), '') AS BLOB)"
+      " WHERE chunk = 0",
   };
   for (const std::string& sql : damage) {
     StoreCodes();
