@@ -55,7 +55,7 @@ class BackgroundLoadTest : public ::testing::Test {
     other_ = db_.Open();
   }
   void TearDown() override {
-    if (!resumed_) resume_.set_value();  // a test that failed while the load was held
+    pause_.Release();  // a test that failed while the load was held
     idx_.reset();
     sqlite3_close(other_);
   }
@@ -69,27 +69,12 @@ class BackgroundLoadTest : public ::testing::Test {
     return o;
   }
 
-  // Opens the background index with a hook that holds the load inside its
-  // snapshot until Resume(), and tells when the loaded index is handed over.
+  // Opens the background index with its load held inside its snapshot.
   void OpenPaused() {
-    IndexOptions o = Options(true);
-    o.background_load_hook = [this](bool loaded) {
-      if (loaded) {
-        handed_over_.set_value();
-        return;
-      }
-      paused_.set_value();
-      resume_.get_future().wait();
-    };
-    std::string notice;
-    ASSERT_TRUE(OpenVectorIndex(db_.db(), o, &idx_, &notice).ok());
-    paused_.get_future().wait();
+    idx_ = pause_.Open(db_.db(), Options(true));
+    ASSERT_TRUE(idx_);
   }
-  void Resume() {
-    resumed_ = true;
-    resume_.set_value();
-    handed_over_.get_future().wait();
-  }
+  void Resume() { pause_.Resume(); }
 
   Status Exact(const std::vector<float>& q, int k, const Filter& f, std::vector<Hit>* out) {
     std::vector<float> padded(index_internal::RoundUp(kDim, simd::kFloatLanes), 0.0f);
@@ -155,8 +140,7 @@ class BackgroundLoadTest : public ::testing::Test {
 
   TempDb db_;
   sqlite3* other_ = nullptr;
-  std::promise<void> paused_, resume_, handed_over_;  // outlive the loading thread
-  bool resumed_ = false;
+  testing::PausedLoad pause_;
   std::unique_ptr<VectorIndex> idx_;
 };
 
@@ -284,7 +268,6 @@ TEST_F(BackgroundLoadTest, BitsCheckRunsOnTheLoadingThread) {
   o.background_load_hook = [&](bool loaded) {
     if (loaded) handed_over.set_value();
   };
-  resumed_ = true;  // no pause in this test
   std::string notice;
   ASSERT_TRUE(OpenVectorIndex(db_.db(), o, &idx_, &notice).ok());
   handed_over.get_future().wait();

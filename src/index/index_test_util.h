@@ -8,10 +8,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -210,5 +213,58 @@ inline void ExpectMatchesReference(VectorIndex* idx, const std::map<std::string,
     EXPECT_NEAR(hits[i].score, want[i].second, 1e-5) << "rank " << i;
   }
 }
+
+
+// A server's index whose background load holds right after it has read its
+// snapshot, until Resume(): the tests of what a loading server answers and
+// of how it hands over. The hook's state is shared with the loading thread,
+// so it outlives this object if the index does.
+class PausedLoad {
+ public:
+  PausedLoad() = default;
+  PausedLoad(const PausedLoad&) = delete;
+  PausedLoad& operator=(const PausedLoad&) = delete;
+  // A load still held (a test that failed first) is let go.
+  ~PausedLoad() { Release(); }
+
+  // Opens an index on `db` with `o` (load_in_background set), returning once
+  // its load holds; null when opening failed.
+  std::unique_ptr<VectorIndex> Open(sqlite3* db, IndexOptions o) {
+    auto st = state_;
+    o.load_in_background = true;
+    o.background_load_hook = [st](bool loaded) {
+      if (loaded) {
+        if (!st->handed.exchange(true)) st->handed_over.set_value();
+        return;
+      }
+      if (!st->held.exchange(true)) st->paused.set_value();
+      st->go.wait();
+    };
+    std::unique_ptr<VectorIndex> idx;
+    std::string notice;
+    if (!OpenVectorIndex(db, o, &idx, &notice).ok()) return nullptr;
+    state_->paused.get_future().wait();
+    return idx;
+  }
+
+  // Lets the load go on and waits until the loaded index has taken over.
+  void Resume() {
+    Release();
+    state_->handed_over.get_future().wait();
+  }
+
+  // Lets the load go on.
+  void Release() {
+    if (!state_->released.exchange(true)) state_->resume.set_value();
+  }
+
+ private:
+  struct State {
+    std::promise<void> paused, resume, handed_over;
+    std::shared_future<void> go = resume.get_future().share();
+    std::atomic<bool> held{false}, handed{false}, released{false};
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
 
 }  // namespace rekall::testing

@@ -142,24 +142,6 @@ class StoredCodesTest : public ::testing::Test {
     }
   }
 
-  // A server's index on db_ with options `o`, its background load held
-  // after it read its snapshot until *resume is set (null on failure).
-  std::unique_ptr<VectorIndex> PausedServer(IndexOptions o, std::promise<void>* resume) {
-    auto paused = std::make_shared<std::promise<void>>();
-    std::shared_future<void> go = resume->get_future().share();
-    o.load_in_background = true;
-    o.background_load_hook = [paused, go](bool loaded) {
-      if (loaded) return;
-      paused->set_value();
-      go.wait();
-    };
-    std::unique_ptr<VectorIndex> idx;
-    std::string notice;
-    if (!OpenVectorIndex(db_.db(), o, &idx, &notice).ok()) return nullptr;
-    paused->get_future().wait();
-    return idx;
-  }
-
   std::vector<float> Vec(uint64_t seed) {
     std::mt19937_64 rng(seed);
     return RandomUnit(rng, kDim);
@@ -357,8 +339,8 @@ TEST_F(StoredCodesTest, BackgroundLoadStoresCodesForTheNext) {
   ASSERT_TRUE(index_internal::ReadSourceMarks(db_.db(), &now).ok());
   EXPECT_EQ(c.marks, now);
 
-  std::promise<void> resume;
-  std::unique_ptr<VectorIndex> idx = PausedServer(Options(), &resume);
+  testing::PausedLoad pause;
+  std::unique_ptr<VectorIndex> idx = pause.Open(db_.db(), Options());
   ASSERT_TRUE(idx);
   testing::WriteEntryRows(other_, "added", Vec(1), Meta(1), "2026-03-01");
   testing::DeleteEntryRows(other_, Id(10));
@@ -369,7 +351,7 @@ TEST_F(StoredCodesTest, BackgroundLoadStoresCodesForTheNext) {
     ASSERT_TRUE(idx->Search(q.data(), kDim, 10, f, &got).ok());
     ExpectSame(got, FreshSearch(Quantization::kNone, q, 10, f), "loading");
   }
-  resume.set_value();
+  pause.Release();
   idx.reset();
 }
 
@@ -402,8 +384,8 @@ TEST_F(StoredCodesTest, CodesTheRecallCheckRejectsAnswerNothing) {
   EXPECT_EQ(back.candidates, 0u);
 
   // A server loading with these codes in the file answers exactly meanwhile.
-  std::promise<void> resume;
-  std::unique_ptr<VectorIndex> server = PausedServer(o, &resume);
+  testing::PausedLoad pause;
+  std::unique_ptr<VectorIndex> server = pause.Open(db_.db(), o);
   ASSERT_TRUE(server);
   for (int t = 0; t < 5; ++t) {
     auto q = RandomUnit(rng, kDim);
@@ -411,7 +393,7 @@ TEST_F(StoredCodesTest, CodesTheRecallCheckRejectsAnswerNothing) {
     ASSERT_TRUE(server->Search(q.data(), kDim, 10, Filter{}, &got).ok());
     ExpectSame(got, FreshSearch(Quantization::kNone, q, 10, Filter{}), "loading");
   }
-  resume.set_value();
+  pause.Release();
   server.reset();
 }
 
