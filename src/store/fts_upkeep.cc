@@ -4,8 +4,8 @@
 // last two find the entry's FTS row by `id`, a column FTS5 does not index:
 // each scans the whole FTS table, 4 ms a row at 10K entries and 34 ms at 50K
 // (bench/soak/RESULTS.md). What is here keeps the FTS table exactly as
-// entries_au would leave it, and spares our own updates its scan (our
-// deletes still go through entries_ad).
+// entries_au and entries_ad would leave it, and spares our own updates and
+// deletes their scans.
 #include <cctype>
 
 #include "store/schema.h"
@@ -84,20 +84,31 @@ Status Store::NarrowFtsUpdateTrigger() {
 // The index on c0 is ours (best effort, like the one on updated_at): SQLite
 // keeps it up to date for every writer, Rekall included, and Rekall's code
 // never names it; without it the lookup is still right, only slower.
+//
+// Our DELETE of an entry may likewise leave entries_ad out when, besides,
+// no table has a trigger of its own: the statement runs with every trigger
+// off, and the rows its foreign keys cascade to (links, sources...) must
+// not skip a trigger either.
 void Store::PrepareFtsUpkeep() {
-  fts_upkeep_ = FtsUpkeepApplies();
+  fts_upkeep_ = FtsUpkeepApplies(&fts_unindex_);
   // After the index it may have created: that is a schema change too.
   Stmt st(db_, "PRAGMA schema_version");
   fts_upkeep_schema_ = st.Step() == SQLITE_ROW ? st.Int(0) : -1;
 }
 
-bool Store::FtsUpkeepApplies() {
+bool Store::FtsUpkeepApplies(bool* deletes_too) {
+  *deletes_too = false;
   if (schema_.read_only) return false;
-  Stmt st(db_, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'entries'");
-  bool has_update_trigger = false;
+  Stmt st(db_, "SELECT name, sql, tbl_name FROM sqlite_master WHERE type = 'trigger'");
+  bool has_update_trigger = false, has_delete_trigger = false, others = false;
   while (st.Step() == SQLITE_ROW) {
+    if (st.Text(2) != "entries") {
+      others = true;
+      continue;
+    }
     if (!IsRekallTrigger(st.Text(0), st.Text(1))) return false;
     has_update_trigger = has_update_trigger || st.Text(0) == "entries_au";
+    has_delete_trigger = has_delete_trigger || st.Text(0) == "entries_ad";
   }
   if (!has_update_trigger) return false;
   const std::vector<std::string> fts_cols = {"id", "title", "content", "tags"};
@@ -105,6 +116,7 @@ bool Store::FtsUpkeepApplies() {
   if (Columns(db_, "entries_fts") != fts_cols || Columns(db_, "entries_fts_content") != content_cols) return false;
   sqlite::Exec(db_, "CREATE INDEX IF NOT EXISTS rekall_engine_fts_id ON entries_fts_content(c0)",
                "indexing the keyword rows' entry ids");
+  *deletes_too = has_delete_trigger && !others;
   return true;
 }
 
@@ -113,13 +125,13 @@ bool Store::FtsUpkeepApplies() {
 // kept silencing a trigger a user added later: hostile test). Every such
 // change moves the schema cookie; called inside the write transaction, so
 // nobody changes the schema between this look and the UPDATE.
-bool Store::FtsUpkeepHolds() {
+bool Store::FtsUpkeepHolds(FtsWrite write) {
   Stmt st(db_, "PRAGMA schema_version");
   if (st.Step() != SQLITE_ROW) return false;
   const int64_t now = st.Int(0);
   st.Finalize();
   if (now != fts_upkeep_schema_) PrepareFtsUpkeep();
-  return fts_upkeep_;
+  return write == FtsWrite::kUpdate ? fts_upkeep_ : fts_unindex_;
 }
 
 // entries_au's work for entry `id`, which an UPDATE has just rewritten with
@@ -128,6 +140,19 @@ bool Store::FtsUpkeepHolds() {
 // INSERT of NEW.id, NEW.title, NEW.content and the entry's tags as they are
 // now (the new rowid is the same: the next after the largest left).
 Status Store::ReindexFtsRow(const std::string& id) {
+  Status s = UnindexFtsRows(id);
+  if (!s.ok()) return s;
+  Stmt ins(db_,
+           "INSERT INTO entries_fts(id, title, content, tags) SELECT id, title, content, "
+           "(SELECT GROUP_CONCAT(tag, ' ') FROM tags WHERE entry_id = ?1) FROM entries WHERE id = ?1");
+  ins.Bind(1, id);
+  return ins.Run("re-indexing entry " + id);
+}
+
+// entries_ad's work (and the first half of entries_au's): `DELETE FROM
+// entries_fts WHERE id = OLD.id`, every FTS row of the entry found through
+// the index on c0.
+Status Store::UnindexFtsRows(const std::string& id) {
   std::vector<int64_t> rows;
   Stmt find(db_, "SELECT id FROM entries_fts_content WHERE c0 = ?1");
   find.Bind(1, id);
@@ -138,14 +163,9 @@ Status Store::ReindexFtsRow(const std::string& id) {
   for (size_t i = 0; s.ok() && i < rows.size(); ++i) {
     del.Reset();
     del.Bind(1, rows[i]);
-    s = del.Run("re-indexing entry " + id);
+    s = del.Run("dropping the keyword rows of entry " + id);
   }
-  if (!s.ok()) return s;
-  Stmt ins(db_,
-           "INSERT INTO entries_fts(id, title, content, tags) SELECT id, title, content, "
-           "(SELECT GROUP_CONCAT(tag, ' ') FROM tags WHERE entry_id = ?1) FROM entries WHERE id = ?1");
-  ins.Bind(1, id);
-  return ins.Run("re-indexing entry " + id);
+  return s;
 }
 
 Status Store::IndexTags(const std::string& id) {

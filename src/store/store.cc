@@ -259,8 +259,10 @@ Status Store::Init(const OpenOptions& opts) {
   if (tables.empty() && !(s = CreateSchema(where)).ok()) return s;
   if (!(s = MigrateIfNeeded(opts)).ok()) return s;
   if (!(s = NarrowFtsUpdateTrigger()).ok()) return s;
-  PrepareFtsUpkeep();
+  // After our indexes: creating one is a schema change, which would make
+  // the first write decide again.
   if (!schema_.read_only) IndexUpdatedAt(db_);
+  PrepareFtsUpkeep();
   // What the file holds now, created or migrated.
   if (!(s = ReadTableNames(db_, where, &tables)).ok()) return s;
   ReadBookkeeping(tables, where);
@@ -431,7 +433,7 @@ Status Store::WriteEntryRow(const Entry& e, bool insert) {
   // An UPDATE re-indexes the entry's keyword row. With fts_upkeep_ that is
   // ReindexFtsRow's work, and Rekall's trigger, which scans the FTS table
   // for the row, is left out of the statement (fts_upkeep.cc).
-  const bool reindex = !insert && FtsUpkeepHolds();
+  const bool reindex = !insert && FtsUpkeepHolds(FtsWrite::kUpdate);
   std::optional<sqlite::TriggersOff> off;
   if (reindex) off.emplace(db_);
   Stmt st(db_, EntryWriteSql(insert, extra_cols));
@@ -624,10 +626,21 @@ Status Store::Delete(const std::string& id) {
     Stmt dt(db_, "DELETE FROM tags WHERE entry_id = ?");
     dt.Bind(1, id);
     if ((rc = dt.Step()) != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
+    // Rekall's delete trigger finds the keyword rows by a scan; when we may,
+    // the statement leaves it out and UnindexFtsRows does its work.
+    const bool unindex = FtsUpkeepHolds(FtsWrite::kDelete);
+    std::optional<sqlite::TriggersOff> off;
+    if (unindex) off.emplace(db_);
     Stmt st(db_, "DELETE FROM entries WHERE id = ?");
     st.Bind(1, id);
-    if ((rc = st.Step()) != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
+    rc = st.Step();
+    off.reset();
+    if (rc != SQLITE_DONE) return sqlite::ToStatus(db_, rc, "deleting entry " + id);
     if (sqlite3_changes(db_) == 0) return Status::NotFound("no entry with id " + id);
+    if (unindex) {
+      Status s = UnindexFtsRows(id);
+      if (!s.ok()) return s;
+    }
     if (observer_) return observer_->OnEntryRemoved(id);
     return Status::OK();
   });

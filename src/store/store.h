@@ -295,14 +295,18 @@ class Store {
   // trigger, fired only when title or content change.
   Status NarrowFtsUpdateTrigger();
   // Sets fts_upkeep_ when our UPDATEs may do the update trigger's work
-  // themselves, through an index of ours on the FTS rows' entry ids, and
-  // the schema version it was decided at.
+  // themselves, through an index of ours on the FTS rows' entry ids,
+  // fts_unindex_ when our DELETEs may do the delete trigger's, and the
+  // schema version they were decided at.
   void PrepareFtsUpkeep();
-  bool FtsUpkeepApplies();
-  // fts_upkeep_, decided again when the schema changed since.
-  bool FtsUpkeepHolds();
+  bool FtsUpkeepApplies(bool* deletes_too);
+  enum class FtsWrite { kUpdate, kDelete };
+  // fts_upkeep_ or fts_unindex_, decided again when the schema changed since.
+  bool FtsUpkeepHolds(FtsWrite write);
   // The update trigger's work for entry `id`, its scan replaced by a lookup.
   Status ReindexFtsRow(const std::string& id);
+  // The delete trigger's.
+  Status UnindexFtsRows(const std::string& id);
   // The FTS row of entry `id` gets its tags (see WriteTags).
   Status IndexTags(const std::string& id);
   Status PutEmbedding(const std::string& entry_id, EmbeddingType type, const std::vector<float>& vec,
@@ -321,6 +325,7 @@ class Store {
   bool has_links_table_ = false;
   bool has_context_keywords_table_ = false;
   bool fts_upkeep_ = false;  // PrepareFtsUpkeep
+  bool fts_unindex_ = false;  // PrepareFtsUpkeep
   int64_t fts_upkeep_schema_ = -1;  // PRAGMA schema_version when fts_upkeep_ was decided
   bool HasTable(const std::string& name) const;
   Status ReadSources(const std::string& sql, const std::vector<std::string>& binds, int limit,

@@ -220,14 +220,16 @@ TEST(StoreOpen, TheFtsUpdateTriggerSkipsBookkeeping) {
 // Counts the runs of Rekall's FTS update trigger on a connection (SQLite
 // traces each trigger program it starts as "-- TRIGGER <name>").
 struct TriggerRuns {
-  explicit TriggerRuns(sqlite3* db) : db(db) {
+  explicit TriggerRuns(sqlite3* db, std::string name = "entries_au") : db(db), trace("-- TRIGGER " + name) {
     sqlite3_trace_v2(db, SQLITE_TRACE_STMT, [](unsigned, void* self, void*, void* x) {
-      if (std::string(static_cast<const char*>(x)) == "-- TRIGGER entries_au") ++static_cast<TriggerRuns*>(self)->n;
+      auto* me = static_cast<TriggerRuns*>(self);
+      if (static_cast<const char*>(x) == me->trace) ++me->n;
       return 0;
     }, this);
   }
   ~TriggerRuns() { sqlite3_trace_v2(db, 0, nullptr, nullptr); }
   sqlite3* db;
+  std::string trace;
   int n = 0;
 };
 
@@ -301,6 +303,67 @@ TEST(RekallFixture, OurUpdatesIndexKeywordsExactlyAsRekallsTrigger) {
   EXPECT_EQ(fts[0], fts[1]);
   EXPECT_NE(fts[0].find("edited title 11"), std::string::npos);
   EXPECT_EQ(fts[0].find("zzdrift"), std::string::npos);  // the duplicate row went too
+}
+
+// Our deletes likewise leave Rekall's FTS delete trigger out (its DELETE
+// scans the FTS table) and drop the entry's keyword rows through our index.
+// On two copies of Rekall's file, drifted as above and with links between
+// entries: the same deletes through that path and through Rekall's trigger
+// (kept when any table has a trigger of its own: here one on `links`, which
+// the delete's cascade must still fire) leave the same keyword table and
+// the same links.
+TEST(RekallFixture, OurDeletesDropKeywordRowsExactlyAsRekallsTrigger) {
+  std::string src = FixturePath("rekall-v12.db");
+  if (!fs::exists(src)) GTEST_SKIP() << "fixture absent: " << src;
+  TempDir d;
+  std::string fts[2], links[2];
+  for (int copy = 0; copy < 2; ++copy) {
+    std::string p = d.file("v12-" + std::to_string(copy) + ".db");
+    fs::copy_file(src, p);
+    {
+      sqlite3* raw = nullptr;
+      ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
+      std::string sql =
+          "INSERT INTO entries_fts(id, title, content, tags) SELECT id, 'zzdrift', 'zzdrift', '' FROM entries "
+          "ORDER BY id LIMIT 1 OFFSET 3; DELETE FROM entries_fts WHERE id = (SELECT id FROM entries ORDER BY id "
+          "LIMIT 1 OFFSET 5);"
+          "INSERT INTO links(id, source_id, target_id, relation_type, created_at) SELECT 'l' || a.rowid, a.id, b.id, "
+          "'related', '2026-01-01' FROM entries a JOIN entries b ON b.rowid = a.rowid + 1 WHERE a.rowid <= 20;"
+          "CREATE TABLE audit(id TEXT);";
+      if (copy == 1) sql += "CREATE TRIGGER user_links AFTER DELETE ON links BEGIN INSERT INTO audit VALUES (OLD.id); END;";
+      ASSERT_TRUE(sqlite::Exec(raw, sql, "drift").ok());
+      sqlite3_close(raw);
+    }
+    std::unique_ptr<Store> s;
+    ASSERT_TRUE(Store::Open(p, {}, &s).ok());
+    std::vector<std::string> ids;
+    {
+      sqlite::Stmt st(s->db(), "SELECT id FROM entries ORDER BY rowid LIMIT 8");
+      while (st.Step() == SQLITE_ROW) ids.push_back(st.Text(0));
+    }
+    sqlite::Stmt drifted(s->db(), "SELECT id FROM entries ORDER BY id LIMIT 2 OFFSET 4");
+    while (drifted.Step() == SQLITE_ROW)  // two rows, then none
+      if (std::find(ids.begin(), ids.end(), drifted.Text(0)) == ids.end()) ids.push_back(drifted.Text(0));
+    TriggerRuns runs(s->db(), "entries_ad");
+    for (const std::string& id : ids) {
+      Status del = s->Delete(id);
+      ASSERT_TRUE(del.ok()) << id << ": " << del.ToString();
+    }
+    EXPECT_EQ(runs.n, copy == 0 ? 0 : static_cast<int>(ids.size()));
+    fts[copy] = Dump(s->db(), "SELECT rowid, id, title, content, tags FROM entries_fts ORDER BY rowid");
+    links[copy] = Dump(s->db(), "SELECT id, source_id, target_id FROM links ORDER BY id");
+    EXPECT_EQ(Dump(s->db(), "SELECT count(*) FROM audit"), copy == 0 ? "0|\n" : "8|\n");  // the cascade's
+    EXPECT_EQ(Dump(s->db(), "SELECT count(*) FROM entries_fts f LEFT JOIN entries e ON e.id = f.id WHERE e.id IS NULL"),
+              "0|\n");
+    EXPECT_TRUE(sqlite::Exec(s->db(), "INSERT INTO entries_fts(entries_fts) VALUES('integrity-check')", "fts").ok());
+    EXPECT_EQ(Dump(s->db(), "PRAGMA integrity_check"), "ok|\n");
+    EXPECT_EQ(Dump(s->db(), "PRAGMA foreign_key_check"), "");
+  }
+  EXPECT_EQ(fts[0], fts[1]);
+  EXPECT_EQ(links[0], links[1]);
+  EXPECT_EQ(links[0].find("l1|"), std::string::npos);  // cascaded away with its entries
+  EXPECT_NE(links[0], "");
+  EXPECT_EQ(fts[0].find("zzdrift"), std::string::npos);
 }
 
 // A trigger another process adds on `entries` while our store is open
