@@ -243,6 +243,21 @@ std::string Dump(sqlite3* db, const std::string& sql) {
   return out;
 }
 
+// A copy at `p` of Rekall's v12 fixture, its keyword rows drifted as a
+// crash or an old bug leaves them (the 4th entry by id with a second row,
+// the 6th with none), then `sql` run on it.
+void CopyDriftedFixture(const std::string& src, const std::string& p, const std::string& sql) {
+  fs::copy_file(src, p);
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
+  const std::string drift =
+      "INSERT INTO entries_fts(id, title, content, tags) SELECT id, 'zzdrift', 'zzdrift', '' FROM entries "
+      "ORDER BY id LIMIT 1 OFFSET 3; DELETE FROM entries_fts WHERE id = (SELECT id FROM entries ORDER BY id "
+      "LIMIT 1 OFFSET 5);";
+  EXPECT_TRUE(sqlite::Exec(raw, drift + sql, "drift").ok());
+  sqlite3_close(raw);
+}
+
 // Our updates leave Rekall's FTS update trigger out (its DELETE scans the
 // whole FTS table) and do its work through our index on the FTS rows' ids.
 // On two copies of a file Rekall wrote, with keyword rows drifted as a
@@ -258,20 +273,9 @@ TEST(RekallFixture, OurUpdatesIndexKeywordsExactlyAsRekallsTrigger) {
   std::string fts[2];
   for (int copy = 0; copy < 2; ++copy) {
     std::string p = d.file("v12-" + std::to_string(copy) + ".db");
-    fs::copy_file(src, p);
-    {
-      sqlite3* raw = nullptr;
-      ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
-      std::string sql =
-          "INSERT INTO entries_fts(id, title, content, tags) SELECT id, 'zzdrift', 'zzdrift', '' FROM entries "
-          "ORDER BY id LIMIT 1 OFFSET 3; DELETE FROM entries_fts WHERE id = (SELECT id FROM entries ORDER BY id "
-          "LIMIT 1 OFFSET 5);";
-      if (copy == 1)
-        sql += "CREATE TABLE audit(id TEXT); CREATE TRIGGER user_audit AFTER UPDATE ON entries BEGIN "
-               "INSERT INTO audit VALUES (NEW.id); END;";
-      ASSERT_TRUE(sqlite::Exec(raw, sql, "drift").ok());
-      sqlite3_close(raw);
-    }
+    CopyDriftedFixture(src, p,
+                       copy == 0 ? "" : "CREATE TABLE audit(id TEXT); CREATE TRIGGER user_audit AFTER UPDATE ON "
+                                        "entries BEGIN INSERT INTO audit VALUES (NEW.id); END;");
     std::unique_ptr<Store> s;
     ASSERT_TRUE(Store::Open(p, {}, &s).ok());
     if (ids.empty()) {
@@ -319,20 +323,13 @@ TEST(RekallFixture, OurDeletesDropKeywordRowsExactlyAsRekallsTrigger) {
   std::string fts[2], links[2];
   for (int copy = 0; copy < 2; ++copy) {
     std::string p = d.file("v12-" + std::to_string(copy) + ".db");
-    fs::copy_file(src, p);
     {
-      sqlite3* raw = nullptr;
-      ASSERT_EQ(sqlite3_open(p.c_str(), &raw), SQLITE_OK);
       std::string sql =
-          "INSERT INTO entries_fts(id, title, content, tags) SELECT id, 'zzdrift', 'zzdrift', '' FROM entries "
-          "ORDER BY id LIMIT 1 OFFSET 3; DELETE FROM entries_fts WHERE id = (SELECT id FROM entries ORDER BY id "
-          "LIMIT 1 OFFSET 5);"
           "INSERT INTO links(id, source_id, target_id, relation_type, created_at) SELECT 'l' || a.rowid, a.id, b.id, "
           "'related', '2026-01-01' FROM entries a JOIN entries b ON b.rowid = a.rowid + 1 WHERE a.rowid <= 20;"
           "CREATE TABLE audit(id TEXT);";
       if (copy == 1) sql += "CREATE TRIGGER user_links AFTER DELETE ON links BEGIN INSERT INTO audit VALUES (OLD.id); END;";
-      ASSERT_TRUE(sqlite::Exec(raw, sql, "drift").ok());
-      sqlite3_close(raw);
+      CopyDriftedFixture(src, p, sql);
     }
     std::unique_ptr<Store> s;
     ASSERT_TRUE(Store::Open(p, {}, &s).ok());
