@@ -201,6 +201,7 @@ Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique
 }
 
 Store::~Store() {
+  keyword_index_.reset();
   checkpointer_.reset();
   if (db_) sqlite3_close_v2(db_);
 }
@@ -846,5 +847,14 @@ Status Store::CountMismatchedSummaries(size_t* n) {
 }
 
 Status Store::DataVersion(int64_t* v) { return sqlite::DataVersion(db_, v); }
+
+Status Store::EnableKeywordIndex() {
+  if (keyword_index_) return Status::OK();
+  return LiveKeywordIndex::Open(db_, path_, &keyword_index_);
+}
+
+LiveKeywordIndex::Stats Store::KeywordIndexStats() {
+  return keyword_index_ ? keyword_index_->stats() : LiveKeywordIndex::Stats{};
+}
 
 }  // namespace rekall::store
