@@ -525,6 +525,32 @@ const KeywordIndex* LiveKeywordIndex::Sync(sqlite3* db) {
   return nullptr;
 }
 
+void LiveKeywordIndex::BeforeWrite(sqlite3* db) {
+  write_open_ = Sync(db) != nullptr;
+}
+
+void LiveKeywordIndex::AfterWrite(sqlite3* db, bool committed) {
+  if (!write_open_) return;
+  write_open_ = false;
+  (void)committed;  // a rolled-back write leaves its rows as they were: reading them again is harmless
+  sqlite::ReadSnapshot snapshot(db);
+  FtsVersion v;
+  int64_t dv = 0;
+  if (!index_ || !ReadVersion(db, &v).ok() || !sqlite::DataVersion(db, &dv).ok()) return;
+  // Another connection committed since our write took the lock: the next
+  // search decides (and builds again if the keyword table moved).
+  if (dv != synced_data_version_) return;
+  if (!dirty_overflow_) {
+    std::vector<int64_t> rows(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    if (index_->Refresh(db, *tok_, rows).ok() && index_->version() == v) return;
+  }
+  index_.reset();
+  dirty_.clear();
+  dirty_overflow_ = false;
+  StartBuild();
+}
+
 const KeywordIndex* LiveKeywordIndex::Current(sqlite3* db) {
   const KeywordIndex* idx = Sync(db);
   std::lock_guard<std::mutex> l(mu_);

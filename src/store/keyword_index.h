@@ -190,6 +190,14 @@ class LiveKeywordIndex {
   // null when FTS5 must answer (then a build is under way).
   const KeywordIndex* Current(sqlite3* db);
   const FtsTokenizer& tokenizer() const { return *tok_; }
+  // Brackets a write transaction of `db`: BeforeWrite once it holds the
+  // write lock (the index caught up with the file as it is), AfterWrite once
+  // it has ended. When no other connection committed in between, the rows
+  // the write touched are read again at once, so that other connections'
+  // commits that touch no keyword row (the vector index's codes, say) can
+  // never be mistaken for a change to the keyword table.
+  void BeforeWrite(sqlite3* db);
+  void AfterWrite(sqlite3* db, bool committed);
   // Gives the memory back (idle server); built again on the next use.
   void Release();
 
@@ -224,6 +232,7 @@ class LiveKeywordIndex {
   int64_t synced_data_version_ = -1;  // db_'s data_version when index_ was last in step
   std::unordered_set<int64_t> dirty_;  // FTS rowids this connection wrote since
   bool dirty_overflow_ = false;
+  bool write_open_ = false;  // BeforeWrite found the index in step
   // The schema version at which a build failed: none is tried again
   // until the schema changes (a table declared otherwise stays FTS5's).
   int64_t unsupported_schema_ = -1;

@@ -302,6 +302,27 @@ TEST(KeywordIndex, OtherWritersMakeItStaleThenItIsBuiltAgain) {
   EXPECT_TRUE(fx.Same("zebra run", {}, 10));
 }
 
+// Other connections' commits that leave the keyword table alone (Rekall's
+// read bookkeeping, the vector index's codes) keep the index answering,
+// before and after the store's own writes.
+TEST(KeywordIndex, CommitsElsewhereKeepItAnswering) {
+  Fixture fx(100);
+  ASSERT_TRUE(fx.WaitReady());
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(fx.plain->KeywordSearch("run", {}, 3, &hits).ok());
+  ASSERT_FALSE(hits.empty());
+  for (int round = 0; round < 5; ++round) {
+    Entry e = RandomEntry(fx.rng);
+    ASSERT_TRUE(fx.live->Add(&e).ok());
+    ASSERT_TRUE(fx.plain->RecordAccess({hits[0].id}).ok());
+    EXPECT_TRUE(fx.Same("run cafe " + kWords[size_t(round)], {}, 10));
+    ASSERT_TRUE(fx.plain->RecordAccess({hits[0].id}).ok());
+    ASSERT_TRUE(fx.live->Delete(e.id).ok());
+    EXPECT_TRUE(fx.Same("run cafe " + kWords[size_t(round)], {}, 10));
+  }
+  EXPECT_EQ(fx.live->KeywordIndexStats().builds, 1u);
+}
+
 TEST(KeywordIndex, TableDeclaredOtherwiseStaysWithFts5) {
   Fixture fx(100);
   ASSERT_TRUE(fx.WaitReady());

@@ -362,14 +362,19 @@ Status Store::WithTransaction(const std::function<Status()>& fn) {
   }
   if (!unwritable_.ok()) return unwritable_;
   if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was changed");
-  sqlite::Transaction txn;
-  Status s = txn.Begin(db_, "starting a transaction");
-  if (!s.ok()) return s;
-  txn_depth_ = 1;
-  s = fn();
-  txn_depth_ = 0;
-  if (s.ok()) s = txn.Commit("committing");
-  return s;  // rolled back unless committed
+  Status s;
+  {
+    sqlite::Transaction txn;
+    s = txn.Begin(db_, "starting a transaction");
+    if (!s.ok()) return s;
+    if (keyword_index_) keyword_index_->BeforeWrite(db_);
+    txn_depth_ = 1;
+    s = fn();
+    txn_depth_ = 0;
+    if (s.ok()) s = txn.Commit("committing");
+  }  // rolled back here unless committed
+  if (keyword_index_) keyword_index_->AfterWrite(db_, s.ok());
+  return s;
 }
 
 namespace {
