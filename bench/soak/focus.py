@@ -49,6 +49,24 @@ def requests(kind: str, n: int, ids: list[str], seed: int):
             yield kind, "rekall_search", {"query": soak.make_query(rng), "mode": kind, "limit": 10}
 
 
+def wait_keyword_index(srv, binary: str) -> dict:
+    """Waits (searching: a search installs a finished build) until a server
+    that keeps an in-memory keyword index has it, so that warm searches are
+    timed; says how long its build took and what it holds."""
+    t = time.perf_counter()
+    while time.perf_counter() - t < 300:
+        srv.call("rekall_search", {"query": "timeout", "mode": "keyword", "limit": 1})
+        ki = srv.call("rekall_info", {}).get("structuredContent", {}).get("keyword_index")
+        if ki is None:
+            return {}  # a binary without one
+        if ki["state"] == "ready" or ki.get("last_error"):
+            print(f"{binary}: keyword index {ki['state']}, built in {ki['last_build_ms']:.0f} ms, "
+                  f"{ki['memory_bytes'] / 2**20:.1f} MB {ki.get('last_error', '')}", file=sys.stderr)
+            return ki
+        time.sleep(0.05)
+    return {}
+
+
 def run_one(binary: str, base: Path, kind: str, n: int, seed: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "kb.db"
@@ -64,6 +82,7 @@ def run_one(binary: str, base: Path, kind: str, n: int, seed: int) -> dict[str, 
             # call would otherwise time the model load).
             srv.call("rekall_search", {"query": "warm up", "mode": "semantic" if kind == "writes" else kind,
                                        "limit": 10})
+            k0 = wait_keyword_index(srv, binary)
             lat: dict[str, list[float]] = {}
             c0 = server_cpu(srv.proc.pid)
             for label, tool, args in requests(kind, n, ids, seed):
@@ -73,6 +92,11 @@ def run_one(binary: str, base: Path, kind: str, n: int, seed: int) -> dict[str, 
                 if res.get("isError"):
                     raise RuntimeError(f"{tool}: {res['content'][0]['text']}")
             lat["cpu"] = [(server_cpu(srv.proc.pid) - c0) * 1000 / n]
+            info = srv.call("rekall_info", {}).get("structuredContent", {})
+            ki = info.get("keyword_index")
+            ki = (f", timed searches ranked by the keyword index: {ki['answered'] - k0.get('answered', 0)}, "
+                  f"by FTS5: {ki['fts5_answered'] - k0.get('fts5_answered', 0)}, builds {ki['builds']}") if ki else ""
+            print(f"{binary}: server RSS {info.get('rss_kb', 0) / 1024:.0f} MB after the run{ki}", file=sys.stderr)
             return lat
         finally:
             srv.close()

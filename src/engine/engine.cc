@@ -220,6 +220,16 @@ nlohmann::json EngineStatsToJson(const EngineStats& st) {
   }
   j["rss_kb"] = st.rss_kb;
   j["peak_rss_kb"] = st.peak_rss_kb;
+  if (st.keyword_index) {
+    const auto& k = *st.keyword_index;
+    j["keyword_index"] = {{"state", k.ready ? "ready" : k.building ? "building" : "fts5"},
+                          {"builds", k.builds},
+                          {"answered", k.answered},
+                          {"fts5_answered", k.fell_back},
+                          {"memory_bytes", k.memory_bytes},
+                          {"last_build_ms", k.last_build_ms}};
+    if (!k.last_error.empty()) j["keyword_index"]["last_error"] = k.last_error;
+  }
   return j;
 }
 
@@ -308,6 +318,10 @@ Status EngineImpl::Open(EngineOptions opts, std::unique_ptr<EngineImpl>* out) {
   e->query_cache_ = std::make_unique<EmbeddingCache>(co);
   e->store_->DataVersion(&e->data_version_);
   e->Touch();
+  // A server ranks keyword searches in memory once its copy of the keyword
+  // table is built (off the request path); FTS5 answers until then, and
+  // whenever the copy cannot be used (store/keyword_index.h).
+  if (e->long_running_) (void)e->store_->EnableKeywordIndex();
   if (e->long_running_) {
     long secs = e->cfg_.model_idle_timeout_seconds >= 0 ? e->cfg_.model_idle_timeout_seconds
                                                         : e->cfg_.model_idle_timeout_minutes * 60;
@@ -1042,6 +1056,7 @@ Status EngineImpl::Stats(EngineStats* out) {
   st.model_precision = cfg_.precision;
   st.rss_kb = Kb(env_->CurrentRssBytes());
   st.peak_rss_kb = Kb(env_->PeakRssBytes());
+  if (long_running_) st.keyword_index = store_->KeywordIndexStats();
   st.backfill = GetBackfill();
   *out = std::move(st);
   return Status::OK();

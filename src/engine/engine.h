@@ -31,6 +31,7 @@
 #include "engine/search_mode.h"
 #include "index/scan_report.h"
 #include "store/entry.h"
+#include "store/keyword_index.h"
 #include "store/migrate.h"
 #include "store/review.h"
 #include "store/types.h"
@@ -213,6 +214,9 @@ struct EngineStats {
   BackfillStatus backfill;  // the server's background embedding
   long rss_kb = 0;       // resident memory now
   long peak_rss_kb = 0;  // and at its highest
+  // The server's in-memory keyword index (store/keyword_index.h); absent
+  // in one-shot commands, where FTS5 ranks every search.
+  std::optional<store::LiveKeywordIndex::Stats> keyword_index;
 };
 
 // The JSON object of `rekall stats --json` and rekall_info (keys as above;

@@ -848,6 +848,81 @@ TEST_F(EngineTest, LongRunningEngineReleasesItsIndexWhenIdle) {
   EXPECT_EQ(resp.results[0].entry.id, a.id);
 }
 
+// A server ranks keyword searches with its in-memory index, through its own
+// writes, exactly as FTS5 ranks them for a one-shot command on the file.
+TEST_F(EngineTest, ServerRanksKeywordsInMemoryAsFts5Does) {
+  EngineOptions o;
+  o.db_path = dir_ + "/k.db";
+  o.cfg.vector_backend = "brute";
+  o.long_running = true;
+  o.provider = std::make_unique<FakeProvider>();
+  std::unique_ptr<Engine> server;
+  ASSERT_TRUE(Engine::Open(std::move(o), &server).ok());
+  const std::vector<std::string> words = {"nginx", "timeout", "proxy", "postgres", "pool", "react", "leak",
+                                          "gateway", "upstream", "cache", "e.g.", "read-timeout", "Café"};
+  std::string notice;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    auto e = Make(words[size_t(i) % words.size()] + " " + words[size_t(i * 7) % words.size()],
+                  words[size_t(i * 3) % words.size()] + " " + words[size_t(i * 5) % words.size()] + " notes",
+                  i % 2 ? "bug" : "pattern");
+    ASSERT_TRUE(server->Add(&e, &notice).ok());
+    ids.push_back(e.id);
+  }
+  EngineStats st;
+  SearchRequest req;
+  req.mode = SearchMode::kSemantic;
+  req.query = "nginx";
+  SearchResponse resp;
+  // The vector index's first load adds its codes table to the file (a
+  // schema change, after which the keyword index is built again): over
+  // before the keyword index is waited for.
+  ASSERT_TRUE(server->Search(req, &resp).ok());
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(server->Stats(&st).ok());
+    if (st.vector_scan && !st.vector_scan->loading) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  req.mode = SearchMode::kKeyword;
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(server->Search(req, &resp).ok());
+    ASSERT_TRUE(server->Stats(&st).ok());
+    ASSERT_TRUE(st.keyword_index.has_value());
+    if (st.keyword_index->ready) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(st.keyword_index->ready);
+  auto cli = Open();
+  auto same = [&](const std::string& q, SearchMode mode) {
+    SearchRequest r;
+    r.query = q;
+    r.mode = mode;
+    r.limit = 7;
+    SearchResponse a, b;
+    ASSERT_TRUE(server->Search(r, &a).ok());
+    ASSERT_TRUE(cli->Search(r, &b).ok());
+    ASSERT_EQ(a.results.size(), b.results.size()) << q;
+    for (size_t i = 0; i < a.results.size(); ++i) {
+      EXPECT_EQ(a.results[i].entry.id, b.results[i].entry.id) << q;
+      EXPECT_EQ(a.results[i].bm25, b.results[i].bm25) << q;
+    }
+  };
+  const uint64_t before = st.keyword_index->answered;
+  same("nginx timeout notes", SearchMode::kKeyword);
+  same("read-timeout cafe gateway", SearchMode::kHybrid);
+  // The server's own writes: followed in place, still exact.
+  store::Entry u;
+  ASSERT_TRUE(server->Get(ids[3], &u).ok());
+  u.title = "gateway gateway cache";
+  ASSERT_TRUE(server->Update(&u, &notice).ok());
+  ASSERT_TRUE(server->Delete(ids[4]).ok());
+  same("gateway cache", SearchMode::kKeyword);
+  same("e.g. leak pool", SearchMode::kHybrid);
+  ASSERT_TRUE(server->Stats(&st).ok());
+  EXPECT_EQ(st.keyword_index->answered, before + 4);  // none by FTS5: the writes were followed in place
+  EXPECT_EQ(EngineStatsToJson(st)["keyword_index"]["state"], "ready");
+}
+
 TEST_F(EngineTest, StatsAndDoctorSayWhereTheModelAndTheExtensionAreOrWhatIsMissing) {
   EngineOptions o;
   o.db_path = dir_ + "/k.db";

@@ -297,6 +297,8 @@ ToolResult RekallToolHandler::Info() {
     << st.query_cache.misses << " misses\n";
   if (st.vector_scan) t << ScanLine(*st.vector_scan) << "\n";
   if (st.backfill.state != BackfillState::kOff) t << BackfillLine(st.backfill) << "\n";
+  if (st.keyword_index && st.keyword_index->ready)
+    t << "keyword index: in memory, " << st.keyword_index->memory_bytes / (1024 * 1024) << " MB\n";
   r.text = t.str();
   r.structured = EngineStatsToJson(st);
   return r;

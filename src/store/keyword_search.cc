@@ -18,12 +18,17 @@
 //   - The ranking pass reads rowids and scores only, and the entries of the
 //     few rows kept are looked up (and filtered) afterwards: the join read
 //     every matching entry's FTS row and entries row before ranking.
+// In a server, the ranking pass and the counts come from the in-memory
+// index (keyword_index.h) whenever it holds the snapshot being read: the
+// same rowids and scores, to the bit, at the cost of the postings of the
+// query's words. The rest (terms left out, filters, ties) is the same code.
 #include <algorithm>
 #include <cctype>
 #include <unordered_set>
 
 #include "sqlite/sqlite.h"
 #include "store/filter_sql.h"
+#include "store/keyword_index.h"
 #include "store/store.h"
 #include "util/utf8.h"
 
@@ -33,9 +38,15 @@ namespace {
 
 using sqlite::Stmt;
 
-// Title and tags weigh more than the body: they are what a user chose to
-// name the knowledge by. Columns: id, title, content, tags.
-constexpr const char* kBm25 = "bm25(entries_fts, 0.0, 3.0, 1.0, 2.0)";
+// bm25() with the column weights of keyword_index.h.
+const std::string& Bm25() {
+  static const std::string kBm25 = [] {
+    std::string f = "bm25(entries_fts";
+    for (int w : kColumnWeights) f += ", " + std::to_string(w);
+    return f + ")";
+  }();
+  return kBm25;
+}
 
 // Rows read past `limit` by the rowid-only pass, so that entries tied with
 // the last one kept are all seen and ordered by id.
@@ -65,29 +76,57 @@ std::string AsciiLower(std::string s) {
   return s;
 }
 
+// A word of the query: as FTS5 reads it (quoted), and as the in-memory
+// index reads it (the tokens FTS5 makes of it: a phrase when several).
+struct Term {
+  std::string quoted;
+  std::string raw;
+  std::vector<std::string> tokens;  // a phrase when several
+};
+
 // The query's distinct terms (ASCII case folded), quoted, at most
 // kMaxFtsTerms of them: FTS5's bm25() walks every phrase against every
 // occurrence, so a repeated word costs quadratically (issue 10 #6).
-std::vector<std::string> FtsTerms(const std::string& q) {
-  std::vector<std::string> terms;
+std::vector<Term> FtsTerms(const std::string& q) {
+  std::vector<Term> terms;
   std::unordered_set<std::string> seen;
   size_t i = 0;
   while (i < q.size() && seen.size() < kMaxFtsTerms) {
     while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
     size_t j = i;
     while (j < q.size() && !std::isspace(static_cast<unsigned char>(q[j]))) ++j;
-    std::string quoted = QuotedTerm(q.substr(i, j - i));
-    if (!quoted.empty() && seen.insert(AsciiLower(quoted)).second) terms.push_back(std::move(quoted));
+    std::string raw = q.substr(i, j - i);
+    std::string quoted = QuotedTerm(raw);
+    if (!quoted.empty() && seen.insert(AsciiLower(quoted)).second) terms.push_back(Term{std::move(quoted), raw, {}});
     i = j;
   }
   return terms;
 }
 
-std::string OrOf(const std::vector<std::string>& terms) {
+std::string OrOf(const std::vector<Term>& terms) {
   std::string out;
-  for (const std::string& t : terms) out += (out.empty() ? "" : " OR ") + t;
+  for (const Term& t : terms) out += (out.empty() ? "" : " OR ") + t.quoted;
   return out;
 }
+
+void AddToken(void* out, std::string_view token) { static_cast<std::vector<std::string>*>(out)->emplace_back(token); }
+
+// Fills each term's tokens; false when a term makes none (an empty phrase,
+// whose handling FTS5 alone knows): FTS5 ranks that query.
+bool TokenizeTerms(const FtsTokenizer& tok, std::vector<Term>* terms) {
+  for (Term& t : *terms) {
+    t.tokens.clear();
+    if (!tok.Tokenize(t.raw, true, AddToken, &t.tokens).ok() || t.tokens.empty()) return false;
+  }
+  return true;
+}
+
+// Who ranks: FTS5 through SQL, or the in-memory index when it holds the
+// snapshot being read.
+struct Ranker {
+  sqlite3* db;
+  const KeywordIndex* index;  // null: FTS5
+};
 
 // The entries_fts rows holding `phrase`, counted up to `cap` by `st`
 // (kCountMatchesSql, prepared once for all the terms of a query).
@@ -105,20 +144,28 @@ Status CountMatches(Stmt& st, const std::string& phrase, int64_t cap, int64_t* n
 
 // The terms held by fewer than half the rows of entries_fts (the only ones
 // bm25 weighs). All of them when the row count cannot be read (an FTS table
-// without its docsize table).
-Status InformativeTerms(sqlite3* db, const std::vector<std::string>& terms, std::vector<std::string>* out) {
+// without its docsize table). The index counts as FTS5 does: its rows are
+// the docsize rows.
+Status InformativeTerms(const Ranker& r, const std::vector<Term>& terms, std::vector<Term>* out) {
   *out = terms;
   if (terms.size() < 2) return Status::OK();
-  Stmt rows(db, "SELECT count(*) FROM entries_fts_docsize");
+  if (r.index) {
+    const int64_t total = int64_t(r.index->live_rows());
+    out->clear();
+    for (const Term& t : terms)
+      if (2 * r.index->Holding(t.tokens) < total) out->push_back(t);
+    return Status::OK();
+  }
+  Stmt rows(r.db, "SELECT count(*) FROM entries_fts_docsize");
   if (!rows.status("").ok() || rows.Step() != SQLITE_ROW) return Status::OK();
   const int64_t total = rows.Int(0);
-  Stmt count(db, kCountMatchesSql);
+  Stmt count(r.db, kCountMatchesSql);
   Status s = count.status("counting keyword matches");
   if (!s.ok()) return s;
   out->clear();
-  for (const std::string& t : terms) {
+  for (const Term& t : terms) {
     int64_t n = 0;
-    s = CountMatches(count, t, (total + 1) / 2, &n);
+    s = CountMatches(count, t.quoted, (total + 1) / 2, &n);
     if (!s.ok()) return s;
     if (2 * n < total) out->push_back(t);
   }
@@ -141,7 +188,7 @@ struct Filter {
 // reference ranking, used when the ranking by rowids cannot prove its
 // answer.
 Status JoinRanked(sqlite3* db, const std::string& match, const Filter& f, int limit, std::vector<KeywordHit>* out) {
-  std::string sql = std::string("SELECT e.id, ") + kBm25 +
+  std::string sql = "SELECT e.id, " + Bm25() +
                     " AS score FROM entries_fts JOIN entries e ON e.id = entries_fts.id" + f.WhereAnd() +
                     "entries_fts MATCH ? ORDER BY score, e.id LIMIT " + std::to_string(limit);
   Stmt st(db, sql);
@@ -155,11 +202,20 @@ Status JoinRanked(sqlite3* db, const std::string& match, const Filter& f, int li
   return st.Done(rc, "keyword search");
 }
 
-// Up to `cap` rows of the ranking of `match`, best first: rowids and scores.
-Status RankedRowids(sqlite3* db, const std::string& match, int64_t cap,
+// Up to `cap` rows of the ranking of `terms`, best first: rowids and
+// scores, from the index when there is one (the same scores, to the bit).
+Status RankedRowids(const Ranker& r, const std::vector<Term>& terms, int64_t cap,
                     std::vector<std::pair<int64_t, double>>* rows) {
   rows->clear();
-  Stmt st(db, std::string("SELECT rowid, ") + kBm25 +
+  if (r.index) {
+    std::vector<std::vector<std::string>> phrases;
+    for (const Term& t : terms) phrases.push_back(t.tokens);
+    r.index->Rank(phrases, cap, rows);
+    return Status::OK();
+  }
+  const std::string match = OrOf(terms);
+  sqlite3* db = r.db;
+  Stmt st(db, "SELECT rowid, " + Bm25() +
                   " AS score FROM entries_fts WHERE entries_fts MATCH ? ORDER BY score LIMIT ?");
   st.Bind(1, match);
   st.Bind(2, cap);
@@ -208,18 +264,18 @@ Status KeptRows(sqlite3* db, const std::vector<std::pair<int64_t, double>>& rows
 // 10K entries (3,000 matches) against 2.5 ms for the rowid ranking (quiet
 // machine; near-duplicate notes tie by the dozen there: the longest tie of
 // 100 queries ended at row 67).
-Status RowidRanked(sqlite3* db, const std::string& match, const Filter& f, int limit, std::vector<KeywordHit>* out,
-                   bool* exact) {
+Status RowidRanked(const Ranker& r, const std::vector<Term>& terms, const Filter& f, int limit,
+                   std::vector<KeywordHit>* out, bool* exact) {
   *exact = false;
   std::vector<std::pair<int64_t, double>> rows;
   for (int64_t cap : {int64_t(limit) + kTieMargin, std::max<int64_t>(int64_t(limit) + kTieMargin, kTieRows)}) {
-    Status s = RankedRowids(db, match, cap, &rows);
+    Status s = RankedRowids(r, terms, cap, &rows);
     if (!s.ok()) return s;
     // Every row read ties with the limit-th: the kept rows' tie runs past
     // them too, so looking them up would be wasted.
     if (int64_t(rows.size()) == cap && rows.back().second == rows[size_t(limit) - 1].second) continue;
     bool complete = false;
-    s = KeptRows(db, rows, f, limit, out, &complete);
+    s = KeptRows(r.db, rows, f, limit, out, &complete);
     if (!s.ok()) return s;
     if (complete || int64_t(rows.size()) < cap) {
       std::sort(out->begin(), out->end(), ByScoreThenId);
@@ -234,12 +290,13 @@ Status RowidRanked(sqlite3* db, const std::string& match, const Filter& f, int l
   return Status::OK();
 }
 
-Status Ranked(sqlite3* db, const std::string& match, const Filter& f, int limit, std::vector<KeywordHit>* out) {
+Status Ranked(const Ranker& r, const std::vector<Term>& terms, const Filter& f, int limit,
+              std::vector<KeywordHit>* out) {
   bool exact = false;
-  Status s = RowidRanked(db, match, f, limit, out, &exact);
+  Status s = RowidRanked(r, terms, f, limit, out, &exact);
   if (!s.ok() || exact) return s;
   out->clear();
-  return JoinRanked(db, match, f, limit, out);
+  return JoinRanked(r.db, OrOf(terms), f, limit, out);
 }
 
 // Numbers the hits, or empties the list on an error.
@@ -264,20 +321,26 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
   // Any word, ranked by bm25: entries holding more of the words, and rarer
   // ones, come first, and entries holding only some of them still fill the
   // list (requiring every word first capped recall: bench/quality/README.md).
-  const std::vector<std::string> terms = FtsTerms(query);
+  std::vector<Term> terms = FtsTerms(query);
   if (terms.empty()) return Status::OK();
+  // Inside the caller's write transaction FTS5 holds changes not yet in its
+  // records: only FTS5 itself can rank them.
+  const bool own_transaction = !sqlite3_get_autocommit(db_);
   // The counts, the ranking and the lookups of its rows read one state of
   // the file, whatever another process writes meanwhile.
   sqlite::ReadSnapshot snapshot(db_);
-  std::vector<std::string> informative;
-  Status s = InformativeTerms(db_, terms, &informative);
+  Ranker ranker{db_, nullptr};
+  if (keyword_index_ && !own_transaction && TokenizeTerms(keyword_index_->tokenizer(), &terms))
+    ranker.index = keyword_index_->Current(db_);
+  std::vector<Term> informative;
+  Status s = InformativeTerms(ranker, terms, &informative);
   Filter filter;
   filter.sql = internal::FilterSql(f, &filter.binds);
   if (s.ok() && !informative.empty() && informative.size() < terms.size()) {
-    s = Ranked(db_, OrOf(informative), filter, limit, out);
+    s = Ranked(ranker, informative, filter, limit, out);
     if (!s.ok() || out->size() >= size_t(limit)) return Finish(s, out);
   }
-  if (s.ok()) s = Ranked(db_, OrOf(terms), filter, limit, out);
+  if (s.ok()) s = Ranked(ranker, terms, filter, limit, out);
   return Finish(s, out);
 }
 

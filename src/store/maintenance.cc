@@ -99,7 +99,10 @@ Status Store::Backup(const std::string& dest) { return BackupDatabase(db_, dest,
 
 Status Store::GetMigrationPlan(MigrationPlan* plan) { return store::PlanMigration(db_, path_, plan, env_); }
 
-void Store::ReleaseMemory() { sqlite3_db_release_memory(db_); }
+void Store::ReleaseMemory() {
+  if (keyword_index_) keyword_index_->Release();
+  sqlite3_db_release_memory(db_);
+}
 
 Status Store::DatabaseBytes(uint64_t* bytes) {
   size_t pages = 0, page_size = 0;

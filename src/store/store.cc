@@ -201,6 +201,7 @@ Status Store::Open(const std::string& path, const OpenOptions& opts, std::unique
 }
 
 Store::~Store() {
+  keyword_index_.reset();
   checkpointer_.reset();
   if (db_) sqlite3_close_v2(db_);
 }
@@ -363,14 +364,19 @@ Status Store::WithTransaction(const std::function<Status()>& fn) {
   }
   if (!unwritable_.ok()) return unwritable_;
   if (schema_.read_only) return Status::IOError("database " + path_ + " is read-only; nothing was changed");
-  sqlite::Transaction txn;
-  Status s = txn.Begin(db_, "starting a transaction");
-  if (!s.ok()) return s;
-  txn_depth_ = 1;
-  s = fn();
-  txn_depth_ = 0;
-  if (s.ok()) s = txn.Commit("committing");
-  return s;  // rolled back unless committed
+  Status s;
+  {
+    sqlite::Transaction txn;
+    s = txn.Begin(db_, "starting a transaction");
+    if (!s.ok()) return s;
+    if (keyword_index_) keyword_index_->BeforeWrite(db_);
+    txn_depth_ = 1;
+    s = fn();
+    txn_depth_ = 0;
+    if (s.ok()) s = txn.Commit("committing");
+  }  // rolled back here unless committed
+  if (keyword_index_) keyword_index_->AfterWrite(db_, s.ok());
+  return s;
 }
 
 namespace {
@@ -859,5 +865,14 @@ Status Store::CountMismatchedSummaries(size_t* n) {
 }
 
 Status Store::DataVersion(int64_t* v) { return sqlite::DataVersion(db_, v); }
+
+Status Store::EnableKeywordIndex() {
+  if (keyword_index_) return Status::OK();
+  return LiveKeywordIndex::Open(db_, path_, &keyword_index_);
+}
+
+LiveKeywordIndex::Stats Store::KeywordIndexStats() {
+  return keyword_index_ ? keyword_index_->stats() : LiveKeywordIndex::Stats{};
+}
 
 }  // namespace rekall::store

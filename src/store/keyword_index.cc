@@ -1,0 +1,577 @@
+// KeywordIndex and LiveKeywordIndex (keyword_index.h). Compiled with
+// -ffp-contract=off (CMakeLists.txt): a fused multiply-add would round
+// differently from SQLite's bm25() and break bit-identical scores.
+#include "store/keyword_index.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "sqlite/sqlite.h"
+
+namespace rekall::store {
+
+namespace {
+
+using sqlite::Stmt;
+
+// FTS5_MAX_TOKEN_SIZE: FTS5 cuts longer tokens to this many bytes.
+constexpr int kMaxTokenBytes = 32768;
+// entries_fts_data rows: FTS5_AVERAGES_ROWID and FTS5_STRUCTURE_ROWID.
+constexpr int64_t kAveragesRow = 1;
+constexpr int64_t kStructureRow = 10;
+
+// Rekall's declaration of its keyword table, normalised (Normalized()):
+// the only one whose tokens and sizes we know to reproduce.
+constexpr const char* kRekallFtsSql =
+    "create virtual table entries_fts using fts5(id unindexed,title,content,tags,tokenize='porter unicode61')";
+
+// Lower case, whitespace runs as one space, none around ( ) , =.
+std::string Normalized(const std::string& sql) {
+  std::string out;
+  for (char c : sql) {
+    const bool space = std::isspace(static_cast<unsigned char>(c));
+    if (space && (out.empty() || out.back() == ' ')) continue;
+    const char ch = space ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (std::strchr("(),=", ch) && !out.empty() && out.back() == ' ') out.pop_back();
+    if (ch == ' ' && !out.empty() && std::strchr("(),=", out.back())) continue;
+    out += ch;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// SQLite's varint (FTS5 records use it): 1 to 9 bytes, big-endian 7-bit
+// groups, the ninth byte whole. 0 when `n` bytes do not hold one.
+size_t GetVarint(const unsigned char* p, size_t n, uint64_t* v) {
+  uint64_t x = 0;
+  for (size_t i = 0; i < 9; ++i) {
+    if (i >= n) return 0;
+    if (i == 8) {
+      *v = (x << 8) | p[8];
+      return 9;
+    }
+    x = (x << 7) | (p[i] & 0x7f);
+    if (!(p[i] & 0x80)) {
+      *v = x;
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+// The column sizes of a docsize record, as FTS5 decodes them: exactly
+// kFtsColumns varints filling the record.
+bool DecodeSizes(const std::string& blob, uint32_t* sizes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(blob.data());
+  size_t off = 0;
+  for (int i = 0; i < kFtsColumns; ++i) {
+    uint64_t v = 0;
+    size_t used = GetVarint(p + off, blob.size() - off, &v);
+    if (used == 0) return false;
+    sizes[i] = static_cast<uint32_t>(v);
+    off += used;
+  }
+  return off == blob.size();
+}
+
+std::string BlobOf(const Stmt& st, int col) {
+  const void* p = st.Blob(col);
+  return p ? std::string(static_cast<const char*>(p), size_t(st.Bytes(col))) : std::string();
+}
+
+Status CheckDeclaration(sqlite3* db) {
+  Stmt st(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'entries_fts'");
+  Status s = st.status("reading the keyword table's declaration");
+  if (!s.ok()) return s;
+  if (st.Step() != SQLITE_ROW || Normalized(st.Text(0)) != kRekallFtsSql)
+    return Status::Unavailable("entries_fts is not declared as Rekall declares it: FTS5 ranks");
+  return Status::OK();
+}
+
+Status ReadVersion(sqlite3* db, FtsVersion* v) {
+  Stmt schema(db, "PRAGMA schema_version");
+  Status s = schema.StepRow("reading the schema version");
+  if (!s.ok()) return s;
+  v->schema_version = schema.Int(0);
+  v->structure.clear();
+  v->averages.clear();
+  Stmt st(db, "SELECT id, block FROM entries_fts_data WHERE id IN (" + std::to_string(kAveragesRow) + ", " +
+                  std::to_string(kStructureRow) + ")");
+  if (!(s = st.status("reading the keyword table's records")).ok()) return s;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    (st.Int(0) == kAveragesRow ? v->averages : v->structure) = BlobOf(st, 1);
+  }
+  return st.Done(rc, "reading the keyword table's records");
+}
+
+// The rows of entries_fts with their stored sizes: all, or one (`?1`).
+constexpr const char* kRowsSql =
+    "SELECT c.id, d.sz, c.c1, c.c2, c.c3 FROM entries_fts_content c "
+    "LEFT JOIN entries_fts_docsize d ON d.id = c.id";
+
+}  // namespace
+
+// ---------------------------------------------------------------- FtsTokenizer
+
+struct FtsTokenizer::Impl {
+  fts5_tokenizer api{};
+  Fts5Tokenizer* tok = nullptr;
+};
+
+Status FtsTokenizer::Open(sqlite3* db, std::unique_ptr<FtsTokenizer>* out) {
+  fts5_api* api = nullptr;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, nullptr) != SQLITE_OK)
+    return Status::Unavailable("this SQLite has no FTS5");
+  sqlite3_bind_pointer(st, 1, &api, "fts5_api_ptr", nullptr);
+  sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (!api) return Status::Unavailable("this SQLite gives no fts5_api");
+  std::unique_ptr<FtsTokenizer> t(new FtsTokenizer());
+  t->impl_ = std::make_unique<Impl>();
+  void* user = nullptr;
+  if (api->xFindTokenizer(api, "porter", &user, &t->impl_->api) != SQLITE_OK)
+    return Status::Unavailable("FTS5 has no porter tokenizer");
+  const char* args[] = {"unicode61"};
+  if (t->impl_->api.xCreate(user, args, 1, &t->impl_->tok) != SQLITE_OK)
+    return Status::Unavailable("FTS5's porter unicode61 tokenizer could not be created");
+  *out = std::move(t);
+  return Status::OK();
+}
+
+FtsTokenizer::~FtsTokenizer() {
+  if (impl_ && impl_->tok) impl_->api.xDelete(impl_->tok);
+}
+
+namespace {
+struct TokenCall {
+  FtsTokenizer::TokenFn fn;
+  void* ctx;
+};
+int OnToken(void* p, int /*flags*/, const char* token, int n, int /*start*/, int /*end*/) {
+  auto* call = static_cast<TokenCall*>(p);
+  call->fn(call->ctx, std::string_view(token, size_t(std::min(n, kMaxTokenBytes))));
+  return SQLITE_OK;
+}
+}  // namespace
+
+Status FtsTokenizer::Tokenize(std::string_view text, bool query, TokenFn fn, void* ctx) const {
+  TokenCall call{fn, ctx};
+  int rc = impl_->api.xTokenize(impl_->tok, &call, query ? FTS5_TOKENIZE_QUERY : FTS5_TOKENIZE_DOCUMENT,
+                                text.data(), int(text.size()), OnToken);
+  return rc == SQLITE_OK ? Status::OK() : Status::Internal("FTS5's tokenizer failed (" + std::to_string(rc) + ")");
+}
+
+// ---------------------------------------------------------------- KeywordIndex
+
+Status KeywordIndex::Build(sqlite3* db, const FtsTokenizer& tok, const std::atomic<bool>* stop,
+                           std::unique_ptr<KeywordIndex>* out) {
+  sqlite::ReadSnapshot snapshot(db);
+  Status s = CheckDeclaration(db);
+  std::unique_ptr<KeywordIndex> idx(new KeywordIndex());
+  if (s.ok()) s = ReadVersion(db, &idx->version_);
+  if (s.ok()) s = idx->ReadTotals();
+  Stmt st(db, kRowsSql);
+  if (s.ok()) s = st.status("reading the keyword table");
+  int rc = SQLITE_DONE;
+  while (s.ok() && (rc = st.Step()) == SQLITE_ROW) {
+    if (stop && stop->load(std::memory_order_relaxed)) return Status::Cancelled("keyword index build stopped");
+    const std::string cols[3] = {st.Text(2), st.Text(3), st.Text(4)};
+    s = idx->AddRow(tok, st.Int(0), BlobOf(st, 1), cols);
+  }
+  if (s.ok()) s = st.Done(rc, "reading the keyword table");
+  if (s.ok() && (idx->live_rows_ != size_t(idx->fts_rows_) || idx->live_tokens_ != idx->fts_tokens_))
+    s = Status::Unavailable("FTS5's totals disagree with its rows: FTS5 ranks");
+  Stmt sizes(db, "SELECT count(*) FROM entries_fts_docsize");
+  if (s.ok()) s = sizes.StepRow("counting the keyword table's sizes");
+  if (s.ok() && size_t(sizes.Int(0)) != idx->live_rows_)
+    s = Status::Unavailable("FTS5 stores sizes of rows it does not hold: FTS5 ranks");
+  if (s.ok()) *out = std::move(idx);
+  return s;
+}
+
+Status KeywordIndex::ReadTotals() {
+  const auto* p = reinterpret_cast<const unsigned char*>(version_.averages.data());
+  const size_t n = version_.averages.size();
+  fts_rows_ = fts_tokens_ = 0;
+  if (n == 0) return Status::OK();  // an empty table
+  uint64_t v = 0;
+  size_t off = GetVarint(p, n, &v);
+  if (off == 0) return Status::Unavailable("FTS5's averages record cannot be read: FTS5 ranks");
+  fts_rows_ = int64_t(v);
+  for (int col = 0; off < n && col < kFtsColumns; ++col) {
+    size_t used = GetVarint(p + off, n - off, &v);
+    if (used == 0) return Status::Unavailable("FTS5's averages record cannot be read: FTS5 ranks");
+    fts_tokens_ += int64_t(v);
+    off += used;
+  }
+  return Status::OK();
+}
+
+uint32_t KeywordIndex::TermId(std::string_view token) {
+  auto [it, added] = term_ids_.try_emplace(std::string(token), uint32_t(postings_.size()));
+  if (added) {
+    postings_.emplace_back();
+    holding_.push_back(0);
+    row_freq_.push_back(0);
+  }
+  return it->second;
+}
+
+void KeywordIndex::CountToken(void* p, std::string_view token) {
+  auto* row = static_cast<RowCount*>(p);
+  const uint32_t t = row->index->TermId(token);
+  uint32_t& freq = row->index->row_freq_[t];
+  if (freq == 0) row->terms.push_back(t);  // every indexed column weighs > 0
+  freq += row->weight;
+  row->stream.push_back(t);
+}
+
+Status KeywordIndex::AddRow(const FtsTokenizer& tok, int64_t rowid, const std::string& sizes,
+                            const std::string* cols) {
+  uint32_t stored[kFtsColumns];
+  if (!DecodeSizes(sizes, stored) || stored[0] != 0)
+    return Status::Unavailable("FTS5 row " + std::to_string(rowid) + " has no readable size: FTS5 ranks");
+  RowCount row{this, {}, {}, 0};
+  Doc d{rowid, 0, {}};
+  Status s;
+  for (int c = 1; s.ok() && c < kFtsColumns; ++c) {
+    row.weight = uint32_t(kColumnWeights[c]);
+    const size_t before = row.stream.size();
+    s = tok.Tokenize(cols[c - 1], false, CountToken, &row);
+    if (s.ok() && row.stream.size() - before != stored[c])
+      s = Status::Unavailable("FTS5 row " + std::to_string(rowid) + " stores other sizes than its tokens: FTS5 ranks");
+    d.columns[c - 1] = stored[c];
+    d.length += stored[c];
+  }
+  const uint32_t doc = uint32_t(docs_.size());
+  for (uint32_t t : row.terms) {
+    if (s.ok()) {
+      postings_[t].push_back(Posting{doc, row_freq_[t]});
+      ++holding_[t];
+    }
+    row_freq_[t] = 0;
+  }
+  if (!s.ok()) return s;
+  docs_.push_back(d);
+  row.stream.shrink_to_fit();
+  doc_tokens_.push_back(std::move(row.stream));
+  doc_of_rowid_[rowid] = doc;
+  ++live_rows_;
+  live_tokens_ += d.length;
+  return Status::OK();
+}
+
+void KeywordIndex::RemoveRow(int64_t rowid) {
+  auto it = doc_of_rowid_.find(rowid);
+  if (it == doc_of_rowid_.end()) return;
+  const uint32_t doc = it->second;
+  doc_of_rowid_.erase(it);
+  std::vector<uint32_t>& stream = doc_tokens_[doc];
+  for (uint32_t t : stream) {
+    if (row_freq_[t]) continue;  // seen in this row already
+    row_freq_[t] = 1;
+    --holding_[t];
+    // The newest row's postings are last: dropped at once (an update of
+    // what was just added); older ones stay, skipped as dead.
+    if (!postings_[t].empty() && postings_[t].back().doc == doc) postings_[t].pop_back();
+  }
+  for (uint32_t t : stream) row_freq_[t] = 0;
+  std::vector<uint32_t>().swap(stream);
+  docs_[doc].rowid = -1;
+  --live_rows_;
+  live_tokens_ -= docs_[doc].length;
+}
+
+Status KeywordIndex::Refresh(sqlite3* db, const FtsTokenizer& tok, const std::vector<int64_t>& rowids) {
+  Stmt st(db, std::string(kRowsSql) + " WHERE c.id = ?");
+  Status s = st.status("reading keyword rows");
+  for (size_t i = 0; s.ok() && i < rowids.size(); ++i) {
+    RemoveRow(rowids[i]);
+    st.Reset();
+    st.Bind(1, rowids[i]);
+    int rc = st.Step();
+    if (rc == SQLITE_ROW) {
+      const std::string cols[3] = {st.Text(2), st.Text(3), st.Text(4)};
+      s = AddRow(tok, rowids[i], BlobOf(st, 1), cols);
+    } else if (rc != SQLITE_DONE) {
+      s = st.Done(rc, "reading keyword rows");
+    }
+  }
+  if (s.ok()) s = ReadVersion(db, &version_);
+  if (s.ok()) s = ReadTotals();
+  if (s.ok() && (live_rows_ != size_t(fts_rows_) || live_tokens_ != fts_tokens_))
+    s = Status::Unavailable("the keyword index is out of step with FTS5's totals");
+  return s;
+}
+
+bool KeywordIndex::Ids(const std::vector<std::string>& phrase, std::vector<uint32_t>* ids) const {
+  ids->clear();
+  for (const std::string& token : phrase) {
+    auto it = term_ids_.find(token);
+    if (it == term_ids_.end()) return false;
+    ids->push_back(it->second);
+  }
+  return !ids->empty();
+}
+
+uint32_t KeywordIndex::PhraseFreq(uint32_t doc, const std::vector<uint32_t>& ids) const {
+  const uint32_t* at = doc_tokens_[doc].data();
+  const size_t k = ids.size();
+  uint32_t freq = 0;
+  for (int c = 0; c < kFtsColumns - 1; ++c) {
+    const size_t n = docs_[doc].columns[c];
+    for (size_t p = 0; p + k <= n; ++p)
+      if (std::equal(ids.begin(), ids.end(), at + p)) freq += uint32_t(kColumnWeights[c + 1]);
+    at += n;
+  }
+  return freq;
+}
+
+void KeywordIndex::PhraseHits(const std::vector<std::string>& phrase, std::vector<Posting>* hits) const {
+  hits->clear();
+  std::vector<uint32_t> ids;
+  if (!Ids(phrase, &ids)) return;
+  if (ids.size() == 1) {
+    for (const Posting& p : postings_[ids[0]])
+      if (docs_[p.doc].rowid >= 0) hits->push_back(p);
+    return;
+  }
+  // Rows holding the rarest token, matched position by position.
+  uint32_t rarest = ids[0];
+  for (uint32_t id : ids)
+    if (holding_[id] < holding_[rarest]) rarest = id;
+  for (const Posting& p : postings_[rarest]) {
+    if (docs_[p.doc].rowid < 0) continue;
+    const uint32_t f = PhraseFreq(p.doc, ids);
+    if (f) hits->push_back(Posting{p.doc, f});
+  }
+}
+
+int64_t KeywordIndex::Holding(const std::vector<std::string>& phrase) const {
+  if (phrase.size() == 1) {
+    auto it = term_ids_.find(phrase[0]);
+    return it == term_ids_.end() ? 0 : int64_t(holding_[it->second]);
+  }
+  std::vector<Posting> hits;
+  PhraseHits(phrase, &hits);
+  return int64_t(hits.size());
+}
+
+size_t KeywordIndex::MemoryBytes() const {
+  size_t n = docs_.capacity() * sizeof(Doc) + holding_.capacity() * sizeof(uint32_t);
+  for (const auto& p : postings_) n += sizeof(p) + p.capacity() * sizeof(Posting);
+  for (const auto& t : doc_tokens_) n += sizeof(t) + t.capacity() * sizeof(uint32_t);
+  for (const auto& [term, id] : term_ids_) n += term.capacity() + 48;
+  return n + doc_of_rowid_.size() * 32;
+}
+
+void KeywordIndex::Rank(const std::vector<std::vector<std::string>>& phrases, int64_t cap,
+                        std::vector<std::pair<int64_t, double>>* rows) const {
+  rows->clear();
+  if (fts_rows_ <= 0 || cap <= 0) return;
+  // fts5_aux.c's bm25(), phrase by phrase: the same operations, in its
+  // order, so every score is FTS5's to the bit. A phrase absent from a row
+  // adds +0.0 there, which changes no sum, so only its hits are visited.
+  const double k1 = 1.2;
+  const double b = 0.75;
+  const double avgdl = (double)fts_tokens_ / (double)fts_rows_;
+  // Scores by doc, all +0.0 between calls (the ones touched are reset).
+  std::vector<double>& score = score_;
+  if (score.size() < docs_.size()) score.resize(docs_.size(), 0.0);
+  std::vector<uint32_t> touched;
+  std::vector<Posting> hits;
+  for (const auto& phrase : phrases) {
+    PhraseHits(phrase, &hits);
+    const int64_t nHit = int64_t(hits.size());
+    double idf = std::log((fts_rows_ - nHit + 0.5) / (nHit + 0.5));
+    if (idf <= 0.0) idf = 1e-6;
+    for (const Posting& p : hits) {
+      const double f = (double)p.freq;
+      const double D = (double)docs_[p.doc].length;
+      if (score[p.doc] == 0.0) touched.push_back(p.doc);
+      score[p.doc] += idf * ((f * (k1 + 1.0)) / (f + k1 * (1 - b + b * D / avgdl)));
+    }
+  }
+  auto better = [&](uint32_t x, uint32_t y) {
+    return score[x] != score[y] ? score[x] > score[y] : docs_[x].rowid < docs_[y].rowid;
+  };
+  const size_t n = std::min(touched.size(), size_t(cap));
+  std::partial_sort(touched.begin(), touched.begin() + long(n), touched.end(), better);
+  rows->reserve(n);
+  for (size_t i = 0; i < n; ++i) rows->emplace_back(docs_[touched[i]].rowid, -1.0 * score[touched[i]]);
+  for (uint32_t doc : touched) score[doc] = 0.0;
+}
+
+// ---------------------------------------------------------------- LiveKeywordIndex
+
+Status LiveKeywordIndex::Open(sqlite3* db, const std::string& path, std::unique_ptr<LiveKeywordIndex>* out) {
+  std::unique_ptr<LiveKeywordIndex> live(new LiveKeywordIndex());
+  live->db_ = db;
+  live->path_ = path;
+  Status s = FtsTokenizer::Open(db, &live->tok_);
+  if (!s.ok()) return s;
+  sqlite3_update_hook(db, &LiveKeywordIndex::OnUpdate, live.get());
+  live->StartBuild();
+  *out = std::move(live);
+  return Status::OK();
+}
+
+LiveKeywordIndex::~LiveKeywordIndex() {
+  stop_ = true;
+  if (builder_.joinable()) builder_.join();
+  if (db_) sqlite3_update_hook(db_, nullptr, nullptr);
+}
+
+void LiveKeywordIndex::OnUpdate(void* p, int /*op*/, const char* db, const char* table, sqlite3_int64 rowid) {
+  auto* self = static_cast<LiveKeywordIndex*>(p);
+  if (std::strcmp(table, "entries_fts_docsize") != 0 || std::strcmp(db, "main") != 0) return;
+  if (self->dirty_.size() >= kMaxRefreshRows) self->dirty_overflow_ = true;
+  else self->dirty_.insert(rowid);
+}
+
+void LiveKeywordIndex::StartBuild() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (building_ || stop_) return;
+  if (builder_.joinable()) builder_.join();  // finished: building_ is false
+  building_ = true;
+  stats_.building = true;
+  builder_ = std::thread([this] { BuildLoop(); });
+}
+
+void LiveKeywordIndex::BuildLoop() {
+  const auto start = std::chrono::steady_clock::now();
+  std::unique_ptr<KeywordIndex> idx;
+  sqlite3* db = nullptr;
+  Status s;
+  if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    s = sqlite::ToStatus(db, sqlite3_errcode(db), "opening " + path_ + " to build the keyword index");
+  } else {
+    sqlite3_busy_timeout(db, 5000);
+    std::unique_ptr<FtsTokenizer> tok;
+    s = FtsTokenizer::Open(db, &tok);
+    if (s.ok()) s = KeywordIndex::Build(db, *tok, &stop_, &idx);
+  }
+  sqlite3_close_v2(db);
+  std::lock_guard<std::mutex> l(mu_);
+  built_ = std::move(idx);
+  build_status_ = s;
+  building_ = false;
+  stats_.building = false;
+  if (s.ok()) ++stats_.builds;
+  else stats_.last_error = s.ToString();
+  stats_.last_build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void LiveKeywordIndex::InstallBuilt(sqlite3* db) {
+  std::unique_ptr<KeywordIndex> built;
+  Status status;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (building_ || (!built_ && build_status_.ok())) return;
+    built = std::move(built_);
+    status = build_status_;
+    build_status_ = Status::OK();
+  }
+  FtsVersion v;
+  int64_t dv = 0;
+  if (!ReadVersion(db, &v).ok() || !sqlite::DataVersion(db, &dv).ok()) return;
+  if (!built) {
+    // A table we do not reproduce (or cannot read) stays FTS5's until the
+    // schema changes; a lock held too long is tried again on a later search.
+    if (status.code() != Code::kBusy) unsupported_schema_ = v.schema_version;
+    return;
+  }
+  if (built->version() == v) {
+    index_ = std::move(built);
+    synced_data_version_ = dv;
+    dirty_.clear();
+    dirty_overflow_ = false;
+  }
+}
+
+const KeywordIndex* LiveKeywordIndex::Sync(sqlite3* db) {
+  InstallBuilt(db);
+  FtsVersion v;
+  int64_t dv = 0;
+  if (!ReadVersion(db, &v).ok() || !sqlite::DataVersion(db, &dv).ok()) return nullptr;
+  if (!index_) {
+    if (v.schema_version != unsupported_schema_) StartBuild();
+    return nullptr;
+  }
+  if (v == index_->version()) {
+    dirty_.clear();
+    dirty_overflow_ = false;
+    synced_data_version_ = dv;
+    return index_.get();
+  }
+  // Only this connection wrote since the index was in step: read again
+  // what it wrote. Rows removed leave dead postings; past as many dead rows
+  // as live ones the index is built anew.
+  if (v.schema_version == index_->version().schema_version && dv == synced_data_version_ && !dirty_overflow_ &&
+      index_->dead_rows() <= std::max<size_t>(1024, index_->live_rows())) {
+    std::vector<int64_t> rows(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    if (index_->Refresh(db, *tok_, rows).ok() && index_->version() == v) return index_.get();
+  }
+  index_.reset();
+  dirty_.clear();
+  dirty_overflow_ = false;
+  StartBuild();
+  return nullptr;
+}
+
+void LiveKeywordIndex::BeforeWrite(sqlite3* db) {
+  write_open_ = Sync(db) != nullptr;
+}
+
+void LiveKeywordIndex::AfterWrite(sqlite3* db, bool committed) {
+  if (!write_open_) return;
+  write_open_ = false;
+  (void)committed;  // a rolled-back write leaves its rows as they were: reading them again is harmless
+  sqlite::ReadSnapshot snapshot(db);
+  FtsVersion v;
+  int64_t dv = 0;
+  if (!index_ || !ReadVersion(db, &v).ok() || !sqlite::DataVersion(db, &dv).ok()) return;
+  // Another connection committed since our write took the lock: the next
+  // search decides (and builds again if the keyword table moved).
+  if (dv != synced_data_version_) return;
+  if (!dirty_overflow_) {
+    std::vector<int64_t> rows(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    if (index_->Refresh(db, *tok_, rows).ok() && index_->version() == v) return;
+  }
+  index_.reset();
+  dirty_.clear();
+  dirty_overflow_ = false;
+  StartBuild();
+}
+
+const KeywordIndex* LiveKeywordIndex::Current(sqlite3* db) {
+  const KeywordIndex* idx = Sync(db);
+  std::lock_guard<std::mutex> l(mu_);
+  ++(idx ? stats_.answered : stats_.fell_back);
+  return idx;
+}
+
+void LiveKeywordIndex::Release() {
+  index_.reset();
+  dirty_.clear();
+  dirty_overflow_ = false;
+  std::lock_guard<std::mutex> l(mu_);
+  built_.reset();
+}
+
+LiveKeywordIndex::Stats LiveKeywordIndex::stats() {
+  std::lock_guard<std::mutex> l(mu_);
+  Stats st = stats_;
+  st.ready = index_ != nullptr;
+  st.memory_bytes = index_ ? index_->MemoryBytes() : 0;
+  return st;
+}
+
+}  // namespace rekall::store

@@ -1,0 +1,359 @@
+// The in-memory keyword index ranks exactly as FTS5's bm25(): the same
+// rows, in the same order, with the same scores to the bit; and a store
+// that keeps one answers keyword searches exactly as one that does not,
+// through its own writes, other connections' writes and tables it cannot
+// reproduce.
+#include "store/keyword_index.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "sqlite/sqlite.h"
+#include "store/store.h"
+#include "util/temp_dir_for_test.h"
+
+namespace rekall::store {
+namespace {
+
+// Words with shared porter stems, case, diacritics, scripts without spaces,
+// apostrophes and repeated forms: what the tokenizers must agree on.
+const std::vector<std::string> kWords = {
+    "run",      "running", "runs",    "runner",  "Run",      "RUNNING",    "connect", "connection", "connected",
+    "café",     "Café",    "cafe",    "naïve",   "naive",    "résumé",     "resume",  "Straße",     "strasse",
+    "東京",     "日本語",  "über",    "uber",    "timeout",  "timeouts",   "nginx",   "proxy",      "error",
+    "errors",   "the",     "a",       "of",      "and",      "sqlite",     "index",   "indexes",    "indexing",
+    "vector",   "search",  "x",       "42",      "v1",       "ﬁle",        "file",    "files",      "Ω",
+    "don't",    "e.g.",    "foo-bar", "a_b",     "λόγος",    "crème",      "brûlée",  "ok",         "OK",
+    "run-run",  "run-connection"};
+
+// A word, sometimes two joined by a hyphen (a phrase for FTS5).
+std::string Word(std::mt19937& rng) {
+  std::string w = kWords[rng() % kWords.size()];
+  if (rng() % 8 == 0) w += "-" + kWords[rng() % kWords.size()];
+  return w;
+}
+
+std::string Words(std::mt19937& rng, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += (i ? " " : "") + Word(rng);
+  return out;
+}
+
+Entry RandomEntry(std::mt19937& rng) {
+  Entry e;
+  e.title = Words(rng, 1 + int(rng() % 6));
+  e.content = rng() % 5 == 0 ? "" : Words(rng, int(rng() % 40));
+  e.type = kEntryTypes[rng() % 6];
+  e.project = rng() % 2 ? "alpha" : "beta";
+  e.confidence = 3;
+  for (int i = 0, n = int(rng() % 3); i < n; ++i) e.tags.push_back(kWords[rng() % 20] + std::to_string(i));
+  return e;
+}
+
+void AddToken(void* p, std::string_view t) { static_cast<std::vector<std::string>*>(p)->emplace_back(t); }
+
+std::vector<std::string> Tokens(const FtsTokenizer& tok, const std::string& word) {
+  std::vector<std::string> out;
+  EXPECT_TRUE(tok.Tokenize(word, true, AddToken, &out).ok());
+  return out;
+}
+
+// Each word as the phrase FTS5 makes of it.
+std::vector<std::vector<std::string>> Phrases(const FtsTokenizer& tok, const std::vector<std::string>& words) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& w : words) out.push_back(Tokens(tok, w));
+  return out;
+}
+
+std::string Quoted(const std::string& w) {
+  std::string q = "\"";
+  for (char c : w) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+// FTS5's own ranking of the OR of `words`: every row, by score then rowid.
+std::vector<std::pair<int64_t, double>> Reference(sqlite3* db, const std::vector<std::string>& words) {
+  std::string match;
+  for (const auto& w : words) match += (match.empty() ? "" : " OR ") + Quoted(w);
+  sqlite::Stmt st(db, "SELECT rowid, bm25(entries_fts, 0, 3, 1, 2) AS s FROM entries_fts WHERE entries_fts MATCH ? "
+                      "ORDER BY s, rowid");
+  EXPECT_TRUE(st.status("").ok());
+  st.Bind(1, match);
+  std::vector<std::pair<int64_t, double>> out;
+  while (st.Step() == SQLITE_ROW) out.emplace_back(st.Int(0), st.Double(1));
+  return out;
+}
+
+struct Fixture {
+  TempDir dir;
+  std::string path = dir.file("kw.db");
+  std::unique_ptr<Store> live;   // keeps an index
+  std::unique_ptr<Store> plain;  // FTS5 only: the reference
+  std::mt19937 rng{12345};
+
+  explicit Fixture(int entries) {
+    OpenOptions o;
+    EXPECT_TRUE(Store::Open(path, o, &plain).ok());
+    for (int i = 0; i < entries; ++i) {
+      Entry e = RandomEntry(rng);
+      EXPECT_TRUE(plain->Add(&e).ok());
+    }
+    EXPECT_TRUE(Store::Open(path, o, &live).ok());
+    EXPECT_TRUE(live->EnableKeywordIndex().ok());
+  }
+
+  // Searches until the index answers (it builds on its own thread).
+  bool WaitReady() {
+    for (int i = 0; i < 2000; ++i) {
+      std::vector<KeywordHit> hits;
+      live->KeywordSearch("run", {}, 1, &hits);
+      if (live->KeywordIndexStats().ready) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  // Both stores answer `q` the same, bit for bit; true when the index did.
+  bool Same(const std::string& q, const ListFilter& f, int limit) {
+    const uint64_t before = live->KeywordIndexStats().answered;
+    std::vector<KeywordHit> a, b;
+    Status sa = live->KeywordSearch(q, f, limit, &a);
+    Status sb = plain->KeywordSearch(q, f, limit, &b);
+    EXPECT_EQ(sa.ok(), sb.ok()) << q;
+    EXPECT_EQ(a.size(), b.size()) << q;
+    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+      EXPECT_EQ(a[i].id, b[i].id) << q << " #" << i;
+      EXPECT_EQ(std::memcmp(&a[i].bm25, &b[i].bm25, sizeof(double)), 0) << q << " #" << i;
+      EXPECT_EQ(a[i].rank, b[i].rank);
+    }
+    return live->KeywordIndexStats().answered > before;
+  }
+
+  std::string RandomQuery() { return Words(rng, 1 + int(rng() % 8)); }
+};
+
+TEST(KeywordIndex, RanksAsFts5BitForBit) {
+  Fixture fx(400);
+  sqlite3* db = fx.plain->db();
+  std::unique_ptr<FtsTokenizer> tok;
+  ASSERT_TRUE(FtsTokenizer::Open(db, &tok).ok());
+  std::unique_ptr<KeywordIndex> idx;
+  Status s = KeywordIndex::Build(db, *tok, nullptr, &idx);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(idx->live_rows(), 400u);
+  std::mt19937 rng(7);
+  for (int q = 0; q < 300; ++q) {
+    std::vector<std::string> words;
+    // Repeats kept: FTS5 counts a repeated phrase twice.
+    for (int i = 0, n = 1 + int(rng() % 6); i < n; ++i) words.push_back(Word(rng));
+    auto want = Reference(db, words);
+    std::vector<std::pair<int64_t, double>> got;
+    idx->Rank(Phrases(*tok, words), 1 << 20, &got);
+    ASSERT_EQ(got.size(), want.size()) << words[0];
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].first, want[i].first) << q << " #" << i;
+      EXPECT_EQ(std::memcmp(&got[i].second, &want[i].second, sizeof(double)), 0)
+          << q << " #" << i << " " << got[i].second << " vs " << want[i].second;
+    }
+    // A cap keeps the best rows.
+    idx->Rank(Phrases(*tok, words), 3, &got);
+    ASSERT_EQ(got.size(), std::min<size_t>(3, want.size()));
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].first, want[i].first);
+  }
+}
+
+// A file Rekall itself wrote (tests/../shared/fixtures/rekall): its own
+// words, every one of them as a query.
+TEST(KeywordIndex, RanksRekallsOwnFileAsFts5) {
+  TempDir d;
+  const std::string path = d.file("rekall.db");
+  std::filesystem::copy_file(std::string(REKALL_SOURCE_DIR) + "/../shared/fixtures/rekall/rekall-v12.db", path);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::unique_ptr<FtsTokenizer> tok;
+  ASSERT_TRUE(FtsTokenizer::Open(db, &tok).ok());
+  std::unique_ptr<KeywordIndex> idx;
+  Status s = KeywordIndex::Build(db, *tok, nullptr, &idx);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GT(idx->live_rows(), 0u);
+  std::vector<std::string> words;
+  {
+    sqlite::Stmt st(db, "SELECT title || ' ' || content || ' ' || coalesce(tags, '') FROM entries_fts");
+    while (st.Step() == SQLITE_ROW) {
+      std::string text = st.Text(0), w;
+      for (char c : text + " ") {
+        if (c == ' ' || c == '\n') {
+          if (!w.empty() && w.find('"') == std::string::npos && !Tokens(*tok, w).empty()) words.push_back(w);
+          w.clear();
+        } else {
+          w += c;
+        }
+      }
+    }
+  }
+  ASSERT_FALSE(words.empty());
+  std::mt19937 rng(3);
+  for (size_t q = 0; q < std::min<size_t>(words.size(), 400); ++q) {
+    std::vector<std::string> query = {words[q]};
+    for (int i = 0, n = int(rng() % 4); i < n; ++i) query.push_back(words[rng() % words.size()]);
+    auto want = Reference(db, query);
+    std::vector<std::pair<int64_t, double>> got;
+    idx->Rank(Phrases(*tok, query), 1 << 20, &got);
+    ASSERT_EQ(got.size(), want.size()) << query[0];
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].first, want[i].first);
+      EXPECT_EQ(std::memcmp(&got[i].second, &want[i].second, sizeof(double)), 0) << query[0];
+    }
+  }
+  idx.reset();
+  tok.reset();
+  sqlite3_close(db);
+}
+
+TEST(KeywordIndex, TokenizesAsFts5) {
+  TempDir d;
+  std::unique_ptr<Store> st;
+  ASSERT_TRUE(Store::Open(d.file("t.db"), {}, &st).ok());
+  std::unique_ptr<FtsTokenizer> tok;
+  ASSERT_TRUE(FtsTokenizer::Open(st->db(), &tok).ok());
+  EXPECT_EQ(Tokens(*tok, "Running"), std::vector<std::string>{"run"});
+  EXPECT_EQ(Tokens(*tok, "Café"), std::vector<std::string>{"cafe"});
+  EXPECT_EQ(Tokens(*tok, "foo-bar"), (std::vector<std::string>{"foo", "bar"}));
+  EXPECT_TRUE(Tokens(*tok, "\u2014").empty());
+}
+
+TEST(KeywordIndex, StoreAnswersAsFts5) {
+  Fixture fx(300);
+  ASSERT_TRUE(fx.WaitReady());
+  int answered = 0;
+  for (int q = 0; q < 200; ++q) {
+    ListFilter f;
+    if (q % 4 == 1) f.type = "bug";
+    if (q % 4 == 2) f.tags = {"run0"};
+    if (q % 4 == 3) f.project = "alpha";
+    const int limit = std::vector<int>{1, 2, 5, 10, 50, 1000}[size_t(q) % 6];
+    answered += fx.Same(fx.RandomQuery(), f, limit);
+  }
+  EXPECT_EQ(answered, 200);  // every query by the index
+  EXPECT_TRUE(fx.Same("foo-bar run-run", {}, 10));  // phrases
+  EXPECT_TRUE(fx.Same("-- run", {}, 10));           // "--" is no word
+  // A word FTS5 makes no token of (an em dash) goes to FTS5, same answer.
+  EXPECT_FALSE(fx.Same("\u2014 run", {}, 10));
+}
+
+TEST(KeywordIndex, FollowsOwnWrites) {
+  Fixture fx(200);
+  ASSERT_TRUE(fx.WaitReady());
+  std::vector<std::string> ids;
+  for (int round = 0; round < 30; ++round) {
+    Entry e = RandomEntry(fx.rng);
+    ASSERT_TRUE(fx.live->Add(&e).ok());
+    ids.push_back(e.id);
+    Entry u;
+    ASSERT_TRUE(fx.live->Get(ids[fx.rng() % ids.size()], &u).ok());
+    u.content = Words(fx.rng, 10);
+    u.tags = {"nginx" + std::to_string(round)};
+    ASSERT_TRUE(fx.live->Update(&u).ok());
+    if (round % 3 == 0) {
+      ASSERT_TRUE(fx.live->Delete(ids.front()).ok());
+      ids.erase(ids.begin());
+    }
+    for (int q = 0; q < 5; ++q) EXPECT_TRUE(fx.Same(fx.RandomQuery(), {}, 10));
+  }
+  // A write that rolls back changes nothing.
+  Status s = fx.live->WithTransaction([&] {
+    Entry e = RandomEntry(fx.rng);
+    Status a = fx.live->Add(&e);
+    return a.ok() ? Status::Internal("roll back") : a;
+  });
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(fx.Same("run cafe nginx", {}, 20));
+}
+
+TEST(KeywordIndex, OtherWritersMakeItStaleThenItIsBuiltAgain) {
+  Fixture fx(200);
+  ASSERT_TRUE(fx.WaitReady());
+  const uint64_t builds = fx.live->KeywordIndexStats().builds;
+  Entry e = RandomEntry(fx.rng);
+  e.title = "zebra stripes";
+  ASSERT_TRUE(fx.plain->Add(&e).ok());  // another connection
+  // FTS5 answers at once, with the new entry.
+  EXPECT_FALSE(fx.Same("zebra run", {}, 10));
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(fx.live->KeywordSearch("zebra", {}, 10, &hits).ok());
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, e.id);
+  ASSERT_TRUE(fx.WaitReady());
+  EXPECT_GT(fx.live->KeywordIndexStats().builds, builds);
+  EXPECT_TRUE(fx.Same("zebra run", {}, 10));
+  // A row written to the keyword table alone (drift): the same.
+  ASSERT_TRUE(sqlite::Exec(fx.plain->db(),
+                           "INSERT INTO entries_fts(id, title, content, tags) VALUES ('nope', 'zebra zebra', '', NULL);"
+                           "UPDATE entries_fts SET content = 'running zebra' WHERE rowid = 3",
+                           "drift")
+                  .ok());
+  EXPECT_FALSE(fx.Same("zebra run", {}, 10));
+  ASSERT_TRUE(fx.WaitReady());
+  EXPECT_TRUE(fx.Same("zebra run", {}, 10));
+}
+
+// Other connections' commits that leave the keyword table alone (Rekall's
+// read bookkeeping, the vector index's codes) keep the index answering,
+// before and after the store's own writes.
+TEST(KeywordIndex, CommitsElsewhereKeepItAnswering) {
+  Fixture fx(100);
+  ASSERT_TRUE(fx.WaitReady());
+  std::vector<KeywordHit> hits;
+  ASSERT_TRUE(fx.plain->KeywordSearch("run", {}, 3, &hits).ok());
+  ASSERT_FALSE(hits.empty());
+  for (int round = 0; round < 5; ++round) {
+    Entry e = RandomEntry(fx.rng);
+    ASSERT_TRUE(fx.live->Add(&e).ok());
+    ASSERT_TRUE(fx.plain->RecordAccess({hits[0].id}).ok());
+    EXPECT_TRUE(fx.Same("run cafe " + kWords[size_t(round)], {}, 10));
+    ASSERT_TRUE(fx.plain->RecordAccess({hits[0].id}).ok());
+    ASSERT_TRUE(fx.live->Delete(e.id).ok());
+    EXPECT_TRUE(fx.Same("run cafe " + kWords[size_t(round)], {}, 10));
+  }
+  EXPECT_EQ(fx.live->KeywordIndexStats().builds, 1u);
+}
+
+TEST(KeywordIndex, TableDeclaredOtherwiseStaysWithFts5) {
+  Fixture fx(100);
+  ASSERT_TRUE(fx.WaitReady());
+  ASSERT_TRUE(sqlite::Exec(fx.plain->db(),
+                           "DROP TABLE entries_fts;"
+                           "CREATE VIRTUAL TABLE entries_fts USING fts5(id UNINDEXED, title, content, tags, "
+                           "tokenize = 'unicode61 remove_diacritics 0');"
+                           "INSERT INTO entries_fts(id, title, content, tags) SELECT id, title, content, NULL "
+                           "FROM entries",
+                           "redeclare")
+                  .ok());
+  // FTS5 answers while the build runs, and after it refused the table.
+  for (int i = 0; i < 2000 && fx.live->KeywordIndexStats().last_error.empty(); ++i) {
+    EXPECT_FALSE(fx.Same("café run", {}, 10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(fx.live->KeywordIndexStats().last_error, "");
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(fx.Same("café run naive", {}, 10));
+  EXPECT_FALSE(fx.live->KeywordIndexStats().ready);
+  EXPECT_FALSE(fx.live->KeywordIndexStats().building);
+}
+
+TEST(KeywordIndex, ReleasedThenBuiltAgain) {
+  Fixture fx(100);
+  ASSERT_TRUE(fx.WaitReady());
+  fx.live->ReleaseMemory();
+  EXPECT_FALSE(fx.live->KeywordIndexStats().ready);
+  EXPECT_FALSE(fx.Same("run cafe", {}, 5));
+  ASSERT_TRUE(fx.WaitReady());
+  EXPECT_TRUE(fx.Same("run cafe", {}, 5));
+}
+
+}  // namespace
+}  // namespace rekall::store
