@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
+#include <sstream>
 
 namespace rekall::embed {
 namespace {
@@ -112,15 +114,24 @@ void CanonicalOrder(std::u32string* s) {
 }  // namespace
 
 Status Tokenizer::Load(const std::string& vocab_path, std::unique_ptr<Tokenizer>* out) {
-  std::ifstream in(vocab_path);
+  // One read of the whole file (230 KB), then its lines.
+  std::ifstream in(vocab_path, std::ios::binary);
   if (!in) return Status::NotFound("cannot open vocabulary " + vocab_path);
-  std::vector<std::string> vocab;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    vocab.push_back(line);
-  }
+  std::ostringstream read;
+  read << in.rdbuf();
   if (in.bad()) return Status::IOError("error reading vocabulary " + vocab_path);
+  const std::string text = read.str();
+  std::vector<std::string> vocab;
+  vocab.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+  // As getline: '\n' ends a line, and a last line without one still counts.
+  for (size_t at = 0; at < text.size();) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    size_t len = end - at;
+    if (len > 0 && text[at + len - 1] == '\r') --len;
+    vocab.emplace_back(text, at, len);
+    at = end + 1;
+  }
   Status s = FromVocab(std::move(vocab), out);
   if (!s.ok()) return Status::Corruption(vocab_path + ": " + s.message());
   return s;
@@ -129,24 +140,34 @@ Status Tokenizer::Load(const std::string& vocab_path, std::unique_ptr<Tokenizer>
 Status Tokenizer::FromVocab(std::vector<std::string> vocab, std::unique_ptr<Tokenizer>* out) {
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   t->vocab_ = std::move(vocab);
-  t->ids_.reserve(t->vocab_.size());
+  size_t slots = 2;
+  while (slots < 2 * t->vocab_.size()) slots *= 2;
+  t->slots_.assign(slots, -1);
   for (size_t i = 0; i < t->vocab_.size(); ++i) {
     // First occurrence wins, as in HF's vocab loading of duplicate lines.
-    t->ids_.emplace(t->vocab_[i], static_cast<int32_t>(i));
+    int32_t& slot = t->slots_[t->SlotOf(t->vocab_[i])];
+    if (slot < 0) slot = static_cast<int32_t>(i);
   }
-  auto find = [&](const char* tok) {
-    auto it = t->ids_.find(tok);
-    return it == t->ids_.end() ? -1 : it->second;
-  };
-  t->cls_id_ = find("[CLS]");
-  t->sep_id_ = find("[SEP]");
-  t->unk_id_ = find("[UNK]");
+  t->cls_id_ = t->Find("[CLS]");
+  t->sep_id_ = t->Find("[SEP]");
+  t->unk_id_ = t->Find("[UNK]");
   if (t->cls_id_ < 0 || t->sep_id_ < 0 || t->unk_id_ < 0) {
     return Status::InvalidArgument("vocabulary lacks [CLS], [SEP] or [UNK]");
   }
   *out = std::move(t);
   return Status::OK();
 }
+
+size_t Tokenizer::SlotOf(std::string_view token) const {
+  // Linear probing in a table at most half full: a free slot ends the run.
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = std::hash<std::string_view>()(token) & mask;; i = (i + 1) & mask) {
+    const int32_t id = slots_[i];
+    if (id < 0 || vocab_[static_cast<size_t>(id)] == token) return i;
+  }
+}
+
+int32_t Tokenizer::Find(std::string_view token) const { return slots_[SlotOf(token)]; }
 
 template <typename Fn>
 void Tokenizer::ForEachWord(std::string_view text, Fn&& fn) const {
@@ -237,11 +258,8 @@ void Tokenizer::WordPiece(const std::u32string& word, std::vector<int32_t>* ids)
     for (; end > start; --end) {
       key.assign(start > 0 ? "##" : "");
       key.append(utf8, offs[start], offs[end] - offs[start]);
-      auto it = ids_.find(key);
-      if (it != ids_.end()) {
-        found = it->second;
-        break;
-      }
+      found = Find(key);
+      if (found >= 0) break;
     }
     if (found < 0) {
       // One unmatched piece makes the whole word unknown (HF behaviour).

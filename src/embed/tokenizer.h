@@ -8,7 +8,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "util/status.h"
@@ -45,8 +44,18 @@ class Tokenizer {
   template <typename Fn>
   void ForEachWord(std::string_view text, Fn&& fn) const;
 
+  // The index in slots_ of the slot holding `token`'s id, or of the free
+  // one where it would go (FromVocab fills it).
+  size_t SlotOf(std::string_view token) const;
+  // The id of `token`, or -1.
+  int32_t Find(std::string_view token) const;
+
   std::vector<std::string> vocab_;
-  std::unordered_map<std::string, int32_t> ids_;
+  // Token ids by hash of the token, open addressing (-1: free), at most half
+  // full: one allocation to build and to free. A node-based map of the
+  // 30,522 tokens was 7% of a cold `rekall search`'s CPU to build, and most
+  // of the 4.6% its teardown took besides unmapping the weights (perf).
+  std::vector<int32_t> slots_;
   int32_t cls_id_ = -1, sep_id_ = -1, unk_id_ = -1;
 };
 

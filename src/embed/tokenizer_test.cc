@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
 namespace rekall::embed {
 namespace {
 
@@ -80,6 +85,28 @@ TEST(Tokenizer, LoadErrors) {
   EXPECT_TRUE(s.IsNotFound()) << s.ToString();
   EXPECT_NE(s.message().find("/nonexistent/vocab.txt"), std::string::npos);
   EXPECT_FALSE(Tokenizer::FromVocab({"a", "b"}, &t).ok());
+}
+
+// Load reads the file as getline did: one token a line, ids by line number,
+// a CR before the LF dropped, an empty line a token of its own, no token
+// after a last LF, a last line without LF kept; the first of duplicate
+// lines wins (HF).
+TEST(Tokenizer, LoadReadsLinesAsGetline) {
+  const std::string path = ::testing::TempDir() + "rekall_vocab_" + std::to_string(::getpid()) + ".txt";
+  for (const char* tail : {"world", "world\n"}) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << "[PAD]\r\n[UNK]\r\n[CLS]\n[SEP]\n\nhello\nhello\n" << tail;
+    std::unique_ptr<Tokenizer> t;
+    Status s = Tokenizer::Load(path, &t);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(t->vocab_size(), 8u) << tail;
+    EXPECT_EQ(t->unk_id(), 1);
+    EXPECT_EQ(t->token(1), "[UNK]");
+    EXPECT_EQ(t->token(4), "");
+    EXPECT_EQ(t->token(6), "hello");
+    EXPECT_EQ(t->Encode("hello world"), (std::vector<int32_t>{2, 5, 7, 3})) << tail;
+    EXPECT_EQ(t->Encode("hellos"), (std::vector<int32_t>{2, 1, 3}));
+  }
+  std::remove(path.c_str());
 }
 
 TEST(Tokenizer, RealVocab) {

@@ -40,9 +40,12 @@ void EngineImpl::StartBackgroundEmbedding() {
   }
   if (!provider_->CheckAvailable().ok()) return;
   std::vector<std::string> ids;
-  if (!SyncWithOtherWriters().ok() || !store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, &ids).ok() ||
-      ids.empty())
-    return;
+  if (!SyncWithOtherWriters().ok()) return;
+  // Catching up with another writer's commit may have started it already
+  // (RestartBackfillIfBehind, now that it is wanted): a second thread
+  // assigned over that one would end the process (std::terminate).
+  if (backfill_thread_.joinable()) return;
+  if (!store_->EntriesWithoutEmbedding(EmbeddingType::kSummary, &ids).ok() || ids.empty()) return;
   BackfillStatus st;
   st.state = BackfillState::kRunning;
   st.remaining = ids.size();

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -163,9 +164,14 @@ TEST_F(BackfillTest, EmbeddingHoldsNoLockAndAnEntryChangedMeanwhileKeepsItsNewVe
   std::condition_variable cv;
   bool in_embed = false, release = false;
   const std::thread::id test_thread = std::this_thread::get_id();
+  // The background step is the first to embed off the test's thread; a
+  // search embeds its query on a thread of its own too, and must not block.
+  std::optional<std::thread::id> step_thread;
   fp->on_embed = [&](const std::vector<std::string>&) {
     if (std::this_thread::get_id() == test_thread) return;
     std::unique_lock<std::mutex> l(m);
+    if (!step_thread) step_thread = std::this_thread::get_id();
+    if (std::this_thread::get_id() != *step_thread) return;
     in_embed = true;
     cv.notify_all();
     cv.wait(l, [&] { return release; });

@@ -753,6 +753,9 @@ Status EngineImpl::KeywordOnly(const SearchRequest& req, SearchResponse* resp) {
 
 namespace {
 
+// How deep each ranking a hybrid search fuses is: deeper than the page.
+int HybridDepth(const SearchRequest& req) { return std::max(req.limit * 4, 50); }
+
 // What the vector side embeds: the query, and its context when it has one.
 std::string EmbeddedText(const SearchRequest& req) {
   return req.context.empty() ? req.query : req.query + "\n" + req.context;
@@ -792,10 +795,12 @@ Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* res
     resp->notice = "semantic search needs the model: " + s.message() + "; these are keyword results";
     return KeywordOnly(req, resp);
   }
-  // The query is embedded outside the lock: a search waiting for the model
-  // must not hold up other requests.
+  // The query is embedded outside the lock (a search waiting for the model
+  // must not hold up other requests), on a thread of its own while this one
+  // reads what needs no vector.
   std::vector<float> q;
-  s = EmbedQuery(EmbeddedText(req), req.model_wait, &q);
+  VectorlessReads pre;
+  s = EmbedWhileReading(req, &q, &pre);
   if (s.IsUnavailable()) {
     // The model is still loading: answer now with keyword results, say so.
     std::lock_guard<std::recursive_mutex> l(mu_);
@@ -806,17 +811,42 @@ Status EngineImpl::SearchEntries(const SearchRequest& asked, SearchResponse* res
     return KeywordOnly(req, resp);
   }
   if (!s.ok()) return s;
-  if (Cancelled(req.cancelled) || !WaitForWarmIndex(req.cancelled)) return Status::Cancelled("search cancelled");
+  if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
+  if (!pre.status.ok()) return pre.status;
 
   std::lock_guard<std::recursive_mutex> l(mu_);
+  // Again: another writer may have committed while the query was embedded.
   if (!(s = SyncWithOtherWriters()).ok()) return s;
   if (!(s = EnsureIndex()).ok()) return s;
   // Only the search itself: catching up above must not be cut short.
   sqlite::CancelScope cancel(store_->db(), req.cancelled);
   resp->notice = index_notice_;
-  s = req.mode == SearchMode::kSemantic ? SemanticSearch(req, q, resp) : HybridSearch(req, q, resp);
+  s = req.mode == SearchMode::kSemantic ? SemanticSearch(req, q, resp) : HybridSearch(req, q, pre.keywords, resp);
   if (!s.ok()) return s;
   return IfNoVectorsSayHow(req, resp);
+}
+
+Status EngineImpl::EmbedWhileReading(const SearchRequest& req, std::vector<float>* q, VectorlessReads* pre) {
+  Status embedded;
+  std::thread embedder([&] { embedded = EmbedQuery(EmbeddedText(req), req.model_wait, q); });
+  ReadWithoutVector(req, pre);
+  embedder.join();
+  return embedded;
+}
+
+void EngineImpl::ReadWithoutVector(const SearchRequest& req, VectorlessReads* pre) {
+  if (!WaitForWarmIndex(req.cancelled)) {
+    pre->status = Status::Cancelled("search cancelled");
+    return;
+  }
+  std::lock_guard<std::recursive_mutex> l(mu_);
+  Status s = SyncWithOtherWriters();
+  if (s.ok()) s = EnsureIndex();
+  if (s.ok() && req.mode == SearchMode::kHybrid) {
+    sqlite::CancelScope cancel(store_->db(), req.cancelled);
+    s = store_->KeywordSearch(req.query, req.filter, HybridDepth(req), &pre->keywords);
+  }
+  pre->status = s;
 }
 
 Status EngineImpl::IfNoVectorsSayHow(const SearchRequest& req, SearchResponse* resp) {
@@ -865,16 +895,15 @@ Status EngineImpl::SemanticSearch(const SearchRequest& req, const std::vector<fl
   return FetchResults(&resp->results);
 }
 
-Status EngineImpl::HybridSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp) {
-  // Reciprocal rank fusion of the bm25 ranking and the vector ranking over
-  // a deeper candidate list than the page asked for. Ranks, not raw scores,
-  // are fused: bm25 and cosine live on different scales.
-  int depth = std::max(req.limit * 4, 50);
-  std::vector<store::KeywordHit> kw;
-  Status s = store_->KeywordSearch(req.query, req.filter, depth, &kw);
-  if (!s.ok()) return s;
+Status EngineImpl::HybridSearch(const SearchRequest& req, const std::vector<float>& q,
+                                const std::vector<store::KeywordHit>& kw, SearchResponse* resp) {
+  // Reciprocal rank fusion of the bm25 ranking (`kw`, HybridDepth(req)
+  // deep) and the vector ranking over a deeper candidate list than the page
+  // asked for. Ranks, not raw scores, are fused: bm25 and cosine live on
+  // different scales.
   std::vector<Hit> vh;
-  if (!(s = VectorHits(q, depth, req.filter, &vh)).ok()) return s;
+  Status s = VectorHits(q, HybridDepth(req), req.filter, &vh);
+  if (!s.ok()) return s;
   if (Cancelled(req.cancelled)) return Status::Cancelled("search cancelled");
   std::unordered_map<std::string, SearchResult> fused;
   for (const auto& h : kw) {

@@ -131,7 +131,23 @@ class EngineImpl final : public Engine, private store::WriteObserver {
   Status FetchResults(std::vector<SearchResult>* rs);
   Status KeywordOnly(const SearchRequest& req, SearchResponse* resp);
   Status SemanticSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp);
-  Status HybridSearch(const SearchRequest& req, const std::vector<float>& q, SearchResponse* resp);
+  // `kw`: the keyword ranking, read beside the embedding (ReadWithoutVector).
+  Status HybridSearch(const SearchRequest& req, const std::vector<float>& q, const std::vector<store::KeywordHit>& kw,
+                      SearchResponse* resp);
+  // What a semantic or hybrid search reads before it needs the query's
+  // vector: the catch-up with other writers, the vector index opened (in a
+  // new process: sqlite-vec loaded, its state read) and, for hybrid, the
+  // keyword ranking.
+  struct VectorlessReads {
+    Status status;
+    std::vector<store::KeywordHit> keywords;
+  };
+  // Embeds the query on a thread of its own while this one does
+  // ReadWithoutVector: a new process loads the model (~90 MB mapped, the
+  // vocabulary parsed) meanwhile, and the machine has two cores or more.
+  // Returns the embedding's status; the reads' is in pre->status.
+  Status EmbedWhileReading(const SearchRequest& req, std::vector<float>* q, VectorlessReads* pre);
+  void ReadWithoutVector(const SearchRequest& req, VectorlessReads* pre);
   // After a semantic or hybrid search that found no vector at all: when the
   // file has entries but no embedding of ours, says so and how to add them,
   // and answers a semantic search with keyword results. While the background
