@@ -224,12 +224,19 @@ class LiveKeywordIndex {
   void BuildLoop();
   const KeywordIndex* Sync(sqlite3* db);
   void InstallBuilt(sqlite3* db);
+  // Makes `built` current, read again for this connection's writes since
+  // its build began; false when that cannot be proven (then built anew).
+  bool CatchUpBuilt(sqlite3* db, KeywordIndex* built, const FtsVersion& now, int64_t dv);
 
   sqlite3* db_ = nullptr;
   std::string path_;
   std::unique_ptr<FtsTokenizer> tok_;  // of db_
   std::unique_ptr<KeywordIndex> index_;
   int64_t synced_data_version_ = -1;  // db_'s data_version when index_ was last in step
+  // db_'s data_version when the build under way started: while it has not
+  // moved, only this connection wrote since, and a finished build catches
+  // up with what it wrote (dirty_) instead of being thrown away.
+  int64_t build_start_data_version_ = -1;
   std::unordered_set<int64_t> dirty_;  // FTS rowids this connection wrote since
   bool dirty_overflow_ = false;
   bool write_open_ = false;  // BeforeWrite found the index in step
