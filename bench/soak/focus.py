@@ -3,6 +3,8 @@
 
     python3 bench/soak/focus.py --kind keyword --bin build/rekall --bin /tmp/rekall-old
     python3 bench/soak/focus.py --kind writes --requests 200 --rounds 2 --bin A --bin B
+    python3 bench/soak/focus.py --kind keyword --filter project --bin A --bin B --db kw100k.db
+    python3 bench/soak/focus.py --kind keyword --words 64 --bin A --db kw100k.db
 
 Where soak.py mixes every tool to watch memory over a long session, this
 measures one path at a time (keyword, hybrid or semantic search; writes =
@@ -20,7 +22,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -37,7 +41,37 @@ def server_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def requests(kind: str, n: int, ids: list[str], seed: int):
+def word_pool(db: Path) -> list[str]:
+    """Words of the store's own notes (3+ letters, from 2,000 entries), so
+    that queries of many words hold rare words as well as common ones."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT title || ' ' || content FROM entries ORDER BY rowid LIMIT 2000").fetchall()
+    finally:
+        con.close()
+    return sorted({w for (t,) in rows for w in re.findall(r"[a-z]{3,}", (t or "").lower())})
+
+
+def query_of(rng: random.Random, words: int, pool: list[str]) -> str:
+    """A soak query, or one of exactly `words` words of `pool` (to show how
+    cost grows with a query's length)."""
+    if not words:
+        return soak.make_query(rng)
+    return " ".join(rng.choice(pool) for _ in range(words))
+
+
+def filter_of(rng: random.Random, kind: str) -> dict:
+    """A search's filter: none, a type or a project (each keeps about a
+    sixth of the soak's notes), or a project no note has."""
+    if kind == "type":
+        return {"type": rng.choice(soak.TYPES)}
+    if kind == "project":
+        return {"project": rng.choice([p for p in soak.PROJECTS if p])}
+    return {"project": "no-such-project"} if kind == "nothing" else {}
+
+
+def requests(kind: str, n: int, ids: list[str], seed: int, words: int = 0, pool: list[str] | None = None,
+             filt: str = "none"):
     rng = random.Random(seed)
     for i in range(n):
         if kind == "writes" and i % 2 == 0:
@@ -46,7 +80,8 @@ def requests(kind: str, n: int, ids: list[str], seed: int):
             yield "update", "rekall_update", {"id": rng.choice(ids), "confidence": rng.randint(0, 5),
                                               "content": soak.make_entry(rng, i)["content"]}
         else:
-            yield kind, "rekall_search", {"query": soak.make_query(rng), "mode": kind, "limit": 10}
+            yield kind, "rekall_search", {"query": query_of(rng, words, pool or []), "mode": kind, "limit": 10,
+                                              **filter_of(rng, filt)}
 
 
 def wait_keyword_index(srv, binary: str) -> dict:
@@ -67,7 +102,8 @@ def wait_keyword_index(srv, binary: str) -> dict:
     return {}
 
 
-def run_one(binary: str, base: Path, kind: str, n: int, seed: int) -> dict[str, list[float]]:
+def run_one(binary: str, base: Path, kind: str, n: int, seed: int, words: int = 0,
+            filt: str = "none") -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "kb.db"
         shutil.copy(base, db)
@@ -85,7 +121,8 @@ def run_one(binary: str, base: Path, kind: str, n: int, seed: int) -> dict[str, 
             k0 = wait_keyword_index(srv, binary)
             lat: dict[str, list[float]] = {}
             c0 = server_cpu(srv.proc.pid)
-            for label, tool, args in requests(kind, n, ids, seed):
+            pool = word_pool(base) if words else None
+            for label, tool, args in requests(kind, n, ids, seed, words, pool, filt):
                 t = time.perf_counter()
                 res = srv.call(tool, args)
                 lat.setdefault(label, []).append((time.perf_counter() - t) * 1000)
@@ -112,6 +149,11 @@ def main() -> int:
     ap.add_argument("--cache-dir", default=str(soak.ROOT / "build" / "soak-cache"))
     ap.add_argument("--db", help="time this store instead of the soak's (e.g. bench/storage/make_store.py "
                     "--texts soak at 100K, whose vectors are random: for keyword timing)")
+    ap.add_argument("--words", type=int, default=0,
+                    help="searches of exactly this many words drawn from the store's notes "
+                    "(default: the soak's own queries)")
+    ap.add_argument("--filter", choices=["none", "type", "project", "nothing"], default="none",
+                    help="searches filtered by a type, a project, or a project no note has")
     args = ap.parse_args()
     base = Path(args.db) if args.db else soak.build_db(args.bin[0], args.entries, Path(args.cache_dir))
     print(f"| round | load avg | binary | request | p50 ms | p95 ms | max ms | server CPU ms/request |")
@@ -119,7 +161,7 @@ def main() -> int:
     for r in range(args.rounds):
         for b in args.bin:
             load = os.getloadavg()[0]
-            lat = run_one(b, base, args.kind, args.requests, seed=r)
+            lat = run_one(b, base, args.kind, args.requests, seed=r, words=args.words, filt=args.filter)
             cpu = lat.pop("cpu")[0]
             for label, xs in lat.items():
                 print(f"| {r + 1} | {load:.1f} | {b} | {label} | {soak.percentile(xs, 50):.1f} | "

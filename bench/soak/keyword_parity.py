@@ -27,8 +27,8 @@ import focus  # noqa: E402
 import soak  # noqa: E402
 
 
-def results(srv: soak.Server, query: str, mode: str, limit: int) -> list[tuple]:
-    res = srv.call("rekall_search", {"query": query, "mode": mode, "limit": limit})
+def results(srv: soak.Server, query: str, mode: str, limit: int, extra: dict) -> list[tuple]:
+    res = srv.call("rekall_search", {"query": query, "mode": mode, "limit": limit, **extra})
     if res.get("isError"):
         return [("error", res["content"][0]["text"])]
     return [(r["id"], json.dumps(r.get("why"), sort_keys=True), r.get("score"))
@@ -44,6 +44,8 @@ def main() -> int:
     ap.add_argument("--soak-queries", type=int, default=300, help="soak.py's queries, when no --queries")
     ap.add_argument("--mode", default="keyword", choices=["keyword", "hybrid"])
     ap.add_argument("--limit", type=int, default=10)
+    ap.add_argument("--filters", action="store_true",
+                    help="ask each query three times: unfiltered, with a type and with a project filter")
     a = ap.parse_args()
     if a.queries:
         qs = [json.loads(line)["text"] for line in open(a.queries, encoding="utf-8")]
@@ -63,14 +65,19 @@ def main() -> int:
             servers.append(srv)
         try:
             bad = 0
-            for q in qs:
-                new, ref = (results(s, q, a.mode, a.limit) for s in servers)
+            frng = random.Random(11)
+            cases = [(q, {}) for q in qs]
+            if a.filters:
+                cases += [(q, {"type": frng.choice(soak.TYPES)}) for q in qs]
+                cases += [(q, {"project": frng.choice([p for p in soak.PROJECTS if p])}) for q in qs]
+            for q, extra in cases:
+                new, ref = (results(s, q, a.mode, a.limit, extra) for s in servers)
                 if new != ref:
                     bad += 1
                     if bad <= 5:
-                        print(f"differs: {q!r}\n  new {new}\n  ref {ref}")
+                        print(f"differs: {q!r} {extra}\n  new {new}\n  ref {ref}")
             info = servers[0].call("rekall_info", {}).get("structuredContent", {}).get("keyword_index")
-            print(f"{len(qs)} {a.mode} queries, {bad} differ; keyword index of the new binary: {info}")
+            print(f"{len(cases)} {a.mode} queries, {bad} differ; keyword index of the new binary: {info}")
             return 1 if bad else 0
         finally:
             for s in servers:

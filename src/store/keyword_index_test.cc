@@ -240,6 +240,16 @@ TEST(KeywordIndex, StoreAnswersAsFts5) {
     answered += fx.Same(fx.RandomQuery(), f, limit);
   }
   EXPECT_EQ(answered, 200);  // every query by the index
+  // Filters keeping few entries or none: the entries they keep are read
+  // at once and matched against the index's ranking of every row.
+  for (int q = 0; q < 60; ++q) {
+    ListFilter f;
+    f.status = "active";
+    if (q % 3 == 0) f.project = "gamma";  // no entry
+    if (q % 3 == 1) f.tags = {"run1"};
+    if (q % 3 == 2) f.type = "bug", f.project = "alpha", f.tags = {"run0"};
+    EXPECT_TRUE(fx.Same(fx.RandomQuery(), f, std::vector<int>{1, 3, 10, 1000}[size_t(q) % 4]));
+  }
   EXPECT_TRUE(fx.Same("foo-bar run-run", {}, 10));  // phrases
   EXPECT_TRUE(fx.Same("-- run", {}, 10));           // "--" is no word
   // A word FTS5 makes no token of (an em dash) goes to FTS5, same answer.

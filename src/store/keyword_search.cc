@@ -24,6 +24,7 @@
 // query's words. The rest (terms left out, filters, ties) is the same code.
 #include <algorithm>
 #include <cctype>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "sqlite/sqlite.h"
@@ -224,18 +225,18 @@ Status RankedRowids(const Ranker& r, const std::vector<Term>& terms, int64_t cap
   return st.Done(rc, "keyword search");
 }
 
-// The entry of each ranked FTS row that has one and passes the filter, in
-// rank order, until `limit` are found and every row tied with the last of
-// them is read. False in *complete when the rows ran out first.
-Status KeptRows(sqlite3* db, const std::vector<std::pair<int64_t, double>>& rows, const Filter& f, int limit,
-                std::vector<KeywordHit>* out, bool* complete) {
-  out->clear();
+// The entry of each ranked FTS row in [begin, end) that has one and passes
+// the filter, added to *out in rank order, until `limit` are held and
+// every row tied with the last of them is read. False in *complete when
+// the rows ran out first.
+Status KeptRows(sqlite3* db, const std::vector<std::pair<int64_t, double>>& rows, size_t begin, size_t end,
+                const Filter& f, int limit, std::vector<KeywordHit>* out, bool* complete) {
   *complete = false;
   // CROSS JOIN keeps the FTS row first: on its own the planner may scan
   // every entry the filter's index selects and probe the FTS row of each.
   Stmt id(db, "SELECT e.id FROM entries_fts f CROSS JOIN entries e ON e.id = f.id" + f.WhereAnd() + "f.rowid = ?");
   Status s = id.status("keyword search");
-  for (size_t r = 0; s.ok() && r < rows.size(); ++r) {
+  for (size_t r = begin; s.ok() && r < end; ++r) {
     if (out->size() >= size_t(limit) && rows[r].second != out->back().bm25) {
       *complete = true;
       break;
@@ -248,6 +249,109 @@ Status KeptRows(sqlite3* db, const std::vector<std::pair<int64_t, double>>& rows
     if (rc == SQLITE_ROW) out->push_back(KeywordHit{id.Text(0), rows[r].second, 0});
     else if (rc != SQLITE_DONE) s = id.Done(rc, "keyword search");
   }
+  return s;
+}
+
+// The kept hits ordered as the join orders them (score, then entry id),
+// `limit` of them.
+Status Settled(int limit, std::vector<KeywordHit>* out, bool* exact) {
+  std::sort(out->begin(), out->end(), ByScoreThenId);
+  if (out->size() > size_t(limit)) out->resize(limit);
+  *exact = true;
+  return Status::OK();
+}
+
+// A filter keeping at most this many entries is read whole, in one
+// statement, when the index ranks (see IndexRanked).
+constexpr int64_t kFilteredRows = 2048;
+
+// The keyword rows of the entries `f` keeps (FTS rowid -> entry id), when
+// there are at most kFilteredRows of them (*few), read through the store's
+// index on the rows' entry ids (fts_upkeep.cc); *few is false without it.
+Status FilteredRows(sqlite3* db, const Filter& f, std::unordered_map<int64_t, std::string>* rows, bool* few) {
+  rows->clear();
+  *few = false;
+  Stmt has(db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'rekall_engine_fts_id'");
+  if (!has.status("").ok() || has.Step() != SQLITE_ROW) return Status::OK();
+  // CROSS JOIN: the filter's own indexes pick the entries, then each one's
+  // keyword row is found by its id.
+  Stmt st(db, "SELECT c.id, e.id FROM entries e CROSS JOIN entries_fts_content c ON c.c0 = e.id" + f.sql +
+                  " LIMIT " + std::to_string(kFilteredRows + 1));
+  Status s = st.status("keyword search");
+  if (!s.ok()) return s;
+  int i = 1;
+  for (const auto& b : f.binds) st.Bind(i++, b);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) rows->emplace(st.Int(0), st.Text(1));
+  s = st.Done(rc, "keyword search");
+  *few = s.ok() && int64_t(rows->size()) <= kFilteredRows;
+  return s;
+}
+
+// KeptRows for rows whose entries are known: those of `kept`.
+void KeptOf(const std::vector<std::pair<int64_t, double>>& rows, const std::unordered_map<int64_t, std::string>& kept,
+            int limit, std::vector<KeywordHit>* out, bool* complete) {
+  out->clear();
+  *complete = false;
+  for (const auto& [rowid, score] : rows) {
+    if (out->size() >= size_t(limit) && score != out->back().bm25) {
+      *complete = true;
+      return;
+    }
+    auto it = kept.find(rowid);
+    if (it != kept.end()) out->push_back(KeywordHit{it->second, score, 0});
+  }
+}
+
+// Under a filter keeping few entries (`kept`): the best rows are walked,
+// and when the list is not settled by them, every match.
+Status FewKept(const Ranker& r, const std::vector<Term>& terms, const std::unordered_map<int64_t, std::string>& kept,
+               int limit, bool all_ranked, std::vector<std::pair<int64_t, double>>* rows,
+               std::vector<KeywordHit>* out, bool* exact) {
+  bool complete = kept.empty();
+  if (!complete) KeptOf(*rows, kept, limit, out, &complete);
+  if (!complete && !all_ranked) {
+    Status s = RankedRowids(r, terms, int64_t(r.index->live_rows()), rows);
+    if (!s.ok()) return s;
+    KeptOf(*rows, kept, limit, out, &complete);
+  }
+  if (kept.empty()) out->clear();
+  return Settled(limit, out, exact);
+}
+
+// The index's ranking under a filter. Ranking more rows costs the index
+// nothing but a longer partial sort (the postings are scored anyway), so
+// it ranks kTieRows at once; what costs is looking entries up one by one.
+// The best `limit + kTieMargin` rows are looked up first; when few of them
+// pass, the entries the filter keeps are read in one statement if there
+// are at most kFilteredRows of them, and matched against the ranking;
+// otherwise the lookups go on. At 100K entries (bench/soak/focus.py
+// --filter, RESULTS.md there) a filter keeping no entry cost 303 ms of
+// server CPU per search through the join, now 5.9; a project's filter (a
+// sixth of the entries) 57.7 -> 11.9 ms, with p95 243 -> 52 ms. False in
+// *exact when nothing settles the list: the join then answers.
+Status IndexRanked(const Ranker& r, const std::vector<Term>& terms, const Filter& f, int limit,
+                   std::vector<KeywordHit>* out, bool* exact) {
+  *exact = false;
+  out->clear();
+  std::vector<std::pair<int64_t, double>> rows;
+  const int64_t cap = std::max(int64_t(limit) + kTieMargin, kTieRows);
+  Status s = RankedRowids(r, terms, cap, &rows);
+  if (!s.ok()) return s;
+  const bool all_ranked = int64_t(rows.size()) < cap;
+  const size_t head = std::min(rows.size(), size_t(limit) + kTieMargin);
+  bool complete = false;
+  s = KeptRows(r.db, rows, 0, head, f, limit, out, &complete);
+  if (!s.ok()) return s;
+  if (complete || (head == rows.size() && all_ranked)) return Settled(limit, out, exact);
+  if (8 * out->size() < head) {
+    std::unordered_map<int64_t, std::string> kept;
+    bool few = false;
+    s = FilteredRows(r.db, f, &kept, &few);
+    if (!s.ok() || few) return s.ok() ? FewKept(r, terms, kept, limit, all_ranked, &rows, out, exact) : s;
+  }
+  s = KeptRows(r.db, rows, head, rows.size(), f, limit, out, &complete);
+  if (s.ok() && (complete || all_ranked)) return Settled(limit, out, exact);
   return s;
 }
 
@@ -275,14 +379,10 @@ Status RowidRanked(const Ranker& r, const std::vector<Term>& terms, const Filter
     // them too, so looking them up would be wasted.
     if (int64_t(rows.size()) == cap && rows.back().second == rows[size_t(limit) - 1].second) continue;
     bool complete = false;
-    s = KeptRows(r.db, rows, f, limit, out, &complete);
+    out->clear();
+    s = KeptRows(r.db, rows, 0, rows.size(), f, limit, out, &complete);
     if (!s.ok()) return s;
-    if (complete || int64_t(rows.size()) < cap) {
-      std::sort(out->begin(), out->end(), ByScoreThenId);
-      if (out->size() > size_t(limit)) out->resize(limit);
-      *exact = true;
-      return Status::OK();
-    }
+    if (complete || int64_t(rows.size()) < cap) return Settled(limit, out, exact);
     // A filter that rules out most rows would make the second pass look up
     // thousands of entries one by one: the join does it in one statement.
     if (2 * out->size() < rows.size()) break;
@@ -293,7 +393,7 @@ Status RowidRanked(const Ranker& r, const std::vector<Term>& terms, const Filter
 Status Ranked(const Ranker& r, const std::vector<Term>& terms, const Filter& f, int limit,
               std::vector<KeywordHit>* out) {
   bool exact = false;
-  Status s = RowidRanked(r, terms, f, limit, out, &exact);
+  Status s = r.index ? IndexRanked(r, terms, f, limit, out, &exact) : RowidRanked(r, terms, f, limit, out, &exact);
   if (!s.ok() || exact) return s;
   out->clear();
   return JoinRanked(r.db, OrOf(terms), f, limit, out);
@@ -335,7 +435,7 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
   std::vector<Term> informative;
   Status s = InformativeTerms(ranker, terms, &informative);
   Filter filter;
-  filter.sql = internal::FilterSql(f, &filter.binds);
+  filter.sql = internal::FilterSql(f, &filter.binds, /*status_usually_holds=*/true);
   if (s.ok() && !informative.empty() && informative.size() < terms.size()) {
     s = Ranked(ranker, informative, filter, limit, out);
     if (!s.ok() || out->size() >= size_t(limit)) return Finish(s, out);

@@ -692,7 +692,7 @@ Status Store::IdsWithPrefix(const std::string& prefix, int limit, std::vector<st
   return st.Done(rc, "resolving an id prefix");
 }
 
-std::string internal::FilterSql(const ListFilter& f, std::vector<std::string>* binds) {
+std::string internal::FilterSql(const ListFilter& f, std::vector<std::string>* binds, bool status_usually_holds) {
   std::string w;
   auto add = [&](const std::string& cond, const std::string& v) {
     w += (w.empty() ? " WHERE " : " AND ") + cond;
@@ -700,7 +700,7 @@ std::string internal::FilterSql(const ListFilter& f, std::vector<std::string>* b
   };
   if (f.type) add("e.type = ?", *f.type);
   if (f.project) add("e.project = ?", *f.project);
-  if (f.status) add("e.status = ?", *f.status);
+  if (f.status) add(status_usually_holds ? "likelihood(e.status = ?, 0.9)" : "e.status = ?", *f.status);
   if (f.memory_type) add(std::string("COALESCE(e.memory_type, '") + kMemoryTypes[0] + "') = ?", *f.memory_type);
   for (const auto& t : f.tags) add("EXISTS (SELECT 1 FROM tags t WHERE t.entry_id = e.id AND t.tag = ?)", t);
   return w;
