@@ -8,6 +8,7 @@
 // deletes their scans.
 #include <cctype>
 
+#include "store/filter_sql.h"
 #include "store/schema.h"
 #include "store/store.h"
 
@@ -96,6 +97,18 @@ void Store::PrepareFtsUpkeep() {
   fts_upkeep_schema_ = st.Step() == SQLITE_ROW ? st.Int(0) : -1;
 }
 
+bool internal::FtsIdIndexIsOurs(sqlite3* db) {
+  Stmt list(db, "SELECT partial FROM pragma_index_list('entries_fts_content') WHERE name = ?");
+  list.Bind(1, std::string(kFtsIdIndex));
+  if (!list.status("").ok() || list.Step() != SQLITE_ROW || list.Int(0) != 0) return false;
+  // The key columns: c0 alone, ascending or not, compared as bytes.
+  Stmt cols(db, "SELECT name, coll FROM pragma_index_xinfo(?) WHERE key = 1");
+  cols.Bind(1, std::string(kFtsIdIndex));
+  if (!cols.status("").ok() || cols.Step() != SQLITE_ROW) return false;
+  const bool c0 = cols.Text(0) == "c0" && cols.Text(1) == "BINARY";
+  return c0 && cols.Step() == SQLITE_DONE;
+}
+
 bool Store::FtsUpkeepApplies(bool* deletes_too) {
   *deletes_too = false;
   if (schema_.read_only) return false;
@@ -114,8 +127,11 @@ bool Store::FtsUpkeepApplies(bool* deletes_too) {
   const std::vector<std::string> fts_cols = {"id", "title", "content", "tags"};
   const std::vector<std::string> content_cols = {"id", "c0", "c1", "c2", "c3"};
   if (Columns(db_, "entries_fts") != fts_cols || Columns(db_, "entries_fts_content") != content_cols) return false;
-  sqlite::Exec(db_, "CREATE INDEX IF NOT EXISTS rekall_engine_fts_id ON entries_fts_content(c0)",
+  sqlite::Exec(db_, std::string("CREATE INDEX IF NOT EXISTS ") + internal::kFtsIdIndex + " ON entries_fts_content(c0)",
                "indexing the keyword rows' entry ids");
+  // Another index of that name, made by someone else, is kept by IF NOT
+  // EXISTS: our lookups through it would scan; Rekall's triggers stay.
+  if (!internal::FtsIdIndexIsOurs(db_)) return false;
   *deletes_too = has_delete_trigger && !others;
   return true;
 }

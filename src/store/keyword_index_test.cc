@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "sqlite/sqlite.h"
+#include "store/filter_sql.h"
 #include "store/store.h"
 #include "util/temp_dir_for_test.h"
 
@@ -353,6 +354,46 @@ TEST(KeywordIndex, TableDeclaredOtherwiseStaysWithFts5) {
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(fx.Same("café run naive", {}, 10));
   EXPECT_FALSE(fx.live->KeywordIndexStats().ready);
   EXPECT_FALSE(fx.live->KeywordIndexStats().building);
+}
+
+// Only our own index on the keyword rows' ids is trusted for lookups: one
+// of the same name made otherwise would turn each lookup into a scan.
+TEST(KeywordIndex, OnlyOurIdIndexIsUsedForFilters) {
+  Fixture fx(300);
+  ASSERT_TRUE(fx.WaitReady());
+  sqlite3* db = fx.plain->db();
+  EXPECT_TRUE(internal::FtsIdIndexIsOurs(db));
+  const std::vector<std::string> others = {
+      "CREATE INDEX rekall_engine_fts_id ON entries_fts_content(c1)",
+      "CREATE INDEX rekall_engine_fts_id ON entries_fts_content(c0, c1)",
+      "CREATE INDEX rekall_engine_fts_id ON entries_fts_content(c0 COLLATE NOCASE)",
+      "CREATE INDEX rekall_engine_fts_id ON entries_fts_content(c0) WHERE c1 IS NOT NULL",
+      "CREATE INDEX rekall_engine_fts_id ON entries(type)"};
+  for (const std::string& sql : others) {
+    ASSERT_TRUE(sqlite::Exec(db, "DROP INDEX rekall_engine_fts_id; " + sql, "replace").ok()) << sql;
+    EXPECT_FALSE(internal::FtsIdIndexIsOurs(db)) << sql;
+    // Filtered searches still answer as FTS5 does, by other paths, once
+    // the index is built again after the schema change.
+    ListFilter gamma;
+    gamma.project = "gamma";
+    bool answered = false;
+    for (int i = 0; i < 500 && !answered; ++i) {
+      answered = fx.Same("run café", gamma, 5);
+      if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(answered) << sql;
+    for (int q = 0; q < 10; ++q) {
+      ListFilter f;
+      f.project = q % 2 ? "gamma" : "alpha";
+      fx.Same(fx.RandomQuery(), f, 5);
+    }
+  }
+  ASSERT_TRUE(sqlite::Exec(db,
+                           "DROP INDEX rekall_engine_fts_id; "
+                           "CREATE INDEX rekall_engine_fts_id ON entries_fts_content(c0 DESC)",
+                           "replace")
+                  .ok());
+  EXPECT_TRUE(internal::FtsIdIndexIsOurs(db));  // as good for equality
 }
 
 TEST(KeywordIndex, ReleasedThenBuiltAgain) {

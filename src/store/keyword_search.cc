@@ -181,6 +181,7 @@ bool ByScoreThenId(const KeywordHit& a, const KeywordHit& b) {
 struct Filter {
   std::string sql;  // " WHERE ..." over entries `e`, or ""
   std::vector<std::string> binds;
+  bool indexed_start = false;  // internal::FilterHasIndexedStart
   // What a condition after the filter's own starts with.
   std::string WhereAnd() const { return sql.empty() ? " WHERE " : sql + " AND "; }
 };
@@ -267,12 +268,12 @@ constexpr int64_t kFilteredRows = 2048;
 
 // The keyword rows of the entries `f` keeps (FTS rowid -> entry id), when
 // there are at most kFilteredRows of them (*few), read through the store's
-// index on the rows' entry ids (fts_upkeep.cc); *few is false without it.
+// index on the rows' entry ids (fts_upkeep.cc); *few is false without it,
+// or when the filter has no condition an index starts from.
 Status FilteredRows(sqlite3* db, const Filter& f, std::unordered_map<int64_t, std::string>* rows, bool* few) {
   rows->clear();
   *few = false;
-  Stmt has(db, "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'rekall_engine_fts_id'");
-  if (!has.status("").ok() || has.Step() != SQLITE_ROW) return Status::OK();
+  if (!f.indexed_start || !internal::FtsIdIndexIsOurs(db)) return Status::OK();
   // CROSS JOIN: the filter's own indexes pick the entries, then each one's
   // keyword row is found by its id.
   Stmt st(db, "SELECT c.id, e.id FROM entries e CROSS JOIN entries_fts_content c ON c.c0 = e.id" + f.sql +
@@ -436,6 +437,7 @@ Status Store::KeywordSearch(const std::string& query, const ListFilter& f, int l
   Status s = InformativeTerms(ranker, terms, &informative);
   Filter filter;
   filter.sql = internal::FilterSql(f, &filter.binds, /*status_usually_holds=*/true);
+  filter.indexed_start = internal::FilterHasIndexedStart(f);
   if (s.ok() && !informative.empty() && informative.size() < terms.size()) {
     s = Ranked(ranker, informative, filter, limit, out);
     if (!s.ok() || out->size() >= size_t(limit)) return Finish(s, out);

@@ -706,6 +706,8 @@ std::string internal::FilterSql(const ListFilter& f, std::vector<std::string>* b
   return w;
 }
 
+bool internal::FilterHasIndexedStart(const ListFilter& f) { return f.type.has_value() || f.project.has_value(); }
+
 Status Store::List(const ListFilter& f, std::vector<Entry>* out) {
   std::vector<std::string> binds;
   std::string sql = "SELECT e.id FROM entries e" + internal::FilterSql(f, &binds) + " ORDER BY e.created_at DESC, e.id DESC";
