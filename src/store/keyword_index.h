@@ -35,6 +35,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -250,6 +251,8 @@ class LiveKeywordIndex {
   std::unique_ptr<KeywordIndex> built_;
   Status build_status_;
   std::atomic<bool> stop_{false};
+  // No build starts before this (guarded by mu_): see StartBuild.
+  std::chrono::steady_clock::time_point next_build_{};
   Stats stats_;
 };
 
