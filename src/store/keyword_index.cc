@@ -263,6 +263,18 @@ void PutVarint(uint32_t v, MappedArray<uint8_t>* out) {
   out->push_back(uint8_t(v));
 }
 
+size_t VarintBytes(uint32_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+uint8_t* PutVarintAt(uint32_t v, uint8_t* p) {
+  for (; v >= 0x80; v >>= 7) *p++ = uint8_t(v | 0x80);
+  *p++ = uint8_t(v);
+  return p;
+}
+
 const uint8_t* GetVarint32(const uint8_t* p, uint32_t* v) {
   uint32_t x = 0;
   for (int shift = 0;; shift += 7) {
@@ -318,8 +330,18 @@ void KeywordIndex::Decode(uint32_t doc, std::vector<uint32_t>* ids) const {
 
 template <typename Fn>
 void KeywordIndex::ForPostings(uint32_t term, Fn fn) const {
-  if (term + 1 < pool_start_.size())
-    for (uint32_t i = pool_start_[term]; i < pool_start_[term + 1]; ++i) fn(pool_[i]);
+  if (term + 1 < pool_start_.size()) {
+    const uint8_t* p = pool_.data() + pool_start_[term];
+    const uint8_t* end = pool_.data() + pool_start_[term + 1];
+    Posting posting{0, 0};
+    uint32_t gap = 0;
+    for (uint32_t next = 0; p < end; next = posting.doc + 1) {
+      p = GetVarint32(p, &gap);
+      p = GetVarint32(p, &posting.freq);
+      posting.doc = next + gap - 1;
+      fn(posting);
+    }
+  }
   auto it = added_.find(term);
   if (it != added_.end())
     for (const Posting& p : it->second) fn(p);
@@ -361,19 +383,37 @@ Status KeywordIndex::AddRow(const FtsTokenizer& tok, int64_t rowid, const std::s
 
 Status KeywordIndex::Seal() {
   const size_t terms = terms_.size();
+  // Two passes over the rows: each term's bytes, then the postings.
+  MappedArray<uint32_t> last;  // by term: its previous posting's doc + 1 (0: none yet)
+  last.resize(terms);
+  MappedArray<uint64_t> bytes;
+  bytes.resize(terms);
+  for (uint32_t doc = 0; doc < docs_.size(); ++doc)
+    ForTerms(doc, [&](uint32_t t, uint32_t freq) {
+      bytes[t] += VarintBytes(doc + 1 - last[t]) + VarintBytes(freq);
+      last[t] = doc + 1;
+    });
   pool_start_.resize(terms + 1);
   uint64_t total = 0;
   for (size_t t = 0; t < terms; ++t) {
     pool_start_[t] = uint32_t(total);
-    total += holding_[t];
+    total += bytes[t];
   }
   if (total > UINT32_MAX) return Status::Unavailable("the keyword table is too large to hold in memory: FTS5 ranks");
   pool_start_[terms] = uint32_t(total);
   pool_.resize(total);
+  bytes.reset();
+  std::memset(last.data(), 0, terms * sizeof(uint32_t));
   MappedArray<uint32_t> next;  // by term: where its next posting goes
   next.append(pool_start_.data(), terms);
   for (uint32_t doc = 0; doc < docs_.size(); ++doc)
-    ForTerms(doc, [&](uint32_t t, uint32_t freq) { pool_[next[t]++] = Posting{doc, freq}; });
+    ForTerms(doc, [&](uint32_t t, uint32_t freq) {
+      uint8_t* p = pool_.data() + next[t];
+      p = PutVarintAt(doc + 1 - last[t], p);
+      p = PutVarintAt(freq, p);
+      next[t] = uint32_t(p - pool_.data());
+      last[t] = doc + 1;
+    });
   sealed_ = true;
   pooled_docs_ = docs_.size();
   return Status::OK();

@@ -209,9 +209,11 @@ class KeywordIndex {
   // row is removed by them. A removed row's bytes stay until the next build
   // (the newest row's go at once: an update of what was just written).
   MappedArray<uint8_t> streams_;
-  // The build's postings, term after term, each term's in doc order: term
-  // t's are [pool_start_[t], pool_start_[t + 1]). Removed rows' stay, skipped.
-  MappedArray<Posting> pool_;
+  // The build's postings, term after term, each term's in doc order as
+  // varint pairs (doc - previous doc, freq): 2-3 bytes a posting instead
+  // of 8. Term t's are the bytes [pool_start_[t], pool_start_[t + 1]).
+  // Removed rows' stay, skipped.
+  MappedArray<uint8_t> pool_;
   MappedArray<uint32_t> pool_start_;  // by term id known at the build, + the end
   bool sealed_ = false;
   size_t pooled_docs_ = 0;  // docs in pool_: the build's
