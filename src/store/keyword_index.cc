@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 
 #include "sqlite/sqlite.h"
 
@@ -184,6 +185,7 @@ Status KeywordIndex::Build(sqlite3* db, const FtsTokenizer& tok, const std::atom
     s = idx->AddRow(tok, st.Int(0), BlobOf(st, 1), cols);
   }
   if (s.ok()) s = st.Done(rc, "reading the keyword table");
+  if (s.ok()) s = idx->Seal();
   if (s.ok() && (idx->live_rows_ != size_t(idx->fts_rows_) || idx->live_tokens_ != idx->fts_tokens_))
     s = Status::Unavailable("FTS5's totals disagree with its rows: FTS5 ranks");
   Stmt sizes(db, "SELECT count(*) FROM entries_fts_docsize");
@@ -212,23 +214,137 @@ Status KeywordIndex::ReadTotals() {
   return Status::OK();
 }
 
-uint32_t KeywordIndex::TermId(std::string_view token) {
-  auto [it, added] = term_ids_.try_emplace(std::string(token), uint32_t(postings_.size()));
-  if (added) {
-    postings_.emplace_back();
-    holding_.push_back(0);
-    row_freq_.push_back(0);
-  }
-  return it->second;
+// ---------------------------------------------------------------- Terms
+
+std::string_view KeywordIndex::Terms::Term(uint32_t id) const {
+  const uint32_t start = id ? ends_[id - 1] : 0;
+  return std::string_view(bytes_.data() + start, ends_[id] - start);
 }
+
+size_t KeywordIndex::Terms::Slot(std::string_view term) const {
+  const size_t mask = slots_.size() - 1;
+  size_t i = std::hash<std::string_view>()(term) & mask;
+  while (slots_[i] != 0 && Term(slots_[i] - 1) != term) i = (i + 1) & mask;
+  return i;
+}
+
+int64_t KeywordIndex::Terms::Find(std::string_view term) const {
+  if (slots_.empty()) return -1;
+  return int64_t(slots_[Slot(term)]) - 1;
+}
+
+uint32_t KeywordIndex::Terms::Add(std::string_view term, bool* added) {
+  if ((size() + 1) * 2 > slots_.size()) Rehash(std::max<size_t>(1024, slots_.size() * 2));
+  const size_t i = Slot(term);
+  *added = slots_[i] == 0;
+  if (!*added) return slots_[i] - 1;
+  const uint32_t id = uint32_t(size());
+  bytes_.append(term.data(), term.size());
+  ends_.push_back(uint32_t(bytes_.size()));
+  slots_[i] = id + 1;
+  return id;
+}
+
+void KeywordIndex::Terms::Rehash(size_t slots) {
+  slots_.reset();
+  slots_.resize(slots);
+  for (uint32_t id = 0; id < size(); ++id) slots_[Slot(Term(id))] = id + 1;
+}
+
+// ---------------------------------------------------------------- KeywordIndex: rows and postings
+
+namespace {
+
+void PutVarint(uint32_t v, MappedArray<uint8_t>* out) {
+  while (v >= 0x80) {
+    out->push_back(uint8_t(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(uint8_t(v));
+}
+
+size_t VarintBytes(uint32_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+uint8_t* PutVarintAt(uint32_t v, uint8_t* p) {
+  for (; v >= 0x80; v >>= 7) *p++ = uint8_t(v | 0x80);
+  *p++ = uint8_t(v);
+  return p;
+}
+
+const uint8_t* GetVarint32(const uint8_t* p, uint32_t* v) {
+  uint32_t x = 0;
+  for (int shift = 0;; shift += 7) {
+    const uint8_t byte = *p++;
+    x |= uint32_t(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) break;
+  }
+  *v = x;
+  return p;
+}
+
+}  // namespace
 
 void KeywordIndex::CountToken(void* p, std::string_view token) {
   auto* row = static_cast<RowCount*>(p);
-  const uint32_t t = row->index->TermId(token);
-  uint32_t& freq = row->index->row_freq_[t];
-  if (freq == 0) row->terms.push_back(t);  // every indexed column weighs > 0
-  freq += row->weight;
-  row->stream.push_back(t);
+  KeywordIndex* idx = row->index;
+  bool added = false;
+  const uint32_t t = idx->terms_.Add(token, &added);
+  if (added) {
+    idx->holding_.push_back(0);
+    idx->row_freq_.push_back(0);
+  }
+  PutVarint(t, &idx->streams_);
+  ++row->tokens;
+}
+
+template <typename Fn>
+void KeywordIndex::ForTerms(uint32_t doc, Fn fn) {
+  const Doc& d = docs_[doc];
+  const uint8_t* p = streams_.data() + d.stream;
+  row_terms_.clear();
+  for (int c = 0; c < kFtsColumns - 1; ++c) {
+    const uint32_t weight = uint32_t(kColumnWeights[c + 1]);
+    for (uint32_t i = 0; i < d.columns[c]; ++i) {
+      uint32_t t;
+      p = GetVarint32(p, &t);
+      if (row_freq_[t] == 0) row_terms_.push_back(t);  // every indexed column weighs > 0
+      row_freq_[t] += weight;
+    }
+  }
+  for (uint32_t t : row_terms_) {
+    fn(t, row_freq_[t]);
+    row_freq_[t] = 0;
+  }
+}
+
+void KeywordIndex::Decode(uint32_t doc, std::vector<uint32_t>* ids) const {
+  const Doc& d = docs_[doc];
+  ids->resize(d.length);
+  const uint8_t* p = streams_.data() + d.stream;
+  for (uint32_t& t : *ids) p = GetVarint32(p, &t);
+}
+
+template <typename Fn>
+void KeywordIndex::ForPostings(uint32_t term, Fn fn) const {
+  if (term + 1 < pool_start_.size()) {
+    const uint8_t* p = pool_.data() + pool_start_[term];
+    const uint8_t* end = pool_.data() + pool_start_[term + 1];
+    Posting posting{0, 0};
+    uint32_t gap = 0;
+    for (uint32_t next = 0; p < end; next = posting.doc + 1) {
+      p = GetVarint32(p, &gap);
+      p = GetVarint32(p, &posting.freq);
+      posting.doc = next + gap - 1;
+      fn(posting);
+    }
+  }
+  auto it = added_.find(term);
+  if (it != added_.end())
+    for (const Posting& p : it->second) fn(p);
 }
 
 Status KeywordIndex::AddRow(const FtsTokenizer& tok, int64_t rowid, const std::string& sizes,
@@ -236,55 +352,110 @@ Status KeywordIndex::AddRow(const FtsTokenizer& tok, int64_t rowid, const std::s
   uint32_t stored[kFtsColumns];
   if (!DecodeSizes(sizes, stored) || stored[0] != 0)
     return Status::Unavailable("FTS5 row " + std::to_string(rowid) + " has no readable size: FTS5 ranks");
-  RowCount row{this, {}, {}, 0};
-  Doc d{rowid, 0, {}};
+  if (streams_.size() > UINT32_MAX / 2 || docs_.size() >= UINT32_MAX)
+    return Status::Unavailable("the keyword table is too large to hold in memory: FTS5 ranks");
+  const uint32_t doc = uint32_t(docs_.size());
+  Doc d{rowid, uint32_t(streams_.size()), 0, {}, 1};
+  RowCount row{this, 0};
   Status s;
   for (int c = 1; s.ok() && c < kFtsColumns; ++c) {
-    row.weight = uint32_t(kColumnWeights[c]);
-    const size_t before = row.stream.size();
+    const uint32_t before = row.tokens;
     s = tok.Tokenize(cols[c - 1], false, CountToken, &row);
-    if (s.ok() && row.stream.size() - before != stored[c])
+    if (s.ok() && row.tokens - before != stored[c])
       s = Status::Unavailable("FTS5 row " + std::to_string(rowid) + " stores other sizes than its tokens: FTS5 ranks");
     d.columns[c - 1] = stored[c];
     d.length += stored[c];
   }
-  const uint32_t doc = uint32_t(docs_.size());
-  for (uint32_t t : row.terms) {
-    if (s.ok()) {
-      postings_[t].push_back(Posting{doc, row_freq_[t]});
-      ++holding_[t];
-    }
-    row_freq_[t] = 0;
+  if (!s.ok()) {
+    streams_.resize(d.stream);
+    return s;
   }
-  if (!s.ok()) return s;
   docs_.push_back(d);
-  row.stream.shrink_to_fit();
-  doc_tokens_.push_back(std::move(row.stream));
-  doc_of_rowid_[rowid] = doc;
+  Place(doc);
+  ForTerms(doc, [&](uint32_t t, uint32_t freq) {
+    ++holding_[t];
+    if (sealed_) added_[t].push_back(Posting{doc, freq});
+  });
   ++live_rows_;
   live_tokens_ += d.length;
   return Status::OK();
 }
 
-void KeywordIndex::RemoveRow(int64_t rowid) {
-  auto it = doc_of_rowid_.find(rowid);
-  if (it == doc_of_rowid_.end()) return;
-  const uint32_t doc = it->second;
-  doc_of_rowid_.erase(it);
-  std::vector<uint32_t>& stream = doc_tokens_[doc];
-  for (uint32_t t : stream) {
-    if (row_freq_[t]) continue;  // seen in this row already
-    row_freq_[t] = 1;
-    --holding_[t];
-    // The newest row's postings are last: dropped at once (an update of
-    // what was just added); older ones stay, skipped as dead.
-    if (!postings_[t].empty() && postings_[t].back().doc == doc) postings_[t].pop_back();
+Status KeywordIndex::Seal() {
+  const size_t terms = terms_.size();
+  // Two passes over the rows: each term's bytes, then the postings.
+  MappedArray<uint32_t> last;  // by term: its previous posting's doc + 1 (0: none yet)
+  last.resize(terms);
+  MappedArray<uint64_t> bytes;
+  bytes.resize(terms);
+  for (uint32_t doc = 0; doc < docs_.size(); ++doc)
+    ForTerms(doc, [&](uint32_t t, uint32_t freq) {
+      bytes[t] += VarintBytes(doc + 1 - last[t]) + VarintBytes(freq);
+      last[t] = doc + 1;
+    });
+  pool_start_.resize(terms + 1);
+  uint64_t total = 0;
+  for (size_t t = 0; t < terms; ++t) {
+    pool_start_[t] = uint32_t(total);
+    total += bytes[t];
   }
-  for (uint32_t t : stream) row_freq_[t] = 0;
-  std::vector<uint32_t>().swap(stream);
-  docs_[doc].rowid = -1;
+  if (total > UINT32_MAX) return Status::Unavailable("the keyword table is too large to hold in memory: FTS5 ranks");
+  pool_start_[terms] = uint32_t(total);
+  pool_.resize(total);
+  bytes.reset();
+  std::memset(last.data(), 0, terms * sizeof(uint32_t));
+  MappedArray<uint32_t> next;  // by term: where its next posting goes
+  next.append(pool_start_.data(), terms);
+  for (uint32_t doc = 0; doc < docs_.size(); ++doc)
+    ForTerms(doc, [&](uint32_t t, uint32_t freq) {
+      uint8_t* p = pool_.data() + next[t];
+      p = PutVarintAt(doc + 1 - last[t], p);
+      p = PutVarintAt(freq, p);
+      next[t] = uint32_t(p - pool_.data());
+      last[t] = doc + 1;
+    });
+  sealed_ = true;
+  pooled_docs_ = docs_.size();
+  return Status::OK();
+}
+
+void KeywordIndex::Place(uint32_t doc) {
+  const int64_t rowid = docs_[doc].rowid;
+  if (sorted_docs_ == doc && (doc == 0 || rowid > docs_[doc - 1].rowid)) ++sorted_docs_;
+  else later_[rowid] = doc;
+}
+
+int64_t KeywordIndex::DocOf(int64_t rowid) const {
+  auto it = later_.find(rowid);
+  if (it != later_.end()) return it->second;
+  const Doc* end = docs_.data() + sorted_docs_;
+  const Doc* d = std::lower_bound(docs_.data(), end, rowid, [](const Doc& x, int64_t r) { return x.rowid < r; });
+  return d != end && d->rowid == rowid && d->live ? d - docs_.data() : -1;
+}
+
+void KeywordIndex::RemoveRow(int64_t rowid) {
+  const int64_t found = DocOf(rowid);
+  if (found < 0) return;
+  const uint32_t doc = uint32_t(found);
+  later_.erase(rowid);
+  // The newest row's postings are last: dropped at once (an update of
+  // what was just added); older ones stay, skipped as dead.
+  ForTerms(doc, [&](uint32_t t, uint32_t) {
+    --holding_[t];
+    auto it = added_.find(t);
+    if (it == added_.end() || it->second.back().doc != doc) return;
+    it->second.pop_back();
+    if (it->second.empty()) added_.erase(it);
+  });
+  docs_[doc].live = 0;
   --live_rows_;
   live_tokens_ -= docs_[doc].length;
+  // The newest row, not in the pool: nothing refers to it any more.
+  if (doc + 1 == docs_.size() && doc >= pooled_docs_) {
+    streams_.resize(docs_[doc].stream);
+    docs_.pop_back();
+    sorted_docs_ = std::min(sorted_docs_, docs_.size());
+  }
 }
 
 Status KeywordIndex::Refresh(sqlite3* db, const FtsTokenizer& tok, const std::vector<int64_t>& rowids) {
@@ -312,15 +483,17 @@ Status KeywordIndex::Refresh(sqlite3* db, const FtsTokenizer& tok, const std::ve
 bool KeywordIndex::Ids(const std::vector<std::string>& phrase, std::vector<uint32_t>* ids) const {
   ids->clear();
   for (const std::string& token : phrase) {
-    auto it = term_ids_.find(token);
-    if (it == term_ids_.end()) return false;
-    ids->push_back(it->second);
+    const int64_t id = terms_.Find(token);
+    if (id < 0) return false;
+    ids->push_back(uint32_t(id));
   }
   return !ids->empty();
 }
 
-uint32_t KeywordIndex::PhraseFreq(uint32_t doc, const std::vector<uint32_t>& ids) const {
-  const uint32_t* at = doc_tokens_[doc].data();
+uint32_t KeywordIndex::PhraseFreq(uint32_t doc, const std::vector<uint32_t>& ids,
+                                  std::vector<uint32_t>* tokens) const {
+  Decode(doc, tokens);
+  const uint32_t* at = tokens->data();
   const size_t k = ids.size();
   uint32_t freq = 0;
   for (int c = 0; c < kFtsColumns - 1; ++c) {
@@ -337,25 +510,27 @@ void KeywordIndex::PhraseHits(const std::vector<std::string>& phrase, std::vecto
   std::vector<uint32_t> ids;
   if (!Ids(phrase, &ids)) return;
   if (ids.size() == 1) {
-    for (const Posting& p : postings_[ids[0]])
-      if (docs_[p.doc].rowid >= 0) hits->push_back(p);
+    ForPostings(ids[0], [&](const Posting& p) {
+      if (docs_[p.doc].live) hits->push_back(p);
+    });
     return;
   }
   // Rows holding the rarest token, matched position by position.
   uint32_t rarest = ids[0];
   for (uint32_t id : ids)
     if (holding_[id] < holding_[rarest]) rarest = id;
-  for (const Posting& p : postings_[rarest]) {
-    if (docs_[p.doc].rowid < 0) continue;
-    const uint32_t f = PhraseFreq(p.doc, ids);
+  std::vector<uint32_t> tokens;
+  ForPostings(rarest, [&](const Posting& p) {
+    if (!docs_[p.doc].live) return;
+    const uint32_t f = PhraseFreq(p.doc, ids, &tokens);
     if (f) hits->push_back(Posting{p.doc, f});
-  }
+  });
 }
 
 int64_t KeywordIndex::Holding(const std::vector<std::string>& phrase) const {
   if (phrase.size() == 1) {
-    auto it = term_ids_.find(phrase[0]);
-    return it == term_ids_.end() ? 0 : int64_t(holding_[it->second]);
+    const int64_t id = terms_.Find(phrase[0]);
+    return id < 0 ? 0 : int64_t(holding_[size_t(id)]);
   }
   std::vector<Posting> hits;
   PhraseHits(phrase, &hits);
@@ -363,11 +538,12 @@ int64_t KeywordIndex::Holding(const std::vector<std::string>& phrase) const {
 }
 
 size_t KeywordIndex::MemoryBytes() const {
-  size_t n = docs_.capacity() * sizeof(Doc) + holding_.capacity() * sizeof(uint32_t);
-  for (const auto& p : postings_) n += sizeof(p) + p.capacity() * sizeof(Posting);
-  for (const auto& t : doc_tokens_) n += sizeof(t) + t.capacity() * sizeof(uint32_t);
-  for (const auto& [term, id] : term_ids_) n += term.capacity() + 48;
-  return n + doc_of_rowid_.size() * 32;
+  size_t n = terms_.MemoryBytes() + holding_.MemoryBytes() + row_freq_.MemoryBytes() +
+             row_terms_.capacity() * sizeof(uint32_t) + docs_.MemoryBytes() + streams_.MemoryBytes() +
+             pool_.MemoryBytes() + pool_start_.MemoryBytes() + score_.capacity() * sizeof(double);
+  // Hash nodes and buckets, roughly.
+  for (const auto& [term, postings] : added_) n += 64 + postings.capacity() * sizeof(Posting);
+  return n + later_.size() * 32 + (added_.bucket_count() + later_.bucket_count()) * sizeof(void*);
 }
 
 void KeywordIndex::Rank(const std::vector<std::vector<std::string>>& phrases, int64_t cap,
@@ -434,9 +610,15 @@ void LiveKeywordIndex::OnUpdate(void* p, int /*op*/, const char* db, const char*
   else self->dirty_.insert(rowid);
 }
 
+// A build costs ~1.5 s of CPU at 100K rows. Another process writing every
+// few seconds while an agent searched kept a core rebuilding (hostile test:
+// 13.9 s of CPU in 30 s at one write per 3 s, against 0.2 s for the binary
+// without the index). So the next build waits nine times as long as the last
+// one took, after it ended (at most a tenth of a core); FTS5 answers
+// meanwhile, as it does during any build, and the next search asks again.
 void LiveKeywordIndex::StartBuild() {
   std::lock_guard<std::mutex> l(mu_);
-  if (building_ || stop_) return;
+  if (building_ || stop_ || std::chrono::steady_clock::now() < next_build_) return;
   if (builder_.joinable()) builder_.join();  // finished: building_ is false
   // What this connection writes from now on is read again into the build
   // (CatchUpBuilt); what it wrote before is in the build's snapshot.
@@ -469,7 +651,9 @@ void LiveKeywordIndex::BuildLoop() {
   stats_.building = false;
   if (s.ok()) ++stats_.builds;
   else stats_.last_error = s.ToString();
-  stats_.last_build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const auto end = std::chrono::steady_clock::now();
+  stats_.last_build_ms = std::chrono::duration<double, std::milli>(end - start).count();
+  next_build_ = end + 9 * (end - start);
 }
 
 void LiveKeywordIndex::InstallBuilt(sqlite3* db) {

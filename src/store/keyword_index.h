@@ -35,6 +35,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,7 @@
 #include <utility>
 #include <vector>
 
+#include "util/mapped_array.h"
 #include "util/status.h"
 
 namespace rekall::store {
@@ -103,7 +105,8 @@ class KeywordIndex {
   // Rows now held (FTS5's own count is in the averages record).
   size_t live_rows() const { return live_rows_; }
   size_t dead_rows() const { return docs_.size() - live_rows_; }
-  // Bytes held by the postings and the rows (capacity, roughly).
+  // Bytes it holds: its arrays' pages written, and the rows added since
+  // the build (their postings and rowid map, allocation overheads roughly).
   size_t MemoryBytes() const;
 
   // Reads FTS rows `rowids` again (gone ones removed) and the version, in
@@ -127,24 +130,65 @@ class KeywordIndex {
     uint32_t doc;   // ordinal in docs_
     uint32_t freq;  // sum over the row's hits of the column's weight
   };
+  struct Doc {
+    int64_t rowid;    // the FTS rowid (kept once removed: docs are found by it)
+    uint32_t stream;  // where its tokens start in streams_
+    uint32_t length;  // bm25's D: the row's tokens, all columns
+    uint32_t columns[kFtsColumns - 1];  // tokens of title, content, tags
+    uint32_t live;                      // 0 once removed
+  };
+  // The term dictionary: every term's bytes once, in one arena, found
+  // through an open-addressing table of ids (a map of strings cost ~70
+  // bytes a term).
+  class Terms {
+   public:
+    // The id of `term`, or -1 when no row holds it.
+    int64_t Find(std::string_view term) const;
+    // The id of `term`; *added when it is new (ids count up from 0).
+    uint32_t Add(std::string_view term, bool* added);
+    size_t size() const { return ends_.size(); }
+    size_t MemoryBytes() const { return bytes_.MemoryBytes() + ends_.MemoryBytes() + slots_.MemoryBytes(); }
+
+   private:
+    std::string_view Term(uint32_t id) const;
+    // The slot of `term`: its id + 1, or 0 where it would go.
+    size_t Slot(std::string_view term) const;
+    void Rehash(size_t slots);
+    MappedArray<char> bytes_;      // the terms one after another
+    MappedArray<uint32_t> ends_;   // by id: where its bytes end in bytes_
+    MappedArray<uint32_t> slots_;  // id + 1 by hash (0: empty); a power of two, at most half full
+  };
+
   // A row as read from FTS5: its sizes as FTS5 stored them and its text.
+  // Its postings are written by Seal for a build, at once after it.
   Status AddRow(const FtsTokenizer& tok, int64_t rowid, const std::string& sizes, const std::string* cols);
+  // The build's postings into pool_, term after term.
+  Status Seal();
   void RemoveRow(int64_t rowid);
+  // The live doc of `rowid`, or -1.
+  int64_t DocOf(int64_t rowid) const;
+  // Makes `doc` (just appended) findable by its rowid.
+  void Place(uint32_t doc);
+  // Calls fn(term, weighted count) once for each term of `doc`, in order of
+  // first appearance.
+  template <typename Fn>
+  void ForTerms(uint32_t doc, Fn fn);
+  // Doc's token ids, columns one after another.
+  void Decode(uint32_t doc, std::vector<uint32_t>* ids) const;
+  // Calls fn(posting) for each posting of `term`, dead docs included.
+  template <typename Fn>
+  void ForPostings(uint32_t term, Fn fn) const;
   // The term ids of `phrase`; false when one is unknown (no row holds it).
   bool Ids(const std::vector<std::string>& phrase, std::vector<uint32_t>* ids) const;
   // Doc's weighted count of the phrase `ids` (positions in a row, column by
-  // column, as FTS5 matches a phrase).
-  uint32_t PhraseFreq(uint32_t doc, const std::vector<uint32_t>& ids) const;
+  // column, as FTS5 matches a phrase); `tokens` is scratch.
+  uint32_t PhraseFreq(uint32_t doc, const std::vector<uint32_t>& ids, std::vector<uint32_t>* tokens) const;
   // The live rows holding the phrase, with its weighted count in each.
   void PhraseHits(const std::vector<std::string>& phrase, std::vector<Posting>* hits) const;
-  // The id of `token`, added when new.
-  uint32_t TermId(std::string_view token);
-  // A row's tokens being counted (FtsTokenizer::TokenFn).
+  // A row's tokens being read (FtsTokenizer::TokenFn).
   struct RowCount {
     KeywordIndex* index;
-    std::vector<uint32_t> terms;   // distinct, by first appearance
-    std::vector<uint32_t> stream;  // every token, columns one after another
-    uint32_t weight;               // of the column being read
+    uint32_t tokens;  // read so far
   };
   static void CountToken(void* row, std::string_view token);
   // FTS5's row count and token total from the averages record.
@@ -153,20 +197,32 @@ class KeywordIndex {
   FtsVersion version_;
   int64_t fts_rows_ = 0;    // bm25's N
   int64_t fts_tokens_ = 0;  // all columns: avgdl = fts_tokens_ / fts_rows_
-  std::unordered_map<std::string, uint32_t> term_ids_;
-  std::vector<std::vector<Posting>> postings_;  // by term id, in doc order; dead docs stay
-  std::vector<uint32_t> holding_;               // by term id: live docs holding it
-  std::vector<uint32_t> row_freq_;              // by term id: scratch of AddRow, zero between rows
-  struct Doc {
-    int64_t rowid;    // the FTS rowid; -1 once removed
-    uint32_t length;  // bm25's D: the row's tokens, all columns
-    uint32_t columns[kFtsColumns - 1];  // tokens of title, content, tags
-  };
-  std::vector<Doc> docs_;
-  // By doc: its tokens' ids in order, column after column (phrases are
-  // matched on them; a row is removed by them).
-  std::vector<std::vector<uint32_t>> doc_tokens_;
-  std::unordered_map<int64_t, uint32_t> doc_of_rowid_;
+  // The index's bulk is in arrays of pages of their own (MappedArray), so
+  // that letting it go gives the memory back to the system.
+  Terms terms_;
+  MappedArray<uint32_t> holding_;   // by term id: live docs holding it
+  MappedArray<uint32_t> row_freq_;  // by term id: scratch, zero between rows
+  std::vector<uint32_t> row_terms_;  // scratch: a row's terms, by first appearance
+  MappedArray<Doc> docs_;
+  // By doc: its tokens' ids as varints (the frequent, early-seen terms
+  // take one byte), column after column: phrases are matched on them, a
+  // row is removed by them. A removed row's bytes stay until the next build
+  // (the newest row's go at once: an update of what was just written).
+  MappedArray<uint8_t> streams_;
+  // The build's postings, term after term, each term's in doc order as
+  // varint pairs (doc - previous doc, freq): 2-3 bytes a posting instead
+  // of 8. Term t's are the bytes [pool_start_[t], pool_start_[t + 1]).
+  // Removed rows' stay, skipped.
+  MappedArray<uint8_t> pool_;
+  MappedArray<uint32_t> pool_start_;  // by term id known at the build, + the end
+  bool sealed_ = false;
+  size_t pooled_docs_ = 0;  // docs in pool_: the build's
+  // Postings of the rows added since the build, by term (few).
+  std::unordered_map<uint32_t, std::vector<Posting>> added_;
+  // docs_[0, sorted_docs_) come in ascending rowid (a build reads them so)
+  // and are found by bisection; a doc after them through later_.
+  size_t sorted_docs_ = 0;
+  std::unordered_map<int64_t, uint32_t> later_;
   size_t live_rows_ = 0;
   int64_t live_tokens_ = 0;
   // Rank's scores by doc, +0.0 between calls: one thread ranks at a time
@@ -250,6 +306,8 @@ class LiveKeywordIndex {
   std::unique_ptr<KeywordIndex> built_;
   Status build_status_;
   std::atomic<bool> stop_{false};
+  // No build starts before this (guarded by mu_): see StartBuild.
+  std::chrono::steady_clock::time_point next_build_{};
   Stats stats_;
 };
 

@@ -7,10 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "sqlite/sqlite.h"
@@ -404,6 +406,157 @@ TEST(KeywordIndex, ReleasedThenBuiltAgain) {
   EXPECT_FALSE(fx.Same("run cafe", {}, 5));
   ASSERT_TRUE(fx.WaitReady());
   EXPECT_TRUE(fx.Same("run cafe", {}, 5));
+}
+
+// The index ranks `words` as FTS5 does, bit for bit.
+void ExpectRanksAsFts5(sqlite3* db, const FtsTokenizer& tok, const KeywordIndex& idx,
+                       const std::vector<std::string>& words) {
+  auto want = Reference(db, words);
+  std::vector<std::pair<int64_t, double>> got;
+  idx.Rank(Phrases(tok, words), 1 << 20, &got);
+  ASSERT_EQ(got.size(), want.size()) << words[0];
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].first, want[i].first) << words[0] << " #" << i;
+    EXPECT_EQ(std::memcmp(&got[i].second, &want[i].second, sizeof(double)), 0) << words[0] << " #" << i;
+  }
+}
+
+// The FTS rowid of an entry's keyword row, or -1.
+int64_t FtsRowid(sqlite3* db, const std::string& id) {
+  sqlite::Stmt st(db, "SELECT rowid FROM entries_fts WHERE id = ?");
+  st.Bind(1, id);
+  return st.Step() == SQLITE_ROW ? st.Int(0) : -1;
+}
+
+std::vector<std::string> EntryIds(sqlite3* db) {
+  std::vector<std::string> ids;
+  sqlite::Stmt st(db, "SELECT id FROM entries ORDER BY rowid");
+  while (st.Step() == SQLITE_ROW) ids.push_back(st.Text(0));
+  return ids;
+}
+
+// Rows of the build updated, deleted and written again, rows added after it
+// and updated at once, again and again: every ranking stays FTS5's, and the
+// newest row, updated many times, leaves no dead row and takes no memory.
+TEST(KeywordIndex, RemovedAndAddedRowsKeepRankingAsFts5) {
+  Fixture fx(300);
+  sqlite3* db = fx.plain->db();
+  std::unique_ptr<FtsTokenizer> tok;
+  ASSERT_TRUE(FtsTokenizer::Open(db, &tok).ok());
+  std::unique_ptr<KeywordIndex> idx;
+  ASSERT_TRUE(KeywordIndex::Build(db, *tok, nullptr, &idx).ok());
+  std::vector<std::string> ids = EntryIds(db);
+  auto refresh = [&](std::vector<int64_t> rows) {
+    Status s = idx->Refresh(db, *tok, rows);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  };
+  for (int round = 0; round < 40; ++round) {
+    Entry old;
+    const std::string& id = ids[fx.rng() % ids.size()];
+    ASSERT_TRUE(fx.plain->Get(id, &old).ok());
+    const int64_t before = FtsRowid(db, id);
+    old.content = Words(fx.rng, 12);
+    ASSERT_TRUE(fx.plain->Update(&old).ok());
+    refresh({before, FtsRowid(db, id)});
+    Entry e = RandomEntry(fx.rng);
+    ASSERT_TRUE(fx.plain->Add(&e).ok());
+    refresh({FtsRowid(db, e.id)});
+    ids.push_back(e.id);
+    for (int u = 0; u < 3; ++u) {
+      const int64_t was = FtsRowid(db, e.id);
+      e.title = Words(fx.rng, 3);
+      ASSERT_TRUE(fx.plain->Update(&e).ok());
+      refresh({was, FtsRowid(db, e.id)});
+    }
+    if (round % 4 == 0) {
+      const size_t k = fx.rng() % ids.size();
+      const int64_t gone = FtsRowid(db, ids[k]);
+      ASSERT_TRUE(fx.plain->Delete(ids[k]).ok());
+      ids.erase(ids.begin() + long(k));
+      refresh({gone});
+    }
+    for (int q = 0; q < 10; ++q) ExpectRanksAsFts5(db, *tok, *idx, {Word(fx.rng), Word(fx.rng), Word(fx.rng)});
+  }
+  EXPECT_EQ(idx->live_rows(), ids.size());
+  // The newest row updated 300 times: no dead row, no memory more.
+  Entry e = RandomEntry(fx.rng);
+  ASSERT_TRUE(fx.plain->Add(&e).ok());
+  refresh({FtsRowid(db, e.id)});
+  const size_t dead = idx->dead_rows();
+  const size_t bytes = idx->MemoryBytes();
+  for (int u = 0; u < 300; ++u) {
+    const int64_t was = FtsRowid(db, e.id);
+    e.content = Words(fx.rng, 10);
+    ASSERT_TRUE(fx.plain->Update(&e).ok());
+    refresh({was, FtsRowid(db, e.id)});
+  }
+  EXPECT_EQ(idx->dead_rows(), dead);
+  EXPECT_LE(idx->MemoryBytes(), bytes + 16 * 1024);
+  ExpectRanksAsFts5(db, *tok, *idx, {"run", "cafe", "timeout-nginx", e.title});
+}
+
+// A phrase is matched within a column: the last word of a title and the
+// first of the content make no phrase, nor content and tags.
+TEST(KeywordIndex, PhrasesStopAtColumnBoundaries) {
+  TempDir d;
+  std::unique_ptr<Store> st;
+  ASSERT_TRUE(Store::Open(d.file("p.db"), {}, &st).ok());
+  const std::vector<std::array<std::string, 3>> rows = {{"alpha run", "connection beta", "gamma"},
+                                                        {"delta", "run connection", ""},
+                                                        {"epsilon", "the timeout", "nginx"},
+                                                        {"timeout nginx timeout", "nginx", "timeout"},
+                                                        {"run", "connection", "run"}};
+  for (const auto& r : rows) {
+    Entry e;
+    e.title = r[0];
+    e.content = r[1];
+    e.type = kEntryTypes[0];
+    if (!r[2].empty()) e.tags = {r[2]};
+    ASSERT_TRUE(st->Add(&e).ok());
+  }
+  sqlite3* db = st->db();
+  std::unique_ptr<FtsTokenizer> tok;
+  ASSERT_TRUE(FtsTokenizer::Open(db, &tok).ok());
+  std::unique_ptr<KeywordIndex> idx;
+  ASSERT_TRUE(KeywordIndex::Build(db, *tok, nullptr, &idx).ok());
+  EXPECT_EQ(idx->Holding(Tokens(*tok, "run-connection")), 1);
+  EXPECT_EQ(idx->Holding(Tokens(*tok, "timeout-nginx")), 1);
+  EXPECT_EQ(idx->Holding(Tokens(*tok, "beta-gamma")), 0);
+  EXPECT_EQ(idx->Holding(Tokens(*tok, "nginx-timeout")), 1);
+  for (const char* w : {"run-connection", "timeout-nginx", "beta-gamma", "nginx-timeout", "connection-run"})
+    ExpectRanksAsFts5(db, *tok, *idx, {w, "run"});
+}
+
+void CountInto(void* p, std::string_view t) { static_cast<std::vector<std::string>*>(p)->emplace_back(t); }
+
+// What the index holds is bounded by what it must: a posting per distinct
+// term of a row (two varints: at most 3 bytes in a table this size), at
+// most two bytes a token, a few words a row and a term, and a page per
+// array. 8-byte postings in a vector per term, a vector per row of 4-byte
+// token ids and hash maps of terms and rowids went past it.
+TEST(KeywordIndex, MemoryBoundedByPostingsAndTokens) {
+  Fixture fx(2000);
+  sqlite3* db = fx.plain->db();
+  std::unique_ptr<FtsTokenizer> tok;
+  ASSERT_TRUE(FtsTokenizer::Open(db, &tok).ok());
+  std::unique_ptr<KeywordIndex> idx;
+  ASSERT_TRUE(KeywordIndex::Build(db, *tok, nullptr, &idx).ok());
+  size_t rows = 0, tokens = 0, postings = 0, term_bytes = 0;
+  std::set<std::string> terms;
+  sqlite::Stmt st(db, "SELECT c1, c2, c3 FROM entries_fts_content");
+  while (st.Step() == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int c = 0; c < 3; ++c) ASSERT_TRUE(tok->Tokenize(st.Text(c), false, CountInto, &row).ok());
+    tokens += row.size();
+    postings += std::set<std::string>(row.begin(), row.end()).size();
+    for (const auto& t : row)
+      if (terms.insert(t).second) term_bytes += t.size();
+    ++rows;
+  }
+  ASSERT_EQ(rows, 2000u);
+  const size_t bound = 3 * postings + 2 * tokens + 40 * rows + term_bytes + 48 * terms.size() + 64 * 1024;
+  EXPECT_LE(idx->MemoryBytes(), bound) << tokens << " tokens, " << postings << " postings";
+  EXPECT_GE(idx->MemoryBytes(), 2 * postings + tokens);
 }
 
 }  // namespace

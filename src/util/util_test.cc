@@ -11,6 +11,7 @@
 #include "util/cpu.h"
 #include "util/env.h"
 #include "util/fake_env_for_test.h"
+#include "util/mapped_array.h"
 #include "util/our_embeddings.h"
 #include "util/status.h"
 #include "util/temp_dir_for_test.h"
@@ -166,6 +167,38 @@ TEST(Cpu, SimdLevelCapsEveryFeatureAboveIt) {
   CpuFeatures avx2_only;
   avx2_only.sse2 = avx2_only.popcnt = avx2_only.avx2 = true;
   EXPECT_EQ(on(CappedFeatures(avx2_only, "avx512")), (V{true, true, true, false, false, false, false, false}));
+}
+
+// Grows past many pages (remapped, not copied by us) with every value kept,
+// zero-fills what resize adds, counts the pages written, and gives them all
+// back on reset and when moved from.
+TEST(MappedArray, GrowsKeepsValuesAndGivesPagesBack) {
+  MappedArray<uint32_t> a;
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.MemoryBytes(), 0u);
+  for (uint32_t i = 0; i < 300000; ++i) a.push_back(i * 7);
+  ASSERT_EQ(a.size(), 300000u);
+  for (uint32_t i = 0; i < 300000; ++i) ASSERT_EQ(a[i], i * 7);
+  const size_t page = size_t(sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(a.MemoryBytes(), (300000 * 4 + page - 1) / page * page);
+  a.resize(10);
+  a.resize(20);
+  for (size_t i = 10; i < 20; ++i) EXPECT_EQ(a[i], 0u);
+  EXPECT_EQ(a[9], 63u);
+  const uint32_t more[3] = {1, 2, 3};
+  a.append(more, 3);
+  EXPECT_EQ(a.back(), 3u);
+  a.pop_back();
+  EXPECT_EQ(a.size(), 22u);
+  MappedArray<uint32_t> b = std::move(a);
+  EXPECT_EQ(a.size(), 0u);
+  EXPECT_EQ(a.data(), nullptr);
+  EXPECT_EQ(b[21], 2u);
+  b.reset();
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(b.MemoryBytes(), 0u);
+  b.push_back(5);
+  EXPECT_EQ(b[0], 5u);
 }
 
 }  // namespace rekall
