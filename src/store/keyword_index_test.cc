@@ -66,6 +66,13 @@ std::vector<std::string> Tokens(const FtsTokenizer& tok, const std::string& word
   return out;
 }
 
+// The tokenizer of `db` and an index built from it at once (not the
+// server's way: on the caller's thread and connection).
+void BuildNow(sqlite3* db, std::unique_ptr<FtsTokenizer>* tok, std::unique_ptr<KeywordIndex>* idx) {
+  ASSERT_TRUE(FtsTokenizer::Open(db, tok).ok());
+  ASSERT_TRUE(KeywordIndex::Build(db, **tok, nullptr, idx).ok());
+}
+
 // Each word as the phrase FTS5 makes of it.
 std::vector<std::vector<std::string>> Phrases(const FtsTokenizer& tok, const std::vector<std::string>& words) {
   std::vector<std::vector<std::string>> out;
@@ -442,9 +449,9 @@ TEST(KeywordIndex, RemovedAndAddedRowsKeepRankingAsFts5) {
   Fixture fx(300);
   sqlite3* db = fx.plain->db();
   std::unique_ptr<FtsTokenizer> tok;
-  ASSERT_TRUE(FtsTokenizer::Open(db, &tok).ok());
   std::unique_ptr<KeywordIndex> idx;
-  ASSERT_TRUE(KeywordIndex::Build(db, *tok, nullptr, &idx).ok());
+  BuildNow(db, &tok, &idx);
+  ASSERT_TRUE(idx);
   std::vector<std::string> ids = EntryIds(db);
   auto refresh = [&](std::vector<int64_t> rows) {
     Status s = idx->Refresh(db, *tok, rows);
@@ -516,9 +523,9 @@ TEST(KeywordIndex, PhrasesStopAtColumnBoundaries) {
   }
   sqlite3* db = st->db();
   std::unique_ptr<FtsTokenizer> tok;
-  ASSERT_TRUE(FtsTokenizer::Open(db, &tok).ok());
   std::unique_ptr<KeywordIndex> idx;
-  ASSERT_TRUE(KeywordIndex::Build(db, *tok, nullptr, &idx).ok());
+  BuildNow(db, &tok, &idx);
+  ASSERT_TRUE(idx);
   EXPECT_EQ(idx->Holding(Tokens(*tok, "run-connection")), 1);
   EXPECT_EQ(idx->Holding(Tokens(*tok, "timeout-nginx")), 1);
   EXPECT_EQ(idx->Holding(Tokens(*tok, "beta-gamma")), 0);
@@ -526,8 +533,6 @@ TEST(KeywordIndex, PhrasesStopAtColumnBoundaries) {
   for (const char* w : {"run-connection", "timeout-nginx", "beta-gamma", "nginx-timeout", "connection-run"})
     ExpectRanksAsFts5(db, *tok, *idx, {w, "run"});
 }
-
-void CountInto(void* p, std::string_view t) { static_cast<std::vector<std::string>*>(p)->emplace_back(t); }
 
 // What the index holds is bounded by what it must: a posting per distinct
 // term of a row (two varints: at most 3 bytes in a table this size), at
@@ -538,15 +543,15 @@ TEST(KeywordIndex, MemoryBoundedByPostingsAndTokens) {
   Fixture fx(2000);
   sqlite3* db = fx.plain->db();
   std::unique_ptr<FtsTokenizer> tok;
-  ASSERT_TRUE(FtsTokenizer::Open(db, &tok).ok());
   std::unique_ptr<KeywordIndex> idx;
-  ASSERT_TRUE(KeywordIndex::Build(db, *tok, nullptr, &idx).ok());
+  BuildNow(db, &tok, &idx);
+  ASSERT_TRUE(idx);
   size_t rows = 0, tokens = 0, postings = 0, term_bytes = 0;
   std::set<std::string> terms;
   sqlite::Stmt st(db, "SELECT c1, c2, c3 FROM entries_fts_content");
   while (st.Step() == SQLITE_ROW) {
     std::vector<std::string> row;
-    for (int c = 0; c < 3; ++c) ASSERT_TRUE(tok->Tokenize(st.Text(c), false, CountInto, &row).ok());
+    for (int c = 0; c < 3; ++c) ASSERT_TRUE(tok->Tokenize(st.Text(c), false, AddToken, &row).ok());
     tokens += row.size();
     postings += std::set<std::string>(row.begin(), row.end()).size();
     for (const auto& t : row)
