@@ -82,9 +82,10 @@ Status Store::NarrowFtsUpdateTrigger() {
 // on `entries` are Rekall's three and no other (a user's own trigger would
 // be silenced too), entries_au among them, and entries_fts is Rekall's FTS5
 // table, its rows in entries_fts_content with the entry's id in column c0.
-// The index on c0 is ours (best effort, like the one on updated_at): SQLite
-// keeps it up to date for every writer, Rekall included, and Rekall's code
-// never names it; without it the lookup is still right, only slower.
+// The index on c0 is ours: SQLite keeps it up to date for every writer,
+// Rekall included, and Rekall's code never names it. When it cannot be
+// made, or an index of its name is not exactly it, Rekall's triggers stay
+// (FtsIdIndexIsOurs): a lookup through anything else would scan.
 //
 // Our DELETE of an entry may likewise leave entries_ad out when, besides,
 // no table has a trigger of its own: the statement runs with every trigger

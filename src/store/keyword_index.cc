@@ -403,7 +403,9 @@ Status KeywordIndex::Seal() {
   pool_start_[terms] = uint32_t(total);
   pool_.resize(total);
   bytes.reset();
-  std::memset(last.data(), 0, terms * sizeof(uint32_t));
+  // An empty table has no terms and `last` no pages: memset(nullptr, 0, 0)
+  // is undefined.
+  if (terms) std::memset(last.data(), 0, terms * sizeof(uint32_t));
   MappedArray<uint32_t> next;  // by term: where its next posting goes
   next.append(pool_start_.data(), terms);
   for (uint32_t doc = 0; doc < docs_.size(); ++doc)

@@ -106,11 +106,11 @@ struct Fixture {
   std::unique_ptr<Store> plain;  // FTS5 only: the reference
   std::mt19937 rng{12345};
 
-  explicit Fixture(int entries) {
+  explicit Fixture(int entries, Entry (*make)(std::mt19937&) = RandomEntry) {
     OpenOptions o;
     EXPECT_TRUE(Store::Open(path, o, &plain).ok());
     for (int i = 0; i < entries; ++i) {
-      Entry e = RandomEntry(rng);
+      Entry e = make(rng);
       EXPECT_TRUE(plain->Add(&e).ok());
     }
     EXPECT_TRUE(Store::Open(path, o, &live).ok());
@@ -403,6 +403,52 @@ TEST(KeywordIndex, OnlyOurIdIndexIsUsedForFilters) {
                            "replace")
                   .ok());
   EXPECT_TRUE(internal::FtsIdIndexIsOurs(db));  // as good for equality
+}
+
+// A server on an empty store builds an empty index, answers, and follows
+// its first writes (the build once passed a null pointer to memset:
+// undefined, caught by UBSan in the MCP agent test).
+TEST(KeywordIndex, EmptyTableBuildsAndAnswers) {
+  Fixture fx(0);
+  ASSERT_TRUE(fx.WaitReady());
+  EXPECT_TRUE(fx.Same("run", {}, 5));
+  Entry e = RandomEntry(fx.rng);
+  e.title = "run café";
+  ASSERT_TRUE(fx.live->Add(&e).ok());
+  EXPECT_TRUE(fx.Same("run", {}, 5));
+  EXPECT_EQ(fx.live->KeywordIndexStats().builds, 1u);
+}
+
+// Most entries the same note: a query for it ties past the 4,096 rows the
+// index ranks at once.
+Entry MostlyTheSameNote(std::mt19937& rng) {
+  Entry e = RandomEntry(rng);
+  if (rng() % 20 != 0) {
+    e.title = "deploy failed";
+    e.content.clear();
+    e.tags.clear();
+  }
+  return e;
+}
+
+// Filters on more matches than the index ranks at once: a filter keeping
+// few entries walks the ranking of every row, a tie past the ranked rows
+// with no such filter goes to FTS5's join; the same answers as FTS5.
+TEST(KeywordIndex, FiltersPastTheRowsRankedAtOnce) {
+  Fixture fx(4600, MostlyTheSameNote);
+  ASSERT_TRUE(fx.WaitReady());
+  ASSERT_TRUE(sqlite::Exec(fx.plain->db(), "UPDATE entries SET project = 'gamma' WHERE rowid % 700 = 0", "gamma").ok());
+  std::vector<ListFilter> filters(6);
+  filters[0].project = "gamma";  // 6 entries
+  filters[1].type = "bug";       // a sixth: fewer than 2,048
+  filters[2].project = "alpha";  // half: more than 2,048
+  filters[3].tags = {"run0"};    // no indexed start
+  filters[4].project = "none-such";
+  for (ListFilter& f : filters) f.status = "active";
+  for (const ListFilter& f : filters)
+    for (int limit : {1, 5, 50})
+      for (const char* q : {"deploy", "deploy failed run", "failed café"})
+        EXPECT_TRUE(fx.Same(q, f, limit)) << q << " " << limit;
 }
 
 TEST(KeywordIndex, ReleasedThenBuiltAgain) {

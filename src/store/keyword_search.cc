@@ -21,7 +21,8 @@
 // In a server, the ranking pass and the counts come from the in-memory
 // index (keyword_index.h) whenever it holds the snapshot being read: the
 // same rowids and scores, to the bit, at the cost of the postings of the
-// query's words. The rest (terms left out, filters, ties) is the same code.
+// query's words; terms left out and ties are the same code, and filters
+// take IndexRanked (ranking more rows costs the index little).
 #include <algorithm>
 #include <cctype>
 #include <unordered_map>
@@ -340,16 +341,20 @@ Status IndexRanked(const Ranker& r, const std::vector<Term>& terms, const Filter
   Status s = RankedRowids(r, terms, cap, &rows);
   if (!s.ok()) return s;
   const bool all_ranked = int64_t(rows.size()) < cap;
-  const size_t head = std::min(rows.size(), size_t(limit) + kTieMargin);
+  // Every row ranked from the limit-th on ties with it, and more tie past
+  // the cap: looking them up one by one could never settle the list.
+  const bool tie_past_cap = !all_ranked && rows.back().second == rows[size_t(limit) - 1].second;
+  const size_t head = tie_past_cap ? 0 : std::min(rows.size(), size_t(limit) + kTieMargin);
   bool complete = false;
   s = KeptRows(r.db, rows, 0, head, f, limit, out, &complete);
   if (!s.ok()) return s;
   if (complete || (head == rows.size() && all_ranked)) return Settled(limit, out, exact);
-  if (8 * out->size() < head) {
+  if (tie_past_cap || 8 * out->size() < head) {
     std::unordered_map<int64_t, std::string> kept;
     bool few = false;
     s = FilteredRows(r.db, f, &kept, &few);
     if (!s.ok() || few) return s.ok() ? FewKept(r, terms, kept, limit, all_ranked, &rows, out, exact) : s;
+    if (tie_past_cap) return s;  // the join
   }
   s = KeptRows(r.db, rows, head, rows.size(), f, limit, out, &complete);
   if (s.ok() && (complete || all_ranked)) return Settled(limit, out, exact);

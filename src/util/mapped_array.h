@@ -53,14 +53,22 @@ class MappedArray {
   T& back() { return data_[size_ - 1]; }
   const T& back() const { return data_[size_ - 1]; }
 
+  // `v` and `p` may point into this array: copied before the pages move.
   void push_back(const T& v) {
+    const T copy = v;
     if (size_ == cap_) Grow(size_ + 1);
-    data_[size_++] = v;
+    data_[size_++] = copy;
     if (size_ > written_) written_ = size_;
   }
   void append(const T* p, size_t n) {
     if (n == 0) return;
-    if (size_ + n > cap_) Grow(size_ + n);
+    if (size_ + n > cap_ && p >= data_ && p < data_ + size_) {
+      const size_t at = static_cast<size_t>(p - data_);
+      Grow(size_ + n);
+      p = data_ + at;
+    } else if (size_ + n > cap_) {
+      Grow(size_ + n);
+    }
     std::memcpy(static_cast<void*>(data_ + size_), p, n * sizeof(T));
     size_ += n;
     if (size_ > written_) written_ = size_;
