@@ -227,31 +227,50 @@ Status RankedRowids(const Ranker& r, const std::vector<Term>& terms, int64_t cap
   return st.Done(rc, "keyword search");
 }
 
+// Walks ranked FTS rows [begin, end), adding to *out in rank order each
+// row whose entry `entry_of(rowid, &id, &found)` finds, until `limit` are
+// held and every row tied with the last of them is read. False in
+// *complete when the rows ran out first. KeptRows looks entries up in SQL,
+// KeptOf in a map read beforehand.
+template <class EntryOf>
+Status WalkKept(const std::vector<std::pair<int64_t, double>>& rows, size_t begin, size_t end, int limit,
+                EntryOf entry_of, std::vector<KeywordHit>* out, bool* complete) {
+  *complete = false;
+  for (size_t r = begin; r < end; ++r) {
+    if (out->size() >= size_t(limit) && rows[r].second != out->back().bm25) {
+      *complete = true;
+      return Status::OK();
+    }
+    std::string id;
+    bool found = false;
+    Status s = entry_of(rows[r].first, &id, &found);
+    if (!s.ok()) return s;
+    if (found) out->push_back(KeywordHit{std::move(id), rows[r].second, 0});
+  }
+  return Status::OK();
+}
+
 // The entry of each ranked FTS row in [begin, end) that has one and passes
-// the filter, added to *out in rank order, until `limit` are held and
-// every row tied with the last of them is read. False in *complete when
-// the rows ran out first.
+// the filter (WalkKept).
 Status KeptRows(sqlite3* db, const std::vector<std::pair<int64_t, double>>& rows, size_t begin, size_t end,
                 const Filter& f, int limit, std::vector<KeywordHit>* out, bool* complete) {
   *complete = false;
   // CROSS JOIN keeps the FTS row first: on its own the planner may scan
   // every entry the filter's index selects and probe the FTS row of each.
-  Stmt id(db, "SELECT e.id FROM entries_fts f CROSS JOIN entries e ON e.id = f.id" + f.WhereAnd() + "f.rowid = ?");
-  Status s = id.status("keyword search");
-  for (size_t r = begin; s.ok() && r < end; ++r) {
-    if (out->size() >= size_t(limit) && rows[r].second != out->back().bm25) {
-      *complete = true;
-      break;
-    }
-    id.Reset();
+  Stmt st(db, "SELECT e.id FROM entries_fts f CROSS JOIN entries e ON e.id = f.id" + f.WhereAnd() + "f.rowid = ?");
+  Status s = st.status("keyword search");
+  if (!s.ok()) return s;
+  auto lookup = [&](int64_t rowid, std::string* id, bool* found) {
+    st.Reset();
     int i = 1;
-    for (const auto& b : f.binds) id.Bind(i++, b);
-    id.Bind(i, rows[r].first);
-    int rc = id.Step();
-    if (rc == SQLITE_ROW) out->push_back(KeywordHit{id.Text(0), rows[r].second, 0});
-    else if (rc != SQLITE_DONE) s = id.Done(rc, "keyword search");
-  }
-  return s;
+    for (const auto& b : f.binds) st.Bind(i++, b);
+    st.Bind(i, rowid);
+    const int rc = st.Step();
+    *found = rc == SQLITE_ROW;
+    if (*found) *id = st.Text(0);
+    return *found || rc == SQLITE_DONE ? Status::OK() : st.Done(rc, "keyword search");
+  };
+  return WalkKept(rows, begin, end, limit, lookup, out, complete);
 }
 
 // The kept hits ordered as the join orders them (score, then entry id),
@@ -294,15 +313,13 @@ Status FilteredRows(sqlite3* db, const Filter& f, std::unordered_map<int64_t, st
 void KeptOf(const std::vector<std::pair<int64_t, double>>& rows, const std::unordered_map<int64_t, std::string>& kept,
             int limit, std::vector<KeywordHit>* out, bool* complete) {
   out->clear();
-  *complete = false;
-  for (const auto& [rowid, score] : rows) {
-    if (out->size() >= size_t(limit) && score != out->back().bm25) {
-      *complete = true;
-      return;
-    }
+  auto lookup = [&](int64_t rowid, std::string* id, bool* found) {
     auto it = kept.find(rowid);
-    if (it != kept.end()) out->push_back(KeywordHit{it->second, score, 0});
-  }
+    *found = it != kept.end();
+    if (*found) *id = it->second;
+    return Status::OK();
+  };
+  WalkKept(rows, 0, rows.size(), limit, lookup, out, complete);
 }
 
 // Under a filter keeping few entries (`kept`): the best rows are walked,
@@ -310,14 +327,17 @@ void KeptOf(const std::vector<std::pair<int64_t, double>>& rows, const std::unor
 Status FewKept(const Ranker& r, const std::vector<Term>& terms, const std::unordered_map<int64_t, std::string>& kept,
                int limit, bool all_ranked, std::vector<std::pair<int64_t, double>>* rows,
                std::vector<KeywordHit>* out, bool* exact) {
-  bool complete = kept.empty();
-  if (!complete) KeptOf(*rows, kept, limit, out, &complete);
+  if (kept.empty()) {
+    out->clear();
+    return Settled(limit, out, exact);
+  }
+  bool complete = false;
+  KeptOf(*rows, kept, limit, out, &complete);
   if (!complete && !all_ranked) {
     Status s = RankedRowids(r, terms, int64_t(r.index->live_rows()), rows);
     if (!s.ok()) return s;
     KeptOf(*rows, kept, limit, out, &complete);
   }
-  if (kept.empty()) out->clear();
   return Settled(limit, out, exact);
 }
 
